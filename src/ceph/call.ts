@@ -1,0 +1,19 @@
+// Runs a native call off the main thread and turns limiter overflow into a `busy` CephError.
+import { callAsync, NativeQueueFullError, type NativeFunction } from '../native/async-call.js';
+import { CephError } from './errors.js';
+
+export async function native<T = number>(op: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
+  try {
+    return await callAsync<T>(op, fn, ...args);
+  } catch (e) {
+    if (e instanceof NativeQueueFullError) throw CephError.busy(op);
+    throw e;
+  }
+}
+
+/** Run a native call and throw a CephError when it returns a negative errno. */
+export async function nativeChecked(op: string, target: string | undefined, fn: NativeFunction, ...args: unknown[]): Promise<number> {
+  const rc = await native<number>(op, fn, ...args);
+  if (rc < 0) throw new CephError(op, rc, target);
+  return rc;
+}

@@ -1,0 +1,134 @@
+// A connection to a Ceph cluster (one rados_t). Opened with bounded timeouts, closed idempotently;
+// after close() every call throws a `closed` CephError instead of touching freed memory.
+import { rados } from '../native/rados.js';
+import { limiter, threadpoolSize } from '../native/async-call.js';
+import { takeRadosBuffer } from '../native/memory.js';
+import type { Pointer } from '../native/types.js';
+import { native, nativeChecked } from './call.js';
+import { CephError, check } from './errors.js';
+import { Handle } from './handle.js';
+
+export interface ConnectOptions {
+  /** path of ceph.conf; undefined = librados' default search (honours $CEPH_CONF) */
+  confFile?: string | undefined;
+  /** cephx id without "client." (as `ceph --id` takes it); default "admin" */
+  clientId?: string | undefined;
+  /** keyring path; undefined = what ceph.conf says */
+  keyring?: string | undefined;
+  clusterName?: string | undefined;
+  /** seconds; librados waits up to 300 s by default, which no HTTP client will */
+  mountTimeout?: number | undefined;
+  monOpTimeout?: number | undefined;
+  osdOpTimeout?: number | undefined;
+  /** more librados options, applied last */
+  conf?: Record<string, string> | undefined;
+}
+
+export interface MonCommandResult {
+  /** the command's output (JSON when format=json was asked for) */
+  out: string;
+  /** the status line, e.g. "pool 'x' created" */
+  status: string;
+}
+
+export class CephConnection {
+  private constructor(private readonly cluster: Handle<'rados_t'>, readonly clientName: string) {}
+
+  static async connect(opts: ConnectOptions = {}): Promise<CephConnection> {
+    const clientName = `client.${opts.clientId ?? 'admin'}`;
+    const out: [Pointer | null] = [null];
+    const rc = await native<number>('rados_create2', rados.create2, out, opts.clusterName ?? 'ceph', clientName, 0);
+    check('rados_create2', rc, clientName);
+    const ptr = out[0]!;
+    try {
+      await nativeChecked('rados_conf_read_file', opts.confFile ?? '$CEPH_CONF', rados.confReadFile, ptr, opts.confFile ?? null);
+      const settings: Record<string, string> = {
+        client_mount_timeout: String(opts.mountTimeout ?? 10),
+        rados_mon_op_timeout: String(opts.monOpTimeout ?? 10),
+        rados_osd_op_timeout: String(opts.osdOpTimeout ?? 10),
+        ...(opts.keyring ? { keyring: opts.keyring } : {}),
+        ...opts.conf,
+      };
+      for (const [key, value] of Object.entries(settings)) {
+        // local memory only: safe on the main thread
+        check('rados_conf_set', rados.confSet(ptr, key, value) as number, key);
+      }
+      await nativeChecked('rados_connect', clientName, rados.connect, ptr);
+    } catch (e) {
+      await native('rados_shutdown', rados.shutdown, ptr);
+      throw e;
+    }
+    return new CephConnection(new Handle('rados_t', ptr, (p) => native('rados_shutdown', rados.shutdown, p)), clientName);
+  }
+
+  get isOpen(): boolean { return this.cluster.isOpen; }
+
+  /** Waits for calls in flight, then rados_shutdown. Safe to call any number of times. */
+  close(): Promise<void> { return this.cluster.close(); }
+
+  /** Run `fn` with the live rados_t; throws a `closed` CephError once closed. */
+  withCluster<T>(op: string, fn: (cluster: Pointer) => Promise<T>): Promise<T> {
+    return this.cluster.use(op, fn);
+  }
+
+  /** Open an I/O context on `pool` for the duration of `fn`. ENOENT when the pool does not exist. */
+  withIoctx<T>(pool: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T> {
+    return this.withCluster('rados_ioctx_create', async (cluster) => {
+      const out: [Pointer | null] = [null];
+      await nativeChecked('rados_ioctx_create', pool, rados.ioctxCreate, cluster, pool, out);
+      const io = new Handle('rados_ioctx_t', out[0]!, (p) => native('rados_ioctx_destroy', rados.ioctxDestroy, p));
+      try {
+        return await fn(io);
+      } finally {
+        await io.close();
+      }
+    });
+  }
+
+  /** rados_mon_command with one JSON command; throws CephError on a negative return. */
+  monCommand(command: Record<string, unknown>, target?: string): Promise<MonCommandResult> {
+    const op = `mon_command(${String(command.prefix)})`;
+    return this.withCluster(op, async (cluster) => {
+      const cmd = [JSON.stringify(command)];
+      const outbuf: [Pointer | null] = [null];
+      const outlen: [number] = [0];
+      const outs: [Pointer | null] = [null];
+      const outslen: [number] = [0];
+      const rc = await native<number>(op, rados.monCommand, cluster, cmd, 1, null, 0, outbuf, outlen, outs, outslen);
+      const out = takeRadosBuffer(outbuf[0], outlen[0]);
+      const status = takeRadosBuffer(outs[0], outslen[0]);
+      if (rc < 0) throw new CephError(op, rc, target ?? status.trim());
+      return { out, status };
+    });
+  }
+
+  /** The cluster's fsid; a cheap call that needs no round trip once connected. */
+  fsid(): Promise<string> {
+    return this.withCluster('rados_cluster_fsid', async (cluster) => {
+      const buf = Buffer.alloc(64);
+      const n = await nativeChecked('rados_cluster_fsid', undefined, rados.clusterFsid, cluster, buf, buf.length);
+      return buf.toString('utf8', 0, n).replace(/\0.*$/, '');
+    });
+  }
+}
+
+/** librados and librbd versions, e.g. "3.0.0" (librados API version, not Ceph's). */
+export function libraryVersion(): string {
+  const a = [0], b = [0], c = [0];
+  rados.version(a, b, c);
+  return `${a[0]}.${b[0]}.${c[0]}`;
+}
+
+/** The process-wide native call limiter: concurrency must stay below UV_THREADPOOL_SIZE. */
+export function configureConcurrency(limit: number, maxQueue: number): { limit: number; threadpool: number } {
+  const threadpool = threadpoolSize();
+  const effective = Math.max(1, Math.min(limit, threadpool - 2));
+  limiter.configure(effective, maxQueue);
+  return { limit: effective, threadpool };
+}
+
+export function nativeLoad(): { inFlight: number; queued: number; concurrency: number } {
+  return { inFlight: limiter.inFlight, queued: limiter.queued, concurrency: limiter.concurrency };
+}
+
+export { limiter as nativeLimiter };

@@ -1,0 +1,281 @@
+// RBD images: list, inspect, create with options, resize, remove.
+import { rados } from '../native/rados.js';
+import { rbd } from '../native/rbd.js';
+import { RBD_IMAGE_OPTION, SIZES, type Pointer, type RbdImageInfoValue, type TimespecValue } from '../native/types.js';
+import { cString, decodeImageSpecs, decodeWatchers, imageSpecArray, watcherArray } from '../native/memory.js';
+import { E } from '../native/errno.js';
+import { native, nativeChecked } from './call.js';
+import type { CephConnection } from './connection.js';
+import { CephError, check, isCephError } from './errors.js';
+import type { Handle } from './handle.js';
+import { featureNames } from './features.js';
+
+export interface CreateImageOptions {
+  /** feature bits; undefined = the cluster's default (rbd_default_features) */
+  features?: bigint | undefined;
+  /** object size as a power of two (12–25); undefined = default (22, 4 MiB) */
+  order?: number | undefined;
+  stripeUnit?: number | undefined;
+  stripeCount?: number | undefined;
+  /** separate pool for the data objects (e.g. an erasure-coded pool) */
+  dataPool?: string | undefined;
+}
+
+export interface Watcher { address: string; id: number; cookie: number }
+
+export interface ImageInfo {
+  name: string;
+  id: string;
+  pool: string;
+  size: number;
+  objectSize: number;
+  order: number;
+  objects: number;
+  features: string[];
+  featureBits: bigint;
+  stripeUnit: number;
+  stripeCount: number;
+  dataPool: string | null;
+  blockNamePrefix: string;
+  createdAt: string;
+  snapshotCount: number;
+  watchers: Watcher[];
+}
+
+const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
+
+export class Images {
+  constructor(private readonly conn: CephConnection) {}
+
+  /** Image names in a pool, sorted (byte order). rbd_list2 never opens an image. */
+  listNames(pool: string): Promise<string[]> {
+    return this.conn.withIoctx(pool, (io) => io.use('rbd_list2', async (p) => {
+      const names = (await listSpecs(p, pool)).map((s) => s.name);
+      return names.sort(compareNames);
+    }));
+  }
+
+  /** Full details of one image (opened read-only, so it adds no watcher of its own). */
+  stat(pool: string, name: string): Promise<ImageInfo> {
+    return this.conn.withIoctx(pool, (io) => this.statIn(io, pool, name));
+  }
+
+  /**
+   * Details of several images of one pool with at most `concurrency` opened at a time, sharing one
+   * I/O context. An image removed since it was listed comes back as undefined.
+   */
+  statMany(pool: string, names: string[], concurrency: number): Promise<(ImageInfo | undefined)[]> {
+    return this.conn.withIoctx(pool, async (io) => {
+      const results: (ImageInfo | undefined)[] = new Array(names.length);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < names.length) {
+          const i = next++;
+          try {
+            results[i] = await this.statIn(io, pool, names[i]!);
+          } catch (e) {
+            if (!isCephError(e, 'ENOENT')) throw e;
+            results[i] = undefined;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(Math.max(1, concurrency), names.length) }, worker));
+      return results;
+    });
+  }
+
+  /** rbd_create4. EEXIST when the name is taken; EDOM/EINVAL for bad order or striping. */
+  create(pool: string, name: string, size: number, opts: CreateImageOptions = {}): Promise<void> {
+    return this.conn.withIoctx(pool, (io) => io.use('rbd_create4', async (p) => {
+      const holder: [Pointer | null] = [null];
+      rbd.imageOptionsCreate(holder);
+      const o = holder[0]!;
+      try {
+        const setU64 = (opt: number, v: number | bigint | undefined, label: string): void => {
+          if (v !== undefined) check('rbd_image_options_set_uint64', rbd.imageOptionsSetUint64(o, opt, v) as number, label);
+        };
+        setU64(RBD_IMAGE_OPTION.FORMAT, 2, 'format');
+        setU64(RBD_IMAGE_OPTION.FEATURES, opts.features, 'features');
+        setU64(RBD_IMAGE_OPTION.ORDER, opts.order, 'order');
+        setU64(RBD_IMAGE_OPTION.STRIPE_UNIT, opts.stripeUnit, 'stripe_unit');
+        setU64(RBD_IMAGE_OPTION.STRIPE_COUNT, opts.stripeCount, 'stripe_count');
+        if (opts.dataPool !== undefined) {
+          check('rbd_image_options_set_string', rbd.imageOptionsSetString(o, RBD_IMAGE_OPTION.DATA_POOL, opts.dataPool) as number, 'data_pool');
+        }
+        await nativeChecked('rbd_create4', `${pool}/${name}`, rbd.create4, p, name, size, o);
+      } finally {
+        rbd.imageOptionsDestroy(o);
+      }
+    }));
+  }
+
+  /**
+   * Resize. Shrinking discards data beyond the new size, so it needs allowShrink; without it
+   * librbd refuses with EINVAL and nothing changes.
+   */
+  resize(pool: string, name: string, size: number, allowShrink: boolean): Promise<void> {
+    return this.conn.withIoctx(pool, (io) =>
+      withImage(io, pool, name, false, (img) =>
+        nativeChecked('rbd_resize2', `${pool}/${name}`, rbd.resize2, img, size, allowShrink, null, null).then(() => undefined)));
+  }
+
+  /** rbd_remove: EBUSY while the image has watchers, ENOTEMPTY while it has snapshots. */
+  remove(pool: string, name: string): Promise<void> {
+    return this.conn.withIoctx(pool, (io) => io.use('rbd_remove', async (p) => {
+      await nativeChecked('rbd_remove', `${pool}/${name}`, rbd.remove, p, name);
+    }));
+  }
+
+  /** Create a snapshot (used by tests and tools; the API never deletes snapshots on its own). */
+  snapshotCreate(pool: string, name: string, snap: string): Promise<void> {
+    return this.conn.withIoctx(pool, (io) =>
+      withImage(io, pool, name, false, (img) =>
+        nativeChecked('rbd_snap_create', `${pool}/${name}@${snap}`, rbd.snapCreate, img, snap).then(() => undefined)));
+  }
+
+  snapshotRemove(pool: string, name: string, snap: string): Promise<void> {
+    return this.conn.withIoctx(pool, (io) =>
+      withImage(io, pool, name, false, (img) =>
+        nativeChecked('rbd_snap_remove', `${pool}/${name}@${snap}`, rbd.snapRemove, img, snap).then(() => undefined)));
+  }
+
+  /**
+   * Open an image read-write and keep it open (a watcher) until the returned function is called.
+   * For tests and tools that need an image "in use".
+   */
+  async hold(pool: string, name: string): Promise<() => Promise<void>> {
+    let release!: () => void;
+    const released = new Promise<void>((r) => { release = r; });
+    let opened!: () => void;
+    let failed!: (e: unknown) => void;
+    const ready = new Promise<void>((res, rej) => { opened = res; failed = rej; });
+    const done = this.conn.withIoctx(pool, (io) => withImage(io, pool, name, false, async () => {
+      opened();
+      await released;
+    })).catch((e: unknown) => failed(e));
+    await ready;
+    return async () => { release(); await done; };
+  }
+
+  private statIn(io: Handle<'rados_ioctx_t'>, pool: string, name: string): Promise<ImageInfo> {
+    const target = `${pool}/${name}`;
+    return withImage(io, pool, name, true, async (img) => {
+      const info = {} as RbdImageInfoValue;
+      await nativeChecked('rbd_stat', target, rbd.stat, img, info, SIZES.rbd_image_info_t);
+      const features: [bigint | number] = [0];
+      await nativeChecked('rbd_get_features', target, rbd.getFeatures, img, features);
+      const ts = {} as TimespecValue;
+      await nativeChecked('rbd_get_create_timestamp', target, rbd.getCreateTimestamp, img, ts);
+      const su: [number | bigint] = [0];
+      const sc: [number | bigint] = [0];
+      await nativeChecked('rbd_get_stripe_unit', target, rbd.getStripeUnit, img, su);
+      await nativeChecked('rbd_get_stripe_count', target, rbd.getStripeCount, img, sc);
+      const idBuf = Buffer.alloc(64);
+      await nativeChecked('rbd_get_id', target, rbd.getId, img, idBuf, idBuf.length);
+      const dataPoolId = num(await native<number | bigint>('rbd_get_data_pool_id', rbd.getDataPoolId, img));
+      const snapshotCount = await countSnapshots(img, target);
+      const watchers = await listWatchers(img, target);
+      const featureBits = BigInt(features[0]);
+      const ioPoolId = await io.use('rados_ioctx_get_id', async (p) => num(rados.ioctxGetId(p) as number | bigint));
+      const dataPool = dataPoolId >= 0 && dataPoolId !== ioPoolId ? await this.poolName(dataPoolId) : null;
+      return {
+        name,
+        id: cString(idBuf),
+        pool,
+        size: num(info.size),
+        objectSize: num(info.obj_size),
+        order: info.order,
+        objects: num(info.num_objs),
+        features: featureNames(featureBits),
+        featureBits,
+        stripeUnit: num(su[0]),
+        stripeCount: num(sc[0]),
+        dataPool,
+        blockNamePrefix: info.block_name_prefix,
+        createdAt: new Date(num(ts.tv_sec) * 1000 + Math.floor(num(ts.tv_nsec) / 1e6)).toISOString(),
+        snapshotCount,
+        watchers,
+      };
+    });
+  }
+
+  private poolName(id: number): Promise<string> {
+    return this.conn.withCluster('rados_pool_reverse_lookup', async (cluster) => {
+      const buf = Buffer.alloc(256);
+      await nativeChecked('rados_pool_reverse_lookup', String(id), rados.poolReverseLookup, cluster, id, buf, buf.length);
+      return cString(buf);
+    });
+  }
+}
+
+/** Byte-order comparison (stable across locales; the order pagination cursors rely on). */
+export function compareNames(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** rbd_list2 with the ERANGE retry: on -ERANGE, *max_images holds the count needed. */
+async function listSpecs(io: Pointer, pool: string): Promise<{ id: string; name: string }[]> {
+  let capacity = 1024;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const buf = imageSpecArray(capacity);
+    const count: [number] = [capacity];
+    const rc = await native<number>('rbd_list2', rbd.list2, io, buf, count);
+    if (rc === -E.ERANGE) {
+      capacity = Math.max(count[0], capacity * 2);
+      continue;
+    }
+    check('rbd_list2', rc, pool);
+    try {
+      return decodeImageSpecs(buf, count[0]);
+    } finally {
+      rbd.imageSpecListCleanup(buf, count[0]); // frees the strings librbd strdup()ed, not buf
+    }
+  }
+  throw new CephError('rbd_list2', -E.ERANGE, `${pool}: image list kept growing`);
+}
+
+async function countSnapshots(img: Pointer, target: string): Promise<number> {
+  // A NULL array with *max_snaps = 0 always gets -ERANGE and the count needed (+1 for the terminator).
+  const max: [number] = [0];
+  const rc = await native<number>('rbd_snap_list', rbd.snapList, img, null, max);
+  if (rc === -E.ERANGE) return Math.max(0, max[0] - 1);
+  check('rbd_snap_list', rc, target);
+  return 0;
+}
+
+async function listWatchers(img: Pointer, target: string): Promise<Watcher[]> {
+  let capacity = 8;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const buf = watcherArray(capacity);
+    const count: [number] = [capacity];
+    const rc = await native<number>('rbd_watchers_list', rbd.watchersList, img, buf, count);
+    if (rc === -E.ERANGE) {
+      capacity = Math.max(count[0], capacity * 2);
+      continue;
+    }
+    check('rbd_watchers_list', rc, target);
+    try {
+      return decodeWatchers(buf, count[0]).map((w) => ({ address: w.addr, id: num(w.id), cookie: num(w.cookie) }));
+    } finally {
+      rbd.watchersListCleanup(buf, count[0]);
+    }
+  }
+  throw new CephError('rbd_watchers_list', -E.ERANGE, target);
+}
+
+/** Open an image for the duration of `fn`, always closing it. */
+async function withImage<T>(io: Handle<'rados_ioctx_t'>, pool: string, name: string, readOnly: boolean,
+  fn: (img: Pointer) => Promise<T>): Promise<T> {
+  const target = `${pool}/${name}`;
+  const op = readOnly ? 'rbd_open_read_only' : 'rbd_open';
+  const img = await io.use(op, async (p) => {
+    const out: [Pointer | null] = [null];
+    await nativeChecked(op, target, readOnly ? rbd.openReadOnly : rbd.open, p, name, out, null);
+    return out[0]!;
+  });
+  try {
+    return await fn(img);
+  } finally {
+    await native('rbd_close', rbd.close, img);
+  }
+}

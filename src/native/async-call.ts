@@ -1,0 +1,109 @@
+// Runs blocking librados/librbd calls on the libuv threadpool (koffi's `.async`) under a concurrency limit.
+//
+// koffi does not keep JS-owned memory (Buffers, arrays, out-parameter holders) alive while a call runs on
+// a worker thread: if the GC collects it mid-call, the C side writes into freed memory. Every argument is
+// therefore held by the pending promise's closure until the callback has run.
+//
+// The limit must stay below UV_THREADPOOL_SIZE, or Ceph calls occupy every worker and fs/dns/crypto stall.
+
+/** A koffi function: callable synchronously, or via `.async(...args, callback)` on a worker thread. */
+export interface NativeFunction {
+  (...args: unknown[]): unknown;
+  async: (...args: unknown[]) => void;
+}
+
+export interface CallObserver {
+  /** Called when a native call finishes (its return value, or the thrown error) with its duration. */
+  (name: string, seconds: number, result: unknown, error?: unknown): void;
+}
+
+/** Thrown when the queue of calls waiting for a slot is full: the caller should retry later. */
+export class NativeQueueFullError extends Error {
+  constructor(readonly limit: number, readonly queued: number) {
+    super(`too many Ceph operations in flight (${limit} running, ${queued} queued)`);
+    this.name = 'NativeQueueFullError';
+  }
+}
+
+interface Waiter { resolve: () => void }
+
+export class CallLimiter {
+  private running = 0;
+  private readonly waiting: Waiter[] = [];
+  private observer: CallObserver | undefined;
+
+  constructor(private limit: number, private maxQueue: number) {}
+
+  configure(limit: number, maxQueue: number): void {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`concurrency limit must be a positive integer, got ${limit}`);
+    this.limit = limit;
+    this.maxQueue = Math.max(0, maxQueue);
+    this.drain();
+  }
+
+  observe(observer: CallObserver | undefined): void { this.observer = observer; }
+
+  get inFlight(): number { return this.running; }
+  get queued(): number { return this.waiting.length; }
+  get concurrency(): number { return this.limit; }
+
+  /** Run `fn.async(...args)` once a slot is free; resolves with the C function's return value. */
+  async call<T = number>(name: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
+    await this.acquire();
+    const started = performance.now();
+    try {
+      const result = await new Promise<T>((resolve, reject) => {
+        fn.async(...args, (err: unknown, res: T) => {
+          // `args` is referenced here on purpose: it keeps every Buffer and holder alive until C is done.
+          void args;
+          if (err) reject(err instanceof Error ? err : new Error(String(err)));
+          else resolve(res);
+        });
+      });
+      this.observer?.(name, (performance.now() - started) / 1000, result);
+      return result;
+    } catch (err) {
+      this.observer?.(name, (performance.now() - started) / 1000, undefined, err);
+      throw err;
+    } finally {
+      this.release();
+    }
+  }
+
+  private acquire(): Promise<void> {
+    if (this.running < this.limit) {
+      this.running++;
+      return Promise.resolve();
+    }
+    if (this.waiting.length >= this.maxQueue) {
+      return Promise.reject(new NativeQueueFullError(this.limit, this.waiting.length));
+    }
+    return new Promise((resolve) => this.waiting.push({ resolve }));
+  }
+
+  private release(): void {
+    this.running--;
+    this.drain();
+  }
+
+  private drain(): void {
+    while (this.running < this.limit && this.waiting.length > 0) {
+      this.running++;
+      this.waiting.shift()!.resolve();
+    }
+  }
+}
+
+/** libuv's threadpool size for this process (the default is 4). */
+export function threadpoolSize(): number {
+  const n = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10);
+  return Number.isFinite(n) && n > 0 ? Math.min(n, 1024) : 4;
+}
+
+/** One limiter for the whole process: every Ceph call shares the threadpool. */
+export const limiter = new CallLimiter(Math.max(1, threadpoolSize() - 4), 1000);
+
+/** Shorthand for limiter.call. */
+export function callAsync<T = number>(name: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
+  return limiter.call<T>(name, fn, ...args);
+}

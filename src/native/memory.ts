@@ -1,0 +1,50 @@
+// Reading C memory that librados/librbd fill in: arrays of structs in caller Buffers, NUL-separated
+// name lists, and librados-allocated buffers (released here with rados_buffer_free).
+import { koffi } from './library.js';
+import { rados } from './rados.js';
+import { RbdImageSpec, RbdImageWatcher, SIZES, type Pointer } from './types.js';
+
+export interface ImageSpecValue { id: string; name: string }
+export interface WatcherValue { addr: string; id: number | bigint; cookie: number | bigint }
+
+/** A zeroed Buffer big enough for `count` rbd_image_spec_t (at least one, so the pointer is never NULL). */
+export function imageSpecArray(count: number): Buffer {
+  return Buffer.alloc(Math.max(1, count) * SIZES.rbd_image_spec_t);
+}
+
+/** Decode `count` rbd_image_spec_t from `buf` (strings are copied into JS). */
+export function decodeImageSpecs(buf: Buffer, count: number): ImageSpecValue[] {
+  if (count === 0) return [];
+  return koffi.decode(buf, RbdImageSpec, count) as ImageSpecValue[];
+}
+
+export function watcherArray(count: number): Buffer {
+  return Buffer.alloc(Math.max(1, count) * SIZES.rbd_image_watcher_t);
+}
+
+export function decodeWatchers(buf: Buffer, count: number): WatcherValue[] {
+  if (count === 0) return [];
+  return koffi.decode(buf, RbdImageWatcher, count) as WatcherValue[];
+}
+
+/** "a\0b\0\0" → ["a", "b"] (the first `len` bytes). */
+export function splitNulList(buf: Buffer, len: number): string[] {
+  return buf.toString('utf8', 0, Math.min(len, buf.length)).split('\0').filter((s) => s.length > 0);
+}
+
+/** A NUL-terminated string in a Buffer. */
+export function cString(buf: Buffer): string {
+  const end = buf.indexOf(0);
+  return buf.toString('utf8', 0, end < 0 ? buf.length : end);
+}
+
+/** Copy `len` bytes of a librados-allocated buffer into a JS string, then free it. NULL reads as "". */
+export function takeRadosBuffer(ptr: Pointer | null | undefined, len: number | bigint): string {
+  if (!ptr) return '';
+  try {
+    const n = Number(len);
+    return n > 0 ? Buffer.from(koffi.view(ptr, n)).toString('utf8') : '';
+  } finally {
+    rados.bufferFree(ptr);
+  }
+}

@@ -1,0 +1,51 @@
+// librados prototypes (rados/librados.h, Ceph 16.2). Each binding's comment quotes the C prototype it wraps.
+// Calls that can touch the network or disk are only ever made through callAsync() (async-call.ts).
+import { librados } from './library.js';
+import './types.js';
+
+export const rados = {
+  /** void rados_version(int *major, int *minor, int *extra); */
+  version: librados.func('void rados_version(_Out_ int *major, _Out_ int *minor, _Out_ int *extra)'),
+  /** int rados_create2(rados_t *pcluster, const char *const clustername, const char * const name, uint64_t flags); */
+  create2: librados.func('int rados_create2(_Out_ rados_t *pcluster, const char *clustername, const char *name, uint64_t flags)'),
+  /** int rados_conf_read_file(rados_t cluster, const char *path); */
+  confReadFile: librados.func('int rados_conf_read_file(rados_t cluster, const char *path)'),
+  /** int rados_conf_set(rados_t cluster, const char *option, const char *value); */
+  confSet: librados.func('int rados_conf_set(rados_t cluster, const char *option, const char *value)'),
+  /** int rados_conf_get(rados_t cluster, const char *option, char *buf, size_t len); */
+  confGet: librados.func('int rados_conf_get(rados_t cluster, const char *option, void *buf, size_t len)'),
+  /** int rados_connect(rados_t cluster); */
+  connect: librados.func('int rados_connect(rados_t cluster)'),
+  /** void rados_shutdown(rados_t cluster); */
+  shutdown: librados.func('void rados_shutdown(rados_t cluster)'),
+  /** int rados_cluster_fsid(rados_t cluster, char *buf, size_t len); */
+  clusterFsid: librados.func('int rados_cluster_fsid(rados_t cluster, void *buf, size_t len)'),
+  /** int rados_pool_list(rados_t cluster, char *buf, size_t len); */
+  poolList: librados.func('int rados_pool_list(rados_t cluster, void *buf, size_t len)'),
+  /** int64_t rados_pool_lookup(rados_t cluster, const char *pool_name); */
+  poolLookup: librados.func('int64_t rados_pool_lookup(rados_t cluster, const char *pool_name)'),
+  /** int rados_pool_reverse_lookup(rados_t cluster, int64_t id, char *buf, size_t maxlen); */
+  poolReverseLookup: librados.func('int rados_pool_reverse_lookup(rados_t cluster, int64_t id, void *buf, size_t maxlen)'),
+  /** int rados_pool_delete(rados_t cluster, const char *pool_name); */
+  poolDelete: librados.func('int rados_pool_delete(rados_t cluster, const char *pool_name)'),
+  /** int rados_ioctx_create(rados_t cluster, const char *pool_name, rados_ioctx_t *ioctx); */
+  ioctxCreate: librados.func('int rados_ioctx_create(rados_t cluster, const char *pool_name, _Out_ rados_ioctx_t *ioctx)'),
+  /** void rados_ioctx_destroy(rados_ioctx_t io); */
+  ioctxDestroy: librados.func('void rados_ioctx_destroy(rados_ioctx_t io)'),
+  /** int64_t rados_ioctx_get_id(rados_ioctx_t io); */
+  ioctxGetId: librados.func('int64_t rados_ioctx_get_id(rados_ioctx_t io)'),
+  /** int rados_ioctx_pool_stat(rados_ioctx_t io, struct rados_pool_stat_t *stats); */
+  ioctxPoolStat: librados.func('int rados_ioctx_pool_stat(rados_ioctx_t io, _Out_ rados_pool_stat_t *stats)'),
+  /**
+   * int rados_mon_command(rados_t cluster, const char **cmd, size_t cmdlen,
+   *                       const char *inbuf, size_t inbuflen,
+   *                       char **outbuf, size_t *outbuflen, char **outs, size_t *outslen);
+   * outbuf and outs are allocated by librados and released with rados_buffer_free().
+   */
+  monCommand: librados.func(
+    'int rados_mon_command(rados_t cluster, const char **cmd, size_t cmdlen, const char *inbuf, size_t inbuflen, ' +
+      '_Out_ void **outbuf, _Out_ size_t *outbuflen, _Out_ void **outs, _Out_ size_t *outslen)',
+  ),
+  /** void rados_buffer_free(char *buf); */
+  bufferFree: librados.func('void rados_buffer_free(void *buf)'),
+};
