@@ -1,0 +1,39 @@
+// Helpers for integration tests: connections to the test cluster with each of its keys, and pools
+// that are unique to a test file and removed afterwards.
+import { randomBytes } from 'node:crypto';
+import { CephConnection } from '../../src/ceph/connection.js';
+import { Pools } from '../../src/ceph/pools.js';
+
+export type TestKey = 'admin' | 'rbdapi' | 'rbdapi-pools';
+
+export function clusterDir(): string {
+  const dir = process.env.TEST_CEPH_DIR;
+  if (!dir) throw new Error('TEST_CEPH_DIR is not set: run integration tests through vitest (global setup boots the cluster)');
+  return dir;
+}
+
+export function connectionOptions(key: TestKey = 'admin') {
+  const dir = clusterDir();
+  return { confFile: `${dir}/ceph.conf`, clientId: key, keyring: `${dir}/ceph.client.${key}.keyring` };
+}
+
+export function connect(key: TestKey = 'admin'): Promise<CephConnection> {
+  return CephConnection.connect(connectionOptions(key));
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Create a uniquely named RBD pool with the admin key; returns its name and a cleanup function. */
+export async function makePool(conn: CephConnection, prefix = 't'): Promise<{ name: string; remove: () => Promise<void> }> {
+  const pools = new Pools(conn);
+  const name = uniqueName(prefix);
+  await pools.create(name, { pgNum: 8 });
+  return {
+    name,
+    remove: async () => {
+      if (await pools.exists(name)) await pools.delete(name);
+    },
+  };
+}

@@ -1,0 +1,17 @@
+// Boots the throwaway test cluster once per vitest run and hands its location to the workers through
+// the environment. TEST_SKIP_CLUSTER=1 (npm run test:unit) skips it; scripts/test.sh stops it at the end.
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
+
+export default function setup(): void {
+  if (process.env.TEST_SKIP_CLUSTER === '1') return;
+  const dir = resolve(process.env.TEST_CEPH_DIR ?? '.ceph/test');
+  const env = {
+    ...process.env,
+    MON_V2_PORT: process.env.TEST_MON_V2_PORT ?? '3320',
+    MON_V1_PORT: process.env.TEST_MON_V1_PORT ?? '6820',
+  };
+  execFileSync('bash', ['scripts/ceph-cluster.sh', 'up', dir], { stdio: 'inherit', env });
+  process.env.TEST_CEPH_DIR = dir;
+  process.env.CEPH_CONF = `${dir}/ceph.conf`;
+}
