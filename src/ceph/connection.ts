@@ -31,7 +31,14 @@ export interface MonCommandResult {
   status: string;
 }
 
-export class CephConnection {
+/** What Pools and Images need: a live cluster handle, I/O contexts and mon commands. */
+export interface CephSession {
+  withCluster<T>(op: string, fn: (cluster: Pointer) => Promise<T>): Promise<T>;
+  withIoctx<T>(pool: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T>;
+  monCommand(command: Record<string, unknown>, target?: string): Promise<MonCommandResult>;
+}
+
+export class CephConnection implements CephSession {
   private constructor(private readonly cluster: Handle<'rados_t'>, readonly clientName: string) {}
 
   static async connect(opts: ConnectOptions = {}): Promise<CephConnection> {

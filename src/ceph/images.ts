@@ -5,7 +5,7 @@ import { RBD_IMAGE_OPTION, SIZES, type Pointer, type RbdImageInfoValue, type Tim
 import { cString, decodeImageSpecs, decodeWatchers, imageSpecArray, watcherArray } from '../native/memory.js';
 import { E } from '../native/errno.js';
 import { native, nativeChecked } from './call.js';
-import type { CephConnection } from './connection.js';
+import type { CephSession } from './connection.js';
 import { CephError, check, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
 import { featureNames } from './features.js';
@@ -45,7 +45,7 @@ export interface ImageInfo {
 const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
 
 export class Images {
-  constructor(private readonly conn: CephConnection) {}
+  constructor(private readonly conn: CephSession) {}
 
   /** Image names in a pool, sorted (byte order). rbd_list2 never opens an image. */
   listNames(pool: string): Promise<string[]> {

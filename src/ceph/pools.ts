@@ -6,7 +6,7 @@ import { rbd } from '../native/rbd.js';
 import { splitNulList } from '../native/memory.js';
 import type { Pointer, RadosPoolStatValue } from '../native/types.js';
 import { native, nativeChecked } from './call.js';
-import type { CephConnection } from './connection.js';
+import type { CephSession } from './connection.js';
 import { CephError, check, isCephError } from './errors.js';
 import { E } from '../native/errno.js';
 
@@ -52,7 +52,7 @@ export interface CreatePoolOptions {
 function toNumber(v: number | bigint): number { return typeof v === 'bigint' ? Number(v) : v; }
 
 export class Pools {
-  constructor(private readonly conn: CephConnection) {}
+  constructor(private readonly conn: CephSession) {}
 
   /** Pool names, via rados_pool_list (retried with the size it asks for). */
   listNames(): Promise<string[]> {

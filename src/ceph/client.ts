@@ -1,0 +1,158 @@
+// A long-lived cluster client for the service: connects in the background, reconnects with backoff
+// when the connection is lost (blocklisted, never established), bounds every operation by a
+// deadline, and exposes Pools and Images over whichever connection is current.
+import type { Pointer } from '../native/types.js';
+import { E } from '../native/errno.js';
+import { CephConnection, type CephSession, type ConnectOptions, type MonCommandResult } from './connection.js';
+import { CephError } from './errors.js';
+import type { Handle } from './handle.js';
+import { Images } from './images.js';
+import { Pools } from './pools.js';
+
+export type ClientState = 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+export interface ClientOptions extends ConnectOptions {
+  /** deadline of one operation, ms (librados' own timeouts should fire first) */
+  operationTimeoutMs: number;
+  /** first and largest pause between reconnect attempts, ms */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+}
+
+export interface ClientEvents {
+  onStateChange?: (state: ClientState, error?: unknown) => void;
+}
+
+export class CephClient implements CephSession {
+  readonly pools: Pools;
+  readonly images: Images;
+  #conn: CephConnection | undefined;
+  #state: ClientState = 'disconnected';
+  #lastError: unknown;
+  #connecting: Promise<void> | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #backoff: number;
+
+  constructor(private readonly opts: ClientOptions, private readonly events: ClientEvents = {}) {
+    this.pools = new Pools(this);
+    this.images = new Images(this);
+    this.#backoff = opts.backoffMinMs ?? 500;
+  }
+
+  get state(): ClientState { return this.#state; }
+  get lastError(): unknown { return this.#lastError; }
+
+  /** Start connecting; resolves after the first attempt whether it worked or not. */
+  start(): Promise<void> { return this.connectNow(); }
+
+  /** Resolves once connected (or rejects with the connect error after one attempt). */
+  async ready(): Promise<void> {
+    await this.connectNow();
+    if (!this.#conn) throw this.#lastError instanceof Error ? this.#lastError : CephError.closed('connect');
+  }
+
+  async close(): Promise<void> {
+    this.setState('closed');
+    clearTimeout(this.#retryTimer);
+    await this.#connecting?.catch(() => undefined);
+    const conn = this.#conn;
+    this.#conn = undefined;
+    await conn?.close();
+  }
+
+  withCluster<T>(op: string, fn: (cluster: Pointer) => Promise<T>): Promise<T> {
+    return this.run(op, (c) => c.withCluster(op, fn));
+  }
+
+  withIoctx<T>(pool: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T> {
+    return this.run('rados_ioctx_create', (c) => c.withIoctx(pool, fn));
+  }
+
+  monCommand(command: Record<string, unknown>, target?: string): Promise<MonCommandResult> {
+    return this.run(`mon_command(${String(command.prefix)})`, (c) => c.monCommand(command, target));
+  }
+
+  /** A cheap round trip to the monitors (for readiness). */
+  async ping(timeoutMs: number): Promise<void> {
+    await withDeadline('ping', timeoutMs, this.monCommand({ prefix: 'version' }));
+  }
+
+  private async run<T>(op: string, fn: (c: CephConnection) => Promise<T>): Promise<T> {
+    const conn = this.#conn;
+    if (!conn || this.#state !== 'connected') {
+      if (this.#state !== 'closed') void this.connectNow();
+      throw new CephError(op, -E.ENOTCONN, 'not connected to the cluster', 'closed');
+    }
+    try {
+      return await withDeadline(op, this.opts.operationTimeoutMs, fn(conn));
+    } catch (e) {
+      // blocklisted: this rados_t is dead for good; make a new one
+      if (e instanceof CephError && (e.code === 'ESHUTDOWN' || (e.kind === 'closed' && this.#conn === conn))) {
+        this.dropConnection(conn, e);
+      }
+      throw e;
+    }
+  }
+
+  private dropConnection(conn: CephConnection, error: unknown): void {
+    if (this.#conn !== conn) return;
+    this.#conn = undefined;
+    this.#lastError = error;
+    this.setState('disconnected', error);
+    void conn.close().catch(() => undefined);
+    this.scheduleReconnect();
+  }
+
+  private connectNow(): Promise<void> {
+    if (this.#conn || this.#state === 'closed') return Promise.resolve();
+    this.#connecting ??= (async () => {
+      this.setState('connecting');
+      try {
+        const conn = await CephConnection.connect(this.opts);
+        if (this.#state === 'closed') {
+          await conn.close();
+          return;
+        }
+        this.#conn = conn;
+        this.#lastError = undefined;
+        this.#backoff = this.opts.backoffMinMs ?? 500;
+        this.setState('connected');
+      } catch (e) {
+        this.#lastError = e;
+        if (this.#state !== 'closed') {
+          this.setState('disconnected', e);
+          this.scheduleReconnect();
+        }
+      } finally {
+        this.#connecting = undefined;
+      }
+    })();
+    return this.#connecting;
+  }
+
+  private scheduleReconnect(): void {
+    if (this.#retryTimer || this.#state === 'closed') return;
+    const delay = this.#backoff;
+    this.#backoff = Math.min(this.#backoff * 2, this.opts.backoffMaxMs ?? 10_000);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.connectNow();
+    }, delay);
+    this.#retryTimer.unref();
+  }
+
+  private setState(state: ClientState, error?: unknown): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.events.onStateChange?.(state, error);
+  }
+}
+
+/** Reject with ETIMEDOUT when `promise` takes longer than `ms` (the work itself goes on). */
+export function withDeadline<T>(op: string, ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CephError(op, -E.ETIMEDOUT, `no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}

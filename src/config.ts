@@ -1,0 +1,71 @@
+// Environment → validated configuration. Every setting the service reads comes through here.
+import { z } from 'zod';
+
+const int = (min: number, max: number, def: number) =>
+  z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(min).max(max).default(def);
+const seconds = (def: number) => z.coerce.number({ error: 'must be a number of seconds' }).positive().max(3600).default(def);
+const bool = (def: boolean) =>
+  z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+    .default(def ? 'true' : 'false').transform((v) => v === 'true' || v === '1' || v === 'yes');
+const optionalPath = z.string().trim().min(1).optional();
+
+export const configSchema = z.object({
+  CEPH_CONF: optionalPath.describe('path of ceph.conf (default: librados search, /etc/ceph/ceph.conf)'),
+  CEPH_CLIENT_ID: z.string().trim()
+    .regex(/^[A-Za-z0-9_.-]+$/, 'must be a cephx id such as "admin" or "rbdapi"')
+    .refine((v) => !v.startsWith('client.'), 'give the id without "client." (as `ceph --id` takes it)')
+    .default('admin'),
+  CEPH_KEYRING: optionalPath,
+  CEPH_CLUSTER: z.string().regex(/^[A-Za-z0-9_-]+$/).default('ceph'),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  PORT: int(0, 65535, 8080),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** librados client_mount_timeout */
+  CEPH_CONNECT_TIMEOUT: seconds(10),
+  /** rados_mon_op_timeout and rados_osd_op_timeout; also the deadline of each API call's Ceph work */
+  CEPH_OP_TIMEOUT: seconds(10),
+  /** Ceph calls in flight at once (kept below UV_THREADPOOL_SIZE) */
+  CEPH_CONCURRENCY: int(1, 512, 16),
+  /** Ceph calls allowed to wait for a slot before requests get 503 + Retry-After */
+  CEPH_QUEUE_LIMIT: int(0, 100_000, 512),
+  /** images opened at once when a listing asks for details */
+  DETAILS_CONCURRENCY: int(1, 64, 8),
+  /** maximum request body in bytes */
+  BODY_LIMIT: int(256, 10 * 1024 * 1024, 64 * 1024),
+  /** readiness: how long a cluster check result is reused, and how long one check may take */
+  READY_CACHE_MS: int(0, 60_000, 2000),
+  READY_TIMEOUT_MS: int(100, 60_000, 2000),
+  /** bearer tokens (one per line: `token scopes [pools]`); unset = no authentication */
+  API_TOKENS_FILE: optionalPath,
+  /** refuse to start without API_TOKENS_FILE */
+  REQUIRE_AUTH: bool(false),
+  /** graceful shutdown: how long in-flight requests may take after SIGTERM */
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 20_000),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parse and validate; throws ConfigError naming every bad variable. Empty strings count as unset. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') input[key] = v;
+  }
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  }
+  const config = parsed.data;
+  if (config.REQUIRE_AUTH && !config.API_TOKENS_FILE) {
+    throw new ConfigError(['REQUIRE_AUTH=true but API_TOKENS_FILE is not set']);
+  }
+  return config;
+}

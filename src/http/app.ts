@@ -1,0 +1,148 @@
+// The Fastify application factory: everything but listening and process signals (see src/main.ts).
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import {
+  hasZodFastifySchemaValidationErrors, jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { randomUUID } from 'node:crypto';
+import type { CephClient } from '../ceph/client.js';
+import { ApiError, toApiError, toProblem } from './errors.js';
+import { Readiness } from './readiness.js';
+import { healthRoutes } from './routes/health.js';
+import { imageRoutes } from './routes/images.js';
+import { poolRoutes } from './routes/pools.js';
+import { API_PREFIX } from './paths.js';
+
+export interface AppSettings {
+  detailsConcurrency: number;
+  bodyLimit: number;
+  readyCacheMs: number;
+  readyTimeoutMs: number;
+}
+
+export interface AppOptions {
+  ceph: CephClient;
+  settings?: Partial<AppSettings>;
+  /** pino options, or false for no logs (tests) */
+  logger?: FastifyServerOptions['logger'];
+  /** a ready pino logger (the service's own); takes precedence over `logger` */
+  loggerInstance?: FastifyServerOptions['loggerInstance'];
+  version?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    ceph: CephClient;
+    settings: AppSettings;
+    readiness: Readiness;
+  }
+  interface FastifyContextConfig {
+    /** reachable without a token */
+    public?: boolean;
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Log redaction: nothing secret ever reaches a log line. */
+export const REDACT_PATHS = [
+  'req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]',
+  'headers.authorization', '*.token', '*.keyring', '*.key', '*.password',
+];
+
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const settings: AppSettings = {
+    detailsConcurrency: 8, bodyLimit: 64 * 1024, readyCacheMs: 2000, readyTimeoutMs: 2000, ...opts.settings,
+  };
+  const app = Fastify({
+    ...(opts.loggerInstance ? { loggerInstance: opts.loggerInstance } : { logger: opts.logger ?? false }),
+    bodyLimit: settings.bodyLimit,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    routerOptions: { maxParamLength: 4096, ignoreTrailingSlash: true },
+    return503OnClosing: true,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorate('ceph', opts.ceph);
+  app.decorate('settings', settings);
+  app.decorate('readiness', new Readiness(opts.ceph, settings.readyCacheMs, settings.readyTimeoutMs));
+
+  // JSON bodies; an empty body is "no body" (curl -X DELETE -H 'content-type: application/json' is common)
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new ApiError('VALIDATION_FAILED', 'The request body is not valid JSON.'), undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    let api: ApiError;
+    let unexpected: boolean;
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const errors = err.validation.map((v) => ({
+        in: err.validationContext ?? 'request',
+        path: v.instancePath.replace(/^\//, '').replace(/\//g, '.'),
+        message: v.message ?? 'is not valid',
+      }));
+      const detail = errors.map((e) => `${e.in}${e.path ? `.${e.path}` : ''}: ${e.message}`).join('; ');
+      api = new ApiError('VALIDATION_FAILED', detail.slice(0, 2000), { errors });
+      unexpected = false;
+    } else {
+      ({ api, unexpected } = toApiError(err));
+    }
+    if (unexpected) req.log.error({ err }, 'unexpected error');
+    else if (api.status >= 500) req.log.warn({ code: api.code, errno: api.ceph?.code, op: api.ceph?.op }, api.detail);
+    else req.log.info({ code: api.code, errno: api.ceph?.code }, api.detail);
+    if (api.code === 'CEPH_BUSY' || api.code === 'CEPH_UNAVAILABLE' || api.code === 'SHUTTING_DOWN') reply.header('retry-after', '1');
+    return reply.code(api.status).type('application/problem+json').send(toProblem(api, req.url, req.id));
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const api = new ApiError('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}.`);
+    return reply.code(404).type('application/problem+json').send(toProblem(api, req.url, req.id));
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'rbd-rest-api',
+        description: 'Ceph RBD pools and images over REST. Errors are application/problem+json with a stable `code`.',
+        version: opts.version ?? '0.1.0',
+      },
+      tags: [
+        { name: 'pools', description: 'Ceph pools' },
+        { name: 'images', description: 'RBD images' },
+        { name: 'health', description: 'Probes' },
+      ],
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'API token (when authentication is on)' } },
+      },
+      security: [{ bearerAuth: [] }],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true } });
+
+  await app.register(healthRoutes);
+  app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
+  await app.register(poolRoutes, { prefix: API_PREFIX });
+  await app.register(imageRoutes, { prefix: API_PREFIX });
+  return app;
+}

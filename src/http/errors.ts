@@ -1,0 +1,153 @@
+// The one place where errors become HTTP answers: application/problem+json (RFC 9457) with a stable
+// `code`, and, when Ceph produced the error, its errno name. Unknown errors are logged, not leaked.
+import { CephError } from '../ceph/errors.js';
+
+export const ERROR_CODES = {
+  VALIDATION_FAILED: { status: 400, title: 'The request is not valid' },
+  CONFIRMATION_REQUIRED: { status: 400, title: 'This operation destroys data and needs confirmation' },
+  INVALID_ARGUMENT: { status: 400, title: 'Ceph rejected an argument' },
+  UNAUTHORIZED: { status: 401, title: 'Authentication required' },
+  FORBIDDEN: { status: 403, title: 'The token does not allow this' },
+  PERMISSION_DENIED: { status: 403, title: 'The Ceph key lacks a capability for this' },
+  NOT_FOUND: { status: 404, title: 'No such resource' },
+  POOL_NOT_FOUND: { status: 404, title: 'Pool not found' },
+  IMAGE_NOT_FOUND: { status: 404, title: 'Image not found' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  NOT_ACCEPTABLE: { status: 406, title: 'Not acceptable' },
+  POOL_EXISTS: { status: 409, title: 'A pool with this name exists' },
+  POOL_NOT_EMPTY: { status: 409, title: 'The pool still holds images' },
+  IMAGE_EXISTS: { status: 409, title: 'An image with this name exists' },
+  IMAGE_SPEC_CONFLICT: { status: 409, title: 'The image exists with a different specification' },
+  IMAGE_IN_USE: { status: 409, title: 'The image is in use' },
+  IMAGE_HAS_SNAPSHOTS: { status: 409, title: 'The image has snapshots' },
+  SHRINK_NOT_ALLOWED: { status: 409, title: 'Shrinking discards data and needs allowShrink: true' },
+  CONFLICT: { status: 409, title: 'Conflict with the current state' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  INTERNAL_ERROR: { status: 500, title: 'Internal error' },
+  CEPH_UNAVAILABLE: { status: 503, title: 'The Ceph cluster is unavailable' },
+  CEPH_BUSY: { status: 503, title: 'Too many Ceph operations in flight' },
+  SHUTTING_DOWN: { status: 503, title: 'The service is shutting down' },
+  CEPH_TIMEOUT: { status: 504, title: 'The Ceph cluster did not answer in time' },
+  STORAGE_FULL: { status: 507, title: 'The cluster or pool is full' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly title: string;
+  constructor(readonly code: ErrorCode, readonly detail: string, readonly extra: Record<string, unknown> = {},
+    readonly ceph?: CephError) {
+    super(detail);
+    this.name = 'ApiError';
+    this.status = ERROR_CODES[code].status;
+    this.title = ERROR_CODES[code].title;
+  }
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  errno?: string;
+  instance?: string;
+  requestId?: string;
+  [key: string]: unknown;
+}
+
+export function problemType(code: ErrorCode): string {
+  return `urn:rbd-rest-api:problem:${code.toLowerCase().replace(/_/g, '-')}`;
+}
+
+export interface Mapped {
+  problem: Problem;
+  headers: Record<string, string>;
+  /** true when the cause must be logged at error level (a 5xx we did not foresee) */
+  unexpected: boolean;
+}
+
+/** The mapping errno → API code. `op` tells pool errors from image errors. */
+export function fromCephError(e: CephError): ApiError {
+  const onImage = e.op.startsWith('rbd_') && e.op !== 'rbd_pool_init';
+  const onPool = e.op === 'rados_ioctx_create' || e.op === 'rados_pool_lookup' || e.op.startsWith('mon_command(osd pool')
+    || e.op === 'osd pool create';
+  if (e.kind === 'busy') return new ApiError('CEPH_BUSY', 'Too many Ceph operations are in flight; retry shortly.', {}, e);
+  if (e.kind === 'closed') return new ApiError('CEPH_UNAVAILABLE', 'The service is not connected to the Ceph cluster.', {}, e);
+  switch (e.code) {
+    case 'ENOENT':
+      if (onPool) return new ApiError('POOL_NOT_FOUND', `Pool ${e.target ?? ''} does not exist.`.replace('  ', ' '), {}, e);
+      if (onImage) return new ApiError('IMAGE_NOT_FOUND', `Image ${e.target ?? ''} does not exist.`, {}, e);
+      return new ApiError('NOT_FOUND', e.message, {}, e);
+    case 'EEXIST':
+      if (onImage) return new ApiError('IMAGE_EXISTS', `Image ${e.target ?? ''} already exists.`, {}, e);
+      if (onPool) return new ApiError('POOL_EXISTS', `Pool ${e.target ?? ''} already exists.`, {}, e);
+      return new ApiError('CONFLICT', e.message, {}, e);
+    case 'EBUSY':
+      return new ApiError(onImage ? 'IMAGE_IN_USE' : 'CONFLICT', `${e.target ?? 'The resource'} is in use.`, {}, e);
+    case 'ENOTEMPTY':
+      return new ApiError(onImage ? 'IMAGE_HAS_SNAPSHOTS' : 'POOL_NOT_EMPTY', `${e.target ?? 'The resource'} is not empty.`, {}, e);
+    case 'EINVAL':
+    case 'EDOM':
+    case 'ERANGE':
+    case 'ENAMETOOLONG':
+    case 'EFBIG':
+      return new ApiError('INVALID_ARGUMENT', `Ceph rejected the request: ${e.message}${e.cephMeaning ? ` — ${e.cephMeaning}` : ''}`, {}, e);
+    case 'EPERM':
+    case 'EACCES':
+      return new ApiError('PERMISSION_DENIED', `${e.message} — the service's cephx key lacks a capability this operation needs.`, {}, e);
+    case 'ETIMEDOUT':
+      return new ApiError('CEPH_TIMEOUT', `The Ceph cluster did not answer in time (${e.op}).`, {}, e);
+    case 'ENOTCONN':
+    case 'ESHUTDOWN':
+    case 'ECONNREFUSED':
+    case 'EHOSTUNREACH':
+      return new ApiError('CEPH_UNAVAILABLE', `The Ceph cluster is unavailable (${e.code}).`, {}, e);
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new ApiError('STORAGE_FULL', `${e.message}${e.cephMeaning ? ` — ${e.cephMeaning}` : ''}`, {}, e);
+    default:
+      return new ApiError('INTERNAL_ERROR', 'Ceph returned an unexpected error; it has been logged.', {}, e);
+  }
+}
+
+/** Fastify's own errors (validation, body size, content type, bad JSON). */
+interface FastifyLikeError { statusCode?: number; code?: string; message: string; validation?: unknown }
+
+export function toApiError(err: unknown): { api: ApiError; unexpected: boolean } {
+  if (err instanceof ApiError) return { api: err, unexpected: err.status >= 500 && err.code === 'INTERNAL_ERROR' };
+  if (err instanceof CephError) {
+    const api = fromCephError(err);
+    return { api, unexpected: api.code === 'INTERNAL_ERROR' };
+  }
+  const f = err as FastifyLikeError;
+  if (f && typeof f === 'object' && typeof f.statusCode === 'number' && f.statusCode >= 400 && f.statusCode < 500) {
+    switch (f.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE': return { api: new ApiError('PAYLOAD_TOO_LARGE', 'The request body is too large.'), unexpected: false };
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': return { api: new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Send application/json.'), unexpected: false };
+      default: return { api: new ApiError('VALIDATION_FAILED', safeMessage(f.message)), unexpected: false };
+    }
+  }
+  return { api: new ApiError('INTERNAL_ERROR', 'An unexpected error occurred; it has been logged.'), unexpected: true };
+}
+
+function safeMessage(m: string): string {
+  return m.length > 500 ? `${m.slice(0, 500)}…` : m;
+}
+
+export function toProblem(api: ApiError, instance?: string, requestId?: string): Problem {
+  const p: Problem = {
+    type: problemType(api.code),
+    title: api.title,
+    status: api.status,
+    detail: api.detail,
+    code: api.code,
+    ...api.extra,
+  };
+  if (api.ceph) p.errno = api.ceph.code;
+  if (instance) p.instance = instance;
+  if (requestId) p.requestId = requestId;
+  return p;
+}

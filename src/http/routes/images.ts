@@ -1,0 +1,227 @@
+// /api/v1/pools/{pool}/images
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { compareNames, type CreateImageOptions, type ImageInfo } from '../../ceph/images.js';
+import { isCephError } from '../../ceph/errors.js';
+import { featureBits, CREATABLE_FEATURES } from '../../ceph/features.js';
+import { ApiError } from '../errors.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import { KeyedLock } from '../keyed-lock.js';
+import { imagePath } from '../paths.js';
+import { formatSize } from '../size.js';
+import { IMAGE_NAME_PATTERN, imageParams, poolParams, problems } from '../schemas/common.js';
+import {
+  createImageBody, imageListSchema, imageSchema, listImagesQuery, patchImageBody, putImageBody, type ImageSpecInput,
+} from '../schemas/images.js';
+
+type ImageView = Omit<ImageInfo, 'featureBits'>;
+const toImage = ({ featureBits: _bits, ...rest }: ImageInfo): ImageView => rest;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
+  const { ceph, settings } = app;
+  const putLock = new KeyedLock();
+
+  async function createOptions(spec: ImageSpecInput): Promise<CreateImageOptions> {
+    if (spec.dataPool !== undefined && !(await ceph.pools.exists(spec.dataPool))) {
+      throw new ApiError('VALIDATION_FAILED', `dataPool "${spec.dataPool}" does not exist.`);
+    }
+    return {
+      features: spec.features ? featureBits(spec.features) : undefined,
+      order: spec.objectSize ? Math.log2(spec.objectSize) : undefined,
+      stripeUnit: spec.stripeUnit,
+      stripeCount: spec.stripeCount,
+      dataPool: spec.dataPool,
+    };
+  }
+
+  /** Stat an image that was just created, by us or by a concurrent creator still finishing. */
+  async function statSettled(pool: string, name: string): Promise<ImageInfo> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await ceph.images.stat(pool, name);
+      } catch (e) {
+        if (attempt >= 20 || !isCephError(e, 'ENOENT') || e.op === 'rados_ioctx_create') throw e;
+        await sleep(50 + attempt * 25);
+      }
+    }
+  }
+
+  app.get('/pools/:pool/images', {
+    schema: {
+      tags: ['images'], summary: 'List images, a page at a time', operationId: 'listImages',
+      description: 'Sorted by name (byte order). `details=false` (default) lists names without opening any image; '
+        + '`details=true` opens only the images of the returned page, a few at a time.',
+      params: poolParams,
+      querystring: listImagesQuery,
+      response: { 200: imageListSchema, ...problems(400, 401, 403, 404, 503, 504) },
+    },
+  }, async (req) => {
+    const { pool } = req.params;
+    const { limit, cursor, search, details } = req.query;
+    let after: string | undefined;
+    if (cursor !== undefined) {
+      after = decodeCursor(cursor);
+      if (after === undefined) throw new ApiError('VALIDATION_FAILED', 'cursor is not valid: pass nextCursor from a previous page.');
+    }
+    let names = await ceph.images.listNames(pool);
+    if (search) {
+      const needle = search.toLowerCase();
+      names = names.filter((n) => n.toLowerCase().includes(needle));
+    }
+    let start = 0;
+    if (after !== undefined) {
+      let lo = 0, hi = names.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (compareNames(names[mid]!, after) <= 0) lo = mid + 1; else hi = mid;
+      }
+      start = lo;
+    }
+    const page = names.slice(start, start + limit);
+    const nextCursor = start + limit < names.length && page.length > 0 ? encodeCursor(page[page.length - 1]!) : null;
+    const items = details
+      ? (await ceph.images.statMany(pool, page, settings.detailsConcurrency)).filter((i): i is ImageInfo => i !== undefined).map(toImage)
+      : page.map((name) => ({ name }));
+    return { items, total: names.length, nextCursor };
+  });
+
+  app.post('/pools/:pool/images', {
+    schema: {
+      tags: ['images'], summary: 'Create an image', operationId: 'createImage',
+      params: poolParams,
+      body: createImageBody,
+      response: { 201: imageSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
+    },
+  }, async (req, reply) => {
+    const { pool } = req.params;
+    const { name, ...spec } = req.body;
+    await ceph.images.create(pool, name, spec.size, await createOptions(spec));
+    const info = await statSettled(pool, name);
+    return reply.code(201).header('location', imagePath(pool, name)).send(toImage(info));
+  });
+
+  app.put('/pools/:pool/images/:image', {
+    schema: {
+      tags: ['images'],
+      summary: 'Create an image if it does not exist (idempotent)',
+      description: '201 when created; 200 when it already exists with the same size and the options given; '
+        + '409 IMAGE_SPEC_CONFLICT otherwise. Safe to retry; concurrent calls for one name make one image.',
+      operationId: 'putImage',
+      params: imageParams,
+      body: putImageBody,
+      response: { 200: imageSchema, 201: imageSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
+    },
+  }, async (req, reply) => {
+    const { pool, image } = req.params;
+    const spec = req.body;
+    return putLock.run(`${pool}\0${image}`, async () => {
+      let created = false;
+      if (IMAGE_NAME_PATTERN.test(image)) {
+        try {
+          await ceph.images.create(pool, image, spec.size, await createOptions(spec));
+          created = true;
+        } catch (e) {
+          if (!isCephError(e, 'EEXIST')) throw e;
+        }
+      }
+      let info: ImageInfo;
+      try {
+        info = await statSettled(pool, image);
+      } catch (e) {
+        if (!created && isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create') {
+          throw new ApiError('VALIDATION_FAILED',
+            'image names are 1–128 characters: letters, digits, ".", "_", "-", starting with a letter or digit');
+        }
+        throw e;
+      }
+      if (!created) {
+        const diff = specDifferences(info, spec);
+        if (diff.length > 0) {
+          throw new ApiError('IMAGE_SPEC_CONFLICT', `Image ${pool}/${image} exists with a different specification: ${diff.join('; ')}.`,
+            { differences: diff });
+        }
+      }
+      return reply.code(created ? 201 : 200).header('location', imagePath(pool, image)).send(toImage(info));
+    });
+  });
+
+  app.get('/pools/:pool/images/:image', {
+    schema: {
+      tags: ['images'], summary: 'Get an image', operationId: 'getImage',
+      params: imageParams,
+      response: { 200: imageSchema, ...problems(400, 401, 403, 404, 503, 504) },
+    },
+  }, async (req) => toImage(await ceph.images.stat(req.params.pool, req.params.image)));
+
+  app.patch('/pools/:pool/images/:image', {
+    schema: {
+      tags: ['images'], summary: 'Resize an image', operationId: 'resizeImage',
+      description: 'Growing is always allowed. Shrinking discards data beyond the new size and needs `allowShrink: true`.',
+      params: imageParams,
+      body: patchImageBody,
+      response: { 200: imageSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
+    },
+  }, async (req) => {
+    const { pool, image } = req.params;
+    const { size, allowShrink } = req.body;
+    const current = await ceph.images.stat(pool, image);
+    if (size < current.size && !allowShrink) {
+      throw new ApiError('SHRINK_NOT_ALLOWED',
+        `Shrinking ${pool}/${image} from ${formatSize(current.size)} to ${formatSize(size)} discards data; send allowShrink: true to do it.`,
+        { currentSize: current.size, requestedSize: size });
+    }
+    if (size === current.size) return toImage(current);
+    await ceph.images.resize(pool, image, size, allowShrink);
+    return toImage(await ceph.images.stat(pool, image));
+  });
+
+  app.delete('/pools/:pool/images/:image', {
+    schema: {
+      tags: ['images'], summary: 'Delete an image', operationId: 'deleteImage',
+      description: 'Refused (409) while the image is open by a client or has snapshots; snapshots are never deleted silently.',
+      params: imageParams,
+      response: { 204: z.null().describe('deleted'), ...problems(400, 401, 403, 404, 409, 503, 504) },
+    },
+  }, async (req, reply) => {
+    const { pool, image } = req.params;
+    try {
+      await ceph.images.remove(pool, image);
+    } catch (e) {
+      if (isCephError(e, 'EBUSY')) {
+        const info = await ceph.images.stat(pool, image).catch(() => undefined);
+        const watchers = info?.watchers ?? [];
+        throw new ApiError('IMAGE_IN_USE',
+          `Image ${pool}/${image} is open by ${watchers.length || 'another'} client(s)${watchers.length ? `: ${watchers.map((w) => w.address).join(', ')}` : ''}; unmap or close it first.`,
+          { watchers }, e);
+      }
+      if (isCephError(e, 'ENOTEMPTY')) {
+        const info = await ceph.images.stat(pool, image).catch(() => undefined);
+        throw new ApiError('IMAGE_HAS_SNAPSHOTS',
+          `Image ${pool}/${image} has ${info?.snapshotCount ?? 'some'} snapshot(s); delete them first.`,
+          { snapshotCount: info?.snapshotCount }, e);
+      }
+      throw e;
+    }
+    return reply.code(204).send(null);
+  });
+};
+
+/** What differs between an existing image and a requested spec (only the options the caller gave). */
+export function specDifferences(info: ImageInfo, spec: ImageSpecInput): string[] {
+  const d: string[] = [];
+  if (info.size !== spec.size) d.push(`size is ${info.size}, requested ${spec.size}`);
+  if (spec.objectSize !== undefined && info.objectSize !== spec.objectSize) d.push(`objectSize is ${info.objectSize}, requested ${spec.objectSize}`);
+  if (spec.stripeUnit !== undefined && info.stripeUnit !== spec.stripeUnit) d.push(`stripeUnit is ${info.stripeUnit}, requested ${spec.stripeUnit}`);
+  if (spec.stripeCount !== undefined && info.stripeCount !== spec.stripeCount) d.push(`stripeCount is ${info.stripeCount}, requested ${spec.stripeCount}`);
+  if (spec.dataPool !== undefined && info.dataPool !== spec.dataPool) d.push(`dataPool is ${info.dataPool ?? 'none'}, requested ${spec.dataPool}`);
+  if (spec.features !== undefined) {
+    const want = new Set<string>(spec.features);
+    const have = new Set(info.features);
+    // librbd adds "striping" by itself for non-default stripe settings; compare it only when asked for
+    const mismatched = CREATABLE_FEATURES.filter((f) => (f === 'striping' ? want.has(f) && !have.has(f) : want.has(f) !== have.has(f)));
+    if (mismatched.length > 0) d.push(`features are [${info.features.join(', ')}], requested [${spec.features.join(', ')}]`);
+  }
+  return d;
+}

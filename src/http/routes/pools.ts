@@ -1,0 +1,69 @@
+// /api/v1/pools
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { PoolWithStats } from '../../ceph/pools.js';
+import { ApiError } from '../errors.js';
+import { poolParams, problems } from '../schemas/common.js';
+import { createPoolBody, deletePoolQuery, poolListSchema, poolSchema } from '../schemas/pools.js';
+import { poolPath } from '../paths.js';
+
+const toPool = (p: PoolWithStats) => ({ ...p, createdAt: p.createdAt });
+
+export const poolRoutes: FastifyPluginAsyncZod = async (app) => {
+  const { ceph } = app;
+
+  app.get('/pools', {
+    schema: {
+      tags: ['pools'], summary: 'List pools', operationId: 'listPools',
+      response: { 200: poolListSchema, ...problems(401, 403, 503, 504) },
+    },
+  }, async () => ({ items: (await ceph.pools.list()).map(toPool) }));
+
+  app.post('/pools', {
+    schema: {
+      tags: ['pools'], summary: 'Create a pool (ready for RBD images)', operationId: 'createPool',
+      body: createPoolBody,
+      response: { 201: poolSchema, ...problems(400, 401, 403, 409, 503, 504) },
+    },
+  }, async (req, reply) => {
+    const pool = await ceph.pools.create(req.body.name, { pgNum: req.body.pgNum, application: req.body.application });
+    return reply.code(201).header('location', poolPath(pool.name)).send(toPool(pool));
+  });
+
+  app.get('/pools/:pool', {
+    schema: {
+      tags: ['pools'], summary: 'Get a pool', operationId: 'getPool',
+      params: poolParams,
+      response: { 200: poolSchema, ...problems(400, 401, 403, 404, 503, 504) },
+    },
+  }, async (req) => toPool(await ceph.pools.get(req.params.pool)));
+
+  app.delete('/pools/:pool', {
+    schema: {
+      tags: ['pools'],
+      summary: 'Delete a pool',
+      description: 'Destroys the pool and all its data. `confirm` must repeat the pool name; a pool that holds images '
+        + 'is only deleted with `force=true`.',
+      operationId: 'deletePool',
+      params: poolParams,
+      querystring: deletePoolQuery,
+      response: { 204: z.null().describe('deleted'), ...problems(400, 401, 403, 404, 409, 503, 504) },
+    },
+  }, async (req, reply) => {
+    const { pool } = req.params;
+    if (req.query.confirm !== pool) {
+      throw new ApiError('CONFIRMATION_REQUIRED',
+        `Deleting pool "${pool}" destroys all its data: repeat its name as ?confirm=${encodeURIComponent(pool)}.`);
+    }
+    await ceph.pools.lookup(pool);
+    if (!req.query.force) {
+      const images = await ceph.images.listNames(pool);
+      if (images.length > 0) {
+        throw new ApiError('POOL_NOT_EMPTY',
+          `Pool "${pool}" holds ${images.length} image(s); delete them first or pass force=true.`, { imageCount: images.length });
+      }
+    }
+    await ceph.pools.delete(pool);
+    return reply.code(204).send(null);
+  });
+};

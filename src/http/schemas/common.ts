@@ -1,0 +1,58 @@
+// Schemas shared by every resource: names, sizes, problem documents.
+import { z } from 'zod';
+import { ERROR_CODES } from '../errors.js';
+import { MAX_SIZE, parseSize } from '../size.js';
+
+/** Names accepted when something is created. Existing resources with other names are still reachable. */
+export const POOL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+export const IMAGE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export const poolNameForCreate = z.string()
+  .regex(POOL_NAME_PATTERN, 'pool names are 1–63 characters: letters, digits, ".", "_", "-", starting with a letter or digit')
+  .describe('1–63 characters: letters, digits, ".", "_", "-"; starts with a letter or digit');
+
+export const imageNameForCreate = z.string()
+  .regex(IMAGE_NAME_PATTERN, 'image names are 1–128 characters: letters, digits, ".", "_", "-", starting with a letter or digit')
+  .describe('1–128 characters: letters, digits, ".", "_", "-"; starts with a letter or digit');
+
+/** Any existing name, percent-encoded in the path. */
+const existingName = (what: string) => z.string().min(1).max(4096)
+  .refine((s) => !s.includes('\0'), `${what} names cannot contain NUL`)
+  .describe(`the ${what}'s name, percent-encoded`);
+
+export const poolParams = z.object({ pool: existingName('pool') });
+export const imageParams = z.object({ pool: existingName('pool'), image: existingName('image') });
+
+/** A size: integer bytes or a string with a binary unit. Parsed to integer bytes. */
+export const sizeSchema = z.union([
+  z.number().describe('bytes'),
+  z.string().describe('a number with a binary unit: B, KiB, MiB, GiB, TiB, PiB'),
+]).transform((v, ctx) => {
+  const r = parseSize(v);
+  if (!r.ok) {
+    ctx.addIssue({ code: 'custom', message: `size ${r.reason}` });
+    return z.NEVER;
+  }
+  return r.bytes;
+}).meta({
+  description: `Integer bytes (1 to ${MAX_SIZE}) or a string with a binary unit, e.g. "10GiB", "512MiB", "1TiB".`,
+  examples: ['10GiB', 1073741824],
+});
+
+export const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+export const problemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  code: z.enum(Object.keys(ERROR_CODES) as [keyof typeof ERROR_CODES, ...(keyof typeof ERROR_CODES)[]]),
+  errno: z.string().optional().describe('the errno name, when Ceph produced the error'),
+  instance: z.string().optional(),
+  requestId: z.string().optional(),
+}).loose().meta({ id: 'Problem', description: 'RFC 9457 problem document (application/problem+json)' });
+
+/** The error responses a route can give, for OpenAPI. */
+export function problems(...statuses: number[]): Record<number, typeof problemSchema> {
+  return Object.fromEntries(statuses.map((s) => [s, problemSchema]));
+}

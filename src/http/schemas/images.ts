@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { CREATABLE_FEATURES } from '../../ceph/features.js';
+import { booleanQuery, imageNameForCreate, sizeSchema } from './common.js';
+
+export const watcherSchema = z.object({ address: z.string(), id: z.number().int(), cookie: z.number().int() });
+
+export const imageSchema = z.object({
+  name: z.string(),
+  id: z.string(),
+  pool: z.string(),
+  size: z.number().int().describe('bytes'),
+  objectSize: z.number().int().describe('bytes'),
+  order: z.number().int(),
+  objects: z.number().int(),
+  features: z.array(z.string()),
+  stripeUnit: z.number().int(),
+  stripeCount: z.number().int(),
+  dataPool: z.string().nullable(),
+  blockNamePrefix: z.string(),
+  createdAt: z.string(),
+  snapshotCount: z.number().int(),
+  watchers: z.array(watcherSchema),
+}).meta({ id: 'Image' });
+
+export const imageListItemSchema = z.union([imageSchema, z.object({ name: z.string() })]);
+
+export const imageListSchema = z.object({
+  items: z.array(imageListItemSchema),
+  total: z.number().int().describe('images matching `search` in the pool'),
+  nextCursor: z.string().nullable().describe('pass as `cursor` for the next page; null on the last page'),
+}).meta({ id: 'ImageList' });
+
+export const listImagesQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().max(8192).optional().describe('from `nextCursor` of the previous page'),
+  search: z.string().max(256).optional().describe('case-insensitive substring of the name'),
+  details: booleanQuery.default(false).describe('false: names only (no image is opened); true: full details of this page'),
+}).strict();
+
+const featureEnum = z.enum(CREATABLE_FEATURES);
+
+const imageSpecFields = {
+  size: sizeSchema,
+  features: z.array(featureEnum).max(16).optional()
+    .describe('feature names; default: the cluster default (layering, exclusive-lock, object-map, fast-diff, deep-flatten)'),
+  objectSize: sizeSchema.optional().describe('a power of two from 4KiB to 32MiB; default 4MiB'),
+  stripeUnit: sizeSchema.optional().describe('must divide objectSize'),
+  stripeCount: z.number().int().min(1).max(65536).optional(),
+  dataPool: z.string().min(1).max(255).optional().describe('pool for data objects (e.g. erasure-coded)'),
+};
+
+function checkSpec(spec: { features?: string[] | undefined; objectSize?: number | undefined; stripeUnit?: number | undefined }, ctx: z.RefinementCtx): void {
+  if (spec.objectSize !== undefined) {
+    const o = spec.objectSize;
+    if (o < 4096 || o > 32 * 1024 * 1024 || (o & (o - 1)) !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['objectSize'], message: 'objectSize must be a power of two from 4KiB to 32MiB' });
+    }
+  }
+  if (spec.stripeUnit !== undefined) {
+    const object = spec.objectSize ?? 4 * 1024 * 1024;
+    if (object % spec.stripeUnit !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['stripeUnit'], message: 'stripeUnit must divide objectSize' });
+    }
+  }
+  const f = new Set(spec.features ?? []);
+  if (spec.features && f.size !== spec.features.length) {
+    ctx.addIssue({ code: 'custom', path: ['features'], message: 'features must not repeat' });
+  }
+  if (f.has('object-map') && !f.has('exclusive-lock')) {
+    ctx.addIssue({ code: 'custom', path: ['features'], message: 'object-map needs exclusive-lock' });
+  }
+  if (f.has('fast-diff') && !f.has('object-map')) {
+    ctx.addIssue({ code: 'custom', path: ['features'], message: 'fast-diff needs object-map' });
+  }
+  if (f.has('journaling') && !f.has('exclusive-lock')) {
+    ctx.addIssue({ code: 'custom', path: ['features'], message: 'journaling needs exclusive-lock' });
+  }
+}
+
+export const putImageBody = z.object(imageSpecFields).strict().superRefine(checkSpec).meta({ id: 'ImageSpec' });
+export const createImageBody = z.object({ name: imageNameForCreate, ...imageSpecFields }).strict().superRefine(checkSpec)
+  .meta({ id: 'CreateImage' });
+
+export const patchImageBody = z.object({
+  size: sizeSchema,
+  allowShrink: z.boolean().default(false).describe('required to make the image smaller (data beyond the new size is lost)'),
+}).strict();
+
+export type ImageSpecInput = z.output<typeof putImageBody>;
