@@ -122,6 +122,7 @@ export class Pools {
     const created = await this.conn.monCommand(command, name);
     // the monitor answers 0 with "already exists" when another client won the race
     if (/already exists/.test(created.status)) throw new CephError('osd pool create', -E.EEXIST, name);
+    await this.syncOsdmap();
     const application = opts.application ?? 'rbd';
     try {
       await this.conn.monCommand(
@@ -142,6 +143,14 @@ export class Pools {
     await this.lookup(name);
     await this.conn.monCommand(
       { prefix: 'osd pool delete', pool: name, pool2: name, yes_i_really_really_mean_it: true }, name);
+    await this.syncOsdmap();
+  }
+
+  /** After a pool change, make this client's OSD map catch up so lookups see it at once. */
+  private syncOsdmap(): Promise<void> {
+    return this.conn.withCluster('rados_wait_for_latest_osdmap', async (cluster) => {
+      await nativeChecked('rados_wait_for_latest_osdmap', undefined, rados.waitForLatestOsdmap, cluster);
+    });
   }
 
   /** Delete a pool with librados' rados_pool_delete (needs `mon 'allow service osd rw'`-level caps). */

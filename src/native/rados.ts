@@ -20,6 +20,8 @@ export const rados = {
   shutdown: librados.func('void rados_shutdown(rados_t cluster)'),
   /** int rados_cluster_fsid(rados_t cluster, char *buf, size_t len); */
   clusterFsid: librados.func('int rados_cluster_fsid(rados_t cluster, void *buf, size_t len)'),
+  /** int rados_wait_for_latest_osdmap(rados_t cluster); */
+  waitForLatestOsdmap: librados.func('int rados_wait_for_latest_osdmap(rados_t cluster)'),
   /** int rados_pool_list(rados_t cluster, char *buf, size_t len); */
   poolList: librados.func('int rados_pool_list(rados_t cluster, void *buf, size_t len)'),
   /** int64_t rados_pool_lookup(rados_t cluster, const char *pool_name); */

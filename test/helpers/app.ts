@@ -1,0 +1,28 @@
+// Builds the real app on a real connection to the test cluster.
+import type { FastifyInstance } from 'fastify';
+import { CephClient } from '../../src/ceph/client.js';
+import { buildApp, type AppOptions } from '../../src/http/app.js';
+import { connectionOptions, type TestKey } from './cluster.js';
+
+export interface TestApp {
+  app: FastifyInstance;
+  ceph: CephClient;
+  close: () => Promise<void>;
+}
+
+export async function testApp(key: TestKey = 'admin', extra: Partial<AppOptions> = {}): Promise<TestApp> {
+  const ceph = new CephClient({ ...connectionOptions(key), operationTimeoutMs: 30_000, mountTimeout: 10, monOpTimeout: 10, osdOpTimeout: 10 });
+  await ceph.ready();
+  const app = await buildApp({ ceph, ...extra });
+  await app.ready();
+  return {
+    app,
+    ceph,
+    close: async () => {
+      await app.close();
+      await ceph.close();
+    },
+  };
+}
+
+export const json = (body: unknown) => ({ payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
