@@ -1,6 +1,6 @@
 // RBD images: list, inspect, create with options, resize, remove.
 import { rados } from '../native/rados.js';
-import { rbd } from '../native/rbd.js';
+import { noProgress, rbd } from '../native/rbd.js';
 import { RBD_IMAGE_OPTION, SIZES, type Pointer, type RbdImageInfoValue, type TimespecValue } from '../native/types.js';
 import { cString, decodeImageSpecs, decodeWatchers, imageSpecArray, watcherArray } from '../native/memory.js';
 import { E } from '../native/errno.js';
@@ -116,7 +116,7 @@ export class Images {
   resize(pool: string, name: string, size: number, allowShrink: boolean): Promise<void> {
     return this.conn.withIoctx(pool, (io) =>
       withImage(io, pool, name, false, (img) =>
-        nativeChecked('rbd_resize2', `${pool}/${name}`, rbd.resize2, img, size, allowShrink, null, null).then(() => undefined)));
+        nativeChecked('rbd_resize2', `${pool}/${name}`, rbd.resize2, img, size, allowShrink, noProgress, null).then(() => undefined)));
   }
 
   /** rbd_remove: EBUSY while the image has watchers, ENOTEMPTY while it has snapshots. */

@@ -1,7 +1,16 @@
 // librbd prototypes (rbd/librbd.h, Ceph 16.2). Each binding's comment quotes the C prototype it wraps.
 // Calls that can touch the network or disk are only ever made through callAsync() (async-call.ts).
-import { librbd } from './library.js';
+import { koffi, librbd } from './library.js';
 import './types.js';
+
+/** typedef int (*librbd_progress_fn_t)(uint64_t offset, uint64_t total, void *ptr); */
+const ProgressFn = koffi.proto('int librbd_progress_fn_t(uint64_t offset, uint64_t total, void *ptr)');
+
+/**
+ * A progress callback that does nothing. librbd calls the callback it is given without a NULL check,
+ * so NULL crashes the process. Calls from librbd's threads are run on the JS main thread by koffi.
+ */
+export const noProgress = koffi.register(() => 0, koffi.pointer(ProgressFn));
 
 export const rbd = {
   /** void rbd_version(int *major, int *minor, int *extra); */
@@ -47,7 +56,7 @@ export const rbd = {
   /** int rbd_get_create_timestamp(rbd_image_t image, struct timespec *timestamp); */
   getCreateTimestamp: librbd.func('int rbd_get_create_timestamp(rbd_image_t image, _Out_ rbd_timespec *timestamp)'),
   /** int rbd_resize2(rbd_image_t image, uint64_t size, bool allow_shrink, librbd_progress_fn_t cb, void *cbdata); */
-  resize2: librbd.func('int rbd_resize2(rbd_image_t image, uint64_t size, bool allow_shrink, void *cb, void *cbdata)'),
+  resize2: librbd.func('int rbd_resize2(rbd_image_t image, uint64_t size, bool allow_shrink, librbd_progress_fn_t *cb, void *cbdata)'),
   /** int rbd_remove(rados_ioctx_t io, const char *name); */
   remove: librbd.func('int rbd_remove(rados_ioctx_t io, const char *name)'),
   /**
