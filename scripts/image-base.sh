@@ -14,8 +14,13 @@
 # Both tags name the same image: the build stage needs node + npm, the runtime stage adds its own
 # packages with apt-get and removes npm. Where the real images can be pulled, do not run this.
 #
+# HTTPS from inside builds: where the machine reaches the npm registry through a TLS-inspecting
+# proxy, its CA bundle ($CA_BUNDLE, default $NODE_EXTRA_CA_CERTS or /etc/ssl/certs/ca-certificates.crt)
+# is copied into the stand-in as /etc/ssl/certs/ca-certificates.crt with NODE_EXTRA_CA_CERTS set, so
+# `npm ci` in the build stage trusts what the host trusts. CA_BUNDLE=none leaves it out.
+#
 # Knobs: NODE_MAJOR (20), NPM_SPEC (npm@10), APT_SOURCES (a .sources/.list file or a mirror URL;
-# default: this machine's Debian sources), STORAGE_DRIVER, FORCE.
+# default: this machine's Debian sources), CA_BUNDLE, STORAGE_DRIVER, FORCE.
 set -euo pipefail
 SCRIPT_NAME=image-base
 # shellcheck source=scripts/image-lib.sh
@@ -60,6 +65,13 @@ tar -xzf "$WORK/$npm_tgz" -C "$S/usr/local/lib/node_modules/npm" --strip-compone
 ln -s ../lib/node_modules/npm/bin/npm-cli.js "$S/usr/local/bin/npm"
 ln -s ../lib/node_modules/npm/bin/npx-cli.js "$S/usr/local/bin/npx"
 chmod -R u=rwX,go=rX "$S/usr/local/lib/node_modules"
+CA_BUNDLE=${CA_BUNDLE:-${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}}
+ca_env=()
+if [ "$CA_BUNDLE" != none ] && [ -s "$CA_BUNDLE" ]; then
+  install -D -m 0644 "$CA_BUNDLE" "$S/etc/ssl/certs/ca-certificates.crt"
+  ca_env=(--change "ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt")
+  say "trusting the host's CA bundle $CA_BUNDLE in the stand-in"
+fi
 "$S/usr/local/bin/node" --version >/dev/null || fail "the node binary from $node_tgz does not run here"
 
 # 2. Debian bookworm, minimal, with this machine's package sources
@@ -97,7 +109,7 @@ mmdebstrap --mode=root --variant=minbase --format=tar --quiet \
 say "importing as ${TAGS[*]} (node $node_version)"
 id=$(podman import --quiet \
   --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-  --change "ENV NODE_VERSION=$node_version" \
+  --change "ENV NODE_VERSION=$node_version" "${ca_env[@]}" \
   --change 'CMD ["node"]' \
   --change "LABEL org.opencontainers.image.description=local-stand-in-for-${TAGS[0]}-made-by-scripts/image-base.sh" \
   --message "stand-in for ${TAGS[0]}: Debian $SUITE minbase + node $node_version + $npm_tgz" \
