@@ -75,8 +75,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.decorate('readiness', new Readiness(opts.ceph, settings.readyCacheMs, settings.readyTimeoutMs));
 
   // JSON bodies; an empty body is "no body" (curl -X DELETE -H 'content-type: application/json' is common)
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+  // JSON only (application/json or any +json type); text/plain and anything else get 415.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(/^application\/([\w.-]+\+)?json$/, { parseAs: 'string' }, (_req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
     try {
