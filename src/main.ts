@@ -1,16 +1,47 @@
 // Entry point: configuration, the Ceph client, the HTTP app, listening, graceful shutdown.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import pino from 'pino';
 import { CephClient } from './ceph/client.js';
 import { configureConcurrency } from './ceph/connection.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { buildApp, REDACT_PATHS } from './http/app.js';
+import { TokenFileError, TokenStore } from './http/auth.js';
 
 function version(): string {
   try {
     return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   } catch {
     return '0.0.0';
+  }
+}
+
+/** Reload the token file when it changes (a Kubernetes Secret update swaps the file) or on SIGHUP. */
+function watchTokens(path: string, tokens: TokenStore, logger: pino.Logger): void {
+  let seen = stamp(path);
+  const reload = (why: string) => {
+    try {
+      tokens.replaceWith(TokenStore.fromFile(path));
+      logger.info({ tokens: tokens.size, why }, 'API tokens reloaded');
+    } catch (e) {
+      logger.error({ err: e instanceof Error ? e.message : String(e) }, 'API token file is invalid; keeping the previous tokens');
+    }
+  };
+  setInterval(() => {
+    const now = stamp(path);
+    if (now !== seen) {
+      seen = now;
+      reload('file changed');
+    }
+  }, 10_000).unref();
+  process.on('SIGHUP', () => reload('SIGHUP'));
+}
+
+function stamp(path: string): string {
+  try {
+    const s = statSync(path);
+    return `${s.ino}:${s.size}:${s.mtimeMs}`;
+  } catch {
+    return 'missing';
   }
 }
 
@@ -30,6 +61,23 @@ async function main(): Promise<void> {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { service: 'rbd-rest-api' },
   });
+
+  let tokens: TokenStore | undefined;
+  if (config.API_TOKENS_FILE) {
+    try {
+      tokens = TokenStore.fromFile(config.API_TOKENS_FILE);
+    } catch (e) {
+      if (e instanceof TokenFileError) {
+        process.stderr.write(`rbd-rest-api: ${e.message}\n`);
+        process.exit(2);
+      }
+      throw e;
+    }
+    logger.info({ tokens: tokens.size }, 'authentication on: bearer tokens loaded');
+    watchTokens(config.API_TOKENS_FILE, tokens, logger);
+  } else {
+    logger.warn('authentication is OFF (API_TOKENS_FILE unset): anyone who reaches the port can manage storage; set it in production');
+  }
 
   const pool = configureConcurrency(config.CEPH_CONCURRENCY, config.CEPH_QUEUE_LIMIT);
   if (pool.limit < config.CEPH_CONCURRENCY) {
@@ -65,6 +113,7 @@ async function main(): Promise<void> {
       readyTimeoutMs: config.READY_TIMEOUT_MS,
     },
     loggerInstance: logger,
+    auth: tokens,
   });
 
   await ceph.start();

@@ -3,6 +3,7 @@
 import { rados } from '../native/rados.js';
 import { limiter, threadpoolSize } from '../native/async-call.js';
 import { takeRadosBuffer } from '../native/memory.js';
+import { errnoName } from '../native/errno.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked } from './call.js';
 import { CephError, check } from './errors.js';
@@ -139,3 +140,14 @@ export function nativeLoad(): { inFlight: number; queued: number; concurrency: n
 }
 
 export { limiter as nativeLimiter };
+
+/** Sees every finished librados/librbd call: its name, duration, and the errno name when it returned one. */
+export type CephCallObserver = (op: string, seconds: number, errno: string | undefined) => void;
+
+/** One observer per process (the metrics of the running app); undefined removes it. */
+export function observeCephCalls(observer: CephCallObserver | undefined): void {
+  limiter.observe(observer && ((name, seconds, result, error) => {
+    const errno = error !== undefined ? 'EFAULT' : typeof result === 'number' && result < 0 ? errnoName(result) : undefined;
+    observer(name, seconds, errno);
+  }));
+}

@@ -8,7 +8,9 @@ import {
 } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
 import type { CephClient } from '../ceph/client.js';
+import { allowsPool, allowsScope, bearerToken, type Principal, type Scope, type TokenStore } from './auth.js';
 import { ApiError, toApiError, toProblem } from './errors.js';
+import { Metrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
@@ -30,6 +32,8 @@ export interface AppOptions {
   /** a ready pino logger (the service's own); takes precedence over `logger` */
   loggerInstance?: FastifyServerOptions['loggerInstance'];
   version?: string;
+  /** bearer tokens; undefined = authentication off (development only) */
+  auth?: TokenStore;
 }
 
 declare module 'fastify' {
@@ -37,10 +41,19 @@ declare module 'fastify' {
     ceph: CephClient;
     settings: AppSettings;
     readiness: Readiness;
+    metrics: Metrics;
+  }
+  interface FastifyRequest {
+    /** who sent the request, when authentication is on */
+    principal: Principal | undefined;
+    /** the error code and errno of the answer, for the access log */
+    outcome: { code: string; errno?: string | undefined } | undefined;
   }
   interface FastifyContextConfig {
     /** reachable without a token */
     public?: boolean;
+    /** the scope a token needs; default: read for GET/HEAD, write otherwise */
+    scope?: Scope;
   }
 }
 
@@ -66,6 +79,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
     routerOptions: { maxParamLength: 4096, ignoreTrailingSlash: true },
     return503OnClosing: true,
+    // one access-log line per request, written in onResponse below (with route, status, duration, errno)
+    disableRequestLogging: true,
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -91,6 +106,53 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     reply.header('x-request-id', req.id);
   });
 
+  const metrics = new Metrics(opts.ceph);
+  app.decorate('metrics', metrics);
+  app.decorateRequest('outcome', undefined);
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.observeHttp(req.method, req.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
+    const line = {
+      method: req.method,
+      url: req.url.split('?')[0],
+      route: req.routeOptions.url,
+      status: reply.statusCode,
+      durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      ...(req.outcome ? { code: req.outcome.code, errno: req.outcome.errno } : {}),
+    };
+    if (reply.statusCode >= 500) req.log.warn(line, 'request');
+    else req.log.info(line, 'request');
+  });
+  app.addHook('onClose', async () => metrics.close());
+
+  // Swagger UI's own routes (HTML, scripts) are public; the API behind its Authorize button is not.
+  app.addHook('onRoute', (route) => {
+    if (route.url === '/docs' || route.url.startsWith('/docs/')) route.config = { ...(route.config ?? {}), public: true };
+  });
+
+  app.decorateRequest('principal', undefined);
+  const tokens = opts.auth;
+  if (tokens) {
+    app.addHook('onRequest', async (req) => {
+      const config = req.routeOptions.config;
+      if (config?.public) return;
+      const token = bearerToken(req.headers.authorization);
+      if (token === undefined) throw new ApiError('UNAUTHORIZED', 'This API needs a token: send "Authorization: Bearer <token>".');
+      const principal = tokens.authenticate(token);
+      if (!principal) throw new ApiError('UNAUTHORIZED', 'The token is not valid.');
+      req.principal = principal;
+      req.log = req.log.child({ principal: principal.name });
+      const needed: Scope = config?.scope ?? (req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write');
+      if (!allowsScope(principal, needed)) {
+        throw new ApiError('FORBIDDEN', `This token's scope is "${principal.scope}"; this operation needs "${needed}".`,
+          { requiredScope: needed });
+      }
+      const pool = (req.params as { pool?: unknown } | undefined)?.pool;
+      if (typeof pool === 'string' && !allowsPool(principal, pool)) {
+        throw new ApiError('FORBIDDEN', `This token may not use pool "${pool}".`);
+      }
+    });
+  }
+
   app.setErrorHandler((err, req, reply) => {
     let api: ApiError;
     let unexpected: boolean;
@@ -106,10 +168,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     } else {
       ({ api, unexpected } = toApiError(err));
     }
+    req.outcome = { code: api.code, errno: api.ceph?.code };
     if (unexpected) req.log.error({ err }, 'unexpected error');
     else if (api.status >= 500) req.log.warn({ code: api.code, errno: api.ceph?.code, op: api.ceph?.op }, api.detail);
-    else req.log.info({ code: api.code, errno: api.ceph?.code }, api.detail);
+    else req.log.debug({ code: api.code, errno: api.ceph?.code }, api.detail);
     if (api.code === 'CEPH_BUSY' || api.code === 'CEPH_UNAVAILABLE' || api.code === 'SHUTTING_DOWN') reply.header('retry-after', '1');
+    if (api.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="rbd-rest-api"');
     return reply.code(api.status).type('application/problem+json').send(toProblem(api, req.url, req.id));
   });
 
@@ -143,6 +207,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   await app.register(healthRoutes);
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
+  app.get('/metrics', { schema: { hide: true }, config: { public: true } }, async (_req, reply) =>
+    reply.type(metrics.contentType).send(await metrics.render()));
   await app.register(poolRoutes, { prefix: API_PREFIX });
   await app.register(imageRoutes, { prefix: API_PREFIX });
   return app;

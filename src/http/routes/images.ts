@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { compareNames, type CreateImageOptions, type ImageInfo } from '../../ceph/images.js';
 import { isCephError } from '../../ceph/errors.js';
 import { featureBits, CREATABLE_FEATURES } from '../../ceph/features.js';
+import { allowsPool, type Principal } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { KeyedLock } from '../keyed-lock.js';
@@ -23,7 +24,10 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
   const { ceph, settings } = app;
   const putLock = new KeyedLock();
 
-  async function createOptions(spec: ImageSpecInput): Promise<CreateImageOptions> {
+  async function createOptions(spec: ImageSpecInput, principal: Principal | undefined): Promise<CreateImageOptions> {
+    if (spec.dataPool !== undefined && principal && !allowsPool(principal, spec.dataPool)) {
+      throw new ApiError('FORBIDDEN', `This token may not use pool "${spec.dataPool}" (dataPool).`);
+    }
     if (spec.dataPool !== undefined && !(await ceph.pools.exists(spec.dataPool))) {
       throw new ApiError('VALIDATION_FAILED', `dataPool "${spec.dataPool}" does not exist.`);
     }
@@ -97,7 +101,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (req, reply) => {
     const { pool } = req.params;
     const { name, ...spec } = req.body;
-    await ceph.images.create(pool, name, spec.size, await createOptions(spec));
+    await ceph.images.create(pool, name, spec.size, await createOptions(spec, req.principal));
     const info = await statSettled(pool, name);
     return reply.code(201).header('location', imagePath(pool, name)).send(toImage(info));
   });
@@ -120,7 +124,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       let created = false;
       if (IMAGE_NAME_PATTERN.test(image)) {
         try {
-          await ceph.images.create(pool, image, spec.size, await createOptions(spec));
+          await ceph.images.create(pool, image, spec.size, await createOptions(spec, req.principal));
           created = true;
         } catch (e) {
           if (!isCephError(e, 'EEXIST')) throw e;

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { PoolWithStats } from '../../ceph/pools.js';
+import { allowsPool } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { poolParams, problems } from '../schemas/common.js';
 import { createPoolBody, deletePoolQuery, poolListSchema, poolSchema } from '../schemas/pools.js';
@@ -17,7 +18,12 @@ export const poolRoutes: FastifyPluginAsyncZod = async (app) => {
       tags: ['pools'], summary: 'List pools', operationId: 'listPools',
       response: { 200: poolListSchema, ...problems(401, 403, 503, 504) },
     },
-  }, async () => ({ items: (await ceph.pools.list()).map(toPool) }));
+  }, async (req) => {
+    const { principal } = req;
+    const pools = await ceph.pools.list();
+    // a token limited to some pools sees only those
+    return { items: pools.filter((p) => !principal || allowsPool(principal, p.name)).map(toPool) };
+  });
 
   app.post('/pools', {
     schema: {
@@ -25,7 +31,11 @@ export const poolRoutes: FastifyPluginAsyncZod = async (app) => {
       body: createPoolBody,
       response: { 201: poolSchema, ...problems(400, 401, 403, 409, 503, 504) },
     },
+    config: { scope: 'admin' },
   }, async (req, reply) => {
+    if (req.principal && !allowsPool(req.principal, req.body.name)) {
+      throw new ApiError('FORBIDDEN', `This token may not use pool "${req.body.name}".`);
+    }
     const pool = await ceph.pools.create(req.body.name, { pgNum: req.body.pgNum, application: req.body.application });
     return reply.code(201).header('location', poolPath(pool.name)).send(toPool(pool));
   });
@@ -49,6 +59,7 @@ export const poolRoutes: FastifyPluginAsyncZod = async (app) => {
       querystring: deletePoolQuery,
       response: { 204: z.null().describe('deleted'), ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
+    config: { scope: 'admin' },
   }, async (req, reply) => {
     const { pool } = req.params;
     if (req.query.confirm !== pool) {

@@ -1,0 +1,78 @@
+// Prometheus metrics (/metrics): HTTP latency by route and status, librados/librbd call latency and errors
+// by operation and errno, Ceph calls in flight and queued, and the connection state. One registry per app.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CephClient, ClientState } from '../ceph/client.js';
+import { nativeLoad, observeCephCalls, type CephCallObserver } from '../ceph/connection.js';
+
+const STATES: readonly ClientState[] = ['connecting', 'connected', 'disconnected', 'closed'];
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly http: Histogram<'method' | 'route' | 'status'>;
+  private readonly cephCalls: Histogram<'op' | 'result'>;
+  private readonly cephErrors: Counter<'op' | 'errno'>;
+  private readonly observer: CephCallObserver;
+
+  constructor(ceph: CephClient) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'rbdapi_' });
+    this.http = new Histogram({
+      name: 'rbdapi_http_request_duration_seconds',
+      help: 'HTTP requests by route template, method and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.cephCalls = new Histogram({
+      name: 'rbdapi_ceph_call_duration_seconds',
+      help: 'librados/librbd calls by C function and result ("ok" or the errno name)',
+      labelNames: ['op', 'result'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.cephErrors = new Counter({
+      name: 'rbdapi_ceph_call_errors_total',
+      help: 'librados/librbd calls that returned an error, by C function and errno name',
+      labelNames: ['op', 'errno'],
+      registers,
+    });
+    new Gauge({
+      name: 'rbdapi_ceph_calls_in_flight', help: 'librados/librbd calls running on the threadpool', registers,
+      collect() { this.set(nativeLoad().inFlight); },
+    });
+    new Gauge({
+      name: 'rbdapi_ceph_calls_queued', help: 'librados/librbd calls waiting for a concurrency slot', registers,
+      collect() { this.set(nativeLoad().queued); },
+    });
+    new Gauge({
+      name: 'rbdapi_ceph_concurrency_limit', help: 'librados/librbd calls allowed at once', registers,
+      collect() { this.set(nativeLoad().concurrency); },
+    });
+    new Gauge({
+      name: 'rbdapi_ceph_connection_state', help: 'Ceph connection state (1 for the current state)', labelNames: ['state'], registers,
+      collect() { for (const s of STATES) this.set({ state: s }, ceph.state === s ? 1 : 0); },
+    });
+    new Gauge({
+      name: 'rbdapi_ceph_connected', help: '1 when connected to the Ceph cluster', registers,
+      collect() { this.set(ceph.state === 'connected' ? 1 : 0); },
+    });
+    this.observer = (op, seconds, errno) => {
+      this.cephCalls.observe({ op, result: errno ?? 'ok' }, seconds);
+      if (errno) this.cephErrors.inc({ op, errno });
+    };
+    observeCephCalls(this.observer);
+  }
+
+  observeHttp(method: string, route: string | undefined, status: number, seconds: number): void {
+    // unmatched URLs share one label so that scanners cannot blow up the label space
+    this.http.observe({ method, route: route ?? 'unmatched', status: String(status) }, seconds);
+  }
+
+  get contentType(): string { return this.registry.contentType; }
+  render(): Promise<string> { return this.registry.metrics(); }
+
+  close(): void {
+    observeCephCalls(undefined);
+    this.registry.clear();
+  }
+}
