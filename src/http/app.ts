@@ -105,6 +105,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  // while shutting down, every answer closes its connection so keep-alive clients let the server stop
+  app.addHook('onSend', async (_req, reply) => {
+    if (app.readiness.isDraining) reply.header('connection', 'close');
+  });
 
   const metrics = new Metrics(opts.ceph);
   app.decorate('metrics', metrics);
