@@ -122,19 +122,22 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
     const spec = req.body;
     return putLock.run(`${pool}\0${image}`, async () => {
       let created = false;
+      let raced = false;
       if (IMAGE_NAME_PATTERN.test(image)) {
         try {
           await ceph.images.create(pool, image, spec.size, await createOptions(spec, req.principal));
           created = true;
         } catch (e) {
           if (!isCephError(e, 'EEXIST')) throw e;
+          raced = true;
         }
       }
       let info: ImageInfo;
       try {
-        info = await statSettled(pool, image);
+        // after EEXIST another creator may still be writing the image's header: wait for it to settle
+        info = created || raced ? await statSettled(pool, image) : await ceph.images.stat(pool, image);
       } catch (e) {
-        if (!created && isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create') {
+        if (!created && !raced && isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create') {
           throw new ApiError('VALIDATION_FAILED',
             'image names are 1–128 characters: letters, digits, ".", "_", "-", starting with a letter or digit');
         }
