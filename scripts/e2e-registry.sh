@@ -308,7 +308,7 @@ if node_podman run -d --name "$CONTAINER" --pull=never \
   -v "$cfg/keyring:/etc/ceph/ceph.client.$E2E_CLIENT.keyring:ro" \
   -e CEPH_CONF=/etc/ceph/ceph.conf -e CEPH_CLIENT_ID="$E2E_CLIENT" \
   -e CEPH_KEYRING="/etc/ceph/ceph.client.$E2E_CLIENT.keyring" \
-  -e HOST=127.0.0.1 -e PORT="$APP_PORT" -e SHUTDOWN_TIMEOUT_MS=8000 \
+  -e HOST=127.0.0.1 -e PORT="$APP_PORT" -e SHUTDOWN_TIMEOUT_MS=8000 -e UV_THREADPOOL_SIZE=24 \
   "$REMOTE" >"$WORK/run.log" 2>&1; then
   pass "run the pulled image: read-only root, tmpfs /tmp, cap-drop ALL, no-new-privileges, user 10001, ceph.conf + keyring read-only"
 else
