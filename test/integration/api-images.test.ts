@@ -318,3 +318,35 @@ describe('listing', () => {
 describe('unique names across tests', () => {
   it('uniqueName differs', () => { expect(uniqueName('a')).not.toBe(uniqueName('a')); });
 });
+
+describe('Prefer: return=minimal and listing weight', () => {
+  it('POST and PUT with Prefer: return=minimal answer {name, pool, size} and create the full image', async () => {
+    const headers = { 'content-type': 'application/json', prefer: 'handling=strict, return=minimal' };
+    const p = await t.app.inject({ method: 'POST', url: base, payload: JSON.stringify({ name: 'min1', size: '3MiB' }), headers });
+    expect(p.statusCode).toBe(201);
+    expect(p.headers['preference-applied']).toBe('return=minimal');
+    expect(p.headers.location).toBe(`${base}/min1`);
+    expect(p.json()).toEqual({ name: 'min1', pool: pool.name, size: 3 * 1024 * 1024 });
+    const u = await t.app.inject({ method: 'PUT', url: `${base}/min2`, payload: JSON.stringify({ size: '5MiB' }), headers });
+    expect(u.statusCode).toBe(201);
+    expect(u.json()).toEqual({ name: 'min2', pool: pool.name, size: 5 * 1024 * 1024 });
+    // a repeat is a 200 with the full image: the spec had to be compared
+    const again = await t.app.inject({ method: 'PUT', url: `${base}/min2`, payload: JSON.stringify({ size: '5MiB' }), headers });
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toMatchObject({ name: 'min2', size: 5 * 1024 * 1024, watchers: [] });
+    const full = await t.app.inject({ method: 'GET', url: `${base}/min1` });
+    expect(full.json()).toMatchObject({ size: 3 * 1024 * 1024, snapshotCount: 0, watchers: [] });
+  });
+
+  it('listings with details carry everything but watchers (one OSD round trip per image); GET of one image has them', async () => {
+    const r = await t.app.inject({ method: 'GET', url: `${base}?details=true&search=min` });
+    expect(r.statusCode).toBe(200);
+    const items = r.json().items as Record<string, unknown>[];
+    expect(items.map((i) => i.name)).toEqual(['min1', 'min2']);
+    for (const i of items) {
+      expect(i).toMatchObject({ pool: pool.name, objectSize: 4 * 1024 * 1024, snapshotCount: 0 });
+      expect(typeof i.id).toBe('string');
+      expect(i.watchers).toBeUndefined();
+    }
+  });
+});

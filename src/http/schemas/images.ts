@@ -4,7 +4,7 @@ import { booleanQuery, imageNameForCreate, sizeSchema } from './common.js';
 
 export const watcherSchema = z.object({ address: z.string(), id: z.number().int(), cookie: z.number().int() });
 
-export const imageSchema = z.object({
+const imageFields = {
   name: z.string(),
   id: z.string(),
   pool: z.string(),
@@ -19,10 +19,15 @@ export const imageSchema = z.object({
   blockNamePrefix: z.string(),
   createdAt: z.string(),
   snapshotCount: z.number().int(),
-  watchers: z.array(watcherSchema),
-}).meta({ id: 'Image' });
+  watchers: z.array(watcherSchema).optional()
+    .describe('clients that have the image open (rbd map, VMs); given for one image, not in listings, where it would cost an OSD round trip per image'),
+};
 
-export const imageListItemSchema = z.union([imageSchema, z.object({ name: z.string() })]);
+export const imageSchema = z.object(imageFields).meta({ id: 'Image' });
+
+/** One object schema (not a union): with details=false only `name` is present. */
+export const imageListItemSchema = z.object(imageFields).partial().required({ name: true })
+  .meta({ id: 'ImageListItem', description: 'with details=false only `name`; with details=true every field of Image' });
 
 export const imageListSchema = z.object({
   items: z.array(imageListItemSchema),
