@@ -2,7 +2,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import pino from 'pino';
 import { CephClient } from './ceph/client.js';
-import { configureConcurrency } from './ceph/connection.js';
+import { configureConcurrency, tuneProcessMemory } from './ceph/connection.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { buildApp, REDACT_PATHS } from './http/app.js';
 import { TokenFileError, TokenStore } from './http/auth.js';
@@ -78,6 +78,9 @@ async function main(): Promise<void> {
   } else {
     logger.warn('authentication is OFF (API_TOKENS_FILE unset): anyone who reaches the port can manage storage; set it in production');
   }
+
+  const arenas = tuneProcessMemory(2);
+  if (arenas) logger.debug({ mallocArenas: arenas }, 'malloc arenas capped');
 
   const pool = configureConcurrency(config.CEPH_CONCURRENCY, config.CEPH_QUEUE_LIMIT);
   if (pool.limit < config.CEPH_CONCURRENCY) {

@@ -4,6 +4,7 @@ import { rados } from '../native/rados.js';
 import { limiter, threadpoolSize } from '../native/async-call.js';
 import { takeRadosBuffer } from '../native/memory.js';
 import { errnoName } from '../native/errno.js';
+import { capMallocArenas } from '../native/malloc.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked } from './call.js';
 import { CephError, check } from './errors.js';
@@ -140,6 +141,11 @@ export function nativeLoad(): { inFlight: number; queued: number; concurrency: n
 }
 
 export { limiter as nativeLimiter };
+
+/** Process memory: cap glibc malloc arenas (see src/native/malloc.ts). Call once at start. */
+export function tuneProcessMemory(maxArenas = 2): number | undefined {
+  return capMallocArenas(maxArenas);
+}
 
 /** Sees every finished librados/librbd call: its name, duration, and the errno name when it returned one. */
 export type CephCallObserver = (op: string, seconds: number, errno: string | undefined) => void;
