@@ -60,7 +60,10 @@ describe('monitor stopped and restarted under load', () => {
     // every request answered within the deadline (plus scheduling slack), none hung
     for (const d of during) expect(d.ms).toBeLessThan(DEADLINE_MS + 2000);
     // pool listings need the monitor: they must fail, with 503 or 504 only
-    for (const d of during.slice(0, 8)) expect([503, 504]).toContain(d.status);
+    for (const d of during.slice(0, 8)) {
+      expect([503, 504]).toContain(d.status);
+      expect(d.code).toBe(d.status === 504 ? 'CEPH_TIMEOUT' : 'CEPH_UNAVAILABLE');
+    }
     for (const s of statuses) expect([200, 201, 503, 504]).toContain(s);
 
     // readiness turns 503 (a cached check with a short timeout)
