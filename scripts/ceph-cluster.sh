@@ -9,7 +9,7 @@
 #   scripts/ceph-cluster.sh destroy [DIR]  down, then delete DIR
 #
 # DIR defaults to $CEPH_CLUSTER_DIR or ./.ceph/cluster. Everything lives in DIR: config, keyrings,
-# daemon data (memstore: in RAM, written to DIR on a clean stop), logs, PID files. No systemd.
+# daemon data (memstore: in RAM; `up` makes a cluster whose OSD has stopped afresh), logs, PID files.
 # One monitor on 127.0.0.1 (msgr v2 + v1), one memstore OSD, one mgr; cephx on.
 #
 # Knobs: MON_V2_PORT (3300), MON_V1_PORT (6789), READY_TIMEOUT (90 s), CLIENT_ID (rbdapi),
@@ -267,6 +267,14 @@ case "$CMD" in
   up)
     ensure_packages
     started=$SECONDS
+    # the OSD keeps its data in memory (memstore): once it has stopped, the pools' data is gone and the
+    # monitor would wait for it forever. A stopped cluster is therefore made afresh (new fsid and keys);
+    # only a monitor or mgr that stopped while the OSD runs is restarted in place.
+    if [ -f "$DIR/mon.a/store.db/CURRENT" ] && ! daemon_pid osd.0 >/dev/null && grep -qs 'scripts/ceph-cluster.sh' "$CONF"; then
+      say "osd.0 is not running, so its in-memory data is gone: making the cluster afresh"
+      stop_cluster
+      rm -rf "$DIR"
+    fi
     if [ ! -f "$DIR/mon.a/store.db/CURRENT" ]; then
       if [ -d "$DIR" ] && [ -n "$(ls -A "$DIR" 2>/dev/null)" ] && ! grep -qs 'scripts/ceph-cluster.sh' "$CONF"; then
         fail "$DIR holds something that is not a cluster of ours; refusing to touch it"
