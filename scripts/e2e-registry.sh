@@ -13,8 +13,9 @@
 #      (a stand-in for a fresh Kubernetes node, so every layer really comes from the registry)
 #   7. boot a throwaway Ceph cluster (scripts/ceph-cluster.sh, its own dir and ports) and run the pulled
 #      image the way k8s/base/deployment.yaml does: ceph.conf and keyring mounted read-only, read-only root
-#      filesystem with a tmpfs at /tmp, all capabilities dropped, no-new-privileges, uid/gid 10001
-#   8. /readyz and GET /api/v1/pools answer 200 (within READY_WAIT s)
+#      filesystem with a tmpfs at /tmp, all capabilities dropped, no-new-privileges, uid/gid 10001, bearer
+#      tokens from a read-only file (API_TOKENS_FILE, REQUIRE_AUTH=true)
+#   8. /readyz and GET /api/v1/pools (with a token) answer 200 (within READY_WAIT s); without a token 401
 #   9. SIGTERM: the container exits with code 0 within 10 s
 # Every step prints PASS or FAIL; the exit status is non-zero if any failed. A trap stops the registry,
 # removes the container and the temporary image store, and stops the cluster.
@@ -295,9 +296,14 @@ printf '# client configuration for the container (written by scripts/e2e-registr
   "$fsid" "$mon_host" >"$cfg/ceph.conf"
 keyring_src=$E2E_CEPH_DIR/ceph.client.$E2E_CLIENT.keyring
 [ -s "$keyring_src" ] || fatal "keyring $keyring_src"
-# a Secret volume: readable by the service's uid only
-install -m 0400 -o 10001 -g 10001 "$keyring_src" "$cfg/keyring"
-chmod 0444 "$cfg/ceph.conf"
+# as the kubelet lays out the Deployment's Secret/ConfigMap volumes: root-owned, group 10001 (fsGroup), 0440
+install -m 0440 -o 0 -g 10001 "$keyring_src" "$cfg/keyring"
+chown 0:10001 "$cfg/ceph.conf" && chmod 0440 "$cfg/ceph.conf"
+# bearer tokens (API_TOKENS_FILE), REQUIRE_AUTH=true as in k8s/base/configmap.yaml
+API_TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+mkdir -p "$WORK/etc-rbd-rest-api"
+printf '# written by scripts/e2e-registry.sh\n%s admin * e2e\n' "$API_TOKEN" >"$WORK/etc-rbd-rest-api/tokens"
+chown 0:10001 "$WORK/etc-rbd-rest-api/tokens" && chmod 0440 "$WORK/etc-rbd-rest-api/tokens"
 APP_PORT=$(free_port "${APP_PORT:-18080}")
 t_start=$(now_ms)
 if node_podman run -d --name "$CONTAINER" --pull=never \
@@ -305,9 +311,11 @@ if node_podman run -d --name "$CONTAINER" --pull=never \
   --cap-drop=ALL --security-opt no-new-privileges --user 10001:10001 \
   --network host --no-healthcheck \
   -v "$cfg/ceph.conf:/etc/ceph/ceph.conf:ro" \
-  -v "$cfg/keyring:/etc/ceph/ceph.client.$E2E_CLIENT.keyring:ro" \
+  -v "$cfg/keyring:/etc/ceph/keyring:ro" \
+  -v "$WORK/etc-rbd-rest-api:/etc/rbd-rest-api:ro" \
   -e CEPH_CONF=/etc/ceph/ceph.conf -e CEPH_CLIENT_ID="$E2E_CLIENT" \
-  -e CEPH_KEYRING="/etc/ceph/ceph.client.$E2E_CLIENT.keyring" \
+  -e CEPH_KEYRING=/etc/ceph/keyring \
+  -e API_TOKENS_FILE=/etc/rbd-rest-api/tokens -e REQUIRE_AUTH=true \
   -e HOST=127.0.0.1 -e PORT="$APP_PORT" -e SHUTDOWN_TIMEOUT_MS=8000 -e UV_THREADPOOL_SIZE=24 \
   "$REMOTE" >"$WORK/run.log" 2>&1; then
   pass "run the pulled image: read-only root, tmpfs /tmp, cap-drop ALL, no-new-privileges, user 10001, ceph.conf + keyring read-only"
@@ -338,16 +346,20 @@ fi
 code=
 deadline=$(($(now_ms) + READY_WAIT * 1000))
 while [ "$(now_ms)" -lt "$deadline" ]; do
-  code=$(curl -s -o "$WORK/pools.json" -w '%{http_code}' --max-time 5 "http://127.0.0.1:$APP_PORT/api/v1/pools")
+  code=$(curl -s -o "$WORK/pools.json" -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $API_TOKEN" \
+    "http://127.0.0.1:$APP_PORT/api/v1/pools")
   [ "$code" = 200 ] && break
   sleep 0.5
 done
 if [ "$code" = 200 ] && grep -q '"name":"rbd"' "$WORK/pools.json"; then
-  pass "GET /api/v1/pools: 200, lists pool rbd"
+  pass "GET /api/v1/pools with a bearer token: 200, lists pool rbd"
 else
   logs 20
   failed "GET /api/v1/pools: '$code' $(head -c 300 "$WORK/pools.json" 2>/dev/null)"
 fi
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$APP_PORT/api/v1/pools")
+[ "$code" = 401 ] && pass "GET /api/v1/pools without a token: 401 (token file read from a read-only mount)" ||
+  failed "GET /api/v1/pools without a token answered $code, expected 401"
 
 # the hardening really is in effect inside the container
 # shellcheck disable=SC2016
