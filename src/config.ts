@@ -27,7 +27,7 @@ export const configSchema = z.object({
   /** Ceph calls in flight at once (kept below UV_THREADPOOL_SIZE) */
   CEPH_CONCURRENCY: int(1, 512, 16),
   /** Ceph calls allowed to wait for a slot before requests get 503 + Retry-After */
-  CEPH_QUEUE_LIMIT: int(0, 100_000, 512),
+  CEPH_QUEUE_LIMIT: int(0, 100_000, 2048),
   /** images opened at once when a listing asks for details */
   DETAILS_CONCURRENCY: int(1, 64, 8),
   /** maximum request body in bytes */

@@ -73,6 +73,9 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       querystring: listImagesQuery,
       response: { 200: imageListSchema, ...problems(400, 401, 403, 404, 503, 504) },
     },
+    // the schema documents the answer; re-validating up to 1000 items with zod costs 2–4 ms a page, more
+    // than listing the names in Ceph, so this route serializes directly (the handler is typed to the schema)
+    serializerCompiler: () => (data) => JSON.stringify(data),
   }, async (req) => {
     const { pool } = req.params;
     const { limit, cursor, search, details } = req.query;
