@@ -39,6 +39,8 @@ export const configSchema = z.object({
   API_TOKENS_FILE: optionalPath,
   /** refuse to start without API_TOKENS_FILE */
   REQUIRE_AUTH: bool(false),
+  /** every this many ms, hand freed heap pages back to the kernel (glibc malloc_trim); 0 = never */
+  MALLOC_TRIM_INTERVAL_MS: int(0, 3_600_000, 10_000),
   /** graceful shutdown: how long in-flight requests may take after SIGTERM */
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 20_000),
 });

@@ -79,8 +79,7 @@ async function main(): Promise<void> {
     logger.warn('authentication is OFF (API_TOKENS_FILE unset): anyone who reaches the port can manage storage; set it in production');
   }
 
-  const arenas = tuneProcessMemory(2);
-  if (arenas) logger.debug({ mallocArenas: arenas }, 'malloc arenas capped');
+  tuneProcessMemory(2, config.MALLOC_TRIM_INTERVAL_MS);
 
   const pool = configureConcurrency(config.CEPH_CONCURRENCY, config.CEPH_QUEUE_LIMIT);
   if (pool.limit < config.CEPH_CONCURRENCY) {

@@ -4,7 +4,7 @@ import { rados } from '../native/rados.js';
 import { limiter, threadpoolSize } from '../native/async-call.js';
 import { takeRadosBuffer } from '../native/memory.js';
 import { errnoName } from '../native/errno.js';
-import { capMallocArenas } from '../native/malloc.js';
+import { capMallocArenas, trimMalloc } from '../native/malloc.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked } from './call.js';
 import { CephError, check } from './errors.js';
@@ -142,9 +142,21 @@ export function nativeLoad(): { inFlight: number; queued: number; concurrency: n
 
 export { limiter as nativeLimiter };
 
-/** Process memory: cap glibc malloc arenas (see src/native/malloc.ts). Call once at start. */
-export function tuneProcessMemory(maxArenas = 2): number | undefined {
-  return capMallocArenas(maxArenas);
+/**
+ * Process memory: cap glibc malloc arenas, and every `trimEveryMs` hand freed heap pages back to the
+ * kernel (see src/native/malloc.ts). Call once at start; returns a stop function.
+ */
+export function tuneProcessMemory(maxArenas = 2, trimEveryMs = 10_000): () => void {
+  capMallocArenas(maxArenas);
+  if (trimEveryMs <= 0) return () => undefined;
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    void trimMalloc().finally(() => { running = false; });
+  }, trimEveryMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** Sees every finished librados/librbd call: its name, duration, and the errno name when it returned one. */

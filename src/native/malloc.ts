@@ -23,3 +23,21 @@ export function capMallocArenas(max: number): number | undefined {
     return undefined; // musl or another libc: nothing to do
   }
 }
+
+let trim: ((pad: number) => number) & { async: (pad: number, cb: (err: unknown, res: number) => void) => void } | undefined;
+
+/**
+ * Give freed heap memory back to the kernel (glibc malloc_trim), on a libuv worker so the event loop
+ * never waits on it. librbd frees most of what an image open allocates, but glibc keeps those pages
+ * mapped; after a burst of listings RSS would otherwise stay at its high-water mark.
+ */
+export function trimMalloc(): Promise<boolean> {
+  try {
+    libc ??= koffi.load('libc.so.6');
+    // int malloc_trim(size_t pad);  — returns 1 if memory was released
+    trim ??= libc.func('int malloc_trim(size_t pad)') as unknown as typeof trim;
+  } catch {
+    return Promise.resolve(false);
+  }
+  return new Promise((resolve) => trim!.async(0, (err, res) => resolve(!err && res === 1)));
+}
