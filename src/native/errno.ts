@@ -78,6 +78,8 @@ export function errnoName(code: number): string { return errnoInfo(code).name; }
 /** errno number for a name, e.g. errnoNumber('ENOENT') === 2 */
 export function errnoNumber(name: string): number {
   for (const [num, n] of names) if (n === name) return num;
+  const alias = (os.constants.errno as Record<string, number | undefined>)[name]; // EOPNOTSUPP = ENOTSUP, EWOULDBLOCK = EAGAIN
+  if (alias !== undefined) return alias;
   throw new RangeError(`unknown errno name ${name}`);
 }
 

@@ -1,5 +1,5 @@
 // C types shared by the librados and librbd prototypes. Layouts follow rados/librados.h and
-// rbd/librbd.h of Ceph 16.2 (x86_64 / arm64 LP64); test/unit/native-types.test.ts checks the sizes.
+// rbd/librbd.h of Ceph 16.2 (x86_64 / arm64 LP64); test/unit/struct-layout.test.ts checks them against gcc.
 import { koffi } from './library.js';
 
 /** C pointers and opaque handles are BigInts in koffi 3. */

@@ -1,0 +1,35 @@
+// The memory layout koffi uses for each C struct we pass to librados/librbd, for checking against the C
+// compiler's view of the real headers (test/unit/struct-layout.test.ts). A mismatch would corrupt memory.
+import { koffi } from './library.js';
+import { RadosPoolStat, RBD_IMAGE_OPTION, RbdImageInfo, RbdImageSpec, RbdImageWatcher, Timespec } from './types.js';
+
+export interface StructLayout { size: number; offsets: Record<string, number> }
+
+const STRUCTS = {
+  rbd_image_spec_t: [RbdImageSpec, ['id', 'name']],
+  rbd_image_info_t: [RbdImageInfo, ['size', 'obj_size', 'num_objs', 'order', 'block_name_prefix', 'parent_pool', 'parent_name']],
+  rbd_image_watcher_t: [RbdImageWatcher, ['addr', 'id', 'cookie']],
+  'struct timespec': [Timespec, ['tv_sec', 'tv_nsec']],
+  'struct rados_pool_stat_t': [RadosPoolStat, [
+    'num_bytes', 'num_kb', 'num_objects', 'num_object_clones', 'num_object_copies', 'num_objects_missing_on_primary',
+    'num_objects_unfound', 'num_objects_degraded', 'num_rd', 'num_rd_kb', 'num_wr', 'num_wr_kb', 'num_user_bytes',
+    'compressed_bytes_orig', 'compressed_bytes', 'compressed_bytes_alloc',
+  ]],
+} as const;
+
+/** Size and field offsets, in bytes, of every struct the bindings declare, keyed by the C type name. */
+export function structLayouts(): Record<string, StructLayout> {
+  const out: Record<string, StructLayout> = {};
+  for (const [cName, [type, fields]] of Object.entries(STRUCTS)) {
+    out[cName] = {
+      size: koffi.sizeof(type),
+      offsets: Object.fromEntries(fields.map((f) => [f, koffi.offsetof(type, f)])),
+    };
+  }
+  return out;
+}
+
+/** The RBD_IMAGE_OPTION_* values the bindings use. */
+export function imageOptionValues(): Record<string, number> {
+  return Object.fromEntries(Object.entries(RBD_IMAGE_OPTION).map(([k, v]) => [`RBD_IMAGE_OPTION_${k}`, v]));
+}
