@@ -2,8 +2,8 @@
 // after close() every call throws a `closed` CephError instead of touching freed memory.
 import { rados } from '../native/rados.js';
 import { limiter, threadpoolSize } from '../native/async-call.js';
-import { takeRadosBuffer } from '../native/memory.js';
-import { errnoName } from '../native/errno.js';
+import { cString, takeRadosBuffer } from '../native/memory.js';
+import { E, errnoName } from '../native/errno.js';
 import { capMallocArenas, trimMalloc } from '../native/malloc.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked } from './call.js';
@@ -72,6 +72,15 @@ export class CephConnection implements CephSession {
 
   get isOpen(): boolean { return this.cluster.isOpen; }
 
+  /** A configuration value as this client sees it (rados_conf_get: local memory, no I/O). */
+  configValue(key: string): Promise<string> {
+    return this.cluster.use('rados_conf_get', async (p) => {
+      const buf = Buffer.alloc(4096);
+      check('rados_conf_get', rados.confGet(p, key, buf, buf.length) as number, key);
+      return cString(buf);
+    });
+  }
+
   /** Waits for calls in flight, then rados_shutdown. Safe to call any number of times. */
   close(): Promise<void> { return this.cluster.close(); }
 
@@ -84,7 +93,13 @@ export class CephConnection implements CephSession {
   withIoctx<T>(pool: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T> {
     return this.withCluster('rados_ioctx_create', async (cluster) => {
       const out: [Pointer | null] = [null];
-      await nativeChecked('rados_ioctx_create', pool, rados.ioctxCreate, cluster, pool, out);
+      let rc = await native<number>('rados_ioctx_create', rados.ioctxCreate, cluster, pool, out);
+      if (rc === -E.ENOENT) {
+        // our OSD map may predate a pool another client (another replica) just made: catch up, then retry
+        await nativeChecked('rados_wait_for_latest_osdmap', undefined, rados.waitForLatestOsdmap, cluster);
+        rc = await native<number>('rados_ioctx_create', rados.ioctxCreate, cluster, pool, out);
+      }
+      check('rados_ioctx_create', rc, pool);
       const io = new Handle('rados_ioctx_t', out[0]!, (p) => native('rados_ioctx_destroy', rados.ioctxDestroy, p));
       try {
         return await fn(io);
@@ -93,6 +108,7 @@ export class CephConnection implements CephSession {
       }
     });
   }
+
 
   /** rados_mon_command with one JSON command; throws CephError on a negative return. */
   monCommand(command: Record<string, unknown>, target?: string): Promise<MonCommandResult> {

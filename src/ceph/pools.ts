@@ -54,9 +54,10 @@ function toNumber(v: number | bigint): number { return typeof v === 'bigint' ? N
 export class Pools {
   constructor(private readonly conn: CephSession) {}
 
-  /** Pool names, via rados_pool_list (retried with the size it asks for). */
+  /** Pool names, via rados_pool_list (retried with the size it asks for), after catching up with the OSD map. */
   listNames(): Promise<string[]> {
     return this.conn.withCluster('rados_pool_list', async (cluster) => {
+      await nativeChecked('rados_wait_for_latest_osdmap', undefined, rados.waitForLatestOsdmap, cluster);
       let size = 256;
       for (let attempt = 0; ; attempt++) {
         const buf = Buffer.alloc(size);
@@ -86,16 +87,19 @@ export class Pools {
 
   /** One pool, or CephError ENOENT. */
   async get(name: string): Promise<PoolWithStats> {
-    const id = await this.lookup(name);
-    const info = (await this.details()).get(name) ?? {
-      name, id, applications: [], type: 'unknown' as const, size: 0, pgNum: 0,
-    };
+    await this.lookup(name);
+    // the monitor's pool list is the authority: a pool deleted a moment ago is gone
+    const info = (await this.details()).get(name);
+    if (!info) throw new CephError('rados_pool_lookup', -E.ENOENT, name);
     return { ...info, stats: await this.stats(name) };
   }
 
-  /** Pool id via rados_pool_lookup; CephError ENOENT when missing. */
+  /** Pool id via rados_pool_lookup on a current OSD map; CephError ENOENT when missing. */
   lookup(name: string): Promise<number> {
     return this.conn.withCluster('rados_pool_lookup', async (cluster) => {
+      // another client (another replica of this service) may have made or deleted the pool since our
+      // OSD map was last updated: catch up first (one monitor round trip), so the answer is current
+      await nativeChecked('rados_wait_for_latest_osdmap', undefined, rados.waitForLatestOsdmap, cluster);
       const id = await native<number | bigint>('rados_pool_lookup', rados.poolLookup, cluster, name);
       return toNumber(check('rados_pool_lookup', id, name));
     });

@@ -1,0 +1,247 @@
+// The typed Ceph layer (src/ceph over src/native) against the real throwaway cluster: no HTTP.
+// Every assertion is about real cluster state, cross-checked through a second, independent connection
+// or the ceph/rbd CLI (tests may shell out; src/ never does).
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CephConnection } from '../../src/ceph/connection.js';
+import { CephError, isCephError } from '../../src/ceph/errors.js';
+import { featureBits } from '../../src/ceph/features.js';
+import { Images } from '../../src/ceph/images.js';
+import { Pools } from '../../src/ceph/pools.js';
+import { clusterDir, connect, makePool, uniqueName } from '../helpers/cluster.js';
+
+let admin: CephConnection;
+let other: CephConnection;
+let pool: { name: string; remove: () => Promise<void> };
+let images: Images;
+let pools: Pools;
+const MiB = 1024 * 1024;
+
+const cli = (...args: string[]) => execFileSync('rbd', ['-c', `${clusterDir()}/ceph.conf`, '-n', 'client.admin', ...args], { encoding: 'utf8' });
+const expectCephError = async (p: Promise<unknown>, code: string, op?: string) => {
+  const e = await p.then(() => undefined, (err: unknown) => err);
+  expect(e, `expected ${code}`).toBeInstanceOf(CephError);
+  expect((e as CephError).code).toBe(code);
+  if (op) expect((e as CephError).op).toBe(op);
+  expect((e as CephError).message).toMatch(new RegExp(`\\(${code}\\)`));
+  return e as CephError;
+};
+
+beforeAll(async () => {
+  admin = await connect('admin');
+  other = await connect('admin');
+  pool = await makePool(admin, 'core');
+  images = new Images(admin);
+  pools = new Pools(admin);
+});
+
+afterAll(async () => {
+  await pool?.remove();
+  await other?.close();
+  await admin?.close();
+});
+
+describe('connection', () => {
+  it('sets the three librados timeouts (no 300 s waits)', async () => {
+    const c = await CephConnection.connect({ ...connectionOpts(), mountTimeout: 7, monOpTimeout: 8, osdOpTimeout: 9 });
+    try {
+      expect(Number(await c.configValue('client_mount_timeout'))).toBe(7);
+      expect(Number(await c.configValue('rados_mon_op_timeout'))).toBe(8);
+      expect(Number(await c.configValue('rados_osd_op_timeout'))).toBe(9);
+      expect(await c.fsid()).toMatch(/^[0-9a-f-]{36}$/);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('close is idempotent; every call after close is a clear `closed` CephError, never a crash', async () => {
+    const c = await connect('admin');
+    const p = new Pools(c);
+    const i = new Images(c);
+    expect(await p.exists(pool.name)).toBe(true);
+    await Promise.all([c.close(), c.close()]);
+    await c.close();
+    expect(c.isOpen).toBe(false);
+    for (const call of [p.listNames(), i.listNames(pool.name), i.stat(pool.name, 'x'), c.fsid(), c.configValue('fsid')]) {
+      const e = await call.then(() => undefined, (err: unknown) => err);
+      expect(e).toBeInstanceOf(CephError);
+      expect((e as CephError).kind).toBe('closed');
+    }
+  });
+
+  it('close waits for calls in flight instead of freeing the handle under them', async () => {
+    const c = await connect('admin');
+    const i = new Images(c);
+    const inFlight = Array.from({ length: 8 }, () => i.listNames(pool.name));
+    const closing = c.close();
+    const results = await Promise.allSettled(inFlight);
+    await closing;
+    for (const r of results) expect(r.status).toBe('fulfilled');
+  });
+
+  it('a wrong key is EACCES/EPERM-class at connect, a missing keyring file a clear error', async () => {
+    const bad = await CephConnection.connect({ ...connectionOpts(), keyring: '/nonexistent/keyring', mountTimeout: 3 }).then(() => undefined, (e: unknown) => e);
+    expect(bad).toBeInstanceOf(CephError);
+    expect(['ENOENT', 'EACCES', 'EPERM', 'ETIMEDOUT', 'ENOTCONN', 'EINVAL']).toContain((bad as CephError).code);
+  });
+});
+
+function connectionOpts() {
+  return { confFile: `${clusterDir()}/ceph.conf`, clientId: 'admin', keyring: `${clusterDir()}/ceph.client.admin.keyring` };
+}
+
+describe('pools', () => {
+  it('list, get with stats, create (+ rbd_pool_init, application rbd), delete', async () => {
+    const name = uniqueName('core-pool');
+    const created = await pools.create(name, { pgNum: 8 });
+    expect(created).toMatchObject({ name, applications: ['rbd'] });
+    expect(created.id).toBeGreaterThan(0);
+    // seen by an independent connection, and initialised for RBD (rbd_info object written by rbd_pool_init)
+    expect(await new Pools(other).listNames()).toContain(name);
+    const got = await new Pools(other).get(name);
+    expect(got.stats).toMatchObject({ objects: expect.any(Number), storedBytes: expect.any(Number) });
+    // rbd_pool_init wrote the pool's rbd_info object
+    execFileSync('rados', ['-c', `${clusterDir()}/ceph.conf`, '-n', 'client.admin', '-p', name, 'stat', 'rbd_info'], { stdio: 'pipe' });
+    expect(JSON.parse(execFileSync('ceph', ['-c', `${clusterDir()}/ceph.conf`, '-n', 'client.admin', 'osd', 'pool', 'application', 'get', name, '-f', 'json'], { encoding: 'utf8' }))).toHaveProperty('rbd');
+    await expectCephError(pools.create(name, { pgNum: 8 }), 'EEXIST');
+    await pools.delete(name);
+    expect(await new Pools(other).exists(name)).toBe(false);
+    await expectCephError(pools.get(name), 'ENOENT');
+    await expectCephError(pools.delete(name), 'ENOENT');
+  });
+
+  it('least privilege: the profile-rbd key cannot create or delete pools; the pools key can', async () => {
+    const rbdKey = await connect('rbdapi');
+    const poolsKey = await connect('rbdapi-pools');
+    const name = uniqueName('core-lp');
+    try {
+      const e = await new Pools(rbdKey).create(name, { pgNum: 8 }).then(() => undefined, (err: unknown) => err);
+      expect(e).toBeInstanceOf(CephError);
+      expect(['EACCES', 'EPERM']).toContain((e as CephError).code);
+      expect(await pools.exists(name)).toBe(false);
+      // but it may work with images
+      await new Images(rbdKey).create(pool.name, 'lp-img', MiB);
+      expect(await images.listNames(pool.name)).toContain('lp-img');
+      await new Images(rbdKey).remove(pool.name, 'lp-img');
+      await new Pools(poolsKey).create(name, { pgNum: 8 });
+      expect(await pools.exists(name)).toBe(true);
+      const d = await new Pools(rbdKey).delete(name).then(() => undefined, (err: unknown) => err);
+      expect(['EACCES', 'EPERM']).toContain((d as CephError).code);
+      await new Pools(poolsKey).delete(name);
+      expect(await pools.exists(name)).toBe(false);
+    } finally {
+      if (await pools.exists(name)) await pools.delete(name);
+      await rbdKey.close();
+      await poolsKey.close();
+    }
+  });
+});
+
+describe('several clients (replicas of the service)', () => {
+  it('a pool made or deleted by another client is seen at once by this one', async () => {
+    const b = await connect('admin'); // its OSD map is current now and will be stale in a moment
+    const name = uniqueName('core-rep');
+    try {
+      await pools.create(name, { pgNum: 8 });
+      await new Images(b).create(name, 'from-b', MiB); // ioctx on a pool newer than b's map
+      expect(await new Pools(b).exists(name)).toBe(true);
+      expect((await new Pools(b).get(name)).name).toBe(name);
+      expect(await images.listNames(name)).toEqual(['from-b']);
+      await pools.delete(name);
+      expect(await new Pools(b).exists(name)).toBe(false);
+      await expectCephError(new Pools(b).get(name), 'ENOENT');
+    } finally {
+      if (await pools.exists(name)) await pools.delete(name);
+      await b.close();
+    }
+  });
+});
+
+describe('images', () => {
+  it('create with options, list, stat (features, timestamps, watchers, snapshots), resize, remove', async () => {
+    const before = Date.now();
+    await images.create(pool.name, 'img-a', 64 * MiB, { features: featureBits(['layering', 'exclusive-lock']), order: 20, stripeUnit: 256 * 1024, stripeCount: 4 });
+    const info = await new Images(other).stat(pool.name, 'img-a');
+    expect(info).toMatchObject({ name: 'img-a', pool: pool.name, size: 64 * MiB, objectSize: MiB, order: 20, stripeUnit: 256 * 1024, stripeCount: 4, snapshotCount: 0, watchers: [], dataPool: null });
+    expect(info.features).toEqual(expect.arrayContaining(['layering', 'exclusive-lock']));
+    expect(info.features).not.toContain('object-map');
+    expect(Date.parse(info.createdAt)).toBeGreaterThanOrEqual(before - 5000);
+    // the rbd CLI sees the same image
+    const cliInfo = JSON.parse(cli('info', `${pool.name}/img-a`, '--format', 'json'));
+    expect(cliInfo).toMatchObject({ size: 64 * MiB, order: 20, stripe_unit: 256 * 1024, stripe_count: 4, id: info.id });
+    expect(await images.listNames(pool.name)).toContain('img-a');
+
+    await images.resize(pool.name, 'img-a', 128 * MiB, false);
+    expect((await images.stat(pool.name, 'img-a')).size).toBe(128 * MiB);
+    // shrinking needs the explicit flag; without it nothing changes
+    await expectCephError(images.resize(pool.name, 'img-a', 32 * MiB, false), 'EINVAL');
+    expect((await images.stat(pool.name, 'img-a')).size).toBe(128 * MiB);
+    await images.resize(pool.name, 'img-a', 32 * MiB, true);
+    expect(JSON.parse(cli('info', `${pool.name}/img-a`, '--format', 'json')).size).toBe(32 * MiB);
+
+    await images.snapshotCreate(pool.name, 'img-a', 's1');
+    expect((await images.stat(pool.name, 'img-a')).snapshotCount).toBe(1);
+    await expectCephError(images.remove(pool.name, 'img-a'), 'ENOTEMPTY', 'rbd_remove');
+    await images.snapshotRemove(pool.name, 'img-a', 's1');
+    await images.remove(pool.name, 'img-a');
+    expect(await new Images(other).listNames(pool.name)).not.toContain('img-a');
+  });
+
+  it('EEXIST on a duplicate; ENOENT for a missing image and a missing pool', async () => {
+    await images.create(pool.name, 'dup', MiB);
+    await expectCephError(images.create(pool.name, 'dup', MiB), 'EEXIST', 'rbd_create4');
+    await expectCephError(images.stat(pool.name, 'missing'), 'ENOENT', 'rbd_open_read_only');
+    await expectCephError(images.remove(pool.name, 'missing'), 'ENOENT');
+    await expectCephError(images.resize(pool.name, 'missing', MiB, false), 'ENOENT');
+    await expectCephError(images.listNames(`${pool.name}-nope`), 'ENOENT', 'rados_ioctx_create');
+    await expectCephError(images.create(`${pool.name}-nope`, 'x', MiB), 'ENOENT', 'rados_ioctx_create');
+    await images.remove(pool.name, 'dup');
+  });
+
+  it('EBUSY when another client holds the image open, and the image survives', async () => {
+    await images.create(pool.name, 'held', MiB);
+    const release = await new Images(other).hold(pool.name, 'held');
+    try {
+      const info = await images.stat(pool.name, 'held');
+      expect(info.watchers).toHaveLength(1);
+      await expectCephError(images.remove(pool.name, 'held'), 'EBUSY', 'rbd_remove');
+      expect(await images.listNames(pool.name)).toContain('held');
+    } finally {
+      await release();
+    }
+    expect((await images.stat(pool.name, 'held')).watchers).toEqual([]);
+    await images.remove(pool.name, 'held');
+  });
+
+  it('EDOM/EINVAL for bad object sizes, striping and sizes, with nothing created', async () => {
+    await expectCephError(images.create(pool.name, 'bad-order', MiB, { order: 9 }), 'EDOM');
+    await expectCephError(images.create(pool.name, 'bad-order2', MiB, { order: 40 }), 'EDOM');
+    const stripe = await images.create(pool.name, 'bad-stripe', MiB, { order: 22, stripeUnit: 3 * MiB, stripeCount: 2 }).then(() => undefined, (e: unknown) => e);
+    expect(isCephError(stripe, 'EINVAL', 'EDOM')).toBe(true);
+    const feat = await images.create(pool.name, 'bad-feat', MiB, { features: featureBits(['object-map']) }).then(() => undefined, (e: unknown) => e);
+    expect(isCephError(feat, 'EINVAL')).toBe(true);
+    const names = await images.listNames(pool.name);
+    for (const n of ['bad-order', 'bad-order2', 'bad-stripe', 'bad-feat']) expect(names).not.toContain(n);
+  });
+
+  it('lists every image past the first buffer (ERANGE retry), in byte order', async () => {
+    const many = await makePool(admin, 'core-many');
+    try {
+      const n = 1100; // > the first rbd_list2 buffer of 1024 specs
+      let next = 0;
+      await Promise.all(Array.from({ length: 8 }, async () => {
+        while (next < n) {
+          const i = next++;
+          await images.create(many.name, `m-${String(i).padStart(5, '0')}`, MiB);
+        }
+      }));
+      const names = await new Images(other).listNames(many.name);
+      expect(names).toHaveLength(n);
+      expect(names[0]).toBe('m-00000');
+      expect(names[n - 1]).toBe(`m-${String(n - 1).padStart(5, '0')}`);
+      expect(cli('ls', many.name).trim().split('\n')).toHaveLength(n);
+    } finally {
+      await many.remove();
+    }
+  }, 180_000);
+});
