@@ -1,5 +1,7 @@
 // The native call limiter: bounded concurrency, a bounded FIFO queue, arguments held until the C call
 // returns, errors and the observer. Uses stand-ins for koffi functions (the real ones are tested on the cluster).
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { CallLimiter, NativeQueueFullError, type NativeFunction } from '../../src/native/async-call.js';
 
@@ -14,6 +16,9 @@ function controllable() {
   return { fn, pending };
 }
 const tick = () => new Promise((r) => setImmediate(r));
+// a real, synchronous full GC without --expose-gc on the command line
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 describe('CallLimiter', () => {
   it('never runs more than the limit at once and starts waiters in FIFO order', async () => {
@@ -64,30 +69,38 @@ describe('CallLimiter', () => {
     expect(lim.inFlight).toBe(0);
   });
 
-  it('keeps every argument reachable until the C call has returned', async () => {
+  it('keeps every argument reachable until the C call has returned, and no longer', async () => {
     const lim = new CallLimiter(1, 1);
-    const registry = new FinalizationRegistry<string>(() => { collected = true; });
-    let collected = false;
+    const collected = new Set<string>();
+    const registry = new FinalizationRegistry<string>((tag) => { collected.add(tag); });
     const { fn, pending } = controllable();
+    const collect = async () => {
+      for (let i = 0; i < 6; i++) {
+        gc();
+        await tick();
+      }
+    };
+    // control: an argument nobody holds is collected, so the check below can see a collection
+    (() => { const b = Buffer.alloc(1 << 20); registry.register(b, 'control'); })();
     // the test keeps no reference of its own to the buffer: only the limiter's pending call does
     const call = (() => {
       const buf = Buffer.alloc(1 << 20);
-      registry.register(buf, 'buf');
+      registry.register(buf, 'arg');
       return lim.call('f', fn, buf);
     })();
     await tick();
     // drop our fake's own reference so that only the limiter holds the argument
-    const done = pending[0]!.done;
+    let done: ((err: unknown, res: unknown) => void) | undefined = pending[0]!.done;
     pending.length = 0;
-    const gc = (globalThis as { gc?: () => void }).gc;
-    for (let i = 0; i < 5; i++) {
-      gc?.();
-      if (!gc) Buffer.alloc(8 << 20); // allocation pressure when --expose-gc is not given
-      await tick();
-    }
-    expect(collected).toBe(false);
+    await collect();
+    expect(collected.has('control')).toBe(true);
+    expect(collected.has('arg')).toBe(false);
     done(null, 0);
+    done = undefined; // koffi drops its callback after calling it; so do we
     await call;
+    await collect();
+    // once C has returned the limiter lets go (no leak of every buffer ever passed)
+    expect(collected.has('arg')).toBe(true);
   });
 
   it('reports each call to the observer with its duration and result or error', async () => {
