@@ -45,6 +45,15 @@ export interface ImageInfo {
 
 const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
 
+/**
+ * koffi converts a JS number to uint64_t without complaint: -1 became a 16 EiB image, 1.5 and NaN
+ * silently 1 and 0 bytes. Sizes must be whole, non-negative and exact in a double.
+ */
+function badSize(op: string, pool: string, name: string, size: number): CephError | undefined {
+  if (Number.isSafeInteger(size) && size >= 0) return undefined;
+  return new CephError(op, -E.EINVAL, `${pool}/${name}: size must be a whole number of bytes from 0 to 2^53-1, got ${size}`);
+}
+
 export class Images {
   constructor(private readonly conn: CephSession) {}
 
@@ -87,6 +96,8 @@ export class Images {
 
   /** rbd_create4. EEXIST when the name is taken; EDOM/EINVAL for bad order or striping. */
   create(pool: string, name: string, size: number, opts: CreateImageOptions = {}): Promise<void> {
+    const bad = badSize('rbd_create4', pool, name, size);
+    if (bad) return Promise.reject(bad);
     return this.conn.withIoctx(pool, (io) => io.use('rbd_create4', async (p) => {
       const holder: [Pointer | null] = [null];
       rbd.imageOptionsCreate(holder);
@@ -115,6 +126,8 @@ export class Images {
    * librbd refuses with EINVAL and nothing changes.
    */
   resize(pool: string, name: string, size: number, allowShrink: boolean): Promise<void> {
+    const bad = badSize('rbd_resize2', pool, name, size);
+    if (bad) return Promise.reject(bad);
     return this.conn.withIoctx(pool, (io) =>
       withImage(io, pool, name, false, (img) =>
         nativeChecked('rbd_resize2', `${pool}/${name}`, rbd.resize2, img, size, allowShrink, noProgress, null).then(() => undefined)));

@@ -6,8 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CephConnection } from '../../src/ceph/connection.js';
 import { CephError, isCephError } from '../../src/ceph/errors.js';
 import { featureBits } from '../../src/ceph/features.js';
+import { Handle } from '../../src/ceph/handle.js';
 import { Images } from '../../src/ceph/images.js';
 import { Pools } from '../../src/ceph/pools.js';
+import { rados } from '../../src/native/rados.js';
 import { clusterDir, connect, makePool, uniqueName } from '../helpers/cluster.js';
 
 let admin: CephConnection;
@@ -244,4 +246,88 @@ describe('images', () => {
       await many.remove();
     }
   }, 180_000);
+});
+
+describe('sizes, list buffers and handles', () => {
+  it('size 0 is a valid empty image; negative, fractional, NaN and unsafe sizes are EINVAL before C, nothing created or changed', async () => {
+    await images.create(pool.name, 'zero', 0);
+    expect((await new Images(other).stat(pool.name, 'zero')).size).toBe(0);
+    expect(JSON.parse(cli('info', `${pool.name}/zero`, '--format', 'json')).size).toBe(0);
+    // koffi would pass these to librbd as uint64: -1 used to create a 16 EiB image, 1.5 and NaN 1 and 0 bytes
+    for (const [name, size] of [['neg', -1], ['frac', 1.5], ['nan', Number.NaN], ['inf', Number.POSITIVE_INFINITY], ['unsafe', 2 ** 53 + 2]] as const) {
+      const e = await expectCephError(images.create(pool.name, `bad-size-${name}`, size), 'EINVAL', 'rbd_create4');
+      expect(e.message).toContain('size must be');
+    }
+    const names = await images.listNames(pool.name);
+    expect(names.filter((n) => n.startsWith('bad-size-'))).toEqual([]);
+    await expectCephError(images.resize(pool.name, 'zero', -1, true), 'EINVAL', 'rbd_resize2');
+    await expectCephError(images.resize(pool.name, 'zero', 0.5, true), 'EINVAL', 'rbd_resize2');
+    expect(JSON.parse(cli('info', `${pool.name}/zero`, '--format', 'json')).size).toBe(0);
+    await images.resize(pool.name, 'zero', MiB, false);
+    expect((await images.stat(pool.name, 'zero')).size).toBe(MiB);
+    await images.remove(pool.name, 'zero');
+  });
+
+  it('lists every watcher past the first buffer of 8 (ERANGE retry): ten opens by another client', async () => {
+    await images.create(pool.name, 'many-watchers', MiB);
+    const releases: (() => Promise<void>)[] = [];
+    try {
+      for (let i = 0; i < 10; i++) releases.push(await new Images(other).hold(pool.name, 'many-watchers'));
+      const { watchers } = await images.stat(pool.name, 'many-watchers');
+      expect(watchers).toHaveLength(10);
+      expect(new Set(watchers!.map((w) => w.cookie)).size).toBe(10);
+      for (const w of watchers!) expect(w.address).toMatch(/^(v[12]:)?127\.0\.0\.1:\d+\/\d+$/);
+      // the rbd CLI sees the same watchers
+      const status = JSON.parse(cli('status', `${pool.name}/many-watchers`, '--format', 'json')) as { watchers: { cookie: number }[] };
+      expect(status.watchers.map((w) => w.cookie).sort()).toEqual(watchers!.map((w) => w.cookie).sort());
+      await expectCephError(images.remove(pool.name, 'many-watchers'), 'EBUSY');
+    } finally {
+      for (const r of releases) await r();
+    }
+    expect((await images.stat(pool.name, 'many-watchers')).watchers).toEqual([]);
+    await images.remove(pool.name, 'many-watchers');
+  });
+
+  it('lists every pool past the first 256-byte rados_pool_list buffer', async () => {
+    const long = Array.from({ length: 3 }, (_, i) => `${uniqueName(`core-long${i}`)}-${'x'.repeat(90)}`);
+    try {
+      for (const name of long) await pools.create(name, { pgNum: 1 });
+      // these three alone need more than the first buffer: the retry with the size asked for must have run
+      expect(long.reduce((n, name) => n + Buffer.byteLength(name) + 1, 1)).toBeGreaterThan(256);
+      const listed = await new Pools(other).listNames();
+      expect(listed).toEqual(expect.arrayContaining(long));
+      expect(listed).toEqual([...listed].sort());
+      const cliPools = execFileSync('ceph', ['-c', `${clusterDir()}/ceph.conf`, '-n', 'client.admin', 'osd', 'pool', 'ls'], { encoding: 'utf8' }).trim().split('\n');
+      for (const name of long) expect(cliPools).toContain(name);
+    } finally {
+      for (const name of long) if (await pools.exists(name)) await pools.delete(name);
+    }
+  });
+
+  it('a handle cannot reach C once its scope ended or its connection closed; NULL and non-pointers are refused', async () => {
+    let escaped: Handle<'rados_ioctx_t'> | undefined;
+    const id = await admin.withIoctx(pool.name, async (io) => {
+      escaped = io;
+      return io.use('rados_ioctx_get_id', async (p) => Number(rados.ioctxGetId(p) as number | bigint));
+    });
+    expect(id).toBe(await pools.lookup(pool.name));
+    expect(escaped!.isOpen).toBe(false);
+    let reached = false;
+    const e = await escaped!.use('rados_ioctx_get_id', async () => { reached = true; return 0; }).then(() => undefined, (err: unknown) => err);
+    expect(reached).toBe(false);
+    expect(e).toBeInstanceOf(CephError);
+    expect(e).toMatchObject({ kind: 'closed', code: 'ENOTCONN', op: 'rados_ioctx_get_id' });
+    expect(() => new Handle('rados_t', 0n, () => undefined)).toThrow(TypeError);
+    // koffi checks the JS type of a handle argument before calling C
+    expect(() => rados.ioctxGetId('not a pointer' as never)).toThrow(TypeError);
+    expect(() => rados.ioctxGetId({} as never)).toThrow(TypeError);
+    // the raw rados_t of a closed connection is never handed out again
+    const c = await connect('admin');
+    let raw: unknown;
+    await c.withCluster('probe', async (p) => { raw = p; });
+    expect(typeof raw).toBe('bigint');
+    await c.close();
+    await expect(c.withCluster('probe', async () => { reached = true; })).rejects.toMatchObject({ kind: 'closed' });
+    expect(reached).toBe(false);
+  });
 });
