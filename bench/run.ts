@@ -348,6 +348,14 @@ async function loadAndMemory(prefix: string): Promise<Record<string, unknown>> {
   try {
     const out: Record<string, unknown> = { settings: s.settings };
     const rssStart = rssMiB(s.pid);
+    if (!SKIP.has('service')) {
+      // the service as deployed (DETAILS_CONCURRENCY and the rest at their defaults): the fair match for the
+      // Dashboard, which is not held to 4 images at a time either
+      let count = 0;
+      const full = await repeat(Math.min(REPS, DETAIL_REPS), async () => (count = await listAll(s.http, true, 1000)));
+      out.details_defaults = { count, ms: full.ms };
+      log(`service at its defaults: full listing with details ${full.ms.p50} ms (${count} images)`);
+    }
     if (!SKIP.has('load')) {
       log('healthz: idle 3 s');
       const idle = await probeHealthz(s.port, () => sleep(3000));
@@ -459,7 +467,9 @@ function ratios(r: Json): Ratio[] {
   const last = CONCURRENCY[CONCURRENCY.length - 1] ?? 1;
   const sLast = r.service?.runs?.[last];
   if (r.dashboard?.available && sLast) {
-    add(`Dashboard all with details ÷ service full listing (${last}×)`, r.dashboard.full?.ms?.p50 / sLast.details?.ms?.p50, '>=', 10, `${r.dashboard.full?.ms?.p50} ms vs ${sLast.details?.ms?.p50} ms`);
+    const dflt = r.load?.details_defaults;
+    if (dflt?.ms) add('Dashboard all with details ÷ service full listing (service defaults)', r.dashboard.full?.ms?.p50 / dflt.ms.p50, '>=', 10, `${r.dashboard.full?.ms?.p50} ms vs ${dflt.ms.p50} ms`);
+    add(`Dashboard all with details ÷ service full listing (${last}×)`, r.dashboard.full?.ms?.p50 / sLast.details?.ms?.p50, dflt?.ms ? null : '>=', dflt?.ms ? null : 10, `${r.dashboard.full?.ms?.p50} ms vs ${sLast.details?.ms?.p50} ms`);
     add(`Dashboard limit=100 ÷ service page of 100 (${last}×)`, r.dashboard.page100?.ms?.p50 / sLast.page?.ms?.p50, null, null, `${r.dashboard.page100?.ms?.p50} ms vs ${sLast.page?.ms?.p50} ms`);
   }
   if (r.rbd_cli?.ls_l?.ms?.n && sLast) {
