@@ -1,6 +1,6 @@
 // Runs a native call off the main thread and turns limiter overflow into a `busy` CephError.
 import { callAsync, NativeQueueFullError, type NativeFunction } from '../native/async-call.js';
-import { CephError } from './errors.js';
+import { CephError, check } from './errors.js';
 
 export async function native<T = number>(op: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
   try {
@@ -16,4 +16,14 @@ export async function nativeChecked(op: string, target: string | undefined, fn: 
   const rc = await native<number>(op, fn, ...args);
   if (rc < 0) throw new CephError(op, rc, target);
   return rc;
+}
+
+/**
+ * Call a C function on the main thread. Only for calls that read process memory and never wait: image
+ * options, rados_conf_*, and the getters of an image opened read-only (such a handle registers no watch, so
+ * librbd never has a header update to refresh and answers from the image context it loaded at open).
+ * Saves a threadpool round trip per call; anything that can touch the network goes through native().
+ */
+export function nativeInline(op: string, target: string | undefined, fn: NativeFunction, ...args: unknown[]): number {
+  return check(op, fn(...args) as number, target);
 }

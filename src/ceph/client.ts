@@ -68,6 +68,9 @@ export class CephClient implements CephSession {
     return this.run('rados_ioctx_create', (c) => c.withIoctx(pool, fn));
   }
 
+  /** Forget the cached I/O context of a pool that was deleted. */
+  forgetPool(pool: string): void { this.#conn?.forgetPool(pool); }
+
   monCommand(command: Record<string, unknown>, target?: string): Promise<MonCommandResult> {
     return this.run(`mon_command(${String(command.prefix)})`, (c) => c.monCommand(command, target));
   }
@@ -87,7 +90,8 @@ export class CephClient implements CephSession {
       return await withDeadline(op, this.opts.operationTimeoutMs, fn(conn));
     } catch (e) {
       // blocklisted: this rados_t is dead for good; make a new one
-      if (e instanceof CephError && (e.code === 'ESHUTDOWN' || (e.kind === 'closed' && this.#conn === conn))) {
+      // (a `closed` error from an I/O context or image is that object's, not the connection's)
+      if (e instanceof CephError && (e.code === 'ESHUTDOWN' || (e.kind === 'closed' && !conn.isOpen && this.#conn === conn))) {
         this.dropConnection(conn, e);
       }
       throw e;

@@ -7,7 +7,7 @@ import { E, errnoName } from '../native/errno.js';
 import { capMallocArenas, trimMalloc } from '../native/malloc.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked } from './call.js';
-import { CephError, check } from './errors.js';
+import { CephError, check, isCephError } from './errors.js';
 import { Handle } from './handle.js';
 
 export interface ConnectOptions {
@@ -38,7 +38,11 @@ export interface CephSession {
   withCluster<T>(op: string, fn: (cluster: Pointer) => Promise<T>): Promise<T>;
   withIoctx<T>(pool: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T>;
   monCommand(command: Record<string, unknown>, target?: string): Promise<MonCommandResult>;
+  /** Drop what is cached about a pool that was just deleted. */
+  forgetPool(pool: string): void;
 }
+
+interface IoctxEntry { io: Handle<'rados_ioctx_t'>; id: number }
 
 export class CephConnection implements CephSession {
   private constructor(private readonly cluster: Handle<'rados_t'>, readonly clientName: string) {}
@@ -67,10 +71,20 @@ export class CephConnection implements CephSession {
       await native('rados_shutdown', rados.shutdown, ptr);
       throw e;
     }
-    return new CephConnection(new Handle('rados_t', ptr, (p) => native('rados_shutdown', rados.shutdown, p)), clientName);
+    const holder: { conn?: CephConnection } = {};
+    // the I/O contexts go before the cluster handle: rados_ioctx_destroy after rados_shutdown is a use-after-free
+    const handle = new Handle('rados_t', ptr, async (p) => {
+      await holder.conn?.closeIoctxsForShutdown();
+      await native('rados_shutdown', rados.shutdown, p);
+    });
+    holder.conn = new CephConnection(handle, clientName);
+    return holder.conn;
   }
 
   get isOpen(): boolean { return this.cluster.isOpen; }
+
+  /** Called by the cluster handle's destructor, after every call on it has finished. */
+  private closeIoctxsForShutdown(): Promise<void> { return this.closeIoctxs(); }
 
   /** A configuration value as this client sees it (rados_conf_get: local memory, no I/O). */
   configValue(key: string): Promise<string> {
@@ -92,22 +106,79 @@ export class CephConnection implements CephSession {
   /** Open an I/O context on `pool` for the duration of `fn`. ENOENT when the pool does not exist. */
   withIoctx<T>(pool: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T> {
     return this.withCluster('rados_ioctx_create', async (cluster) => {
-      const out: [Pointer | null] = [null];
-      let rc = await native<number>('rados_ioctx_create', rados.ioctxCreate, cluster, pool, out);
-      if (rc === -E.ENOENT) {
-        // our OSD map may predate a pool another client (another replica) just made: catch up, then retry
-        await nativeChecked('rados_wait_for_latest_osdmap', undefined, rados.waitForLatestOsdmap, cluster);
-        rc = await native<number>('rados_ioctx_create', rados.ioctxCreate, cluster, pool, out);
+      const cached = this.ioctxs.get(pool);
+      if (cached) {
+        try {
+          return await fn(cached.io);
+        } catch (e) {
+          // ENOENT may mean the pool was deleted (or deleted and made again) since this context was opened:
+          // then drop it and run once more on a fresh one; otherwise it is the operation's own ENOENT
+          if (!isCephError(e, 'ENOENT') || !(await this.poolChanged(cluster, pool, cached.id))) throw e;
+          this.forgetPool(pool, cached);
+        }
       }
-      check('rados_ioctx_create', rc, pool);
-      const io = new Handle('rados_ioctx_t', out[0]!, (p) => native('rados_ioctx_destroy', rados.ioctxDestroy, p));
-      try {
-        return await fn(io);
-      } finally {
-        await io.close();
-      }
+      const entry = await this.openIoctx(cluster, pool);
+      return fn(entry.io);
     });
   }
+
+  /**
+   * I/O contexts are kept per pool and shared (librados allows concurrent operations on one): opening
+   * and destroying one per request cost two worker round trips. Entries are dropped when their pool goes
+   * away, and destroyed when the connection closes.
+   */
+  private readonly ioctxs = new Map<string, IoctxEntry>();
+  private opening = new Map<string, Promise<IoctxEntry>>();
+
+  private openIoctx(cluster: Pointer, pool: string): Promise<IoctxEntry> {
+    const existing = this.ioctxs.get(pool);
+    if (existing) return Promise.resolve(existing);
+    let pending = this.opening.get(pool);
+    if (!pending) {
+      pending = (async () => {
+        const out: [Pointer | null] = [null];
+        let rc = await native<number>('rados_ioctx_create', rados.ioctxCreate, cluster, pool, out);
+        if (rc === -E.ENOENT) {
+          // our OSD map may predate a pool another client (another replica) just made: catch up, then retry
+          await nativeChecked('rados_wait_for_latest_osdmap', undefined, rados.waitForLatestOsdmap, cluster);
+          rc = await native<number>('rados_ioctx_create', rados.ioctxCreate, cluster, pool, out);
+        }
+        check('rados_ioctx_create', rc, pool);
+        const io = new Handle('rados_ioctx_t', out[0]!, (p) => native('rados_ioctx_destroy', rados.ioctxDestroy, p));
+        // int64_t rados_ioctx_get_id(rados_ioctx_t io): local memory
+        const id = Number(rados.ioctxGetId(out[0]!) as number | bigint);
+        const entry = { io, id };
+        if (this.cluster.isOpen) this.ioctxs.set(pool, entry);
+        return entry;
+      })().finally(() => this.opening.delete(pool));
+      this.opening.set(pool, pending);
+    }
+    return pending;
+  }
+
+  /** Is `pool` now missing, or a different pool than the one with id `id`? (catches up with the OSD map) */
+  private async poolChanged(cluster: Pointer, pool: string, id: number): Promise<boolean> {
+    await nativeChecked('rados_wait_for_latest_osdmap', undefined, rados.waitForLatestOsdmap, cluster);
+    const now = await native<number | bigint>('rados_pool_lookup', rados.poolLookup, cluster, pool);
+    return Number(now) !== id;
+  }
+
+  /** Drop the cached I/O context of a pool (after it was deleted); it is destroyed once nothing uses it. */
+  forgetPool(pool: string, entry = this.ioctxs.get(pool)): void {
+    if (!entry || this.ioctxs.get(pool) !== entry) return;
+    this.ioctxs.delete(pool);
+    // requests that already hold it finish first: Handle.close waits for calls in flight; the grace period
+    // covers one that has the handle but has not started its call yet
+    setTimeout(() => void entry.io.close().catch(() => undefined), 30_000).unref();
+  }
+
+  private async closeIoctxs(): Promise<void> {
+    await Promise.allSettled([...this.opening.values()]);
+    const entries = [...this.ioctxs.values()];
+    this.ioctxs.clear();
+    await Promise.allSettled(entries.map((e) => e.io.close()));
+  }
+
 
 
   /** rados_mon_command with one JSON command; throws CephError on a negative return. */

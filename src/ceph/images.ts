@@ -4,7 +4,7 @@ import { noProgress, rbd } from '../native/rbd.js';
 import { RBD_IMAGE_OPTION, SIZES, type Pointer, type RbdImageInfoValue, type TimespecValue } from '../native/types.js';
 import { cString, decodeImageSpecNames, decodeWatchers, imageSpecArray, watcherArray } from '../native/memory.js';
 import { E } from '../native/errno.js';
-import { native, nativeChecked } from './call.js';
+import { native, nativeChecked, nativeInline } from './call.js';
 import type { CephSession } from './connection.js';
 import { CephError, check, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
@@ -180,16 +180,16 @@ export class Images {
       const su: [number | bigint] = [0];
       const sc: [number | bigint] = [0];
       const idBuf = Buffer.alloc(64);
-      // one call at a time: each image holds at most one slot of the native call queue, so many
-      // concurrent listings queue images, not calls (issuing these together measured no faster here)
-      await nativeChecked('rbd_stat', target, rbd.stat, img, info, SIZES.rbd_image_info_t);
-      await nativeChecked('rbd_get_features', target, rbd.getFeatures, img, features);
-      await nativeChecked('rbd_get_create_timestamp', target, rbd.getCreateTimestamp, img, ts);
-      await nativeChecked('rbd_get_stripe_unit', target, rbd.getStripeUnit, img, su);
-      await nativeChecked('rbd_get_stripe_count', target, rbd.getStripeCount, img, sc);
-      await nativeChecked('rbd_get_id', target, rbd.getId, img, idBuf, idBuf.length);
-      const dataPoolIdRaw = await native<number | bigint>('rbd_get_data_pool_id', rbd.getDataPoolId, img);
-      const snapshotCount = await countSnapshots(img, target);
+      // Read-only handle: these only read the image context loaded by rbd_open_read_only (no watch is
+      // registered, so no refresh can be pending) — inline, without seven threadpool round trips per image.
+      nativeInline('rbd_stat', target, rbd.stat, img, info, SIZES.rbd_image_info_t);
+      nativeInline('rbd_get_features', target, rbd.getFeatures, img, features);
+      nativeInline('rbd_get_create_timestamp', target, rbd.getCreateTimestamp, img, ts);
+      nativeInline('rbd_get_stripe_unit', target, rbd.getStripeUnit, img, su);
+      nativeInline('rbd_get_stripe_count', target, rbd.getStripeCount, img, sc);
+      nativeInline('rbd_get_id', target, rbd.getId, img, idBuf, idBuf.length);
+      const dataPoolIdRaw = rbd.getDataPoolId(img) as number | bigint;
+      const snapshotCount = countSnapshots(img, target);
       const watchers = withWatchers ? await listWatchers(img, target) : undefined;
       const dataPoolId = num(dataPoolIdRaw);
       const featureBits = BigInt(features[0]);
@@ -265,10 +265,11 @@ async function listSpecNames(io: Pointer, pool: string): Promise<string[]> {
   throw new CephError('rbd_list2', -E.ERANGE, `${pool}: image list kept growing`);
 }
 
-async function countSnapshots(img: Pointer, target: string): Promise<number> {
+/** Snapshot count of an image opened read-only (memory only, see statIn). */
+function countSnapshots(img: Pointer, target: string): number {
   // A NULL array with *max_snaps = 0 always gets -ERANGE and the count needed (+1 for the terminator).
   const max: [number] = [0];
-  const rc = await native<number>('rbd_snap_list', rbd.snapList, img, null, max);
+  const rc = rbd.snapList(img, null, max) as number;
   if (rc === -E.ERANGE) return Math.max(0, max[0] - 1);
   check('rbd_snap_list', rc, target);
   return 0;

@@ -147,6 +147,7 @@ export class Pools {
     await this.lookup(name);
     await this.conn.monCommand(
       { prefix: 'osd pool delete', pool: name, pool2: name, yes_i_really_really_mean_it: true }, name);
+    this.conn.forgetPool(name);
     await this.syncOsdmap();
   }
 
@@ -161,6 +162,7 @@ export class Pools {
   deleteWithLibrados(name: string): Promise<void> {
     return this.conn.withCluster('rados_pool_delete', async (cluster) => {
       await nativeChecked('rados_pool_delete', name, rados.poolDelete, cluster, name);
+      this.conn.forgetPool(name);
     });
   }
 

@@ -159,6 +159,28 @@ describe('several clients (replicas of the service)', () => {
   });
 });
 
+describe('cached I/O contexts', () => {
+  it('a pool deleted and made again by another client is used, not the stale context; image ENOENT stays ENOENT', async () => {
+    const a = await connect('admin');
+    const b = await connect('admin');
+    const name = uniqueName('core-ioctx');
+    try {
+      await new Pools(b).create(name, { pgNum: 8 });
+      await new Images(a).create(name, 'first', MiB); // a caches an I/O context for the pool
+      await expectCephError(new Images(a).stat(name, 'missing'), 'ENOENT', 'rbd_open_read_only');
+      await new Pools(b).delete(name);
+      await new Pools(b).create(name, { pgNum: 8 }); // same name, new pool id
+      await new Images(a).create(name, 'second', MiB);
+      expect(await new Images(b).listNames(name)).toEqual(['second']);
+      expect((await new Images(a).stat(name, 'second')).size).toBe(MiB);
+    } finally {
+      if (await new Pools(b).exists(name)) await new Pools(b).delete(name);
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
 describe('images', () => {
   it('create with options, list, stat (features, timestamps, watchers, snapshots), resize, remove', async () => {
     const before = Date.now();
@@ -304,13 +326,17 @@ describe('sizes, list buffers and handles', () => {
     }
   });
 
-  it('a handle cannot reach C once its scope ended or its connection closed; NULL and non-pointers are refused', async () => {
+  it('a handle cannot reach C once its connection closed or its pool was forgotten; NULL and non-pointers are refused', async () => {
+    // I/O contexts are cached per pool and live until the pool is deleted or the connection closes
+    const owner = await connect('admin');
     let escaped: Handle<'rados_ioctx_t'> | undefined;
-    const id = await admin.withIoctx(pool.name, async (io) => {
+    const id = await owner.withIoctx(pool.name, async (io) => {
       escaped = io;
       return io.use('rados_ioctx_get_id', async (p) => Number(rados.ioctxGetId(p) as number | bigint));
     });
     expect(id).toBe(await pools.lookup(pool.name));
+    expect(escaped!.isOpen).toBe(true);
+    await owner.close();
     expect(escaped!.isOpen).toBe(false);
     let reached = false;
     const e = await escaped!.use('rados_ioctx_get_id', async () => { reached = true; return 0; }).then(() => undefined, (err: unknown) => err);
