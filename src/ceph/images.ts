@@ -2,13 +2,14 @@
 import { rados } from '../native/rados.js';
 import { noProgress, rbd } from '../native/rbd.js';
 import { RBD_IMAGE_OPTION, SIZES, type Pointer, type RbdImageInfoValue, type TimespecValue } from '../native/types.js';
-import { cString, decodeImageSpecNames, decodeWatchers, imageSpecArray, watcherArray } from '../native/memory.js';
+import { cString, decodeImageSpecNames, decodeImageSpecs, decodeWatchers, imageSpecArray, watcherArray } from '../native/memory.js';
 import { E } from '../native/errno.js';
 import { native, nativeChecked, nativeInline } from './call.js';
 import type { CephSession } from './connection.js';
 import { CephError, check, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
 import { featureNames } from './features.js';
+import { readImageHeader } from './image-header.js';
 
 export interface CreateImageOptions {
   /** feature bits; undefined = the cluster's default (rbd_default_features) */
@@ -20,6 +21,9 @@ export interface CreateImageOptions {
   /** separate pool for the data objects (e.g. an erasure-coded pool) */
   dataPool?: string | undefined;
 }
+
+/** An image as rbd_list2 names it. */
+export interface ImageSpec { name: string; id: string }
 
 export interface Watcher { address: string; id: number; cookie: number }
 
@@ -65,16 +69,67 @@ export class Images {
     }));
   }
 
+  /** Names and ids of the images in a pool, sorted by name (byte order). */
+  listSpecs(pool: string): Promise<ImageSpec[]> {
+    return this.conn.withIoctx(pool, (io) => io.use('rbd_list2', async (p) => {
+      const specs = await listSpecs(p, pool);
+      return specs.sort((a, b) => compareNames(a.name, b.name));
+    }));
+  }
+
   /** Full details of one image (opened read-only, so it adds no watcher of its own). */
   stat(pool: string, name: string): Promise<ImageInfo> {
     return this.conn.withIoctx(pool, (io) => this.statIn(io, pool, name));
   }
 
   /**
-   * Details of several images of one pool with at most `concurrency` opened at a time, sharing one
-   * I/O context. An image removed since it was listed comes back as undefined.
+   * Details of several images of one pool (as listed by listSpecs), at most `concurrency` at a time,
+   * sharing one I/O context. Each image's header is read in one OSD operation (image-header.ts); an image
+   * that only an open can describe exactly (snapshots, an unusual header) is opened read-only instead.
+   * An image removed since it was listed comes back as undefined. No watchers (one more round trip each).
    */
-  statMany(pool: string, names: string[], concurrency: number): Promise<(ImageInfo | undefined)[]> {
+  statMany(pool: string, specs: readonly ImageSpec[], concurrency: number): Promise<(ImageInfo | undefined)[]> {
+    return this.conn.withIoctx(pool, async (io) => {
+      const results: (ImageInfo | undefined)[] = new Array(specs.length);
+      const ioPoolId = await io.use('rados_ioctx_get_id', async (p) => num(rados.ioctxGetId(p) as number | bigint));
+      const poolNames = new Map<number, Promise<string>>();
+      const poolName = (id: number): Promise<string> => {
+        let name = poolNames.get(id);
+        if (!name) { name = this.poolName(id); poolNames.set(id, name); }
+        return name;
+      };
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < specs.length) {
+          const i = next++;
+          const { name, id } = specs[i]!;
+          try {
+            const h = await readImageHeader(io, id, `${pool}/${name}`);
+            if (h) {
+              const dataPool = h.dataPoolId >= 0 && h.dataPoolId !== ioPoolId ? await poolName(h.dataPoolId) : null;
+              results[i] = {
+                name, id, pool,
+                size: h.size, objectSize: 2 ** h.order, order: h.order, objects: h.objects,
+                features: featureNames(h.featureBits), featureBits: h.featureBits,
+                stripeUnit: h.stripeUnit, stripeCount: h.stripeCount, dataPool,
+                blockNamePrefix: h.blockNamePrefix, createdAt: h.createdAt, snapshotCount: h.snapshotCount,
+              };
+            } else {
+              results[i] = await this.statIn(io, pool, name, false);
+            }
+          } catch (e) {
+            if (!isCephError(e, 'ENOENT')) throw e;
+            results[i] = undefined;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(Math.max(1, concurrency), specs.length) }, worker));
+      return results;
+    });
+  }
+
+  /** statMany through rbd_open_read_only + rbd_stat only (what the header reader is checked against). */
+  statManyByOpening(pool: string, names: readonly string[], concurrency: number): Promise<(ImageInfo | undefined)[]> {
     return this.conn.withIoctx(pool, async (io) => {
       const results: (ImageInfo | undefined)[] = new Array(names.length);
       let next = 0;
@@ -260,6 +315,27 @@ async function listSpecNames(io: Pointer, pool: string): Promise<string[]> {
       return decodeImageSpecNames(buf, count[0]);
     } finally {
       rbd.imageSpecListCleanup(buf, count[0]); // frees the strings librbd strdup()ed, not buf
+    }
+  }
+  throw new CephError('rbd_list2', -E.ERANGE, `${pool}: image list kept growing`);
+}
+
+/** rbd_list2 with ids (see listSpecNames). */
+async function listSpecs(io: Pointer, pool: string): Promise<ImageSpec[]> {
+  let capacity = 1024;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const buf = imageSpecArray(capacity);
+    const count: [number] = [capacity];
+    const rc = await native<number>('rbd_list2', rbd.list2, io, buf, count);
+    if (rc === -E.ERANGE) {
+      capacity = Math.max(count[0], capacity * 2);
+      continue;
+    }
+    check('rbd_list2', rc, pool);
+    try {
+      return decodeImageSpecs(buf, count[0]).map(({ name, id }) => ({ name, id }));
+    } finally {
+      rbd.imageSpecListCleanup(buf, count[0]);
     }
   }
   throw new CephError('rbd_list2', -E.ERANGE, `${pool}: image list kept growing`);

@@ -85,7 +85,7 @@ export function errnoNumber(name: string): number {
 
 /** Frequently used numbers (Linux). */
 export const E = {
-  EPERM: 1, ENOENT: 2, EIO: 5, EAGAIN: 11, EACCES: 13, EBUSY: 16, EEXIST: 17, EXDEV: 18, EINVAL: 22,
+  EPERM: 1, ENOENT: 2, EIO: 5, ENOEXEC: 8, EAGAIN: 11, ENOMEM: 12, EACCES: 13, EBUSY: 16, EEXIST: 17, EXDEV: 18, EINVAL: 22,
   EFBIG: 27, ENOSPC: 28, EROFS: 30, EDOM: 33, ERANGE: 34, ENAMETOOLONG: 36, ENOTEMPTY: 39,
   EOPNOTSUPP: 95, ENOTCONN: 107, ESHUTDOWN: 108, ETIMEDOUT: 110, ECANCELED: 125,
 } as const;

@@ -48,6 +48,26 @@ export const rados = {
     'int rados_mon_command(rados_t cluster, const char **cmd, size_t cmdlen, const char *inbuf, size_t inbuflen, ' +
       '_Out_ void **outbuf, _Out_ size_t *outbuflen, _Out_ void **outs, _Out_ size_t *outslen)',
   ),
+  /** rados_read_op_t rados_create_read_op(void); — local memory */
+  createReadOp: librados.func('rados_read_op_t rados_create_read_op(void)'),
+  /** void rados_release_read_op(rados_read_op_t read_op); — local memory */
+  releaseReadOp: librados.func('void rados_release_read_op(rados_read_op_t read_op)'),
+  /**
+   * void rados_read_op_exec_user_buf(rados_read_op_t read_op, const char *cls, const char *method,
+   *                                  const char *in_buf, size_t in_len, char *out_buf, size_t out_len,
+   *                                  size_t *used_len, int *prval);
+   * Only queues the action (cls, method and in_buf are copied). out_buf, used_len and prval are written
+   * later, while rados_read_op_operate runs: they are caller Buffers that must outlive that call, so they
+   * are plain pointers here, not koffi out-parameters (which are read back when this call returns).
+   */
+  readOpExecUserBuf: librados.func(
+    'void rados_read_op_exec_user_buf(rados_read_op_t read_op, const char *cls, const char *method, ' +
+      'const void *in_buf, size_t in_len, void *out_buf, size_t out_len, void *used_len, void *prval)',
+  ),
+  /** void rados_read_op_set_flags(rados_read_op_t read_op, int flags); — flags of the last action added */
+  readOpSetFlags: librados.func('void rados_read_op_set_flags(rados_read_op_t read_op, int flags)'),
+  /** int rados_read_op_operate(rados_read_op_t read_op, rados_ioctx_t io, const char *oid, int flags); */
+  readOpOperate: librados.func('int rados_read_op_operate(rados_read_op_t read_op, rados_ioctx_t io, const char *oid, int flags)'),
   /** void rados_buffer_free(char *buf); */
   bufferFree: librados.func('void rados_buffer_free(void *buf)'),
 };

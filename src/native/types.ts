@@ -13,6 +13,8 @@ koffi.pointer('rados_ioctx_t', koffi.opaque('rados_ioctx_s'));
 koffi.pointer('rbd_image_t', koffi.opaque('rbd_image_s'));
 // typedef void *rbd_image_options_t;
 koffi.pointer('rbd_image_options_t', koffi.opaque('rbd_image_options_s'));
+// typedef void *rados_read_op_t;
+koffi.pointer('rados_read_op_t', koffi.opaque('rados_read_op_s'));
 
 /** typedef struct { char *id; char *name; } rbd_image_spec_t; */
 export const RbdImageSpec = koffi.struct('rbd_image_spec_t', { id: 'char *', name: 'char *' });
@@ -96,3 +98,6 @@ export const RBD_IMAGE_OPTION = {
   STRIPE_COUNT: 4,
   DATA_POOL: 10,
 } as const;
+
+/** LIBRADOS_OP_FLAG_FAILOK (librados.h): a failing action does not fail the whole compound operation. */
+export const LIBRADOS_OP_FLAG_FAILOK = 0x2;

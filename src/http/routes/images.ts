@@ -1,7 +1,7 @@
 // /api/v1/pools/{pool}/images
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { compareNames, type CreateImageOptions, type ImageInfo } from '../../ceph/images.js';
+import { compareNames, type CreateImageOptions, type ImageInfo, type ImageSpec } from '../../ceph/images.js';
 import { isCephError } from '../../ceph/errors.js';
 import { featureBits, CREATABLE_FEATURES } from '../../ceph/features.js';
 import { allowsPool, type Principal } from '../auth.js';
@@ -84,26 +84,30 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       after = decodeCursor(cursor);
       if (after === undefined) throw new ApiError('VALIDATION_FAILED', 'cursor is not valid: pass nextCursor from a previous page.');
     }
-    let names = await ceph.images.listNames(pool);
+    // details need each image's id (its header object); names alone need nothing more than rbd_list2
+    let listed: { name: string; id?: string }[] = details
+      ? await ceph.images.listSpecs(pool)
+      : (await ceph.images.listNames(pool)).map((name) => ({ name }));
     if (search) {
       const needle = search.toLowerCase();
-      names = names.filter((n) => n.toLowerCase().includes(needle));
+      listed = listed.filter((n) => n.name.toLowerCase().includes(needle));
     }
     let start = 0;
     if (after !== undefined) {
-      let lo = 0, hi = names.length;
+      let lo = 0, hi = listed.length;
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
-        if (compareNames(names[mid]!, after) <= 0) lo = mid + 1; else hi = mid;
+        if (compareNames(listed[mid]!.name, after) <= 0) lo = mid + 1; else hi = mid;
       }
       start = lo;
     }
-    const page = names.slice(start, start + limit);
-    const nextCursor = start + limit < names.length && page.length > 0 ? encodeCursor(page[page.length - 1]!) : null;
+    const page = listed.slice(start, start + limit);
+    const nextCursor = start + limit < listed.length && page.length > 0 ? encodeCursor(page[page.length - 1]!.name) : null;
     const items = details
-      ? (await ceph.images.statMany(pool, page, settings.detailsConcurrency)).filter((i): i is ImageInfo => i !== undefined).map(toImage)
-      : page.map((name) => ({ name }));
-    return { items, total: names.length, nextCursor };
+      ? (await ceph.images.statMany(pool, page as ImageSpec[], settings.detailsConcurrency))
+        .filter((i): i is ImageInfo => i !== undefined).map(toImage)
+      : page;
+    return { items, total: listed.length, nextCursor };
   });
 
   app.post('/pools/:pool/images', {
