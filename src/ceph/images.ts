@@ -2,7 +2,7 @@
 import { rados } from '../native/rados.js';
 import { noProgress, rbd } from '../native/rbd.js';
 import { RBD_IMAGE_OPTION, SIZES, type Pointer, type RbdImageInfoValue, type TimespecValue } from '../native/types.js';
-import { cString, decodeImageSpecNames, decodeImageSpecs, decodeWatchers, imageSpecArray, watcherArray } from '../native/memory.js';
+import { cString, decodeImageSpecId, decodeImageSpecNames, decodeWatchers, imageSpecArray, watcherArray } from '../native/memory.js';
 import { E } from '../native/errno.js';
 import { native, nativeChecked, nativeInline } from './call.js';
 import type { CephSession } from './connection.js';
@@ -62,19 +62,21 @@ export class Images {
   constructor(private readonly conn: CephSession) {}
 
   /** Image names in a pool, sorted (byte order). rbd_list2 never opens an image. */
-  listNames(pool: string): Promise<string[]> {
-    return this.conn.withIoctx(pool, (io) => io.use('rbd_list2', async (p) => {
-      const names = await listSpecNames(p, pool);
-      return names.sort(compareNames);
-    }));
+  async listNames(pool: string): Promise<string[]> {
+    return (await this.listPicking(pool)).names;
   }
 
   /** Names and ids of the images in a pool, sorted by name (byte order). */
-  listSpecs(pool: string): Promise<ImageSpec[]> {
-    return this.conn.withIoctx(pool, (io) => io.use('rbd_list2', async (p) => {
-      const specs = await listSpecs(p, pool);
-      return specs.sort((a, b) => compareNames(a.name, b.name));
-    }));
+  async listSpecs(pool: string): Promise<ImageSpec[]> {
+    return (await this.listPicking(pool, (names) => names)).picked;
+  }
+
+  /**
+   * rbd_list2: every name, sorted (byte order), and the ids of the names `pick` chooses from them (a page).
+   * Ids are decoded only for those: a pool of thousands of images costs no more than its names.
+   */
+  listPicking(pool: string, pick?: (sortedNames: readonly string[]) => readonly string[]): Promise<{ names: string[]; picked: ImageSpec[] }> {
+    return this.conn.withIoctx(pool, (io) => io.use('rbd_list2', (p) => listImages(p, pool, pick)));
   }
 
   /** Full details of one image (opened read-only, so it adds no watcher of its own). */
@@ -299,8 +301,8 @@ export function compareNames(a: string, b: string): number {
   return a.length - b.length;
 }
 
-/** rbd_list2 with the ERANGE retry: on -ERANGE, *max_images holds the count needed. */
-async function listSpecNames(io: Pointer, pool: string): Promise<string[]> {
+/** rbd_list2 with the ERANGE retry (on -ERANGE, *max_images holds the count needed); see listPicking. */
+async function listImages(io: Pointer, pool: string, pick: undefined | ((sortedNames: readonly string[]) => readonly string[])): Promise<{ names: string[]; picked: ImageSpec[] }> {
   let capacity = 1024;
   for (let attempt = 0; attempt < 8; attempt++) {
     const buf = imageSpecArray(capacity);
@@ -312,30 +314,19 @@ async function listSpecNames(io: Pointer, pool: string): Promise<string[]> {
     }
     check('rbd_list2', rc, pool);
     try {
-      return decodeImageSpecNames(buf, count[0]);
+      const names = decodeImageSpecNames(buf, count[0]);
+      // names are unique in a pool; remember where each came from, to find its id after sorting
+      const position = pick ? new Map(names.map((n, i) => [n, i])) : undefined;
+      names.sort(compareNames); // rbd_list2 answers in directory (name) order already: a linear pass
+      const picked = pick && position
+        ? pick(names).flatMap((name) => {
+          const i = position.get(name);
+          return i === undefined ? [] : [{ name, id: decodeImageSpecId(buf, i) }];
+        })
+        : [];
+      return { names, picked };
     } finally {
       rbd.imageSpecListCleanup(buf, count[0]); // frees the strings librbd strdup()ed, not buf
-    }
-  }
-  throw new CephError('rbd_list2', -E.ERANGE, `${pool}: image list kept growing`);
-}
-
-/** rbd_list2 with ids (see listSpecNames). */
-async function listSpecs(io: Pointer, pool: string): Promise<ImageSpec[]> {
-  let capacity = 1024;
-  for (let attempt = 0; attempt < 8; attempt++) {
-    const buf = imageSpecArray(capacity);
-    const count: [number] = [capacity];
-    const rc = await native<number>('rbd_list2', rbd.list2, io, buf, count);
-    if (rc === -E.ERANGE) {
-      capacity = Math.max(count[0], capacity * 2);
-      continue;
-    }
-    check('rbd_list2', rc, pool);
-    try {
-      return decodeImageSpecs(buf, count[0]).map(({ name, id }) => ({ name, id }));
-    } finally {
-      rbd.imageSpecListCleanup(buf, count[0]);
     }
   }
   throw new CephError('rbd_list2', -E.ERANGE, `${pool}: image list kept growing`);

@@ -33,6 +33,11 @@ export function decodeImageSpecNames(buf: Buffer, count: number): string[] {
   return names;
 }
 
+/** The `id` of the `index`th rbd_image_spec_t in `buf`. */
+export function decodeImageSpecId(buf: Buffer, index: number): string {
+  return koffi.decode(buf, index * SIZES.rbd_image_spec_t + koffi.offsetof(RbdImageSpec, 'id'), 'char *') as string;
+}
+
 export function watcherArray(count: number): Buffer {
   return Buffer.alloc(Math.max(1, count) * SIZES.rbd_image_watcher_t);
 }

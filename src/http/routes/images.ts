@@ -1,7 +1,7 @@
 // /api/v1/pools/{pool}/images
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { compareNames, type CreateImageOptions, type ImageInfo, type ImageSpec } from '../../ceph/images.js';
+import { compareNames, type CreateImageOptions, type ImageInfo } from '../../ceph/images.js';
 import { isCephError } from '../../ceph/errors.js';
 import { featureBits, CREATABLE_FEATURES } from '../../ceph/features.js';
 import { allowsPool, type Principal } from '../auth.js';
@@ -68,7 +68,8 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       tags: ['images'], summary: 'List images, a page at a time', operationId: 'listImages',
       description: 'Sorted by name (byte order). `details=false` (default) lists names without opening any image; '
-        + '`details=true` opens only the images of the returned page, a few at a time.',
+        + '`details=true` reads only the images of the returned page, a few at a time: each image\'s header in one '
+        + 'OSD operation (an image with snapshots is opened read-only). Watchers are given by GET of one image.',
       params: poolParams,
       querystring: listImagesQuery,
       response: { 200: imageListSchema, ...problems(400, 401, 403, 404, 503, 504) },
@@ -84,30 +85,40 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       after = decodeCursor(cursor);
       if (after === undefined) throw new ApiError('VALIDATION_FAILED', 'cursor is not valid: pass nextCursor from a previous page.');
     }
-    // details need each image's id (its header object); names alone need nothing more than rbd_list2
-    let listed: { name: string; id?: string }[] = details
-      ? await ceph.images.listSpecs(pool)
-      : (await ceph.images.listNames(pool)).map((name) => ({ name }));
-    if (search) {
-      const needle = search.toLowerCase();
-      listed = listed.filter((n) => n.name.toLowerCase().includes(needle));
-    }
-    let start = 0;
-    if (after !== undefined) {
-      let lo = 0, hi = listed.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (compareNames(listed[mid]!.name, after) <= 0) lo = mid + 1; else hi = mid;
+    // one page of the sorted names; with details, rbd_list2's ids of that page too (for the header reads)
+    let page: string[] = [];
+    let total = 0;
+    let nextCursor: string | null = null;
+    const choose = (sorted: readonly string[]): string[] => {
+      let names = sorted;
+      if (search) {
+        const needle = search.toLowerCase();
+        names = names.filter((n) => n.toLowerCase().includes(needle));
       }
-      start = lo;
+      let start = 0;
+      if (after !== undefined) {
+        let lo = 0, hi = names.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (compareNames(names[mid]!, after) <= 0) lo = mid + 1; else hi = mid;
+        }
+        start = lo;
+      }
+      page = names.slice(start, start + limit);
+      total = names.length;
+      nextCursor = start + limit < names.length && page.length > 0 ? encodeCursor(page[page.length - 1]!) : null;
+      return page;
+    };
+    let items: unknown[];
+    if (details) {
+      const { picked } = await ceph.images.listPicking(pool, choose);
+      items = (await ceph.images.statMany(pool, picked, settings.detailsConcurrency))
+        .filter((i): i is ImageInfo => i !== undefined).map(toImage);
+    } else {
+      choose(await ceph.images.listNames(pool));
+      items = page.map((name) => ({ name }));
     }
-    const page = listed.slice(start, start + limit);
-    const nextCursor = start + limit < listed.length && page.length > 0 ? encodeCursor(page[page.length - 1]!.name) : null;
-    const items = details
-      ? (await ceph.images.statMany(pool, page as ImageSpec[], settings.detailsConcurrency))
-        .filter((i): i is ImageInfo => i !== undefined).map(toImage)
-      : page;
-    return { items, total: listed.length, nextCursor };
+    return { items: items as ImageView[], total, nextCursor };
   });
 
   app.post('/pools/:pool/images', {

@@ -39,7 +39,7 @@ export const listImagesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().max(8192).optional().describe('from `nextCursor` of the previous page'),
   search: z.string().max(256).optional().describe('case-insensitive substring of the name'),
-  details: booleanQuery.default(false).describe('false: names only (no image is opened); true: full details of this page'),
+  details: booleanQuery.default(false).describe('false: names only (no image is read); true: full details of this page'),
 }).strict();
 
 const featureEnum = z.enum(CREATABLE_FEATURES);
