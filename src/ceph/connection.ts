@@ -230,20 +230,35 @@ export function nativeLoad(): { inFlight: number; queued: number; concurrency: n
 export { limiter as nativeLimiter };
 
 /**
- * Process memory: cap glibc malloc arenas, and every `trimEveryMs` hand freed heap pages back to the
- * kernel (see src/native/malloc.ts). Call once at start; returns a stop function.
+ * Process memory: cap glibc malloc arenas, and hand freed heap pages back to the kernel (see
+ * src/native/malloc.ts): every `trimEveryMs` while work goes on, and once soon after a burst of Ceph calls
+ * ends (the native layer idle for 250 ms), so RSS follows the work down instead of waiting for the next
+ * tick. Call once at start; returns a stop function.
  */
 export function tuneProcessMemory(maxArenas = 2, trimEveryMs = 10_000): () => void {
   capMallocArenas(maxArenas);
   if (trimEveryMs <= 0) return () => undefined;
   let running = false;
-  const timer = setInterval(() => {
+  let trimmedAt = limiter.completed;
+  let lastTrim = 0;
+  const runTrim = (): void => {
     if (running) return;
     running = true;
-    void trimMalloc().finally(() => { running = false; });
-  }, trimEveryMs);
-  timer.unref();
-  return () => clearInterval(timer);
+    lastTrim = Date.now();
+    void trimMalloc().finally(() => { running = false; trimmedAt = limiter.completed; });
+  };
+  const periodic = setInterval(runTrim, trimEveryMs);
+  periodic.unref();
+  let idleSince = 0;
+  const idleCheck = setInterval(() => {
+    if (limiter.inFlight > 0 || limiter.queued > 0) { idleSince = 0; return; }
+    const now = Date.now();
+    if (idleSince === 0) idleSince = now;
+    // at least 250 ms idle, work since the last trim, and not more often than once a second
+    if (now - idleSince >= 250 && limiter.completed !== trimmedAt && now - lastTrim >= 1000) runTrim();
+  }, 125);
+  idleCheck.unref();
+  return () => { clearInterval(periodic); clearInterval(idleCheck); };
 }
 
 /** Sees every finished librados/librbd call: its name, duration, and the errno name when it returned one. */

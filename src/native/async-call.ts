@@ -43,6 +43,9 @@ export class CallLimiter {
 
   observe(observer: CallObserver | undefined): void { this.observer = observer; }
 
+  /** calls finished since the process started (to tell whether any work happened in a while) */
+  completed = 0;
+
   get inFlight(): number { return this.running; }
   get queued(): number { return this.waiting.length; }
   get concurrency(): number { return this.limit; }
@@ -66,6 +69,7 @@ export class CallLimiter {
       this.observer?.(name, (performance.now() - started) / 1000, undefined, err);
       throw err;
     } finally {
+      this.completed++;
       this.release();
     }
   }
