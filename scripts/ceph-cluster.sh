@@ -275,6 +275,14 @@ case "$CMD" in
       stop_cluster
       rm -rf "$DIR"
     fi
+    # a cluster of ours made with other monitor ports (e.g. `up` by hand, then the tests' ports) would never
+    # listen where asked: make it afresh instead of waiting for it
+    if [ -f "$DIR/mon.a/store.db/CURRENT" ] && grep -qs 'scripts/ceph-cluster.sh' "$CONF" \
+       && ! grep -qs "^mon_host = \[v2:127.0.0.1:$MON_V2_PORT,v1:127.0.0.1:$MON_V1_PORT\]" "$CONF"; then
+      say "the cluster in $DIR uses other monitor ports than $MON_V2_PORT/$MON_V1_PORT: making it afresh"
+      stop_cluster
+      rm -rf "$DIR"
+    fi
     if [ ! -f "$DIR/mon.a/store.db/CURRENT" ]; then
       if [ -d "$DIR" ] && [ -n "$(ls -A "$DIR" 2>/dev/null)" ] && ! grep -qs 'scripts/ceph-cluster.sh' "$CONF"; then
         fail "$DIR holds something that is not a cluster of ours; refusing to touch it"

@@ -41,6 +41,8 @@ export const configSchema = z.object({
   REQUIRE_AUTH: bool(false),
   /** every this many ms, hand freed heap pages back to the kernel (glibc malloc_trim); 0 = never */
   MALLOC_TRIM_INTERVAL_MS: int(0, 3_600_000, 10_000),
+  /** nice value for every thread but the event loop's (librbd/librados and libuv workers); 0 = leave them */
+  WORKER_NICE: int(0, 19, 10),
   /** graceful shutdown: how long in-flight requests may take after SIGTERM */
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 20_000),
 });

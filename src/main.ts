@@ -3,6 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import pino from 'pino';
 import { CephClient } from './ceph/client.js';
 import { configureConcurrency, tuneProcessMemory } from './ceph/connection.js';
+import { lowerWorkerPriority } from './ceph/worker-priority.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { buildApp, REDACT_PATHS } from './http/app.js';
 import { TokenFileError, TokenStore } from './http/auth.js';
@@ -80,6 +81,7 @@ async function main(): Promise<void> {
   }
 
   tuneProcessMemory(2, config.MALLOC_TRIM_INTERVAL_MS);
+  lowerWorkerPriority(config.WORKER_NICE);
 
   const pool = configureConcurrency(config.CEPH_CONCURRENCY, config.CEPH_QUEUE_LIMIT);
   if (pool.limit < config.CEPH_CONCURRENCY) {
