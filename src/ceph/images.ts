@@ -362,14 +362,6 @@ async function listWatchers(img: Pointer, target: string): Promise<Watcher[]> {
   throw new CephError('rbd_watchers_list', -E.ERANGE, target);
 }
 
-/** Like Promise.all, but waits for every promise before rejecting with the first error. */
-async function settledAll<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
-  const results = await Promise.allSettled(promises);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
-}
-
 /** Open an image for the duration of `fn`, always closing it. */
 async function withImage<T>(io: Handle<'rados_ioctx_t'>, pool: string, name: string, readOnly: boolean,
   fn: (img: Pointer) => Promise<T>): Promise<T> {
