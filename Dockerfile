@@ -59,7 +59,8 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # tini reaps zombies and forwards SIGTERM to node, which drains requests and closes the Ceph session
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "dist/main.js"]
+# a 4 MiB young generation: RSS ~25 MiB lower, the same throughput (docs/benchmarks.md)
+CMD ["node", "--max-semi-space-size=4", "dist/main.js"]
 
 LABEL org.opencontainers.image.title="rbd-rest-api" \
       org.opencontainers.image.description="REST API for Ceph RBD pools and images (librados/librbd via koffi)"

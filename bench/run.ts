@@ -45,6 +45,7 @@ const LOAD_PAGE = Math.max(1, intEnv('BENCH_LOAD_PAGE', 20));
 const RSS_OPS = intEnv('BENCH_RSS_OPS', 10_000);
 const RBDBENCH = env.BENCH_RBDBENCH ?? join(ROOT, 'bench/rbdbench');
 const SERVICE_MAIN = env.BENCH_SERVICE_MAIN ?? join(ROOT, 'dist/main.js');
+const SERVICE_NODE_FLAGS = ['--max-semi-space-size=4'];
 const OUT = env.BENCH_OUT ?? join(ROOT, 'bench/results');
 const SKIP = new Set((env.BENCH_SKIP ?? '').split(',').map((s) => s.trim()).filter(Boolean)); // c,service,cli,dashboard,load,rss
 const GIB = 1 << 30;
@@ -97,7 +98,8 @@ async function startService(extraEnv: Record<string, string>, label: string): Pr
   };
   const logFile = join(OUT, `service-${label}.log`);
   const out = createWriteStream(logFile);
-  const proc = spawn(process.execPath, [SERVICE_MAIN], {
+  // started as `npm start` and the container start it
+  const proc = spawn(process.execPath, [...SERVICE_NODE_FLAGS, SERVICE_MAIN], {
     cwd: ROOT,
     env: {
       ...process.env,

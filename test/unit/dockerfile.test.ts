@@ -119,7 +119,11 @@ describe('Dockerfile', () => {
     expect(argv![0]).toMatch(/(^|\/)tini$/);
     expect(argv).toContain('--');
     const cmd = final.filter((i) => i.keyword === 'CMD').at(-1);
-    expect(exec(cmd!.args)).toEqual(['node', 'dist/main.js']);
+    // the same node flags as `npm start` (package.json), so the container runs what was measured
+    const start = (JSON.parse(readFileSync(resolve(import.meta.dirname, '../../package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+    const startArgv = start.replace(/^.*?\bnode\s+/, 'node ').split(/\s+/);
+    expect(exec(cmd!.args)).toEqual(startArgv);
+    expect(startArgv).toEqual(['node', '--max-semi-space-size=4', 'dist/main.js']);
     const installs = final.filter((i) => i.keyword === 'RUN').map((i) => i.args).join(' ');
     expect(installs).toMatch(/apt-get install[^&;]*\btini\b/);
   });
