@@ -28,7 +28,7 @@ export const configSchema = z.object({
   CEPH_CONCURRENCY: int(1, 512, 16),
   /** Ceph calls allowed to wait for a slot before requests get 503 + Retry-After */
   CEPH_QUEUE_LIMIT: int(0, 100_000, 2048),
-  /** images opened at once when a listing asks for details */
+  /** images read at once when a listing asks for details (header reads, or opens for images with snapshots) */
   DETAILS_CONCURRENCY: int(1, 64, 8),
   /** maximum request body in bytes */
   BODY_LIMIT: int(256, 10 * 1024 * 1024, 64 * 1024),
