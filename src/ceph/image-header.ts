@@ -91,9 +91,9 @@ export async function readImageHeader(io: Handle<'rados_ioctx_t'>, imageId: stri
   if (!/^[0-9a-zA-Z]+$/.test(imageId)) return undefined; // format 1 images have no id and no rbd_header object
   const op = rados.createReadOp() as Pointer | null;
   if (!op) throw new CephError('rados_create_read_op', -E.ENOMEM, target);
-  // librados writes into `slab` during rados_read_op_operate: it is referenced until that has returned
-  const slab = Buffer.alloc(SLAB_BYTES);
-  const views = slots(slab);
+  // librados writes into these views of one Buffer during rados_read_op_operate; they are used after it
+  // returns, so the memory is referenced until then
+  const views = slots(Buffer.alloc(SLAB_BYTES));
   try {
     for (let i = 0; i < ACTIONS.length; i++) {
       const a = ACTIONS[i]!;
@@ -105,13 +105,14 @@ export async function readImageHeader(io: Handle<'rados_ioctx_t'>, imageId: stri
       native<number>('rados_read_op_operate', rados.readOpOperate, op, p, `rbd_header.${imageId}`, 0));
     if (rc === -E.ETIMEDOUT) throw new CephError('rados_read_op_operate', rc, target);
     if (rc < 0) return undefined;
-    return decode(views, slab);
+    return decode(views);
   } finally {
+    void views; // referenced here so that every path keeps the memory librados wrote into until now
     rados.releaseReadOp(op);
   }
 }
 
-function decode(views: Slot[], _slab: Buffer): HeaderDetails | undefined {
+function decode(views: Slot[]): HeaderDetails | undefined {
   const result = (i: number): Buffer | number => {
     const s = views[i]!;
     const rc = s.prval.readInt32LE(0);

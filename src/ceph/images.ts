@@ -92,7 +92,6 @@ export class Images {
    */
   statMany(pool: string, specs: readonly ImageSpec[], concurrency: number): Promise<(ImageInfo | undefined)[]> {
     return this.conn.withIoctx(pool, async (io) => {
-      const results: (ImageInfo | undefined)[] = new Array(specs.length);
       const ioPoolId = await io.use('rados_ioctx_get_id', async (p) => num(rados.ioctxGetId(p) as number | bigint));
       const poolNames = new Map<number, Promise<string>>();
       const poolName = (id: number): Promise<string> => {
@@ -100,55 +99,24 @@ export class Images {
         if (!name) { name = this.poolName(id); poolNames.set(id, name); }
         return name;
       };
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        while (next < specs.length) {
-          const i = next++;
-          const { name, id } = specs[i]!;
-          try {
-            const h = await readImageHeader(io, id, `${pool}/${name}`);
-            if (h) {
-              const dataPool = h.dataPoolId >= 0 && h.dataPoolId !== ioPoolId ? await poolName(h.dataPoolId) : null;
-              results[i] = {
-                name, id, pool,
-                size: h.size, objectSize: 2 ** h.order, order: h.order, objects: h.objects,
-                features: featureNames(h.featureBits), featureBits: h.featureBits,
-                stripeUnit: h.stripeUnit, stripeCount: h.stripeCount, dataPool,
-                blockNamePrefix: h.blockNamePrefix, createdAt: h.createdAt, snapshotCount: h.snapshotCount,
-              };
-            } else {
-              results[i] = await this.statIn(io, pool, name, false);
-            }
-          } catch (e) {
-            if (!isCephError(e, 'ENOENT')) throw e;
-            results[i] = undefined;
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(Math.max(1, concurrency), specs.length) }, worker));
-      return results;
+      return mapSkippingRemoved(specs, concurrency, async ({ name, id }) => {
+        const h = await readImageHeader(io, id, `${pool}/${name}`);
+        if (!h) return this.statIn(io, pool, name, false);
+        const dataPool = h.dataPoolId >= 0 && h.dataPoolId !== ioPoolId ? await poolName(h.dataPoolId) : null;
+        return {
+          name, id, pool,
+          size: h.size, objectSize: 2 ** h.order, order: h.order, objects: h.objects,
+          features: featureNames(h.featureBits), featureBits: h.featureBits,
+          stripeUnit: h.stripeUnit, stripeCount: h.stripeCount, dataPool,
+          blockNamePrefix: h.blockNamePrefix, createdAt: h.createdAt, snapshotCount: h.snapshotCount,
+        };
+      });
     });
   }
 
   /** statMany through rbd_open_read_only + rbd_stat only (what the header reader is checked against). */
   statManyByOpening(pool: string, names: readonly string[], concurrency: number): Promise<(ImageInfo | undefined)[]> {
-    return this.conn.withIoctx(pool, async (io) => {
-      const results: (ImageInfo | undefined)[] = new Array(names.length);
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        while (next < names.length) {
-          const i = next++;
-          try {
-            results[i] = await this.statIn(io, pool, names[i]!, false);
-          } catch (e) {
-            if (!isCephError(e, 'ENOENT')) throw e;
-            results[i] = undefined;
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(Math.max(1, concurrency), names.length) }, worker));
-      return results;
-    });
+    return this.conn.withIoctx(pool, (io) => mapSkippingRemoved(names, concurrency, (name) => this.statIn(io, pool, name, false)));
   }
 
   /** rbd_create4. EEXIST when the name is taken; EDOM/EINVAL for bad order or striping. */
@@ -360,6 +328,28 @@ async function listWatchers(img: Pointer, target: string): Promise<Watcher[]> {
     }
   }
   throw new CephError('rbd_watchers_list', -E.ERANGE, target);
+}
+
+/**
+ * `fn` over `items`, at most `concurrency` at a time, results in order; an item whose image is gone
+ * (ENOENT: removed since it was listed) gives undefined, any other error fails the whole.
+ */
+async function mapSkippingRemoved<I, R>(items: readonly I[], concurrency: number, fn: (item: I) => Promise<R>): Promise<(R | undefined)[]> {
+  const results: (R | undefined)[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i]!);
+      } catch (e) {
+        if (!isCephError(e, 'ENOENT')) throw e;
+        results[i] = undefined;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, concurrency), items.length) }, worker));
+  return results;
 }
 
 /** Open an image for the duration of `fn`, always closing it. */
