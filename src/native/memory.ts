@@ -4,7 +4,6 @@ import { koffi } from './library.js';
 import { rados } from './rados.js';
 import { RbdImageSpec, RbdImageWatcher, SIZES, type Pointer } from './types.js';
 
-export interface ImageSpecValue { id: string; name: string }
 export interface WatcherValue { addr: string; id: number | bigint; cookie: number | bigint }
 
 /** A zeroed Buffer big enough for `count` rbd_image_spec_t (at least one, so the pointer is never NULL). */
@@ -12,15 +11,10 @@ export function imageSpecArray(count: number): Buffer {
   return Buffer.alloc(Math.max(1, count) * SIZES.rbd_image_spec_t);
 }
 
-/** Decode `count` rbd_image_spec_t from `buf` (strings are copied into JS). */
-export function decodeImageSpecs(buf: Buffer, count: number): ImageSpecValue[] {
-  if (count === 0) return [];
-  return koffi.decode(buf, RbdImageSpec, count) as ImageSpecValue[];
-}
-
 /**
- * Only the `name` of each rbd_image_spec_t in `buf`: half the string copies of decodeImageSpecs, which
- * matters for pools with thousands of images. Reads the name pointers straight from the array.
+ * Only the `name` of each rbd_image_spec_t in `buf`: no id strings copied, which matters for pools with
+ * thousands of images (ids are read one by one, for a page, with decodeImageSpecId). Reads the name
+ * pointers straight from the array.
  */
 export function decodeImageSpecNames(buf: Buffer, count: number): string[] {
   if (count === 0) return [];
