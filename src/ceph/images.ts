@@ -68,14 +68,16 @@ export class Images {
 
   /** Names and ids of the images in a pool, sorted by name (byte order). */
   async listSpecs(pool: string): Promise<ImageSpec[]> {
-    return (await this.listPicking(pool, (names) => names)).picked;
+    return (await this.listPicking(pool, (names) => ({ page: names }))).picked;
   }
 
   /**
-   * rbd_list2: every name, sorted (byte order), and the ids of the names `pick` chooses from them (a page).
-   * Ids are decoded only for those: a pool of thousands of images costs no more than its names.
+   * rbd_list2: every name, sorted (byte order); `pick` chooses a page from them, and the ids of that page's
+   * names come back as `picked`. Ids are decoded only for those: a pool of thousands of images costs no
+   * more than its names.
    */
-  listPicking(pool: string, pick?: (sortedNames: readonly string[]) => readonly string[]): Promise<{ names: string[]; picked: ImageSpec[] }> {
+  listPicking<T extends { page: readonly string[] }>(pool: string, pick?: (sortedNames: readonly string[]) => T):
+    Promise<{ names: string[]; chosen: T | undefined; picked: ImageSpec[] }> {
     return this.conn.withIoctx(pool, (io) => io.use('rbd_list2', (p) => listImages(p, pool, pick)));
   }
 
@@ -92,17 +94,11 @@ export class Images {
    */
   statMany(pool: string, specs: readonly ImageSpec[], concurrency: number): Promise<(ImageInfo | undefined)[]> {
     return this.conn.withIoctx(pool, async (io) => {
-      const ioPoolId = await io.use('rados_ioctx_get_id', async (p) => num(rados.ioctxGetId(p) as number | bigint));
-      const poolNames = new Map<number, Promise<string>>();
-      const poolName = (id: number): Promise<string> => {
-        let name = poolNames.get(id);
-        if (!name) { name = this.poolName(id); poolNames.set(id, name); }
-        return name;
-      };
+      const dataPools = new Map<number, Promise<string | null>>(); // one reverse lookup per data pool, not per image
       return mapSkippingRemoved(specs, concurrency, async ({ name, id }) => {
         const h = await readImageHeader(io, id, `${pool}/${name}`);
         if (!h) return this.statIn(io, pool, name, false);
-        const dataPool = h.dataPoolId >= 0 && h.dataPoolId !== ioPoolId ? await poolName(h.dataPoolId) : null;
+        const dataPool = await this.dataPoolName(io, h.dataPoolId, dataPools);
         return {
           name, id, pool,
           size: h.size, objectSize: 2 ** h.order, order: h.order, objects: h.objects,
@@ -218,8 +214,7 @@ export class Images {
       const watchers = withWatchers ? await listWatchers(img, target) : undefined;
       const dataPoolId = num(dataPoolIdRaw);
       const featureBits = BigInt(features[0]);
-      const ioPoolId = await io.use('rados_ioctx_get_id', async (p) => num(rados.ioctxGetId(p) as number | bigint));
-      const dataPool = dataPoolId >= 0 && dataPoolId !== ioPoolId ? await this.poolName(dataPoolId) : null;
+      const dataPool = await this.dataPoolName(io, dataPoolId);
       return {
         name,
         id: cString(idBuf),
@@ -239,6 +234,21 @@ export class Images {
         ...(watchers ? { watchers } : {}),
       };
     });
+  }
+
+  /**
+   * The name of an image's data pool, or null when its data live in the image's own pool (librbd reports
+   * that pool's id, the header -1). `cache` shares the lookups of one listing.
+   */
+  private dataPoolName(io: Handle<'rados_ioctx_t'>, dataPoolId: number, cache?: Map<number, Promise<string | null>>): Promise<string | null> {
+    if (dataPoolId < 0) return Promise.resolve(null);
+    let name = cache?.get(dataPoolId);
+    if (!name) {
+      name = io.use('rados_ioctx_get_id', async (p) => num(rados.ioctxGetId(p) as number | bigint))
+        .then((own) => (own === dataPoolId ? null : this.poolName(dataPoolId)));
+      cache?.set(dataPoolId, name);
+    }
+    return name;
   }
 
   private poolName(id: number): Promise<string> {
@@ -270,7 +280,8 @@ export function compareNames(a: string, b: string): number {
 }
 
 /** rbd_list2 with the ERANGE retry (on -ERANGE, *max_images holds the count needed); see listPicking. */
-async function listImages(io: Pointer, pool: string, pick: undefined | ((sortedNames: readonly string[]) => readonly string[])): Promise<{ names: string[]; picked: ImageSpec[] }> {
+async function listImages<T extends { page: readonly string[] }>(io: Pointer, pool: string,
+  pick: ((sortedNames: readonly string[]) => T) | undefined): Promise<{ names: string[]; chosen: T | undefined; picked: ImageSpec[] }> {
   let capacity = 1024;
   for (let attempt = 0; attempt < 8; attempt++) {
     const buf = imageSpecArray(capacity);
@@ -283,21 +294,40 @@ async function listImages(io: Pointer, pool: string, pick: undefined | ((sortedN
     check('rbd_list2', rc, pool);
     try {
       const names = decodeImageSpecNames(buf, count[0]);
-      // names are unique in a pool; remember where each came from, to find its id after sorting
-      const position = pick ? new Map(names.map((n, i) => [n, i])) : undefined;
-      names.sort(compareNames); // rbd_list2 answers in directory (name) order already: a linear pass
-      const picked = pick && position
-        ? pick(names).flatMap((name) => {
-          const i = position.get(name);
-          return i === undefined ? [] : [{ name, id: decodeImageSpecId(buf, i) }];
-        })
-        : [];
-      return { names, picked };
+      if (!pick) return { names: names.sort(compareNames), chosen: undefined, picked: [] };
+      // rbd_list2 answers in directory (name) order, so the names are usually sorted already: then a name's
+      // entry in buf is found by binary search; otherwise remember each name's entry before sorting
+      const position = isSorted(names) ? undefined : new Map(names.map((n, i) => [n, i]));
+      if (position) names.sort(compareNames);
+      const entry = (name: string): number | undefined => position ? position.get(name) : sortedIndexOf(names, name);
+      const chosen = pick(names);
+      const picked = chosen.page.flatMap((name) => {
+        const i = entry(name);
+        return i === undefined ? [] : [{ name, id: decodeImageSpecId(buf, i) }];
+      });
+      return { names, chosen, picked };
     } finally {
       rbd.imageSpecListCleanup(buf, count[0]); // frees the strings librbd strdup()ed, not buf
     }
   }
   throw new CephError('rbd_list2', -E.ERANGE, `${pool}: image list kept growing`);
+}
+
+function isSorted(names: readonly string[]): boolean {
+  for (let i = 1; i < names.length; i++) if (compareNames(names[i - 1]!, names[i]!) > 0) return false;
+  return true;
+}
+
+/** Index of `name` in byte-order-sorted `names`, or undefined. */
+function sortedIndexOf(names: readonly string[], name: string): number | undefined {
+  let lo = 0, hi = names.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = compareNames(names[mid]!, name);
+    if (c === 0) return mid;
+    if (c < 0) lo = mid + 1; else hi = mid;
+  }
+  return undefined;
 }
 
 /** Snapshot count of an image opened read-only (memory only, see statIn). */

@@ -1,4 +1,5 @@
 // /api/v1/pools/{pool}/images
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { compareNames, type CreateImageOptions, type ImageInfo } from '../../ceph/images.js';
@@ -29,6 +30,32 @@ const preferHeaders = z.object({
 /** RFC 7240: Prefer: return=minimal (among other preferences, any case). */
 const wantsMinimal = (prefer: string | undefined): boolean =>
   prefer !== undefined && prefer.split(/[,;]/).some((p) => p.trim().toLowerCase() === 'return=minimal');
+
+/** 201 with `{name, pool, size}` only: the image is not opened again to answer. */
+const sendMinimal = (reply: FastifyReply, pool: string, name: string, size: number) =>
+  reply.code(201).header('location', imagePath(pool, name)).header('preference-applied', 'return=minimal')
+    .send({ name, pool, size });
+
+/** The page of `sorted` names after `after` that contain `search` (case-insensitive), at most `limit`. */
+function onePage(sorted: readonly string[], search: string | undefined, after: string | undefined, limit: number) {
+  let names = sorted;
+  if (search) {
+    const needle = search.toLowerCase();
+    names = names.filter((n) => n.toLowerCase().includes(needle));
+  }
+  let start = 0;
+  if (after !== undefined) {
+    let lo = 0, hi = names.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareNames(names[mid]!, after) <= 0) lo = mid + 1; else hi = mid;
+    }
+    start = lo;
+  }
+  const page = names.slice(start, start + limit);
+  const nextCursor = start + limit < names.length && page.length > 0 ? encodeCursor(page[page.length - 1]!) : null;
+  return { page, total: names.length, nextCursor };
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -85,40 +112,15 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       after = decodeCursor(cursor);
       if (after === undefined) throw new ApiError('VALIDATION_FAILED', 'cursor is not valid: pass nextCursor from a previous page.');
     }
-    // one page of the sorted names; with details, rbd_list2's ids of that page too (for the header reads)
-    let page: string[] = [];
-    let total = 0;
-    let nextCursor: string | null = null;
-    const choose = (sorted: readonly string[]): string[] => {
-      let names = sorted;
-      if (search) {
-        const needle = search.toLowerCase();
-        names = names.filter((n) => n.toLowerCase().includes(needle));
-      }
-      let start = 0;
-      if (after !== undefined) {
-        let lo = 0, hi = names.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1;
-          if (compareNames(names[mid]!, after) <= 0) lo = mid + 1; else hi = mid;
-        }
-        start = lo;
-      }
-      page = names.slice(start, start + limit);
-      total = names.length;
-      nextCursor = start + limit < names.length && page.length > 0 ? encodeCursor(page[page.length - 1]!) : null;
-      return page;
-    };
-    let items: unknown[];
-    if (details) {
-      const { picked } = await ceph.images.listPicking(pool, choose);
-      items = (await ceph.images.statMany(pool, picked, settings.detailsConcurrency))
-        .filter((i): i is ImageInfo => i !== undefined).map(toImage);
-    } else {
-      choose(await ceph.images.listNames(pool));
-      items = page.map((name) => ({ name }));
+    const pageOf = (sorted: readonly string[]) => onePage(sorted, search, after, limit);
+    if (!details) {
+      const { page, total, nextCursor } = pageOf(await ceph.images.listNames(pool));
+      return { items: page.map((name) => ({ name })), total, nextCursor };
     }
-    return { items: items as ImageView[], total, nextCursor };
+    // with details, rbd_list2's ids of the page too (the header reads need them)
+    const { chosen, picked } = await ceph.images.listPicking(pool, pageOf);
+    const infos = await ceph.images.statMany(pool, picked, settings.detailsConcurrency);
+    return { items: infos.filter((i): i is ImageInfo => i !== undefined).map(toImage), total: chosen!.total, nextCursor: chosen!.nextCursor };
   });
 
   app.post('/pools/:pool/images', {
@@ -136,8 +138,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
     const { name, ...spec } = req.body;
     await ceph.images.create(pool, name, spec.size, await createOptions(spec, req.principal));
     if (wantsMinimal(req.headers.prefer)) {
-      return reply.code(201).header('location', imagePath(pool, name)).header('preference-applied', 'return=minimal')
-        .send({ name, pool, size: spec.size });
+      return sendMinimal(reply, pool, name, spec.size);
     }
     const info = await statSettled(pool, name);
     return reply.code(201).header('location', imagePath(pool, name)).send(toImage(info));
@@ -171,8 +172,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
         }
       }
       if (created && wantsMinimal(req.headers.prefer)) {
-        return reply.code(201).header('location', imagePath(pool, image)).header('preference-applied', 'return=minimal')
-          .send({ name: image, pool, size: spec.size });
+        return sendMinimal(reply, pool, image, spec.size);
       }
       let info: ImageInfo;
       try {
