@@ -1,6 +1,7 @@
 // A connection to a Ceph cluster (one rados_t). Opened with bounded timeouts, closed idempotently;
 // after close() every call throws a `closed` CephError instead of touching freed memory.
 import { rados } from '../native/rados.js';
+import { rbd } from '../native/rbd.js';
 import { limiter, threadpoolSize } from '../native/async-call.js';
 import { cString, takeRadosBuffer } from '../native/memory.js';
 import { E, errnoName } from '../native/errno.js';
@@ -36,6 +37,10 @@ export interface MonCommandResult {
 /** What Pools and Images need: a live cluster handle, I/O contexts and mon commands. */
 export interface CephSession {
   withCluster<T>(op: string, fn: (cluster: Pointer) => Promise<T>): Promise<T>;
+  /**
+   * `pool` is a pool spec: "pool" (the default namespace) or "pool/namespace" (as the rbd CLI writes it).
+   * ENOENT from `rados_ioctx_create` for a missing pool, from `rbd_namespace_exists` for a missing namespace.
+   */
   withIoctx<T>(pool: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T>;
   monCommand(command: Record<string, unknown>, target?: string): Promise<MonCommandResult>;
   /** Drop what is cached about a pool that was just deleted. */
@@ -113,8 +118,8 @@ export class CephConnection implements CephSession {
         } catch (e) {
           // ENOENT may mean the pool was deleted (or deleted and made again) since this context was opened:
           // then drop it and run once more on a fresh one; otherwise it is the operation's own ENOENT
-          if (!isCephError(e, 'ENOENT') || !(await this.poolChanged(cluster, pool, cached.id))) throw e;
-          this.forgetPool(pool, cached);
+          if (!isCephError(e, 'ENOENT') || !(await this.poolChanged(cluster, splitPoolSpec(pool).pool, cached.id))) throw e;
+          this.dropIoctx(pool, cached);
         }
       }
       const entry = await this.openIoctx(cluster, pool);
@@ -136,17 +141,33 @@ export class CephConnection implements CephSession {
     let pending = this.opening.get(pool);
     if (!pending) {
       pending = (async () => {
+        const { pool: poolName, namespace } = splitPoolSpec(pool);
         const out: [Pointer | null] = [null];
-        let rc = await native<number>('rados_ioctx_create', rados.ioctxCreate, cluster, pool, out);
+        let rc = await native<number>('rados_ioctx_create', rados.ioctxCreate, cluster, poolName, out);
         if (rc === -E.ENOENT) {
           // our OSD map may predate a pool another client (another replica) just made: catch up, then retry
           await nativeChecked('rados_wait_for_latest_osdmap', undefined, rados.waitForLatestOsdmap, cluster);
-          rc = await native<number>('rados_ioctx_create', rados.ioctxCreate, cluster, pool, out);
+          rc = await native<number>('rados_ioctx_create', rados.ioctxCreate, cluster, poolName, out);
         }
-        check('rados_ioctx_create', rc, pool);
+        check('rados_ioctx_create', rc, poolName);
         const io = new Handle('rados_ioctx_t', out[0]!, (p) => native('rados_ioctx_destroy', rados.ioctxDestroy, p));
         // int64_t rados_ioctx_get_id(rados_ioctx_t io): local memory
         const id = Number(rados.ioctxGetId(out[0]!) as number | bigint);
+        if (namespace !== '') {
+          // librbd answers a missing namespace with empty listings, not ENOENT: check it once per context
+          rados.ioctxSetNamespace(out[0]!, namespace);
+          const exists: [boolean] = [false];
+          try {
+            await nativeChecked('rbd_namespace_exists', pool, rbd.namespaceExists, out[0]!, namespace, exists);
+          } catch (e) {
+            await io.close().catch(() => undefined);
+            throw e;
+          }
+          if (!exists[0]) {
+            await io.close().catch(() => undefined);
+            throw new CephError('rbd_namespace_exists', -E.ENOENT, pool);
+          }
+        }
         const entry = { io, id };
         if (this.cluster.isOpen) this.ioctxs.set(pool, entry);
         return entry;
@@ -164,7 +185,14 @@ export class CephConnection implements CephSession {
   }
 
   /** Drop the cached I/O context of a pool (after it was deleted); it is destroyed once nothing uses it. */
-  forgetPool(pool: string, entry = this.ioctxs.get(pool)): void {
+  forgetPool(pool: string): void {
+    // a pool's namespaces go with it
+    for (const spec of [...this.ioctxs.keys()]) {
+      if (spec === pool || spec.startsWith(`${pool}/`)) this.dropIoctx(spec, this.ioctxs.get(spec));
+    }
+  }
+
+  private dropIoctx(pool: string, entry: IoctxEntry | undefined): void {
     if (!entry || this.ioctxs.get(pool) !== entry) return;
     this.ioctxs.delete(pool);
     // requests that already hold it finish first: Handle.close waits for calls in flight; the grace period
@@ -270,4 +298,15 @@ export function observeCephCalls(observer: CephCallObserver | undefined): void {
     const errno = error !== undefined ? 'EFAULT' : typeof result === 'number' && result < 0 ? errnoName(result) : undefined;
     observer(name, seconds, errno);
   }));
+}
+
+/** "pool" → {pool, namespace: ''}; "pool/ns" → {pool, namespace: 'ns'} (the rbd CLI's spelling). */
+export function splitPoolSpec(spec: string): { pool: string; namespace: string } {
+  const slash = spec.indexOf('/');
+  return slash < 0 ? { pool: spec, namespace: '' } : { pool: spec.slice(0, slash), namespace: spec.slice(slash + 1) };
+}
+
+/** The inverse of splitPoolSpec. */
+export function poolSpec(pool: string, namespace: string | undefined): string {
+  return namespace ? `${pool}/${namespace}` : pool;
 }

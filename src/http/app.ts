@@ -1,21 +1,22 @@
-// The Fastify application factory: everything but listening and process signals (see src/main.ts).
+// The Fastify application factory: settings, the plugins (src/http/plugins/) and the routes (src/http/routes/).
+// Listening and process signals are src/main.ts's.
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import fastifySwagger from '@fastify/swagger';
-import fastifySwaggerUi from '@fastify/swagger-ui';
-import {
-  hasZodFastifySchemaValidationErrors, jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
 import type { CephClient } from '../ceph/client.js';
-import { allowsPool, allowsScope, bearerToken, type Principal, type Scope, type TokenStore } from './auth.js';
-import { ApiError, toApiError, toProblem } from './errors.js';
+import type { Principal, Scope, TokenStore } from './auth.js';
 import { Metrics } from './metrics.js';
 import { Readiness } from './readiness.js';
+import { registerAccessLog } from './plugins/access-log.js';
+import { registerAuthentication } from './plugins/authentication.js';
+import { registerJsonBody } from './plugins/json-body.js';
+import { registerOpenApi } from './plugins/openapi.js';
+import { registerProblems } from './plugins/problems.js';
 import { healthRoutes } from './routes/health.js';
+import { imageListRoutes } from './routes/image-list.js';
 import { imageRoutes } from './routes/images.js';
 import { poolRoutes } from './routes/pools.js';
-import { API_PREFIX } from './paths.js';
+import { API_PREFIX, registerScoped } from './paths.js';
 
 export interface AppSettings {
   detailsConcurrency: number;
@@ -88,132 +89,24 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.decorate('ceph', opts.ceph);
   app.decorate('settings', settings);
   app.decorate('readiness', new Readiness(opts.ceph, settings.readyCacheMs, settings.readyTimeoutMs));
-
-  // JSON bodies; an empty body is "no body" (curl -X DELETE -H 'content-type: application/json' is common)
-  // JSON only (application/json or any +json type); text/plain and anything else get 415.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser(/^application\/([\w.-]+\+)?json$/, { parseAs: 'string' }, (_req, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(new ApiError('VALIDATION_FAILED', 'The request body is not valid JSON.'), undefined);
-    }
-  });
-
-  app.addHook('onRequest', async (req, reply) => {
-    reply.header('x-request-id', req.id);
-  });
-  // while shutting down, every answer closes its connection so keep-alive clients let the server stop
-  app.addHook('onSend', async (_req, reply) => {
-    if (app.readiness.isDraining) reply.header('connection', 'close');
-  });
+  app.decorateRequest('outcome', undefined);
+  app.decorateRequest('principal', undefined);
 
   const metrics = new Metrics(opts.ceph);
   app.decorate('metrics', metrics);
-  app.decorateRequest('outcome', undefined);
-  app.addHook('onResponse', async (req, reply) => {
-    metrics.observeHttp(req.method, req.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
-    const line = {
-      method: req.method,
-      url: req.url.split('?')[0],
-      route: req.routeOptions.url,
-      status: reply.statusCode,
-      durationMs: Math.round(reply.elapsedTime * 100) / 100,
-      ...(req.outcome ? { code: req.outcome.code, errno: req.outcome.errno } : {}),
-    };
-    if (reply.statusCode >= 500) req.log.warn(line, 'request');
-    else req.log.info(line, 'request');
-  });
   app.addHook('onClose', async () => metrics.close());
 
-  // Swagger UI's own routes (HTML, scripts) are public; the API behind its Authorize button is not.
-  app.addHook('onRoute', (route) => {
-    if (route.url === '/docs' || route.url.startsWith('/docs/')) route.config = { ...(route.config ?? {}), public: true };
-  });
-
-  app.decorateRequest('principal', undefined);
-  const tokens = opts.auth;
-  if (tokens) {
-    app.addHook('onRequest', async (req) => {
-      const config = req.routeOptions.config;
-      if (config?.public) return;
-      const token = bearerToken(req.headers.authorization);
-      if (token === undefined) throw new ApiError('UNAUTHORIZED', 'This API needs a token: send "Authorization: Bearer <token>".');
-      const principal = tokens.authenticate(token);
-      if (!principal) throw new ApiError('UNAUTHORIZED', 'The token is not valid.');
-      req.principal = principal;
-      req.log = req.log.child({ principal: principal.name });
-      const needed: Scope = config?.scope ?? (req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write');
-      if (!allowsScope(principal, needed)) {
-        throw new ApiError('FORBIDDEN', `This token's scope is "${principal.scope}"; this operation needs "${needed}".`,
-          { requiredScope: needed });
-      }
-      const pool = (req.params as { pool?: unknown } | undefined)?.pool;
-      if (typeof pool === 'string' && !allowsPool(principal, pool)) {
-        throw new ApiError('FORBIDDEN', `This token may not use pool "${pool}".`);
-      }
-    });
-  }
-
-  app.setErrorHandler((err, req, reply) => {
-    let api: ApiError;
-    let unexpected: boolean;
-    if (hasZodFastifySchemaValidationErrors(err)) {
-      const errors = err.validation.map((v) => ({
-        in: err.validationContext ?? 'request',
-        path: v.instancePath.replace(/^\//, '').replace(/\//g, '.'),
-        message: v.message ?? 'is not valid',
-      }));
-      const detail = errors.map((e) => `${e.in}${e.path ? `.${e.path}` : ''}: ${e.message}`).join('; ');
-      api = new ApiError('VALIDATION_FAILED', detail.slice(0, 2000), { errors });
-      unexpected = false;
-    } else {
-      ({ api, unexpected } = toApiError(err));
-    }
-    req.outcome = { code: api.code, errno: api.ceph?.code };
-    if (unexpected) req.log.error({ err }, 'unexpected error');
-    else if (api.status >= 500) req.log.warn({ code: api.code, errno: api.ceph?.code, op: api.ceph?.op }, api.detail);
-    else req.log.debug({ code: api.code, errno: api.ceph?.code }, api.detail);
-    if (api.code === 'CEPH_BUSY' || api.code === 'CEPH_UNAVAILABLE' || api.code === 'SHUTTING_DOWN') reply.header('retry-after', '1');
-    if (api.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="rbd-rest-api"');
-    return reply.code(api.status).type('application/problem+json').send(toProblem(api, req.url, req.id));
-  });
-
-  app.setNotFoundHandler((req, reply) => {
-    const api = new ApiError('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}.`);
-    return reply.code(404).type('application/problem+json').send(toProblem(api, req.url, req.id));
-  });
-
-  await app.register(fastifySwagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: {
-        title: 'rbd-rest-api',
-        description: 'Ceph RBD pools and images over REST. Errors are application/problem+json with a stable `code`.',
-        version: opts.version ?? '0.1.0',
-      },
-      tags: [
-        { name: 'pools', description: 'Ceph pools' },
-        { name: 'images', description: 'RBD images' },
-        { name: 'health', description: 'Probes' },
-      ],
-      components: {
-        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'API token (when authentication is on)' } },
-      },
-      security: [{ bearerAuth: [] }],
-    },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
-  });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true } });
+  registerJsonBody(app);
+  registerAccessLog(app, metrics);
+  if (opts.auth) registerAuthentication(app, opts.auth);
+  registerProblems(app);
+  await registerOpenApi(app, opts.version ?? '0.1.0');
 
   await app.register(healthRoutes);
-  app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
   app.get('/metrics', { schema: { hide: true }, config: { public: true } }, async (_req, reply) =>
     reply.type(metrics.contentType).send(await metrics.render()));
   await app.register(poolRoutes, { prefix: API_PREFIX });
-  await app.register(imageRoutes, { prefix: API_PREFIX });
+  await registerScoped(app, imageListRoutes);
+  await registerScoped(app, imageRoutes);
   return app;
 }

@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   NOT_FOUND: { status: 404, title: 'No such resource' },
   POOL_NOT_FOUND: { status: 404, title: 'Pool not found' },
   IMAGE_NOT_FOUND: { status: 404, title: 'Image not found' },
+  NAMESPACE_NOT_FOUND: { status: 404, title: 'Namespace not found' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   NOT_ACCEPTABLE: { status: 406, title: 'Not acceptable' },
   POOL_EXISTS: { status: 409, title: 'A pool with this name exists' },
@@ -78,6 +79,7 @@ export function fromCephError(e: CephError): ApiError {
   if (e.kind === 'closed') return new ApiError('CEPH_UNAVAILABLE', 'The service is not connected to the Ceph cluster.', {}, e);
   switch (e.code) {
     case 'ENOENT':
+      if (e.op === 'rbd_namespace_exists') return new ApiError('NAMESPACE_NOT_FOUND', `Namespace ${e.target ?? ''} does not exist.`, {}, e);
       if (onPool) return new ApiError('POOL_NOT_FOUND', `Pool ${e.target ?? ''} does not exist.`.replace('  ', ' '), {}, e);
       if (onImage) return new ApiError('IMAGE_NOT_FOUND', `Image ${e.target ?? ''} does not exist.`, {}, e);
       return new ApiError('NOT_FOUND', e.message, {}, e);

@@ -1,4 +1,50 @@
+// URL building, and the one mechanism that serves a resource in the default namespace of a pool and in
+// any RBD namespace of it: a route plugin written with paths relative to a pool (`/images/:image`) is
+// registered under both `/api/v1/pools/:pool` and `/api/v1/pools/:pool/namespaces/:namespace`.
+import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { splitPoolSpec } from '../ceph/connection.js';
+import { namespaceParam } from './schemas/common.js';
+
 export const API_PREFIX = '/api/v1';
+export const POOL_SCOPE_PREFIXES = ['/pools/:pool', '/pools/:pool/namespaces/:namespace'] as const;
+
 export const poolPath = (pool: string): string => `${API_PREFIX}/pools/${encodeURIComponent(pool)}`;
-export const imagePath = (pool: string, image: string): string =>
-  `${poolPath(pool)}/images/${encodeURIComponent(image)}`;
+
+/** The URL of a pool spec's scope: /api/v1/pools/p or /api/v1/pools/p/namespaces/ns. */
+export function scopePath(spec: string): string {
+  const { pool, namespace } = splitPoolSpec(spec);
+  return namespace ? `${poolPath(pool)}/namespaces/${encodeURIComponent(namespace)}` : poolPath(pool);
+}
+
+/** `spec` is a pool spec ("pool" or "pool/namespace"). */
+export const imagePath = (spec: string, image: string): string => `${scopePath(spec)}/images/${encodeURIComponent(image)}`;
+
+/** The pool spec a scoped route works on: its `pool` parameter, and `namespace` when the URL has one. */
+export function specOf(params: { pool: string; namespace?: string | undefined }): string {
+  return params.namespace ? `${params.pool}/${params.namespace}` : params.pool;
+}
+
+/**
+ * Register a pool-relative route plugin under both scopes. The namespaced copies get operationIds with an
+ * `InNamespace` suffix (OpenAPI needs them unique) and a `namespace` path parameter.
+ */
+export async function registerScoped(app: FastifyInstance, plugin: FastifyPluginAsyncZod): Promise<void> {
+  for (const scope of POOL_SCOPE_PREFIXES) {
+    await app.register(async (child) => {
+      const namespaced = scope.includes(':namespace');
+      child.addHook('onRoute', (route) => {
+        const schema = route.schema as { operationId?: string; params?: unknown } | undefined;
+        if (!schema) return;
+        const next: Record<string, unknown> = { ...schema };
+        if (namespaced && schema.operationId) next.operationId = `${schema.operationId}InNamespace`;
+        if (schema.params instanceof z.ZodObject && 'namespace' in schema.params.shape) {
+          next.params = namespaced ? schema.params.extend({ namespace: namespaceParam }) : schema.params.omit({ namespace: true });
+        }
+        route.schema = next;
+      });
+      await child.register(plugin);
+    }, { prefix: `${API_PREFIX}${scope}` });
+  }
+}

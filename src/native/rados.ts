@@ -36,6 +36,8 @@ export const rados = {
   ioctxDestroy: librados.func('void rados_ioctx_destroy(rados_ioctx_t io)'),
   /** int64_t rados_ioctx_get_id(rados_ioctx_t io); */
   ioctxGetId: librados.func('int64_t rados_ioctx_get_id(rados_ioctx_t io)'),
+  /** void rados_ioctx_set_namespace(rados_ioctx_t io, const char *nspace); (local memory; NULL = default namespace) */
+  ioctxSetNamespace: librados.func('void rados_ioctx_set_namespace(rados_ioctx_t io, const char *nspace)'),
   /** int rados_ioctx_pool_stat(rados_ioctx_t io, struct rados_pool_stat_t *stats); */
   ioctxPoolStat: librados.func('int rados_ioctx_pool_stat(rados_ioctx_t io, _Out_ rados_pool_stat_t *stats)'),
   /**

@@ -15,6 +15,8 @@ export const noProgress = koffi.register(() => 0, koffi.pointer(ProgressFn));
 export const rbd = {
   /** void rbd_version(int *major, int *minor, int *extra); */
   version: librbd.func('void rbd_version(_Out_ int *major, _Out_ int *minor, _Out_ int *extra)'),
+  /** int rbd_namespace_exists(rados_ioctx_t io, const char *namespace_name, bool *exists); */
+  namespaceExists: librbd.func('int rbd_namespace_exists(rados_ioctx_t io, const char *namespace_name, _Out_ bool *exists)'),
   /** int rbd_pool_init(rados_ioctx_t io, bool force); */
   poolInit: librbd.func('int rbd_pool_init(rados_ioctx_t io, bool force)'),
   /**

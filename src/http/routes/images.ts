@@ -1,23 +1,22 @@
-// /api/v1/pools/{pool}/images
+// /api/v1/pools/{pool}[/namespaces/{namespace}]/images/{image}: create, idempotent PUT, get, resize, delete
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { compareNames, type CreateImageOptions, type ImageInfo } from '../../ceph/images.js';
+import type { CreateImageOptions, ImageInfo } from '../../ceph/images.js';
 import { isCephError } from '../../ceph/errors.js';
 import { featureBits, CREATABLE_FEATURES } from '../../ceph/features.js';
 import { allowsPool, type Principal } from '../auth.js';
 import { ApiError } from '../errors.js';
-import { decodeCursor, encodeCursor } from '../cursor.js';
 import { KeyedLock } from '../keyed-lock.js';
-import { imagePath } from '../paths.js';
+import { imagePath, specOf } from '../paths.js';
 import { formatSize } from '../size.js';
-import { IMAGE_NAME_PATTERN, imageParams, poolParams, problems } from '../schemas/common.js';
+import { IMAGE_NAME_PATTERN, imageParams, problems, scopeParams } from '../schemas/common.js';
 import {
-  createImageBody, imageListSchema, imageSchema, listImagesQuery, patchImageBody, putImageBody, type ImageSpecInput,
+  createImageBody, imageSchema, patchImageBody, putImageBody, type ImageSpecInput,
 } from '../schemas/images.js';
 
-type ImageView = Omit<ImageInfo, 'featureBits'>;
-const toImage = ({ featureBits: _bits, ...rest }: ImageInfo): ImageView => rest;
+export type ImageView = Omit<ImageInfo, 'featureBits'>;
+export const toImage = ({ featureBits: _bits, ...rest }: ImageInfo): ImageView => rest;
 
 const createdImageSchema = z.union([
   imageSchema,
@@ -36,31 +35,10 @@ const sendMinimal = (reply: FastifyReply, pool: string, name: string, size: numb
   reply.code(201).header('location', imagePath(pool, name)).header('preference-applied', 'return=minimal')
     .send({ name, pool, size });
 
-/** The page of `sorted` names after `after` that contain `search` (case-insensitive), at most `limit`. */
-function onePage(sorted: readonly string[], search: string | undefined, after: string | undefined, limit: number) {
-  let names = sorted;
-  if (search) {
-    const needle = search.toLowerCase();
-    names = names.filter((n) => n.toLowerCase().includes(needle));
-  }
-  let start = 0;
-  if (after !== undefined) {
-    let lo = 0, hi = names.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareNames(names[mid]!, after) <= 0) lo = mid + 1; else hi = mid;
-    }
-    start = lo;
-  }
-  const page = names.slice(start, start + limit);
-  const nextCursor = start + limit < names.length && page.length > 0 ? encodeCursor(page[page.length - 1]!) : null;
-  return { page, total: names.length, nextCursor };
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
-  const { ceph, settings } = app;
+  const { ceph } = app;
   const putLock = new KeyedLock();
 
   async function createOptions(spec: ImageSpecInput, principal: Principal | undefined): Promise<CreateImageOptions> {
@@ -91,42 +69,10 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
     }
   }
 
-  app.get('/pools/:pool/images', {
-    schema: {
-      tags: ['images'], summary: 'List images, a page at a time', operationId: 'listImages',
-      description: 'Sorted by name (byte order). `details=false` (default) lists names without opening any image; '
-        + '`details=true` reads only the images of the returned page, a few at a time: each image\'s header in one '
-        + 'OSD operation (an image with snapshots is opened read-only). Watchers are given by GET of one image.',
-      params: poolParams,
-      querystring: listImagesQuery,
-      response: { 200: imageListSchema, ...problems(400, 401, 403, 404, 503, 504) },
-    },
-    // the schema documents the answer; re-validating up to 1000 items with zod costs 2–4 ms a page, more
-    // than listing the names in Ceph, so this route serializes directly (the handler is typed to the schema)
-    serializerCompiler: () => (data) => JSON.stringify(data),
-  }, async (req) => {
-    const { pool } = req.params;
-    const { limit, cursor, search, details } = req.query;
-    let after: string | undefined;
-    if (cursor !== undefined) {
-      after = decodeCursor(cursor);
-      if (after === undefined) throw new ApiError('VALIDATION_FAILED', 'cursor is not valid: pass nextCursor from a previous page.');
-    }
-    const pageOf = (sorted: readonly string[]) => onePage(sorted, search, after, limit);
-    if (!details) {
-      const { page, total, nextCursor } = pageOf(await ceph.images.listNames(pool));
-      return { items: page.map((name) => ({ name })), total, nextCursor };
-    }
-    // with details, rbd_list2's ids of the page too (the header reads need them)
-    const { chosen, picked } = await ceph.images.listPicking(pool, pageOf);
-    const infos = await ceph.images.statMany(pool, picked, settings.detailsConcurrency);
-    return { items: infos.filter((i): i is ImageInfo => i !== undefined).map(toImage), total: chosen!.total, nextCursor: chosen!.nextCursor };
-  });
-
-  app.post('/pools/:pool/images', {
+  app.post('/images', {
     schema: {
       tags: ['images'], summary: 'Create an image', operationId: 'createImage',
-      params: poolParams,
+      params: scopeParams,
       description: 'Answers 201 with the new image. With `Prefer: return=minimal` (RFC 7240) the answer is only '
         + '`{name, pool, size}`: the image is not opened again, which makes bulk creation faster.',
       headers: preferHeaders,
@@ -134,7 +80,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 201: createdImageSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
   }, async (req, reply) => {
-    const { pool } = req.params;
+    const pool = specOf(req.params);
     const { name, ...spec } = req.body;
     await ceph.images.create(pool, name, spec.size, await createOptions(spec, req.principal));
     if (wantsMinimal(req.headers.prefer)) {
@@ -144,7 +90,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
     return reply.code(201).header('location', imagePath(pool, name)).send(toImage(info));
   });
 
-  app.put('/pools/:pool/images/:image', {
+  app.put('/images/:image', {
     schema: {
       tags: ['images'],
       summary: 'Create an image if it does not exist (idempotent)',
@@ -157,7 +103,8 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: imageSchema, 201: createdImageSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
   }, async (req, reply) => {
-    const { pool, image } = req.params;
+    const pool = specOf(req.params);
+    const { image } = req.params;
     const spec = req.body;
     return putLock.run(`${pool}\0${image}`, async () => {
       let created = false;
@@ -196,15 +143,15 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
     });
   });
 
-  app.get('/pools/:pool/images/:image', {
+  app.get('/images/:image', {
     schema: {
       tags: ['images'], summary: 'Get an image', operationId: 'getImage',
       params: imageParams,
       response: { 200: imageSchema, ...problems(400, 401, 403, 404, 503, 504) },
     },
-  }, async (req) => toImage(await ceph.images.stat(req.params.pool, req.params.image)));
+  }, async (req) => toImage(await ceph.images.stat(specOf(req.params), req.params.image)));
 
-  app.patch('/pools/:pool/images/:image', {
+  app.patch('/images/:image', {
     schema: {
       tags: ['images'], summary: 'Resize an image', operationId: 'resizeImage',
       description: 'Growing is always allowed. Shrinking discards data beyond the new size and needs `allowShrink: true`.',
@@ -213,7 +160,8 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: imageSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
   }, async (req) => {
-    const { pool, image } = req.params;
+    const pool = specOf(req.params);
+    const { image } = req.params;
     const { size, allowShrink } = req.body;
     const current = await ceph.images.stat(pool, image);
     if (size < current.size && !allowShrink) {
@@ -226,7 +174,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
     return toImage(await ceph.images.stat(pool, image));
   });
 
-  app.delete('/pools/:pool/images/:image', {
+  app.delete('/images/:image', {
     schema: {
       tags: ['images'], summary: 'Delete an image', operationId: 'deleteImage',
       description: 'Refused (409) while the image is open by a client or has snapshots; snapshots are never deleted silently.',
@@ -234,7 +182,8 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 204: z.null().describe('deleted'), ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
   }, async (req, reply) => {
-    const { pool, image } = req.params;
+    const pool = specOf(req.params);
+    const { image } = req.params;
     try {
       await ceph.images.remove(pool, image);
     } catch (e) {

@@ -21,7 +21,14 @@ const existingName = (what: string) => z.string().min(1).max(4096)
   .describe(`the ${what}'s name, percent-encoded`);
 
 export const poolParams = z.object({ pool: existingName('pool') });
-export const imageParams = z.object({ pool: existingName('pool'), image: existingName('image') });
+/** A route under /pools/{pool} and /pools/{pool}/namespaces/{namespace} (see registerScoped in paths.ts). */
+export const namespaceParam = existingName('namespace').describe('the RBD namespace, percent-encoded');
+export const scopeParams = z.object({
+  pool: existingName('pool'),
+  // registerScoped makes it required under /namespaces/{namespace} and drops it elsewhere
+  namespace: namespaceParam.optional(),
+});
+export const imageParams = scopeParams.extend({ image: existingName('image') });
 
 /** A size: integer bytes or a string with a binary unit. Parsed to integer bytes. */
 export const sizeSchema = z.union([
