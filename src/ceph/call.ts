@@ -1,5 +1,5 @@
 // Runs a native call off the main thread and turns limiter overflow into a `busy` CephError.
-import { callAsync, NativeQueueFullError, type NativeFunction } from '../native/async-call.js';
+import { callAsync, callLong, NativeQueueFullError, type NativeFunction } from '../native/async-call.js';
 import { CephError, check } from './errors.js';
 
 export async function native<T = number>(op: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
@@ -26,4 +26,20 @@ export async function nativeChecked(op: string, target: string | undefined, fn: 
  */
 export function nativeInline(op: string, target: string | undefined, fn: NativeFunction, ...args: unknown[]): number {
   return check(op, fn(...args) as number, target);
+}
+
+/**
+ * A call that may run for minutes (flatten, copy, rollback, trash removal, shrink): on the small separate
+ * budget for long calls, so request-sized calls keep their slots. Throws a CephError on a negative errno.
+ */
+export async function nativeLong(op: string, target: string | undefined, fn: NativeFunction, ...args: unknown[]): Promise<number> {
+  let rc: number;
+  try {
+    rc = await callLong<number>(op, fn, ...args);
+  } catch (e) {
+    if (e instanceof NativeQueueFullError) throw CephError.busy(op);
+    throw e;
+  }
+  if (rc < 0) throw new CephError(op, rc, target);
+  return rc;
 }

@@ -2,7 +2,7 @@
 // after close() every call throws a `closed` CephError instead of touching freed memory.
 import { rados } from '../native/rados.js';
 import { rbd } from '../native/rbd.js';
-import { limiter, threadpoolSize } from '../native/async-call.js';
+import { limiter, longLimiter, threadpoolSize } from '../native/async-call.js';
 import { cString, takeRadosBuffer } from '../native/memory.js';
 import { E, errnoName } from '../native/errno.js';
 import { capMallocArenas, trimMalloc } from '../native/malloc.js';
@@ -244,18 +244,23 @@ export function libraryVersion(): string {
 }
 
 /** The process-wide native call limiter: concurrency must stay below UV_THREADPOOL_SIZE. */
-export function configureConcurrency(limit: number, maxQueue: number): { limit: number; threadpool: number } {
+export function configureConcurrency(limit: number, maxQueue: number, longLimit = 2): { limit: number; longLimit: number; threadpool: number } {
   const threadpool = threadpoolSize();
-  const effective = Math.max(1, Math.min(limit, threadpool - 2));
+  const long = Math.max(1, Math.min(longLimit, threadpool - 3));
+  const effective = Math.max(1, Math.min(limit, threadpool - 2 - long));
   limiter.configure(effective, maxQueue);
-  return { limit: effective, threadpool };
+  longLimiter.configure(long, 10_000);
+  return { limit: effective, longLimit: long, threadpool };
 }
 
-export function nativeLoad(): { inFlight: number; queued: number; concurrency: number } {
-  return { inFlight: limiter.inFlight, queued: limiter.queued, concurrency: limiter.concurrency };
+export function nativeLoad(): { inFlight: number; queued: number; concurrency: number; longInFlight: number; longQueued: number } {
+  return {
+    inFlight: limiter.inFlight, queued: limiter.queued, concurrency: limiter.concurrency,
+    longInFlight: longLimiter.inFlight, longQueued: longLimiter.queued,
+  };
 }
 
-export { limiter as nativeLimiter };
+export { limiter as nativeLimiter, longLimiter as nativeLongLimiter };
 
 /**
  * Process memory: cap glibc malloc arenas, and hand freed heap pages back to the kernel (see
@@ -294,10 +299,12 @@ export type CephCallObserver = (op: string, seconds: number, errno: string | und
 
 /** One observer per process (the metrics of the running app); undefined removes it. */
 export function observeCephCalls(observer: CephCallObserver | undefined): void {
-  limiter.observe(observer && ((name, seconds, result, error) => {
+  const wrapped = observer && ((name: string, seconds: number, result: unknown, error?: unknown) => {
     const errno = error !== undefined ? 'EFAULT' : typeof result === 'number' && result < 0 ? errnoName(result) : undefined;
     observer(name, seconds, errno);
-  }));
+  });
+  limiter.observe(wrapped);
+  longLimiter.observe(wrapped);
 }
 
 /** "pool" → {pool, namespace: ''}; "pool/ns" → {pool, namespace: 'ns'} (the rbd CLI's spelling). */

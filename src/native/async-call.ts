@@ -104,10 +104,22 @@ export function threadpoolSize(): number {
   return Number.isFinite(n) && n > 0 ? Math.min(n, 1024) : 4;
 }
 
-/** One limiter for the whole process: every Ceph call shares the threadpool. */
-export const limiter = new CallLimiter(Math.max(1, threadpoolSize() - 4), 1000);
+/** Request-sized calls: every short Ceph call shares this part of the threadpool. */
+export const limiter = new CallLimiter(Math.max(1, threadpoolSize() - 6), 1000);
+
+/**
+ * Long calls (flatten, copy, rollback, trash removal, shrink: minutes to days on a worker thread) have their
+ * own small budget, so they can never take the slots request-sized calls need. Both together stay below
+ * UV_THREADPOOL_SIZE (configureConcurrency in src/ceph/connection.ts).
+ */
+export const longLimiter = new CallLimiter(2, 10_000);
 
 /** Shorthand for limiter.call. */
 export function callAsync<T = number>(name: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
   return limiter.call<T>(name, fn, ...args);
+}
+
+/** Shorthand for longLimiter.call: for calls that may run for minutes. */
+export function callLong<T = number>(name: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
+  return longLimiter.call<T>(name, fn, ...args);
 }
