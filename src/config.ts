@@ -1,5 +1,6 @@
 // Environment → validated configuration. Every setting the service reads comes through here.
 import { z } from 'zod';
+import { parseCorsOrigins } from './http/plugins/cors.js';
 
 const int = (min: number, max: number, def: number) =>
   z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(min).max(max).default(def);
@@ -45,6 +46,16 @@ export const configSchema = z.object({
   WORKER_NICE: int(0, 19, 10),
   /** graceful shutdown: how long in-flight requests may take after SIGTERM */
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 20_000),
+  /** origins (comma list, or *) whose browser pages may call the API; unset = no CORS headers */
+  CORS_ORIGINS: z.string().trim().optional().transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    try {
+      return parseCorsOrigins(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  }),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -118,6 +118,7 @@ async function main(): Promise<void> {
     },
     loggerInstance: logger,
     auth: tokens,
+    corsOrigins: config.CORS_ORIGINS,
   });
 
   await ceph.start();

@@ -9,6 +9,7 @@ import { Metrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import { registerAccessLog } from './plugins/access-log.js';
 import { registerAuthentication } from './plugins/authentication.js';
+import { registerCors } from './plugins/cors.js';
 import { registerJsonBody } from './plugins/json-body.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerProblems } from './plugins/problems.js';
@@ -35,6 +36,8 @@ export interface AppOptions {
   version?: string;
   /** bearer tokens; undefined = authentication off (development only) */
   auth?: TokenStore;
+  /** origins allowed to call the API from a browser (CORS_ORIGINS); undefined = no CORS headers */
+  corsOrigins?: readonly string[];
 }
 
 declare module 'fastify' {
@@ -98,6 +101,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   registerJsonBody(app);
   registerAccessLog(app, metrics);
+  // CORS answers preflights in onRequest, so it must come before authentication
+  if (opts.corsOrigins?.length) await registerCors(app, opts.corsOrigins);
   if (opts.auth) registerAuthentication(app, opts.auth);
   registerProblems(app);
   await registerOpenApi(app, opts.version ?? '0.1.0');
