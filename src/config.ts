@@ -46,6 +46,10 @@ export const configSchema = z.object({
   WORKER_NICE: int(0, 19, 10),
   /** graceful shutdown: how long in-flight requests may take after SIGTERM */
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 20_000),
+  /** requests per second per token (per client address when authentication is off); 0 = no limit */
+  RATE_LIMIT_PER_SECOND: z.coerce.number({ error: 'must be a number' }).min(0).max(1_000_000).default(100),
+  /** requests a token may send at once (the token bucket's size); a provisioning burst of 200 PUTs passes */
+  RATE_LIMIT_BURST: int(1, 1_000_000, 400),
   /** origins (comma list, or *) whose browser pages may call the API; unset = no CORS headers */
   CORS_ORIGINS: z.string().trim().optional().transform((v, ctx) => {
     if (v === undefined) return undefined;

@@ -119,6 +119,7 @@ async function main(): Promise<void> {
     loggerInstance: logger,
     auth: tokens,
     corsOrigins: config.CORS_ORIGINS,
+    rateLimit: { perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
   });
 
   await ceph.start();

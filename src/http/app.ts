@@ -10,6 +10,7 @@ import { Readiness } from './readiness.js';
 import { registerAccessLog } from './plugins/access-log.js';
 import { registerAuthentication } from './plugins/authentication.js';
 import { registerCors } from './plugins/cors.js';
+import { registerRateLimit, type RateLimitSettings } from './plugins/rate-limit.js';
 import { registerJsonBody } from './plugins/json-body.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerProblems } from './plugins/problems.js';
@@ -17,6 +18,7 @@ import { healthRoutes } from './routes/health.js';
 import { imageListRoutes } from './routes/image-list.js';
 import { imageRoutes } from './routes/images.js';
 import { poolRoutes } from './routes/pools.js';
+import { namespaceRoutes } from './routes/namespaces.js';
 import { API_PREFIX, registerScoped } from './paths.js';
 
 export interface AppSettings {
@@ -38,6 +40,8 @@ export interface AppOptions {
   auth?: TokenStore;
   /** origins allowed to call the API from a browser (CORS_ORIGINS); undefined = no CORS headers */
   corsOrigins?: readonly string[];
+  /** requests per second per token (per address without auth); undefined or perSecond 0 = no limit */
+  rateLimit?: RateLimitSettings;
 }
 
 declare module 'fastify' {
@@ -104,6 +108,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // CORS answers preflights in onRequest, so it must come before authentication
   if (opts.corsOrigins?.length) await registerCors(app, opts.corsOrigins);
   if (opts.auth) registerAuthentication(app, opts.auth);
+  // after authentication (keyed by the token's name), before any route is added (it hooks each route)
+  if (opts.rateLimit) await registerRateLimit(app, opts.rateLimit);
   registerProblems(app);
   await registerOpenApi(app, opts.version ?? '0.1.0');
 
@@ -111,6 +117,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.get('/metrics', { schema: { hide: true }, config: { public: true } }, async (_req, reply) =>
     reply.type(metrics.contentType).send(await metrics.render()));
   await app.register(poolRoutes, { prefix: API_PREFIX });
+  await app.register(namespaceRoutes, { prefix: API_PREFIX });
   await registerScoped(app, imageListRoutes);
   await registerScoped(app, imageRoutes);
   return app;

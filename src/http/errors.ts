@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   CONFLICT: { status: 409, title: 'Conflict with the current state' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests for this token' },
   INTERNAL_ERROR: { status: 500, title: 'Internal error' },
   CEPH_UNAVAILABLE: { status: 503, title: 'The Ceph cluster is unavailable' },
   CEPH_BUSY: { status: 503, title: 'Too many Ceph operations in flight' },
