@@ -254,7 +254,7 @@ describe('listing', () => {
     let pages = 0;
     do {
       const q: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
-      const r = await t.app.inject({ method: 'GET', url: `/api/v1/pools/${listPool.name}/images?limit=10${q}` });
+      const r = await t.app.inject({ method: 'GET', url: `/api/v1/pools/${listPool.name}/images?limit=10&total=true${q}` });
       expect(r.statusCode).toBe(200);
       const body = r.json();
       expect(body.total).toBe(57);
@@ -289,7 +289,7 @@ describe('listing', () => {
   });
 
   it('details=true reads only the page; search filters; default limit 100; limit bounds', async () => {
-    const r = await t.app.inject({ method: 'GET', url: `/api/v1/pools/${listPool.name}/images?details=true&search=GOLD&limit=5` });
+    const r = await t.app.inject({ method: 'GET', url: `/api/v1/pools/${listPool.name}/images?details=true&search=GOLD&limit=5&total=true` });
     expect(r.statusCode).toBe(200);
     const body = r.json();
     expect(body.total).toBe(made.filter((n) => n.includes('gold')).length);

@@ -31,14 +31,21 @@ export const imageListItemSchema = z.object(imageFields).partial().required({ na
 
 export const imageListSchema = z.object({
   items: z.array(imageListItemSchema),
-  total: z.number().int().describe('images matching `search` in the pool'),
+  total: z.number().int().optional()
+    .describe('only with `total=true`: the images of the pool (namespace) that match `prefix` and `search`'),
   nextCursor: z.string().nullable().describe('pass as `cursor` for the next page; null on the last page'),
 }).meta({ id: 'ImageList' });
 
 export const listImagesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().max(8192).optional().describe('from `nextCursor` of the previous page'),
-  search: z.string().max(256).optional().describe('case-insensitive substring of the name'),
+  prefix: z.string().max(256).optional()
+    .refine((s) => s === undefined || !s.includes('\0'), 'prefix cannot contain NUL')
+    .describe('only names that start with this (case-sensitive, byte prefix); served from the directory, O(page)'),
+  search: z.string().max(256).optional()
+    .describe('case-insensitive substring of the name; reads the directory from the cursor until the page is full (up to the whole pool)'),
+  total: booleanQuery.default(false)
+    .describe('true: also count the matching images of the whole pool (O(pool)); absent from the answer otherwise'),
   details: booleanQuery.default(false).describe('false: names only (no image is read); true: full details of this page'),
 }).strict();
 
