@@ -18,6 +18,7 @@ import { healthRoutes } from './routes/health.js';
 import { imageListRoutes } from './routes/image-list.js';
 import { imageRoutes } from './routes/images.js';
 import { poolRoutes } from './routes/pools.js';
+import { namespaceRoutes } from './routes/namespaces.js';
 import { API_PREFIX, registerScoped } from './paths.js';
 
 export interface AppSettings {
@@ -116,6 +117,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.get('/metrics', { schema: { hide: true }, config: { public: true } }, async (_req, reply) =>
     reply.type(metrics.contentType).send(await metrics.render()));
   await app.register(poolRoutes, { prefix: API_PREFIX });
+  await app.register(namespaceRoutes, { prefix: API_PREFIX });
   await registerScoped(app, imageListRoutes);
   await registerScoped(app, imageRoutes);
   return app;

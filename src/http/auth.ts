@@ -2,7 +2,8 @@
 //
 // Tokens come from a file (a mounted Kubernetes Secret in production). Two formats:
 //   - lines:  <token> <scopes> [<pools>] [<name>]      e.g.  3f9c…e1  read,write  rbd,k8s  provisioner
-//             scopes and pools are comma-separated; pools "*" (or omitted) = every pool; "#" starts a comment
+//             scopes and pools are comma-separated; pools "*" (or omitted) = every pool; "#" starts a comment;
+//             a pool may name one RBD namespace, "pool/ns", or every named namespace of it, "pool/*" (see allows)
 //   - JSON:   [{ "name": "console", "token": "…", "scopes": ["read"], "pools": ["rbd"] }]
 // Scopes nest: admin (pools) ⊇ write (images) ⊇ read. Only SHA-256 digests of tokens are kept in memory and
 // they are compared in constant time; a token never reaches a log line (the entry's name does).
@@ -126,6 +127,24 @@ export class TokenStore {
 
 export const allowsScope = (p: Principal, needed: Scope): boolean => RANK[p.scope] >= RANK[needed];
 export const allowsPool = (p: Principal, pool: string): boolean => p.pools === undefined || p.pools.has(pool);
+
+/**
+ * May the token touch `namespace` of `pool`? Grants (the pools column): `pool` = the whole pool, every namespace
+ * of it included; `pool/ns` = that namespace only; `pool/*` = every named namespace of the pool (not its default
+ * namespace). `namespace` '' or undefined = the default namespace / the pool as a whole, which needs `pool`.
+ */
+export function allows(p: Principal, pool: string, namespace?: string): boolean {
+  if (p.pools === undefined || p.pools.has(pool)) return true;
+  if (!namespace) return false;
+  return p.pools.has(`${pool}/*`) || p.pools.has(`${pool}/${namespace}`);
+}
+
+/** Does the token hold any grant in `pool` (a namespace of it at least)? Decides what listings show. */
+export function seesPool(p: Principal, pool: string): boolean {
+  if (p.pools === undefined || p.pools.has(pool)) return true;
+  for (const grant of p.pools) if (grant.startsWith(`${pool}/`)) return true;
+  return false;
+}
 
 /** The token from an `Authorization: Bearer <token>` header, or undefined (missing or another scheme). */
 export function bearerToken(header: string | undefined): string | undefined {

@@ -6,6 +6,7 @@ export const ERROR_CODES = {
   VALIDATION_FAILED: { status: 400, title: 'The request is not valid' },
   CONFIRMATION_REQUIRED: { status: 400, title: 'This operation destroys data and needs confirmation' },
   INVALID_ARGUMENT: { status: 400, title: 'Ceph rejected an argument' },
+  FEATURE_NOT_CHANGEABLE: { status: 400, title: 'This feature change is not possible' },
   UNAUTHORIZED: { status: 401, title: 'Authentication required' },
   FORBIDDEN: { status: 403, title: 'The token does not allow this' },
   PERMISSION_DENIED: { status: 403, title: 'The Ceph key lacks a capability for this' },
@@ -13,10 +14,12 @@ export const ERROR_CODES = {
   POOL_NOT_FOUND: { status: 404, title: 'Pool not found' },
   IMAGE_NOT_FOUND: { status: 404, title: 'Image not found' },
   NAMESPACE_NOT_FOUND: { status: 404, title: 'Namespace not found' },
+  METADATA_KEY_NOT_FOUND: { status: 404, title: 'No such image metadata key' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   NOT_ACCEPTABLE: { status: 406, title: 'Not acceptable' },
   POOL_EXISTS: { status: 409, title: 'A pool with this name exists' },
   POOL_NOT_EMPTY: { status: 409, title: 'The pool still holds images' },
+  NAMESPACE_NOT_EMPTY: { status: 409, title: 'The namespace still holds images (or trashed images)' },
   IMAGE_EXISTS: { status: 409, title: 'An image with this name exists' },
   IMAGE_SPEC_CONFLICT: { status: 409, title: 'The image exists with a different specification' },
   IMAGE_IN_USE: { status: 409, title: 'The image is in use' },
@@ -34,6 +37,7 @@ export const ERROR_CODES = {
   STORAGE_FULL: { status: 507, title: 'The cluster or pool is full' },
 } as const;
 
+  USAGE_TIMEOUT: { status: 504, title: 'Computing the disk usage took longer than allowed' },
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 export class ApiError extends Error {

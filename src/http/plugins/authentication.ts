@@ -1,7 +1,14 @@
 // Bearer tokens on every route but the public ones, then the token's scope and pools.
 import type { FastifyInstance } from 'fastify';
-import { allowsPool, allowsScope, bearerToken, type Scope, type TokenStore } from '../auth.js';
+import { allows, allowsScope, seesPool, bearerToken, type Scope, type TokenStore } from '../auth.js';
 import { ApiError } from '../errors.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** 'any': the route concerns a whole pool and filters what it shows; any grant in the pool lets it run */
+    poolAccess?: 'any';
+  }
+}
 
 export function registerAuthentication(app: FastifyInstance, tokens: TokenStore): void {
   app.addHook('onRequest', async (req) => {
@@ -18,9 +25,18 @@ export function registerAuthentication(app: FastifyInstance, tokens: TokenStore)
       throw new ApiError('FORBIDDEN', `This token's scope is "${principal.scope}"; this operation needs "${needed}".`,
         { requiredScope: needed });
     }
-    const pool = (req.params as { pool?: unknown } | undefined)?.pool;
-    if (typeof pool === 'string' && !allowsPool(principal, pool)) {
-      throw new ApiError('FORBIDDEN', `This token may not use pool "${pool}".`);
+    const params = req.params as { pool?: unknown; namespace?: unknown } | undefined;
+    const pool = params?.pool;
+    if (typeof pool === 'string') {
+      // a route about the pool as a whole that filters its own answer (namespace lists, iostat) needs a grant
+      // anywhere in the pool; every other route works in one namespace (the default one without :namespace)
+      const namespace = typeof params?.namespace === 'string' ? params.namespace : '';
+      const ok = config?.poolAccess === 'any' ? seesPool(principal, pool) : allows(principal, pool, namespace);
+      if (!ok) {
+        throw new ApiError('FORBIDDEN', namespace
+          ? `This token may not use namespace "${namespace}" of pool "${pool}".`
+          : `This token may not use pool "${pool}"${seesPool(principal, pool) ? ' outside its namespaces' : ''}.`);
+      }
     }
   });
 }

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { PoolWithStats } from '../../ceph/pools.js';
-import { allowsPool } from '../auth.js';
+import { allowsPool, seesPool } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { poolParams, problems } from '../schemas/common.js';
 import { createPoolBody, deletePoolQuery, poolListSchema, poolSchema } from '../schemas/pools.js';
@@ -21,8 +21,8 @@ export const poolRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (req) => {
     const { principal } = req;
     const pools = await ceph.pools.list();
-    // a token limited to some pools sees only those
-    return { items: pools.filter((p) => !principal || allowsPool(principal, p.name)).map(toPool) };
+    // a token limited to some pools (or namespaces of them) sees only those pools
+    return { items: pools.filter((p) => !principal || seesPool(principal, p.name)).map(toPool) };
   });
 
   app.post('/pools', {

@@ -1,0 +1,72 @@
+// /api/v1/pools/{pool}/namespaces: list, create (idempotent PUT), delete. Everything else about a namespace
+// (images, snapshots, trash, tasks) is served under /pools/{pool}/namespaces/{namespace}/… by registerScoped.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { isCephError } from '../../ceph/errors.js';
+import { Namespaces } from '../../ceph/namespaces.js';
+import { allows } from '../auth.js';
+import { ApiError } from '../errors.js';
+import { scopePath } from '../paths.js';
+import { poolParams, problems } from '../schemas/common.js';
+import { namespaceCreateParams, namespaceDeleteParams, namespaceListSchema, namespaceSchema } from '../schemas/namespaces.js';
+
+export const namespaceRoutes: FastifyPluginAsyncZod = async (app) => {
+  const namespaces = new Namespaces(app.ceph);
+
+  app.get('/pools/:pool/namespaces', {
+    schema: {
+      tags: ['namespaces'], summary: 'List the RBD namespaces of a pool', operationId: 'listNamespaces',
+      description: 'A token limited to some namespaces of the pool sees only those.',
+      params: poolParams,
+      response: { 200: namespaceListSchema, ...problems(400, 401, 403, 404, 503, 504) },
+    },
+    config: { poolAccess: 'any' },
+  }, async (req) => {
+    const { pool } = req.params;
+    const { principal } = req;
+    const names = await namespaces.list(pool);
+    return { items: names.filter((n) => !principal || allows(principal, pool, n)).map((name) => ({ name, pool })) };
+  });
+
+  app.put('/pools/:pool/namespaces/:namespace', {
+    schema: {
+      tags: ['namespaces'], summary: 'Create a namespace (idempotent)', operationId: 'putNamespace',
+      description: '201 when created, 200 when it already exists. Its images are then served under '
+        + '`/pools/{pool}/namespaces/{namespace}/images`.',
+      params: namespaceCreateParams,
+      response: { 200: namespaceSchema, 201: namespaceSchema, ...problems(400, 401, 403, 404, 503, 504) },
+    },
+    config: { scope: 'admin' },
+  }, async (req, reply) => {
+    const { pool, namespace } = req.params;
+    const created = await namespaces.create(pool, namespace);
+    return reply.code(created ? 201 : 200).header('location', scopePath(`${pool}/${namespace}`)).send({ name: namespace, pool });
+  });
+
+  app.delete('/pools/:pool/namespaces/:namespace', {
+    schema: {
+      tags: ['namespaces'], summary: 'Delete an empty namespace', operationId: 'deleteNamespace',
+      description: 'Refused with 409 NAMESPACE_NOT_EMPTY while the namespace holds images, in its trash too.',
+      params: namespaceDeleteParams,
+      response: { 204: z.null().describe('deleted'), ...problems(400, 401, 403, 404, 409, 503, 504) },
+    },
+    config: { scope: 'admin' },
+  }, async (req, reply) => {
+    const { pool, namespace } = req.params;
+    try {
+      await namespaces.remove(pool, namespace);
+    } catch (e) {
+      if (isCephError(e, 'ENOENT') && e.op === 'rbd_namespace_remove') {
+        throw new ApiError('NAMESPACE_NOT_FOUND', `Namespace ${pool}/${namespace} does not exist.`, {}, e);
+      }
+      if (isCephError(e, 'EBUSY', 'ENOTEMPTY')) {
+        const usage = await namespaces.usage(pool, namespace).catch(() => undefined);
+        throw new ApiError('NAMESPACE_NOT_EMPTY',
+          `Namespace ${pool}/${namespace} still holds ${usage ? `${usage.images} image(s) and ${usage.trashImages} trashed image(s)` : 'images'}; `
+          + 'delete them (and purge its trash) first.', usage ? { images: usage.images, trashImages: usage.trashImages } : {}, e);
+      }
+      throw e;
+    }
+    return reply.code(204).send(null);
+  });
+};

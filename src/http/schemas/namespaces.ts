@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { NAMESPACE_NAME_PATTERN } from '../../ceph/namespaces.js';
+import { poolParams } from './common.js';
+
+export const namespaceNameForCreate = z.string()
+  .regex(NAMESPACE_NAME_PATTERN, 'namespace names are 1–63 characters: letters, digits, ".", "_", "-", starting with a letter or digit')
+  .describe('1–63 characters: letters, digits, ".", "_", "-"; starts with a letter or digit');
+
+export const namespaceSchema = z.object({
+  name: z.string(),
+  pool: z.string(),
+}).meta({ id: 'Namespace' });
+
+export const namespaceListSchema = z.object({
+  items: z.array(namespaceSchema).describe('named namespaces of the pool, sorted; the default namespace is not listed'),
+}).meta({ id: 'NamespaceList' });
+
+/** PUT: the name must be creatable. */
+export const namespaceCreateParams = poolParams.extend({ namespace: namespaceNameForCreate });
+/** DELETE: any existing name. */
+export const namespaceDeleteParams = poolParams.extend({
+  namespace: z.string().min(1).max(4096).refine((s) => !s.includes('\0'), 'namespace names cannot contain NUL'),
+});
