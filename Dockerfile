@@ -4,9 +4,10 @@
 #   scripts/image-build.sh                         (the same with this machine's settings)
 #
 # Base images are build arguments so a mirror or a pinned digest can be used without editing this
-# file, e.g. --build-arg RUNTIME_IMAGE=registry.example.com/mirror/node:20-bookworm-slim@sha256:...
-ARG NODE_IMAGE=node:20-bookworm
-ARG RUNTIME_IMAGE=node:20-bookworm-slim
+# file, e.g. --build-arg RUNTIME_IMAGE=registry.example.com/mirror/node:24-bookworm-slim@sha256:...
+# Node 24 is the LTS line (Node 20 reached end-of-life on 2026-04-30); the service also runs on Node >= 20.12.
+ARG NODE_IMAGE=node:24-bookworm
+ARG RUNTIME_IMAGE=node:24-bookworm-slim
 
 # ---- build: compile TypeScript, then keep only the production dependencies -------------------
 FROM ${NODE_IMAGE} AS build
@@ -25,7 +26,7 @@ RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
  && test -f dist/main.js
 
-# ---- runtime: Node 20 + librados/librbd from Debian, tini as PID 1, non-root --------------------
+# ---- runtime: Node 24 + librados/librbd from Debian, tini as PID 1, non-root --------------------
 FROM ${RUNTIME_IMAGE} AS runtime
 ARG DEBIAN_FRONTEND=noninteractive
 # librados2/librbd1 come from the base image's own Debian (bookworm) repositories; the service loads

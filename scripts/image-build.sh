@@ -5,7 +5,7 @@
 #   scripts/image-build.sh                      build rbd-rest-api:dev
 #   IMAGE=rbd-rest-api:0.1.0 scripts/image-build.sh
 #
-# If the base images (node:20-bookworm, node:20-bookworm-slim) are not in local storage, it makes
+# If the base images (node:24-bookworm, node:24-bookworm-slim) are not in local storage, it makes
 # local stand-ins with scripts/image-base.sh first (no public registry is reachable here); set
 # BASE_IMAGES=pull to let buildah pull the official ones instead. Build layers are cached
 # (--layers): a rebuild without changes to package*.json skips `npm ci`.

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # scripts/setup.sh — everything the project needs on a fresh Debian machine: Ceph from Debian's packages,
 # the headers and compiler for the C baseline, and the npm dependencies. Safe to run again.
+#
+#   scripts/setup.sh           what the service, npm run dev and the cluster tests need
+#   scripts/setup.sh --test    also what the rest of npm test needs: Debian's chromium (Swagger UI driven by
+#                              playwright-core, no browser download) and the container tools of the image
+#                              end-to-end test (podman, buildah, runc, docker-registry, htpasswd, mmdebstrap)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { echo "[setup] $*" >&2; }
 PACKAGES=(ceph-mon ceph-osd ceph-mgr ceph-common librados2 librbd1 librados-dev librbd-dev gcc)
+if [ "${1:-}" = --test ]; then
+  PACKAGES+=(chromium podman buildah runc docker-registry apache2-utils mmdebstrap curl)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -23,9 +31,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-command -v node >/dev/null || { say "Node.js 20 is required (node not found)"; exit 1; }
-major=$(node -p 'process.versions.node.split(".")[0]')
-[ "$major" -ge 20 ] || { say "Node.js >= 20 is required, found $(node --version)"; exit 1; }
+# Node.js: 24 LTS recommended (what the container image runs); >= 20.12 works (package.json engines)
+command -v node >/dev/null || { say "Node.js >= 20.12 is required (24 LTS recommended); node not found"; exit 1; }
+node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 12) ? 0 : 1)' ||
+  { say "Node.js >= 20.12 is required (24 LTS recommended), found $(node --version)"; exit 1; }
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm dependencies"

@@ -1,6 +1,6 @@
 // Dockerfile lint: focused checks in place of hadolint (not available offline). The Dockerfile is parsed
 // into instructions (continuations joined, comments dropped) and checked for what issue 4 and the
-// Kubernetes deployment rely on: base images as build arguments defaulting to Node 20 bookworm, a
+// Kubernetes deployment rely on: base images as build arguments defaulting to Node 24 (LTS) bookworm, a
 // multi-stage build, a numeric non-root USER, tini as an exec-form ENTRYPOINT, port 8080, no `latest`,
 // no ADD of URLs or baked-in secrets, apt lists cleaned in the layer that fetched them.
 import { readFileSync } from 'node:fs';
@@ -66,9 +66,9 @@ describe('Dockerfile', () => {
     expect(all.length).toBeGreaterThan(10);
   });
 
-  it('takes its base images from build arguments defaulting to the official Node 20 bookworm images', () => {
-    expect(globalArgs.get('NODE_IMAGE')).toBe('node:20-bookworm');
-    expect(globalArgs.get('RUNTIME_IMAGE')).toBe('node:20-bookworm-slim');
+  it('takes its base images from build arguments defaulting to the official Node 24 (LTS) bookworm images', () => {
+    expect(globalArgs.get('NODE_IMAGE')).toBe('node:24-bookworm');
+    expect(globalArgs.get('RUNTIME_IMAGE')).toBe('node:24-bookworm-slim');
     const stageNames: string[] = [];
     for (const f of froms) {
       const m = /^(?:--platform=\S+ )?(\S+)(?: AS (\S+))?$/i.exec(f.args);
@@ -78,7 +78,7 @@ describe('Dockerfile', () => {
       // either a build argument declared before the first FROM, or an earlier stage
       if (arg) {
         expect(globalArgs.has(arg), `FROM ${image}: ARG ${arg} before the first FROM`).toBe(true);
-        expect(globalArgs.get(arg)).toMatch(/^node:20-bookworm(-slim)?(@sha256:[0-9a-f]{64})?$/);
+        expect(globalArgs.get(arg)).toMatch(/^node:24-bookworm(-slim)?(@sha256:[0-9a-f]{64})?$/);
       } else {
         expect(stageNames, `FROM ${image} at line ${f.line} is neither a build argument nor a stage`).toContain(image);
       }

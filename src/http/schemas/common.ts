@@ -34,7 +34,7 @@ export const imageParams = scopeParams.extend({ image: existingName('image') });
 export const sizeSchema = z.union([
   z.number().describe('bytes'),
   z.string().describe('a number with a binary unit: B, KiB, MiB, GiB, TiB, PiB'),
-]).transform((v, ctx) => {
+]).meta({ examples: ['10GiB', 1073741824] }).transform((v, ctx) => {
   const r = parseSize(v);
   if (!r.ok) {
     ctx.addIssue({ code: 'custom', message: `size ${r.reason}` });
