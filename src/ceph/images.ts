@@ -9,7 +9,8 @@ import type { CephSession } from './connection.js';
 import { CephError, check, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
 import { featureNames } from './features.js';
-import { readImageHeader } from './image-header.js';
+import { readImageHeader, type HeaderDetails } from './image-header.js';
+import { readImageId } from './image-directory.js';
 
 export interface CreateImageOptions {
   /** feature bits; undefined = the cluster's default (rbd_default_features) */
@@ -98,14 +99,7 @@ export class Images {
       return mapSkippingRemoved(specs, concurrency, async ({ name, id }) => {
         const h = await readImageHeader(io, id, `${pool}/${name}`);
         if (!h) return this.statIn(io, pool, name, false);
-        const dataPool = await this.dataPoolName(io, h.dataPoolId, dataPools);
-        return {
-          name, id, pool,
-          size: h.size, objectSize: 2 ** h.order, order: h.order, objects: h.objects,
-          features: featureNames(h.featureBits), featureBits: h.featureBits,
-          stripeUnit: h.stripeUnit, stripeCount: h.stripeCount, dataPool,
-          blockNamePrefix: h.blockNamePrefix, createdAt: h.createdAt, snapshotCount: h.snapshotCount,
-        };
+        return fromHeader(name, id, pool, h, await this.dataPoolName(io, h.dataPoolId, dataPools));
       });
     });
   }
@@ -140,6 +134,29 @@ export class Images {
         rbd.imageOptionsDestroy(o);
       }
     }));
+  }
+
+  /** create(), then describeNew(): the full representation of the new image without opening it. */
+  async createDescribed(pool: string, name: string, size: number, opts: CreateImageOptions = {}): Promise<ImageInfo> {
+    await this.create(pool, name, size, opts);
+    return this.describeNew(pool, name);
+  }
+
+  /**
+   * Full details of an image this service has just created, without opening it (an open registers a watch
+   * and costs ~10 OSD round trips): its id from `rbd_id.<name>` (one read), then its header in one compound
+   * read (image-header.ts). Watchers are given as [] — nobody has had the time to open an image made a
+   * moment ago, and listing them would cost another round trip. When the header reader cannot answer
+   * exactly, the image is opened read-only as stat() does.
+   */
+  describeNew(pool: string, name: string): Promise<ImageInfo> {
+    const target = `${pool}/${name}`;
+    return this.conn.withIoctx(pool, async (io) => {
+      const id = await readImageId(io, name, target);
+      const h = id === undefined ? undefined : await readImageHeader(io, id, target);
+      if (id === undefined || !h) return this.statIn(io, pool, name);
+      return { ...fromHeader(name, id, pool, h, await this.dataPoolName(io, h.dataPoolId)), watchers: [] };
+    });
   }
 
   /**
@@ -258,6 +275,16 @@ export class Images {
       return cString(buf);
     });
   }
+}
+
+function fromHeader(name: string, id: string, pool: string, h: HeaderDetails, dataPool: string | null): ImageInfo {
+  return {
+    name, id, pool,
+    size: h.size, objectSize: 2 ** h.order, order: h.order, objects: h.objects,
+    features: featureNames(h.featureBits), featureBits: h.featureBits,
+    stripeUnit: h.stripeUnit, stripeCount: h.stripeCount, dataPool,
+    blockNamePrefix: h.blockNamePrefix, createdAt: h.createdAt, snapshotCount: h.snapshotCount,
+  };
 }
 
 /** Byte-order comparison (stable across locales; the order pagination cursors rely on). */

@@ -3,11 +3,13 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { CephClient } from '../ceph/client.js';
 import type { Principal, Scope, TokenStore } from './auth.js';
 import { Metrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import { registerAccessLog } from './plugins/access-log.js';
+import { registerAudit } from './plugins/audit.js';
 import { registerAuthentication } from './plugins/authentication.js';
 import { registerCors } from './plugins/cors.js';
 import { registerRateLimit, type RateLimitSettings } from './plugins/rate-limit.js';
@@ -42,6 +44,8 @@ export interface AppOptions {
   corsOrigins?: readonly string[];
   /** requests per second per token (per address without auth); undefined or perSecond 0 = no limit */
   rateLimit?: RateLimitSettings;
+  /** the audit logger (one line per mutating request and task transition); undefined = no audit trail */
+  audit?: Logger;
 }
 
 declare module 'fastify' {
@@ -110,6 +114,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (opts.auth) registerAuthentication(app, opts.auth);
   // after authentication (keyed by the token's name), before any route is added (it hooks each route)
   if (opts.rateLimit) await registerRateLimit(app, opts.rateLimit);
+  if (opts.audit) registerAudit(app, opts.audit);
   registerProblems(app);
   await registerOpenApi(app, opts.version ?? '0.1.0');
 

@@ -297,3 +297,61 @@ describe('bad input', () => {
     await expect(directory.page(pool.name, { limit: 1, after: 'a\0' })).rejects.toMatchObject({ code: 'EINVAL' });
   });
 });
+
+describe('the representation of a new image without opening it (describeNew)', () => {
+  const KiB = 1024;
+  /** name → [size, options]: every shape the API can create */
+  const NEW: Record<string, [number, Parameters<Images['create']>[3]]> = {
+    'n-default': [MiB, {}],
+    'n-zero': [0, {}],
+    'n-odd': [4 * MiB + 1, {}],
+    'n-no-features': [10 * MiB, { features: 0n }],
+    'n-layering': [10 * MiB, { features: 1n }],
+    'n-order-12': [5 * 4096 + 7, { order: 12 }],
+    'n-striped': [3 * 256 * KiB + 5, { features: 1n | 2n, stripeUnit: 64 * KiB, stripeCount: 4 }],
+    'n-journaling': [8 * MiB, { features: 1n | 4n | 64n }],
+  };
+
+  it('matches the open path (rbd_open_read_only + rbd_stat & co.) field for field, default and namespace', async () => {
+    for (const spec of [pool.name, `${pool.name}/${NS}`]) {
+      for (const [name, [size, opts]] of Object.entries(NEW)) {
+        const described = await images.createDescribed(spec, name, size, opts);
+        const opened = await images.stat(spec, name);
+        expect(described, `${spec}/${name}`).toEqual(opened);
+        expect(described.watchers).toEqual([]);
+      }
+      const withDataPool = await images.createDescribed(spec, 'n-data-pool', MiB, { dataPool: empty.name });
+      expect(withDataPool).toEqual(await images.stat(spec, 'n-data-pool'));
+      expect(withDataPool.dataPool).toBe(empty.name);
+      for (const name of [...Object.keys(NEW), 'n-data-pool']) await images.remove(spec, name);
+    }
+  });
+
+  it('never opens the image: one id read and one header read after rbd_create4', async () => {
+    const { observeCephCalls } = await import('../../src/ceph/connection.js');
+    const calls: string[] = [];
+    observeCephCalls((op) => calls.push(op));
+    try {
+      await images.createDescribed(pool.name, 'n-counted', MiB);
+    } finally {
+      observeCephCalls(undefined);
+    }
+    expect(calls.filter((c) => c.startsWith('rbd_open'))).toEqual([]);
+    expect(calls).toEqual(['rbd_create4', 'rados_read_op_operate', 'rados_read_op_operate']);
+    await images.remove(pool.name, 'n-counted');
+  });
+
+  it('PUT and POST answer the same image GET does', async () => {
+    const base = `/api/v1/pools/${pool.name}/namespaces/${NS}/images`;
+    const post = await t.app.inject({ method: 'POST', url: base, payload: { name: 'n-post', size: '3MiB', objectSize: '1MiB' } });
+    expect(post.statusCode, post.body).toBe(201);
+    const put = await t.app.inject({ method: 'PUT', url: `${base}/n-put`, payload: { size: '5MiB', features: ['layering'] } });
+    expect(put.statusCode, put.body).toBe(201);
+    for (const [name, r] of [['n-post', post], ['n-put', put]] as const) {
+      const got = await t.app.inject({ method: 'GET', url: `${base}/${name}` });
+      expect(r.json(), name).toEqual(got.json());
+      expect(r.headers.location).toBe(`${base}/${name}`);
+      await images.remove(`${pool.name}/${NS}`, name);
+    }
+  });
+});

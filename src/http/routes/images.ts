@@ -86,7 +86,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
     if (wantsMinimal(req.headers.prefer)) {
       return sendMinimal(reply, pool, name, spec.size);
     }
-    const info = await statSettled(pool, name);
+    const info = await ceph.images.describeNew(pool, name); // no open: id + one header read
     return reply.code(201).header('location', imagePath(pool, name)).send(toImage(info));
   });
 
@@ -124,7 +124,8 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       let info: ImageInfo;
       try {
         // after EEXIST another creator may still be writing the image's header: wait for it to settle
-        info = created || raced ? await statSettled(pool, image) : await ceph.images.stat(pool, image);
+        info = created ? await ceph.images.describeNew(pool, image) // no open: id + one header read
+          : raced ? await statSettled(pool, image) : await ceph.images.stat(pool, image);
       } catch (e) {
         if (!created && !raced && isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create') {
           throw new ApiError('VALIDATION_FAILED',
