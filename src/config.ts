@@ -50,6 +50,8 @@ export const configSchema = z.object({
   RATE_LIMIT_PER_SECOND: z.coerce.number({ error: 'must be a number' }).min(0).max(1_000_000).default(100),
   /** requests a token may send at once (the token bucket's size); a provisioning burst of 200 PUTs passes */
   RATE_LIMIT_BURST: int(1, 1_000_000, 400),
+  /** write the audit trail to this file (appended; reopened on SIGHUP) instead of stdout with the service log */
+  AUDIT_LOG_FILE: optionalPath,
   /** origins (comma list, or *) whose browser pages may call the API; unset = no CORS headers */
   CORS_ORIGINS: z.string().trim().optional().transform((v, ctx) => {
     if (v === undefined) return undefined;

@@ -46,6 +46,25 @@ function stamp(path: string): string {
   }
 }
 
+/**
+ * The audit trail's logger: a child of the service logger at level info whatever LOG_LEVEL says (same stream,
+ * lines never interleave), or, with AUDIT_LOG_FILE, a file of its own (written synchronously, reopened on
+ * SIGHUP for log rotation). A file that cannot be opened stops the start.
+ */
+function auditLogger(config: Config, logger: pino.Logger): pino.Logger {
+  if (!config.AUDIT_LOG_FILE) return logger.child({ audit: true }, { level: 'info' });
+  let dest: ReturnType<typeof pino.destination>;
+  try {
+    dest = pino.destination({ dest: config.AUDIT_LOG_FILE, append: true, mkdir: true, sync: true });
+  } catch (e) {
+    process.stderr.write(`rbd-rest-api: cannot open AUDIT_LOG_FILE ${config.AUDIT_LOG_FILE}: ${(e as NodeJS.ErrnoException).code ?? String(e)}\n`);
+    process.exit(2);
+  }
+  process.on('SIGHUP', () => dest.reopen());
+  logger.info({ file: config.AUDIT_LOG_FILE }, 'audit trail written to AUDIT_LOG_FILE');
+  return pino({ level: 'info', base: { service: 'rbd-rest-api', audit: true }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, dest);
+}
+
 async function main(): Promise<void> {
   let config: Config;
   try {
@@ -62,6 +81,7 @@ async function main(): Promise<void> {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { service: 'rbd-rest-api' },
   });
+  const audit = auditLogger(config, logger);
 
   let tokens: TokenStore | undefined;
   if (config.API_TOKENS_FILE) {
@@ -120,6 +140,7 @@ async function main(): Promise<void> {
     auth: tokens,
     corsOrigins: config.CORS_ORIGINS,
     rateLimit: { perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
+    audit,
   });
 
   await ceph.start();
