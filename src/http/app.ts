@@ -21,6 +21,7 @@ import { imageListRoutes } from './routes/image-list.js';
 import { imageRoutes } from './routes/images.js';
 import { poolRoutes } from './routes/pools.js';
 import { namespaceRoutes } from './routes/namespaces.js';
+import { metadataRoutes } from './routes/metadata.js';
 import { API_PREFIX, registerScoped } from './paths.js';
 
 export interface AppSettings {
@@ -125,5 +126,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(namespaceRoutes, { prefix: API_PREFIX });
   await registerScoped(app, imageListRoutes);
   await registerScoped(app, imageRoutes);
+  await registerScoped(app, metadataRoutes);
   return app;
 }
