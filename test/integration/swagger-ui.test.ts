@@ -1,0 +1,103 @@
+// Swagger UI in a real browser (playwright-core driving Debian's /usr/bin/chromium; no browser download):
+// the service with authentication on, /docs opened, Authorize with a token, "Try it out" on PUT image with
+// the example body the document offers, unchanged, and on the image list; the status and body the page
+// shows are asserted and cross-checked with Ceph. A screenshot is saved to .build/swagger-ui*.png.
+// scripts/setup.sh --test (npm test) installs chromium when it is missing.
+import { existsSync, mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CephConnection } from '../../src/ceph/connection.js';
+import { Images } from '../../src/ceph/images.js';
+import { TokenStore } from '../../src/http/auth.js';
+import { testApp, type TestApp } from '../helpers/app.js';
+import { connect, makePool, uniqueName } from '../helpers/cluster.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const TOKEN = 'swagger-ui-test-token-0123456789abcdef';
+let t: TestApp;
+let conn: CephConnection;
+let pool: { name: string; remove: () => Promise<void> };
+let browser: Browser;
+let page: Page;
+let base: string;
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup.sh --test (apt-get install chromium)`);
+  conn = await connect();
+  pool = await makePool(conn, 'swagger');
+  t = await testApp('admin', { auth: TokenStore.parse(`${TOKEN} write * swagger-ui\n`) });
+  await t.app.listen({ host: '127.0.0.1', port: 0 });
+  base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  page = await browser.newPage({ viewport: { width: 1280, height: 1800 } });
+  page.setDefaultTimeout(15_000);
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  mkdirSync('.build', { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await t?.close();
+  await pool?.remove();
+  await conn?.close();
+});
+
+/** Expand an operation, press "Try it out", fill path parameters, Execute; returns what the page shows. */
+async function tryItOut(operation: string, params: Record<string, string>): Promise<{ status: number; body: string }> {
+  const op = page.locator(`[id$="-${operation}"].opblock`);
+  if (!(await op.getAttribute('class'))!.split(/\s+/).includes('is-open')) await op.locator('.opblock-summary').first().click();
+  const tryOut = op.getByRole('button', { name: 'Try it out' });
+  if (await tryOut.count()) await tryOut.click();
+  for (const [name, value] of Object.entries(params)) {
+    await op.locator(`tr[data-param-name="${name}"] input`).fill(value);
+  }
+  // an earlier answer of this operation would be read as this one's: clear it first
+  const clear = op.locator('button.btn-clear');
+  if (await clear.count()) await clear.click();
+  await op.getByRole('button', { name: 'Execute' }).click();
+  const row = op.locator('.live-responses-table tbody tr.response').first();
+  await row.waitFor();
+  const status = Number((await row.locator('.response-col_status').innerText()).trim());
+  const body = await row.locator('.response-col_description pre').first().innerText();
+  return { status, body };
+}
+
+describe('Swagger UI at /docs (chromium)', () => {
+  it('renders the 3.1 document, authorizes with a token, creates an image with the example body and lists it', async () => {
+    const image = uniqueName('from-browser');
+    await page.goto(`${base}/docs`);
+    await expect.poll(() => page.locator('.information-container .title').innerText()).toMatch(/rbd-rest-api[\s\S]*OAS 3\.1/);
+
+    // without authorizing, the API answers 401 in the page
+    const denied = await tryItOut('listImages', { pool: pool.name });
+    expect(denied.status).toBe(401);
+    expect(JSON.parse(denied.body)).toMatchObject({ code: 'UNAUTHORIZED', status: 401 });
+
+    await page.locator('.auth-wrapper .authorize').click();
+    const modal = page.locator('.modal-ux');
+    await modal.locator('input').first().fill(TOKEN);
+    await modal.getByRole('button', { name: 'Apply credentials' }).click(); // the dialog's "Authorize"
+    await expect.poll(() => modal.getByRole('button', { name: 'Remove authorization' }).count()).toBe(1); // "Logout"
+    await modal.locator('button.btn-done').click(); // "Close"
+
+    // PUT with the example the document offers, unchanged
+    const putOp = page.locator('[id$="-putImage"].opblock');
+    const put = await tryItOut('putImage', { pool: pool.name, image });
+    const sent = await putOp.locator('textarea.body-param__text').inputValue();
+    expect(JSON.parse(sent)).toEqual({ size: '10GiB' });
+    expect(put.status).toBe(201);
+    expect(JSON.parse(put.body)).toMatchObject({ name: image, pool: pool.name, size: 10 * 1024 ** 3 });
+    // the image is really there, as the page says
+    expect((await new Images(conn).stat(pool.name, image)).size).toBe(10 * 1024 ** 3);
+
+    const list = await tryItOut('listImages', { pool: pool.name });
+    expect(list.status).toBe(200);
+    expect(JSON.parse(list.body).items).toContainEqual({ name: image });
+
+    await page.screenshot({ path: '.build/swagger-ui.png', fullPage: false });
+    await putOp.screenshot({ path: '.build/swagger-ui-put.png' });
+    expect(pageErrors).toEqual([]);
+  }, 90_000);
+});
