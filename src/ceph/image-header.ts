@@ -9,7 +9,7 @@
 // The encodings are cls_rbd's wire format (Ceph's little-endian `encode`): stable across releases, since
 // clients and OSDs of different versions talk through it. Anything this reader does not fully understand
 // (an answer of an unexpected length, a method that failed, an image with snapshots whose namespaces decide
-// what rbd_snap_list counts, feature bits beyond the known ones) makes it answer `undefined`, and the
+// what rbd_snap_list counts, a clone, feature bits beyond the known ones) makes it answer `undefined`, and the
 // caller opens the image the usual way. test/integration/image-header.test.ts checks every field against
 // rbd_open_read_only + rbd_stat on images of every shape the API can make.
 import { rados } from '../native/rados.js';
@@ -35,6 +35,8 @@ export interface HeaderDetails {
   dataPoolId: number;
   /** always 0: an image with snapshots is read by opening it */
   snapshotCount: 0;
+  /** always null: a clone is read by opening it */
+  parent: null;
 }
 
 /** CEPH_NOSNAP = (uint64_t)-2: the image head, not a snapshot */
@@ -61,6 +63,8 @@ const ACTIONS: readonly Action[] = [
   /* 5 */ { method: 'get_snapcontext', input: NO_INPUT, capacity: 256 },       // u64 seq, u32 n, n × u64
   // ENOEXEC unless the image has the striping feature: then stripe unit = object size, count = 1
   /* 6 */ { method: 'get_stripe_unit_count', input: NO_INPUT, capacity: 16, failOk: true }, // u64, u64
+  // s64 pool id (-1: not a clone), string image id, u64 snap id, u64 overlap; EXDEV for a parent in a namespace
+  /* 7 */ { method: 'get_parent', input: NOSNAP_IN, capacity: 128, failOk: true },
 ];
 
 interface Slot { out: Buffer; used: Buffer; prval: Buffer }
@@ -118,13 +122,15 @@ function decode(views: Slot[]): HeaderDetails | undefined {
     const rc = s.prval.readInt32LE(0);
     return rc < 0 ? rc : s.out.subarray(0, Number(s.used.readBigUInt64LE(0)));
   };
-  const [size, features, prefix, created, dataPool, snapc, striping] = ACTIONS.map((_, i) => result(i));
+  const [size, features, prefix, created, dataPool, snapc, striping, parent] = ACTIONS.map((_, i) => result(i));
   if (!(size instanceof Buffer) || size.length !== 9) return undefined;
   if (!(features instanceof Buffer) || features.length !== 16) return undefined;
   if (!(prefix instanceof Buffer) || prefix.length < 4 || prefix.length !== 4 + prefix.readUInt32LE(0)) return undefined;
   if (!(created instanceof Buffer) || created.length !== 8) return undefined;
   if (!(dataPool instanceof Buffer) || dataPool.length !== 8) return undefined;
   if (!(snapc instanceof Buffer) || snapc.length < 12 || snapc.readUInt32LE(8) !== 0) return undefined;
+  // a clone (or anything but a clear "no parent") is opened: its parent's names need lookups elsewhere
+  if (!(parent instanceof Buffer) || parent.length < 8 || parent.readBigInt64LE(0) !== -1n) return undefined;
 
   const order = size.readUInt8(0);
   const bytes = size.readBigUInt64LE(1);
@@ -161,6 +167,7 @@ function decode(views: Slot[]): HeaderDetails | undefined {
     createdAt: new Date(sec * 1000 + Math.floor(nsec / 1e6)).toISOString(),
     dataPoolId: Number(dataPool.readBigInt64LE(0)),
     snapshotCount: 0,
+    parent: null,
   };
 }
 

@@ -10,6 +10,7 @@ import { CephError, check, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
 import { featureNames } from './features.js';
 import { readImageHeader, type HeaderDetails } from './image-header.js';
+import { readParent } from './clones.js';
 import { readImageId } from './image-directory.js';
 
 export interface CreateImageOptions {
@@ -28,6 +29,8 @@ export interface ImageSpec { name: string; id: string }
 
 export interface Watcher { address: string; id: number; cookie: number }
 
+export interface ImageParent { pool: string; namespace: string; image: string; snapshot: string; overlap: number }
+
 export interface ImageInfo {
   name: string;
   id: string;
@@ -44,6 +47,8 @@ export interface ImageInfo {
   blockNamePrefix: string;
   createdAt: string;
   snapshotCount: number;
+  /** the snapshot this image is a clone of (null: not a clone); overlap = bytes still read from it */
+  parent: ImageParent | null;
   /** clients that have the image open; absent in listings (one OSD round trip per image) */
   watchers?: Watcher[];
 }
@@ -228,6 +233,8 @@ export class Images {
       nativeInline('rbd_get_id', target, rbd.getId, img, idBuf, idBuf.length);
       const dataPoolIdRaw = rbd.getDataPoolId(img) as number | bigint;
       const snapshotCount = countSnapshots(img, target);
+      const p = readParent(img, target); // inline: the parent is opened with the image (clones.ts)
+      const parent = p && { pool: p.pool, namespace: p.namespace, image: p.image, snapshot: p.snapshot, overlap: p.overlap };
       const watchers = withWatchers ? await listWatchers(img, target) : undefined;
       const dataPoolId = num(dataPoolIdRaw);
       const featureBits = BigInt(features[0]);
@@ -248,6 +255,7 @@ export class Images {
         blockNamePrefix: info.block_name_prefix,
         createdAt: new Date(num(ts.tv_sec) * 1000 + Math.floor(num(ts.tv_nsec) / 1e6)).toISOString(),
         snapshotCount,
+        parent,
         ...(watchers ? { watchers } : {}),
       };
     });
@@ -284,6 +292,7 @@ function fromHeader(name: string, id: string, pool: string, h: HeaderDetails, da
     features: featureNames(h.featureBits), featureBits: h.featureBits,
     stripeUnit: h.stripeUnit, stripeCount: h.stripeCount, dataPool,
     blockNamePrefix: h.blockNamePrefix, createdAt: h.createdAt, snapshotCount: h.snapshotCount,
+    parent: h.parent,
   };
 }
 

@@ -19,6 +19,11 @@ const imageFields = {
   blockNamePrefix: z.string(),
   createdAt: z.string(),
   snapshotCount: z.number().int(),
+  parent: z.object({
+    pool: z.string(), namespace: z.string().describe("'' = the pool's default namespace"),
+    image: z.string(), snapshot: z.string(),
+    overlap: z.number().int().describe('bytes of this image still read from the parent snapshot'),
+  }).nullable().meta({ id: 'ImageParent', description: 'the snapshot this image is a clone of; null when it is not a clone' }),
   watchers: z.array(watcherSchema).optional()
     .describe('clients that have the image open (rbd map, VMs); given for one image, not in listings, where it would cost an OSD round trip per image'),
 };

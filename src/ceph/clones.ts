@@ -1,0 +1,249 @@
+// Clones: copy-on-write children of a snapshot (clone format 2, always asked for explicitly), their parent
+// link, the children of an image's snapshots, flatten, and the intent record that lets an interrupted clone be
+// told apart from an image someone made on purpose.
+import { E } from '../native/errno.js';
+import { rbd } from '../native/rbd.js';
+import {
+  decodeLinkedImageSpecs, decodeSnapSpec, linkedImageSpecArray, radosObjects, rbdClones, RBD_IMAGE_OPTION_CLONE, snapSpecBuffer,
+} from '../native/rbd-clones.js';
+import { decodeSnapInfo, rbdSnapshots, snapInfoArray } from '../native/rbd-snapshots.js';
+import { RBD_IMAGE_OPTION, type Pointer } from '../native/types.js';
+import { native, nativeChecked, nativeLong } from './call.js';
+import { poolSpec, type CephSession } from './connection.js';
+import { CephError, check } from './errors.js';
+import { withOpenImage } from './open-image.js';
+
+/** Where a clone's data come from. `overlap`: bytes of the image still read through from the parent. */
+export interface ParentInfo {
+  pool: string;
+  namespace: string;
+  image: string;
+  imageId: string;
+  snapshot: string;
+  snapshotId: number;
+  overlap: number;
+  /** the parent image is in the trash */
+  trash: boolean;
+}
+
+/** A clone of one of an image's snapshots. */
+export interface ChildInfo { pool: string; namespace: string; image: string; snapshot: string; trash: boolean }
+
+export interface CloneSource {
+  /** pool spec: "pool" or "pool/namespace" */
+  spec: string;
+  image: string;
+  snapshot: string;
+}
+
+export interface CloneOptions {
+  features?: bigint | undefined;
+  order?: number | undefined;
+  stripeUnit?: number | undefined;
+  stripeCount?: number | undefined;
+  dataPool?: string | undefined;
+}
+
+/** What an interrupted clone left behind says it was to become. */
+export interface CloneIntent { source: CloneSource; startedAt: string }
+
+const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
+const CEPH_NOSNAP = 0xfffffffffffffffen;
+/** The intent record of a clone named `name`, in the child's pool and namespace. */
+const intentObject = (name: string): string => `rbdapi_clone_intent.${name}`;
+
+/** Refuse what librbd would abort on (an empty snapshot name) or misread (NUL), before any C call. */
+export function checkSnapshotName(op: string, name: string, target: string): void {
+  if (typeof name !== 'string' || name.length === 0 || name.includes('\0')) {
+    throw new CephError(op, -E.EINVAL, `${target}: a snapshot name must be a non-empty string without NUL`);
+  }
+}
+
+export class Clones {
+  constructor(private readonly conn: CephSession) {}
+
+  /**
+   * rbd_clone3 of `source` as `spec`/`name`, clone format 2 (no protection needed; this cluster's default is
+   * format 1). EEXIST when the name is taken, ENOENT when the parent image or snapshot is missing.
+   */
+  clone(source: CloneSource, spec: string, name: string, opts: CloneOptions = {}): Promise<void> {
+    checkSnapshotName('rbd_clone3', source.snapshot, `${source.spec}/${source.image}`);
+    if (!name || name.includes('\0') || !source.image || source.image.includes('\0')) {
+      return Promise.reject(new CephError('rbd_clone3', -E.EINVAL, `${spec}/${name}: empty image name`));
+    }
+    const target = `${source.spec}/${source.image}@${source.snapshot} -> ${spec}/${name}`;
+    return this.conn.withIoctx(source.spec, (pio) => this.conn.withIoctx(spec, (cio) =>
+      pio.use('rbd_clone3', (p) => cio.use('rbd_clone3', async (c) => {
+        const holder: [Pointer | null] = [null];
+        rbd.imageOptionsCreate(holder); // a new options object per call: librbd edits the one it is given
+        const o = holder[0]!;
+        try {
+          const setU64 = (opt: number, v: number | bigint | undefined, label: string): void => {
+            if (v !== undefined) check('rbd_image_options_set_uint64', rbd.imageOptionsSetUint64(o, opt, v) as number, label);
+          };
+          setU64(RBD_IMAGE_OPTION_CLONE.CLONE_FORMAT, 2, 'clone_format');
+          setU64(RBD_IMAGE_OPTION.FEATURES, opts.features, 'features');
+          setU64(RBD_IMAGE_OPTION.ORDER, opts.order, 'order');
+          setU64(RBD_IMAGE_OPTION.STRIPE_UNIT, opts.stripeUnit, 'stripe_unit');
+          setU64(RBD_IMAGE_OPTION.STRIPE_COUNT, opts.stripeCount, 'stripe_count');
+          if (opts.dataPool !== undefined) {
+            check('rbd_image_options_set_string', rbd.imageOptionsSetString(o, RBD_IMAGE_OPTION.DATA_POOL, opts.dataPool) as number, 'data_pool');
+          }
+          await nativeChecked('rbd_clone3', target, rbdClones.clone3, p, source.image, source.snapshot, c, name, o);
+        } finally {
+          rbd.imageOptionsDestroy(o);
+        }
+      }))));
+  }
+
+  /** The parent of `spec`/`image`, or null when it is not a clone (a fresh read-only handle). */
+  parent(spec: string, image: string): Promise<ParentInfo | null> {
+    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly: true }, async (img) => readParent(img, `${spec}/${image}`)));
+  }
+
+  /** The clones of every snapshot of `spec`/`image` (in every pool the key can read). */
+  children(spec: string, image: string): Promise<ChildInfo[]> {
+    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly: true }, async (img) => {
+      const target = `${spec}/${image}`;
+      const out: ChildInfo[] = [];
+      for (const s of await listSnapshotIds(img, target)) {
+        for (const c of await childrenAt(img, s.id, target)) out.push({ ...c, snapshot: s.name });
+      }
+      return out;
+    }));
+  }
+
+  /**
+   * Copy every block the clone still reads from its parent, then detach it. May take minutes: runs on the
+   * long-call budget. `progress` is a librbd progress callback (never NULL); returning a negative value from it
+   * stops the flatten (-ECANCELED), leaving the clone linked and partly copied (a later flatten finishes it).
+   * EINVAL when the image has no parent.
+   */
+  flatten(spec: string, image: string, progress: unknown): Promise<void> {
+    if (!progress) return Promise.reject(new CephError('rbd_flatten_with_progress', -E.EINVAL, 'a progress callback is required'));
+    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, {}, async (img) => {
+      await nativeLong('rbd_flatten_with_progress', `${spec}/${image}`, rbdClones.flattenWithProgress, img, progress, null);
+    }));
+  }
+
+  /** Write the intent record of a clone about to be made (replaces an older one). */
+  recordIntent(spec: string, name: string, source: CloneSource): Promise<void> {
+    const body = Buffer.from(JSON.stringify({ source, startedAt: new Date().toISOString() } satisfies CloneIntent));
+    return this.conn.withIoctx(spec, (io) => io.use('rados_write_full', async (p) => {
+      await nativeChecked('rados_write_full', intentObject(name), radosObjects.writeFull, p, intentObject(name), body, body.length);
+    }));
+  }
+
+  /** The intent record of `name`, if a clone of that name was started and never finished. */
+  readIntent(spec: string, name: string): Promise<CloneIntent | undefined> {
+    return this.conn.withIoctx(spec, (io) => io.use('rados_read', async (p) => {
+      const buf = Buffer.alloc(16 * 1024);
+      const rc = await native<number>('rados_read', radosObjects.read, p, intentObject(name), buf, buf.length, 0);
+      if (rc === -E.ENOENT) return undefined;
+      check('rados_read', rc, intentObject(name));
+      try {
+        const v = JSON.parse(buf.toString('utf8', 0, rc)) as CloneIntent;
+        return typeof v?.source?.image === 'string' && typeof v.source.snapshot === 'string' && typeof v.source.spec === 'string' ? v : undefined;
+      } catch {
+        return undefined;
+      }
+    }));
+  }
+
+  clearIntent(spec: string, name: string): Promise<void> {
+    return this.conn.withIoctx(spec, (io) => io.use('rados_remove', async (p) => {
+      const rc = await native<number>('rados_remove', radosObjects.remove, p, intentObject(name));
+      if (rc < 0 && rc !== -E.ENOENT) throw new CephError('rados_remove', rc, intentObject(name));
+    }));
+  }
+}
+
+/**
+ * rbd_get_parent + rbd_get_overlap on an open handle, or null when the image is not a clone. Both read the
+ * image context (librbd opens the parent with the image), so on a read-only handle they may run inline.
+ */
+export function readParent(img: Pointer, target: string): ParentInfo | null {
+  const spec = linkedImageSpecArray(1);
+  const snap = snapSpecBuffer();
+  const rc = rbdClones.getParent(img, spec, snap) as number;
+  if (rc === -E.ENOENT) return null;
+  check('rbd_get_parent', rc, target);
+  try {
+    const p = decodeLinkedImageSpecs(spec, 1)[0]!;
+    const s = decodeSnapSpec(snap);
+    const overlap: [number | bigint] = [0];
+    check('rbd_get_overlap', rbdClones.getOverlap(img, overlap) as number, target);
+    return {
+      pool: p.pool_name ?? '',
+      namespace: p.pool_namespace ?? '',
+      image: p.image_name ?? '',
+      imageId: p.image_id ?? '',
+      snapshot: s.name ?? '',
+      snapshotId: num(s.id),
+      overlap: num(overlap[0]),
+      trash: Boolean(p.trash),
+    };
+  } finally {
+    rbdClones.linkedImageSpecCleanup(spec);
+    rbdClones.snapSpecCleanup(snap);
+  }
+}
+
+/** Ids and names of every snapshot of an open image (every namespace), in id order. */
+export async function listSnapshotIds(img: Pointer, target: string): Promise<{ id: bigint; name: string; size: number }[]> {
+  let capacity = 16;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const buf = snapInfoArray(capacity);
+    const max: [number] = [capacity];
+    const rc = await native<number>('rbd_snap_list', rbdSnapshots.list, img, buf, max);
+    if (rc === -E.ERANGE) {
+      capacity = Math.max(max[0], capacity * 2);
+      continue;
+    }
+    check('rbd_snap_list', rc, target);
+    try {
+      return decodeSnapInfo(buf, rc)
+        .map((s) => ({ id: BigInt(s.id), name: s.name ?? '', size: num(s.size) }))
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    } finally {
+      rbdSnapshots.listEnd(buf);
+    }
+  }
+  throw new CephError('rbd_snap_list', -E.ERANGE, `${target}: the snapshot list kept growing`);
+}
+
+/**
+ * The clones of snapshot `snapId` of an open image: sets the handle to that snapshot, lists, and sets it back
+ * to the head. The handle must not be used by anything else meanwhile.
+ */
+export async function childrenAt(img: Pointer, snapId: bigint, target: string): Promise<Omit<ChildInfo, 'snapshot'>[]> {
+  await nativeChecked('rbd_snap_set_by_id', target, rbdSnapshots.setById, img, snapId);
+  try {
+    let capacity = 16;
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const buf = linkedImageSpecArray(capacity);
+      const max: [number | bigint] = [capacity];
+      const rc = await native<number>('rbd_list_children3', rbdClones.listChildren3, img, buf, max);
+      if (rc === -E.ERANGE) {
+        capacity = Math.max(num(max[0]), capacity * 2);
+        continue;
+      }
+      check('rbd_list_children3', rc, target);
+      const n = num(max[0]);
+      try {
+        return decodeLinkedImageSpecs(buf, n).map((c) => ({
+          pool: c.pool_name ?? '', namespace: c.pool_namespace ?? '', image: c.image_name ?? '', trash: Boolean(c.trash),
+        }));
+      } finally {
+        rbdClones.linkedImageSpecListCleanup(buf, n);
+      }
+    }
+    throw new CephError('rbd_list_children3', -E.ERANGE, `${target}: the children list kept growing`);
+  } finally {
+    await native('rbd_snap_set_by_id', rbdSnapshots.setById, img, CEPH_NOSNAP);
+  }
+}
+
+/** "pool" + "ns" → "pool/ns" (the pool spec of a child or parent). */
+export const specOfLinked = (pool: string, namespace: string): string => poolSpec(pool, namespace || undefined);
+

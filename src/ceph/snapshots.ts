@@ -1,0 +1,178 @@
+// Snapshots of an image: list (user snapshots, creation order), create, rename, protect/unprotect, remove
+// (never of a snapshot with clones), rollback. One fresh image handle per operation, never shared between two
+// calls at once (rbd_snap_get_timestamp's guard relies on it).
+import { E } from '../native/errno.js';
+import { noProgress } from '../native/rbd.js';
+import { RBD_SNAP_NAMESPACE_TYPE, rbdSnapshots } from '../native/rbd-snapshots.js';
+import type { Pointer, TimespecValue } from '../native/types.js';
+import { native, nativeChecked, nativeLong } from './call.js';
+import { checkSnapshotName, childrenAt, listSnapshotIds, type ChildInfo } from './clones.js';
+import type { CephSession } from './connection.js';
+import { CephError } from './errors.js';
+import { withOpenImage } from './open-image.js';
+
+export interface SnapshotInfo {
+  name: string;
+  id: number;
+  /** the image's size when the snapshot was taken, bytes */
+  size: number;
+  createdAt: string;
+  protected: boolean;
+  /** clones of this snapshot */
+  children: number;
+}
+
+const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
+
+export class Snapshots {
+  constructor(private readonly conn: CephSession) {}
+
+  /** The user snapshots of an image, oldest first (snapshot ids grow with time). */
+  list(spec: string, image: string): Promise<SnapshotInfo[]> {
+    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly: true }, (img) =>
+      describeSnapshots(img, `${spec}/${image}`)));
+  }
+
+  /** One user snapshot; ENOENT (op rbd_snap_get) when there is none of that name. */
+  async get(spec: string, image: string, snap: string): Promise<SnapshotInfo> {
+    checkSnapshotName('rbd_snap_get', snap, `${spec}/${image}`);
+    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly: true }, async (img) => {
+      const found = await describeSnapshots(img, `${spec}/${image}`, snap);
+      if (!found[0]) throw new CephError('rbd_snap_get', -E.ENOENT, `${spec}/${image}@${snap}`);
+      return found[0];
+    }));
+  }
+
+  /** rbd_snap_create2 (quiesce hooks of rbd-nbd clients are notified, as `rbd snap create` does). EEXIST. */
+  create(spec: string, image: string, snap: string): Promise<void> {
+    checkSnapshotName('rbd_snap_create2', snap, `${spec}/${image}`);
+    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, {}, async (img) => {
+      await nativeChecked('rbd_snap_create2', `${spec}/${image}@${snap}`, rbdSnapshots.create2, img, snap, 0, noProgress, null);
+    }));
+  }
+
+  /** rbd_snap_rename: ENOENT (from missing), EEXIST (to taken). */
+  rename(spec: string, image: string, from: string, to: string): Promise<void> {
+    checkSnapshotName('rbd_snap_rename', from, `${spec}/${image}`);
+    checkSnapshotName('rbd_snap_rename', to, `${spec}/${image}`);
+    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, {}, async (img) => {
+      await nativeChecked('rbd_snap_rename', `${spec}/${image}@${from}`, rbdSnapshots.rename, img, from, to);
+    }));
+  }
+
+  /**
+   * Protect or unprotect; nothing to do when it already is as asked (returns false). Unprotecting a snapshot
+   * with clones: EBUSY (op rbd_snap_unprotect).
+   */
+  setProtected(spec: string, image: string, snap: string, protect: boolean): Promise<boolean> {
+    checkSnapshotName('rbd_snap_is_protected', snap, `${spec}/${image}`);
+    const target = `${spec}/${image}@${snap}`;
+    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, {}, async (img) => {
+      if ((await isProtected(img, snap, target)) === protect) return false;
+      if (protect) await nativeChecked('rbd_snap_protect', target, rbdSnapshots.protect, img, snap);
+      else await nativeChecked('rbd_snap_unprotect', target, rbdSnapshots.unprotect, img, snap);
+      return true;
+    }));
+  }
+
+  /** The clones of one snapshot. */
+  children(spec: string, image: string, snap: string): Promise<ChildInfo[]> {
+    checkSnapshotName('rbd_snap_get', snap, `${spec}/${image}`);
+    const target = `${spec}/${image}@${snap}`;
+    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly: true }, async (img) => {
+      const s = (await userSnapshots(img, `${spec}/${image}`)).find((x) => x.name === snap);
+      if (!s) throw new CephError('rbd_snap_get', -E.ENOENT, target);
+      return (await childrenAt(img, s.id, target)).map((c) => ({ ...c, snapshot: snap }));
+    }));
+  }
+
+  /**
+   * Remove a user snapshot that has no clones and is not protected. librbd would remove one with clone-v2
+   * children without an error and move it to the trash namespace: this refuses it (EBUSY, op
+   * snapshot_has_children) after looking at its children on the same handle. A protected snapshot: EBUSY
+   * (op rbd_snap_remove2). Flags 0: never unprotects or flattens anything.
+   */
+  remove(spec: string, image: string, snap: string): Promise<void> {
+    checkSnapshotName('rbd_snap_remove2', snap, `${spec}/${image}`);
+    const target = `${spec}/${image}@${snap}`;
+    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, {}, async (img) => {
+      const s = (await userSnapshots(img, `${spec}/${image}`)).find((x) => x.name === snap);
+      if (!s) throw new CephError('rbd_snap_get', -E.ENOENT, target);
+      if ((await childrenAt(img, s.id, target)).length > 0) throw new CephError('snapshot_has_children', -E.EBUSY, target);
+      if (await isProtected(img, snap, target)) throw new CephError('rbd_snap_remove2', -E.EBUSY, target);
+      await nativeChecked('rbd_snap_remove2', target, rbdSnapshots.remove2, img, snap, 0, noProgress, null);
+    }));
+  }
+
+  /**
+   * Roll the image back to a snapshot (rewrites every object: minutes for big images; on the long-call
+   * budget). `progress` is a librbd progress callback, never NULL. EROFS while another client holds the
+   * exclusive lock; the caller checks watchers first (librbd does not refuse a client that merely has it open).
+   */
+  rollback(spec: string, image: string, snap: string, progress: unknown = noProgress): Promise<void> {
+    checkSnapshotName('rbd_snap_rollback_with_progress', snap, `${spec}/${image}`);
+    if (!progress) return Promise.reject(new CephError('rbd_snap_rollback_with_progress', -E.EINVAL, 'a progress callback is required'));
+    const target = `${spec}/${image}@${snap}`;
+    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, {}, async (img) => {
+      await nativeLong('rbd_snap_rollback_with_progress', target, rbdSnapshots.rollbackWithProgress, img, snap, progress, null);
+    }));
+  }
+}
+
+/** User-namespace snapshots of an open image, in id order. */
+async function userSnapshots(img: Pointer, target: string): Promise<{ id: bigint; name: string; size: number }[]> {
+  const out: { id: bigint; name: string; size: number }[] = [];
+  for (const s of await listSnapshotIds(img, target)) {
+    const type = await namespaceType(img, s.id, target);
+    if (type === RBD_SNAP_NAMESPACE_TYPE.USER) out.push(s);
+  }
+  return out;
+}
+
+/** rbd_snap_get_namespace_type; undefined when the id is gone (another client removed it). */
+async function namespaceType(img: Pointer, id: bigint, target: string): Promise<number | undefined> {
+  const t: [number] = [-1];
+  const rc = await native<number>('rbd_snap_get_namespace_type', rbdSnapshots.getNamespaceType, img, id, t);
+  if (rc === -E.ENOENT) return undefined;
+  if (rc < 0) throw new CephError('rbd_snap_get_namespace_type', rc, target);
+  return t[0];
+}
+
+async function isProtected(img: Pointer, snap: string, target: string): Promise<boolean> {
+  const p: [number] = [0];
+  await nativeChecked('rbd_snap_is_protected', target, rbdSnapshots.isProtected, img, snap, p);
+  return p[0] !== 0;
+}
+
+/**
+ * Details of the user snapshots of an open image (only `only`, when given). Each timestamp read is guarded:
+ * rbd_snap_get_timestamp aborts the process for an id the handle does not know, so rbd_snap_get_namespace_type
+ * (which refreshes the handle and answers ENOENT for such an id) runs right before it on the same handle.
+ */
+async function describeSnapshots(img: Pointer, target: string, only?: string): Promise<SnapshotInfo[]> {
+  const out: SnapshotInfo[] = [];
+  for (const s of await listSnapshotIds(img, target)) {
+    if (only !== undefined && s.name !== only) continue;
+    const type = await namespaceType(img, s.id, target);
+    if (type !== RBD_SNAP_NAMESPACE_TYPE.USER) continue; // gone meanwhile, or trash/group/mirror
+    const ts = {} as TimespecValue;
+    await nativeChecked('rbd_snap_get_timestamp', target, rbdSnapshots.getTimestamp, img, s.id, ts);
+    let prot: boolean;
+    try {
+      prot = await isProtected(img, s.name, `${target}@${s.name}`);
+    } catch (e) {
+      if (e instanceof CephError && e.code === 'ENOENT') continue; // removed or renamed meanwhile
+      throw e;
+    }
+    const children = await childrenAt(img, s.id, `${target}@${s.name}`);
+    out.push({
+      name: s.name,
+      id: Number(s.id),
+      size: s.size,
+      createdAt: new Date(num(ts.tv_sec) * 1000 + Math.floor(num(ts.tv_nsec) / 1e6)).toISOString(),
+      protected: prot,
+      children: children.length,
+    });
+  }
+  return out;
+}
