@@ -5,6 +5,7 @@ import { CephError } from '../ceph/errors.js';
 export const ERROR_CODES = {
   VALIDATION_FAILED: { status: 400, title: 'The request is not valid' },
   CONFIRMATION_REQUIRED: { status: 400, title: 'This operation destroys data and needs confirmation' },
+  NOT_A_CLONE: { status: 400, title: 'The image is not a clone' },
   INVALID_ARGUMENT: { status: 400, title: 'Ceph rejected an argument' },
   FEATURE_NOT_CHANGEABLE: { status: 400, title: 'This feature change is not possible' },
   UNAUTHORIZED: { status: 401, title: 'Authentication required' },
@@ -13,6 +14,7 @@ export const ERROR_CODES = {
   NOT_FOUND: { status: 404, title: 'No such resource' },
   POOL_NOT_FOUND: { status: 404, title: 'Pool not found' },
   IMAGE_NOT_FOUND: { status: 404, title: 'Image not found' },
+  SNAPSHOT_NOT_FOUND: { status: 404, title: 'Snapshot not found' },
   NAMESPACE_NOT_FOUND: { status: 404, title: 'Namespace not found' },
   METADATA_KEY_NOT_FOUND: { status: 404, title: 'No such image metadata key' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
@@ -26,6 +28,9 @@ export const ERROR_CODES = {
   IMAGE_HAS_SNAPSHOTS: { status: 409, title: 'The image has snapshots' },
   SHRINK_NOT_ALLOWED: { status: 409, title: 'Shrinking discards data and needs allowShrink: true' },
   CONFLICT: { status: 409, title: 'Conflict with the current state' },
+  SNAPSHOT_EXISTS: { status: 409, title: 'A snapshot with this name exists' },
+  SNAPSHOT_PROTECTED: { status: 409, title: 'The snapshot is protected' },
+  SNAPSHOT_HAS_CHILDREN: { status: 409, title: 'The snapshot has clones' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   RATE_LIMITED: { status: 429, title: 'Too many requests for this token' },
@@ -84,11 +89,13 @@ export function fromCephError(e: CephError): ApiError {
   if (e.kind === 'closed') return new ApiError('CEPH_UNAVAILABLE', 'The service is not connected to the Ceph cluster.', {}, e);
   switch (e.code) {
     case 'ENOENT':
+      if (e.op.startsWith('rbd_snap_')) return new ApiError('SNAPSHOT_NOT_FOUND', `Snapshot ${e.target ?? ''} does not exist.`, {}, e);
       if (e.op === 'rbd_namespace_exists') return new ApiError('NAMESPACE_NOT_FOUND', `Namespace ${e.target ?? ''} does not exist.`, {}, e);
       if (onPool) return new ApiError('POOL_NOT_FOUND', `Pool ${e.target ?? ''} does not exist.`.replace('  ', ' '), {}, e);
       if (onImage) return new ApiError('IMAGE_NOT_FOUND', `Image ${e.target ?? ''} does not exist.`, {}, e);
       return new ApiError('NOT_FOUND', e.message, {}, e);
     case 'EEXIST':
+      if (e.op.startsWith('rbd_snap_')) return new ApiError('SNAPSHOT_EXISTS', `Snapshot ${e.target ?? ''} already exists.`, {}, e);
       if (onImage) return new ApiError('IMAGE_EXISTS', `Image ${e.target ?? ''} already exists.`, {}, e);
       if (onPool) return new ApiError('POOL_EXISTS', `Pool ${e.target ?? ''} already exists.`, {}, e);
       return new ApiError('CONFLICT', e.message, {}, e);
