@@ -88,6 +88,77 @@ export function renderSvg(c: ChartInput): string {
   return out.join('\n') + '\n';
 }
 
+// ---- a line chart on log-log axes (npm run bench:scale: latency against pool size) ----------------
+export interface LineSeries {
+  label: string;
+  color: string;
+  /** [x, y] points; y in ms */
+  points: [number, number][];
+  dashed?: boolean;
+}
+
+export interface LineChartInput {
+  title: string;
+  subtitle: string[];
+  xLabel: string;
+  yLabel: string;
+  series: LineSeries[];
+}
+
+const fmtCount = (v: number): string => (v >= 1e6 ? `${v / 1e6}M` : v >= 1000 ? `${v / 1000}k` : String(v));
+
+export function renderLineSvg(c: LineChartInput): string {
+  const W = 900;
+  const top = 70 + 16 * c.subtitle.length;
+  const plotH = 380;
+  const left = 80;
+  const right = 30;
+  const legendH = 22 * c.series.length + 10;
+  const H = top + plotH + 60 + legendH;
+  const plotW = W - left - right;
+  const xs = c.series.flatMap((s) => s.points.map((p) => p[0])).filter((v) => v > 0);
+  const ys = c.series.flatMap((s) => s.points.map((p) => p[1])).filter((v) => v > 0);
+  const xlo = Math.floor(Math.log10(Math.min(...xs, 1000))), xhi = Math.ceil(Math.log10(Math.max(...xs, 10_000)));
+  const ylo = Math.floor(Math.log10(Math.min(...ys, 1))), yhi = Math.ceil(Math.log10(Math.max(...ys, 10)));
+  const x = (v: number): number => left + ((Math.log10(v) - xlo) / (xhi - xlo)) * plotW;
+  const y = (v: number): number => top + plotH - ((Math.log10(v) - ylo) / (yhi - ylo)) * plotH;
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
+    `<text x="${W / 2}" y="28" text-anchor="middle" font-size="18" font-weight="bold">${esc(c.title)}</text>`,
+  ];
+  c.subtitle.forEach((line, i) => out.push(`<text x="${W / 2}" y="${50 + 16 * i}" text-anchor="middle" fill="#444">${esc(line)}</text>`));
+  for (let d = ylo; d <= yhi; d++) {
+    out.push(`<line x1="${left}" x2="${W - right}" y1="${y(10 ** d)}" y2="${y(10 ** d)}" stroke="#ddd"/>`,
+      `<text x="${left - 6}" y="${y(10 ** d) + 4}" text-anchor="end" fill="#444">${esc(fmt(10 ** d))}</text>`);
+  }
+  for (let d = xlo; d <= xhi; d++) {
+    out.push(`<line x1="${x(10 ** d)}" x2="${x(10 ** d)}" y1="${top}" y2="${top + plotH}" stroke="#ddd"/>`,
+      `<text x="${x(10 ** d)}" y="${top + plotH + 18}" text-anchor="middle" fill="#444">${esc(fmtCount(10 ** d))}</text>`);
+  }
+  out.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + plotH}" stroke="#888"/>`,
+    `<line x1="${left}" x2="${W - right}" y1="${top + plotH}" y2="${top + plotH}" stroke="#888"/>`,
+    `<text transform="translate(20 ${top + plotH / 2}) rotate(-90)" text-anchor="middle" fill="#444">${esc(c.yLabel)}</text>`,
+    `<text x="${left + plotW / 2}" y="${top + plotH + 40}" text-anchor="middle" fill="#444">${esc(c.xLabel)}</text>`);
+  for (const s of c.series) {
+    const pts = s.points.filter((p) => p[0] > 0 && p[1] > 0);
+    if (pts.length > 1) {
+      out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} points="${pts.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(' ')}"/>`);
+    }
+    for (const p of pts) {
+      out.push(`<circle cx="${x(p[0]).toFixed(1)}" cy="${y(p[1]).toFixed(1)}" r="4" fill="${s.color}"><title>${esc(`${s.label} — ${fmtCount(p[0])} images: ${fmt(p[1])} ms`)}</title></circle>`,
+        `<text x="${(x(p[0]) + 7).toFixed(1)}" y="${(y(p[1]) - 6).toFixed(1)}" font-size="10" fill="${s.color}">${esc(fmt(p[1]))}</text>`);
+    }
+  }
+  const ly = top + plotH + 64;
+  c.series.forEach((s, i) => {
+    out.push(`<line x1="${left}" x2="${left + 24}" y1="${ly + 22 * i - 4}" y2="${ly + 22 * i - 4}" stroke="${s.color}" stroke-width="3"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+      `<text x="${left + 32}" y="${ly + 22 * i}">${esc(s.label)}</text>`);
+  });
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
+
 // ---- results JSON → chart ----------------------------------------------------------------------
 type Json = Record<string, unknown>;
 const get = (o: unknown, ...path: (string | number)[]): unknown => {

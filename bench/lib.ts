@@ -42,6 +42,8 @@ export interface BatchResult {
   ms_per_op: number;
   errors: number;
   lat_ms: Summary;
+  /** every task's latency (ms); not written to the results (non-enumerable) */
+  readonly lat_samples?: number[];
 }
 
 /** Runs task(0..count-1) with `concurrency` in flight at a time. A task that throws counts as an error. */
@@ -71,7 +73,7 @@ export async function runBatch(
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, worker));
   const total = (now() - t0) / 1000;
-  return {
+  const result: BatchResult = {
     count,
     concurrency,
     total_s: round(total),
@@ -80,6 +82,8 @@ export async function runBatch(
     errors,
     lat_ms: summarize(lat),
   };
+  Object.defineProperty(result, 'lat_samples', { value: lat, enumerable: false });
+  return result;
 }
 
 /** Times `reps` sequential runs of fn (ms each). */

@@ -15,6 +15,9 @@
  *   -P PREFIX   image name prefix (default "rbdbench-"); names are PREFIX%06d
  *   -s BYTES    image size (default 1 GiB)
  *   -x PHASES   comma-separated subset of create,names,page,details,remove (default: all, in that order)
+ *   -F          fill: in the create phase an image that already exists counts as made (EEXIST is not an
+ *               error), so a pool can be topped up to IMAGES after an interrupted run (npm run bench:scale)
+ *   -o ORDER    object size of created images as a power of two (default 0: the cluster's, 22)
  *
  * Phases:
  *   create   rbd_create() of IMAGES images with the conf's default features, THREADS at a time
@@ -44,7 +47,7 @@
 
 struct opts {
   const char *conf, *keyring, *client, *pool, *prefix, *phases;
-  int images, threads, reps;
+  int images, threads, reps, fill, order;
   uint64_t size;
 };
 static struct opts O = {
@@ -139,7 +142,9 @@ static int do_one(enum op op, const char *name) {
   rbd_image_info_t info;
   switch (op) {
     case OP_CREATE:
-      return rbd_create(ioctx, name, O.size, &order);
+      order = O.order;
+      r = rbd_create(ioctx, name, O.size, &order);
+      return O.fill && r == -EEXIST ? 0 : r;
     case OP_REMOVE:
       return rbd_remove(ioctx, name);
     case OP_STAT:
@@ -319,13 +324,13 @@ static int has_phase(const char *p) {
 static void usage(void) {
   fprintf(stderr,
           "usage: rbdbench -c CONF -p POOL [-k KEYRING] [-n client.NAME] [-N IMAGES] [-t THREADS]\n"
-          "                [-r REPS] [-P PREFIX] [-s BYTES] [-x create,names,page,details,remove]\n");
+          "                [-r REPS] [-P PREFIX] [-s BYTES] [-x create,names,page,details,remove] [-F] [-o ORDER]\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
   int c;
-  while ((c = getopt(argc, argv, "c:k:n:p:N:t:r:P:s:x:h")) != -1) {
+  while ((c = getopt(argc, argv, "c:k:n:p:N:t:r:P:s:x:o:Fh")) != -1) {
     switch (c) {
       case 'c': O.conf = optarg; break;
       case 'k': O.keyring = optarg; break;
@@ -337,6 +342,8 @@ int main(int argc, char **argv) {
       case 'P': O.prefix = optarg; break;
       case 's': O.size = strtoull(optarg, NULL, 0); break;
       case 'x': O.phases = optarg; break;
+      case 'F': O.fill = 1; break;
+      case 'o': O.order = atoi(optarg); break;
       default: usage();
     }
   }
