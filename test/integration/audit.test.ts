@@ -1,0 +1,263 @@
+// The audit trail: after a scripted run of requests against the real cluster, every mutation (successful,
+// refused and failed) has exactly one audit line with the right action, target, principal, source and outcome,
+// refusals by authentication are there too, reads are not, no line holds a token or the cephx key, and
+// LOG_LEVEL never drops audit lines (in-process, and the real service process with AUDIT_LOG_FILE).
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CephClient } from '../../src/ceph/client.js';
+import { buildApp, REDACT_PATHS } from '../../src/http/app.js';
+import { TokenStore } from '../../src/http/auth.js';
+import { auditAction, auditTarget, auditTasks, type AuditableTask, type TransitionListener } from '../../src/http/plugins/audit.js';
+import { clusterDir, connect, connectionOptions, makePool, uniqueName } from '../helpers/cluster.js';
+import { startExpectingExit, startFromSource, type SourceService } from '../helpers/service-src.js';
+import type { CephConnection } from '../../src/ceph/connection.js';
+import type { FastifyInstance } from 'fastify';
+
+const READ = 'audit-read-6c1f0e2d9b8a7c65';
+const WRITE = 'audit-write-0d9c8b7a6f5e4d3c';
+const ADMIN = 'audit-admin-f1e2d3c4b5a69788';
+const WRONG = 'audit-wrong-000000000000000';
+const TOKENS = `${READ} read * console\n${WRITE} write * provisioner\n${ADMIN} admin * operator\n`;
+const SECRETS = [READ, WRITE, ADMIN, WRONG];
+
+let conn: CephConnection;
+let pool: { name: string; remove: () => Promise<void> };
+let ceph: CephClient;
+let cephxKey: string;
+
+function sink(lines: string[]): Writable {
+  return new Writable({ write(chunk, _enc, cb) { lines.push(...String(chunk).split('\n').filter(Boolean)); cb(); } });
+}
+const parse = (lines: string[]) => lines.map((l) => JSON.parse(l) as Record<string, any>);
+
+beforeAll(async () => {
+  conn = await connect('admin');
+  pool = await makePool(conn, 'audit');
+  ceph = new CephClient({ ...connectionOptions('rbdapi-pools'), operationTimeoutMs: 30_000, mountTimeout: 10, monOpTimeout: 10, osdOpTimeout: 10 });
+  await ceph.ready();
+  cephxKey = /key\s*=\s*(\S+)/.exec(readFileSync(connectionOptions('rbdapi-pools').keyring, 'utf8'))![1]!;
+});
+
+afterAll(async () => {
+  await ceph?.close();
+  await pool?.remove();
+  await conn?.close();
+});
+
+describe('action and target derivation', () => {
+  it.each([
+    ['POST', '/api/v1/pools', 'pool.create'],
+    ['DELETE', '/api/v1/pools/:pool', 'pool.delete'],
+    ['POST', '/api/v1/pools/:pool/images', 'image.create'],
+    ['PUT', '/api/v1/pools/:pool/namespaces/:namespace/images/:image', 'image.put'],
+    ['PATCH', '/api/v1/pools/:pool/images/:image', 'image.update'],
+    ['DELETE', '/api/v1/pools/:pool/namespaces/:namespace/images/:image', 'image.delete'],
+    ['POST', '/api/v1/pools/:pool/images/:image/snapshots', 'snapshot.create'],
+    ['DELETE', '/api/v1/pools/:pool/images/:image/snapshots/:snapshot', 'snapshot.delete'],
+    ['POST', '/api/v1/pools/:pool/images/:image/snapshots/:snapshot/rollback', 'snapshot.rollback'],
+    ['POST', '/api/v1/pools/:pool/images/:image/flatten', 'image.flatten'],
+    ['POST', '/api/v1/pools/:pool/trash/:id/restore', 'trash.restore'],
+    ['DELETE', '/api/v1/pools/:pool/trash/:id', 'trash.delete'],
+    ['PUT', '/api/v1/pools/:pool/namespaces/:namespace', 'namespace.put'],
+    ['PUT', '/api/v1/pools/:pool/images/:image/metadata/:key', 'metadata.put'],
+    ['POST', '/api/v1/tasks/:id/cancel', 'task.cancel'],
+    ['POST', '/api/v1/pools/:pool/images/:image/copy', 'image.copy'],
+    ['PUT', '/api/v1/pools/:pool/images/:image/features/:feature', 'feature.put'],
+    ['DELETE', '/api/v1/tasks/:id', 'task.delete'],
+    ['GET', '/api/v1/pools', 'pool.list'],
+    ['GET', '/api/v1/pools/:pool/images/:image', 'image.get'],
+    ['POST', undefined, 'unmatched.post'],
+  ])('%s %s → %s', (method, route, action) => {
+    expect(auditAction(method, route)).toBe(action);
+  });
+
+  it.each([
+    ['POST', '/api/v1/pools', {}, { name: 'new' }, 'new'],
+    ['DELETE', '/api/v1/pools/:pool', { pool: 'rbd' }, undefined, 'rbd'],
+    ['POST', '/api/v1/pools/:pool/images', { pool: 'rbd' }, { name: 'vol1', size: 1 }, 'rbd/vol1'],
+    ['POST', '/api/v1/pools/:pool/namespaces/:namespace/images', { pool: 'rbd', namespace: 'ns' }, { name: 'vol1' }, 'rbd/ns/vol1'],
+    ['DELETE', '/api/v1/pools/:pool/namespaces/:namespace/images/:image', { pool: 'rbd', namespace: 'ns', image: 'vol1' }, undefined, 'rbd/ns/vol1'],
+    ['POST', '/api/v1/pools/:pool/namespaces/:namespace/images/:image/snapshots/:snapshot/rollback', { pool: 'p', namespace: 'ns', image: 'i', snapshot: 's' }, undefined, 'p/ns/i@s'],
+    ['POST', '/api/v1/pools/:pool/images/:image/snapshots', { pool: 'p', image: 'i' }, { name: 's2' }, 'p/i@s2'],
+    ['POST', '/api/v1/pools/:pool/trash/:id/restore', { pool: 'p', id: '10ab' }, undefined, 'p/trash:10ab'],
+    ['PUT', '/api/v1/pools/:pool/images/:image/metadata/:key', { pool: 'p', image: 'i', key: 'conf_x' }, { value: 'v' }, 'p/i/metadata:conf_x'],
+    ['POST', '/api/v1/tasks/:id/cancel', { id: 't1' }, undefined, 'task:t1'],
+    ['PUT', '/api/v1/pools/:pool/namespaces/:namespace', { pool: 'p', namespace: 'tenant-a' }, undefined, 'p/tenant-a'],
+  ])('%s %s → target', (method, route, params, body, target) => {
+    expect(auditTarget(route, params, body, method)).toBe(target);
+  });
+});
+
+describe('a scripted run of requests (in-process, LOG_LEVEL silent)', () => {
+  const service: string[] = [];
+  let app: FastifyInstance;
+  const expected: Array<{ id: string; method: string; action: string; target?: string | null; status: number; principal: string | null; code?: string; errno?: string }> = [];
+  const reads: string[] = [];
+  const newPool = uniqueName('audit-new');
+
+  beforeAll(async () => {
+    // like main.ts: the service logger at LOG_LEVEL (silent here), the audit logger its child at info
+    const logger = pino({ level: 'silent', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink(service));
+    // the app's own log at debug (access lines, errors) goes to the same place, to look for secrets in it
+    const debugLogger = pino({ level: 'debug', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink(service));
+    app = await buildApp({ ceph, auth: TokenStore.parse(TOKENS), loggerInstance: debugLogger, audit: logger.child({ audit: true }, { level: 'info' }) });
+    await app.ready();
+
+    let n = 0;
+    const send = async (method: string, url: string, token: string | null, body: unknown, expect_: Omit<(typeof expected)[number], 'id' | 'method'>) => {
+      const id = `audit-${++n}`;
+      const headers: Record<string, string> = { 'x-request-id': id };
+      if (token) headers.authorization = `Bearer ${token}`;
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const r = await app.inject({ method: method as 'GET', url, headers, ...(body !== undefined ? { payload: JSON.stringify(body) } : {}), remoteAddress: '10.9.8.7' });
+      expect(r.statusCode, `${method} ${url}: ${r.body}`).toBe(expect_.status);
+      if (method === 'GET' && r.statusCode < 400) reads.push(id);
+      else expected.push({ id, method, ...expect_ });
+    };
+    const P = `/api/v1/pools/${pool.name}`;
+    await send('POST', '/api/v1/pools', ADMIN, { name: newPool, pgNum: 8 }, { action: 'pool.create', target: newPool, status: 201, principal: 'operator' });
+    await send('POST', '/api/v1/pools', WRITE, { name: 'nope' }, { action: 'pool.create', target: null, status: 403, principal: 'provisioner', code: 'FORBIDDEN' });
+    await send('POST', `${P}/images`, WRITE, { name: 'vol1', size: '4MiB' }, { action: 'image.create', target: `${pool.name}/vol1`, status: 201, principal: 'provisioner' });
+    await send('POST', `${P}/images`, WRITE, { name: 'vol1', size: '4MiB' }, { action: 'image.create', target: `${pool.name}/vol1`, status: 409, principal: 'provisioner', code: 'IMAGE_EXISTS', errno: 'EEXIST' });
+    await send('PUT', `${P}/images/vol2`, WRITE, { size: '1MiB' }, { action: 'image.put', target: `${pool.name}/vol2`, status: 201, principal: 'provisioner' });
+    await send('PUT', `${P}/images/vol2`, WRITE, { size: '1MiB' }, { action: 'image.put', target: `${pool.name}/vol2`, status: 200, principal: 'provisioner' });
+    await send('GET', `${P}/images/vol2`, READ, undefined, { action: 'image.get', status: 200, principal: 'console' });
+    await send('GET', `${P}/images`, READ, undefined, { action: 'image.list', status: 200, principal: 'console' });
+    await send('PATCH', `${P}/images/vol1`, WRITE, { size: '8MiB' }, { action: 'image.update', target: `${pool.name}/vol1`, status: 200, principal: 'provisioner' });
+    await send('PATCH', `${P}/images/vol1`, WRITE, { size: '1MiB' }, { action: 'image.update', target: `${pool.name}/vol1`, status: 409, principal: 'provisioner', code: 'SHRINK_NOT_ALLOWED' });
+    await send('PATCH', `${P}/images/vol1`, READ, { size: '16MiB' }, { action: 'image.update', target: `${pool.name}/vol1`, status: 403, principal: 'console', code: 'FORBIDDEN' });
+    await send('DELETE', `${P}/images/vol1`, null, undefined, { action: 'image.delete', target: `${pool.name}/vol1`, status: 401, principal: null, code: 'UNAUTHORIZED' });
+    await send('DELETE', `${P}/images/vol1`, WRONG, undefined, { action: 'image.delete', target: `${pool.name}/vol1`, status: 401, principal: null, code: 'UNAUTHORIZED' });
+    await send('GET', `${P}/images`, WRONG, undefined, { action: 'image.list', target: pool.name, status: 401, principal: null, code: 'UNAUTHORIZED' });
+    await send('POST', `${P}/images`, WRITE, { name: 'bad', size: -1 }, { action: 'image.create', target: `${pool.name}/bad`, status: 400, principal: 'provisioner', code: 'VALIDATION_FAILED' });
+    await send('DELETE', `${P}/images/vol1`, WRITE, undefined, { action: 'image.delete', target: `${pool.name}/vol1`, status: 204, principal: 'provisioner' });
+    await send('DELETE', `${P}/images/vol1`, WRITE, undefined, { action: 'image.delete', target: `${pool.name}/vol1`, status: 404, principal: 'provisioner', code: 'IMAGE_NOT_FOUND', errno: 'ENOENT' });
+    await send('DELETE', `${P}/images/vol2`, WRITE, undefined, { action: 'image.delete', target: `${pool.name}/vol2`, status: 204, principal: 'provisioner' });
+    await send('DELETE', `/api/v1/pools/${newPool}`, ADMIN, undefined, { action: 'pool.delete', target: newPool, status: 400, principal: 'operator', code: 'CONFIRMATION_REQUIRED' });
+    await send('DELETE', `/api/v1/pools/${newPool}?confirm=${newPool}`, ADMIN, undefined, { action: 'pool.delete', target: newPool, status: 204, principal: 'operator' });
+    await send('POST', '/api/v1/no-such-route', WRITE, {}, { action: 'unmatched.post', status: 404, principal: 'provisioner', code: 'NOT_FOUND' });
+  }, 120_000);
+
+  afterAll(async () => { await app?.close(); });
+
+  it('every mutation and every refusal has exactly one line with action, target, principal, source and outcome', () => {
+    const lines = parse(service.filter((l) => l.includes('"audit":true')));
+    const byId = new Map<string, Record<string, any>[]>();
+    for (const l of lines) byId.set(l.requestId, [...(byId.get(l.requestId) ?? []), l]);
+    for (const e of expected) {
+      const found = byId.get(e.id) ?? [];
+      expect(found, `${e.method} ${e.action} (${e.id})`).toHaveLength(1);
+      const l = found[0]!;
+      expect(l).toMatchObject({ audit: true, kind: 'request', level: 30, method: e.method, action: e.action, principal: e.principal, source: '10.9.8.7' });
+      expect(typeof l.time).toBe('number');
+      // null: refused before the body was read (authentication), so the new name is not known
+      if (e.target === null) expect(l.target, e.id).toBeUndefined();
+      else if (e.target !== undefined) expect(l.target, e.id).toBe(e.target);
+      expect(l.outcome.status, e.id).toBe(e.status);
+      expect(l.outcome.result, e.id).toBe(e.status < 400 ? 'success' : e.status === 401 || e.status === 403 ? 'denied' : 'rejected');
+      if (e.code) expect(l.outcome.code, e.id).toBe(e.code);
+      else expect(l.outcome.code, e.id).toBeUndefined();
+      if (e.errno) expect(l.outcome.errno, e.id).toBe(e.errno);
+    }
+    // nothing else: successful reads leave no audit line
+    for (const id of reads) expect(byId.has(id), id).toBe(false);
+    expect(lines.filter((l) => l.kind === 'request')).toHaveLength(expected.length);
+  });
+
+  it('the audit lines are on the audit logger even with LOG_LEVEL silent, and hold no token and no cephx key', () => {
+    const all = service.join('\n');
+    const auditLines = service.filter((l) => l.includes('"audit":true'));
+    expect(auditLines.length).toBe(expected.length);
+    for (const secret of [...SECRETS, cephxKey]) {
+      expect(all.includes(secret), 'a secret in the logs').toBe(false);
+      expect(all.includes(secret.slice(0, 12)), 'part of a secret in the logs').toBe(false);
+    }
+    expect(all).not.toMatch(/Bearer\s+(?!<token>)\S/);
+  });
+});
+
+describe('task transitions', () => {
+  it('one line per transition of the task engine, with task id, action, target, from → state and the error', () => {
+    const lines: string[] = [];
+    const listeners: TransitionListener[] = [];
+    const engine = { onTransition: (l: TransitionListener) => { listeners.push(l); return () => listeners.splice(listeners.indexOf(l), 1); } };
+    const off = auditTasks(pino({ level: 'info' }, sink(lines)).child({ audit: true }), engine);
+    const task: AuditableTask = { id: 't-1', action: 'image.flatten', target: { pool: 'rbd', namespace: 'ns', image: 'clone1', imageId: 'abc' }, state: 'queued' };
+    for (const l of listeners) l(task);
+    for (const l of listeners) l({ ...task, state: 'running' }, 'queued');
+    for (const l of listeners) l({ ...task, state: 'failed', error: { code: 'CEPH_TIMEOUT', detail: 'x', errno: 'ETIMEDOUT' } }, 'running');
+    off();
+    expect(listeners).toHaveLength(0);
+    const parsed = parse(lines);
+    expect(parsed).toHaveLength(3);
+    expect(parsed[0]).toMatchObject({ audit: true, kind: 'task', taskId: 't-1', action: 'image.flatten', target: 'rbd/ns/clone1', imageId: 'abc', state: 'queued' });
+    expect(parsed[1]).toMatchObject({ from: 'queued', state: 'running' });
+    expect(parsed[2]).toMatchObject({ from: 'running', state: 'failed', error: { code: 'CEPH_TIMEOUT', errno: 'ETIMEDOUT' } });
+  });
+});
+
+describe('the service process', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'audit-'));
+  const tokens = join(dir, 'tokens');
+  writeFileSync(tokens, TOKENS);
+  const env = () => ({
+    CEPH_CONF: `${clusterDir()}/ceph.conf`, CEPH_CLIENT_ID: 'rbdapi', CEPH_KEYRING: `${clusterDir()}/ceph.client.rbdapi.keyring`,
+    API_TOKENS_FILE: tokens,
+  });
+  let svc: SourceService | undefined;
+  afterAll(async () => {
+    await svc?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const call = (url: string, method: string, token: string | null, body?: unknown) => fetch(url, {
+    method, body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+  });
+
+  it('AUDIT_LOG_FILE with LOG_LEVEL=silent: the file has every mutation; stdout has nothing', async () => {
+    const file = join(dir, 'sub', 'audit.log');
+    svc = await startFromSource({ ...env(), LOG_LEVEL: 'silent', AUDIT_LOG_FILE: file });
+    const P = `${svc.url}/api/v1/pools/${pool.name}`;
+    expect((await call(`${P}/images`, 'POST', WRITE, { name: 'proc1', size: '1MiB' })).status).toBe(201);
+    expect((await call(`${P}/images/proc1`, 'PATCH', WRITE, { size: '2MiB' })).status).toBe(200);
+    expect((await call(`${P}/images/proc1`, 'DELETE', READ)).status).toBe(403);
+    expect((await call(`${P}/images/proc1`, 'DELETE', WRONG)).status).toBe(401);
+    expect((await call(`${P}/images/proc1`, 'DELETE', WRITE)).status).toBe(204);
+    expect((await call(`${P}/images`, 'GET', READ)).status).toBe(200);
+    await svc.stop();
+    expect((await svc.exited).code).toBe(0);
+    const text = readFileSync(file, 'utf8');
+    const lines = parse(text.split('\n').filter(Boolean));
+    expect(lines.map((l) => [l.action, l.outcome.status, l.principal])).toEqual([
+      ['image.create', 201, 'provisioner'], ['image.update', 200, 'provisioner'], ['image.delete', 403, 'console'],
+      ['image.delete', 401, null], ['image.delete', 204, 'provisioner'],
+    ]);
+    for (const l of lines) expect(l).toMatchObject({ audit: true, kind: 'request', source: '127.0.0.1', target: `${pool.name}/proc1` });
+    for (const s of SECRETS) expect(text.includes(s)).toBe(false);
+    expect(svc.output()).toBe('');
+    svc = undefined;
+  }, 120_000);
+
+  it('without AUDIT_LOG_FILE, with LOG_LEVEL=error: audit lines on stdout, nothing else at info', async () => {
+    svc = await startFromSource({ ...env(), LOG_LEVEL: 'error' });
+    const P = `${svc.url}/api/v1/pools/${pool.name}`;
+    expect((await call(`${P}/images/proc2`, 'PUT', WRITE, { size: '1MiB' })).status).toBe(201);
+    expect((await call(`${P}/images/proc2`, 'DELETE', WRITE)).status).toBe(204);
+    await svc.stop();
+    const lines = parse(svc.output().split('\n').filter((l) => l.startsWith('{')));
+    expect(lines.map((l) => [l.audit, l.action, l.outcome?.status])).toEqual([[true, 'image.put', 201], [true, 'image.delete', 204]]);
+    for (const s of SECRETS) expect(svc.output().includes(s)).toBe(false);
+    svc = undefined;
+  }, 120_000);
+
+  it('an AUDIT_LOG_FILE that cannot be opened stops the start with a clear message', async () => {
+    const r = await startExpectingExit({ ...env(), AUDIT_LOG_FILE: join(tokens, 'under-a-file', 'audit.log') });
+    expect(r.code).toBe(2);
+    expect(r.output).toMatch(/cannot open AUDIT_LOG_FILE .*under-a-file/);
+  }, 60_000);
+});
