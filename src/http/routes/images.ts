@@ -10,6 +10,8 @@ import { ApiError } from '../errors.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { imagePath, specOf } from '../paths.js';
 import { formatSize } from '../size.js';
+import { patchImage } from './image-patch.js';
+import { patchImageBody as patchImageBodyV2, patchedImageSchema } from '../schemas/image-patch.js';
 import { IMAGE_NAME_PATTERN, imageParams, problems, scopeParams } from '../schemas/common.js';
 import {
   createImageBody, imageSchema, patchImageBody, putImageBody, type ImageSpecInput,
@@ -154,25 +156,19 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.patch('/images/:image', {
     schema: {
-      tags: ['images'], summary: 'Resize an image', operationId: 'resizeImage',
-      description: 'Growing is always allowed. Shrinking discards data beyond the new size and needs `allowShrink: true`.',
+      tags: ['images'], summary: 'Rename, resize or change the features of an image', operationId: 'resizeImage',
+      description: 'Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer\'s '
+        + '`Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and '
+        + 'needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd '
+        + 'cannot change at runtime). Every change is validated before any is applied; `applied` says what was done.',
       params: imageParams,
-      body: patchImageBody,
-      response: { 200: imageSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
+      body: patchImageBodyV2,
+      response: { 200: patchedImageSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
-  }, async (req) => {
-    const pool = specOf(req.params);
-    const { image } = req.params;
-    const { size, allowShrink } = req.body;
-    const current = await ceph.images.stat(pool, image);
-    if (size < current.size && !allowShrink) {
-      throw new ApiError('SHRINK_NOT_ALLOWED',
-        `Shrinking ${pool}/${image} from ${formatSize(current.size)} to ${formatSize(size)} discards data; send allowShrink: true to do it.`,
-        { currentSize: current.size, requestedSize: size });
-    }
-    if (size === current.size) return toImage(current);
-    await ceph.images.resize(pool, image, size, allowShrink);
-    return toImage(await ceph.images.stat(pool, image));
+  }, async (req, reply) => {
+    const out = await patchImage(ceph, specOf(req.params), req.params.image, req.body);
+    if (out.location) void reply.header('location', out.location);
+    return reply.code(out.status).send(out.body);
   });
 
   app.delete('/images/:image', {

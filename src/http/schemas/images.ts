@@ -98,6 +98,33 @@ export const putImageBody = z.object(imageSpecFields).strict().superRefine(check
 export const createImageBody = z.object({ name: imageNameForCreate, ...imageSpecFields }).strict().superRefine(checkSpec)
   .meta({ id: 'CreateImage' });
 
+const existingName = (what: string) => z.string().min(1).max(4096)
+  .refine((s) => !s.includes('\0'), `${what} names cannot contain NUL`);
+
+/** Where a clone's data come from: a snapshot of an existing image (any existing names, not only safe ones). */
+export const cloneSourceSchema = z.object({
+  pool: existingName('pool').optional().describe('default: the pool of the new image (and then its namespace too)'),
+  namespace: existingName('namespace').optional()
+    .describe("default: the new image's namespace when `pool` is not given, the pool's default namespace when it is"),
+  image: existingName('image'),
+  snapshot: existingName('snapshot'),
+}).strict().meta({ id: 'CloneSource', description: 'the snapshot the new image is a copy-on-write clone of' });
+
+const cloneFields = {
+  source: cloneSourceSchema,
+  ...imageSpecFields,
+  size: sizeSchema.optional().describe("default: the snapshot's size; a larger size grows the clone, a smaller one is refused"),
+};
+
+/** PUT/POST of a clone (clone format 2: the snapshot need not be protected). */
+export const putCloneBody = z.object(cloneFields).strict().superRefine(checkSpec).meta({ id: 'CloneSpec' });
+export const createCloneBody = z.object({ name: imageNameForCreate, ...cloneFields }).strict().superRefine(checkSpec)
+  .meta({ id: 'CreateClone' });
+/** An image body is either a plain image spec or a clone spec (with `source`). */
+export const putImageOrCloneBody = z.union([putCloneBody, putImageBody]);
+export const createImageOrCloneBody = z.union([createCloneBody, createImageBody]);
+export type CloneSpecInput = z.output<typeof putCloneBody>;
+
 export const patchImageBody = z.object({
   size: sizeSchema,
   allowShrink: z.boolean().default(false).describe('required to make the image smaller (data beyond the new size is lost)'),
