@@ -19,6 +19,11 @@ export type FeatureName = keyof typeof FEATURE_BITS;
 /** Features a caller may ask for at create time (the others are set by librbd itself). */
 export const CREATABLE_FEATURES = ['layering', 'striping', 'exclusive-lock', 'object-map', 'fast-diff', 'deep-flatten', 'journaling'] as const;
 
+/** Features that can be switched on or off on an existing image (librbd's RBD_FEATURES_MUTABLE, public part). */
+export const MUTABLE_FEATURES = ['exclusive-lock', 'object-map', 'fast-diff', 'journaling'] as const;
+/** Features that can only be switched off on an existing image (RBD_FEATURES_DISABLE_ONLY). */
+export const DISABLE_ONLY_FEATURES = ['deep-flatten'] as const;
+
 export function featureNames(bits: bigint): string[] {
   return Object.entries(FEATURE_BITS).filter(([, bit]) => (bits & bit) !== 0n).map(([name]) => name);
 }

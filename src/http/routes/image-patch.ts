@@ -1,0 +1,82 @@
+// PATCH /images/{image}: rename, resize and feature changes in one request. Everything is validated before
+// anything is applied; the changes then run as resize → features → rename (the name last, so a failure
+// before it leaves the image where the caller knows it), and the answer says what was done.
+import type { CephClient } from '../../ceph/client.js';
+import { isCephError } from '../../ceph/errors.js';
+import { FeatureChangeError, ImageFeatures, planFeatureChange, type FeaturePlan } from '../../ceph/image-features.js';
+import type { ImageInfo } from '../../ceph/images.js';
+import { renameImage } from '../../ceph/rename.js';
+import { ApiError } from '../errors.js';
+import { imagePath } from '../paths.js';
+import { formatSize } from '../size.js';
+import type { PatchAppliedOutput, PatchedImage, PatchImageInput } from '../schemas/image-patch.js';
+
+export interface PatchOutcome {
+  status: 200;
+  location?: string | undefined;
+  body: PatchedImage;
+}
+
+const view = ({ featureBits: _bits, ...rest }: ImageInfo) => rest;
+
+export async function patchImage(ceph: CephClient, spec: string, image: string, body: PatchImageInput): Promise<PatchOutcome> {
+  const { name, size, allowShrink, features } = body;
+  const current = await ceph.images.stat(spec, image);
+
+  // 1. validate every change
+  const rename = name !== undefined && name !== image ? name : undefined;
+  if (rename !== undefined) {
+    const taken = await ceph.images.stat(spec, rename).then(() => true, (e: unknown) => {
+      if (isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create' && e.op !== 'rbd_namespace_exists') return false;
+      throw e;
+    });
+    if (taken) throw new ApiError('IMAGE_EXISTS', `Image ${spec}/${rename} already exists; nothing was changed.`, { name: rename });
+  }
+  const resize = size !== undefined && size !== current.size ? size : undefined;
+  if (resize !== undefined && resize < current.size && !allowShrink) {
+    throw new ApiError('SHRINK_NOT_ALLOWED',
+      `Shrinking ${spec}/${image} from ${formatSize(current.size)} to ${formatSize(resize)} discards data; send allowShrink: true to do it.`,
+      { currentSize: current.size, requestedSize: resize });
+  }
+  let plan: FeaturePlan = { enable: [], disable: [] };
+  if (features !== undefined) {
+    try {
+      plan = planFeatureChange(current.featureBits, features);
+    } catch (e) {
+      if (e instanceof FeatureChangeError) {
+        throw new ApiError('FEATURE_NOT_CHANGEABLE', `${e.reason}; nothing was changed.`,
+          { feature: e.feature, currentFeatures: current.features });
+      }
+      throw e;
+    }
+  }
+
+  // 2. apply
+  const applied: PatchAppliedOutput = { featuresEnabled: [], featuresDisabled: [], objectMapRebuilt: false };
+  if (resize !== undefined) {
+    await ceph.images.resize(spec, image, resize, allowShrink);
+    applied.resized = { from: current.size, to: resize };
+  }
+  if (plan.enable.length > 0 || plan.disable.length > 0) {
+    const done = await new ImageFeatures(ceph).apply(spec, image, plan);
+    applied.featuresEnabled = done.enabled;
+    applied.featuresDisabled = done.disabled;
+    applied.objectMapRebuilt = done.objectMapRebuilt;
+  }
+  let finalName = image;
+  if (rename !== undefined) {
+    try {
+      await renameImage(ceph, spec, image, rename);
+    } catch (e) {
+      if (isCephError(e, 'EEXIST')) {
+        throw new ApiError('IMAGE_EXISTS', `Image ${spec}/${rename} was created meanwhile; the other changes were applied.`,
+          { name: rename, applied }, e);
+      }
+      throw e;
+    }
+    finalName = rename;
+    applied.renamed = { from: image, to: rename };
+  }
+  const after = await ceph.images.stat(spec, finalName);
+  return { status: 200, location: rename !== undefined ? imagePath(spec, finalName) : undefined, body: { ...view(after), applied } };
+}

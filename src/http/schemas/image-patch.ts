@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { FEATURE_BITS, type FeatureName } from '../../ceph/features.js';
+import { imageNameForCreate, sizeSchema } from './common.js';
+import { imageSchema } from './images.js';
+
+const ALL_FEATURES = Object.keys(FEATURE_BITS) as [FeatureName, ...FeatureName[]];
+
+export const patchImageBody = z.object({
+  name: imageNameForCreate.optional().describe('rename the image (same pool and namespace); 409 IMAGE_EXISTS if taken'),
+  size: sizeSchema.optional().describe('the new size; growing is always allowed'),
+  allowShrink: z.boolean().default(false).describe('required to make the image smaller (data beyond the new size is lost)'),
+  features: z.array(z.enum(ALL_FEATURES)).max(16).optional()
+    .describe('the complete set of features the image should have. exclusive-lock, object-map, fast-diff and journaling can be '
+      + 'switched on and off, deep-flatten only off; anything else (layering, striping, data-pool, fast-diff without '
+      + 'object-map, …) is 400 FEATURE_NOT_CHANGEABLE'),
+}).strict()
+  .refine((b) => b.name !== undefined || b.size !== undefined || b.features !== undefined,
+    'give at least one of name, size, features')
+  .refine((b) => b.features === undefined || new Set(b.features).size === b.features.length, 'features must not repeat')
+  .meta({ id: 'ImagePatch', description: 'Every change is validated before any is applied.' });
+
+export const patchAppliedSchema = z.object({
+  renamed: z.object({ from: z.string(), to: z.string() }).optional(),
+  resized: z.object({ from: z.number().int(), to: z.number().int() }).optional(),
+  featuresEnabled: z.array(z.string()),
+  featuresDisabled: z.array(z.string()),
+  objectMapRebuilt: z.boolean().describe('the object map switched on was rebuilt (until then fast-diff is not used)'),
+}).meta({ id: 'ImagePatchApplied', description: 'what the PATCH changed' });
+
+export const patchedImageSchema = imageSchema.extend({ applied: patchAppliedSchema })
+  .meta({ id: 'ImagePatched', description: 'the image after the change, and what was done' });
+
+export type PatchImageInput = z.output<typeof patchImageBody>;
+export type PatchAppliedOutput = z.output<typeof patchAppliedSchema>;
+export type PatchedImage = z.output<typeof patchedImageSchema>;

@@ -1,0 +1,192 @@
+// PATCH /images/{image}: rename, resize and runtime feature changes, checked with the rbd CLI.
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CephConnection } from '../../src/ceph/connection.js';
+import { json, testApp, type TestApp } from '../helpers/app.js';
+import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+
+let t: TestApp;
+let conn: CephConnection;
+let pool: { name: string; remove: () => Promise<void> };
+let base: string;
+const MiB = 1024 * 1024;
+
+function rbd(...args: string[]): string {
+  const dir = clusterDir();
+  return execFileSync('rbd', ['-c', `${dir}/ceph.conf`, '--id', 'admin', '--keyring', `${dir}/ceph.client.admin.keyring`, ...args], { encoding: 'utf8' });
+}
+interface RbdInfo { name: string; size: number; features: string[]; flags: string[] }
+const info = (name: string, ns?: string): RbdInfo =>
+  JSON.parse(rbd('info', '--format', 'json', ...(ns ? ['--namespace', ns] : []), `${pool.name}/${name}`)) as RbdInfo;
+const create = async (name: string, extra: Record<string, unknown> = {}, url = base) => {
+  const r = await t.app.inject({ method: 'POST', url, ...json({ name, size: '64MiB', ...extra }) });
+  expect(r.statusCode, r.body).toBe(201);
+};
+const patch = (name: string, body: unknown, url = base) => t.app.inject({ method: 'PATCH', url: `${url}/${name}`, ...json(body) });
+
+beforeAll(async () => {
+  conn = await connect('admin');
+  pool = await makePool(conn, 'patch');
+  t = await testApp('rbdapi');
+  base = `/api/v1/pools/${pool.name}/images`;
+});
+
+afterAll(async () => {
+  await t?.close();
+  await pool?.remove();
+  await conn?.close();
+});
+
+describe('rename', () => {
+  it('200 with Location of the new name; the old name is then 404; rbd sees the new name with the same id', async () => {
+    await create('old');
+    const before = (await t.app.inject({ method: 'GET', url: `${base}/old` })).json();
+    const r = await patch('old', { name: 'new' });
+    expect(r.statusCode, r.body).toBe(200);
+    expect(r.headers.location).toBe(`${base}/new`);
+    expect(r.json()).toMatchObject({ name: 'new', id: before.id, applied: { renamed: { from: 'old', to: 'new' } } });
+    expect((await t.app.inject({ method: 'GET', url: `${base}/old` })).statusCode).toBe(404);
+    expect((await t.app.inject({ method: 'GET', url: `${base}/new` })).json().id).toBe(before.id);
+    expect(rbd('ls', pool.name).trim().split('\n')).toEqual(['new']);
+    expect(info('new').name).toBe('new');
+  });
+
+  it('409 IMAGE_EXISTS when the name is taken, and nothing else in the PATCH is applied', async () => {
+    await create('a1');
+    await create('b1');
+    const r = await patch('a1', { name: 'b1', size: '128MiB' });
+    expect(r.statusCode).toBe(409);
+    expect(r.json().code).toBe('IMAGE_EXISTS');
+    expect(info('a1').size).toBe(64 * MiB);
+    expect(info('b1').size).toBe(64 * MiB);
+  });
+
+  it('400 for names the API does not create (hidden, /, @, empty) and the image keeps its name', async () => {
+    for (const name of ['.hidden', 'a/b', 'a@b', '', ' x', 'x'.repeat(129)]) {
+      const r = await patch('a1', { name });
+      expect(r.statusCode, name).toBe(400);
+    }
+    expect(rbd('ls', pool.name).trim().split('\n').sort()).toEqual(['a1', 'b1', 'new']);
+  });
+
+  it('renaming to the same name is a no-op; a missing image is 404', async () => {
+    const same = await patch('a1', { name: 'a1' });
+    expect(same.statusCode).toBe(200);
+    expect(same.json().applied).toEqual({ featuresEnabled: [], featuresDisabled: [], objectMapRebuilt: false });
+    expect((await patch('nope', { name: 'x1' })).statusCode).toBe(404);
+  });
+
+  it('works in a namespace', async () => {
+    rbd('namespace', 'create', `${pool.name}/tenant`);
+    const nsBase = `/api/v1/pools/${pool.name}/namespaces/tenant/images`;
+    await create('n1', {}, nsBase);
+    const r = await patch('n1', { name: 'n2' }, nsBase);
+    expect(r.statusCode).toBe(200);
+    expect(r.headers.location).toBe(`${nsBase}/n2`);
+    expect(rbd('ls', '--namespace', 'tenant', pool.name).trim()).toBe('n2');
+  });
+});
+
+describe('features', () => {
+  it('disables object-map and fast-diff, then enables them again with the object map rebuilt (rbd info)', async () => {
+    await create('f1');
+    const start = info('f1').features;
+    expect(start).toEqual(expect.arrayContaining(['exclusive-lock', 'object-map', 'fast-diff']));
+    const off = await patch('f1', { features: start.filter((f) => f !== 'object-map' && f !== 'fast-diff') });
+    expect(off.statusCode, off.body).toBe(200);
+    expect(off.json().applied.featuresDisabled).toEqual(['fast-diff', 'object-map']);
+    expect(info('f1').features).not.toContain('object-map');
+    expect(info('f1').features).not.toContain('fast-diff');
+    rbd('bench', '--io-type', 'write', '--io-size', '64K', '--io-total', '1M', `${pool.name}/f1`);
+    const on = await patch('f1', { features: start });
+    expect(on.statusCode, on.body).toBe(200);
+    expect(on.json().applied).toMatchObject({ featuresEnabled: ['object-map', 'fast-diff'], objectMapRebuilt: true });
+    expect(on.json().features.sort()).toEqual([...start].sort());
+    const after = info('f1');
+    expect(after.features.sort()).toEqual([...start].sort());
+    expect(after.flags).toEqual([]);
+  });
+
+  it('journaling on and off; deep-flatten off; asking for the current set changes nothing', async () => {
+    const start = info('f1').features;
+    const j = await patch('f1', { features: [...start, 'journaling'] });
+    expect(j.statusCode, j.body).toBe(200);
+    expect(info('f1').features).toContain('journaling');
+    const same = await patch('f1', { features: [...start, 'journaling'] });
+    expect(same.json().applied).toMatchObject({ featuresEnabled: [], featuresDisabled: [] });
+    const noDeep = start.filter((f) => f !== 'deep-flatten');
+    const d = await patch('f1', { features: noDeep });
+    expect(d.statusCode, d.body).toBe(200);
+    expect(d.json().applied.featuresDisabled.sort()).toEqual(['deep-flatten', 'journaling']);
+    expect(info('f1').features.sort()).toEqual([...noDeep].sort());
+  });
+
+  it('impossible changes are 400 FEATURE_NOT_CHANGEABLE with the reason, and nothing changes', async () => {
+    const now = info('f1').features;
+    const cases: [string[], RegExp][] = [
+      [now.filter((f) => f !== 'layering'), /layering/],
+      [[...now, 'striping'], /striping/],
+      [[...now, 'data-pool'], /data-pool/],
+      [[...now, 'deep-flatten'], /deep-flatten/],
+      [now.filter((f) => f !== 'object-map'), /fast-diff needs object-map/],
+      [now.filter((f) => f !== 'exclusive-lock'), /needs exclusive-lock/],
+      [now.filter((f) => f !== 'fast-diff'), /switched together/],
+      [[...now, 'operations'], /operations/],
+    ];
+    for (const [features, reason] of cases) {
+      const r = await patch('f1', { features, name: 'renamed-f1', size: '128MiB' });
+      expect(r.statusCode, JSON.stringify(features)).toBe(400);
+      expect(r.json().code).toBe('FEATURE_NOT_CHANGEABLE');
+      expect(r.json().detail).toMatch(reason);
+    }
+    const after = info('f1');
+    expect(after.features.sort()).toEqual([...now].sort());
+    expect(after.size).toBe(64 * MiB);
+    expect((await patch('f1', { features: ['no-such-feature'] })).statusCode).toBe(400);
+    expect((await patch('f1', { features: ['layering', 'layering'] })).statusCode).toBe(400);
+  });
+
+  it('exclusive-lock off together with what depends on it works, in dependency order', async () => {
+    const r = await patch('f1', { features: ['layering'] });
+    expect(r.statusCode, r.body).toBe(200);
+    expect(r.json().applied.featuresDisabled).toEqual(['fast-diff', 'object-map', 'exclusive-lock']);
+    expect(info('f1').features).toEqual(['layering']);
+    const back = await patch('f1', { features: ['layering', 'exclusive-lock', 'object-map', 'fast-diff'] });
+    expect(back.statusCode, back.body).toBe(200);
+    expect(back.json().applied.featuresEnabled).toEqual(['exclusive-lock', 'object-map', 'fast-diff']);
+    expect(info('f1').flags).toEqual([]);
+  });
+});
+
+describe('combined PATCH and resize', () => {
+  it('name + size + features in one request: all applied, the answer says so', async () => {
+    await create('c1');
+    const features = info('c1').features.filter((f) => f !== 'deep-flatten');
+    const r = await patch('c1', { name: 'c2', size: '256MiB', features });
+    expect(r.statusCode, r.body).toBe(200);
+    expect(r.headers.location).toBe(`${base}/c2`);
+    expect(r.json()).toMatchObject({
+      name: 'c2', size: 256 * MiB,
+      applied: { renamed: { from: 'c1', to: 'c2' }, resized: { from: 64 * MiB, to: 256 * MiB }, featuresDisabled: ['deep-flatten'] },
+    });
+    const i = info('c2');
+    expect(i.size).toBe(256 * MiB);
+    expect(i.features).not.toContain('deep-flatten');
+  });
+
+  it('shrinking needs allowShrink (409 SHRINK_NOT_ALLOWED, nothing renamed), then works', async () => {
+    const refused = await patch('c2', { size: '128MiB', name: 'c3' });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().code).toBe('SHRINK_NOT_ALLOWED');
+    expect(info('c2').size).toBe(256 * MiB);
+    const ok = await patch('c2', { size: '128MiB', allowShrink: true });
+    expect(ok.statusCode, ok.body).toBe(200);
+    expect(info('c2').size).toBe(128 * MiB);
+  });
+
+  it('an empty PATCH or unknown fields are 400', async () => {
+    expect((await patch('c2', {})).statusCode).toBe(400);
+    expect((await patch('c2', { allowShrink: true })).statusCode).toBe(400);
+    expect((await patch('c2', { colour: 'red' })).statusCode).toBe(400);
+  });
+});
