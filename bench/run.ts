@@ -111,6 +111,8 @@ async function startService(extraEnv: Record<string, string>, label: string): Pr
       HOST: '127.0.0.1',
       PORT: String(port),
       LOG_LEVEL: 'warn',
+      // a load generator on loopback is one client: the per-client rate limit would measure itself
+      RATE_LIMIT_PER_SECOND: '0',
       ...settings,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

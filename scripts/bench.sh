@@ -68,6 +68,9 @@ if [ "${BENCH_SKIP_BUILD:-0}" != 1 ] || [ ! -f dist/main.js ]; then
   fi
 fi
 
+# scripts/bench-scale.sh uses this script for the tools and the builds only
+if [ "${1:-}" = --tools-only ]; then exit 0; fi
+
 # --- the cluster: boot it, and always stop it again ---
 cleanup() {
   local rc=$?
