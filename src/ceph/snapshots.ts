@@ -43,6 +43,16 @@ export class Snapshots {
     }));
   }
 
+  /** A user snapshot's id and size only (no timestamps, no children): ENOENT (op rbd_snap_get) when missing. */
+  find(spec: string, image: string, snap: string): Promise<{ id: number; size: number }> {
+    checkSnapshotName('rbd_snap_get', snap, `${spec}/${image}`);
+    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly: true }, async (img) => {
+      const s = (await userSnapshots(img, `${spec}/${image}`)).find((x) => x.name === snap);
+      if (!s) throw new CephError('rbd_snap_get', -E.ENOENT, `${spec}/${image}@${snap}`);
+      return { id: Number(s.id), size: s.size };
+    }));
+  }
+
   /** rbd_snap_create2 (quiesce hooks of rbd-nbd clients are notified, as `rbd snap create` does). EEXIST. */
   create(spec: string, image: string, snap: string): Promise<void> {
     checkSnapshotName('rbd_snap_create2', snap, `${spec}/${image}`);

@@ -7,6 +7,7 @@ import { isCephError } from '../../ceph/errors.js';
 import { featureBits, CREATABLE_FEATURES } from '../../ceph/features.js';
 import { allowsPool, type Principal } from '../auth.js';
 import { ApiError } from '../errors.js';
+import { cloneHandlers } from './clones.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { imagePath, specOf } from '../paths.js';
 import { formatSize } from '../size.js';
@@ -15,6 +16,7 @@ import { patchImageBody as patchImageBodyV2, patchedImageSchema } from '../schem
 import { IMAGE_NAME_PATTERN, imageParams, problems, scopeParams } from '../schemas/common.js';
 import {
   createImageBody, imageSchema, patchImageBody, putImageBody, type ImageSpecInput,
+  createImageOrCloneBody, putImageOrCloneBody,
 } from '../schemas/images.js';
 
 export type ImageView = Omit<ImageInfo, 'featureBits'>;
@@ -41,6 +43,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
   const { ceph } = app;
+  const cloning = cloneHandlers(app, { toImage }); // `source` in a body: a clone (routes/clones.ts)
   const putLock = new KeyedLock();
 
   async function createOptions(spec: ImageSpecInput, principal: Principal | undefined): Promise<CreateImageOptions> {
@@ -78,11 +81,14 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       description: 'Answers 201 with the new image. With `Prefer: return=minimal` (RFC 7240) the answer is only '
         + '`{name, pool, size}`: the image is not opened again, which makes bulk creation faster.',
       headers: preferHeaders,
-      body: createImageBody,
+      body: createImageOrCloneBody,
       response: { 201: createdImageSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
   }, async (req, reply) => {
     const pool = specOf(req.params);
+    if ('source' in req.body) {
+      return cloning.provision({ spec: pool, name: req.body.name, body: req.body, principal: req.principal, idempotent: false }, reply);
+    }
     const { name, ...spec } = req.body;
     await ceph.images.create(pool, name, spec.size, await createOptions(spec, req.principal));
     if (wantsMinimal(req.headers.prefer)) {
@@ -101,13 +107,14 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       operationId: 'putImage',
       params: imageParams,
       headers: preferHeaders,
-      body: putImageBody,
+      body: putImageOrCloneBody,
       response: { 200: imageSchema, 201: createdImageSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
   }, async (req, reply) => {
     const pool = specOf(req.params);
     const { image } = req.params;
     const spec = req.body;
+    if ('source' in spec) return cloning.provision({ spec: pool, name: image, body: spec, principal: req.principal, idempotent: true }, reply);
     return putLock.run(`${pool}\0${image}`, async () => {
       let created = false;
       let raced = false;

@@ -1,0 +1,231 @@
+// Clones over HTTP: the `source` branch of POST /images and PUT /images/{image} (called from images.ts),
+// GET …/images/{image}/children and POST …/images/{image}/flatten.
+//
+// Making a clone is several steps inside librbd (create the child, link it to its parent, register it with the
+// parent). A process killed between them leaves a half-made image that looks like an ordinary one. So before
+// rbd_clone3 an intent record names the clone's source (rbdapi_clone_intent.<name>, next to the image); it is
+// removed once the clone is whole. A PUT that finds a record of an earlier attempt checks the image: a whole
+// clone of that source is answered 200; anything less is removed and the clone made again (201).
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { Clones, type CloneSource } from '../../ceph/clones.js';
+import { CephError, isCephError } from '../../ceph/errors.js';
+import { featureBits } from '../../ceph/features.js';
+import type { ImageInfo } from '../../ceph/images.js';
+import { Snapshots } from '../../ceph/snapshots.js';
+import { splitPoolSpec } from '../../ceph/connection.js';
+import { allows, type Principal } from '../auth.js';
+import { ApiError, fromCephError } from '../errors.js';
+import { KeyedLock } from '../keyed-lock.js';
+import { imagePath, specOf } from '../paths.js';
+import { imageParams, problems } from '../schemas/common.js';
+import type { CloneSpecInput } from '../schemas/images.js';
+import { childrenListSchema } from '../schemas/snapshots.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** an intent record younger than this may belong to a clone still being made by another instance */
+const INTENT_SETTLE_MS = 3000;
+
+export interface CloneRequest {
+  /** pool spec of the new image */
+  spec: string;
+  name: string;
+  body: CloneSpecInput;
+  principal: Principal | undefined;
+  /** PUT: an existing clone of the same snapshot with the same options answers 200; POST: 409 */
+  idempotent: boolean;
+}
+
+export interface CloneHooks {
+  /** run `fn` alone for this (pool spec, name) in this process (images.ts' per-name lock; default: a lock of our own) */
+  exclusive?: <T>(spec: string, name: string, fn: () => Promise<T>) => Promise<T>;
+  /** called after a clone was made and before it is acknowledged (images.ts' pool-delete guard) */
+  confirm?: (spec: string, name: string) => Promise<void>;
+  toImage: (info: ImageInfo) => unknown;
+}
+
+/** The source of a clone as a pool spec, defaults applied (see cloneSourceSchema). */
+export function resolveSource(targetSpec: string, source: CloneSpecInput['source']): CloneSource {
+  const target = splitPoolSpec(targetSpec);
+  const pool = source.pool ?? target.pool;
+  const namespace = source.namespace ?? (source.pool === undefined ? target.namespace : '');
+  return { spec: namespace ? `${pool}/${namespace}` : pool, image: source.image, snapshot: source.snapshot };
+}
+
+const sourceText = (s: CloneSource): string => `${s.spec}/${s.image}@${s.snapshot}`;
+
+/** What differs between an existing image and a requested clone (only what the caller gave). */
+export function cloneDifferences(info: ImageInfo, source: CloneSource, body: CloneSpecInput): string[] {
+  const d: string[] = [];
+  const p = info.parent;
+  const have = p ? `${p.namespace ? `${p.pool}/${p.namespace}` : p.pool}/${p.image}@${p.snapshot}` : undefined;
+  if (have !== sourceText(source)) d.push(`source is ${have ?? 'none (not a clone)'}, requested ${sourceText(source)}`);
+  if (body.size !== undefined && info.size !== body.size) d.push(`size is ${info.size}, requested ${body.size}`);
+  if (body.objectSize !== undefined && info.objectSize !== body.objectSize) d.push(`objectSize is ${info.objectSize}, requested ${body.objectSize}`);
+  if (body.stripeUnit !== undefined && info.stripeUnit !== body.stripeUnit) d.push(`stripeUnit is ${info.stripeUnit}, requested ${body.stripeUnit}`);
+  if (body.stripeCount !== undefined && info.stripeCount !== body.stripeCount) d.push(`stripeCount is ${info.stripeCount}, requested ${body.stripeCount}`);
+  if (body.dataPool !== undefined && info.dataPool !== body.dataPool) d.push(`dataPool is ${info.dataPool ?? 'none'}, requested ${body.dataPool}`);
+  if (body.features !== undefined) {
+    // clone format 2 adds "operations" by itself
+    const have2 = info.features.filter((f) => f !== 'operations').sort();
+    const want = [...body.features].sort();
+    if (have2.join() !== want.join()) d.push(`features are [${info.features.join(', ')}], requested [${body.features.join(', ')}]`);
+  }
+  return d;
+}
+
+export function cloneHandlers(app: FastifyInstance, hooks: CloneHooks) {
+  const { ceph } = app;
+  const clones = new Clones(ceph);
+  const snapshots = new Snapshots(ceph);
+  /** clones of one name in flight in this process: later requests wait for the first instead of queueing */
+  const inFlight = new Map<string, Promise<boolean>>();
+  const ownLock = new KeyedLock();
+  const exclusive = hooks.exclusive ?? (<T>(spec: string, name: string, fn: () => Promise<T>) => ownLock.run(`${spec}\0${name}`, fn));
+
+  /** The source snapshot's size; 403/404 naming what is missing (pool, namespace, image or snapshot). */
+  async function checkSource(source: CloneSource, principal: Principal | undefined): Promise<number> {
+    const { pool, namespace } = splitPoolSpec(source.spec);
+    if (principal && !allows(principal, pool, namespace)) {
+      throw new ApiError('FORBIDDEN', `This token may not use ${namespace ? `namespace "${namespace}" of pool "${pool}"` : `pool "${pool}"`} (the clone source).`);
+    }
+    try {
+      return (await snapshots.find(source.spec, source.image, source.snapshot)).size;
+    } catch (e) {
+      if (!(e instanceof CephError)) throw e;
+      const api = fromCephError(e);
+      const what = api.code === 'POOL_NOT_FOUND' ? `pool ${pool}` : api.code === 'NAMESPACE_NOT_FOUND' ? `namespace ${source.spec}`
+        : api.code === 'IMAGE_NOT_FOUND' ? `image ${source.spec}/${source.image}` : api.code === 'SNAPSHOT_NOT_FOUND' ? `snapshot ${sourceText(source)}` : undefined;
+      if (!what) throw e;
+      throw new ApiError(api.code, `The clone source ${what} does not exist.`, { source: { spec: source.spec, image: source.image, snapshot: source.snapshot } }, e);
+    }
+  }
+
+  /** Is `name` a whole clone of `source` (linked to it, and registered among the snapshot's children)? */
+  async function isWholeClone(spec: string, name: string, source: CloneSource): Promise<boolean> {
+    let info: ImageInfo;
+    try {
+      info = await ceph.images.stat(spec, name);
+    } catch (e) {
+      if (isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create') return false;
+      throw e;
+    }
+    const p = info.parent;
+    if (!p || `${p.namespace ? `${p.pool}/${p.namespace}` : p.pool}/${p.image}@${p.snapshot}` !== sourceText(source)) return false;
+    const { pool, namespace } = splitPoolSpec(spec);
+    const children = await snapshots.children(source.spec, source.image, source.snapshot);
+    return children.some((c) => c.pool === pool && c.namespace === namespace && c.image === name);
+  }
+
+  /**
+   * An intent record of an earlier attempt at `name`: if the image is not a whole clone of what the record
+   * names, it is what that attempt left behind, and is removed. A fresh record may be another instance's clone
+   * still running: it gets a moment to finish first.
+   */
+  async function repairInterrupted(spec: string, name: string): Promise<void> {
+    let intent = await clones.readIntent(spec, name);
+    if (!intent) return;
+    const age = Date.now() - Date.parse(intent.startedAt);
+    if (Number.isFinite(age) && age < INTENT_SETTLE_MS) {
+      await sleep(INTENT_SETTLE_MS - age);
+      intent = await clones.readIntent(spec, name);
+      if (!intent) return;
+    }
+    if (!(await isWholeClone(spec, name, intent.source))) {
+      await ceph.images.remove(spec, name).catch((e: unknown) => {
+        if (!isCephError(e, 'ENOENT')) throw e;
+      });
+    }
+    await clones.clearIntent(spec, name);
+  }
+
+  /** Make the clone unless the name exists; true when this call made it. */
+  async function make(req: CloneRequest, source: CloneSource, snapSize: number): Promise<boolean> {
+    const { spec, name, body } = req;
+    await repairInterrupted(spec, name);
+    if (body.dataPool !== undefined && req.principal && !allows(req.principal, body.dataPool)) {
+      throw new ApiError('FORBIDDEN', `This token may not use pool "${body.dataPool}" (dataPool).`);
+    }
+    await clones.recordIntent(spec, name, source);
+    try {
+      await clones.clone(source, spec, name, {
+        features: body.features ? featureBits(body.features) : undefined,
+        order: body.objectSize ? Math.log2(body.objectSize) : undefined,
+        stripeUnit: body.stripeUnit,
+        stripeCount: body.stripeCount,
+        dataPool: body.dataPool,
+      });
+    } catch (e) {
+      // nothing was made by this attempt (EEXIST: the name was taken before; other errors: librbd cleaned up)
+      await clones.clearIntent(spec, name).catch(() => undefined);
+      if (isCephError(e, 'EEXIST')) return false;
+      throw e;
+    }
+    if (body.size !== undefined && body.size > snapSize) await ceph.images.resize(spec, name, body.size, false);
+    await clones.clearIntent(spec, name);
+    return true;
+  }
+
+  /** POST /images and PUT /images/{image} with `source`. */
+  async function provision(req: CloneRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const { spec, name, body } = req;
+    const source = resolveSource(spec, body.source);
+    const snapSize = await checkSource(source, req.principal);
+    if (body.size !== undefined && body.size < snapSize) {
+      throw new ApiError('VALIDATION_FAILED', `size ${body.size} is smaller than the snapshot ${sourceText(source)} (${snapSize} bytes): a clone can only grow.`);
+    }
+    const created = await singleFlight(inFlight, `${spec}\0${name}`, () => exclusive(spec, name, async () => {
+      const made = await make(req, source, snapSize);
+      if (made && hooks.confirm) await hooks.confirm(spec, name);
+      return made;
+    }));
+    if (!created && !req.idempotent) throw new ApiError('IMAGE_EXISTS', `Image ${spec}/${name} already exists.`);
+    const info = await ceph.images.stat(spec, name);
+    if (!created) {
+      const diff = cloneDifferences(info, source, body);
+      if (diff.length > 0) {
+        throw new ApiError('IMAGE_SPEC_CONFLICT', `Image ${spec}/${name} exists with a different specification: ${diff.join('; ')}.`,
+          { differences: diff });
+      }
+    }
+    return reply.code(created ? 201 : 200).header('location', imagePath(spec, name)).send(hooks.toImage(info));
+  }
+
+  return { provision, clones, snapshots };
+}
+
+/**
+ * Run `create` (true: made by this call; false: it existed) unless a call for the same key is in flight in
+ * this process: then wait for that one, and answer false if it succeeded (the object exists now; the caller
+ * reads it), or try again if it failed.
+ */
+export async function singleFlight(inFlight: Map<string, Promise<boolean>>, key: string, create: () => Promise<boolean>): Promise<boolean> {
+  for (;;) {
+    const running = inFlight.get(key);
+    if (!running) break;
+    if (await running.then(() => true, () => false)) return false;
+  }
+  const attempt = create();
+  inFlight.set(key, attempt);
+  try {
+    return await attempt;
+  } finally {
+    if (inFlight.get(key) === attempt) inFlight.delete(key);
+  }
+}
+
+export const cloneRoutes: FastifyPluginAsyncZod = async (app) => {
+  const clones = new Clones(app.ceph);
+
+  app.get('/images/:image/children', {
+    schema: {
+      tags: ['clones'], summary: "The clones of an image's snapshots", operationId: 'listImageChildren',
+      description: 'Every clone of every snapshot of the image, in any pool and namespace the service can read.',
+      params: imageParams,
+      response: { 200: childrenListSchema, ...problems(400, 401, 403, 404, 503, 504) },
+    },
+  }, async (req) => {
+    const items = await clones.children(specOf(req.params), req.params.image);
+    return { items: items.filter((c) => !c.trash).map(({ pool, namespace, image, snapshot }) => ({ pool, namespace, image, snapshot })) };
+  });
+};

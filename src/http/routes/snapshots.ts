@@ -1,0 +1,172 @@
+// /api/v1/pools/{pool}[/namespaces/{namespace}]/images/{image}/snapshots[/{snapshot}[/rollback]]
+//
+// Guards against librbd (docs/snapshots.md): names are validated before librbd sees them (it accepts '', '/',
+// '@'); a delete looks at the snapshot's clones first (librbd would move a snapshot with clone-v2 children to
+// its trash namespace and answer 0); a rollback looks at the image's watchers first (librbd only refuses a
+// client that holds the exclusive lock, not one that merely has the image open).
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ChildInfo } from '../../ceph/clones.js';
+import { isCephError } from '../../ceph/errors.js';
+import { Snapshots } from '../../ceph/snapshots.js';
+import { ApiError } from '../errors.js';
+import { singleFlight } from './clones.js';
+import { imagePath, specOf } from '../paths.js';
+import { imageParams, problems } from '../schemas/common.js';
+import {
+  createSnapshotBody, patchSnapshotBody, SNAPSHOT_NAME_PATTERN, snapshotListSchema, snapshotParams, snapshotSchema,
+} from '../schemas/snapshots.js';
+
+export const snapshotPath = (spec: string, image: string, snap: string): string =>
+  `${imagePath(spec, image)}/snapshots/${encodeURIComponent(snap)}`;
+
+const SNAPSHOT_NAME_RULE = 'snapshot names are 1–128 characters: letters, digits, ".", "_", "-", starting with a letter or digit';
+
+/** "pool/ns/image, pool/image2" (at most 10, then "and N more"). */
+export function nameChildren(children: readonly ChildInfo[]): string {
+  const names = children.map((c) => [c.pool, c.namespace, c.image].filter(Boolean).join('/'));
+  return names.length <= 10 ? names.join(', ') : `${names.slice(0, 10).join(', ')} and ${names.length - 10} more`;
+}
+
+export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
+  const snapshots = new Snapshots(app.ceph);
+  /** PUTs of one snapshot name in flight in this process: later ones wait for the first instead of racing it */
+  const creating = new Map<string, Promise<boolean>>();
+
+  const hasChildren = (spec: string, image: string, snap: string, children: ChildInfo[], cause?: unknown): ApiError =>
+    new ApiError('SNAPSHOT_HAS_CHILDREN',
+      `Snapshot ${spec}/${image}@${snap} has ${children.length} clone(s): ${nameChildren(children)}. Flatten or delete them first.`,
+      { children: children.map(({ pool, namespace, image: i }) => ({ pool, namespace, image: i })) },
+      isCephError(cause) ? cause : undefined);
+
+  /** Create unless it exists; true when this call created it. Concurrent calls for one name share one create. */
+  const ensure = (spec: string, image: string, snap: string): Promise<boolean> =>
+    singleFlight(creating, `${spec}\0${image}\0${snap}`, () => snapshots.create(spec, image, snap).then(() => true, (e: unknown) => {
+      if (isCephError(e, 'EEXIST')) return false;
+      throw e;
+    }));
+
+  app.get('/images/:image/snapshots', {
+    schema: {
+      tags: ['snapshots'], summary: "An image's snapshots", operationId: 'listSnapshots',
+      description: 'User snapshots, oldest first. Snapshots librbd keeps for its own purposes (the trash namespace of '
+        + 'clone format 2, mirroring, groups) are not listed.',
+      params: imageParams,
+      response: { 200: snapshotListSchema, ...problems(400, 401, 403, 404, 503, 504) },
+    },
+  }, async (req) => ({ items: await snapshots.list(specOf(req.params), req.params.image) }));
+
+  app.post('/images/:image/snapshots', {
+    schema: {
+      tags: ['snapshots'], summary: 'Take a snapshot', operationId: 'createSnapshot',
+      description: '201 with the snapshot; 409 SNAPSHOT_EXISTS when the name is taken (PUT …/snapshots/{snapshot} is the idempotent form).',
+      params: imageParams,
+      body: createSnapshotBody,
+      response: { 201: snapshotSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
+    },
+  }, async (req, reply) => {
+    const spec = specOf(req.params);
+    const { image } = req.params;
+    const { name } = req.body;
+    await snapshots.create(spec, image, name);
+    const info = await snapshots.get(spec, image, name);
+    return reply.code(201).header('location', snapshotPath(spec, image, name)).send(info);
+  });
+
+  app.put('/images/:image/snapshots/:snapshot', {
+    schema: {
+      tags: ['snapshots'], summary: 'Take a snapshot unless it exists (idempotent)', operationId: 'putSnapshot',
+      description: '201 when taken, 200 when a snapshot of that name exists. Safe to retry; concurrent calls for one '
+        + 'name make one snapshot. No body.',
+      params: snapshotParams,
+      response: { 200: snapshotSchema, 201: snapshotSchema, ...problems(400, 401, 403, 404, 503, 504) },
+    },
+  }, async (req, reply) => {
+    const spec = specOf(req.params);
+    const { image, snapshot } = req.params;
+    let created = false;
+    if (SNAPSHOT_NAME_PATTERN.test(snapshot)) {
+      created = await ensure(spec, image, snapshot);
+    }
+    let info;
+    try {
+      info = await snapshots.get(spec, image, snapshot);
+    } catch (e) {
+      // an unsafe name that does not exist: it is not created, and saying why beats a 404
+      if (!created && isCephError(e, 'ENOENT') && e.op === 'rbd_snap_get') throw new ApiError('VALIDATION_FAILED', SNAPSHOT_NAME_RULE);
+      throw e;
+    }
+    return reply.code(created ? 201 : 200).header('location', snapshotPath(spec, image, snapshot)).send(info);
+  });
+
+  app.get('/images/:image/snapshots/:snapshot', {
+    schema: {
+      tags: ['snapshots'], summary: 'One snapshot', operationId: 'getSnapshot',
+      params: snapshotParams,
+      response: { 200: snapshotSchema, ...problems(400, 401, 403, 404, 503, 504) },
+    },
+  }, async (req) => snapshots.get(specOf(req.params), req.params.image, req.params.snapshot));
+
+  app.patch('/images/:image/snapshots/:snapshot', {
+    schema: {
+      tags: ['snapshots'], summary: 'Rename, protect or unprotect a snapshot', operationId: 'patchSnapshot',
+      description: '`name` renames (409 SNAPSHOT_EXISTS when taken); `protected` protects or unprotects (no change '
+        + 'when it already is as asked). Unprotecting a snapshot that has clones: 409 SNAPSHOT_HAS_CHILDREN naming '
+        + 'them. Clones made by this API (clone format 2) never need a protected snapshot.',
+      params: snapshotParams,
+      body: patchSnapshotBody,
+      response: { 200: snapshotSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
+    },
+  }, async (req, reply) => {
+    const spec = specOf(req.params);
+    const { image, snapshot } = req.params;
+    const { name, protected: protect } = req.body;
+    const current = await snapshots.get(spec, image, snapshot);
+    // refuse before changing anything, so a PATCH is never half applied
+    if (protect === false && current.protected && current.children > 0) {
+      throw hasChildren(spec, image, snapshot, await snapshots.children(spec, image, snapshot));
+    }
+    let now = snapshot;
+    if (name !== undefined && name !== snapshot) {
+      await snapshots.rename(spec, image, snapshot, name);
+      now = name;
+    }
+    if (protect !== undefined) {
+      try {
+        await snapshots.setProtected(spec, image, now, protect);
+      } catch (e) {
+        if (isCephError(e, 'EBUSY') && e.op === 'rbd_snap_unprotect') {
+          throw hasChildren(spec, image, now, await snapshots.children(spec, image, now), e);
+        }
+        throw e;
+      }
+    }
+    return reply.header('location', snapshotPath(spec, image, now)).send(await snapshots.get(spec, image, now));
+  });
+
+  app.delete('/images/:image/snapshots/:snapshot', {
+    schema: {
+      tags: ['snapshots'], summary: 'Delete a snapshot', operationId: 'deleteSnapshot',
+      description: '409 SNAPSHOT_HAS_CHILDREN (naming the clones) while clones depend on it; 409 SNAPSHOT_PROTECTED '
+        + 'while protected. Never flattens or unprotects anything on its own.',
+      params: snapshotParams,
+      response: { 204: z.null().describe('deleted'), ...problems(400, 401, 403, 404, 409, 503, 504) },
+    },
+  }, async (req, reply) => {
+    const spec = specOf(req.params);
+    const { image, snapshot } = req.params;
+    try {
+      await snapshots.remove(spec, image, snapshot);
+    } catch (e) {
+      if (isCephError(e, 'EBUSY') && e.op === 'snapshot_has_children') {
+        throw hasChildren(spec, image, snapshot, await snapshots.children(spec, image, snapshot), e);
+      }
+      if (isCephError(e, 'EBUSY') && e.op === 'rbd_snap_remove2') {
+        throw new ApiError('SNAPSHOT_PROTECTED',
+          `Snapshot ${spec}/${image}@${snapshot} is protected; PATCH it with {"protected": false} first.`, {}, e);
+      }
+      throw e;
+    }
+    return reply.code(204).send(null);
+  });
+};

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { IMAGE_NAME_PATTERN, imageParams } from './common.js';
+
+/** Names accepted when a snapshot is created or renamed: the image names' safe pattern (no '/', '@', ''). */
+export const SNAPSHOT_NAME_PATTERN = IMAGE_NAME_PATTERN;
+const SNAPSHOT_NAME_RULE = 'snapshot names are 1–128 characters: letters, digits, ".", "_", "-", starting with a letter or digit';
+
+export const snapshotNameForCreate = z.string().regex(SNAPSHOT_NAME_PATTERN, SNAPSHOT_NAME_RULE)
+  .describe('1–128 characters: letters, digits, ".", "_", "-"; starts with a letter or digit');
+
+/** Any existing snapshot name, percent-encoded in the path (snapshots made elsewhere may have other names). */
+export const snapshotParams = imageParams.extend({
+  snapshot: z.string().min(1).max(4096).refine((s) => !s.includes('\0'), 'snapshot names cannot contain NUL')
+    .describe("the snapshot's name, percent-encoded"),
+});
+
+export const snapshotSchema = z.object({
+  name: z.string(),
+  id: z.number().int().describe('the snapshot id (grows with every snapshot of the pool)'),
+  size: z.number().int().describe("the image's size when the snapshot was taken, bytes"),
+  createdAt: z.string(),
+  protected: z.boolean(),
+  children: z.number().int().describe('clones of this snapshot (GET …/images/{image}/children names them)'),
+}).meta({ id: 'Snapshot' });
+
+export const snapshotListSchema = z.object({
+  items: z.array(snapshotSchema).describe('user snapshots, oldest first'),
+}).meta({ id: 'SnapshotList' });
+
+export const createSnapshotBody = z.object({ name: snapshotNameForCreate }).strict().meta({ id: 'CreateSnapshot' });
+
+export const patchSnapshotBody = z.object({
+  name: snapshotNameForCreate.optional().describe('rename the snapshot'),
+  protected: z.boolean().optional()
+    .describe('protect (no delete) or unprotect; unprotecting a snapshot with clones is refused (409 SNAPSHOT_HAS_CHILDREN)'),
+}).strict().refine((b) => b.name !== undefined || b.protected !== undefined, 'give `name`, `protected` or both')
+  .meta({ id: 'PatchSnapshot' });
+
+export const rollbackQuery = z.object({
+  confirm: z.string().max(4096).optional().describe("the image's name: rollback overwrites every block written since the snapshot"),
+}).strict();
+
+export const childSchema = z.object({
+  pool: z.string(),
+  namespace: z.string().describe("'' = the pool's default namespace"),
+  image: z.string(),
+  snapshot: z.string().describe('the snapshot of this image the clone depends on'),
+}).meta({ id: 'CloneChild' });
+
+export const childrenListSchema = z.object({ items: z.array(childSchema) }).meta({ id: 'CloneChildList' });
