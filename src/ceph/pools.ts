@@ -9,6 +9,7 @@ import { native, nativeChecked } from './call.js';
 import type { CephSession } from './connection.js';
 import { CephError, check, isCephError } from './errors.js';
 import { E } from '../native/errno.js';
+import { DELETE_BUDGET_MS, PoolGuard, type PoolContents } from './pool-guard.js';
 
 export interface PoolStats {
   /** bytes stored (logical, before replication) */
@@ -51,8 +52,16 @@ export interface CreatePoolOptions {
 
 function toNumber(v: number | bigint): number { return typeof v === 'bigint' ? Number(v) : v; }
 
+/** Object that decides which of several concurrent creators of one pool made it (the mon acks them all). */
+const CREATOR_OBJECT = 'rbdapi.pool-creator';
+
 export class Pools {
-  constructor(private readonly conn: CephSession) {}
+  /** the pool-deletion guard (marker object; see pool-guard.ts) */
+  readonly guard: PoolGuard;
+
+  constructor(private readonly conn: CephSession) {
+    this.guard = new PoolGuard(conn);
+  }
 
   /** Pool names, via rados_pool_list (retried with the size it asks for), after catching up with the OSD map. */
   listNames(): Promise<string[]> {
@@ -117,16 +126,36 @@ export class Pools {
 
   /**
    * Create a pool, tag it with its application and, for "rbd", run rbd_pool_init.
-   * EEXIST when the pool exists. If a later step fails, the pool this call created is removed again.
+   * EEXIST when the pool exists — also when another client created it at the same moment: the monitor
+   * acknowledges every create of a name still pending in one proposal, so the creators then race for an
+   * exclusive object in the new pool and only the winner goes on. If a later step fails, the winner removes
+   * the pool again — only if it is still the pool it made (same id), never another caller's.
    */
   async create(name: string, opts: CreatePoolOptions = {}): Promise<PoolWithStats> {
     if (await this.exists(name)) throw new CephError('osd pool create', -E.EEXIST, name);
     const command: Record<string, unknown> = { prefix: 'osd pool create', pool: name, format: 'json' };
     if (opts.pgNum !== undefined) command.pg_num = opts.pgNum;
-    const created = await this.conn.monCommand(command, name);
+    let created: { status: string };
+    try {
+      // no target: a refusal carries the monitor's status text (e.g. why pg_num is out of range)
+      created = await this.conn.monCommand(command);
+    } catch (e) {
+      if (isCephError(e, 'EEXIST')) throw new CephError('osd pool create', -E.EEXIST, name);
+      if (isCephError(e, 'ERANGE', 'EINVAL') && e.target) throw new CephError('osd pool create', -e.errno, `${name}: ${e.target}`);
+      throw e;
+    }
     // the monitor answers 0 with "already exists" when another client won the race
     if (/already exists/.test(created.status)) throw new CephError('osd pool create', -E.EEXIST, name);
     await this.syncOsdmap();
+    let id: number;
+    try {
+      id = await this.lookup(name);
+      await this.claim(name);
+    } catch (e) {
+      // deleted again at once by someone else, or made by another creator: it is not ours
+      if (isCephError(e, 'ENOENT', 'EEXIST')) throw new CephError('osd pool create', -E.EEXIST, name);
+      throw e;
+    }
     const application = opts.application ?? 'rbd';
     try {
       await this.conn.monCommand(
@@ -136,18 +165,63 @@ export class Pools {
           io.use('rbd_pool_init', (p: Pointer) => nativeChecked('rbd_pool_init', name, rbd.poolInit, p, false)));
       }
     } catch (e) {
-      await this.delete(name).catch(() => undefined);
+      // roll back only the pool this call made: same name AND same id
+      if ((await this.lookup(name).catch(() => undefined)) === id) await this.delete(name).catch(() => undefined);
+      if (isCephError(e, 'ENOENT')) throw new CephError('pool_deleted_while_creating', -E.ENOENT, name);
       throw e;
     }
     return this.get(name);
   }
 
+  /** Exclusive create of the creator object: EEXIST when another creator of this pool got there first. */
+  private claim(name: string): Promise<void> {
+    return this.conn.withIoctx(name, (io) => io.use('rados_write_op_operate', async (p) => {
+      const op = rados.createWriteOp() as Pointer | null;
+      if (!op) throw new CephError('rados_create_write_op', -E.ENOMEM, name);
+      try {
+        rados.writeOpCreate(op, 1 /* LIBRADOS_CREATE_EXCLUSIVE */, null);
+        await nativeChecked('rados_write_op_operate', name, rados.writeOpOperate, op, p, CREATOR_OBJECT, null, 0);
+      } finally {
+        rados.releaseWriteOp(op);
+      }
+    }));
+  }
+
+  /**
+   * Delete a pool only if it holds no image and nothing in the trash, in any namespace — also against
+   * creates running at the same moment, here or in another replica (pool-guard.ts). Returns what it found
+   * when it refused; CephError EBUSY (op pool_deletion_marker) when another delete of it is in progress.
+   */
+  async deleteIfEmpty(name: string): Promise<PoolContents | undefined> {
+    await this.lookup(name);
+    const owner = await this.guard.begin(name);
+    const started = Date.now();
+    let contents: PoolContents;
+    try {
+      contents = await this.guard.contents(name);
+      if (contents.imagesIn === undefined && contents.trashIn === undefined) {
+        // past this budget a creator could take our marker for a crashed deleter's: do not delete then
+        if (Date.now() - started > DELETE_BUDGET_MS) throw new CephError('pool_deletion_marker', -E.ETIMEDOUT, name);
+        await this.delete(name);
+        return undefined;
+      }
+    } catch (e) {
+      // a mon command that timed out may still delete the pool: leave the marker, creates stay refused
+      if (!isCephError(e, 'ETIMEDOUT')) await this.guard.end(name, owner).catch(() => undefined);
+      throw e;
+    }
+    await this.guard.end(name, owner);
+    return contents;
+  }
+
   /** Delete a pool and everything in it. ENOENT when missing. */
   async delete(name: string): Promise<void> {
     await this.lookup(name);
-    await this.conn.monCommand(
+    const { status } = await this.conn.monCommand(
       { prefix: 'osd pool delete', pool: name, pool2: name, yes_i_really_really_mean_it: true }, name);
     this.conn.forgetPool(name);
+    // the monitor answers 0 for a pool that is already gone (another delete won)
+    if (/does not exist/.test(status)) throw new CephError('rados_pool_lookup', -E.ENOENT, name);
     await this.syncOsdmap();
   }
 

@@ -28,6 +28,9 @@ export const ERROR_CODES = {
   IMAGE_HAS_SNAPSHOTS: { status: 409, title: 'The image has snapshots' },
   SHRINK_NOT_ALLOWED: { status: 409, title: 'Shrinking discards data and needs allowShrink: true' },
   CONFLICT: { status: 409, title: 'Conflict with the current state' },
+  POOL_BEING_DELETED: { status: 409, title: 'The pool is being deleted' },
+  IMAGE_INCOMPLETE: { status: 409, title: 'A leftover of an interrupted create or delete occupies this name' },
+  OPERATION_IN_PROGRESS: { status: 409, title: 'Another operation on this resource is still running' },
   SNAPSHOT_EXISTS: { status: 409, title: 'A snapshot with this name exists' },
   SNAPSHOT_PROTECTED: { status: 409, title: 'The snapshot is protected' },
   SNAPSHOT_HAS_CHILDREN: { status: 409, title: 'The snapshot has clones' },
@@ -39,10 +42,10 @@ export const ERROR_CODES = {
   CEPH_BUSY: { status: 503, title: 'Too many Ceph operations in flight' },
   SHUTTING_DOWN: { status: 503, title: 'The service is shutting down' },
   CEPH_TIMEOUT: { status: 504, title: 'The Ceph cluster did not answer in time' },
+  USAGE_TIMEOUT: { status: 504, title: 'Computing the disk usage took longer than allowed' },
   STORAGE_FULL: { status: 507, title: 'The cluster or pool is full' },
 } as const;
 
-  USAGE_TIMEOUT: { status: 504, title: 'Computing the disk usage took longer than allowed' },
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 export class ApiError extends Error {
@@ -87,6 +90,12 @@ export function fromCephError(e: CephError): ApiError {
     || e.op === 'osd pool create';
   if (e.kind === 'busy') return new ApiError('CEPH_BUSY', 'Too many Ceph operations are in flight; retry shortly.', {}, e);
   if (e.kind === 'closed') return new ApiError('CEPH_UNAVAILABLE', 'The service is not connected to the Ceph cluster.', {}, e);
+  if (e.op === 'pool_deletion_marker' && e.code === 'EBUSY') {
+    return new ApiError('POOL_BEING_DELETED', `Another request is deleting pool ${e.target?.split(':')[0] ?? ''}; retry once it has finished.`, {}, e);
+  }
+  if (e.op === 'pool_deleted_while_creating') {
+    return new ApiError('CONFLICT', `Pool ${e.target ?? ''} was deleted by another request while it was being created; retry.`, {}, e);
+  }
   switch (e.code) {
     case 'ENOENT':
       if (e.op.startsWith('rbd_snap_')) return new ApiError('SNAPSHOT_NOT_FOUND', `Snapshot ${e.target ?? ''} does not exist.`, {}, e);
@@ -99,6 +108,9 @@ export function fromCephError(e: CephError): ApiError {
       if (onImage) return new ApiError('IMAGE_EXISTS', `Image ${e.target ?? ''} already exists.`, {}, e);
       if (onPool) return new ApiError('POOL_EXISTS', `Pool ${e.target ?? ''} already exists.`, {}, e);
       return new ApiError('CONFLICT', e.message, {}, e);
+    case 'ESTALE':
+      // the image was removed and made again (or is being made) under this name meanwhile: retryable
+      return new ApiError('CONFLICT', `${e.target ?? 'The image'} changed while this request ran (another operation on the same name); retry.`, {}, e);
     case 'EBUSY':
       return new ApiError(onImage ? 'IMAGE_IN_USE' : 'CONFLICT', `${e.target ?? 'The resource'} is in use.`, {}, e);
     case 'ENOTEMPTY':

@@ -72,4 +72,32 @@ export const rados = {
   readOpOperate: librados.func('int rados_read_op_operate(rados_read_op_t read_op, rados_ioctx_t io, const char *oid, int flags)'),
   /** void rados_buffer_free(char *buf); */
   bufferFree: librados.func('void rados_buffer_free(void *buf)'),
+  /**
+   * int rados_exec(rados_ioctx_t io, const char *oid, const char *cls, const char *method,
+   *                const char *in_buf, size_t in_len, char *buf, size_t out_len);
+   */
+  exec: librados.func('int rados_exec(rados_ioctx_t io, const char *oid, const char *cls, const char *method, const void *in_buf, size_t in_len, void *buf, size_t out_len)'),
+  /** int rados_remove(rados_ioctx_t io, const char *oid); */
+  remove: librados.func('int rados_remove(rados_ioctx_t io, const char *oid)'),
+  /** int rados_stat(rados_ioctx_t io, const char *o, uint64_t *psize, time_t *pmtime); */
+  stat: librados.func('int rados_stat(rados_ioctx_t io, const char *o, _Out_ uint64_t *psize, _Out_ int64_t *pmtime)'),
+  /** int rados_getxattr(rados_ioctx_t io, const char *o, const char *name, char *buf, size_t len); */
+  getxattr: librados.func('int rados_getxattr(rados_ioctx_t io, const char *o, const char *name, void *buf, size_t len)'),
+  /** rados_write_op_t rados_create_write_op(void); — local memory */
+  createWriteOp: librados.func('rados_write_op_t rados_create_write_op(void)'),
+  /** void rados_release_write_op(rados_write_op_t write_op); — local memory */
+  releaseWriteOp: librados.func('void rados_release_write_op(rados_write_op_t write_op)'),
+  /** void rados_write_op_create(rados_write_op_t write_op, int exclusive, const char* category); — queues only */
+  writeOpCreate: librados.func('void rados_write_op_create(rados_write_op_t write_op, int exclusive, const char *category)'),
+  /** void rados_write_op_setxattr(rados_write_op_t write_op, const char *name, const char *value, size_t value_len); — copies value */
+  writeOpSetxattr: librados.func('void rados_write_op_setxattr(rados_write_op_t write_op, const char *name, const void *value, size_t value_len)'),
+  /**
+   * void rados_write_op_cmpxattr(rados_write_op_t write_op, const char *name, uint8_t comparison_operator,
+   *                              const char *value, size_t value_len); — copies value
+   */
+  writeOpCmpxattr: librados.func('void rados_write_op_cmpxattr(rados_write_op_t write_op, const char *name, uint8_t comparison_operator, const void *value, size_t value_len)'),
+  /** void rados_write_op_remove(rados_write_op_t write_op); — queues only */
+  writeOpRemove: librados.func('void rados_write_op_remove(rados_write_op_t write_op)'),
+  /** int rados_write_op_operate(rados_write_op_t write_op, rados_ioctx_t io, const char *oid, time_t *mtime, int flags); */
+  writeOpOperate: librados.func('int rados_write_op_operate(rados_write_op_t write_op, rados_ioctx_t io, const char *oid, void *mtime, int flags)'),
 };

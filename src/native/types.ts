@@ -15,6 +15,8 @@ koffi.pointer('rbd_image_t', koffi.opaque('rbd_image_s'));
 koffi.pointer('rbd_image_options_t', koffi.opaque('rbd_image_options_s'));
 // typedef void *rados_read_op_t;
 koffi.pointer('rados_read_op_t', koffi.opaque('rados_read_op_s'));
+// typedef void *rados_write_op_t;
+koffi.pointer('rados_write_op_t', koffi.opaque('rados_write_op_s'));
 
 /** typedef struct { char *id; char *name; } rbd_image_spec_t; */
 export const RbdImageSpec = koffi.struct('rbd_image_spec_t', { id: 'char *', name: 'char *' });

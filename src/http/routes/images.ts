@@ -8,7 +8,7 @@ import { featureBits, CREATABLE_FEATURES } from '../../ceph/features.js';
 import { allowsPool, type Principal } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { cloneHandlers } from './clones.js';
-import { KeyedLock } from '../keyed-lock.js';
+import { KeyedLock, LockBusyError } from '../keyed-lock.js';
 import { imagePath, specOf } from '../paths.js';
 import { formatSize } from '../size.js';
 import { patchImage } from './image-patch.js';
@@ -43,8 +43,62 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
   const { ceph } = app;
-  const cloning = cloneHandlers(app, { toImage }); // `source` in a body: a clone (routes/clones.ts)
-  const putLock = new KeyedLock();
+  const cloning = cloneHandlers(app, {
+    toImage, exclusive: (p, n, fn) => exclusive(p, n, fn), confirm: (p, n) => confirmCreated(p, n, true),
+  }); // `source` in a body: a clone (routes/clones.ts)
+  // Every write to one (pool spec, name) — POST, PUT, PATCH, DELETE — runs alone in this process, with a
+  // bounded wait (503 CEPH_BUSY beyond it): librbd's create/open/remove of one name at once leave
+  // half-made images and stuck calls (docs/robustness.md).
+  const nameLock = new KeyedLock();
+  const exclusive = <T>(pool: string, image: string, fn: () => Promise<T>): Promise<T> =>
+    nameLock.run(`${pool}\0${image}`, fn).catch((e: unknown) => {
+      if (e instanceof LockBusyError) {
+        throw new ApiError('CEPH_BUSY', `Other operations on ${pool}/${image} are queued in this instance (${e.queued} waiting); retry shortly.`);
+      }
+      throw e;
+    });
+
+  /**
+   * Before acknowledging a create (201) or an existing image (PUT 200): a delete of the pool that began
+   * meanwhile must see the image or refuse it (src/ceph/pool-guard.ts). Removes an image this request made.
+   */
+  async function confirmCreated(pool: string, name: string, madeHere: boolean): Promise<void> {
+    const verdict = await ceph.pools.guard.afterCreate(pool, name);
+    if (verdict === undefined) return;
+    if (madeHere) await ceph.images.remove(pool, name).catch(() => undefined);
+    if (verdict === 'deleting') {
+      throw new ApiError('POOL_BEING_DELETED',
+        `Pool ${pool.split('/')[0]} is being deleted; ${pool}/${name} was ${madeHere ? 'not kept' : 'not confirmed'}. Retry once the delete has finished.`);
+    }
+    throw new ApiError('CONFLICT', `${pool}/${name} (or its pool) was removed by another request while it was being created; retry.`);
+  }
+
+  /**
+   * After EEXIST: is the name a whole image, or a leftover (listed, but the id object or header is missing)
+   * of an interrupted create or delete? A create in progress elsewhere passes through such states for
+   * milliseconds, so a leftover must persist for a while to count.
+   */
+  async function leftover(pool: string, name: string): Promise<boolean> {
+    for (let attempt = 0; attempt < 6; attempt++) {
+      const state = await ceph.pools.guard.nameState(pool, name);
+      if (state.kind !== 'dangling') return false;
+      await sleep(100 + attempt * 100);
+    }
+    return (await ceph.pools.guard.nameState(pool, name)).kind === 'dangling';
+  }
+
+  /** Remove a leftover: rbd_remove (finds it through rbd_directory), then the stray id object. */
+  async function removeLeftover(pool: string, name: string): Promise<void> {
+    await ceph.images.remove(pool, name).catch((e: unknown) => {
+      if (!isCephError(e, 'ENOENT', 'ESTALE')) throw e;
+    });
+    const state = await ceph.pools.guard.nameState(pool, name);
+    if (state.kind === 'dangling') await ceph.pools.guard.removeStrayId(pool, name, state);
+  }
+
+  const incomplete = (pool: string, name: string): ApiError => new ApiError('IMAGE_INCOMPLETE',
+    `${pool}/${name} is listed but not a whole image (the leftover of an interrupted create or delete). `
+    + 'DELETE it, or PUT it to remove the leftover and create the image.', { image: name });
 
   async function createOptions(spec: ImageSpecInput, principal: Principal | undefined): Promise<CreateImageOptions> {
     if (spec.dataPool !== undefined && principal && !allowsPool(principal, spec.dataPool)) {
@@ -90,12 +144,21 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       return cloning.provision({ spec: pool, name: req.body.name, body: req.body, principal: req.principal, idempotent: false }, reply);
     }
     const { name, ...spec } = req.body;
-    await ceph.images.create(pool, name, spec.size, await createOptions(spec, req.principal));
-    if (wantsMinimal(req.headers.prefer)) {
-      return sendMinimal(reply, pool, name, spec.size);
-    }
-    const info = await ceph.images.describeNew(pool, name); // no open: id + one header read
-    return reply.code(201).header('location', imagePath(pool, name)).send(toImage(info));
+    const options = await createOptions(spec, req.principal);
+    return exclusive(pool, name, async () => {
+      try {
+        await ceph.images.create(pool, name, spec.size, options);
+      } catch (e) {
+        if (isCephError(e, 'EEXIST') && await leftover(pool, name)) throw incomplete(pool, name);
+        throw e;
+      }
+      await confirmCreated(pool, name, true);
+      if (wantsMinimal(req.headers.prefer)) {
+        return sendMinimal(reply, pool, name, spec.size);
+      }
+      const info = await ceph.images.describeNew(pool, name); // no open: id + one header read
+      return reply.code(201).header('location', imagePath(pool, name)).send(toImage(info));
+    });
   });
 
   app.put('/images/:image', {
@@ -115,18 +178,27 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
     const { image } = req.params;
     const spec = req.body;
     if ('source' in spec) return cloning.provision({ spec: pool, name: image, body: spec, principal: req.principal, idempotent: true }, reply);
-    return putLock.run(`${pool}\0${image}`, async () => {
+    const options = IMAGE_NAME_PATTERN.test(image) ? await createOptions(spec, req.principal) : undefined;
+    return exclusive(pool, image, async () => {
       let created = false;
       let raced = false;
-      if (IMAGE_NAME_PATTERN.test(image)) {
+      if (options) {
         try {
-          await ceph.images.create(pool, image, spec.size, await createOptions(spec, req.principal));
+          await ceph.images.create(pool, image, spec.size, options);
           created = true;
         } catch (e) {
           if (!isCephError(e, 'EEXIST')) throw e;
           raced = true;
         }
+        if (raced && await leftover(pool, image)) {
+          // repair: remove the leftover, then create
+          await removeLeftover(pool, image);
+          await ceph.images.create(pool, image, spec.size, options);
+          created = true;
+          raced = false;
+        }
       }
+      if (created) await confirmCreated(pool, image, true);
       if (created && wantsMinimal(req.headers.prefer)) {
         return sendMinimal(reply, pool, image, spec.size);
       }
@@ -148,6 +220,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
           throw new ApiError('IMAGE_SPEC_CONFLICT', `Image ${pool}/${image} exists with a different specification: ${diff.join('; ')}.`,
             { differences: diff });
         }
+        await confirmCreated(pool, image, false);
       }
       return reply.code(created ? 201 : 200).header('location', imagePath(pool, image)).send(toImage(info));
     });
@@ -172,11 +245,11 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       body: patchImageBodyV2,
       response: { 200: patchedImageSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
-  }, async (req, reply) => {
+  }, async (req, reply) => exclusive(specOf(req.params), req.params.image, async () => {
     const out = await patchImage(ceph, specOf(req.params), req.params.image, req.body);
     if (out.location) void reply.header('location', out.location);
     return reply.code(out.status).send(out.body);
-  });
+  }));
 
   app.delete('/images/:image', {
     schema: {
@@ -185,11 +258,11 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       params: imageParams,
       response: { 204: z.null().describe('deleted'), ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
-  }, async (req, reply) => {
+  }, async (req, reply) => exclusive(specOf(req.params), req.params.image, async () => {
     const pool = specOf(req.params);
     const { image } = req.params;
     try {
-      await ceph.images.remove(pool, image);
+      await removeImage(pool, image);
     } catch (e) {
       if (isCephError(e, 'EBUSY')) {
         const info = await ceph.images.stat(pool, image).catch(() => undefined);
@@ -207,7 +280,28 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       throw e;
     }
     return reply.code(204).send(null);
-  });
+  }));
+
+  /** rbd_remove; ESTALE (the name was remade under us) is retried once; a leftover is cleaned up (204). */
+  async function removeImage(pool: string, image: string): Promise<void> {
+    try {
+      await ceph.images.remove(pool, image);
+    } catch (e) {
+      if (isCephError(e, 'ESTALE')) {
+        await sleep(50);
+        await ceph.images.remove(pool, image);
+        return;
+      }
+      if (isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create' && e.op !== 'rbd_namespace_exists') {
+        const state = await ceph.pools.guard.nameState(pool, image);
+        if (state.kind === 'dangling') {
+          await ceph.pools.guard.removeStrayId(pool, image, state);
+          return;
+        }
+      }
+      throw e;
+    }
+  }
 };
 
 /** What differs between an existing image and a requested spec (only the options the caller gave). */

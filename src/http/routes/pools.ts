@@ -66,15 +66,21 @@ export const poolRoutes: FastifyPluginAsyncZod = async (app) => {
       throw new ApiError('CONFIRMATION_REQUIRED',
         `Deleting pool "${pool}" destroys all its data: repeat its name as ?confirm=${encodeURIComponent(pool)}.`);
     }
-    await ceph.pools.lookup(pool);
-    if (!req.query.force) {
-      const images = await ceph.images.listNames(pool);
-      if (images.length > 0) {
-        throw new ApiError('POOL_NOT_EMPTY',
-          `Pool "${pool}" holds ${images.length} image(s); delete them first or pass force=true.`, { imageCount: images.length });
-      }
+    if (req.query.force) {
+      await ceph.pools.delete(pool);
+      return reply.code(204).send(null);
     }
-    await ceph.pools.delete(pool);
+    // without force: a marker refuses creates that race the emptiness check (src/ceph/pool-guard.ts)
+    const found = await ceph.pools.deleteIfEmpty(pool);
+    if (found) {
+      const where = found.imagesIn !== undefined ? found.imagesIn : found.trashIn!;
+      const ns = where === '' ? '' : ` (namespace "${where}")`;
+      const imageCount = found.imagesIn === '' ? (await ceph.images.listNames(pool).catch(() => [])).length : undefined;
+      throw new ApiError('POOL_NOT_EMPTY',
+        `Pool "${pool}" holds ${found.imagesIn !== undefined ? `${imageCount ?? 'some'} image(s)` : 'images in the trash'}${ns}; `
+        + 'delete them (and purge the trash) first, or pass force=true.',
+        { ...(imageCount !== undefined ? { imageCount } : {}), hasImages: found.imagesIn !== undefined, hasTrash: found.trashIn !== undefined });
+    }
     return reply.code(204).send(null);
   });
 };
