@@ -50,6 +50,15 @@ export const configSchema = z.object({
   RATE_LIMIT_PER_SECOND: z.coerce.number({ error: 'must be a number' }).min(0).max(1_000_000).default(100),
   /** requests a token may send at once (the token bucket's size); a provisioning burst of 200 PUTs passes */
   RATE_LIMIT_BURST: int(1, 1_000_000, 400),
+  /** HTTPS only: PEM certificate (chain) and private key; re-read when they change */
+  TLS_CERT_FILE: optionalPath,
+  TLS_KEY_FILE: optionalPath,
+  /** PEM CA bundle: API routes then need a client certificate it signed (probes and /metrics do not) */
+  TLS_CA_FILE: optionalPath,
+  /** refuse to start without TLS_CERT_FILE and TLS_KEY_FILE */
+  REQUIRE_TLS: bool(false),
+  /** how often the TLS files are checked besides file-change events (fs.watch); 0 = events only */
+  TLS_RELOAD_INTERVAL_MS: int(0, 3_600_000, 10_000),
   /** write the audit trail to this file (appended; reopened on SIGHUP) instead of stdout with the service log */
   AUDIT_LOG_FILE: optionalPath,
   /** origins (comma list, or *) whose browser pages may call the API; unset = no CORS headers */
@@ -88,5 +97,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.REQUIRE_AUTH && !config.API_TOKENS_FILE) {
     throw new ConfigError(['REQUIRE_AUTH=true but API_TOKENS_FILE is not set']);
   }
+  const tls: string[] = [];
+  if (config.TLS_CERT_FILE && !config.TLS_KEY_FILE) tls.push('TLS_CERT_FILE is set but TLS_KEY_FILE is not (both are needed for HTTPS)');
+  if (config.TLS_KEY_FILE && !config.TLS_CERT_FILE) tls.push('TLS_KEY_FILE is set but TLS_CERT_FILE is not (both are needed for HTTPS)');
+  if (config.TLS_CA_FILE && !(config.TLS_CERT_FILE && config.TLS_KEY_FILE)) tls.push('TLS_CA_FILE (client certificates) needs TLS_CERT_FILE and TLS_KEY_FILE');
+  if (config.REQUIRE_TLS && !(config.TLS_CERT_FILE && config.TLS_KEY_FILE)) tls.push('REQUIRE_TLS=true but TLS_CERT_FILE and TLS_KEY_FILE are not both set');
+  if (tls.length) throw new ConfigError(tls);
   return config;
 }

@@ -7,6 +7,7 @@ import { lowerWorkerPriority } from './ceph/worker-priority.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { buildApp, REDACT_PATHS } from './http/app.js';
 import { TokenFileError, TokenStore } from './http/auth.js';
+import { describeCertificate, httpsOptions, loadTls, TlsError, TlsReloader, tlsExpiryGauge, type SecureContextTarget, type TlsFiles, type TlsMaterial } from './http/tls.js';
 
 function version(): string {
   try {
@@ -83,6 +84,26 @@ async function main(): Promise<void> {
   });
   const audit = auditLogger(config, logger);
 
+  // HTTPS only when a certificate is configured; bad files stop the start
+  const tlsFiles: TlsFiles | undefined = config.TLS_CERT_FILE && config.TLS_KEY_FILE
+    ? { cert: config.TLS_CERT_FILE, key: config.TLS_KEY_FILE, ca: config.TLS_CA_FILE } : undefined;
+  let tlsMaterial: TlsMaterial | undefined;
+  if (tlsFiles) {
+    try {
+      tlsMaterial = loadTls(tlsFiles);
+    } catch (e) {
+      if (e instanceof TlsError) {
+        process.stderr.write(`rbd-rest-api: ${e.message}\n`);
+        process.exit(2);
+      }
+      throw e;
+    }
+    if (tlsMaterial.validTo.getTime() < Date.now()) logger.error(describeCertificate(tlsMaterial), 'the TLS certificate has EXPIRED; clients will refuse it');
+    logger.info({ ...describeCertificate(tlsMaterial), clientCertificates: Boolean(tlsFiles.ca) }, 'HTTPS only: TLS certificate loaded');
+  } else {
+    logger.warn('TLS is off (TLS_CERT_FILE/TLS_KEY_FILE unset): tokens travel in clear text; set them (or REQUIRE_TLS=true) in production');
+  }
+
   let tokens: TokenStore | undefined;
   if (config.API_TOKENS_FILE) {
     try {
@@ -141,10 +162,19 @@ async function main(): Promise<void> {
     corsOrigins: config.CORS_ORIGINS,
     rateLimit: { perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
     audit,
+    https: tlsMaterial ? httpsOptions(tlsMaterial) : undefined,
   });
 
   await ceph.start();
   await app.listen({ host: config.HOST, port: config.PORT });
+  if (tlsFiles && tlsMaterial) {
+    // new certificates (Secret update, cert-manager renewal) go in without a restart or a dropped connection
+    const reloader = new TlsReloader(tlsFiles, app.server as unknown as SecureContextTarget, tlsMaterial, logger,
+      { intervalMs: config.TLS_RELOAD_INTERVAL_MS });
+    reloader.start();
+    process.on('SIGHUP', () => reloader.check('SIGHUP'));
+    tlsExpiryGauge(app.metrics.registry, reloader);
+  }
 
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {

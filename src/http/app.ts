@@ -3,6 +3,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { Logger } from 'pino';
 import type { CephClient } from '../ceph/client.js';
 import type { Principal, Scope, TokenStore } from './auth.js';
@@ -13,6 +14,7 @@ import { registerAudit } from './plugins/audit.js';
 import { registerAuthentication } from './plugins/authentication.js';
 import { registerCors } from './plugins/cors.js';
 import { registerRateLimit, type RateLimitSettings } from './plugins/rate-limit.js';
+import { requireClientCertificates } from './tls.js';
 import { registerJsonBody } from './plugins/json-body.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerProblems } from './plugins/problems.js';
@@ -49,6 +51,8 @@ export interface AppOptions {
   rateLimit?: RateLimitSettings;
   /** the audit logger (one line per mutating request and task transition); undefined = no audit trail */
   audit?: Logger;
+  /** HTTPS server options (src/http/tls.ts httpsOptions); with `requestCert`, API routes need a client certificate */
+  https?: HttpsServerOptions;
 }
 
 declare module 'fastify' {
@@ -87,6 +91,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(opts.loggerInstance ? { loggerInstance: opts.loggerInstance } : { logger: opts.logger ?? false }),
     bodyLimit: settings.bodyLimit,
+    ...(opts.https ? { https: opts.https } : {}),
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -114,6 +119,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   registerAccessLog(app, metrics);
   // CORS answers preflights in onRequest, so it must come before authentication
   if (opts.corsOrigins?.length) await registerCors(app, opts.corsOrigins);
+  if (opts.https?.requestCert) requireClientCertificates(app);
   if (opts.auth) registerAuthentication(app, opts.auth);
   // after authentication (keyed by the token's name), before any route is added (it hooks each route)
   if (opts.rateLimit) await registerRateLimit(app, opts.rateLimit);
