@@ -1,0 +1,200 @@
+// Clones through POST/PUT /images with `source`, parent in every image representation, GET …/children,
+// on the real cluster; data read through clones compared byte for byte with what was written to the parent.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testApp, json, type TestApp } from '../helpers/app.js';
+import { connect, makePool } from '../helpers/cluster.js';
+import { exportImage, importRandom, rbdCli } from '../helpers/rbd-cli.js';
+import { Images } from '../../src/ceph/images.js';
+import { TokenStore } from '../../src/http/auth.js';
+import type { CephConnection } from '../../src/ceph/connection.js';
+
+let t: TestApp;
+let admin: CephConnection;
+let images: Images;
+let pool: { name: string; remove: () => Promise<void> };
+let other: { name: string; remove: () => Promise<void> };
+let base: string;
+let pattern: Buffer;
+const MiB = 1024 * 1024;
+
+beforeAll(async () => {
+  admin = await connect('admin');
+  images = new Images(admin);
+  pool = await makePool(admin, 'clone');
+  other = await makePool(admin, 'clone-other');
+  t = await testApp('rbdapi');
+  base = `/api/v1/pools/${pool.name}/images`;
+  pattern = await importRandom(pool.name, 'golden', 12 * MiB + 4096);
+  await t.app.inject({ method: 'PUT', url: `${base}/golden/snapshots/v1` });
+});
+afterAll(async () => {
+  await t.close();
+  // clones first (a parent with clone-v2 children cannot go), then the pools
+  await other.remove();
+  await pool.remove();
+  await admin.close();
+});
+
+const put = (name: string, body: unknown, b = base) => t.app.inject({ method: 'PUT', url: `${b}/${name}`, ...json(body) });
+const golden = { image: 'golden', snapshot: 'v1' };
+
+describe('clone by PUT / POST', () => {
+  it('PUT with source: 201, the image is a clone (parent, format 2) that reads the parent\'s data byte for byte', async () => {
+    const r = await put('c1', { source: golden });
+    expect(r.statusCode, r.body).toBe(201);
+    expect(r.headers.location).toBe(`${base}/c1`);
+    expect(r.json()).toMatchObject({
+      name: 'c1', size: pattern.length,
+      parent: { pool: pool.name, namespace: '', image: 'golden', snapshot: 'v1', overlap: pattern.length },
+    });
+    expect(r.json().features).toContain('operations'); // clone format 2, asked for explicitly
+    const info = JSON.parse(await rbdCli('info', '--format', 'json', `${pool.name}/c1`));
+    expect(info.parent).toMatchObject({ pool: pool.name, image: 'golden', snapshot: 'v1' });
+    expect((await exportImage(pool.name, 'c1')).equals(pattern)).toBe(true);
+    // the snapshot was never protected: format 2 does not need it
+    expect((await t.app.inject({ method: 'GET', url: `${base}/golden/snapshots/v1` })).json()).toMatchObject({ protected: false, children: 1 });
+  });
+
+  it('PUT again: 200 with the same image; another source or size: 409 IMAGE_SPEC_CONFLICT; a plain image of that name: 409', async () => {
+    const again = await put('c1', { source: golden });
+    expect(again.statusCode).toBe(200);
+    expect(again.json().parent).toMatchObject({ image: 'golden', snapshot: 'v1' });
+    await t.app.inject({ method: 'PUT', url: `${base}/golden/snapshots/v2` });
+    const other2 = await put('c1', { source: { image: 'golden', snapshot: 'v2' } });
+    expect(other2.statusCode).toBe(409);
+    expect(other2.json().code).toBe('IMAGE_SPEC_CONFLICT');
+    expect(other2.json().differences.join()).toContain('golden@v1');
+    const size = await put('c1', { source: golden, size: '1GiB' });
+    expect(size.json().code).toBe('IMAGE_SPEC_CONFLICT');
+    await images.create(pool.name, 'plain', 4 * MiB);
+    const plain = await put('plain', { source: golden });
+    expect(plain.statusCode).toBe(409);
+    expect(plain.json().code).toBe('IMAGE_SPEC_CONFLICT');
+    expect(plain.json().detail).toContain('not a clone');
+    // a plain PUT on the clone's name compares as before (size differs)
+    expect((await put('c1', { size: '1MiB' })).json().code).toBe('IMAGE_SPEC_CONFLICT');
+  });
+
+  it('POST with source: 201; the same name again: 409 IMAGE_EXISTS', async () => {
+    const r = await t.app.inject({ method: 'POST', url: base, ...json({ name: 'c2', source: golden }) });
+    expect(r.statusCode, r.body).toBe(201);
+    expect(r.json().parent).toMatchObject({ image: 'golden', snapshot: 'v1' });
+    const dup = await t.app.inject({ method: 'POST', url: base, ...json({ name: 'c2', source: golden }) });
+    expect(dup.statusCode).toBe(409);
+    expect(dup.json().code).toBe('IMAGE_EXISTS');
+  });
+
+  it('a larger size grows the clone (the parent\'s data still read through, zeros after); a smaller one is refused', async () => {
+    const r = await put('big', { source: golden, size: '32MiB' });
+    expect(r.statusCode, r.body).toBe(201);
+    expect(r.json()).toMatchObject({ size: 32 * MiB, parent: { overlap: pattern.length } });
+    const data = await exportImage(pool.name, 'big');
+    expect(data.length).toBe(32 * MiB);
+    expect(data.subarray(0, pattern.length).equals(pattern)).toBe(true);
+    expect(data.subarray(pattern.length).every((b) => b === 0)).toBe(true);
+    expect((await put('big', { source: golden, size: '32MiB' })).statusCode).toBe(200);
+    const small = await put('small', { source: golden, size: '1MiB' });
+    expect(small.statusCode).toBe(400);
+    expect(await images.listNames(pool.name)).not.toContain('small');
+  });
+
+  it('features for the clone are honoured and compared on PUT', async () => {
+    const r = await put('lay', { source: golden, features: ['layering'] });
+    expect(r.statusCode, r.body).toBe(201);
+    expect(r.json().features.filter((f: string) => f !== 'operations')).toEqual(['layering']);
+    expect((await put('lay', { source: golden, features: ['layering'] })).statusCode).toBe(200);
+    expect((await put('lay', { source: golden, features: ['layering', 'exclusive-lock'] })).json().code).toBe('IMAGE_SPEC_CONFLICT');
+  });
+
+  it('a clone in another pool and in a namespace; the parent names its pool; children lists them across pools', async () => {
+    const r = await put('x1', { source: { pool: pool.name, ...golden } }, `/api/v1/pools/${other.name}/images`);
+    expect(r.statusCode, r.body).toBe(201);
+    expect(r.json().parent).toMatchObject({ pool: pool.name, namespace: '', image: 'golden', snapshot: 'v1' });
+    expect((await exportImage(other.name, 'x1')).equals(pattern)).toBe(true);
+    await rbdCli('namespace', 'create', `${other.name}/ns1`);
+    const nsBase = `/api/v1/pools/${other.name}/namespaces/ns1/images`;
+    const n = await put('n1', { source: { pool: pool.name, ...golden } }, nsBase);
+    expect(n.statusCode, n.body).toBe(201);
+    expect(n.headers.location).toBe(`${nsBase}/n1`);
+    // without source.pool, the source is looked for in the new image's own pool and namespace
+    const same = await put('n2', { source: golden }, nsBase);
+    expect(same.statusCode).toBe(404);
+    expect(same.json().code).toBe('IMAGE_NOT_FOUND');
+    const children = (await t.app.inject({ method: 'GET', url: `${base}/golden/children` })).json().items;
+    const key = (c: { pool: string; namespace: string; image: string; snapshot: string }) => `${c.pool}/${c.namespace}/${c.image}@${c.snapshot}`;
+    expect(children.map(key).sort()).toEqual([
+      `${other.name}//x1@v1`, `${other.name}/ns1/n1@v1`,
+      `${pool.name}//big@v1`, `${pool.name}//c1@v1`, `${pool.name}//c2@v1`, `${pool.name}//lay@v1`,
+    ].sort());
+    const rbdChildren = (await rbdCli('children', `${pool.name}/golden@v1`)).trim().split('\n').sort();
+    expect(rbdChildren).toEqual([`${other.name}/x1`, `${other.name}/ns1/n1`, `${pool.name}/big`, `${pool.name}/c1`, `${pool.name}/c2`, `${pool.name}/lay`].sort());
+    expect((await t.app.inject({ method: 'GET', url: `${base}/c1/children` })).json()).toEqual({ items: [] });
+    expect((await t.app.inject({ method: 'GET', url: `${base}/nope/children` })).json().code).toBe('IMAGE_NOT_FOUND');
+  });
+
+  it('every image representation carries parent: GET, listings with details (header reads), null for non-clones', async () => {
+    const list = (await t.app.inject({ method: 'GET', url: `${base}?details=true&limit=100` })).json().items as { name: string; parent: unknown }[];
+    const by = new Map(list.map((i) => [i.name, i.parent]));
+    expect(by.get('golden')).toBeNull();
+    expect(by.get('plain')).toBeNull();
+    expect(by.get('c1')).toEqual({ pool: pool.name, namespace: '', image: 'golden', snapshot: 'v1', overlap: pattern.length });
+    expect((await t.app.inject({ method: 'GET', url: `${base}/plain` })).json().parent).toBeNull();
+    expect((await t.app.inject({ method: 'GET', url: `${base}/c2` })).json().parent).toMatchObject({ image: 'golden' });
+  });
+});
+
+describe('missing or forbidden sources', () => {
+  it('404 POOL_NOT_FOUND / NAMESPACE_NOT_FOUND / IMAGE_NOT_FOUND / SNAPSHOT_NOT_FOUND name the missing part; nothing is created', async () => {
+    const cases: [unknown, string, string][] = [
+      [{ pool: 'no-such-pool-zz', ...golden }, 'POOL_NOT_FOUND', 'no-such-pool-zz'],
+      [{ pool: pool.name, namespace: 'nons', ...golden }, 'NAMESPACE_NOT_FOUND', 'nons'],
+      [{ image: 'nope', snapshot: 'v1' }, 'IMAGE_NOT_FOUND', 'nope'],
+      [{ image: 'golden', snapshot: 'nope' }, 'SNAPSHOT_NOT_FOUND', 'golden@nope'],
+    ];
+    for (const [source, code, mention] of cases) {
+      for (const r of [await put('miss', { source }), await t.app.inject({ method: 'POST', url: base, ...json({ name: 'miss', source }) })]) {
+        expect({ status: r.statusCode, code: r.json().code }).toEqual({ status: 404, code });
+        expect(r.json().detail).toContain('clone source');
+        expect(r.json().detail).toContain(mention);
+      }
+    }
+    expect(await images.listNames(pool.name)).not.toContain('miss');
+  });
+
+  it('bad sources are 400 before librbd sees them (empty snapshot name would abort librbd)', async () => {
+    for (const source of [{ image: 'golden', snapshot: '' }, { image: '', snapshot: 'v1' }, { image: 'golden' }, { snapshot: 'v1' },
+      { image: 'golden', snapshot: 'v1', extra: 1 }, { image: 'golden', snapshot: 'a\0b' }, 'golden@v1', null]) {
+      const r = await put('bad', { source });
+      expect(r.statusCode, JSON.stringify(source)).toBe(400);
+    }
+    expect(await images.listNames(pool.name)).not.toContain('bad');
+  });
+
+  it('a source pool the token may not use: 403', async () => {
+    const auth = TokenStore.parse(`tok-limited-0123456789 write ${other.name} tenant\n`);
+    const limited = await testApp('rbdapi', { auth });
+    try {
+      const r = await limited.app.inject({
+        method: 'PUT', url: `/api/v1/pools/${other.name}/images/steal`, headers: { authorization: 'Bearer tok-limited-0123456789', 'content-type': 'application/json' },
+        payload: JSON.stringify({ source: { pool: pool.name, ...golden } }),
+      });
+      expect(r.statusCode).toBe(403);
+      expect(r.json().code).toBe('FORBIDDEN');
+    } finally {
+      await limited.close();
+    }
+    expect(await images.listNames(other.name)).not.toContain('steal');
+  });
+});
+
+describe('concurrency', () => {
+  it('50 concurrent PUTs of one clone name make exactly one clone', async () => {
+    const rs = await Promise.all(Array.from({ length: 50 }, () => put('fifty', { source: golden })));
+    const codes = rs.map((r) => r.statusCode);
+    expect(codes.filter((c) => c === 201), rs.find((r) => r.statusCode >= 300)?.body).toHaveLength(1);
+    expect(codes.filter((c) => c === 200)).toHaveLength(49);
+    expect(new Set(rs.map((r) => r.json().id)).size).toBe(1);
+    expect((await images.listNames(pool.name)).filter((n) => n === 'fifty')).toHaveLength(1);
+    expect((await exportImage(pool.name, 'fifty')).equals(pattern)).toBe(true);
+  });
+});
