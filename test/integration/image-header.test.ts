@@ -136,3 +136,52 @@ describe('objectCount (rbd_stat num_objs)', () => {
     expect(c(16 * MiB + 1, 22, 64 * KiB, 4)).toBe(5);
   });
 });
+
+describe('clones (parent) in header reads', () => {
+  it('a clone is opened (its parent comes from librbd), a flattened clone is read from its header; both equal the open path field by field', async () => {
+    const { Clones } = await import('../../src/ceph/clones.js');
+    const { Snapshots } = await import('../../src/ceph/snapshots.js');
+    const { noProgress } = await import('../../src/native/rbd.js');
+    const { rbdCli } = await import('../helpers/rbd-cli.js');
+    const clones = new Clones(admin);
+    const snaps = new Snapshots(admin);
+    const cp = await makePool(admin, 'hdr-clone');
+    try {
+      await rbdCli('namespace', 'create', `${cp.name}/ns`);
+      await images.create(cp.name, 'parent', 8 * MiB, {});
+      await snaps.create(cp.name, 'parent', 'p1');
+      await images.create(`${cp.name}/ns`, 'ns-parent', 4 * MiB, {});
+      await snaps.create(`${cp.name}/ns`, 'ns-parent', 'q1');
+      const src = { spec: cp.name, image: 'parent', snapshot: 'p1' };
+      await clones.clone(src, cp.name, 'clone-plain');
+      await clones.clone(src, cp.name, 'clone-layering', { features: featureBits(['layering']) });
+      await clones.clone(src, cp.name, 'clone-grown');
+      await images.resize(cp.name, 'clone-grown', 64 * MiB, false);
+      await clones.clone({ spec: `${cp.name}/ns`, image: 'ns-parent', snapshot: 'q1' }, cp.name, 'clone-of-ns-parent');
+      await clones.clone(src, cp.name, 'clone-flattened');
+      await clones.flatten(cp.name, 'clone-flattened', noProgress);
+      const specs = await images.listSpecs(cp.name);
+      const { value: fast, calls } = await countingCalls(() => images.statMany(cp.name, specs, 4));
+      const opened = await images.statManyByOpening(cp.name, specs.map((s) => s.name), 4);
+      for (let i = 0; i < specs.length; i++) {
+        expect({ image: specs[i]!.name, info: fast[i] }).toEqual({ image: specs[i]!.name, info: opened[i] });
+      }
+      const by = new Map(fast.map((i) => [i!.name, i!]));
+      expect(by.get('clone-plain')!.parent).toEqual({ pool: cp.name, namespace: '', image: 'parent', snapshot: 'p1', overlap: 8 * MiB });
+      expect(by.get('clone-grown')!.parent).toMatchObject({ overlap: 8 * MiB });
+      expect(by.get('clone-grown')!.size).toBe(64 * MiB);
+      expect(by.get('clone-of-ns-parent')!.parent).toEqual({ pool: cp.name, namespace: 'ns', image: 'ns-parent', snapshot: 'q1', overlap: 4 * MiB });
+      expect(by.get('clone-flattened')!.parent).toBeNull();
+      expect(by.get('parent')!.parent).toBeNull();
+      // opened: the parent (it has a snapshot) and the four clones; read from the header: the flattened clone
+      expect(calls.get('rbd_open_read_only')).toBe(5);
+      expect(calls.get('rados_read_op_operate')).toBe(specs.length);
+      for (const n of ['clone-plain', 'clone-layering', 'clone-grown', 'clone-of-ns-parent', 'clone-flattened']) await images.remove(cp.name, n);
+      await snaps.remove(cp.name, 'parent', 'p1');
+      await snaps.remove(`${cp.name}/ns`, 'ns-parent', 'q1');
+      await images.remove(`${cp.name}/ns`, 'ns-parent');
+    } finally {
+      await cp.remove();
+    }
+  });
+});
