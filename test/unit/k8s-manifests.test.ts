@@ -50,7 +50,7 @@ describe('k8s/ manifests against the Kubernetes API types', () => {
       'base/kustomization.yaml', 'base/namespace.yaml', 'base/serviceaccount.yaml', 'base/configmap.yaml',
       'base/deployment.yaml', 'base/service.yaml', 'base/pdb.yaml', 'base/networkpolicy.yaml',
       'base/secret-ceph-keyring.example.yaml', 'base/secret-api-tokens.example.yaml',
-      'overlays/example/kustomization.yaml', 'overlays/example/deployment-patch.yaml',
+      'overlays/example/kustomization.yaml', 'overlays/example/deployment-patch.yaml', 'overlays/example/certificate.yaml',
     ]));
   });
 });
@@ -83,6 +83,8 @@ describe('planted typos fail validation (in a copy of k8s/)', () => {
     ['PodDisruptionBudget with an old apiVersion', 'base/pdb.yaml', 'apiVersion: policy/v1', 'apiVersion: policy/v1beta2', /policy\/v1beta2/],
     ['a kind that does not exist', 'base/service.yaml', 'kind: Service', 'kind: Servise', /Servise/],
     ['kustomization "resource:"', 'base/kustomization.yaml', 'resources:', 'resource:', /resource/],
+    ['Certificate secretName misspelt', 'overlays/example/certificate.yaml', 'secretName: rbd-rest-api-tls', 'secretname: rbd-rest-api-tls', /secretname/],
+    ['Certificate usage that does not exist', 'overlays/example/certificate.yaml', '- server auth', '- server-auth', /server-auth/],
     ['NetworkPolicy policyTypes as a string', 'base/networkpolicy.yaml', 'policyTypes:\n    - Ingress\n    - Egress', 'policyTypes: Ingress', /policyTypes|not assignable/],
   ])('%s', (_name, file, from, to, expected) => {
     const problems = plant(file, from, to);
@@ -106,7 +108,7 @@ describe('the rendered example overlay', () => {
 
   it('has the expected resources, all in the namespace', () => {
     expect(docs.map((d) => d.kind).sort()).toEqual(
-      ['ConfigMap', 'ConfigMap', 'Deployment', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
+      ['Certificate', 'ConfigMap', 'ConfigMap', 'Deployment', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
     for (const d of docs as Any[]) {
       if (d.kind === 'Namespace') expect(d.metadata.name).toBe(NAMESPACE);
       else expect(d.metadata.namespace, idOf(d)).toBe(NAMESPACE);
@@ -179,16 +181,45 @@ describe('the rendered example overlay', () => {
     expect(Object.keys(tokenExample.stringData)).toEqual([tv.items[0].key]);
   });
 
-  it('listens on 0.0.0.0:8080, probes /healthz and /readyz on that port, and both routes exist', () => {
+  it('listens on 0.0.0.0:8080, probes /healthz and /readyz on that port over HTTPS, and both routes exist', () => {
     expect(env.HOST).toBe('0.0.0.0');
     expect(env.PORT).toBe('8080');
-    expect(container.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
-    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
-    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    expect(container.ports).toEqual([{ name: 'https', containerPort: 8080, protocol: 'TCP' }]);
+    expect(container.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'https', scheme: 'HTTPS' });
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'https', scheme: 'HTTPS' });
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'https', scheme: 'HTTPS' });
+    expect(deploy.spec.template.metadata.annotations['prometheus.io/scheme']).toBe('https');
     const openapi = JSON.parse(readFileSync(join(ROOT, 'openapi/openapi.json'), 'utf8')) as { paths: Record<string, unknown> };
     expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining(['/healthz', '/readyz']));
     expect(container.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
     expect(container.resources.limits).toMatchObject({ memory: expect.any(String) });
+  });
+
+  it('is HTTPS only: REQUIRE_TLS, certificate and key from the Secret cert-manager fills (whole-directory mount, renewals seen)', () => {
+    const cmEnv = byKind(docs, 'ConfigMap').find((c: Any) => c.metadata.name === container.envFrom[0].configMapRef.name).data as Record<string, string>;
+    const config = loadConfig({ ...cmEnv, ...env });
+    expect(config.REQUIRE_TLS).toBe(true);
+    const mount = mountAt('/etc/rbd-rest-api-tls');
+    expect(mount.readOnly).toBe(true);
+    expect(mount.subPath).toBeUndefined(); // a subPath mount never sees a renewed certificate
+    const secret = volume(mount.name).secret;
+    expect(secret.defaultMode).toBe(0o440);
+    expect(secret.items).toEqual([{ key: 'tls.crt', path: 'tls.crt' }, { key: 'tls.key', path: 'tls.key' }]);
+    expect(config.TLS_CERT_FILE).toBe('/etc/rbd-rest-api-tls/tls.crt');
+    expect(config.TLS_KEY_FILE).toBe('/etc/rbd-rest-api-tls/tls.key');
+    // cert-manager writes that Secret, for the names the Service answers to
+    const cert = one(docs, 'Certificate');
+    expect(cert.spec.secretName).toBe(secret.secretName);
+    const svc = one(docs, 'Service');
+    expect(cert.spec.dnsNames).toEqual(expect.arrayContaining([
+      svc.metadata.name, `${svc.metadata.name}.${NAMESPACE}`, `${svc.metadata.name}.${NAMESPACE}.svc`, `${svc.metadata.name}.${NAMESPACE}.svc.cluster.local`]));
+    expect(cert.spec.usages).toContain('server auth');
+    expect(cert.spec.privateKey.rotationPolicy).toBe('Always');
+    expect(cert.spec.issuerRef.name).toBeTruthy();
+    // the base alone (no overlay) still needs the Secret: it makes no Certificate and no plain-HTTP port
+    const base = kustomize(join(K8S, 'base'));
+    expect(byKind(base, 'Certificate')).toEqual([]);
+    expect(one(base, 'Deployment').spec.template.spec.containers[0].readinessProbe.httpGet.scheme).toBe('HTTPS');
   });
 
   it('shuts down inside the grace period: preStop + SHUTDOWN_TIMEOUT_MS < terminationGracePeriodSeconds', () => {
@@ -215,12 +246,12 @@ describe('the rendered example overlay', () => {
     const svc = one(docs, 'Service');
     expect(svc.spec.type).toBe('ClusterIP');
     expect(selects(svc.spec.selector)).toBe(true);
-    expect(svc.spec.ports[0].targetPort).toBe('http');
+    expect(svc.spec.ports[0].targetPort).toBe('https');
     expect(selects(one(docs, 'PodDisruptionBudget').spec.selector.matchLabels)).toBe(true);
     const np = one(docs, 'NetworkPolicy');
     expect(selects(np.spec.podSelector.matchLabels)).toBe(true);
     expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
-    expect(np.spec.ingress[0].ports).toEqual([{ port: 'http', protocol: 'TCP' }]);
+    expect(np.spec.ingress[0].ports).toEqual([{ port: 'https', protocol: 'TCP' }]);
     const egressPorts = np.spec.egress.flatMap((r: Any) => r.ports.map((p: Any) => p.port));
     expect(egressPorts).toEqual(expect.arrayContaining([53, 3300, 6789, 6800]));
   });

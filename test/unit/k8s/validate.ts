@@ -38,6 +38,27 @@ type Patch<T> = T extends readonly (infer U)[] ? Patch<U>[] : T extends object ?
 interface KustomizeImage { name: string; newName?: string; newTag?: string; digest?: string }
 interface KustomizeTarget { group?: string; version?: string; kind?: string; name?: string; namespace?: string }
 interface KustomizePatch { path?: string; patch?: string; target?: KustomizeTarget }
+// cert-manager.io/v1 Certificate (the CRD's schema, cert-manager 1.15; only what a Certificate may hold)
+type CertManagerUsage = 'signing' | 'digital signature' | 'content commitment' | 'key encipherment' | 'key agreement'
+  | 'data encipherment' | 'cert sign' | 'crl sign' | 'encipher only' | 'decipher only' | 'any' | 'server auth'
+  | 'client auth' | 'code signing' | 'email protection' | 's/mime' | 'ipsec end system' | 'ipsec tunnel' | 'ipsec user'
+  | 'timestamping' | 'ocsp signing' | 'microsoft sgc' | 'netscape sgc';
+interface CertManagerCertificateSpec {
+  secretName: string;
+  issuerRef: { name: string; kind?: string; group?: string };
+  commonName?: string; dnsNames?: string[]; ipAddresses?: string[]; uris?: string[]; emailAddresses?: string[];
+  duration?: string; renewBefore?: string; renewBeforePercentage?: number; isCA?: boolean; usages?: CertManagerUsage[];
+  privateKey?: { algorithm?: 'RSA' | 'ECDSA' | 'Ed25519'; size?: number; encoding?: 'PKCS1' | 'PKCS8'; rotationPolicy?: 'Never' | 'Always' };
+  secretTemplate?: { annotations?: { [k: string]: string }; labels?: { [k: string]: string } };
+  subject?: { organizations?: string[]; countries?: string[]; organizationalUnits?: string[]; localities?: string[];
+    provinces?: string[]; streetAddresses?: string[]; postalCodes?: string[]; serialNumber?: string };
+  literalSubject?: string; revisionHistoryLimit?: number; encodeUsagesInRequest?: boolean;
+}
+interface CertManagerCertificate {
+  apiVersion: 'cert-manager.io/v1'; kind: 'Certificate';
+  metadata: import('kubernetes-types/meta/v1').ObjectMeta;
+  spec: CertManagerCertificateSpec;
+}
 interface Kustomization {
   apiVersion?: 'kustomize.config.k8s.io/v1beta1';
   kind?: 'Kustomization';
@@ -103,6 +124,7 @@ export function typeOf(obj: Json, patch = false): { type: string } | { error: st
   }
   if (typeof apiVersion !== 'string' || typeof kind !== 'string') return { error: 'apiVersion and kind are required' };
   if (!/^[A-Z][A-Za-z0-9]*$/.test(kind)) return { error: `"${kind}" is not a kind` };
+  if (apiVersion === 'cert-manager.io/v1' && kind === 'Certificate') return { type: patch ? 'Patch<CertManagerCertificate>' : 'CertManagerCertificate' };
   const mod = MODULES[apiVersion];
   if (!mod) return { error: `no Kubernetes types for apiVersion "${apiVersion}"` };
   const type = `import('kubernetes-types/${mod}').${kind}`;
