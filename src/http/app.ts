@@ -24,6 +24,7 @@ import { imageRoutes } from './routes/images.js';
 import { poolRoutes } from './routes/pools.js';
 import { namespaceRoutes } from './routes/namespaces.js';
 import { metadataRoutes } from './routes/metadata.js';
+import { imageUsageRoutes } from './routes/image-usage.js';
 import { snapshotRoutes } from './routes/snapshots.js';
 import { cloneRoutes } from './routes/clones.js';
 import { API_PREFIX, registerScoped } from './paths.js';
@@ -135,6 +136,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await registerScoped(app, imageListRoutes);
   await registerScoped(app, imageRoutes);
   await registerScoped(app, metadataRoutes);
+  await registerScoped(app, imageUsageRoutes);
   await registerScoped(app, snapshotRoutes);
   await registerScoped(app, cloneRoutes);
   return app;

@@ -2,13 +2,22 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { PoolWithStats } from '../../ceph/pools.js';
-import { allowsPool, seesPool } from '../auth.js';
+import { allows, allowsPool, seesPool, type Principal } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { poolParams, problems } from '../schemas/common.js';
 import { createPoolBody, deletePoolQuery, poolListSchema, poolSchema } from '../schemas/pools.js';
+import { listPoolsQuery, poolListWithRbdSchema, poolWithRbdSchema } from '../schemas/pool-stats.js';
+import type { CephClient } from '../../ceph/client.js';
+import { poolRbdStats, type PoolRbdStats } from '../../ceph/pool-stats.js';
 import { poolPath } from '../paths.js';
 
 const toPool = (p: PoolWithStats) => ({ ...p, createdAt: p.createdAt });
+
+/** RBD statistics of a pool's default namespace, for RBD pools the caller may see whole; undefined otherwise. */
+async function rbdStatsFor(ceph: CephClient, p: PoolWithStats, principal: Principal | undefined): Promise<PoolRbdStats | undefined> {
+  if (!p.applications.includes('rbd') || (principal && !allows(principal, p.name, ''))) return undefined;
+  return poolRbdStats(ceph, p.name).catch(() => undefined); // a pool deleted or not initialised meanwhile
+}
 
 export const poolRoutes: FastifyPluginAsyncZod = async (app) => {
   const { ceph } = app;
@@ -16,13 +25,16 @@ export const poolRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/pools', {
     schema: {
       tags: ['pools'], summary: 'List pools', operationId: 'listPools',
-      response: { 200: poolListSchema, ...problems(401, 403, 503, 504) },
+      querystring: listPoolsQuery,
+      response: { 200: poolListWithRbdSchema, ...problems(400, 401, 403, 503, 504) },
     },
   }, async (req) => {
     const { principal } = req;
     const pools = await ceph.pools.list();
     // a token limited to some pools (or namespaces of them) sees only those pools
-    return { items: pools.filter((p) => !principal || seesPool(principal, p.name)).map(toPool) };
+    const visible = pools.filter((p) => !principal || seesPool(principal, p.name)).map(toPool);
+    if (req.query.stats !== 'rbd') return { items: visible };
+    return { items: await Promise.all(visible.map(async (p) => ({ ...p, rbd: await rbdStatsFor(ceph, p, principal) }))) };
   });
 
   app.post('/pools', {
@@ -43,10 +55,16 @@ export const poolRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/pools/:pool', {
     schema: {
       tags: ['pools'], summary: 'Get a pool', operationId: 'getPool',
+      description: 'RBD pools carry `rbd`: image and snapshot counts and provisioned bytes of the default namespace and its trash.',
       params: poolParams,
-      response: { 200: poolSchema, ...problems(400, 401, 403, 404, 503, 504) },
+      response: { 200: poolWithRbdSchema, ...problems(400, 401, 403, 404, 503, 504) },
     },
-  }, async (req) => toPool(await ceph.pools.get(req.params.pool)));
+    // a token for namespaces of the pool may see the pool (not the default namespace's statistics)
+    config: { poolAccess: 'any' },
+  }, async (req) => {
+    const pool = toPool(await ceph.pools.get(req.params.pool));
+    return { ...pool, rbd: await rbdStatsFor(ceph, pool, req.principal) };
+  });
 
   app.delete('/pools/:pool', {
     schema: {
