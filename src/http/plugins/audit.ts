@@ -175,7 +175,17 @@ export interface AuditableTask {
   startedAt?: string;
   finishedAt?: string;
 }
-export type TransitionListener = (task: AuditableTask, from?: string) => void;
+/** One transition as the task engine reports it (src/ceph/tasks.ts TaskTransition). */
+export interface AuditableTransition {
+  task: AuditableTask;
+  from?: string | undefined;
+  to: string;
+  /** submitted | started | resumed | cancel-requested | cancelled | succeeded | failed | interrupted */
+  reason?: string;
+  /** the replica that made the transition (host:pid:…) */
+  instance?: string;
+}
+export type TransitionListener = (t: AuditableTransition) => void;
 export interface TransitionSource { onTransition(listener: TransitionListener): (() => void) | void }
 
 export function taskTarget(t: AuditableTask['target']): string {
@@ -186,23 +196,26 @@ export function taskTarget(t: AuditableTask['target']): string {
   return s;
 }
 
-export function taskLine(task: AuditableTask, from?: string): Record<string, unknown> {
+export function taskLine(t: AuditableTransition): Record<string, unknown> {
+  const { task } = t;
   return {
     kind: 'task',
     taskId: task.id,
     action: task.action,
     target: taskTarget(task.target),
     ...(task.target.imageId ? { imageId: task.target.imageId } : {}),
-    ...(from !== undefined ? { from } : {}),
-    state: task.state,
+    ...(t.from !== undefined ? { from: t.from } : {}),
+    state: t.to,
+    ...(t.reason ? { reason: t.reason } : {}),
+    ...(t.instance ? { instance: t.instance } : {}),
     ...(task.error ? { error: { code: task.error.code, ...(task.error.errno ? { errno: task.error.errno } : {}) } } : {}),
   };
 }
 
 /** Write an audit line for every task transition of `source` (the task engine); returns the unsubscribe. */
 export function auditTasks(audit: Logger, source: TransitionSource): () => void {
-  const off = source.onTransition((task, from) => {
-    audit.info(taskLine(task, from), `task ${task.action} ${taskTarget(task.target)} ${from ?? 'new'} -> ${task.state}`);
+  const off = source.onTransition((t) => {
+    audit.info(taskLine(t), `task ${t.task.action} ${taskTarget(t.task.target)} ${t.from ?? 'new'} -> ${t.to}`);
   });
   return typeof off === 'function' ? off : () => {};
 }
