@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# scripts/image-ceph.sh — a container image with a throwaway single-node Ceph cluster (mon + memstore OSD +
+# mgr), built from Debian's own packages on the Node 24 base (scripts/image-base.sh), with
+# scripts/ceph-cluster.sh as /usr/local/bin/ceph-cluster.sh. Used by the container end-to-end test
+# (test/e2e/container.test.ts), which runs it through testcontainers with host networking:
+#
+#   ceph-cluster.sh up /some/dir     (bind-mount the directory's PARENT at the same path: `up` may remove
+#                                     and remake the directory itself, which a mount point cannot be)
+#
+# Cached: the tag is a hash of this script and scripts/ceph-cluster.sh, so the image is built once and
+# again only when either changes. Prints the image name on stdout.
+#
+#   scripts/image-ceph.sh            build unless present
+#   FORCE=1 scripts/image-ceph.sh    build again
+set -euo pipefail
+SCRIPT_NAME=image-ceph
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/image-lib.sh
+. "$HERE/image-lib.sh"
+
+[ "$(id -u)" = 0 ] || fail "run as root (rootful buildah storage)"
+ensure_container_tools
+BASE=docker.io/library/node:24-bookworm-slim
+hash=$(cat "$HERE/image-ceph.sh" "$HERE/ceph-cluster.sh" | sha256sum | cut -c1-12)
+IMAGE=localhost/rbd-rest-api-ceph:$hash
+if podman image exists "$IMAGE" && [ -z "${FORCE:-}" ]; then
+  say "$IMAGE already built"
+  echo "$IMAGE"
+  exit 0
+fi
+podman image exists "$BASE" || bash "$HERE/image-base.sh" >&2
+
+started=$SECONDS
+say "building $IMAGE from $BASE and Debian's ceph packages"
+c=$(buildah from --pull-never "$BASE")
+trap 'buildah rm "$c" >/dev/null 2>&1 || true' EXIT
+buildah run --isolation chroot --runtime runc --network host "$c" -- sh -c '
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq &&
+  apt-get install -y -qq --no-install-recommends ceph-mon ceph-osd ceph-mgr ceph-common >/dev/null &&
+  apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt/* /var/log/dpkg.log' >&2 ||
+  fail "apt-get install of the ceph packages failed"
+buildah copy --chmod 0755 "$c" "$HERE/ceph-cluster.sh" /usr/local/bin/ceph-cluster.sh >/dev/null
+buildah config --cmd '["ceph-cluster.sh","status"]' \
+  --label org.opencontainers.image.description="throwaway Ceph cluster for rbd-rest-api tests (scripts/image-ceph.sh)" "$c"
+buildah commit --quiet --rm "$c" "$IMAGE" >/dev/null
+trap - EXIT
+size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
+say "built $IMAGE in $((SECONDS - started)) s; size $((size / 1000000)) MB"
+echo "$IMAGE"
