@@ -2,17 +2,21 @@
 //
 // rbd_list2 reads the whole directory (every name and id) on every call, so a listing that wants 100 names
 // costs O(pool) in OSD work, transfer, memory and sorting. The directory object's omap already holds the
-// names in byte order: keys `name_<image>` → value = the image id as a Ceph-encoded string (le32 length,
-// then the bytes), and `id_<id>` → name. One rados_read_op_omap_get_vals2 with start_after =
-// "name_<cursor>", filter_prefix = "name_<prefix>" and max_return = limit reads exactly one page, in the
-// OSD, in key (byte) order, and says whether more follow — the same order and the same entries rbd_list2
-// gives, since librbd's own listing (cls_rbd dir_list) reads the same keys.
+// names in byte order (keys `name_<image>` → the id, `id_<id>` → the name), and cls_rbd's `dir_list` —
+// the method rbd_list2 itself calls, 1024 names at a time — reads them from any name on: one read op with
+// start_after = the cursor and max_return = the page + 1 (to know whether more follow) reads exactly one
+// page, in the OSD, in byte order. So pages hold the same entries in the same order as rbd_list2.
+// A `prefix` starts the read just below the prefix and ends the page at the first name without it.
+//
+// dir_list answers in one buffer that is decoded here in JS: reading the same page through
+// rados_read_op_omap_get_vals2 + rados_omap_get_next2 costs an FFI call and two copies per entry
+// (5.3 ms for 1,000 names against 2.0 ms for rbd_list2 of the same pool).
 //
 // Trashed images and migration sources are not in the directory; neither does rbd_list2 list them.
 // A pool in which no image was ever made has no directory object: that is an empty directory (ENOENT from
-// the read), not an error. A namespace directory carries one more key, `state`, outside the `name_` prefix.
+// the read), not an error.
 import { rados } from '../native/rados.js';
-import { drainOmapIter, radosOmap } from '../native/rados-omap.js';
+import { radosOmap, takeRadosBytes } from '../native/rados-omap.js';
 import { E } from '../native/errno.js';
 import type { Pointer } from '../native/types.js';
 import { native } from './call.js';
@@ -23,8 +27,7 @@ import type { ImageSpec } from './images.js';
 import { rbd } from '../native/rbd.js';
 
 const DIRECTORY = 'rbd_directory';
-const NAME_KEY = 'name_';
-/** OSDs cap one omap read at osd_max_omap_entries_per_request (1024 by default) */
+/** the largest page read at once (dir_list is asked for one more, to know whether more follow) */
 export const MAX_DIRECTORY_PAGE = 1000;
 
 export interface DirectoryPage {
@@ -57,9 +60,35 @@ function checkCString(what: string, s: string, target: string): void {
 }
 
 /**
+ * The exclusive start for cls_rbd dir_list: the cursor, or — when a prefix sorts after it — the greatest
+ * byte string below the prefix that no UTF-8 name can reach: the prefix with its last byte lowered by one,
+ * then 0xFF (a byte UTF-8 never uses). Every name below the prefix sorts before it, the prefix itself after.
+ */
+function startAfter(after: Buffer | undefined, prefix: Buffer): Buffer {
+  if (prefix.length > 0 && (after === undefined || Buffer.compare(after, prefix) < 0)) {
+    const b = Buffer.alloc(prefix.length + 1, 0xff);
+    prefix.copy(b, 0, 0, prefix.length - 1);
+    b[prefix.length - 1] = prefix[prefix.length - 1]! - 1; // never 0: names and prefixes hold no NUL
+    return b;
+  }
+  return after ?? Buffer.alloc(0);
+}
+
+/** dir_list's input: encode(string start_after) + encode(uint64 max_return) */
+function dirListInput(start: Buffer, maxReturn: number): Buffer {
+  const b = Buffer.alloc(4 + start.length + 8);
+  b.writeUInt32LE(start.length, 0);
+  start.copy(b, 4);
+  b.writeBigUInt64LE(BigInt(maxReturn), 4 + start.length);
+  return b;
+}
+
+/**
  * One page of the directory on an I/O context already set to the pool's namespace: names after
- * `after`, starting with `prefix`, at most `limit`, with their ids. ENOENT (no directory object) is thrown
- * as a CephError of op 'rbd_directory' so the caller can tell it from a missing pool.
+ * `after`, starting with `prefix`, at most `limit`, with their ids — cls_rbd's `dir_list` (the method
+ * rbd_list2 itself calls) in one read op, asked for one entry more than the page to know whether more
+ * follow. ENOENT (no directory object) is thrown as a CephError of op 'rbd_directory', so the caller can
+ * tell it from a missing pool.
  */
 export async function readDirectoryPage(io: Handle<'rados_ioctx_t'>, q: PageQuery, target: string): Promise<DirectoryPage> {
   const prefix = q.prefix ?? '';
@@ -68,39 +97,56 @@ export async function readDirectoryPage(io: Handle<'rados_ioctx_t'>, q: PageQuer
   if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > MAX_DIRECTORY_PAGE) {
     throw new CephError('rbd_directory', -E.EINVAL, `${target}: page size must be 1..${MAX_DIRECTORY_PAGE}, got ${q.limit}`);
   }
-  // start_after is exclusive; "name_" itself is no image's key. When the prefix sorts after the cursor the
-  // OSD jumps to the first key with the prefix by itself (lower_bound(filter_prefix)).
-  const startAfter = NAME_KEY + (q.after ?? '');
-  const filter = NAME_KEY + prefix;
+  const prefixBytes = Buffer.from(prefix, 'utf8');
+  const input = dirListInput(startAfter(q.after === undefined ? undefined : Buffer.from(q.after, 'utf8'), prefixBytes), q.limit + 1);
   const op = rados.createReadOp() as Pointer | null;
   if (!op) throw new CephError('rados_create_read_op', -E.ENOMEM, target);
   // written by librados during rados_read_op_operate (see rados-omap.ts): referenced until it returns
-  const slab = Buffer.alloc(16);
-  const iterOut = slab.subarray(0, 8), prval = slab.subarray(8, 12), more = slab.subarray(12, 13);
-  let iter: bigint | null = null;
+  const slab = Buffer.alloc(24);
+  const outPtr = slab.subarray(0, 8), outLen = slab.subarray(8, 16), prval = slab.subarray(16, 20);
+  let out: Buffer | undefined;
   try {
-    radosOmap.readOpOmapGetVals2(op, startAfter, filter, q.limit, iterOut, more, prval);
+    radosOmap.readOpExec(op, 'rbd', 'dir_list', input, input.length, outPtr, outLen, prval);
     const rc = await io.use('rados_read_op_operate', (p) =>
       native<number>('rados_read_op_operate', rados.readOpOperate, op, p, DIRECTORY, 0));
-    iter = iterOut.readBigUInt64LE(0) || null;
+    out = takeRadosBytes(outPtr.readBigUInt64LE(0), Number(outLen.readBigUInt64LE(0)));
     if (rc < 0) throw new CephError('rbd_directory', rc, target);
     const prc = prval.readInt32LE(0);
     if (prc < 0) throw new CephError('rbd_directory', prc, target);
-    const raw = drainOmapIter(iter);
-    iter = null; // drainOmapIter ended it
-    const entries: ImageSpec[] = [];
-    for (const { key, value } of raw) {
-      if (!key.startsWith(NAME_KEY)) continue;
-      const id = decodeEncodedString(value);
-      if (id === undefined) throw new CephError('rbd_directory', -E.EIO, `${target}: directory entry ${key} has a malformed id`);
-      entries.push({ name: key.slice(NAME_KEY.length), id });
-    }
-    return { entries, more: more.readUInt8(0) !== 0 };
   } finally {
-    if (iter) radosOmap.omapGetEnd(iter);
     rados.releaseReadOp(op);
     void slab;
+    void input;
   }
+  return decodeDirList(out, prefixBytes, q.limit, target);
+}
+
+/** dir_list's output, map<string,string> name → id: le32 count, then (le32 length + bytes) × 2 per entry. */
+function decodeDirList(out: Buffer, prefix: Buffer, limit: number, target: string): DirectoryPage {
+  const malformed = (): CephError => new CephError('rbd_directory', -E.EIO, `${target}: malformed dir_list answer`);
+  if (out.length < 4) throw malformed();
+  const count = out.readUInt32LE(0);
+  const entries: ImageSpec[] = [];
+  let at = 4;
+  const field = (): [number, number] => {
+    if (at + 4 > out.length) throw malformed();
+    const n = out.readUInt32LE(at);
+    const start = at + 4;
+    at = start + n;
+    if (at > out.length) throw malformed();
+    return [start, at];
+  };
+  for (let i = 0; i < count; i++) {
+    const [ns, ne] = field();
+    const [is, ie] = field();
+    // sorted by name: the first name without the prefix ends the matches
+    if (prefix.length > 0 && (ne - ns < prefix.length || out.compare(prefix, 0, prefix.length, ns, ns + prefix.length) !== 0)) {
+      return { entries, more: false };
+    }
+    if (entries.length === limit) return { entries, more: true };
+    entries.push({ name: out.toString('utf8', ns, ne), id: out.toString('utf8', is, ie) });
+  }
+  return { entries, more: false };
 }
 
 /**

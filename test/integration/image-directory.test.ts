@@ -26,7 +26,7 @@ const NS = 'tenant-a';
 const SHAPES = [
   'A', 'B', 'Z', 'a', 'b', 'z', 'aa', 'aA', 'Aa', 'AA', '0', '00', '9', '9x', 'a.b', 'a-b', 'a_b', 'a b', ' lead',
   'name_', 'name_x', 'name', 'id_1234', 'state', 'é', 'e', 'f', 'éa', 'ä', '名前', '名', 'ｚ', '\u{1F600}', '\u{1F600}b',
-  'x\u{10FFFF}', 'x\uFFFD', 'img-000', 'img-001', 'img-010', 'img-0100', 'IMG-002', 'Img-003', 'gold-1', 'GOLD-2', 'xgoldx',
+  'x\u{10FFFF}', 'x\uFFFD', 'a\u{10FFFF}z', 'b\u0001', 'img-000', 'img-001', 'img-010', 'img-0100', 'IMG-002', 'Img-003', 'gold-1', 'GOLD-2', 'xgoldx',
   'q'.repeat(128), 'q'.repeat(127) + 'r',
 ];
 /** byte order of the UTF-8 encodings (what the directory and rbd_list2's sorted answer mean by "sorted") */
@@ -133,7 +133,8 @@ describe('pages from rbd_directory', () => {
 
   it('prefix= reads only matching names, byte for byte, across pages', async () => {
     const ref = (await reference(pool.name)).map((s) => s.name);
-    for (const prefix of ['a', 'A', 'img-0', 'img-01', 'name_', 'name', 'é', '名', '\u{1F600}', 'q', 'zzz-none', 'Z', 'x']) {
+    // 'b': the read starts just below it ('a' then 0xFF), above 'a\u{10FFFF}z' (61 F4 8F BF BF 7A)
+    for (const prefix of ['b', 'a\u{10FFFF}', 'a', 'A', 'img-0', 'img-01', 'name_', 'name', 'é', '名', '\u{1F600}', 'q', 'zzz-none', 'Z', 'x']) {
       const want = ref.filter((n) => startsWithBytes(n, prefix));
       for (const limit of [1, 2, 100]) {
         expect((await allPages(pool.name, limit, prefix)).map((e) => e.name), `prefix ${prefix} limit ${limit}`).toEqual(want);
