@@ -6,6 +6,7 @@ import { connect, makePool } from '../helpers/cluster.js';
 import { exportImage, importRandom, rbdCli } from '../helpers/rbd-cli.js';
 import { Images } from '../../src/ceph/images.js';
 import { TokenStore } from '../../src/http/auth.js';
+import { waitTask } from '../helpers/wait-task.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 
 let t: TestApp;
@@ -121,6 +122,7 @@ describe('clone by PUT / POST', () => {
     expect(same.statusCode).toBe(404);
     expect(same.json().code).toBe('IMAGE_NOT_FOUND');
     const children = (await t.app.inject({ method: 'GET', url: `${base}/golden/children` })).json().items;
+    expect(children.every((c: { trash: boolean }) => c.trash === false)).toBe(true);
     const key = (c: { pool: string; namespace: string; image: string; snapshot: string }) => `${c.pool}/${c.namespace}/${c.image}@${c.snapshot}`;
     expect(children.map(key).sort()).toEqual([
       `${other.name}//x1@v1`, `${other.name}/ns1/n1@v1`,
@@ -140,6 +142,32 @@ describe('clone by PUT / POST', () => {
     expect(by.get('c1')).toEqual({ pool: pool.name, namespace: '', image: 'golden', snapshot: 'v1', overlap: pattern.length });
     expect((await t.app.inject({ method: 'GET', url: `${base}/plain` })).json().parent).toBeNull();
     expect((await t.app.inject({ method: 'GET', url: `${base}/c2` })).json().parent).toMatchObject({ image: 'golden' });
+  });
+});
+
+describe('flatten (a task)', () => {
+  it('400 NOT_A_CLONE for an image without parent; 202 + task; afterwards parent is null, the data unchanged, the snapshot deletable', async () => {
+    const notClone = await t.app.inject({ method: 'POST', url: `${base}/golden/flatten` });
+    expect(notClone.statusCode).toBe(400);
+    expect(notClone.json().code).toBe('NOT_A_CLONE');
+    expect((await t.app.inject({ method: 'POST', url: `${base}/nope/flatten` })).json().code).toBe('IMAGE_NOT_FOUND');
+    const data = await importRandom(pool.name, 'fparent', 6 * MiB);
+    await t.app.inject({ method: 'PUT', url: `${base}/fparent/snapshots/f1` });
+    expect((await put('fchild', { source: { image: 'fparent', snapshot: 'f1' } })).statusCode).toBe(201);
+    const blocked = await t.app.inject({ method: 'DELETE', url: `${base}/fparent/snapshots/f1` });
+    expect(blocked.json().code).toBe('SNAPSHOT_HAS_CHILDREN');
+    const r = await t.app.inject({ method: 'POST', url: `${base}/fchild/flatten` });
+    expect(r.statusCode, r.body).toBe(202);
+    expect(r.json()).toMatchObject({ action: 'image.flatten', target: { pool: pool.name, image: 'fchild' } });
+    const done = await waitTask(t.app, r.headers.location as string);
+    expect(done).toMatchObject({ state: 'succeeded', progress: 1 });
+    expect((await t.app.inject({ method: 'GET', url: `${base}/fchild` })).json().parent).toBeNull();
+    expect(JSON.parse(await rbdCli('info', '--format', 'json', `${pool.name}/fchild`)).parent).toBeUndefined();
+    expect((await exportImage(pool.name, 'fchild')).equals(data)).toBe(true);
+    expect((await t.app.inject({ method: 'POST', url: `${base}/fchild/flatten` })).json().code).toBe('NOT_A_CLONE');
+    expect((await t.app.inject({ method: 'DELETE', url: `${base}/fparent/snapshots/f1` })).statusCode).toBe(204);
+    expect(JSON.parse(await rbdCli('snap', 'ls', '--all', '--format', 'json', `${pool.name}/fparent`))).toEqual([]);
+    expect((await exportImage(pool.name, 'fchild')).equals(data)).toBe(true);
   });
 });
 

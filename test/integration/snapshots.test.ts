@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, json, type TestApp } from '../helpers/app.js';
 import { connect, makePool } from '../helpers/cluster.js';
-import { rbdCli } from '../helpers/rbd-cli.js';
+import { exportImage, importRandom, overwrite, rbdCli } from '../helpers/rbd-cli.js';
+import { waitTask } from '../helpers/wait-task.js';
 import { Images } from '../../src/ceph/images.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 
@@ -156,7 +157,7 @@ describe('delete', () => {
     expect(listed.children).toBe(1);
     const del = await t.app.inject({ method: 'DELETE', url: `${base}/busy/snapshots/base` });
     expect(del.statusCode).toBe(409);
-    expect(del.json()).toMatchObject({ code: 'SNAPSHOT_HAS_CHILDREN', children: [{ pool: pool.name, namespace: '', image: 'busy-clone' }] });
+    expect(del.json()).toMatchObject({ code: 'SNAPSHOT_HAS_CHILDREN', children: [{ pool: pool.name, namespace: '', image: 'busy-clone', trash: false }] });
     expect(del.json().detail).toContain(`${pool.name}/busy-clone`);
     const all = await snapsOf('busy', true);
     expect(all.map((s) => s.name)).toEqual(['base']); // still a user snapshot, not renamed into the trash
@@ -167,7 +168,16 @@ describe('delete', () => {
     expect(un.json()).toMatchObject({ code: 'SNAPSHOT_HAS_CHILDREN', children: [{ image: 'busy-clone' }] });
     // refused before any change: not renamed
     expect((await snapsOf('busy')).map((s) => s.name)).toEqual(['base']);
-    expect((await t.app.inject({ method: 'DELETE', url: `${base}/busy-clone` })).statusCode).toBe(204);
+    const gone = await t.app.inject({ method: 'DELETE', url: `${base}/busy-clone` });
+    expect(gone.statusCode).toBe(204);
+    // the clone went to the trash; until its removal has run it still holds the snapshot, and says so
+    const monitor = /<([^>]+)>; rel="monitor"/.exec(String(gone.headers.link ?? ''))?.[1];
+    if (monitor) {
+      const early = await t.app.inject({ method: 'DELETE', url: `${base}/busy/snapshots/base` });
+      if (early.statusCode === 409) expect(early.json().children[0]).toMatchObject({ image: 'busy-clone', trash: true });
+      const removal = await waitTask(t.app, monitor);
+      expect(removal.state, JSON.stringify(removal.error)).toBe('succeeded');
+    }
     await t.app.inject({ method: 'PATCH', url: `${base}/busy/snapshots/base`, ...json({ protected: false }) });
     expect((await t.app.inject({ method: 'DELETE', url: `${base}/busy/snapshots/base` })).statusCode).toBe(204);
     expect(await snapsOf('busy', true)).toEqual([]);
@@ -199,5 +209,45 @@ describe('namespaces', () => {
     expect((await t.app.inject({ method: 'GET', url: `${base}/nsimg/snapshots` })).statusCode).toBe(404);
     expect((await t.app.inject({ method: 'DELETE', url: `${nsBase}/nsimg/snapshots/n1` })).statusCode).toBe(204);
     await images.remove(`${pool.name}/tenant`, 'nsimg');
+  });
+});
+
+describe('rollback (a task)', () => {
+  it('restores the data overwritten after the snapshot, byte for byte; the snapshot stays', async () => {
+    const pattern = await importRandom(pool.name, 'rb', 8 * MiB);
+    expect((await t.app.inject({ method: 'PUT', url: `${base}/rb/snapshots/before` })).statusCode).toBe(201);
+    await overwrite(pool.name, 'rb', 2 * MiB);
+    expect((await exportImage(pool.name, 'rb')).equals(pattern)).toBe(false);
+    const r = await t.app.inject({ method: 'POST', url: `${base}/rb/snapshots/before/rollback?confirm=rb` });
+    expect(r.statusCode, r.body).toBe(202);
+    expect(r.headers.location).toMatch(/^\/api\/v1\/tasks\/[0-9]+-[0-9a-z]{9}-[0-9a-f]{8}$/);
+    expect(r.json()).toMatchObject({ action: 'snapshot.rollback', target: { pool: pool.name, namespace: '', image: 'rb', snapshot: 'before' } });
+    const done = await waitTask(t.app, r.headers.location as string);
+    expect(done).toMatchObject({ state: 'succeeded', progress: 1 });
+    expect((await exportImage(pool.name, 'rb')).equals(pattern)).toBe(true);
+    expect((await snapsOf('rb')).map((s) => s.name)).toEqual(['before']);
+  });
+
+  it('400 CONFIRMATION_REQUIRED without ?confirm=<image>; 404 for a missing snapshot; 409 IMAGE_IN_USE while a client has it open', async () => {
+    for (const q of ['', '?confirm=', '?confirm=other', '?confirm=RB']) {
+      const r = await t.app.inject({ method: 'POST', url: `${base}/rb/snapshots/before/rollback${q}` });
+      expect({ q, status: r.statusCode, code: r.json().code }).toEqual({ q, status: 400, code: 'CONFIRMATION_REQUIRED' });
+    }
+    const missing = await t.app.inject({ method: 'POST', url: `${base}/rb/snapshots/nope/rollback?confirm=rb` });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().code).toBe('SNAPSHOT_NOT_FOUND');
+    const noImage = await t.app.inject({ method: 'POST', url: `${base}/nope/snapshots/before/rollback?confirm=nope` });
+    expect(noImage.json().code).toBe('IMAGE_NOT_FOUND');
+    const release = await images.hold(pool.name, 'rb');
+    try {
+      const r = await t.app.inject({ method: 'POST', url: `${base}/rb/snapshots/before/rollback?confirm=rb` });
+      expect(r.statusCode).toBe(409);
+      expect(r.json().code).toBe('IMAGE_IN_USE');
+      expect(r.json().watchers).toHaveLength(1);
+    } finally {
+      await release();
+    }
+    // cleanup for the pool's removal
+    await t.app.inject({ method: 'DELETE', url: `${base}/rb/snapshots/before` });
   });
 });

@@ -12,12 +12,15 @@ import { Clones, type CloneSource } from '../../ceph/clones.js';
 import { CephError, isCephError } from '../../ceph/errors.js';
 import { featureBits } from '../../ceph/features.js';
 import type { ImageInfo } from '../../ceph/images.js';
+import { FLATTEN_ACTION, registerSnapshotTasks } from '../../ceph/snapshot-tasks.js';
 import { Snapshots } from '../../ceph/snapshots.js';
 import { splitPoolSpec } from '../../ceph/connection.js';
 import { allows, type Principal } from '../auth.js';
 import { ApiError, fromCephError } from '../errors.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { imagePath, specOf } from '../paths.js';
+import { replyTask } from '../task-reply.js';
+import { taskSchema } from '../schemas/tasks.js';
 import { imageParams, problems } from '../schemas/common.js';
 import type { CloneSpecInput } from '../schemas/images.js';
 import { childrenListSchema } from '../schemas/snapshots.js';
@@ -216,16 +219,36 @@ export async function singleFlight(inFlight: Map<string, Promise<boolean>>, key:
 
 export const cloneRoutes: FastifyPluginAsyncZod = async (app) => {
   const clones = new Clones(app.ceph);
+  registerSnapshotTasks(app.ceph.tasks, app.ceph); // before the client starts running tasks (main.ts builds the app first)
 
   app.get('/images/:image/children', {
     schema: {
       tags: ['clones'], summary: "The clones of an image's snapshots", operationId: 'listImageChildren',
-      description: 'Every clone of every snapshot of the image, in any pool and namespace the service can read.',
+      description: 'Every clone of every snapshot of the image, in any pool and namespace the service can read. Clones '
+        + 'in the trash (`trash: true`) still depend on their snapshot until their removal has run.',
       params: imageParams,
       response: { 200: childrenListSchema, ...problems(400, 401, 403, 404, 503, 504) },
     },
   }, async (req) => {
     const items = await clones.children(specOf(req.params), req.params.image);
-    return { items: items.filter((c) => !c.trash).map(({ pool, namespace, image, snapshot }) => ({ pool, namespace, image, snapshot })) };
+    return { items: items.map(({ pool, namespace, image, snapshot, trash }) => ({ pool, namespace, image, snapshot, trash })) };
+  });
+
+  app.post('/images/:image/flatten', {
+    schema: {
+      tags: ['clones'], summary: 'Flatten a clone (a task)', operationId: 'flattenImage',
+      description: 'Copies every block the clone still reads from its parent snapshot, then detaches it: afterwards '
+        + '`parent` is null and the snapshot can be deleted. Answers 202 with the task (`Location: /api/v1/tasks/{id}`); '
+        + '400 NOT_A_CLONE when the image has no parent.',
+      params: imageParams,
+      response: { 202: taskSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
+    },
+  }, async (req, reply) => {
+    const spec = specOf(req.params);
+    const { image } = req.params;
+    const info = await app.ceph.images.stat(spec, image);
+    if (!info.parent) throw new ApiError('NOT_A_CLONE', `Image ${spec}/${image} is not a clone: there is nothing to flatten.`);
+    const task = await app.ceph.tasks.submit(FLATTEN_ACTION, { pool: req.params.pool, namespace: req.params.namespace ?? '', image, imageId: info.id });
+    return replyTask(reply, task);
   });
 };

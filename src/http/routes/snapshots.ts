@@ -8,14 +8,17 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ChildInfo } from '../../ceph/clones.js';
 import { isCephError } from '../../ceph/errors.js';
+import { registerSnapshotTasks, ROLLBACK_ACTION } from '../../ceph/snapshot-tasks.js';
 import { Snapshots } from '../../ceph/snapshots.js';
 import { ApiError } from '../errors.js';
 import { singleFlight } from './clones.js';
 import { imagePath, specOf } from '../paths.js';
+import { replyTask } from '../task-reply.js';
 import { imageParams, problems } from '../schemas/common.js';
 import {
-  createSnapshotBody, patchSnapshotBody, SNAPSHOT_NAME_PATTERN, snapshotListSchema, snapshotParams, snapshotSchema,
+  createSnapshotBody, patchSnapshotBody, rollbackQuery, SNAPSHOT_NAME_PATTERN, snapshotListSchema, snapshotParams, snapshotSchema,
 } from '../schemas/snapshots.js';
+import { taskSchema } from '../schemas/tasks.js';
 
 export const snapshotPath = (spec: string, image: string, snap: string): string =>
   `${imagePath(spec, image)}/snapshots/${encodeURIComponent(snap)}`;
@@ -24,19 +27,20 @@ const SNAPSHOT_NAME_RULE = 'snapshot names are 1–128 characters: letters, digi
 
 /** "pool/ns/image, pool/image2" (at most 10, then "and N more"). */
 export function nameChildren(children: readonly ChildInfo[]): string {
-  const names = children.map((c) => [c.pool, c.namespace, c.image].filter(Boolean).join('/'));
+  const names = children.map((c) => `${[c.pool, c.namespace, c.image].filter(Boolean).join('/')}${c.trash ? ' (in the trash)' : ''}`);
   return names.length <= 10 ? names.join(', ') : `${names.slice(0, 10).join(', ')} and ${names.length - 10} more`;
 }
 
 export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
   const snapshots = new Snapshots(app.ceph);
+  registerSnapshotTasks(app.ceph.tasks, app.ceph); // before the client starts running tasks (main.ts builds the app first)
   /** PUTs of one snapshot name in flight in this process: later ones wait for the first instead of racing it */
   const creating = new Map<string, Promise<boolean>>();
 
   const hasChildren = (spec: string, image: string, snap: string, children: ChildInfo[], cause?: unknown): ApiError =>
     new ApiError('SNAPSHOT_HAS_CHILDREN',
       `Snapshot ${spec}/${image}@${snap} has ${children.length} clone(s): ${nameChildren(children)}. Flatten or delete them first.`,
-      { children: children.map(({ pool, namespace, image: i }) => ({ pool, namespace, image: i })) },
+      { children: children.map(({ pool, namespace, image: i, trash }) => ({ pool, namespace, image: i, trash })) },
       isCephError(cause) ? cause : undefined);
 
   /** Create unless it exists; true when this call created it. Concurrent calls for one name share one create. */
@@ -168,5 +172,36 @@ export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
       throw e;
     }
     return reply.code(204).send(null);
+  });
+
+  app.post('/images/:image/snapshots/:snapshot/rollback', {
+    schema: {
+      tags: ['snapshots'], summary: 'Roll an image back to a snapshot (a task)', operationId: 'rollbackSnapshot',
+      description: 'Overwrites every block written since the snapshot: needs `?confirm=<image name>` (400 '
+        + 'CONFIRMATION_REQUIRED without it). Refused with 409 IMAGE_IN_USE while a client has the image open '
+        + '(rolling back under a mounted filesystem corrupts it). Answers 202 with the task (`Location: /api/v1/tasks/{id}`): '
+        + 'progress, cancel and the outcome are there; the snapshot is kept.',
+      params: snapshotParams,
+      querystring: rollbackQuery,
+      response: { 202: taskSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
+    },
+  }, async (req, reply) => {
+    const spec = specOf(req.params);
+    const { image, snapshot } = req.params;
+    if (req.query.confirm !== image) {
+      throw new ApiError('CONFIRMATION_REQUIRED',
+        `Rolling ${spec}/${image} back to ${snapshot} overwrites everything written since; repeat with ?confirm=${encodeURIComponent(image)}.`);
+    }
+    await snapshots.find(spec, image, snapshot); // 404 before a task is made
+    const info = await app.ceph.images.stat(spec, image);
+    const watchers = info.watchers ?? [];
+    if (watchers.length > 0) {
+      throw new ApiError('IMAGE_IN_USE',
+        `Image ${spec}/${image} is open by ${watchers.length} client(s): ${watchers.map((w) => w.address).join(', ')}; unmap or close it before rolling back.`,
+        { watchers });
+    }
+    const task = await app.ceph.tasks.submit(ROLLBACK_ACTION,
+      { pool: req.params.pool, namespace: req.params.namespace ?? '', image, imageId: info.id, snapshot });
+    return replyTask(reply, task);
   });
 };

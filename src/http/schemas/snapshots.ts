@@ -45,6 +45,7 @@ export const childSchema = z.object({
   namespace: z.string().describe("'' = the pool's default namespace"),
   image: z.string(),
   snapshot: z.string().describe('the snapshot of this image the clone depends on'),
+  trash: z.boolean().describe('the clone is in the trash (deleted, its removal pending or deferred): it still holds the snapshot'),
 }).meta({ id: 'CloneChild' });
 
 export const childrenListSchema = z.object({ items: z.array(childSchema) }).meta({ id: 'CloneChildList' });
