@@ -8,6 +8,9 @@ import { CephError } from './errors.js';
 import type { Handle } from './handle.js';
 import { Images } from './images.js';
 import { Pools } from './pools.js';
+import { registerImageShrink } from './image-shrink.js';
+import { TaskEngine, type TaskEngineOptions } from './tasks.js';
+import { Trash } from './trash.js';
 
 export type ClientState = 'connecting' | 'connected' | 'disconnected' | 'closed';
 
@@ -17,6 +20,8 @@ export interface ClientOptions extends ConnectOptions {
   /** first and largest pause between reconnect attempts, ms */
   backoffMinMs?: number;
   backoffMaxMs?: number;
+  /** the task engine's settings (default: from TASK_* environment variables, see tasks.ts) */
+  tasks?: Partial<TaskEngineOptions>;
 }
 
 export interface ClientEvents {
@@ -26,6 +31,9 @@ export interface ClientEvents {
 export class CephClient implements CephSession {
   readonly pools: Pools;
   readonly images: Images;
+  /** durable long operations (src/ceph/tasks.ts); runs tasks while connected */
+  readonly tasks: TaskEngine;
+  readonly trash: Trash;
   #conn: CephConnection | undefined;
   #state: ClientState = 'disconnected';
   #lastError: unknown;
@@ -36,6 +44,9 @@ export class CephClient implements CephSession {
   constructor(private readonly opts: ClientOptions, private readonly events: ClientEvents = {}) {
     this.pools = new Pools(this);
     this.images = new Images(this);
+    this.tasks = new TaskEngine(this, opts.tasks);
+    this.trash = new Trash(this, this.tasks);
+    registerImageShrink(this, this.tasks);
     this.#backoff = opts.backoffMinMs ?? 500;
   }
 
@@ -54,6 +65,7 @@ export class CephClient implements CephSession {
   async close(): Promise<void> {
     this.setState('closed');
     clearTimeout(this.#retryTimer);
+    await this.tasks.stop();
     await this.#connecting?.catch(() => undefined);
     const conn = this.#conn;
     this.#conn = undefined;
@@ -68,6 +80,11 @@ export class CephClient implements CephSession {
     return this.run('rados_ioctx_create', (c) => c.withIoctx(pool, fn));
   }
 
+  /** withIoctx without the per-operation deadline: for task runners (calls that may take minutes). */
+  withIoctxLong<T>(pool: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T> {
+    return this.run('rados_ioctx_create', (c) => c.withIoctx(pool, fn), false);
+  }
+
   /** Forget the cached I/O context of a pool that was deleted. */
   forgetPool(pool: string): void { this.#conn?.forgetPool(pool); }
 
@@ -80,14 +97,14 @@ export class CephClient implements CephSession {
     await withDeadline('ping', timeoutMs, this.monCommand({ prefix: 'version' }));
   }
 
-  private async run<T>(op: string, fn: (c: CephConnection) => Promise<T>): Promise<T> {
+  private async run<T>(op: string, fn: (c: CephConnection) => Promise<T>, bounded = true): Promise<T> {
     const conn = this.#conn;
     if (!conn || this.#state !== 'connected') {
       if (this.#state !== 'closed') void this.connectNow();
       throw new CephError(op, -E.ENOTCONN, 'not connected to the cluster', 'closed');
     }
     try {
-      return await withDeadline(op, this.opts.operationTimeoutMs, fn(conn));
+      return bounded ? await withDeadline(op, this.opts.operationTimeoutMs, fn(conn)) : await fn(conn);
     } catch (e) {
       // blocklisted: this rados_t is dead for good; make a new one
       // (a `closed` error from an I/O context or image is that object's, not the connection's)
@@ -148,6 +165,7 @@ export class CephClient implements CephSession {
   private setState(state: ClientState, error?: unknown): void {
     if (this.#state === state) return;
     this.#state = state;
+    if (state === 'connected') this.tasks.start();
     this.events.onStateChange?.(state, error);
   }
 }

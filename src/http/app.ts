@@ -27,6 +27,8 @@ import { metadataRoutes } from './routes/metadata.js';
 import { imageUsageRoutes } from './routes/image-usage.js';
 import { snapshotRoutes } from './routes/snapshots.js';
 import { cloneRoutes } from './routes/clones.js';
+import { taskRoutes } from './routes/tasks.js';
+import { trashRoutes } from './routes/trash.js';
 import { API_PREFIX, registerScoped } from './paths.js';
 
 export interface AppSettings {
@@ -139,5 +141,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await registerScoped(app, imageUsageRoutes);
   await registerScoped(app, snapshotRoutes);
   await registerScoped(app, cloneRoutes);
+  await app.register(taskRoutes, { prefix: API_PREFIX });
+  await registerScoped(app, trashRoutes);
   return app;
 }

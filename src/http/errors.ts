@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   SNAPSHOT_NOT_FOUND: { status: 404, title: 'Snapshot not found' },
   NAMESPACE_NOT_FOUND: { status: 404, title: 'Namespace not found' },
   METADATA_KEY_NOT_FOUND: { status: 404, title: 'No such image metadata key' },
+  TASK_NOT_FOUND: { status: 404, title: 'No such task' },
+  TRASH_ENTRY_NOT_FOUND: { status: 404, title: 'No such trash entry' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   NOT_ACCEPTABLE: { status: 406, title: 'Not acceptable' },
   POOL_EXISTS: { status: 409, title: 'A pool with this name exists' },
@@ -31,6 +33,8 @@ export const ERROR_CODES = {
   POOL_BEING_DELETED: { status: 409, title: 'The pool is being deleted' },
   IMAGE_INCOMPLETE: { status: 409, title: 'A leftover of an interrupted create or delete occupies this name' },
   OPERATION_IN_PROGRESS: { status: 409, title: 'Another operation on this resource is still running' },
+  TASK_FINISHED: { status: 409, title: 'The task has already ended' },
+  TRASH_DEFERRED: { status: 409, title: 'The trash entry is deferred; removing it needs force=true' },
   SNAPSHOT_EXISTS: { status: 409, title: 'A snapshot with this name exists' },
   SNAPSHOT_PROTECTED: { status: 409, title: 'The snapshot is protected' },
   SNAPSHOT_HAS_CHILDREN: { status: 409, title: 'The snapshot has clones' },
@@ -38,6 +42,7 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   RATE_LIMITED: { status: 429, title: 'Too many requests for this token' },
   INTERNAL_ERROR: { status: 500, title: 'Internal error' },
+  INTERRUPTED: { status: 500, title: 'The task was interrupted: its runner stopped before it finished' },
   CEPH_UNAVAILABLE: { status: 503, title: 'The Ceph cluster is unavailable' },
   CEPH_BUSY: { status: 503, title: 'Too many Ceph operations in flight' },
   SHUTTING_DOWN: { status: 503, title: 'The service is shutting down' },
@@ -98,6 +103,7 @@ export function fromCephError(e: CephError): ApiError {
   }
   switch (e.code) {
     case 'ENOENT':
+      if (e.op === 'rbd_trash_get' || e.op === 'rbd_trash_restore' || e.op === 'rbd_trash_remove_with_progress') return new ApiError('TRASH_ENTRY_NOT_FOUND', `Trash entry ${e.target ?? ''} does not exist.`, {}, e);
       if (e.op.startsWith('rbd_snap_')) return new ApiError('SNAPSHOT_NOT_FOUND', `Snapshot ${e.target ?? ''} does not exist.`, {}, e);
       if (e.op === 'rbd_namespace_exists') return new ApiError('NAMESPACE_NOT_FOUND', `Namespace ${e.target ?? ''} does not exist.`, {}, e);
       if (onPool) return new ApiError('POOL_NOT_FOUND', `Pool ${e.target ?? ''} does not exist.`.replace('  ', ' '), {}, e);

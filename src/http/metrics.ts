@@ -12,6 +12,7 @@ export class Metrics {
   private readonly cephCalls: Histogram<'op' | 'result'>;
   private readonly cephErrors: Counter<'op' | 'errno'>;
   private readonly observer: CephCallObserver;
+  private readonly unsubscribeTasks: () => void;
 
   constructor(ceph: CephClient) {
     const registers = [this.registry];
@@ -61,6 +62,20 @@ export class Metrics {
       if (errno) this.cephErrors.inc({ op, errno });
     };
     observeCephCalls(this.observer);
+    // tasks: transitions this instance made, by action and the state entered; tasks running here now
+    const taskTransitions = new Counter({
+      name: 'rbdapi_task_transitions_total',
+      help: 'Task transitions made by this instance, by action and the state entered (queued = submitted here)',
+      labelNames: ['action', 'state'],
+      registers,
+    });
+    new Gauge({
+      name: 'rbdapi_tasks_running', help: 'Tasks this instance is running now', registers,
+      collect() { this.set(ceph.tasks.runningCount); },
+    });
+    this.unsubscribeTasks = ceph.tasks.onTransition((t) => {
+      if (t.from !== t.to) taskTransitions.inc({ action: t.task.action, state: t.to });
+    });
   }
 
   observeHttp(method: string, route: string | undefined, status: number, seconds: number): void {
@@ -73,6 +88,7 @@ export class Metrics {
 
   close(): void {
     observeCephCalls(undefined);
+    this.unsubscribeTasks();
     this.registry.clear();
   }
 }

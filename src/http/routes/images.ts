@@ -8,6 +8,7 @@ import { featureBits, CREATABLE_FEATURES } from '../../ceph/features.js';
 import { allowsPool, type Principal } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { cloneHandlers } from './clones.js';
+import { deleteViaTrash, keepForQuery, parseKeepFor } from './trash.js';
 import { KeyedLock, LockBusyError } from '../keyed-lock.js';
 import { imagePath, specOf } from '../paths.js';
 import { formatSize } from '../size.js';
@@ -254,13 +255,19 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
   app.delete('/images/:image', {
     schema: {
       tags: ['images'], summary: 'Delete an image', operationId: 'deleteImage',
-      description: 'Refused (409) while the image is open by a client or has snapshots; snapshots are never deleted silently.',
+      description: 'Refused (409) while the image is open by a client or has snapshots; snapshots are never deleted silently. '
+        + 'The image moves to the trash (its name is free at once) and its removal runs as a task: the answer carries '
+        + '`Link: </api/v1/tasks/{id}>; rel="monitor"`. With `keepFor` (e.g. `30m`, `12h`, `7d`, `1y`; 1m to 1y) it stays '
+        + 'in the trash, restorable, for that long (`Link: <…/trash/{id}>; rel="related"`).',
       params: imageParams,
+      querystring: keepForQuery,
       response: { 204: z.null().describe('deleted'), ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
   }, async (req, reply) => exclusive(specOf(req.params), req.params.image, async () => {
     const pool = specOf(req.params);
     const { image } = req.params;
+    // through the trash (routes/trash.ts); an image that is not there falls through to the leftover check below
+    if (await deleteViaTrash(ceph, reply, pool, image, parseKeepFor(req.query.keepFor))) return reply;
     try {
       await removeImage(pool, image);
     } catch (e) {

@@ -1,0 +1,679 @@
+// The task engine: long operations (trash purge, image removal, shrink, flatten, copy, rollback…) run as
+// durable tasks. State lives in RADOS (task-store.ts), so every replica answers the same for a task and a
+// task outlives the process that started it. Tasks run in the service, not in the mgr's rbd_support queue
+// (docs/tasks.md says why, with measurements).
+//
+// Running: a replica runs a task while it holds the task's lease (rados_lock_exclusive with a duration on the
+// record, renewed while it runs). Every replica scans the pools' active lists every few seconds and takes any
+// task that is queued, or running with an expired lease (its runner died): handler.interrupted === 'resume'
+// runs it again; otherwise the cleanup runs and the task ends failed/INTERRUPTED. A task submitted here
+// starts at once when a slot is free. At most LONG (longLimiter) tasks run per process, picked round-robin
+// by pool spec, so one tenant's long purge does not hold another tenant's flatten.
+//
+// Cancel: a queued task becomes cancelled at once (compare-and-swap); a running one gets cancelRequested in
+// its record, which its runner sees within a second: the signal aborts and librbd progress callbacks return
+// -ECANCELED.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { longLimiter } from '../native/async-call.js';
+import { E } from '../native/errno.js';
+import { rados } from '../native/rados.js';
+import { registerProgress, type ProgressCallback } from '../native/progress.js';
+import type { Pointer } from '../native/types.js';
+import { native } from './call.js';
+import { poolSpec, splitPoolSpec, type CephSession } from './connection.js';
+import { CephError, isCephError } from './errors.js';
+import type { Handle } from './handle.js';
+import {
+  ACTIVE_OBJECT, casRecord, createRecord, idOfKey, INDEX_OBJECT, indexKey, isFinished, isIndexKey, lockLease, newTaskId,
+  omapPage, omapRemove, omapSet, parseTaskId, publicView, readRecord, removeIfEmpty, removeRecord, unlockLease,
+  type StoredTask, type TaskError, type TaskRecord, type TaskState, type TaskTarget,
+} from './task-store.js';
+
+export {
+  isFinished, parseTaskId, TASK_STATES, type TaskError, type TaskRecord, type TaskState, type TaskTarget,
+} from './task-store.js';
+
+export interface TaskContext<P> {
+  task: TaskRecord;
+  params: P;
+  /** aborted when the task is cancelled (or this runner lost its lease or is shutting down) */
+  signal: AbortSignal;
+  /** 0..1, persisted (throttled) */
+  progress(fraction: number): void;
+  /**
+   * Run fn with a librbd progress callback (a koffi pointer) bound to this task: it reports progress (mapped
+   * into [from, to] of the task's progress) and returns -ECANCELED once the task is cancelled (librbd then
+   * stops). Never pass NULL as a progress callback. Call the native function with `.async` (nativeLong does).
+   */
+  withProgress<T>(fn: (cb: unknown) => Promise<T>, range?: { from: number; to: number }): Promise<T>;
+  /** An I/O context of the task's pool spec (target.pool/target.namespace), without the per-request deadline. */
+  io<T>(fn: (io: Pointer) => Promise<T>): Promise<T>;
+  /** 1 on the first run, more when a runner took the task over and runs it again ('resume') */
+  attempt: number;
+}
+
+export interface TaskHandler<P = Record<string, unknown>> {
+  action: string;
+  run(ctx: TaskContext<P>): Promise<Record<string, unknown> | void>;
+  /**
+   * What to do with a task whose runner died: 'resume' = run again (idempotent actions), or a cleanup that
+   * leaves nothing half-made; the task then ends failed with code INTERRUPTED.
+   */
+  interrupted: 'resume' | ((ctx: TaskContext<P>) => Promise<void>);
+}
+
+/** Throw from a handler to fail the task with a stable code of your own. */
+export class TaskFailure extends Error {
+  constructor(readonly code: string, readonly detail: string, readonly errno?: string) {
+    super(detail);
+    this.name = 'TaskFailure';
+  }
+}
+
+export class TaskNotFoundError extends Error {
+  constructor(readonly id: string) { super(`task ${id} does not exist`); this.name = 'TaskNotFoundError'; }
+}
+export class TaskFinishedError extends Error {
+  constructor(readonly task: TaskRecord) { super(`task ${task.id} already ended (${task.state})`); this.name = 'TaskFinishedError'; }
+}
+
+export interface TaskTransition {
+  task: TaskRecord;
+  from: TaskState | undefined;
+  to: TaskState;
+  /** submitted | started | resumed | cancel-requested | cancelled | succeeded | failed | interrupted */
+  reason: string;
+  /** this instance (host:pid) */
+  instance: string;
+}
+export type TransitionListener = (t: TaskTransition) => void;
+
+export interface TaskListOptions {
+  pool?: string | undefined;
+  state?: TaskState | undefined;
+  limit: number;
+  cursor?: string | undefined;
+  /** which (pool, namespace) the caller may see; undefined = all */
+  visible?: ((pool: string, namespace: string) => boolean) | undefined;
+  /** which pools to look in at all when no pool is given; undefined = all */
+  visiblePool?: ((pool: string) => boolean) | undefined;
+}
+
+export interface TaskEngineOptions {
+  /** the runner's lease, ms (renewed every third of it) */
+  leaseMs: number;
+  /** how often every replica looks for queued tasks and expired leases, ms */
+  scanMs: number;
+  /** how often a running task's progress may be written, ms */
+  progressMs: number;
+  /** run tasks in this process at all (false: submit and read only) */
+  run: boolean;
+}
+
+export function taskOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): TaskEngineOptions {
+  const int = (v: string | undefined, d: number, min: number): number => {
+    const n = Number.parseInt(v ?? '', 10);
+    return Number.isFinite(n) && n >= min ? n : d;
+  };
+  return {
+    leaseMs: int(env.TASK_LEASE_MS, 15_000, 3000),
+    scanMs: int(env.TASK_SCAN_MS, 2000, 200),
+    progressMs: int(env.TASK_PROGRESS_MS, 500, 100),
+    run: env.TASK_RUNNER !== 'off',
+  };
+}
+
+/** What the engine needs from the client. */
+export interface TaskSession extends CephSession {
+  /** withIoctx without the per-operation deadline (long calls) */
+  withIoctxLong?<T>(pool: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T>;
+}
+
+interface Candidate { pool: string; id: string; spec: string }
+
+interface LocalRun {
+  id: string;
+  spec: string;
+  abort: AbortController;
+  /** why it is being stopped: cancel (end cancelled), lease (lost: write nothing), shutdown (hand over) */
+  stopReason?: 'cancel' | 'lease' | 'shutdown';
+  done: Promise<void>;
+  /** set while the handler runs: ask it to stop (a cancel made on this instance) */
+  requestCancel?: () => void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const nowIso = () => new Date().toISOString();
+
+export class TaskEngine {
+  readonly instance = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  readonly opts: TaskEngineOptions;
+  private readonly handlers = new Map<string, TaskHandler<never>>();
+  private readonly listeners = new Set<TransitionListener>();
+  private describe: (e: unknown) => TaskError = defaultDescribe;
+  private readonly candidates = new Map<string, Candidate>();
+  private readonly running = new Map<string, LocalRun>();
+  /** ids not to try again before this time (ms): locked by another runner, or a cleanup that failed */
+  private readonly backoff = new Map<string, number>();
+  private rrOrder: string[] = [];
+  private scanTimer: NodeJS.Timeout | undefined;
+  private scanning = false;
+  private started = false;
+  private stopping = false;
+
+  constructor(private readonly session: TaskSession, opts: Partial<TaskEngineOptions> = {}) {
+    this.opts = { ...taskOptionsFromEnv(), ...opts };
+  }
+
+  register<P>(handler: TaskHandler<P>): void {
+    this.handlers.set(handler.action, handler as unknown as TaskHandler<never>);
+  }
+
+  hasHandler(action: string): boolean { return this.handlers.has(action); }
+
+  /** Subscribe to every transition this instance makes (submit, start, resume, cancel, end); returns an unsubscribe function. */
+  onTransition(listener: TransitionListener): () => void {
+    this.listeners.add(listener);
+    return () => { this.listeners.delete(listener); };
+  }
+
+  /** How errors thrown by handlers become a task's error (the HTTP layer installs its mapping). */
+  describeErrors(fn: (e: unknown) => TaskError): void { this.describe = fn; }
+
+  /** Start scanning for work (idempotent). Called when the client connects. */
+  start(): void {
+    if (this.started || !this.opts.run) return;
+    this.started = true;
+    this.stopping = false;
+    const tick = () => {
+      this.scanTimer = setTimeout(() => {
+        void this.scan().finally(() => { if (this.started) tick(); });
+      }, this.opts.scanMs * (0.75 + Math.random() * 0.5));
+      this.scanTimer.unref();
+    };
+    tick();
+    void this.scan();
+  }
+
+  /**
+   * Stop scanning; running tasks are stopped at their next step and handed over (the lease is released
+   * while the record still says running, so another replica takes them over at once).
+   */
+  async stop(waitMs = 5000): Promise<void> {
+    this.started = false;
+    this.stopping = true;
+    clearTimeout(this.scanTimer);
+    this.candidates.clear();
+    const runs = [...this.running.values()];
+    for (const r of runs) {
+      r.stopReason ??= 'shutdown';
+      r.abort.abort(new Error('the service is shutting down'));
+    }
+    await Promise.race([Promise.allSettled(runs.map((r) => r.done)), sleep(waitMs)]);
+  }
+
+  get runningCount(): number { return this.running.size; }
+
+  // ---------------------------------------------------------------------------------------------- submit/read
+
+  /** Queue a task; it starts at once when this instance has a free slot. */
+  async submit(action: string, target: TaskTarget, params?: Record<string, unknown>): Promise<TaskRecord> {
+    if (!this.handlers.has(action)) throw new RangeError(`no task handler for ${action}`);
+    const { pool } = splitPoolSpec(target.pool);
+    const rec = await this.session.withIoctx(pool, (io) => io.use('task_submit', async (p) => {
+      const poolId = Number(rados.ioctxGetId(p) as number | bigint);
+      const task: StoredTask = {
+        id: newTaskId(poolId), action, target: { ...target, pool }, state: 'queued', progress: 0, createdAt: nowIso(),
+        ...(params ? { params } : {}), v: 1, attempts: 0,
+      };
+      await createRecord(p, task);
+      try {
+        await Promise.all([
+          omapSet(p, INDEX_OBJECT, [{ key: indexKey(task.id), value: indexValue(task) }]),
+          omapSet(p, ACTIVE_OBJECT, [{ key: task.id, value: JSON.stringify({ ns: target.namespace }) }]),
+        ]);
+      } catch (e) {
+        await removeIndexEntries(p, task).catch(() => undefined);
+        await removeRecord(p, task.id).catch(() => undefined);
+        throw e;
+      }
+      return task;
+    }));
+    this.emit(rec, undefined, 'queued', 'submitted');
+    if (this.started && !this.stopping) {
+      this.addCandidate({ pool, id: rec.id, spec: poolSpec(pool, target.namespace) });
+      this.pump();
+    }
+    return publicView(rec);
+  }
+
+  /** One task, from RADOS. TaskNotFoundError for an unknown id or a pool that is gone. */
+  async get(id: string): Promise<TaskRecord> {
+    return publicView(await this.getStored(id));
+  }
+
+  private async getStored(id: string): Promise<StoredTask> {
+    const pool = await this.poolOfTask(id);
+    const rec = await this.session.withIoctx(pool, (io) => io.use('task_get', (p) => readRecord(p, id)));
+    if (!rec || rec.id !== id) throw new TaskNotFoundError(id);
+    return rec;
+  }
+
+  /** Newest first, across the pools asked for; the cursor is the last item's index key. */
+  async list(o: TaskListOptions): Promise<{ items: TaskRecord[]; nextCursor: string | undefined }> {
+    if (o.cursor !== undefined && !isIndexKey(o.cursor)) throw new RangeError('bad cursor');
+    const pools = o.pool !== undefined ? [o.pool] : (await this.poolNames()).filter((p) => o.visiblePool?.(p) ?? true);
+    const perPool = await Promise.all(pools.map((pool) => this.listPool(pool, o).catch((e: unknown) => {
+      // a pool named explicitly must exist; others may vanish or be unreadable for this key meanwhile
+      if (o.pool !== undefined) throw e;
+      return { keys: [] as { key: string; pool: string }[], more: false };
+    })));
+    const merged = perPool.flatMap((r) => r.keys).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const page = merged.slice(0, o.limit);
+    const more = merged.length > o.limit || perPool.some((r) => r.more);
+    const records = await Promise.all(page.map(({ key, pool }) =>
+      this.session.withIoctx(pool, (io) => io.use('task_get', (p) => readRecord(p, idOfKey(key)))).catch(() => undefined)));
+    const items = records.filter((r): r is StoredTask => r !== undefined && (o.state === undefined || r.state === o.state)).map(publicView);
+    return { items, nextCursor: more && page.length > 0 ? page[page.length - 1]!.key : undefined };
+  }
+
+  private async listPool(pool: string, o: TaskListOptions): Promise<{ keys: { key: string; pool: string }[]; more: boolean }> {
+    return this.session.withIoctx(pool, (io) => io.use('task_list', async (p) => {
+      const keys: { key: string; pool: string }[] = [];
+      let after = o.cursor ?? '';
+      // scan at most 50,000 index entries per request (a state filter over a long history)
+      for (let pages = 0; pages < 50; pages++) {
+        const { entries, more } = await omapPage(p, INDEX_OBJECT, after, 1000);
+        for (const e of entries) {
+          after = e.key;
+          if (!isIndexKey(e.key)) continue;
+          let v: { s?: string; ns?: string } = {};
+          try { v = JSON.parse(e.value) as typeof v; } catch { /* keep */ }
+          if (o.state !== undefined && v.s !== o.state) continue;
+          if (o.visible && !o.visible(pool, v.ns ?? '')) continue;
+          keys.push({ key: e.key, pool });
+          if (keys.length > o.limit) return { keys, more: true };
+        }
+        if (!more) return { keys, more: false };
+      }
+      return { keys, more: true };
+    }));
+  }
+
+  /**
+   * Cancel: a queued task ends cancelled at once; a running one is asked to stop (cancelRequested) and ends
+   * cancelled when its runner has stopped. TaskFinishedError when it already ended.
+   */
+  async cancel(id: string): Promise<TaskRecord> {
+    const pool = await this.poolOfTask(id);
+    return this.session.withIoctx(pool, (io) => io.use('task_cancel', async (p) => {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const rec = await readRecord(p, id);
+        if (!rec || rec.id !== id) throw new TaskNotFoundError(id);
+        if (isFinished(rec.state)) throw new TaskFinishedError(publicView(rec));
+        if (rec.state === 'running' && rec.cancelRequested) return publicView(rec);
+        const next: StoredTask = rec.state === 'queued'
+          ? { ...rec, v: rec.v + 1, state: 'cancelled', finishedAt: nowIso() }
+          : { ...rec, v: rec.v + 1, cancelRequested: true };
+        if (!(await casRecord(p, next))) continue;
+        if (next.state === 'cancelled') {
+          await removeIndexEntries(p, next, true).catch(() => undefined);
+          this.candidates.delete(id);
+          this.emit(next, 'queued', 'cancelled', 'cancelled');
+        } else {
+          this.emit(next, 'running', 'running', 'cancel-requested');
+          this.running.get(id)?.requestCancel?.();
+        }
+        return publicView(next);
+      }
+      throw new CephError('task_cancel', -E.EAGAIN, `task ${id} kept changing`);
+    }));
+  }
+
+  // ---------------------------------------------------------------------------------------------- running
+
+  private addCandidate(c: Candidate): void {
+    if (this.running.has(c.id) || this.candidates.has(c.id)) return;
+    const until = this.backoff.get(c.id);
+    if (until !== undefined) {
+      if (until > Date.now()) return;
+      this.backoff.delete(c.id);
+    }
+    this.candidates.set(c.id, c);
+    if (!this.rrOrder.includes(c.spec)) this.rrOrder.push(c.spec);
+  }
+
+  private slots(): number { return Math.max(1, longLimiter.concurrency); }
+
+  /** Round-robin by pool spec: first a spec with nothing running here, then any; oldest task of that spec. */
+  private pick(): Candidate | undefined {
+    if (this.candidates.size === 0) return undefined;
+    const bySpec = new Map<string, Candidate>();
+    const created = (id: string) => parseTaskId(id)?.createdMs ?? 0;
+    for (const c of this.candidates.values()) {
+      const cur = bySpec.get(c.spec);
+      if (!cur || created(c.id) < created(cur.id)) bySpec.set(c.spec, c);
+    }
+    this.rrOrder = this.rrOrder.filter((s) => bySpec.has(s));
+    const busy = new Set([...this.running.values()].map((r) => r.spec));
+    const spec = this.rrOrder.find((s) => !busy.has(s)) ?? this.rrOrder[0];
+    if (spec === undefined) return undefined;
+    // rotate: the chosen spec goes to the back
+    this.rrOrder = [...this.rrOrder.filter((s) => s !== spec), spec];
+    const c = bySpec.get(spec)!;
+    this.candidates.delete(c.id);
+    return c;
+  }
+
+  private pump(): void {
+    while (!this.stopping && this.started && this.running.size < this.slots()) {
+      const c = this.pick();
+      if (!c) return;
+      const run: LocalRun = { id: c.id, spec: c.spec, abort: new AbortController(), done: Promise.resolve() };
+      this.running.set(c.id, run);
+      run.done = this.runOne(c, run)
+        .catch(() => { this.backoff.set(c.id, Date.now() + this.opts.scanMs * 2); })
+        .finally(() => {
+          this.running.delete(c.id);
+          this.pump();
+        });
+    }
+  }
+
+  /** Look at every pool's active list; queue what is not ours yet. */
+  private async scan(): Promise<void> {
+    if (this.scanning || this.stopping) return;
+    this.scanning = true;
+    try {
+      const pools = await this.poolNames();
+      await Promise.all(pools.map(async (pool) => {
+        try {
+          const { entries } = await this.session.withIoctx(pool, (io) => io.use('task_scan', (p) => omapPage(p, ACTIVE_OBJECT, '', 1000)));
+          for (const e of entries) {
+            if (parseTaskId(e.key) === undefined) continue;
+            let ns = '';
+            try { ns = (JSON.parse(e.value) as { ns?: string }).ns ?? ''; } catch { /* default namespace */ }
+            this.addCandidate({ pool, id: e.key, spec: poolSpec(pool, ns) });
+          }
+        } catch { /* a pool that vanished, or that this key may not read */ }
+      }));
+      const now = Date.now();
+      for (const [id, until] of this.backoff) if (until <= now) this.backoff.delete(id);
+    } catch { /* not connected: next scan */ } finally {
+      this.scanning = false;
+    }
+    this.pump();
+  }
+
+  private async runOne(c: Candidate, run: LocalRun): Promise<void> {
+    const cookie = randomBytes(8).toString('hex');
+    const withIo = <T>(fn: (p: Pointer) => Promise<T>) => this.session.withIoctx(c.pool, (io) => io.use('task_run', fn));
+    const rc = await withIo((p) => lockLease(p, c.id, cookie, this.instance, this.opts.leaseMs, false));
+    if (rc === -E.EBUSY || rc === -E.EEXIST) {
+      // another runner holds it: look again after its lease could have expired
+      this.backoff.set(c.id, Date.now() + Math.min(this.opts.leaseMs, this.opts.scanMs * 2));
+      return;
+    }
+    if (rc < 0) throw new CephError('rados_lock_exclusive', rc, c.id);
+    let handedOver = false;
+    try {
+      let rec = await withIo((p) => readRecord(p, c.id));
+      if (!rec || rec.id !== c.id) {
+        await withIo(async (p) => {
+          await removeIfEmpty(p, c.id);
+          await omapRemove(p, ACTIVE_OBJECT, [c.id]);
+        });
+        return;
+      }
+      if (isFinished(rec.state)) {
+        await withIo((p) => removeIndexEntries(p, rec!, true));
+        return;
+      }
+      const handler = this.handlers.get(rec.action);
+      if (!handler) {
+        rec = await this.finish(c.pool, rec, 'failed', {
+          error: { code: 'UNKNOWN_ACTION', detail: `This service has no handler for task action "${rec.action}".` },
+        }, 'failed');
+        return;
+      }
+      const takenOver = rec.state === 'running';
+      const mode: 'start' | 'resume' | 'cleanup' | 'cancelled' = !takenOver ? 'start'
+        : rec.cancelRequested ? 'cancelled' : handler.interrupted === 'resume' ? 'resume' : 'cleanup';
+      const next: StoredTask = {
+        ...rec, v: rec.v + 1, state: 'running', startedAt: rec.startedAt ?? nowIso(),
+        attempts: (rec.attempts ?? 0) + 1, runner: this.instance,
+      };
+      if (!(await withIo((p) => casRecord(p, next)))) return; // cancelled or changed meanwhile: next scan decides
+      rec = next;
+      if (!takenOver) {
+        await withIo((p) => omapSet(p, INDEX_OBJECT, [{ key: indexKey(rec!.id), value: indexValue(rec!) }])).catch(() => undefined);
+      }
+      this.emit(rec, takenOver ? 'running' : 'queued', 'running', mode === 'start' ? 'started' : mode === 'resume' ? 'resumed' : 'taken-over');
+      const outcome = await this.execute(c, run, rec, handler, mode, cookie);
+      if (outcome === 'handover') handedOver = true;
+    } finally {
+      // released on every path: after a handover (shutdown) the record still says running, so the next
+      // replica's scan takes it over at once instead of waiting for the lease to expire
+      await withIo((p) => unlockLease(p, c.id, cookie)).catch(() => undefined);
+      void handedOver;
+    }
+  }
+
+  /** Run the handler (or its cleanup) under the lease, with progress, cancel and lease renewal. */
+  private async execute(c: Candidate, run: LocalRun, start: StoredTask, handler: TaskHandler<never>,
+    mode: 'start' | 'resume' | 'cleanup' | 'cancelled', cookie: string): Promise<'done' | 'handover' | 'lost'> {
+    let rec = start;
+    const withIo = <T>(fn: (p: Pointer) => Promise<T>) => this.session.withIoctx(c.pool, (io) => io.use('task_run', fn));
+    const longIo = <T>(fn: (p: Pointer) => Promise<T>) => {
+      const s = this.session;
+      return s.withIoctxLong ? s.withIoctxLong(c.spec, (io) => io.use('task_io', fn)) : s.withIoctx(c.spec, (io) => io.use('task_io', fn));
+    };
+    let explicit = rec.progress;
+    let current: { prog: ProgressCallback; from: number; to: number } | undefined;
+    const progs = new Set<ProgressCallback>();
+    const progressNow = () => {
+      const p = current ? current.from + (current.to - current.from) * current.prog.fraction : explicit;
+      return Math.min(1, Math.max(0, Math.round(p * 10000) / 10000));
+    };
+    const stopAll = () => { for (const p of progs) p.cancel(); };
+    run.abort.signal.addEventListener('abort', stopAll);
+    // a cleanup runs to its end whatever is asked meanwhile
+    const cancellable = mode === 'start' || mode === 'resume';
+    const cancelNow = () => {
+      if (!cancellable || run.abort.signal.aborted) return;
+      run.stopReason ??= 'cancel';
+      run.abort.abort(new Error('cancelled'));
+    };
+    if (rec.cancelRequested) cancelNow();
+    run.requestCancel = cancelNow;
+
+    const ctx: TaskContext<never> = {
+      task: publicView(rec),
+      params: (rec.params ?? {}) as never,
+      signal: run.abort.signal,
+      attempt: rec.attempts ?? 1,
+      progress: (f: number) => { if (Number.isFinite(f)) { explicit = Math.min(1, Math.max(0, f)); current = undefined; } },
+      withProgress: async <T>(fn: (cb: unknown) => Promise<T>, range?: { from: number; to: number }) => {
+        const prog = registerProgress();
+        progs.add(prog);
+        if (run.abort.signal.aborted) prog.cancel();
+        const from = range?.from ?? 0, to = range?.to ?? 1;
+        current = { prog, from, to };
+        try {
+          return await fn(prog.pointer);
+        } finally {
+          if (current?.prog === prog) { explicit = from + (to - from) * prog.fraction; current = undefined; }
+          progs.delete(prog);
+          prog.unregister();
+        }
+      },
+      io: longIo,
+    };
+
+    // keeper: lease renewal, progress writes (throttled), cancel requests from other replicas
+    let lastRenew = Date.now();
+    let lastWrite = 0;
+    let written = rec.progress;
+    let keeperBusy = false;
+    const keeper = setInterval(() => {
+      if (keeperBusy) return;
+      keeperBusy = true;
+      void (async () => {
+        const now = Date.now();
+        if (now - lastRenew >= this.opts.leaseMs / 3) {
+          const r = await withIo((p) => lockLease(p, c.id, cookie, this.instance, this.opts.leaseMs, true)).catch(() => undefined);
+          if (r === 0) lastRenew = now;
+          else if (r === -E.EBUSY || Date.now() - lastRenew > this.opts.leaseMs) {
+            run.stopReason ??= 'lease';
+            run.abort.abort(new Error('lease lost'));
+            return;
+          }
+        }
+        const p = progressNow();
+        const due = now - lastWrite >= this.opts.progressMs;
+        if (due && (p !== written || now - lastWrite >= 1000)) {
+          lastWrite = now;
+          const fresh = await withIo((io) => readRecord(io, c.id)).catch(() => undefined);
+          if (!fresh) return;
+          if (fresh.cancelRequested) cancelNow();
+          if (fresh.runner !== this.instance || isFinished(fresh.state)) {
+            run.stopReason ??= 'lease';
+            run.abort.abort(new Error('lease lost'));
+            return;
+          }
+          if (p !== fresh.progress) {
+            const next = { ...fresh, v: fresh.v + 1, progress: p };
+            if (await withIo((io) => casRecord(io, next)).catch(() => false)) { rec = next; written = p; }
+          }
+        }
+      })().finally(() => { keeperBusy = false; });
+    }, Math.min(250, this.opts.progressMs));
+    keeper.unref();
+
+    let result: Record<string, unknown> | void = undefined;
+    let error: unknown;
+    let ok = false;
+    try {
+      if (mode === 'start' || mode === 'resume') {
+        result = await handler.run(ctx);
+        ok = true;
+      } else if (typeof handler.interrupted === 'function') {
+        // cleanup (and a takeover of a task whose cancel was asked for): undo what the dead runner began
+        await handler.interrupted(ctx);
+      }
+    } catch (e) {
+      error = e;
+    } finally {
+      clearInterval(keeper);
+      run.abort.signal.removeEventListener('abort', stopAll);
+      while (keeperBusy) await sleep(10);
+    }
+
+    if (run.stopReason === 'lease') return 'lost';
+    if (run.stopReason === 'shutdown' && !ok) return 'handover';
+    if (mode === 'cancelled' || (run.stopReason === 'cancel' && !ok)) {
+      await this.finish(c.pool, rec, 'cancelled', { progress: progressNow() }, 'cancelled');
+      return 'done';
+    }
+    if (mode === 'cleanup') {
+      if (error !== undefined) throw error; // cleanup failed: try again later (lease released, backoff)
+      await this.finish(c.pool, rec, 'failed', {
+        progress: progressNow(),
+        error: { code: 'INTERRUPTED', detail: 'The service instance running this task stopped before it finished; what it had begun was undone.' },
+      }, 'interrupted');
+      return 'done';
+    }
+    if (ok) {
+      await this.finish(c.pool, rec, 'succeeded', { progress: 1, ...(result ? { result } : {}) }, 'succeeded');
+    } else {
+      await this.finish(c.pool, rec, 'failed', { progress: progressNow(), error: this.describe(error) }, 'failed');
+    }
+    return 'done';
+  }
+
+  /** End a task (compare-and-swap on the latest version), then update both indexes. */
+  private async finish(pool: string, from: StoredTask, state: TaskState, patch: Partial<StoredTask>, reason: string): Promise<StoredTask> {
+    return this.session.withIoctx(pool, (io) => io.use('task_finish', async (p) => {
+      let rec = from;
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const fresh = await readRecord(p, rec.id);
+        if (!fresh) return rec;
+        if (isFinished(fresh.state)) return fresh;
+        const next: StoredTask = { ...fresh, ...patch, v: fresh.v + 1, state, finishedAt: nowIso() };
+        if (state !== 'failed') delete next.error;
+        if (await casRecord(p, next)) {
+          await removeIndexEntries(p, next, true).catch(() => undefined);
+          this.emit(next, fresh.state, state, reason);
+          return next;
+        }
+        rec = fresh;
+      }
+      throw new CephError('task_finish', -E.EAGAIN, rec.id);
+    }));
+  }
+
+  // ---------------------------------------------------------------------------------------------- helpers
+
+  private emit(rec: StoredTask, from: TaskState | undefined, to: TaskState, reason: string): void {
+    const t: TaskTransition = { task: publicView(rec), from, to, reason, instance: this.instance };
+    for (const l of this.listeners) {
+      try { l(t); } catch { /* a listener never breaks the engine */ }
+    }
+  }
+
+  /** The pool a task id belongs to (from the pool id in it). TaskNotFoundError if it is not an id or the pool is gone. */
+  private async poolOfTask(id: string): Promise<string> {
+    const parsed = parseTaskId(id);
+    if (!parsed) throw new TaskNotFoundError(id);
+    try {
+      return await this.session.withCluster('rados_pool_reverse_lookup', async (cluster) => {
+        const buf = Buffer.alloc(512);
+        let rc = await native<number>('rados_pool_reverse_lookup', rados.poolReverseLookup, cluster, parsed.poolId, buf, buf.length);
+        if (rc === -E.ENOENT) {
+          await native('rados_wait_for_latest_osdmap', rados.waitForLatestOsdmap, cluster);
+          rc = await native<number>('rados_pool_reverse_lookup', rados.poolReverseLookup, cluster, parsed.poolId, buf, buf.length);
+        }
+        if (rc < 0) throw new CephError('rados_pool_reverse_lookup', rc, String(parsed.poolId));
+        const end = buf.indexOf(0);
+        return buf.toString('utf8', 0, end < 0 ? rc : end);
+      });
+    } catch (e) {
+      if (isCephError(e, 'ENOENT')) throw new TaskNotFoundError(id);
+      throw e;
+    }
+  }
+
+  private poolNames(): Promise<string[]> {
+    return this.session.withCluster('rados_pool_list', async (cluster) => {
+      let size = 64 * 1024;
+      for (let i = 0; i < 4; i++) {
+        const buf = Buffer.alloc(size);
+        const rc = await native<number>('rados_pool_list', rados.poolList, cluster, buf, buf.length);
+        if (rc < 0) throw new CephError('rados_pool_list', rc);
+        if (rc > buf.length) { size = rc; continue; }
+        return buf.toString('utf8', 0, rc).split('\0').filter((s) => s.length > 0);
+      }
+      throw new CephError('rados_pool_list', -E.ERANGE);
+    });
+  }
+}
+
+function indexValue(t: StoredTask): string {
+  return JSON.stringify({ s: t.state, a: t.action, ns: t.target.namespace });
+}
+
+/** Update the main index's state and (when finished) drop the task from the active list. */
+async function removeIndexEntries(p: Pointer, t: StoredTask, keepInIndex = false): Promise<void> {
+  await Promise.all([
+    keepInIndex ? omapSet(p, INDEX_OBJECT, [{ key: indexKey(t.id), value: indexValue(t) }]) : omapRemove(p, INDEX_OBJECT, [indexKey(t.id)]),
+    isFinished(t.state) || !keepInIndex ? omapRemove(p, ACTIVE_OBJECT, [t.id]) : Promise.resolve(),
+  ]);
+}
+
+/** Without the HTTP layer's mapping: the errno name, or the handler's own code. */
+export function defaultDescribe(e: unknown): TaskError {
+  if (e instanceof TaskFailure) return { code: e.code, detail: e.detail, ...(e.errno ? { errno: e.errno } : {}) };
+  if (e instanceof CephError) return { code: `CEPH_${e.code}`, detail: e.message, errno: e.code };
+  return { code: 'INTERNAL_ERROR', detail: e instanceof Error ? e.message : String(e) };
+}

@@ -1,0 +1,288 @@
+// The RBD trash of a pool spec: list, get, move an image in (after the checks rbd_trash_move does not make),
+// restore, and removal as tasks (image.remove, trash.remove, trash.purge). Facts: rbd-lifecycle-facts §3.
+import { createHash, randomBytes } from 'node:crypto';
+import { E } from '../native/errno.js';
+import { radosObjects as R, timeval } from '../native/rados-objects.js';
+import { decodeWatchers, watcherArray } from '../native/memory.js';
+import { decodeTrashInfos, RBD_TRASH_IMAGE_SOURCE, rbdTrash, TRASH_INFO_SIZE, type TrashInfoValue } from '../native/rbd-trash.js';
+import type { Pointer } from '../native/types.js';
+import { native, nativeChecked, nativeLong } from './call.js';
+import { splitPoolSpec, type CephSession } from './connection.js';
+import { CephError, isCephError } from './errors.js';
+import { TaskFailure, type TaskContext, type TaskEngine, type TaskRecord } from './tasks.js';
+
+export type TrashSource = 'user' | 'mirroring' | 'migration' | 'removing' | 'user_parent';
+const SOURCES: Record<number, TrashSource> = {
+  [RBD_TRASH_IMAGE_SOURCE.USER]: 'user',
+  [RBD_TRASH_IMAGE_SOURCE.MIRRORING]: 'mirroring',
+  [RBD_TRASH_IMAGE_SOURCE.MIGRATION]: 'migration',
+  [RBD_TRASH_IMAGE_SOURCE.REMOVING]: 'removing',
+  [RBD_TRASH_IMAGE_SOURCE.USER_PARENT]: 'user_parent',
+};
+
+export interface TrashEntry {
+  id: string;
+  /** the name the image had */
+  name: string;
+  deletedAt: string;
+  /** until then, removal needs force; restorable until it is removed */
+  deferredUntil: string;
+  source: TrashSource;
+}
+
+/** RBD image ids are short hex strings; anything else is refused before librbd sees it. */
+export const TRASH_ID_PATTERN = /^[A-Za-z0-9]{1,64}$/;
+
+/** Why an image was not moved to the trash. */
+export class TrashMoveRefused extends Error {
+  constructor(readonly reason: 'in-use' | 'has-snapshots', readonly target: string,
+    readonly watchers: { address: string; id: number; cookie: number }[], readonly snapshotCount: number) {
+    super(reason === 'in-use' ? `${target} is open by ${watchers.length} client(s)` : `${target} has ${snapshotCount} snapshot(s)`);
+    this.name = 'TrashMoveRefused';
+  }
+}
+
+export interface MovedImage { id: string; name: string; pool: string; deferredUntil: string }
+
+const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
+const iso = (sec: number | bigint): string => new Date(num(sec) * 1000).toISOString();
+
+function toEntry(v: TrashInfoValue): TrashEntry {
+  return {
+    id: v.id ?? '', name: v.name ?? '', deletedAt: iso(v.deletion_time), deferredUntil: iso(v.deferment_end_time),
+    source: SOURCES[v.source] ?? 'user',
+  };
+}
+
+interface RemoveParams { id: string; force?: boolean }
+
+export class Trash {
+  /** one move at a time per image name in this process: concurrent DELETEs give one 204, the others 404 */
+  private readonly moving = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly session: CephSession, private readonly tasks: TaskEngine) {
+    const remove = (action: string) => ({
+      action,
+      run: (ctx: TaskContext<RemoveParams>) => this.runRemove(ctx),
+      interrupted: 'resume' as const,
+    });
+    tasks.register(remove('image.remove'));
+    tasks.register(remove('trash.remove'));
+    tasks.register({ action: 'trash.purge', run: (ctx: TaskContext<Record<string, never>>) => this.runPurge(ctx), interrupted: 'resume' });
+  }
+
+  /** Every entry, newest deletion first (then by id). */
+  list(spec: string): Promise<TrashEntry[]> {
+    return this.session.withIoctx(spec, (io) => io.use('rbd_trash_list', async (p) => {
+      const entries = (await listTrash(p, spec)).map(toEntry);
+      return entries.sort((a, b) => (a.deletedAt === b.deletedAt ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.deletedAt < b.deletedAt ? 1 : -1));
+    }));
+  }
+
+  /** One entry; CephError ENOENT (op rbd_trash_get) when there is none. */
+  get(spec: string, id: string): Promise<TrashEntry> {
+    if (!TRASH_ID_PATTERN.test(id)) return Promise.reject(new CephError('rbd_trash_get', -E.ENOENT, `${spec} trash ${id}`));
+    return this.session.withIoctx(spec, (io) => io.use('rbd_trash_get', (p) => getTrash(p, spec, id)));
+  }
+
+  /**
+   * Move an image to the trash, after checking what rbd_trash_move does not: no watchers, no snapshots.
+   * `keepForSeconds` defers its removal (restorable until then). ENOENT when the image is not there (or
+   * another request moved it first).
+   */
+  moveImage(spec: string, name: string, keepForSeconds = 0): Promise<MovedImage> {
+    const key = `${spec}\0${name}`;
+    const prev = this.moving.get(key) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(() => this.acrossInstances(spec, name, () =>
+      this.session.withIoctx(spec, (io) => io.use('rbd_trash_move', async (p) => {
+        const target = `${spec}/${name}`;
+        const { id, watchers, snapshotCount } = await inspect(p, target, name);
+        if (watchers.length > 0) throw new TrashMoveRefused('in-use', target, watchers, snapshotCount);
+        if (snapshotCount > 0) throw new TrashMoveRefused('has-snapshots', target, watchers, snapshotCount);
+        await nativeChecked('rbd_trash_move', target, rbdTrash.move, p, name, keepForSeconds);
+        return { id, name, pool: spec, deferredUntil: new Date(Date.now() + keepForSeconds * 1000).toISOString() };
+      }))));
+    this.moving.set(key, next);
+    void next.catch(() => undefined).finally(() => { if (this.moving.get(key) === next) this.moving.delete(key); });
+    return next;
+  }
+
+  /**
+   * Run `fn` holding a RADOS lock for this image name, so that replicas never move one image twice at once
+   * (two concurrent rbd_trash_move calls of one image both returned 0 here). The lock objects are 256 buckets
+   * per pool (rbdapi_trash_lock.<n>, default namespace; no litter), each lock lasts at most 30 s.
+   */
+  private async acrossInstances<T>(spec: string, name: string, fn: () => Promise<T>): Promise<T> {
+    const { pool, namespace } = splitPoolSpec(spec);
+    const oid = `rbdapi_trash_lock.${bucketOf(`${namespace}/${name}`)}`;
+    const cookie = randomBytes(8).toString('hex');
+    const started = Date.now();
+    await this.session.withIoctx(pool, (io) => io.use('rados_lock_exclusive', async (p) => {
+      for (let attempt = 0; ; attempt++) {
+        const rc = await native<number>('rados_lock_exclusive', R.lockExclusive, p, oid, 'rbdapi.trash-move', cookie, name, timeval(30_000), 0);
+        if (rc === 0) return;
+        if (rc !== -E.EBUSY) throw new CephError('rados_lock_exclusive', rc, oid);
+        if (Date.now() - started > 10_000) throw new CephError('rados_lock_exclusive', -E.EBUSY, `${spec}/${name}: another instance is deleting it`);
+        await new Promise((r) => setTimeout(r, Math.min(100, 5 + attempt * 5)));
+      }
+    }));
+    try {
+      return await fn();
+    } finally {
+      await this.session.withIoctx(pool, (io) => io.use('rados_unlock', (p) => native('rados_unlock', R.unlock, p, oid, 'rbdapi.trash-move', cookie)))
+        .catch(() => undefined);
+    }
+  }
+
+  /** Restore under `name` (default: the original name). EEXIST when the name is taken, ENOENT for no such entry. */
+  restore(spec: string, id: string, name?: string): Promise<string> {
+    if (!TRASH_ID_PATTERN.test(id)) return Promise.reject(new CephError('rbd_trash_get', -E.ENOENT, `${spec} trash ${id}`));
+    return this.session.withIoctx(spec, (io) => io.use('rbd_trash_restore', async (p) => {
+      const entry = await getTrash(p, spec, id);
+      const finalName = name ?? entry.name;
+      await nativeChecked('rbd_trash_restore', `${spec}/${finalName}`, rbdTrash.restore, p, id, name ?? '');
+      return finalName;
+    }));
+  }
+
+  /** Queue the removal of a trash entry: `image.remove` after a DELETE of the image, `trash.remove` for DELETE /trash/{id}. */
+  queueRemove(spec: string, entry: { id: string; name: string }, action: 'image.remove' | 'trash.remove', force: boolean): Promise<TaskRecord> {
+    const { pool, namespace } = splitPoolSpec(spec);
+    return this.tasks.submit(action, { pool, namespace, image: entry.name, imageId: entry.id }, { id: entry.id, force });
+  }
+
+  /** Queue a purge of every entry whose deferment has ended. */
+  queuePurge(spec: string): Promise<TaskRecord> {
+    const { pool, namespace } = splitPoolSpec(spec);
+    return this.tasks.submit('trash.purge', { pool, namespace, image: '' }, {});
+  }
+
+  private async runRemove(ctx: TaskContext<RemoveParams>): Promise<Record<string, unknown>> {
+    const { id, force } = ctx.params;
+    const { pool, namespace } = ctx.task.target;
+    const target = `${namespace ? `${pool}/${namespace}` : pool} trash ${id}`;
+    if (!TRASH_ID_PATTERN.test(id)) throw new TaskFailure('TRASH_ENTRY_NOT_FOUND', `${target}: not an image id`);
+    try {
+      await ctx.io((p) => ctx.withProgress((cb) =>
+        nativeLong('rbd_trash_remove_with_progress', target, rbdTrash.removeWithProgress, p, id, force ?? false, cb, null)));
+    } catch (e) {
+      // a resumed run whose entry is gone: the previous runner finished the removal before it died
+      if (isCephError(e, 'ENOENT') && ctx.attempt > 1) return { id, removed: true, resumed: true };
+      throw removeFailure(e, target);
+    }
+    return { id, removed: true };
+  }
+
+  private async runPurge(ctx: TaskContext<Record<string, never>>): Promise<Record<string, unknown>> {
+    const { pool, namespace } = ctx.task.target;
+    const spec = namespace ? `${pool}/${namespace}` : pool;
+    const nowSec = Math.floor(Date.now() / 1000);
+    const all = await ctx.io((p) => listTrash(p, spec));
+    const due = all.filter((e) => (e.source === RBD_TRASH_IMAGE_SOURCE.USER || e.source === RBD_TRASH_IMAGE_SOURCE.USER_PARENT)
+      && num(e.deferment_end_time) <= nowSec && e.id);
+    const removed: string[] = [];
+    const skipped: { id: string; name: string; code: string; detail: string }[] = [];
+    for (let i = 0; i < due.length; i++) {
+      if (ctx.signal.aborted) throw new CephError('trash_purge', -E.ECANCELED, spec);
+      const e = due[i]!;
+      const target = `${spec} trash ${e.id}`;
+      try {
+        await ctx.io((p) => ctx.withProgress((cb) =>
+          nativeLong('rbd_trash_remove_with_progress', target, rbdTrash.removeWithProgress, p, e.id!, false, cb, null),
+        { from: i / due.length, to: (i + 1) / due.length }));
+        removed.push(e.id!);
+      } catch (err) {
+        if (isCephError(err, 'ECANCELED') || ctx.signal.aborted) throw err;
+        if (isCephError(err, 'ENOENT')) continue; // removed by someone else meanwhile
+        const f = removeFailure(err, target);
+        if (!(f instanceof TaskFailure)) throw err;
+        skipped.push({ id: e.id!, name: e.name ?? '', code: f.code, detail: f.detail });
+      }
+      ctx.progress((i + 1) / due.length);
+    }
+    return { removed: removed.length, removedIds: removed.slice(0, 1000), skipped };
+  }
+}
+
+function bucketOf(key: string): number {
+  return createHash('sha1').update(key).digest().readUInt8(0);
+}
+
+/** librbd's refusals of a trash removal, as stable task error codes. */
+function removeFailure(e: unknown, target: string): unknown {
+  if (!(e instanceof CephError) || e.kind !== 'ceph') return e;
+  switch (e.code) {
+    case 'ENOENT': return new TaskFailure('TRASH_ENTRY_NOT_FOUND', `${target} does not exist.`, e.code);
+    case 'EPERM': return new TaskFailure('TRASH_DEFERRED', `${target} is deferred; remove it with force.`, e.code);
+    case 'ENOTEMPTY': return new TaskFailure('IMAGE_HAS_SNAPSHOTS', `${target} has snapshots; restore it and delete them first.`, e.code);
+    case 'EBUSY': return new TaskFailure('IMAGE_IN_USE', `${target} is still open by a client (or being restored).`, e.code);
+    case 'EUCLEAN': return new TaskFailure('OPERATION_IN_PROGRESS', `${target} is still being moved to the trash.`, e.code);
+    default: return e;
+  }
+}
+
+async function listTrash(p: Pointer, spec: string): Promise<TrashInfoValue[]> {
+  let capacity = 64;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const buf = Buffer.alloc(Math.max(1, capacity) * TRASH_INFO_SIZE);
+    const count: [number] = [capacity];
+    const rc = await native<number>('rbd_trash_list', rbdTrash.list, p, buf, count);
+    if (rc === -E.ERANGE) {
+      capacity = Math.max(count[0], capacity * 2);
+      continue;
+    }
+    if (rc < 0) throw new CephError('rbd_trash_list', rc, spec);
+    try {
+      return decodeTrashInfos(buf, rc);
+    } finally {
+      rbdTrash.listCleanup(buf, rc);
+    }
+  }
+  throw new CephError('rbd_trash_list', -E.ERANGE, `${spec}: trash kept growing`);
+}
+
+async function getTrash(p: Pointer, spec: string, id: string): Promise<TrashEntry> {
+  const buf = Buffer.alloc(TRASH_INFO_SIZE);
+  await nativeChecked('rbd_trash_get', `${spec} trash ${id}`, rbdTrash.get, p, id, buf);
+  try {
+    return toEntry(decodeTrashInfos(buf, 1)[0]!);
+  } finally {
+    rbdTrash.getCleanup(buf);
+  }
+}
+
+/** id, watchers and snapshot count of an image, through a read-only handle (which adds no watcher). */
+async function inspect(p: Pointer, target: string, name: string): Promise<{ id: string; watchers: { address: string; id: number; cookie: number }[]; snapshotCount: number }> {
+  const out: [Pointer | null] = [null];
+  await nativeChecked('rbd_open_read_only', target, rbdTrash.openReadOnly, p, name, out, null);
+  const img = out[0]!;
+  try {
+    const idBuf = Buffer.alloc(64);
+    // read-only handle: these read memory loaded at open (see images.ts statIn)
+    const rcId = rbdTrash.getId(img, idBuf, idBuf.length) as number;
+    if (rcId < 0) throw new CephError('rbd_get_id', rcId, target);
+    const max: [number] = [0];
+    const rcSnap = rbdTrash.snapCount(img, null, max) as number;
+    const snapshotCount = rcSnap === -E.ERANGE ? Math.max(0, max[0] - 1) : 0;
+    if (rcSnap < 0 && rcSnap !== -E.ERANGE) throw new CephError('rbd_snap_list', rcSnap, target);
+    let capacity = 8;
+    let watchers: { address: string; id: number; cookie: number }[] = [];
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const wbuf = watcherArray(capacity);
+      const count: [number] = [capacity];
+      const rc = await native<number>('rbd_watchers_list', rbdTrash.watchersList, img, wbuf, count);
+      if (rc === -E.ERANGE) { capacity = Math.max(count[0], capacity * 2); continue; }
+      if (rc < 0) throw new CephError('rbd_watchers_list', rc, target);
+      try {
+        watchers = decodeWatchers(wbuf, count[0]).map((w) => ({ address: w.addr, id: num(w.id), cookie: num(w.cookie) }));
+      } finally {
+        rbdTrash.watchersListCleanup(wbuf, count[0]);
+      }
+      break;
+    }
+    const end = idBuf.indexOf(0);
+    return { id: idBuf.toString('utf8', 0, end < 0 ? idBuf.length : end), watchers, snapshotCount };
+  } finally {
+    await native('rbd_close', rbdTrash.close, img);
+  }
+}

@@ -1,0 +1,186 @@
+// /api/v1/pools/{pool}[/namespaces/{namespace}]/trash: images deleted but not yet removed. DELETE of an image
+// moves it here (deleteViaTrash, used by routes/images.ts) and queues its removal as a task.
+import type { FastifyReply } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { CephClient } from '../../ceph/client.js';
+import { isCephError } from '../../ceph/errors.js';
+import { TRASH_ID_PATTERN, TrashMoveRefused, type TrashEntry } from '../../ceph/trash.js';
+import { DURATION_HELP, parseDuration } from '../duration.js';
+import { ApiError } from '../errors.js';
+import { imagePath, scopePath, specOf } from '../paths.js';
+import { booleanQuery, IMAGE_NAME_PATTERN, problems, scopeParams } from '../schemas/common.js';
+import { restoreBody, taskSchema, trashEntrySchema, trashListQuery, trashListSchema, trashParams } from '../schemas/tasks.js';
+import { monitorLink, replyTask } from '../task-reply.js';
+
+export const trashPath = (spec: string, id: string): string => `${scopePath(spec)}/trash/${encodeURIComponent(id)}`;
+
+/** `?keepFor=` of DELETE …/images/{image}: seconds, undefined when absent; 400 when malformed or out of range. */
+export function parseKeepFor(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const s = parseDuration(value);
+  if (s === undefined) throw new ApiError('VALIDATION_FAILED', `keepFor must be ${DURATION_HELP}.`);
+  return s;
+}
+
+export const keepForQuery = z.object({
+  keepFor: z.string().max(32).optional().describe(`keep the image in the trash, restorable, for this long instead of removing it: ${DURATION_HELP}`),
+});
+
+/**
+ * DELETE of an image: refuse (409) what rbd_trash_move would not (watchers, snapshots), move it to the trash,
+ * and, unless kept (`keepForSeconds`), queue its removal (Link: rel="monitor"). Answers the 204 itself and
+ * returns true; false when the image does not exist (the caller decides between 404 and a leftover).
+ */
+export async function deleteViaTrash(ceph: CephClient, reply: FastifyReply, spec: string, image: string,
+  keepForSeconds: number | undefined): Promise<boolean> {
+  let moved;
+  try {
+    moved = await ceph.trash.moveImage(spec, image, keepForSeconds ?? 0);
+  } catch (e) {
+    if (e instanceof TrashMoveRefused) {
+      if (e.reason === 'in-use') {
+        throw new ApiError('IMAGE_IN_USE',
+          `Image ${spec}/${image} is open by ${e.watchers.length} client(s): ${e.watchers.map((w) => w.address).join(', ')}; unmap or close it first.`,
+          { watchers: e.watchers });
+      }
+      throw new ApiError('IMAGE_HAS_SNAPSHOTS', `Image ${spec}/${image} has ${e.snapshotCount} snapshot(s); delete them first.`,
+        { snapshotCount: e.snapshotCount });
+    }
+    if (isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create' && e.op !== 'rbd_namespace_exists') return false;
+    throw e;
+  }
+  reply.header('x-trash-id', moved.id);
+  if (keepForSeconds !== undefined) {
+    reply.header('link', `<${trashPath(spec, moved.id)}>; rel="related"`);
+  } else {
+    try {
+      const task = await ceph.trash.queueRemove(spec, moved, 'image.remove', true);
+      reply.header('link', monitorLink(task.id));
+    } catch (e) {
+      // the image is deleted (in the trash, name free); its space comes back with the next trash purge
+      reply.log.warn({ err: e instanceof Error ? e.message : String(e), trashId: moved.id }, 'image moved to the trash; queueing its removal failed');
+    }
+  }
+  await reply.code(204).send(null);
+  return true;
+}
+
+const CURSOR = /^([0-9]{1,13})-([A-Za-z0-9]{1,64})$/;
+const cursorOf = (e: TrashEntry) => `${Date.parse(e.deletedAt)}-${e.id}`;
+
+export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
+  const { ceph } = app;
+
+  const validId = (id: string): string => {
+    if (!TRASH_ID_PATTERN.test(id)) throw new ApiError('VALIDATION_FAILED', 'A trash entry id is 1–64 letters and digits (the image id).');
+    return id;
+  };
+  const notFound = (spec: string, id: string) => new ApiError('TRASH_ENTRY_NOT_FOUND', `Trash entry ${id} does not exist in ${spec}.`);
+  const entry = async (spec: string, id: string): Promise<TrashEntry> => {
+    try {
+      return await ceph.trash.get(spec, validId(id));
+    } catch (e) {
+      if (isCephError(e, 'ENOENT') && e.op === 'rbd_trash_get') throw notFound(spec, id);
+      throw e;
+    }
+  };
+
+  app.get('/trash', {
+    schema: {
+      tags: ['trash'], summary: 'List the trash', operationId: 'listTrash',
+      description: 'Newest deletion first. Pass `nextCursor` as `cursor` for the next page.',
+      params: scopeParams, querystring: trashListQuery,
+      response: { 200: trashListSchema, ...problems(400, 401, 403, 404, 503, 504) },
+    },
+  }, async (req) => {
+    const spec = specOf(req.params);
+    const { limit, cursor } = req.query;
+    let after: { ms: number; id: string } | undefined;
+    if (cursor !== undefined) {
+      const m = CURSOR.exec(cursor);
+      if (!m) throw new ApiError('VALIDATION_FAILED', 'cursor is not a cursor this API gave out.');
+      after = { ms: Number(m[1]), id: m[2]! };
+    }
+    const all = await ceph.trash.list(spec);
+    const rest = after ? all.filter((e) => {
+      const ms = Date.parse(e.deletedAt);
+      return ms < after!.ms || (ms === after!.ms && e.id > after!.id);
+    }) : all;
+    const items = rest.slice(0, limit);
+    return { items, ...(rest.length > limit ? { nextCursor: cursorOf(items[items.length - 1]!) } : {}) };
+  });
+
+  app.get('/trash/:id', {
+    schema: {
+      tags: ['trash'], summary: 'Get a trash entry', operationId: 'getTrashEntry',
+      params: trashParams,
+      response: { 200: trashEntrySchema, ...problems(400, 401, 403, 404, 503, 504) },
+    },
+  }, async (req) => entry(specOf(req.params), req.params.id));
+
+  app.post('/trash/:id/restore', {
+    schema: {
+      tags: ['trash'], summary: 'Restore an image from the trash', operationId: 'restoreTrashEntry',
+      description: 'Brings the image back (same id, same data) under its old name or `name`. 201 with its Location; '
+        + '409 IMAGE_EXISTS when the name is taken.',
+      params: trashParams, body: restoreBody.nullable().optional(),
+      response: { 201: z.record(z.string(), z.unknown()), ...problems(400, 401, 403, 404, 409, 503, 504) },
+    },
+  }, async (req, reply) => {
+    const spec = specOf(req.params);
+    const id = validId(req.params.id);
+    const name = req.body?.name;
+    if (name !== undefined && !IMAGE_NAME_PATTERN.test(name)) {
+      throw new ApiError('VALIDATION_FAILED', 'image names are 1–128 characters: letters, digits, ".", "_", "-", starting with a letter or digit');
+    }
+    let restored: string;
+    try {
+      restored = await ceph.trash.restore(spec, id, name);
+    } catch (e) {
+      if (isCephError(e, 'ENOENT') && (e.op === 'rbd_trash_get' || e.op === 'rbd_trash_restore')) throw notFound(spec, id);
+      if (isCephError(e, 'EEXIST')) throw new ApiError('IMAGE_EXISTS', `An image named ${name ?? 'like the trashed one'} exists in ${spec}; restore it under another name.`, {}, e);
+      if (isCephError(e, 'EBUSY')) throw new ApiError('OPERATION_IN_PROGRESS', `Trash entry ${id} is being removed or restored.`, {}, e);
+      if (isCephError(e, 'EINVAL')) throw new ApiError('CONFLICT', `Trash entry ${id} cannot be restored (it is not a user deletion, e.g. a migration source).`, {}, e);
+      throw e;
+    }
+    reply.code(201).header('location', imagePath(spec, restored));
+    try {
+      const { featureBits: _bits, ...image } = await ceph.images.stat(spec, restored);
+      return image as unknown as Record<string, unknown>;
+    } catch {
+      return { name: restored, pool: spec, id };
+    }
+  });
+
+  app.delete('/trash/:id', {
+    schema: {
+      tags: ['trash'], summary: 'Remove a trash entry for good', operationId: 'removeTrashEntry',
+      description: '202 with the removal task. 409 TRASH_DEFERRED while the entry is deferred, unless `force=true`.',
+      params: trashParams, querystring: z.object({ force: booleanQuery.optional() }),
+      response: { 202: taskSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
+    },
+  }, async (req, reply) => {
+    const spec = specOf(req.params);
+    const e = await entry(spec, req.params.id);
+    const force = req.query.force === true;
+    if (!force && Date.parse(e.deferredUntil) > Date.now()) {
+      throw new ApiError('TRASH_DEFERRED', `Trash entry ${e.id} (${e.name}) is kept until ${e.deferredUntil}; send force=true to remove it now.`,
+        { deferredUntil: e.deferredUntil });
+    }
+    return replyTask(reply, await ceph.trash.queueRemove(spec, e, 'trash.remove', force));
+  });
+
+  app.post('/trash/purge', {
+    schema: {
+      tags: ['trash'], summary: 'Remove every trash entry whose deferment has ended', operationId: 'purgeTrash',
+      description: '202 with the purge task. Entries that cannot be removed (snapshots, still open) are skipped and listed in the task result.',
+      params: scopeParams,
+      response: { 202: taskSchema, ...problems(400, 401, 403, 404, 503, 504) },
+    },
+  }, async (req, reply) => {
+    const spec = specOf(req.params);
+    await ceph.trash.list(spec); // 404 for a missing pool or namespace now, not in the task
+    return replyTask(reply, await ceph.trash.queuePurge(spec));
+  });
+};

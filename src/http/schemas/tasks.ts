@@ -1,0 +1,65 @@
+// Task and trash schemas (OpenAPI).
+import { z } from 'zod';
+import { scopeParams } from './common.js';
+
+export const TASK_STATE_VALUES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+
+export const taskErrorSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  code: z.string().describe('stable error code (the same codes as problem documents, plus INTERRUPTED)'),
+  errno: z.string().optional(),
+}).meta({ id: 'TaskError', description: 'why the task failed: a problem object with a stable code' });
+
+export const taskSchema = z.object({
+  id: z.string().describe('"<pool id>-<created>-<random>"'),
+  action: z.string().describe('image.remove, trash.remove, trash.purge, image.shrink, image.flatten, snapshot.rollback, image.copy, …'),
+  target: z.object({
+    pool: z.string(), namespace: z.string(), image: z.string(), imageId: z.string().optional(), snapshot: z.string().optional(),
+  }),
+  state: z.enum(TASK_STATE_VALUES),
+  progress: z.number().min(0).max(1),
+  createdAt: z.string(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  error: taskErrorSchema.optional(),
+  params: z.record(z.string(), z.unknown()).optional(),
+  result: z.record(z.string(), z.unknown()).optional(),
+  cancelRequested: z.boolean().optional().describe('a cancel was asked for; the runner stops at its next step'),
+}).meta({ id: 'Task', description: 'A long operation, kept in RADOS; every replica answers the same for it' });
+
+export const TASK_ID_PATTERN = /^[0-9]{1,10}-[0-9a-z]{9}-[0-9a-f]{8}$/;
+export const taskIdParams = z.object({ id: z.string().min(1).max(256).describe('a task id') });
+
+export const taskListQuery = z.object({
+  pool: z.string().min(1).max(4096).optional().describe('only tasks of this pool'),
+  state: z.enum(TASK_STATE_VALUES).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().max(256).optional().describe('nextCursor of the previous page'),
+});
+
+export const taskListSchema = z.object({
+  items: z.array(taskSchema),
+  nextCursor: z.string().optional(),
+}).meta({ id: 'TaskList' });
+
+export const TRASH_SOURCES = ['user', 'mirroring', 'migration', 'removing', 'user_parent'] as const;
+export const trashEntrySchema = z.object({
+  id: z.string(),
+  name: z.string().describe('the name the image had'),
+  deletedAt: z.string(),
+  deferredUntil: z.string().describe('until then, removal needs force=true; the image can be restored until it is removed'),
+  source: z.enum(TRASH_SOURCES),
+}).meta({ id: 'TrashEntry' });
+
+export const trashListSchema = z.object({ items: z.array(trashEntrySchema), nextCursor: z.string().optional() }).meta({ id: 'TrashList' });
+export const trashParams = scopeParams.extend({ id: z.string().min(1).max(256).describe('the trash entry (image) id') });
+export const trashListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().max(256).optional(),
+});
+export const restoreBody = z.object({
+  name: z.string().optional().describe('a new name (default: the name it had)'),
+}).strict();
