@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # scripts/bench-scale.sh — `npm run bench:scale`: a page of images in pools of 1,000, 10,000 and 100,000
 # images (bench/scale.ts), against C's rbd_list2 and the Ceph Dashboard. See docs/benchmarks.md.
+# `scripts/bench-scale.sh --write` (`npm run bench:write`): creates through the service against C's
+# rbd_create on the same cluster, interleaved (bench/write-path.ts); BENCH_CPU_PROF=DIR profiles the service.
 #
 # The cluster lives in its own directory (.ceph/scale, monitor ports 3370/6870): never the test cluster's.
 # Its pools are made by the C program (bench/rbdbench -F: rbd_create of img-000000…, topping a pool up to
@@ -51,6 +53,10 @@ fi
 MGR_EXTRA_MODULES=$extra scripts/ceph-cluster.sh up "$DIR"
 eval "$(scripts/ceph-cluster.sh env "$DIR" | grep '^export ')"
 ceph_() { timeout 60 ceph -c "$CEPH_CONF" --id admin --keyring "$CEPH_KEYRING" "$@"; }
+if [ "${1:-}" = --write ]; then
+  npx tsx bench/write-path.ts
+  exit $?
+fi
 if [ -n "$extra" ]; then
   mods=$(ceph_ mgr module ls -f json)
   [[ $mods == *'"dashboard"'* ]] || fail "this cluster's mgr was started without the dashboard module: scripts/ceph-cluster.sh destroy $DIR, then run again"
