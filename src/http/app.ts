@@ -25,6 +25,7 @@ import { poolRoutes } from './routes/pools.js';
 import { namespaceRoutes } from './routes/namespaces.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { imageUsageRoutes } from './routes/image-usage.js';
+import { copyRoutes } from './routes/copy.js';
 import { snapshotRoutes } from './routes/snapshots.js';
 import { cloneRoutes } from './routes/clones.js';
 import { taskRoutes } from './routes/tasks.js';
@@ -139,6 +140,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await registerScoped(app, imageRoutes);
   await registerScoped(app, metadataRoutes);
   await registerScoped(app, imageUsageRoutes);
+  await registerScoped(app, copyRoutes);
   await registerScoped(app, snapshotRoutes);
   await registerScoped(app, cloneRoutes);
   await app.register(taskRoutes, { prefix: API_PREFIX });

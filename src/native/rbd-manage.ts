@@ -83,6 +83,9 @@ export const rbdManage = {
   deepCopyWithProgress: librbd.func('int rbd_deep_copy_with_progress(rbd_image_t image, rados_ioctx_t dest_io_ctx, '
     + 'const char *destname, rbd_image_options_t dest_opts, librbd_progress_fn_t *cb, void *cbdata)'),
 
+  /** int rbd_open_by_id_read_only(rados_ioctx_t io, const char *id, rbd_image_t *image, const char *snap_name); */
+  openByIdReadOnly: librbd.func('int rbd_open_by_id_read_only(rados_ioctx_t io, const char *id, _Out_ rbd_image_t *image, const char *snap_name)'),
+
   /** int rbd_metadata_get(rbd_image_t image, const char *key, char *value, size_t *val_len); -ERANGE sets *val_len */
   metadataGet: librbd.func('int rbd_metadata_get(rbd_image_t image, const char *key, void *value, _Inout_ size_t *val_len)'),
   /** int rbd_metadata_set(rbd_image_t image, const char *key, const char *value); */

@@ -17,7 +17,8 @@ export const patchImageBody = z.object({
   .refine((b) => b.name !== undefined || b.size !== undefined || b.features !== undefined,
     'give at least one of name, size, features')
   .refine((b) => b.features === undefined || new Set(b.features).size === b.features.length, 'features must not repeat')
-  .meta({ id: 'ImagePatch', description: 'Every change is validated before any is applied.' });
+  // no component id: a named component is emitted in output form, where allowShrink (defaulted) would be required
+  .describe('Every change is validated before any is applied.');
 
 export const patchAppliedSchema = z.object({
   renamed: z.object({ from: z.string(), to: z.string() }).optional(),

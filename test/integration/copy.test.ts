@@ -1,0 +1,187 @@
+// POST …/copy: copies and deep copies compared byte for byte with `rbd export`, snapshots listed on the
+// destination, the destination invisible until complete, cancel and kill -9 leave nothing behind.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CephConnection } from '../../src/ceph/connection.js';
+import { json, testApp, type TestApp } from '../helpers/app.js';
+import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+import { startService, type ServiceProcess } from '../helpers/service.js';
+
+let t: TestApp;
+let conn: CephConnection;
+let pool: { name: string; remove: () => Promise<void> };
+let base: string;
+let work: string;
+const services: ServiceProcess[] = [];
+const MiB = 1024 * 1024;
+
+function rbd(...args: string[]): string {
+  const dir = clusterDir();
+  return execFileSync('rbd', ['-c', `${dir}/ceph.conf`, '--id', 'admin', '--keyring', `${dir}/ceph.client.admin.keyring`, ...args],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * MiB });
+}
+function exportImage(spec: string): Buffer {
+  const dir = clusterDir();
+  return execFileSync('rbd', ['-c', `${dir}/ceph.conf`, '--id', 'admin', '--keyring', `${dir}/ceph.client.admin.keyring`, '--no-progress', 'export', spec, '-'],
+    { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 512 * MiB });
+}
+const ls = (ns?: string): string[] => rbd('ls', ...(ns ? ['--namespace', ns] : []), pool.name).split('\n').filter(Boolean).sort();
+const snapNames = (spec: string): string[] => (JSON.parse(rbd('snap', 'ls', '--format', 'json', spec)) as { name: string }[]).map((s) => s.name);
+
+/** Import `bytes` of random data as a new image. */
+function importRandom(name: string, bytes: number, objectSize = '4M'): void {
+  const f = join(work, `${name}.bin`);
+  writeFileSync(f, randomBytes(bytes));
+  rbd('import', '--no-progress', '--object-size', objectSize, f, `${pool.name}/${name}`);
+  rmSync(f);
+}
+
+async function waitTask(id: string, until: (s: string) => boolean = (s) => ['succeeded', 'failed', 'cancelled'].includes(s), ms = 120_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const r = await t.app.inject({ method: 'GET', url: `/api/v1/tasks/${id}` });
+    expect(r.statusCode, r.body).toBe(200);
+    const task = r.json();
+    if (until(task.state) || Date.now() > end) return task;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+async function copy(source: string, body: unknown, scope = base) {
+  return t.app.inject({ method: 'POST', url: `${scope}/${source}/copy`, ...json(body) });
+}
+
+beforeAll(async () => {
+  conn = await connect('admin');
+  pool = await makePool(conn, 'copy');
+  t = await testApp('rbdapi');
+  base = `/api/v1/pools/${pool.name}/images`;
+  work = mkdtempSync(join(tmpdir(), 'rbdapi-copy-'));
+  importRandom('src', 24 * MiB);
+  rbd('snap', 'create', `${pool.name}/src@s1`);
+  rbd('bench', '--io-type', 'write', '--io-size', '4K', '--io-total', '1M', '--io-pattern', 'rand', `${pool.name}/src`);
+  rbd('snap', 'create', `${pool.name}/src@s2`);
+  rbd('bench', '--io-type', 'write', '--io-size', '4K', '--io-total', '1M', '--io-pattern', 'rand', `${pool.name}/src`);
+  rbd('image-meta', 'set', `${pool.name}/src`, 'owner', 'alice');
+  rbd('namespace', 'create', `${pool.name}/tenant`);
+});
+
+afterAll(async () => {
+  for (const s of services) if (s.child.exitCode === null) s.child.kill('SIGKILL');
+  await t?.close();
+  await pool?.remove();
+  await conn?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('copy', () => {
+  it('202 + task; the copy has the same bytes as the source (rbd export), no snapshots, the metadata', async () => {
+    const r = await copy('src', { destination: { name: 'c1' } });
+    expect(r.statusCode, r.body).toBe(202);
+    expect(r.headers.location).toBe(`/api/v1/tasks/${r.json().id}`);
+    expect(r.json()).toMatchObject({ action: 'image.copy', target: { pool: pool.name, namespace: '', image: 'src' } });
+    const task = await waitTask(r.json().id);
+    expect(task.state, JSON.stringify(task)).toBe('succeeded');
+    expect(task.progress).toBe(1);
+    expect(exportImage(`${pool.name}/c1`).equals(exportImage(`${pool.name}/src`))).toBe(true);
+    expect(snapNames(`${pool.name}/c1`)).toEqual([]);
+    expect(rbd('image-meta', 'get', `${pool.name}/c1`, 'owner').trim()).toBe('alice');
+    expect(ls()).toEqual(['c1', 'src']);
+  });
+
+  it('deep copy into another namespace: HEAD and every snapshot byte for byte, snapshots listed', async () => {
+    const r = await copy('src', { destination: { namespace: 'tenant', name: 'd1' }, snapshots: true });
+    expect(r.statusCode, r.body).toBe(202);
+    const task = await waitTask(r.json().id);
+    expect(task.state, JSON.stringify(task)).toBe('succeeded');
+    const dst = `${pool.name}/tenant/d1`;
+    expect(snapNames(dst)).toEqual(['s1', 's2']);
+    expect(exportImage(dst).equals(exportImage(`${pool.name}/src`))).toBe(true);
+    for (const s of ['s1', 's2']) expect(exportImage(`${dst}@${s}`).equals(exportImage(`${pool.name}/src@${s}`)), s).toBe(true);
+    expect(ls('tenant')).toEqual(['d1']);
+    const got = await t.app.inject({ method: 'GET', url: `/api/v1/pools/${pool.name}/namespaces/tenant/images/d1` });
+    expect(got.statusCode).toBe(200);
+    expect(got.json().snapshotCount).toBe(2);
+  });
+
+  it('features and objectSize of the copy are honoured', async () => {
+    const r = await copy('src', { destination: { name: 'c2' }, features: ['layering'], objectSize: '1MiB' });
+    expect(r.statusCode, r.body).toBe(202);
+    const done = await waitTask(r.json().id);
+    expect(done.state, JSON.stringify(done)).toBe('succeeded');
+    const info = JSON.parse(rbd('info', '--format', 'json', `${pool.name}/c2`)) as { features: string[]; object_size: number };
+    expect(info.features).toEqual(['layering']);
+    expect(info.object_size).toBe(MiB);
+    expect(exportImage(`${pool.name}/c2`).equals(exportImage(`${pool.name}/src`))).toBe(true);
+  });
+
+  it('409 IMAGE_EXISTS when the destination exists; 404 for a missing source, pool or namespace; 400 for bad bodies', async () => {
+    const exists = await copy('src', { destination: { name: 'c1' } });
+    expect(exists.statusCode).toBe(409);
+    expect(exists.json().code).toBe('IMAGE_EXISTS');
+    expect((await copy('nope', { destination: { name: 'x' } })).json().code).toBe('IMAGE_NOT_FOUND');
+    expect((await copy('src', { destination: { pool: 'no-such-pool-cp', name: 'x' } })).json().code).toBe('POOL_NOT_FOUND');
+    expect((await copy('src', { destination: { namespace: 'nons', name: 'x' } })).json().code).toBe('NAMESPACE_NOT_FOUND');
+    for (const body of [
+      {}, { destination: {} }, { destination: { name: '.rbdapi-copy-0123' } }, { destination: { name: 'a/b' } },
+      { destination: { name: 'x', namespace: 'a/b' } }, { destination: { name: 'x' }, snapshots: 'yes' },
+      { destination: { name: 'x' }, features: ['fast-diff'] }, { destination: { name: 'x' }, objectSize: '3MiB' },
+      { destination: { name: 'x' }, extra: 1 }, { destination: { name: 'x', other: 1 } },
+    ]) {
+      const r = await copy('src', body);
+      expect(r.statusCode, JSON.stringify(body)).toBe(400);
+    }
+    expect(ls()).toEqual(['c1', 'c2', 'src']);
+  });
+
+  it('the destination is invisible until the copy is complete; a cancelled copy leaves nothing', async () => {
+    importRandom('big', 32 * MiB, '4K');
+    const r = await copy('big', { destination: { name: 'big-copy' } });
+    expect(r.statusCode, r.body).toBe(202);
+    const id = r.json().id as string;
+    const running = await waitTask(id, (s) => s !== 'queued');
+    expect(running.state).toBe('running');
+    expect((await t.app.inject({ method: 'GET', url: `${base}/big-copy` })).statusCode).toBe(404);
+    expect(ls()).not.toContain('big-copy');
+    const cancel = await t.app.inject({ method: 'DELETE', url: `/api/v1/tasks/${id}` });
+    expect([202, 204]).toContain(cancel.statusCode);
+    const end = await waitTask(id);
+    expect(end.state, JSON.stringify(end)).toBe('cancelled');
+    expect(ls()).toEqual(['big', 'c1', 'c2', 'src']);
+  });
+
+  it('a copy whose service process is killed (kill -9) leaves no destination, and the task ends INTERRUPTED', async () => {
+    const dir = clusterDir();
+    const svc = await startService({
+      CEPH_CONF: `${dir}/ceph.conf`, CEPH_CLIENT_ID: 'rbdapi', CEPH_KEYRING: `${dir}/ceph.client.rbdapi.keyring`,
+      TASK_LEASE_MS: '3000', TASK_SCAN_MS: '500',
+    });
+    services.push(svc);
+    const started = await fetch(`${svc.url}${base}/big/copy`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ destination: { name: 'killed' }, snapshots: true }),
+    });
+    expect(started.status).toBe(202);
+    const id = ((await started.json()) as { id: string }).id;
+    // wait until the copy has written something under its temporary name
+    const end = Date.now() + 30_000;
+    for (;;) {
+      const task = (await (await fetch(`${svc.url}/api/v1/tasks/${id}`)).json()) as { state: string; progress: number };
+      if (task.state === 'running' && task.progress > 0.05) break;
+      expect(task.state).not.toBe('succeeded');
+      if (Date.now() > end) throw new Error(`the copy did not progress: ${JSON.stringify(task)}`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(ls().some((n) => n.startsWith('.rbdapi-copy-'))).toBe(true);
+    svc.child.kill('SIGKILL');
+    expect((await svc.exited).signal).toBe('SIGKILL');
+    // this process's task engine takes the task over once the dead runner's lease has expired
+    const task = await waitTask(id, undefined, 90_000);
+    expect(task.state, JSON.stringify(task)).toBe('failed');
+    expect(task.error.code).toBe('INTERRUPTED');
+    expect(ls()).toEqual(['big', 'c1', 'c2', 'src']);
+  });
+});
