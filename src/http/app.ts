@@ -17,7 +17,7 @@ import { registerRateLimit, type RateLimitSettings } from './plugins/rate-limit.
 import { requireClientCertificates } from './tls.js';
 import { registerJsonBody } from './plugins/json-body.js';
 import { registerOpenApi } from './plugins/openapi.js';
-import { registerProblems } from './plugins/problems.js';
+import { clientErrorHandler, frameworkErrorHandler, registerProblems } from './plugins/problems.js';
 import { healthRoutes } from './routes/health.js';
 import { imageListRoutes } from './routes/image-list.js';
 import { imageRoutes } from './routes/images.js';
@@ -102,7 +102,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     routerOptions: { maxParamLength: 4096, ignoreTrailingSlash: true },
-    return503OnClosing: true,
+    // a request closing down is answered problem+json 503 SHUTTING_DOWN by registerProblems' hook
+    return503OnClosing: false,
+    // what the framework answers by itself is problem+json too, logged and counted (plugins/problems.ts)
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
+    // a request must arrive whole (headers and body) within 30 s (408); a socket silent for 120 s is closed
+    requestTimeout: 30_000,
+    connectionTimeout: 120_000,
     // one access-log line per request, written in onResponse below (with route, status, duration, errno)
     logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<ZodTypeProvider>();

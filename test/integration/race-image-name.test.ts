@@ -84,6 +84,7 @@ async function settled(app: TestApp, name: string): Promise<string | undefined> 
   const listed = rbdListed(name);
   if (get.statusCode === 200 && rbdInfoOk(name) && listed && apiListed) return undefined;
   if (get.statusCode === 404 && !listed && !apiListed) return undefined;
+  if (get.statusCode === 200 && !listed) return `${name}: GET 200 but not listed`;
   return `${name}: GET ${get.statusCode} ${get.statusCode !== 200 ? get.json().code : ''}, rbd ls ${listed}, API list ${apiListed}, rbd info ${rbdInfoOk(name)}`;
 }
 
@@ -130,6 +131,9 @@ describe('leftovers of interrupted creates and deletes', () => {
     rbd('create', '--size', '1M', `${pool.name}/${name}`);
     rados('rm', `rbd_id.${name}`);
     expect(rbdListed(name)).toBe(true);
+    const get = await t.app.inject({ method: 'GET', url: `${base()}/${name}` });
+    expect(get.statusCode).toBe(409);
+    expect(get.json().code).toBe('IMAGE_INCOMPLETE');
     const post = await t.app.inject({ method: 'POST', url: base(), ...json({ name, size: '1MiB' }) });
     expect(post.statusCode).toBe(409);
     expect(post.json().code).toBe('IMAGE_INCOMPLETE');

@@ -33,4 +33,10 @@ export function registerJsonBody(app: FastifyInstance): void {
       }
     },
   );
+  // Any other type: an empty body is "no body" (curl -X DELETE -d '' sends a form type with nothing in it);
+  // a body that is not JSON is 415.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => {
+    if ((body as Buffer).length === 0) return done(null, undefined);
+    done(new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Send application/json.'), undefined);
+  });
 }

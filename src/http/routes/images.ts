@@ -231,9 +231,20 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       tags: ['images'], summary: 'Get an image', operationId: 'getImage',
       params: imageParams,
-      response: { 200: imageSchema, ...problems(400, 401, 403, 404, 503, 504) },
+      response: { 200: imageSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
-  }, async (req) => toImage(await ceph.images.stat(specOf(req.params), req.params.image)));
+  }, async (req) => {
+    const pool = specOf(req.params);
+    try {
+      return toImage(await ceph.images.stat(pool, req.params.image));
+    } catch (e) {
+      // listed but not openable: say so (409 IMAGE_INCOMPLETE, as POST does) instead of a 404 that contradicts listings
+      if (isCephError(e, 'ENOENT') && e.op.startsWith('rbd_open') && await leftover(pool, req.params.image)) {
+        throw incomplete(pool, req.params.image);
+      }
+      throw e;
+    }
+  });
 
   app.patch('/images/:image', {
     schema: {
