@@ -60,7 +60,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a pool */
+        /**
+         * Get a pool
+         * @description RBD pools carry `rbd`: image and snapshot counts and provisioned bytes of the default namespace and its trash.
+         */
         get: operations["getPool"];
         put?: never;
         post?: never;
@@ -183,14 +186,14 @@ export interface paths {
         post?: never;
         /**
          * Delete an image
-         * @description Refused (409) while the image is open by a client or has snapshots; snapshots are never deleted silently.
+         * @description Refused (409) while the image is open by a client or has snapshots; snapshots are never deleted silently. The image moves to the trash (its name is free at once) and its removal runs as a task: the answer carries `Link: </api/v1/tasks/{id}>; rel="monitor"`. With `keepFor` (e.g. `30m`, `12h`, `7d`, `1y`; 1m to 1y) it stays in the trash, restorable, for that long (`Link: <…/trash/{id}>; rel="related"`).
          */
         delete: operations["deleteImage"];
         options?: never;
         head?: never;
         /**
-         * Resize an image
-         * @description Growing is always allowed. Shrinking discards data beyond the new size and needs `allowShrink: true`.
+         * Rename, resize or change the features of an image
+         * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime). Every change is validated before any is applied; `applied` says what was done.
          */
         patch: operations["resizeImage"];
         trace?: never;
@@ -212,16 +215,663 @@ export interface paths {
         post?: never;
         /**
          * Delete an image
-         * @description Refused (409) while the image is open by a client or has snapshots; snapshots are never deleted silently.
+         * @description Refused (409) while the image is open by a client or has snapshots; snapshots are never deleted silently. The image moves to the trash (its name is free at once) and its removal runs as a task: the answer carries `Link: </api/v1/tasks/{id}>; rel="monitor"`. With `keepFor` (e.g. `30m`, `12h`, `7d`, `1y`; 1m to 1y) it stays in the trash, restorable, for that long (`Link: <…/trash/{id}>; rel="related"`).
          */
         delete: operations["deleteImageInNamespace"];
         options?: never;
         head?: never;
         /**
-         * Resize an image
-         * @description Growing is always allowed. Shrinking discards data beyond the new size and needs `allowShrink: true`.
+         * Rename, resize or change the features of an image
+         * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime). Every change is validated before any is applied; `applied` says what was done.
          */
         patch: operations["resizeImageInNamespace"];
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/metadata": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every metadata key of an image */
+        get: operations["listImageMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/metadata/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One metadata key of an image */
+        get: operations["getImageMetadata"];
+        /**
+         * Set a metadata key of an image
+         * @description 201 when the key is new, 200 when it was replaced. `conf_<option>` keys set a librbd option for this image (per-image QoS: `conf_rbd_qos_iops_limit`, `conf_rbd_qos_bps_limit`, …): the option must be one librbd knows (see `GET …/config`) and the value of its type, or the answer is 400.
+         */
+        put: operations["putImageMetadata"];
+        post?: never;
+        /** Remove a metadata key of an image */
+        delete: operations["deleteImageMetadata"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * librbd settings in effect for an image
+         * @description Every librbd option an image can override with a `conf_<option>` metadata key, its value in effect and where that value comes from (`config`: the client configuration, `pool`, `image`).
+         */
+        get: operations["listImageConfig"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/metadata": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every metadata key of an image */
+        get: operations["listImageMetadataInNamespace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/metadata/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One metadata key of an image */
+        get: operations["getImageMetadataInNamespace"];
+        /**
+         * Set a metadata key of an image
+         * @description 201 when the key is new, 200 when it was replaced. `conf_<option>` keys set a librbd option for this image (per-image QoS: `conf_rbd_qos_iops_limit`, `conf_rbd_qos_bps_limit`, …): the option must be one librbd knows (see `GET …/config`) and the value of its type, or the answer is 400.
+         */
+        put: operations["putImageMetadataInNamespace"];
+        post?: never;
+        /** Remove a metadata key of an image */
+        delete: operations["deleteImageMetadataInNamespace"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * librbd settings in effect for an image
+         * @description Every librbd option an image can override with a `conf_<option>` metadata key, its value in effect and where that value comes from (`config`: the client configuration, `pool`, `image`).
+         */
+        get: operations["listImageConfigInNamespace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/snapshots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An image's snapshots
+         * @description User snapshots, oldest first. Snapshots librbd keeps for its own purposes (the trash namespace of clone format 2, mirroring, groups) are not listed.
+         */
+        get: operations["listSnapshots"];
+        put?: never;
+        /**
+         * Take a snapshot
+         * @description 201 with the snapshot; 409 SNAPSHOT_EXISTS when the name is taken (PUT …/snapshots/{snapshot} is the idempotent form).
+         */
+        post: operations["createSnapshot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/snapshots/{snapshot}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One snapshot */
+        get: operations["getSnapshot"];
+        /**
+         * Take a snapshot unless it exists (idempotent)
+         * @description 201 when taken, 200 when a snapshot of that name exists. Safe to retry; concurrent calls for one name make one snapshot. No body.
+         */
+        put: operations["putSnapshot"];
+        post?: never;
+        /**
+         * Delete a snapshot
+         * @description 409 SNAPSHOT_HAS_CHILDREN (naming the clones) while clones depend on it; 409 SNAPSHOT_PROTECTED while protected. Never flattens or unprotects anything on its own.
+         */
+        delete: operations["deleteSnapshot"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename, protect or unprotect a snapshot
+         * @description `name` renames (409 SNAPSHOT_EXISTS when taken); `protected` protects or unprotects (no change when it already is as asked). Unprotecting a snapshot that has clones: 409 SNAPSHOT_HAS_CHILDREN naming them. Clones made by this API (clone format 2) never need a protected snapshot.
+         */
+        patch: operations["patchSnapshot"];
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/snapshots/{snapshot}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Roll an image back to a snapshot (a task)
+         * @description Overwrites every block written since the snapshot: needs `?confirm=<image name>` (400 CONFIRMATION_REQUIRED without it). Refused with 409 IMAGE_IN_USE while a client has the image open (rolling back under a mounted filesystem corrupts it). Answers 202 with the task (`Location: /api/v1/tasks/{id}`): progress, cancel and the outcome are there; the snapshot is kept.
+         */
+        post: operations["rollbackSnapshot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/snapshots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An image's snapshots
+         * @description User snapshots, oldest first. Snapshots librbd keeps for its own purposes (the trash namespace of clone format 2, mirroring, groups) are not listed.
+         */
+        get: operations["listSnapshotsInNamespace"];
+        put?: never;
+        /**
+         * Take a snapshot
+         * @description 201 with the snapshot; 409 SNAPSHOT_EXISTS when the name is taken (PUT …/snapshots/{snapshot} is the idempotent form).
+         */
+        post: operations["createSnapshotInNamespace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/snapshots/{snapshot}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One snapshot */
+        get: operations["getSnapshotInNamespace"];
+        /**
+         * Take a snapshot unless it exists (idempotent)
+         * @description 201 when taken, 200 when a snapshot of that name exists. Safe to retry; concurrent calls for one name make one snapshot. No body.
+         */
+        put: operations["putSnapshotInNamespace"];
+        post?: never;
+        /**
+         * Delete a snapshot
+         * @description 409 SNAPSHOT_HAS_CHILDREN (naming the clones) while clones depend on it; 409 SNAPSHOT_PROTECTED while protected. Never flattens or unprotects anything on its own.
+         */
+        delete: operations["deleteSnapshotInNamespace"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename, protect or unprotect a snapshot
+         * @description `name` renames (409 SNAPSHOT_EXISTS when taken); `protected` protects or unprotects (no change when it already is as asked). Unprotecting a snapshot that has clones: 409 SNAPSHOT_HAS_CHILDREN naming them. Clones made by this API (clone format 2) never need a protected snapshot.
+         */
+        patch: operations["patchSnapshotInNamespace"];
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/snapshots/{snapshot}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Roll an image back to a snapshot (a task)
+         * @description Overwrites every block written since the snapshot: needs `?confirm=<image name>` (400 CONFIRMATION_REQUIRED without it). Refused with 409 IMAGE_IN_USE while a client has the image open (rolling back under a mounted filesystem corrupts it). Answers 202 with the task (`Location: /api/v1/tasks/{id}`): progress, cancel and the outcome are there; the snapshot is kept.
+         */
+        post: operations["rollbackSnapshotInNamespace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/children": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The clones of an image's snapshots
+         * @description Every clone of every snapshot of the image, in any pool and namespace the service can read. Clones in the trash (`trash: true`) still depend on their snapshot until their removal has run.
+         */
+        get: operations["listImageChildren"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/flatten": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Flatten a clone (a task)
+         * @description Copies every block the clone still reads from its parent snapshot, then detaches it: afterwards `parent` is null and the snapshot can be deleted. Answers 202 with the task (`Location: /api/v1/tasks/{id}`); 400 NOT_A_CLONE when the image has no parent.
+         */
+        post: operations["flattenImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/children": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The clones of an image's snapshots
+         * @description Every clone of every snapshot of the image, in any pool and namespace the service can read. Clones in the trash (`trash: true`) still depend on their snapshot until their removal has run.
+         */
+        get: operations["listImageChildrenInNamespace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/flatten": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Flatten a clone (a task)
+         * @description Copies every block the clone still reads from its parent snapshot, then detaches it: afterwards `parent` is null and the snapshot can be deleted. Answers 202 with the task (`Location: /api/v1/tasks/{id}`); 400 NOT_A_CLONE when the image has no parent.
+         */
+        post: operations["flattenImageInNamespace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Disk usage of an image (like rbd du)
+         * @description Bytes written per snapshot and since the last snapshot, counted in whole objects as `rbd du` counts (or in bytes with `exact=true`). With fast-diff enabled and valid the object maps are read (fast); otherwise every object is listed, which can be slow: the answer is 504 USAGE_TIMEOUT past `timeoutMs`.
+         */
+        get: operations["getImageUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Disk usage of an image (like rbd du)
+         * @description Bytes written per snapshot and since the last snapshot, counted in whole objects as `rbd du` counts (or in bytes with `exact=true`). With fast-diff enabled and valid the object maps are read (fast); otherwise every object is listed, which can be slow: the answer is 504 USAGE_TIMEOUT past `timeoutMs`.
+         */
+        get: operations["getImageUsageInNamespace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/copy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Copy an image (or deep-copy it with its snapshots)
+         * @description 202 with the `image.copy` task. The copy is made under a hidden name and appears under `destination.name` only when complete; a failed, cancelled or interrupted copy leaves nothing behind. 409 IMAGE_EXISTS when the destination exists. A clone is flattened into its copy.
+         */
+        post: operations["copyImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/copy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Copy an image (or deep-copy it with its snapshots)
+         * @description 202 with the `image.copy` task. The copy is made under a hidden name and appears under `destination.name` only when complete; a failed, cancelled or interrupted copy leaves nothing behind. 409 IMAGE_EXISTS when the destination exists. A clone is flattened into its copy.
+         */
+        post: operations["copyImageInNamespace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List tasks, newest first
+         * @description Tasks of every pool the token may see (or of `pool`), newest first; `state` filters. Pass `nextCursor` as `cursor` for the next page.
+         */
+        get: operations["listTasks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a task */
+        get: operations["getTask"];
+        put?: never;
+        post?: never;
+        /**
+         * Cancel a task
+         * @description A queued task ends `cancelled` at once (204). A running task is asked to stop (202 with the task, `cancelRequested: true`); it ends `cancelled` within seconds. 409 TASK_FINISHED when it already ended.
+         */
+        delete: operations["cancelTask"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow a task (Server-Sent Events)
+         * @description `text/event-stream`: an event `task` (data: the task JSON) now and at every change of progress or state; the stream ends after the event of the final state. Works through any replica (it polls the record).
+         */
+        get: operations["taskEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/trash": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the trash
+         * @description Newest deletion first. Pass `nextCursor` as `cursor` for the next page.
+         */
+        get: operations["listTrash"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/trash/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a trash entry */
+        get: operations["getTrashEntry"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove a trash entry for good
+         * @description 202 with the removal task. 409 TRASH_DEFERRED while the entry is deferred, unless `force=true`.
+         */
+        delete: operations["removeTrashEntry"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/trash/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore an image from the trash
+         * @description Brings the image back (same id, same data) under its old name or `name`. 201 with its Location; 409 IMAGE_EXISTS when the name is taken.
+         */
+        post: operations["restoreTrashEntry"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/trash/purge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove every trash entry whose deferment has ended
+         * @description 202 with the purge task. Entries that cannot be removed (snapshots, still open) are skipped and listed in the task result.
+         */
+        post: operations["purgeTrash"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/trash": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the trash
+         * @description Newest deletion first. Pass `nextCursor` as `cursor` for the next page.
+         */
+        get: operations["listTrashInNamespace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/trash/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a trash entry */
+        get: operations["getTrashEntryInNamespace"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove a trash entry for good
+         * @description 202 with the removal task. 409 TRASH_DEFERRED while the entry is deferred, unless `force=true`.
+         */
+        delete: operations["removeTrashEntryInNamespace"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/trash/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore an image from the trash
+         * @description Brings the image back (same id, same data) under its old name or `name`. 201 with its Location; 409 IMAGE_EXISTS when the name is taken.
+         */
+        post: operations["restoreTrashEntryInNamespace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/trash/purge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove every trash entry whose deferment has ended
+         * @description 202 with the purge task. Entries that cannot be removed (snapshots, still open) are skipped and listed in the task result.
+         */
+        post: operations["purgeTrashInNamespace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
 }
@@ -280,6 +930,79 @@ export interface components {
             /** @description pool for data objects (e.g. erasure-coded) */
             dataPool?: string;
         };
+        /** @description the snapshot the new image is a copy-on-write clone of */
+        CloneSource: {
+            /** @description default: the pool of the new image (and then its namespace too) */
+            pool?: string;
+            /** @description default: the new image's namespace when `pool` is not given, the pool's default namespace when it is */
+            namespace?: string;
+            image: string;
+            snapshot: string;
+        };
+        CloneSpec: {
+            source: components["schemas"]["CloneSource"];
+            /**
+             * @description default: the snapshot's size; a larger size grows the clone, a smaller one is refused
+             * @example 10GiB
+             * @example 1073741824
+             */
+            size?: number | string;
+            /** @description feature names; default: the cluster default (layering, exclusive-lock, object-map, fast-diff, deep-flatten) */
+            features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling")[];
+            /**
+             * @description a power of two from 4KiB to 32MiB; default 4MiB
+             * @example 10GiB
+             * @example 1073741824
+             */
+            objectSize?: number | string;
+            /**
+             * @description must divide objectSize
+             * @example 10GiB
+             * @example 1073741824
+             */
+            stripeUnit?: number | string;
+            stripeCount?: number;
+            /** @description pool for data objects (e.g. erasure-coded) */
+            dataPool?: string;
+        };
+        CreateClone: {
+            /** @description 1–128 characters: letters, digits, ".", "_", "-"; starts with a letter or digit */
+            name: string;
+            source: components["schemas"]["CloneSource"];
+            /**
+             * @description default: the snapshot's size; a larger size grows the clone, a smaller one is refused
+             * @example 10GiB
+             * @example 1073741824
+             */
+            size?: number | string;
+            /** @description feature names; default: the cluster default (layering, exclusive-lock, object-map, fast-diff, deep-flatten) */
+            features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling")[];
+            /**
+             * @description a power of two from 4KiB to 32MiB; default 4MiB
+             * @example 10GiB
+             * @example 1073741824
+             */
+            objectSize?: number | string;
+            /**
+             * @description must divide objectSize
+             * @example 10GiB
+             * @example 1073741824
+             */
+            stripeUnit?: number | string;
+            stripeCount?: number;
+            /** @description pool for data objects (e.g. erasure-coded) */
+            dataPool?: string;
+        };
+        CreateSnapshot: {
+            /** @description 1–128 characters: letters, digits, ".", "_", "-"; starts with a letter or digit */
+            name: string;
+        };
+        PatchSnapshot: {
+            /** @description rename the snapshot */
+            name?: string;
+            /** @description protect (no delete) or unprotect; unprotecting a snapshot with clones is refused (409 SNAPSHOT_HAS_CHILDREN) */
+            protected?: boolean;
+        };
         /** @description RFC 9457 problem document (application/problem+json) */
         Problem: {
             type: string;
@@ -287,7 +1010,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
+            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "SNAPSHOT_EXISTS" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "TRASH_DEFERRED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
             /** @description the errno name, when Ceph produced the error */
             errno?: string;
             instance?: string;
@@ -295,6 +1018,16 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** @description the snapshot this image is a clone of; null when it is not a clone */
+        ImageParent: {
+            pool: string;
+            /** @description '' = the pool's default namespace */
+            namespace: string;
+            image: string;
+            snapshot: string;
+            /** @description bytes of this image still read from the parent snapshot */
+            overlap: number;
+        } | null;
         Image: {
             name: string;
             id: string;
@@ -312,6 +1045,7 @@ export interface components {
             blockNamePrefix: string;
             createdAt: string;
             snapshotCount: number;
+            parent: components["schemas"]["ImageParent"];
             /** @description clients that have the image open (rbd map, VMs); given for one image, not in listings, where it would cost an OSD round trip per image */
             watchers?: {
                 address: string;
@@ -337,6 +1071,7 @@ export interface components {
             blockNamePrefix?: string;
             createdAt?: string;
             snapshotCount?: number;
+            parent?: components["schemas"]["ImageParent"];
             /** @description clients that have the image open (rbd map, VMs); given for one image, not in listings, where it would cost an OSD round trip per image */
             watchers?: {
                 address: string;
@@ -350,6 +1085,135 @@ export interface components {
             total?: number;
             /** @description pass as `cursor` for the next page; null on the last page */
             nextCursor: string | null;
+        };
+        /** @description why the task failed: a problem object with a stable code */
+        TaskError: {
+            type: string;
+            title: string;
+            status: number;
+            detail: string;
+            /** @description stable error code (the same codes as problem documents, plus INTERRUPTED) */
+            code: string;
+            errno?: string;
+        };
+        /** @description A long operation, kept in RADOS; every replica answers the same for it */
+        Task: {
+            /** @description "<pool id>-<created>-<random>" */
+            id: string;
+            /** @description image.remove, trash.remove, trash.purge, image.shrink, image.flatten, snapshot.rollback, image.copy, … */
+            action: string;
+            target: {
+                pool: string;
+                namespace: string;
+                image: string;
+                imageId?: string;
+                snapshot?: string;
+            };
+            /** @enum {string} */
+            state: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+            progress: number;
+            createdAt: string;
+            startedAt?: string;
+            finishedAt?: string;
+            error?: components["schemas"]["TaskError"];
+            params?: {
+                [key: string]: unknown;
+            };
+            result?: {
+                [key: string]: unknown;
+            };
+            /** @description a cancel was asked for; the runner stops at its next step */
+            cancelRequested?: boolean;
+            /** @description runs started: more than 1 when a replica took the task over after its runner died */
+            attempts?: number;
+        };
+        TaskList: {
+            items: components["schemas"]["Task"][];
+            nextCursor?: string;
+        };
+        TrashEntry: {
+            id: string;
+            /** @description the name the image had */
+            name: string;
+            deletedAt: string;
+            /** @description until then, removal needs force=true; the image can be restored until it is removed */
+            deferredUntil: string;
+            /** @enum {string} */
+            source: "user" | "mirroring" | "migration" | "removing" | "user_parent";
+        };
+        TrashList: {
+            items: components["schemas"]["TrashEntry"][];
+            nextCursor?: string;
+        };
+        Snapshot: {
+            name: string;
+            /** @description the snapshot id (grows with every snapshot of the pool) */
+            id: number;
+            /** @description the image's size when the snapshot was taken, bytes */
+            size: number;
+            createdAt: string;
+            protected: boolean;
+            /** @description clones of this snapshot (GET …/images/{image}/children names them) */
+            children: number;
+        };
+        SnapshotList: {
+            /** @description user snapshots, oldest first */
+            items: components["schemas"]["Snapshot"][];
+        };
+        CloneChild: {
+            pool: string;
+            /** @description '' = the pool's default namespace */
+            namespace: string;
+            image: string;
+            /** @description the snapshot of this image the clone depends on */
+            snapshot: string;
+            /** @description the clone is in the trash (deleted, its removal pending or deferred): it still holds the snapshot */
+            trash: boolean;
+        };
+        CloneChildList: {
+            items: components["schemas"]["CloneChild"][];
+        };
+        /** @description what the PATCH changed */
+        ImagePatchApplied: {
+            renamed?: {
+                from: string;
+                to: string;
+            };
+            resized?: {
+                from: number;
+                to: number;
+            };
+            featuresEnabled: string[];
+            featuresDisabled: string[];
+            /** @description the object map switched on was rebuilt (until then fast-diff is not used) */
+            objectMapRebuilt: boolean;
+        };
+        /** @description the image after the change, and what was done */
+        ImagePatched: {
+            name: string;
+            id: string;
+            pool: string;
+            /** @description bytes */
+            size: number;
+            /** @description bytes */
+            objectSize: number;
+            order: number;
+            objects: number;
+            features: string[];
+            stripeUnit: number;
+            stripeCount: number;
+            dataPool: string | null;
+            blockNamePrefix: string;
+            createdAt: string;
+            snapshotCount: number;
+            parent: components["schemas"]["ImageParent"];
+            /** @description clients that have the image open (rbd map, VMs); given for one image, not in listings, where it would cost an OSD round trip per image */
+            watchers?: {
+                address: string;
+                id: number;
+                cookie: number;
+            }[];
+            applied: components["schemas"]["ImagePatchApplied"];
         };
         /** @description the answer to `Prefer: return=minimal` */
         ImageCreated: {
@@ -375,8 +1239,36 @@ export interface components {
                 unfoundObjects: number;
             };
         };
-        PoolList: {
-            items: components["schemas"]["Pool"][];
+        /** @description RBD statistics of the default namespace (rbd_pool_stats_get; no data is scanned) */
+        PoolRbdStats: {
+            images: number;
+            /** @description sum of the image sizes */
+            provisionedBytes: number;
+            snapshots: number;
+            trashImages: number;
+            trashProvisionedBytes: number;
+        };
+        PoolWithRbd: {
+            name: string;
+            id: number;
+            applications: string[];
+            /** @enum {string} */
+            type: "replicated" | "erasure" | "unknown";
+            /** @description replicas (replicated) or k+m (erasure) */
+            size: number;
+            pgNum: number;
+            createdAt?: string;
+            stats: {
+                storedBytes: number;
+                objects: number;
+                objectCopies: number;
+                degradedObjects: number;
+                unfoundObjects: number;
+            };
+            rbd?: components["schemas"]["PoolRbdStats"];
+        };
+        PoolListWithRbd: {
+            items: components["schemas"]["PoolWithRbd"][];
         };
         Namespace: {
             name: string;
@@ -385,6 +1277,58 @@ export interface components {
         NamespaceList: {
             /** @description named namespaces of the pool, sorted; the default namespace is not listed */
             items: components["schemas"]["Namespace"][];
+        };
+        /** @description every metadata key of the image and its value */
+        ImageMetadata: {
+            [key: string]: string;
+        };
+        ImageMetadataEntry: {
+            key: string;
+            value: string;
+        };
+        ImageConfigOption: {
+            /** @description librbd option name; the metadata key conf_<name> overrides it for this image */
+            name: string;
+            /** @description the value in effect */
+            value: string;
+            /**
+             * @description where the value comes from
+             * @enum {string}
+             */
+            source: "config" | "pool" | "image";
+            /**
+             * @description the form values must take
+             * @enum {string}
+             */
+            type: "boolean" | "integer" | "number" | "string";
+        };
+        ImageConfigOptionList: {
+            items: components["schemas"]["ImageConfigOption"][];
+        };
+        /** @description disk usage as `rbd du` computes it */
+        ImageUsage: {
+            /** @description the image size */
+            provisionedBytes: number;
+            /** @description bytes written since the last snapshot (the image row of `rbd du`) */
+            usedBytes: number;
+            /** @description the image and all its snapshots (`rbd du` <TOTAL>) */
+            totalUsedBytes: number;
+            /** @description in snapshot id order */
+            snapshots: {
+                name: string;
+                id: number;
+                provisionedBytes: number;
+                /** @description bytes written between the previous snapshot and this one */
+                usedBytes: number;
+            }[];
+            /** @description true: counted in bytes; false: in whole objects */
+            exact: boolean;
+            /**
+             * @description fast-diff: object maps were read; scan: every object was listed
+             * @enum {string}
+             */
+            method: "fast-diff" | "scan";
+            elapsedMs: number;
         };
     };
     responses: never;
@@ -461,7 +1405,10 @@ export interface operations {
     };
     listPools: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `rbd`: add each RBD pool's image statistics (reads every image header: slower) */
+                stats?: "rbd";
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -474,7 +1421,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PoolList"];
+                    "application/json": components["schemas"]["PoolListWithRbd"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unauthorized */
@@ -626,7 +1582,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Pool"];
+                    "application/json": components["schemas"]["PoolWithRbd"];
                 };
             };
             /** @description Bad Request */
@@ -1134,7 +2090,7 @@ export interface operations {
                  *       "size": "10GiB"
                  *     }
                  */
-                "application/json": components["schemas"]["CreateImage"];
+                "application/json": components["schemas"]["CreateClone"] | components["schemas"]["CreateImage"];
             };
         };
         responses: {
@@ -1326,7 +2282,7 @@ export interface operations {
                  *       "size": "10GiB"
                  *     }
                  */
-                "application/json": components["schemas"]["CreateImage"];
+                "application/json": components["schemas"]["CreateClone"] | components["schemas"]["CreateImage"];
             };
         };
         responses: {
@@ -1463,6 +2419,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -1505,7 +2470,7 @@ export interface operations {
                  *       "size": "10GiB"
                  *     }
                  */
-                "application/json": components["schemas"]["ImageSpec"];
+                "application/json": components["schemas"]["CloneSpec"] | components["schemas"]["ImageSpec"];
             };
         };
         responses: {
@@ -1594,7 +2559,10 @@ export interface operations {
     };
     deleteImage: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description keep the image in the trash, restorable, for this long instead of removing it: a whole number and a unit: m (minutes), h (hours), d (days), w (weeks), y (365 days), from 1m to 1y, e.g. "30m", "12h", "7d", "1y" */
+                keepFor?: string;
+            };
             header?: never;
             path: {
                 /** @description the pool's name, percent-encoded */
@@ -1690,6 +2658,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description Every change is validated before any is applied. */
         requestBody: {
             content: {
                 /**
@@ -1698,17 +2667,21 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
+                    /** @description rename the image (same pool and namespace); 409 IMAGE_EXISTS if taken */
+                    name?: string;
                     /**
-                     * @description Integer bytes (1 to 9007199254740991) or a string with a binary unit, e.g. "10GiB", "512MiB", "1TiB".
+                     * @description the new size; growing is always allowed
                      * @example 10GiB
                      * @example 1073741824
                      */
-                    size: number | string;
+                    size?: number | string;
                     /**
                      * @description required to make the image smaller (data beyond the new size is lost)
                      * @default false
                      */
                     allowShrink?: boolean;
+                    /** @description the complete set of features the image should have. exclusive-lock, object-map, fast-diff and journaling can be switched on and off, deep-flatten only off; anything else (layering, striping, data-pool, fast-diff without object-map, …) is 400 FEATURE_NOT_CHANGEABLE */
+                    features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling" | "data-pool" | "operations" | "migrating" | "non-primary" | "dirty-cache")[];
                 };
             };
         };
@@ -1719,7 +2692,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Image"];
+                    "application/json": components["schemas"]["ImagePatched"];
                 };
             };
             /** @description Bad Request */
@@ -1848,6 +2821,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -1892,7 +2874,7 @@ export interface operations {
                  *       "size": "10GiB"
                  *     }
                  */
-                "application/json": components["schemas"]["ImageSpec"];
+                "application/json": components["schemas"]["CloneSpec"] | components["schemas"]["ImageSpec"];
             };
         };
         responses: {
@@ -1981,7 +2963,10 @@ export interface operations {
     };
     deleteImageInNamespace: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description keep the image in the trash, restorable, for this long instead of removing it: a whole number and a unit: m (minutes), h (hours), d (days), w (weeks), y (365 days), from 1m to 1y, e.g. "30m", "12h", "7d", "1y" */
+                keepFor?: string;
+            };
             header?: never;
             path: {
                 /** @description the pool's name, percent-encoded */
@@ -2081,6 +3066,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description Every change is validated before any is applied. */
         requestBody: {
             content: {
                 /**
@@ -2089,17 +3075,21 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
+                    /** @description rename the image (same pool and namespace); 409 IMAGE_EXISTS if taken */
+                    name?: string;
                     /**
-                     * @description Integer bytes (1 to 9007199254740991) or a string with a binary unit, e.g. "10GiB", "512MiB", "1TiB".
+                     * @description the new size; growing is always allowed
                      * @example 10GiB
                      * @example 1073741824
                      */
-                    size: number | string;
+                    size?: number | string;
                     /**
                      * @description required to make the image smaller (data beyond the new size is lost)
                      * @default false
                      */
                     allowShrink?: boolean;
+                    /** @description the complete set of features the image should have. exclusive-lock, object-map, fast-diff and journaling can be switched on and off, deep-flatten only off; anything else (layering, striping, data-pool, fast-diff without object-map, …) is 400 FEATURE_NOT_CHANGEABLE */
+                    features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling" | "data-pool" | "operations" | "migrating" | "non-primary" | "dirty-cache")[];
                 };
             };
         };
@@ -2110,7 +3100,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Image"];
+                    "application/json": components["schemas"]["ImagePatched"];
                 };
             };
             /** @description Bad Request */
@@ -2151,6 +3141,4068 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listImageMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMetadata"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImageMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+                /** @description a metadata key (percent-encoded). `conf_<option>` keys override a librbd option for this image (e.g. `conf_rbd_qos_iops_limit`); only options librbd knows are accepted, with values of the option's type. */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMetadataEntry"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putImageMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+                /** @description a metadata key (percent-encoded). `conf_<option>` keys override a librbd option for this image (e.g. `conf_rbd_qos_iops_limit`); only options librbd knows are accepted, with values of the option's type. */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "value": "example-value"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description the value, at most 16384 characters */
+                    value: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMetadataEntry"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMetadataEntry"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteImageMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+                /** @description a metadata key (percent-encoded). `conf_<option>` keys override a librbd option for this image (e.g. `conf_rbd_qos_iops_limit`); only options librbd knows are accepted, with values of the option's type. */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listImageConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageConfigOptionList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listImageMetadataInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMetadata"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImageMetadataInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+                /** @description a metadata key (percent-encoded). `conf_<option>` keys override a librbd option for this image (e.g. `conf_rbd_qos_iops_limit`); only options librbd knows are accepted, with values of the option's type. */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMetadataEntry"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putImageMetadataInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+                /** @description a metadata key (percent-encoded). `conf_<option>` keys override a librbd option for this image (e.g. `conf_rbd_qos_iops_limit`); only options librbd knows are accepted, with values of the option's type. */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "value": "example-value"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description the value, at most 16384 characters */
+                    value: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMetadataEntry"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMetadataEntry"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteImageMetadataInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+                /** @description a metadata key (percent-encoded). `conf_<option>` keys override a librbd option for this image (e.g. `conf_rbd_qos_iops_limit`); only options librbd knows are accepted, with values of the option's type. */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listImageConfigInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageConfigOptionList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listSnapshots: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createSnapshot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "example-name"
+                 *     }
+                 */
+                "application/json": components["schemas"]["CreateSnapshot"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Snapshot"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSnapshot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+                /** @description the snapshot's name, percent-encoded */
+                snapshot: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Snapshot"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putSnapshot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+                /** @description the snapshot's name, percent-encoded */
+                snapshot: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Snapshot"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Snapshot"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteSnapshot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+                /** @description the snapshot's name, percent-encoded */
+                snapshot: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    patchSnapshot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+                /** @description the snapshot's name, percent-encoded */
+                snapshot: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "protected": false
+                 *     }
+                 */
+                "application/json": components["schemas"]["PatchSnapshot"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Snapshot"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rollbackSnapshot: {
+        parameters: {
+            query?: {
+                /** @description the image's name: rollback overwrites every block written since the snapshot */
+                confirm?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+                /** @description the snapshot's name, percent-encoded */
+                snapshot: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listSnapshotsInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createSnapshotInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "example-name"
+                 *     }
+                 */
+                "application/json": components["schemas"]["CreateSnapshot"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Snapshot"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSnapshotInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+                /** @description the snapshot's name, percent-encoded */
+                snapshot: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Snapshot"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putSnapshotInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+                /** @description the snapshot's name, percent-encoded */
+                snapshot: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Snapshot"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Snapshot"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteSnapshotInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+                /** @description the snapshot's name, percent-encoded */
+                snapshot: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    patchSnapshotInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+                /** @description the snapshot's name, percent-encoded */
+                snapshot: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "protected": false
+                 *     }
+                 */
+                "application/json": components["schemas"]["PatchSnapshot"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Snapshot"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rollbackSnapshotInNamespace: {
+        parameters: {
+            query?: {
+                /** @description the image's name: rollback overwrites every block written since the snapshot */
+                confirm?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+                /** @description the snapshot's name, percent-encoded */
+                snapshot: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listImageChildren: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CloneChildList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    flattenImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listImageChildrenInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CloneChildList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    flattenImageInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImageUsage: {
+        parameters: {
+            query?: {
+                /** @description give up after this long (504 USAGE_TIMEOUT); default 5000, at most 60000 */
+                timeoutMs?: number;
+                /** @description false (default): whole objects, as `rbd du` counts (fast with fast-diff); true: bytes (lists every object: slow) */
+                exact?: "true" | "false";
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageUsage"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImageUsageInNamespace: {
+        parameters: {
+            query?: {
+                /** @description give up after this long (504 USAGE_TIMEOUT); default 5000, at most 60000 */
+                timeoutMs?: number;
+                /** @description false (default): whole objects, as `rbd du` counts (fast with fast-diff); true: bytes (lists every object: slow) */
+                exact?: "true" | "false";
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageUsage"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    copyImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        /** @description where to copy the image to, and how */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "destination": {
+                 *         "name": "example-name"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    destination: {
+                        /** @description default: the source image's pool */
+                        pool?: string;
+                        /** @description default: the source's namespace when the pool is the same, else the default namespace ("") */
+                        namespace?: string | "";
+                        /** @description 1–128 characters: letters, digits, ".", "_", "-"; starts with a letter or digit */
+                        name: string;
+                    };
+                    /**
+                     * @description true: a deep copy with every snapshot; false: the image's current data only
+                     * @default false
+                     */
+                    snapshots?: boolean;
+                    /** @description features of the copy; default: the cluster default */
+                    features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling")[];
+                    /**
+                     * @description a power of two from 4KiB to 32MiB; default: the source's
+                     * @example 10GiB
+                     * @example 1073741824
+                     */
+                    objectSize?: number | string;
+                    /** @description pool for the copy's data objects */
+                    dataPool?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    copyImageInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        /** @description where to copy the image to, and how */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "destination": {
+                 *         "name": "example-name"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    destination: {
+                        /** @description default: the source image's pool */
+                        pool?: string;
+                        /** @description default: the source's namespace when the pool is the same, else the default namespace ("") */
+                        namespace?: string | "";
+                        /** @description 1–128 characters: letters, digits, ".", "_", "-"; starts with a letter or digit */
+                        name: string;
+                    };
+                    /**
+                     * @description true: a deep copy with every snapshot; false: the image's current data only
+                     * @default false
+                     */
+                    snapshots?: boolean;
+                    /** @description features of the copy; default: the cluster default */
+                    features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling")[];
+                    /**
+                     * @description a power of two from 4KiB to 32MiB; default: the source's
+                     * @example 10GiB
+                     * @example 1073741824
+                     */
+                    objectSize?: number | string;
+                    /** @description pool for the copy's data objects */
+                    dataPool?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listTasks: {
+        parameters: {
+            query?: {
+                /** @description only tasks of this pool */
+                pool?: string;
+                state?: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a task id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    cancelTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a task id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    taskEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a task id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description text/event-stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listTrash: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrashList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getTrashEntry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the trash entry (image) id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrashEntry"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    removeTrashEntry: {
+        parameters: {
+            query?: {
+                force?: "true" | "false";
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the trash entry (image) id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    restoreTrashEntry: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the trash entry (image) id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /** @example {} */
+                "application/json": {
+                    /** @description a new name (default: the name it had) */
+                    name?: string;
+                } | null;
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    purgeTrash: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listTrashInNamespace: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrashList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getTrashEntryInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the trash entry (image) id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrashEntry"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    removeTrashEntryInNamespace: {
+        parameters: {
+            query?: {
+                force?: "true" | "false";
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the trash entry (image) id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    restoreTrashEntryInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the trash entry (image) id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /** @example {} */
+                "application/json": {
+                    /** @description a new name (default: the name it had) */
+                    name?: string;
+                } | null;
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    purgeTrashInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -135,8 +135,8 @@ describe('typed client: images', () => {
   });
 });
 
-describe('typed client: namespaces', () => {
-  it('creates a namespace, makes an image in it, lists both, refuses to delete it while not empty', async () => {
+describe('typed client: namespaces, trash and tasks', () => {
+  it('creates a namespace, makes an image in it, parks it in the trash and restores it, removes it in a task, deletes the namespace', async () => {
     const ns = uniqueName('ns');
     const made = await rbd.PUT('/api/v1/pools/{pool}/namespaces/{namespace}', { params: { path: { pool: pool.name, namespace: ns } } });
     expect([made.response.status, made.data]).toEqual([201, { name: ns, pool: pool.name }]);
@@ -157,7 +157,34 @@ describe('typed client: namespaces', () => {
 
     const busy = await rbd.DELETE('/api/v1/pools/{pool}/namespaces/{namespace}', { params: { path: { pool: pool.name, namespace: ns } } });
     expect([busy.response.status, busy.error?.code]).toEqual([409, 'NAMESPACE_NOT_EMPTY']);
-    expect((await rbd.DELETE('/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}', { params: { path } })).response.status).toBe(204);
+
+    // trash and tasks through the client: keepFor parks the image in the namespace's trash, restore brings it
+    // back, a plain DELETE removes it in a task we follow until it has succeeded
+    const parked = await rbd.DELETE('/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}', { params: { path, query: { keepFor: '1h' } } });
+    expect(parked.response.status).toBe(204);
+    const trash = await rbd.GET('/api/v1/pools/{pool}/namespaces/{namespace}/trash', { params: { path: { pool: pool.name, namespace: ns } } });
+    const entry = trash.data!.items.find((e) => e.name === 'in-ns');
+    expect(entry).toMatchObject({ name: 'in-ns', source: 'user' });
+    const restored = await rbd.POST('/api/v1/pools/{pool}/namespaces/{namespace}/trash/{id}/restore', {
+      params: { path: { pool: pool.name, namespace: ns, id: entry!.id } }, body: {},
+    });
+    expect(restored.response.status).toBe(201);
+    expect((await rbd.GET('/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}', { params: { path } })).data?.size).toBe(128 * 1024 ** 2);
+
+    const removed = await rbd.DELETE('/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}', { params: { path } });
+    expect(removed.response.status).toBe(204);
+    const taskId = /<\/api\/v1\/tasks\/([^>]+)>;\s*rel="monitor"/.exec(removed.response.headers.get('link') ?? '')?.[1];
+    expect(taskId).toBeDefined();
+    const deadline = Date.now() + 30_000;
+    let state = '';
+    while (Date.now() < deadline) {
+      const task = await rbd.GET('/api/v1/tasks/{id}', { params: { path: { id: decodeURIComponent(taskId!) } } });
+      state = task.data!.state;
+      expect(task.data!.target).toMatchObject({ pool: pool.name, namespace: ns, image: 'in-ns' });
+      if (state === 'succeeded' || state === 'failed' || state === 'cancelled') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(state).toBe('succeeded');
     expect((await rbd.DELETE('/api/v1/pools/{pool}/namespaces/{namespace}', { params: { path: { pool: pool.name, namespace: ns } } })).response.status).toBe(204);
     const missing = await rbd.GET('/api/v1/pools/{pool}/namespaces/{namespace}/images', { params: { path: { pool: pool.name, namespace: ns } } });
     expect([missing.response.status, missing.error?.code]).toEqual([404, 'NAMESPACE_NOT_FOUND']);

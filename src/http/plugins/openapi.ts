@@ -23,6 +23,14 @@ const REF = '#/components/schemas/';
 const PROBLEM = 'Problem';
 const METHODS = new Set(['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace']);
 
+/** Descriptions for tags that routes use without declaring them (resources added by other route files). */
+const TAG_DESCRIPTIONS: Record<string, string> = {
+  namespaces: 'RBD namespaces of a pool',
+  snapshots: 'Snapshots of an image, and clones',
+  trash: 'Images moved to the trash: restore or purge',
+  tasks: 'Long operations running in the background',
+};
+
 const isObject = (v: Json | undefined): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Names of the component schemas reachable from the document outside `components.schemas`, transitively. */
@@ -46,20 +54,31 @@ function usedSchemas(doc: JsonObject, schemas: JsonObject): Set<string> {
   return used;
 }
 
-/** An example value a schema allows, or undefined when none can be derived with confidence. */
-function exampleOf(schema: Json | undefined, schemas: JsonObject, depth = 0): Json | undefined {
+interface Derived { value: Json; /** values made up from a field's name: fewer is better */ weak: number; explicit: boolean }
+
+/**
+ * An example value a schema allows, or undefined when none can be derived with confidence. Objects get their
+ * required fields (or, with none required, the first field that has an example: an empty PATCH is refused);
+ * of the branches of anyOf/oneOf, the one with the fewest made-up values wins (a clone spec whose source
+ * would be "example-image" loses against a plain spec with a real example size).
+ */
+function derive(schema: Json | undefined, schemas: JsonObject, depth = 0): Derived | undefined {
   if (!isObject(schema) || depth > 8) return undefined;
-  if (typeof schema.$ref === 'string' && schema.$ref.startsWith(REF)) return exampleOf(schemas[schema.$ref.slice(REF.length)], schemas, depth + 1);
-  if ('example' in schema) return schema.example;
-  if (Array.isArray(schema.examples) && schema.examples.length > 0) return schema.examples[0];
-  if ('const' in schema) return schema.const;
-  if ('default' in schema) return schema.default;
-  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
+  if (typeof schema.$ref === 'string' && schema.$ref.startsWith(REF)) return derive(schemas[schema.$ref.slice(REF.length)], schemas, depth + 1);
+  if ('example' in schema) return { value: schema.example!, weak: 0, explicit: true };
+  if (Array.isArray(schema.examples) && schema.examples.length > 0) return { value: schema.examples[0]!, weak: 0, explicit: true };
+  if ('const' in schema) return { value: schema.const!, weak: 0, explicit: false };
+  if ('default' in schema) return { value: schema.default!, weak: 0, explicit: false };
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return { value: schema.enum[0]!, weak: 0, explicit: false };
   for (const k of ['anyOf', 'oneOf'] as const) {
     const branches = schema[k];
     if (Array.isArray(branches)) {
-      for (const b of branches) { const e = exampleOf(b, schemas, depth + 1); if (e !== undefined) return e; }
-      return undefined;
+      let best: Derived | undefined;
+      for (const b of branches) {
+        const d = derive(b, schemas, depth + 1);
+        if (d && (!best || d.weak < best.weak)) best = d;
+      }
+      return best;
     }
   }
   const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
@@ -67,23 +86,35 @@ function exampleOf(schema: Json | undefined, schemas: JsonObject, depth = 0): Js
     const props = isObject(schema.properties) ? schema.properties : {};
     const required = Array.isArray(schema.required) ? schema.required.filter((r): r is string => typeof r === 'string') : [];
     const out: JsonObject = {};
+    let weak = 0;
+    let explicit = false;
     for (const name of required) {
-      const e = exampleOf(props[name], schemas, depth + 1) ?? nameExample(name, props[name]);
-      if (e === undefined) return undefined;
-      out[name] = e;
+      const d = derive(props[name], schemas, depth + 1);
+      if (d) {
+        out[name] = d.value; weak += d.weak; explicit ||= d.explicit;
+      } else {
+        const made = nameExample(name, props[name]);
+        if (made === undefined) return undefined;
+        out[name] = made; weak++;
+      }
     }
-    return out;
+    if (required.length === 0) {
+      const fields = Object.entries(props).map(([name, p]) => [name, derive(p, schemas, depth + 1)] as const);
+      const pick = fields.find(([, d]) => d?.explicit) ?? fields.find(([, d]) => d !== undefined && d.weak === 0);
+      if (pick) { out[pick[0]] = pick[1]!.value; explicit = pick[1]!.explicit; }
+    }
+    return { value: out, weak, explicit };
   }
   if (type === 'array') {
     const min = typeof schema.minItems === 'number' ? schema.minItems : 0;
-    if (min === 0) return [];
-    const item = exampleOf(schema.items, schemas, depth + 1);
-    return item === undefined ? undefined : Array.from({ length: min }, () => item);
+    if (min === 0) return { value: [], weak: 0, explicit: false };
+    const item = derive(schema.items, schemas, depth + 1);
+    return item === undefined ? undefined : { ...item, value: Array.from({ length: min }, () => item.value) };
   }
-  if (type === 'boolean') return false;
+  if (type === 'boolean') return { value: false, weak: 0, explicit: false };
   if (type === 'integer' || type === 'number') {
     // only when a lower bound says what is valid: 0 is rarely a useful size or count
-    return typeof schema.minimum === 'number' ? schema.minimum : undefined;
+    return typeof schema.minimum === 'number' ? { value: schema.minimum, weak: 0, explicit: false } : undefined;
   }
   return undefined;
 }
@@ -163,13 +194,14 @@ export function tidyDocument(input: unknown): unknown {
       const body = isObject(op.requestBody) ? op.requestBody : undefined;
       const media = body && isObject(body.content) ? body.content['application/json'] : undefined;
       if (isObject(media) && !('example' in media) && !('examples' in media)) {
-        const e = exampleOf(media.schema, finalSchemas);
-        if (e !== undefined) media.example = e;
+        const e = derive(media.schema, finalSchemas);
+        if (e !== undefined) media.example = e.value;
       }
     }
   }
   if (extraTags.length > 0) {
-    renamed.tags = [...(Array.isArray(renamed.tags) ? renamed.tags : []), ...extraTags.map((name) => ({ name }))];
+    renamed.tags = [...(Array.isArray(renamed.tags) ? renamed.tags : []),
+      ...extraTags.map((name): Json => (TAG_DESCRIPTIONS[name] ? { name, description: TAG_DESCRIPTIONS[name] } : { name }))];
   }
   return renamed;
 }
