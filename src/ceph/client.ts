@@ -9,6 +9,7 @@ import type { Handle } from './handle.js';
 import { Images } from './images.js';
 import { Pools } from './pools.js';
 import { registerImageShrink } from './image-shrink.js';
+import { registerImageCopy } from './copy.js';
 import { TaskEngine, type TaskEngineOptions } from './tasks.js';
 import { Trash } from './trash.js';
 
@@ -47,6 +48,7 @@ export class CephClient implements CephSession {
     this.tasks = new TaskEngine(this, opts.tasks);
     this.trash = new Trash(this, this.tasks);
     registerImageShrink(this, this.tasks);
+    registerImageCopy(this, this.tasks);
     this.#backoff = opts.backoffMinMs ?? 500;
   }
 

@@ -184,6 +184,27 @@ describe('combined PATCH and resize', () => {
     expect(info('c2').size).toBe(128 * MiB);
   });
 
+  it('shrinking an image without object-map is the image.shrink task (202); a rename in the same PATCH is done first', async () => {
+    await create('s1', { size: '256MiB', features: ['layering'] });
+    rbd('bench', '--io-type', 'write', '--io-size', '64K', '--io-total', '2M', '--io-pattern', 'rand', `${pool.name}/s1`);
+    const r = await patch('s1', { size: '64MiB', allowShrink: true, name: 's2' });
+    expect(r.statusCode, r.body).toBe(202);
+    expect(r.headers.location).toBe(`/api/v1/tasks/${r.json().id}`);
+    expect(r.json()).toMatchObject({ action: 'image.shrink', target: { image: 's2' }, applied: { renamed: { from: 's1', to: 's2' } } });
+    let task = r.json();
+    for (let i = 0; i < 600 && !['succeeded', 'failed', 'cancelled'].includes(task.state); i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      task = (await t.app.inject({ method: 'GET', url: `/api/v1/tasks/${task.id}` })).json();
+    }
+    expect(task.state, JSON.stringify(task)).toBe('succeeded');
+    expect(info('s2').size).toBe(64 * MiB);
+    // with an object map the shrink is answered at once
+    await create('s3', { size: '256MiB' });
+    const quick = await patch('s3', { size: '64MiB', allowShrink: true });
+    expect(quick.statusCode).toBe(200);
+    expect(quick.json().applied.resized).toEqual({ from: 256 * MiB, to: 64 * MiB });
+  });
+
   it('an empty PATCH or unknown fields are 400', async () => {
     expect((await patch('c2', {})).statusCode).toBe(400);
     expect((await patch('c2', { allowShrink: true })).statusCode).toBe(400);

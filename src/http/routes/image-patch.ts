@@ -9,13 +9,14 @@ import { renameImage } from '../../ceph/rename.js';
 import { ApiError } from '../errors.js';
 import { imagePath } from '../paths.js';
 import { formatSize } from '../size.js';
-import type { PatchAppliedOutput, PatchedImage, PatchImageInput } from '../schemas/image-patch.js';
+import type { PatchAppliedOutput, PatchedImage, PatchImageInput, PatchTaskAnswer } from '../schemas/image-patch.js';
+import { splitPoolSpec } from '../../ceph/connection.js';
+import { taskPath, taskView } from '../task-reply.js';
 
-export interface PatchOutcome {
-  status: 200;
-  location?: string | undefined;
-  body: PatchedImage;
-}
+export type PatchOutcome =
+  | { status: 200; location?: string | undefined; body: PatchedImage }
+  /** a shrink of an image without object map runs as the image.shrink task */
+  | { status: 202; location: string; body: PatchTaskAnswer };
 
 const view = ({ featureBits: _bits, ...rest }: ImageInfo) => rest;
 
@@ -51,9 +52,13 @@ export async function patchImage(ceph: CephClient, spec: string, image: string, 
     }
   }
 
+  // a shrink walks every object without an object map to tell which exist: long, so a task
+  const objectMapAfter = features !== undefined ? features.includes('object-map') : current.features.includes('object-map');
+  const shrinkTask = resize !== undefined && resize < current.size && !objectMapAfter && ceph.tasks.hasHandler('image.shrink');
+
   // 2. apply
   const applied: PatchAppliedOutput = { featuresEnabled: [], featuresDisabled: [], objectMapRebuilt: false };
-  if (resize !== undefined) {
+  if (resize !== undefined && !shrinkTask) {
     await ceph.images.resize(spec, image, resize, allowShrink);
     applied.resized = { from: current.size, to: resize };
   }
@@ -76,6 +81,11 @@ export async function patchImage(ceph: CephClient, spec: string, image: string, 
     }
     finalName = rename;
     applied.renamed = { from: image, to: rename };
+  }
+  if (shrinkTask && resize !== undefined) {
+    const { pool, namespace } = splitPoolSpec(spec);
+    const task = await ceph.tasks.submit('image.shrink', { pool, namespace, image: finalName, imageId: current.id }, { size: resize });
+    return { status: 202, location: taskPath(task.id), body: { ...taskView(task), applied } };
   }
   const after = await ceph.images.stat(spec, finalName);
   return { status: 200, location: rename !== undefined ? imagePath(spec, finalName) : undefined, body: { ...view(after), applied } };

@@ -13,7 +13,7 @@ import { KeyedLock, LockBusyError } from '../keyed-lock.js';
 import { imagePath, specOf } from '../paths.js';
 import { formatSize } from '../size.js';
 import { patchImage } from './image-patch.js';
-import { patchImageBody as patchImageBodyV2, patchedImageSchema } from '../schemas/image-patch.js';
+import { patchImageBody as patchImageBodyV2, patchedImageSchema, patchTaskSchema } from '../schemas/image-patch.js';
 import { IMAGE_NAME_PATTERN, imageParams, problems, scopeParams } from '../schemas/common.js';
 import {
   createImageBody, imageSchema, patchImageBody, putImageBody, type ImageSpecInput,
@@ -252,15 +252,17 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       description: 'Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer\'s '
         + '`Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and '
         + 'needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd '
-        + 'cannot change at runtime). Every change is validated before any is applied; `applied` says what was done.',
+        + 'cannot change at runtime). Every change is validated before any is applied; `applied` says what was done. '
+        + 'A shrink of an image without object-map runs as the `image.shrink` task: 202 with the task (the other changes done).',
       params: imageParams,
       body: patchImageBodyV2,
-      response: { 200: patchedImageSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
+      response: { 200: patchedImageSchema, 202: patchTaskSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
   }, async (req, reply) => exclusive(specOf(req.params), req.params.image, async () => {
     const out = await patchImage(ceph, specOf(req.params), req.params.image, req.body);
+    if (out.status === 202) return reply.code(202).header('location', out.location).send(out.body);
     if (out.location) void reply.header('location', out.location);
-    return reply.code(out.status).send(out.body);
+    return reply.code(200).send(out.body);
   }));
 
   app.delete('/images/:image', {

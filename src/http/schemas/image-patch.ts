@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { FEATURE_BITS, type FeatureName } from '../../ceph/features.js';
 import { imageNameForCreate, sizeSchema } from './common.js';
 import { imageSchema } from './images.js';
+import { taskSchema } from './tasks.js';
 
 const ALL_FEATURES = Object.keys(FEATURE_BITS) as [FeatureName, ...FeatureName[]];
 
@@ -34,3 +35,8 @@ export const patchedImageSchema = imageSchema.extend({ applied: patchAppliedSche
 export type PatchImageInput = z.output<typeof patchImageBody>;
 export type PatchAppliedOutput = z.output<typeof patchAppliedSchema>;
 export type PatchedImage = z.output<typeof patchedImageSchema>;
+
+/** 202: the shrink runs as a task; the other changes of the PATCH were applied before it was queued. */
+export const patchTaskSchema = taskSchema.extend({ applied: patchAppliedSchema })
+  .meta({ id: 'ImagePatchTask', description: 'the image.shrink task, and what the PATCH changed before queueing it' });
+export type PatchTaskAnswer = z.input<typeof patchTaskSchema>;
