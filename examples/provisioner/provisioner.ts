@@ -7,6 +7,11 @@
 // the same image from this hook as it would from ceph-csi. 503 (CEPH_UNAVAILABLE, CEPH_BUSY), 504
 // (CEPH_TIMEOUT), 429 (RATE_LIMITED) and network errors/timeouts are retried with exponential backoff and
 // jitter, waiting at least what Retry-After asks for.
+//
+// A claim with a clone source (spec.dataSource: another claim of the namespace) becomes a copy-on-write clone,
+// as ceph-csi makes them: an idempotent snapshot `clone-<hash of the new image>` of the source image, then an
+// idempotent PUT of the new image with `source: {image, snapshot}`. Release deletes the clone, follows its
+// removal task, then deletes that snapshot.
 import { createHash } from 'node:crypto';
 import { createRbdClient, type Image, type Problem, type RbdClient } from '../../client/index.js';
 
@@ -192,17 +197,7 @@ export class Provisioner {
   async provision(claim: ClaimLike): Promise<Volume> {
     const c = readClaim(claim);
     const image = imageNameFor(c.namespace, c.name, this.o.prefix);
-    if (c.source) {
-      // cloning needs the service's snapshot/clone API; check the source so the answer is precise
-      const sourceImage = imageNameFor(c.namespace, c.source, this.o.prefix);
-      const src = await this.get(sourceImage);
-      if (src.response.status === 404) throw new ProvisionError(`clone source claim ${c.namespace}/${c.source} has no image ${sourceImage}`, 404);
-      if (src.error) fail(`reading clone source ${sourceImage}`, src);
-      if (src.data && src.data.size > c.size) {
-        throw new ProvisionError(`clone source ${sourceImage} (${src.data.size} bytes) is larger than the claim (${c.size} bytes)`, 400);
-      }
-      throw new ProvisionError('cloning from a claim needs the snapshots and clones API, which this service version does not serve; use ceph-csi for clones', 501);
-    }
+    if (c.source) return this.provisionClone(image, c.size, imageNameFor(c.namespace, c.source, this.o.prefix));
     const body = { size: c.size, ...(this.o.features ? { features: this.o.features } : {}) };
     const r = await withRetries((signal) => this.rbdNamespace
       ? this.client.PUT('/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}', { params: { path: { pool: this.pool, namespace: this.rbdNamespace, image } }, body, signal })
@@ -212,15 +207,71 @@ export class Provisioner {
     return this.volume(image, img.size, r.response.status === 201);
   }
 
+  /** The snapshot of a clone's source that the clone `image` is made from: one per clone, so release can remove it. */
+  static cloneSnapshotName(image: string): string {
+    return `clone-${createHash('sha256').update(image).digest('hex').slice(0, 16)}`;
+  }
+
+  private async provisionClone(image: string, size: number, source: string): Promise<Volume> {
+    const src = await this.get(source);
+    if (src.response.status === 404) throw new ProvisionError(`the clone source has no image ${source}`, 404, src.error as Problem);
+    if (src.error || !src.data) fail(`reading clone source ${source}`, src);
+    if (src.data.size > size) {
+      throw new ProvisionError(`clone source ${source} (${src.data.size} bytes) is larger than the claim (${size} bytes)`, 400);
+    }
+    const snapshot = Provisioner.cloneSnapshotName(image);
+    const snap = await withRetries((signal) => this.rbdNamespace
+      ? this.client.PUT('/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/snapshots/{snapshot}', { params: { path: { pool: this.pool, namespace: this.rbdNamespace, image: source, snapshot } }, signal })
+      : this.client.PUT('/api/v1/pools/{pool}/images/{image}/snapshots/{snapshot}', { params: { path: { pool: this.pool, image: source, snapshot } }, signal }), this.o);
+    if (snap.error) fail(`snapshot ${source}@${snapshot}`, snap);
+    const body = { source: { image: source, snapshot }, size };
+    const r = await withRetries((signal) => this.rbdNamespace
+      ? this.client.PUT('/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}', { params: { path: { pool: this.pool, namespace: this.rbdNamespace, image } }, body, signal })
+      : this.client.PUT('/api/v1/pools/{pool}/images/{image}', { params: { path: { pool: this.pool, image } }, body, signal }), this.o);
+    if (r.error || !r.data) fail(`PUT clone ${image} of ${source}@${snapshot}`, r);
+    return this.volume(image, (r.data as Image).size, r.response.status === 201);
+  }
+
+  /** Follow a task (the `Link: <…/tasks/{id}>; rel="monitor"` of an answer) until it ends; its final state. */
+  private async followTask(response: Response, timeoutMs = 60_000): Promise<string | undefined> {
+    const id = /<[^>]*\/tasks\/([^>]+)>;\s*rel="monitor"/.exec(response.headers.get('link') ?? '')?.[1];
+    if (!id) return undefined;
+    const deadline = Date.now() + timeoutMs;
+    for (let wait = 100; Date.now() < deadline; wait = Math.min(wait * 2, 2000)) {
+      const t = await withRetries((signal) => this.client.GET('/api/v1/tasks/{id}', { params: { path: { id: decodeURIComponent(id) } }, signal }), this.o);
+      const state = t.data?.state;
+      if (state === 'succeeded' || state === 'failed' || state === 'cancelled') return state;
+      if (t.error) return undefined;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+    return undefined;
+  }
+
   /** Delete the claim's image. True when this call deleted it, false when it was already gone. */
-  async release(claim: Pick<ClaimLike, 'metadata'>): Promise<boolean> {
+  async release(claim: Pick<ClaimLike, 'metadata'> & { spec?: Partial<ClaimLike['spec']> }): Promise<boolean> {
     const namespace = claim.metadata.namespace ?? 'default';
     const image = imageNameFor(namespace, claim.metadata.name, this.o.prefix);
     const r = await withRetries((signal) => this.rbdNamespace
       ? this.client.DELETE('/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}', { params: { path: { pool: this.pool, namespace: this.rbdNamespace, image } }, signal })
       : this.client.DELETE('/api/v1/pools/{pool}/images/{image}', { params: { path: { pool: this.pool, image } }, signal }), this.o);
-    if (r.response.status === 204) return true;
-    if (r.response.status === 404 && (r.error as Problem | undefined)?.code === 'IMAGE_NOT_FOUND') return false;
-    return fail(`DELETE ${image}`, r);
+    let deleted: boolean;
+    if (r.response.status === 204) {
+      deleted = true;
+    } else if (r.response.status === 404 && (r.error as Problem | undefined)?.code === 'IMAGE_NOT_FOUND') {
+      deleted = false;
+    } else {
+      return fail(`DELETE ${image}`, r);
+    }
+    const source = claim.spec?.dataSource?.name;
+    if (source) {
+      // a clone: once its removal task is done, the snapshot it was made from has no child left
+      if (deleted) await this.followTask(r.response);
+      const path = { pool: this.pool, image: imageNameFor(namespace, source, this.o.prefix), snapshot: Provisioner.cloneSnapshotName(image) };
+      const s = await withRetries((signal) => this.rbdNamespace
+        ? this.client.DELETE('/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/snapshots/{snapshot}', { params: { path: { ...path, namespace: this.rbdNamespace } }, signal })
+        : this.client.DELETE('/api/v1/pools/{pool}/images/{image}/snapshots/{snapshot}', { params: { path }, signal }), this.o);
+      if (s.response.status !== 204 && s.response.status !== 404) fail(`DELETE snapshot ${path.image}@${path.snapshot}`, s);
+    }
+    return deleted;
   }
 }

@@ -160,20 +160,36 @@ describe('provisioning against the service', () => {
     expect([n, r.response.status]).toEqual([3, 503]);
   });
 
-  it('refuses bad claims and clones it cannot make, precisely', async () => {
+  it('refuses bad claims precisely', async () => {
     const p = new Provisioner({ baseUrl: base, token: TOKEN, pool: pool.name });
     await expect(p.provision(claim('Bad_Name', '1Gi'))).rejects.toThrow(/metadata.name/);
     await expect(p.provision(claim('ok', 'lots'))).rejects.toThrow(/quantity/);
     await expect(p.provision(claim('ok', '1Gi', 'shop', 'no-such-source'))).rejects.toMatchObject({ status: 404 });
-    const src = claim(uniqueName('golden'), '1Gi');
-    await p.provision(src);
-    await expect(p.provision(claim('clone', '1Gi', 'shop', src.metadata.name))).rejects.toMatchObject({ status: 501 });
-    await expect(p.provision(claim('clone', '512Mi', 'shop', src.metadata.name))).rejects.toMatchObject({ status: 400 });
-    expect(await p.release(src)).toBe(true);
-    // a token that may not write: the 403 is reported, not retried
+    // a token the service does not know: the 401 is reported, not retried
     const denied = new Provisioner({ baseUrl: base, token: 'not-a-valid-token-at-all', pool: pool.name });
     await expect(denied.provision(claim('x', '1Gi'))).rejects.toMatchObject({ status: 401 });
   });
+
+  it('clones from another claim (snapshot + copy-on-write clone), idempotently, and cleans up on release', async () => {
+    const p = new Provisioner({ baseUrl: base, token: TOKEN, pool: pool.name, baseDelayMs: 20 });
+    const golden = claim(uniqueName('golden'), '1Gi');
+    const src = await p.provision(golden);
+    const c = claim(uniqueName('clone'), '1500Mi', 'shop', golden.metadata.name);
+    const clone = await p.provision(c);
+    expect(clone).toMatchObject({ image: `kube.shop.${c.metadata.name}`, capacityBytes: 2 * GiB, created: true });
+    const snapshot = Provisioner.cloneSnapshotName(clone.image);
+    const got = await p.client.GET('/api/v1/pools/{pool}/images/{image}', { params: { path: { pool: pool.name, image: clone.image } } });
+    expect(got.data?.parent).toMatchObject({ pool: pool.name, image: src.image, snapshot });
+    expect(await p.provision(c)).toEqual({ ...clone, created: false });
+    // a claim smaller than its source cannot be a clone of it
+    await expect(p.provision(claim('small', '512Mi', 'shop', golden.metadata.name))).rejects.toMatchObject({ status: 400 });
+
+    expect(await p.release(c)).toBe(true);
+    const snap = await p.client.GET('/api/v1/pools/{pool}/images/{image}/snapshots/{snapshot}', { params: { path: { pool: pool.name, image: src.image, snapshot } } });
+    expect(snap.response.status).toBe(404); // the clone's snapshot went with it
+    expect(await p.release(c)).toBe(false);
+    expect(await p.release(golden)).toBe(true); // possible only because the snapshot is gone
+  }, 90_000);
 
   it('the CLI provisions from a claim file and releases it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'prov-'));
