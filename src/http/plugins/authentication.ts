@@ -31,7 +31,7 @@ export function registerAuthentication(app: FastifyInstance, tokens: TokenStore)
       // a route about the pool as a whole that filters its own answer (namespace lists, iostat) needs a grant
       // anywhere in the pool; every other route works in one namespace (the default one without :namespace)
       const namespace = typeof params?.namespace === 'string' ? params.namespace : '';
-      const ok = config?.poolAccess === 'any' ? seesPool(principal, pool) : allows(principal, pool, namespace);
+      const ok = config?.poolAccess === 'any' && namespace === '' ? seesPool(principal, pool) : allows(principal, pool, namespace);
       if (!ok) {
         throw new ApiError('FORBIDDEN', namespace
           ? `This token may not use namespace "${namespace}" of pool "${pool}".`

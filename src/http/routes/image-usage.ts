@@ -1,14 +1,20 @@
 // GET /api/v1/pools/{pool}[/namespaces/{namespace}]/images/{image}/usage: disk usage like `rbd du`, bounded by
 // a timeout (it is never part of listings: without fast-diff it lists every object of the image).
+// GET …/images/{image}/iostat and GET /api/v1/pools/{pool}[/namespaces/{namespace}]/iostat: I/O rates per image
+// from the mgr (`rbd perf image stats`).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { ImageIostatReader } from '../../ceph/iostat.js';
 import { ImageUsageReader, UsageTimeoutError } from '../../ceph/usage.js';
+import { allows } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { specOf } from '../paths.js';
-import { imageParams, problems } from '../schemas/common.js';
-import { imageUsageSchema, usageQuery } from '../schemas/usage.js';
+import { imageParams, problems, scopeParams } from '../schemas/common.js';
+import { imageIostatReportSchema, imageUsageSchema, iostatQuery, poolIostatSchema, usageQuery } from '../schemas/usage.js';
 
 export const imageUsageRoutes: FastifyPluginAsyncZod = async (app) => {
   const usage = new ImageUsageReader(app.ceph);
+  const iostat = new ImageIostatReader(app.ceph);
+  app.addHook('onClose', async () => iostat.close());
 
   app.get('/images/:image/usage', {
     schema: {
@@ -34,5 +40,40 @@ export const imageUsageRoutes: FastifyPluginAsyncZod = async (app) => {
       }
       throw e;
     }
+  });
+
+  app.get('/images/:image/iostat', {
+    schema: {
+      tags: ['images'], summary: 'I/O rates of an image', operationId: 'getImageIostat',
+      description: 'Read/write operations and bytes per second and latency per operation, from the mgr (`rbd perf image '
+        + 'stats`). The first request registers the mgr\'s query and answers `ready: false` with zeros; poll (every few '
+        + 'seconds): the service keeps the query alive while it is polled.',
+      params: imageParams,
+      response: { 200: imageIostatReportSchema, ...problems(400, 401, 403, 404, 503, 504) },
+    },
+  }, async (req) => {
+    const spec = specOf(req.params);
+    await app.ceph.images.stat(spec, req.params.image); // 404 for a missing image
+    return iostat.image(spec, req.params.image);
+  });
+
+  app.get('/iostat', {
+    schema: {
+      tags: ['pools'], summary: 'The busiest images of a pool (or namespace)', operationId: 'getPoolIostat',
+      description: 'The top 64 images by `sortBy`, with their I/O rates, from the mgr (`rbd perf image stats`); under '
+        + '/pools/{pool} every namespace of the pool counts (a token sees only the images of namespaces it may use). The '
+        + 'first request answers `ready: false`; keep polling.',
+      params: scopeParams,
+      querystring: iostatQuery,
+      response: { 200: poolIostatSchema, ...problems(400, 401, 403, 404, 503, 504) },
+    },
+    config: { poolAccess: 'any' },
+  }, async (req) => {
+    const spec = specOf(req.params);
+    await app.ceph.withIoctx(spec, async () => undefined); // 404 for a missing pool or namespace
+    const report = await iostat.pool(spec, req.query.sortBy);
+    const { principal } = req;
+    const items = principal ? report.items.filter((i) => allows(principal, i.pool, i.namespace)) : report.items;
+    return { ...report, sortBy: req.query.sortBy, items };
   });
 };

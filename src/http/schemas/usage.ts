@@ -25,3 +25,37 @@ export const imageUsageSchema = z.object({
   method: z.enum(['fast-diff', 'scan']).describe('fast-diff: object maps were read; scan: every object was listed'),
   elapsedMs: z.number().int(),
 }).meta({ id: 'ImageUsage', description: 'disk usage as `rbd du` computes it' });
+
+export const iostatSortKeys = ['write_ops', 'write_bytes', 'write_latency', 'read_ops', 'read_bytes', 'read_latency'] as const;
+
+export const iostatQuery = z.object({
+  sortBy: z.enum(iostatSortKeys).default('write_ops').describe('what the top 64 images are ranked by'),
+}).strict();
+
+export const imageIostatSchema = z.object({
+  pool: z.string(),
+  namespace: z.string(),
+  image: z.string(),
+  writeOps: z.number().describe('per second'),
+  readOps: z.number().describe('per second'),
+  writeBytes: z.number().describe('per second'),
+  readBytes: z.number().describe('per second'),
+  writeLatencyNs: z.number().describe('nanoseconds per write'),
+  readLatencyNs: z.number().describe('nanoseconds per read'),
+}).meta({ id: 'ImageIostat' });
+
+const readyField = z.boolean().describe('false right after the first request: the mgr needs two samples (up to a minute) before it has rates');
+
+export const poolIostatSchema = z.object({
+  ready: readyField,
+  timestamp: z.string(),
+  sortBy: z.enum(iostatSortKeys),
+  items: z.array(imageIostatSchema).describe('the busiest images first, at most 64; images without I/O are left out'),
+}).meta({ id: 'PoolIostat' });
+
+export const imageIostatReportSchema = z.object({
+  ready: readyField,
+  timestamp: z.string(),
+  listed: z.boolean().describe('the image is among the 64 busiest of its pool (otherwise the figures are 0)'),
+  stats: imageIostatSchema,
+}).meta({ id: 'ImageIostatReport' });
