@@ -16,6 +16,13 @@ export async function rbdCli(...args: string[]): Promise<string> {
   return stdout;
 }
 
+export async function radosCli(...args: string[]): Promise<string> {
+  const dir = clusterDir();
+  const { stdout } = await run('rados', ['-c', `${dir}/ceph.conf`, '--id', 'admin', '--keyring', `${dir}/ceph.client.admin.keyring`, ...args],
+    { maxBuffer: 64 * 1024 * 1024, timeout: 120_000 });
+  return stdout;
+}
+
 /** A new image `spec/image` holding `bytes` random bytes (rbd import of a random file); returns the bytes. */
 export async function importRandom(spec: string, image: string, bytes: number): Promise<Buffer> {
   const dir = mkdtempSync(join(tmpdir(), 'rbdapi-pattern-'));

@@ -43,12 +43,24 @@ export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
       { children: children.map(({ pool, namespace, image: i, trash }) => ({ pool, namespace, image: i, trash })) },
       isCephError(cause) ? cause : undefined);
 
-  /** Create unless it exists; true when this call created it. Concurrent calls for one name share one create. */
+  /**
+   * Create unless it exists; true when this call created it. Concurrent calls for one name share one create.
+   * An existing snapshot is found without opening the image for writing: after a crash the dead process may
+   * still hold the image's exclusive lock (until the OSD drops its watch), and a retry should not wait for it.
+   */
   const ensure = (spec: string, image: string, snap: string): Promise<boolean> =>
-    singleFlight(creating, `${spec}\0${image}\0${snap}`, () => snapshots.create(spec, image, snap).then(() => true, (e: unknown) => {
-      if (isCephError(e, 'EEXIST')) return false;
-      throw e;
-    }));
+    singleFlight(creating, `${spec}\0${image}\0${snap}`, async () => {
+      try {
+        await snapshots.find(spec, image, snap);
+        return false;
+      } catch (e) {
+        if (!isCephError(e, 'ENOENT') || e.op !== 'rbd_snap_get') throw e;
+      }
+      return snapshots.create(spec, image, snap).then(() => true, (e: unknown) => {
+        if (isCephError(e, 'EEXIST')) return false;
+        throw e;
+      });
+    });
 
   app.get('/images/:image/snapshots', {
     schema: {
