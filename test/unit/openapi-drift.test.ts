@@ -93,7 +93,7 @@ describe('openapi/openapi.json', () => {
 
   it('every request-body example is accepted by the route it documents (what "Try it out" sends)', async () => {
     const doc = (await openapiDocument()) as Doc;
-    const ceph = new CephClient({ operationTimeoutMs: 1000 }); // never started: the handlers answer 503
+    const ceph = new CephClient({ operationTimeoutMs: 1000 }); // never started: the handlers answer 503 (or 404)
     const app = await buildApp({ ceph, version: '0.1.0' });
     try {
       let checked = 0;
@@ -103,9 +103,11 @@ describe('openapi/openapi.json', () => {
         expect(media.example, `${method} ${path} has a request example`).toBeDefined();
         const url = path.replace(/\{(\w+)\}/g, (_m, name: string) => `example${name}`); // letters only: valid for names and ids
         const res = await app.inject({ method: method.toUpperCase() as 'PUT', url, payload: media.example as object });
-        // validation passed: the request reached Ceph (which is not connected here)
-        expect([res.statusCode, res.json().code], `${method} ${path} with ${JSON.stringify(media.example)}`)
-          .toEqual([503, 'CEPH_UNAVAILABLE']);
+        // validation passed: the request got as far as Ceph (not connected here: 503) or a lookup of it
+        const code = (res.json() as { code?: string }).code;
+        expect({ status: res.statusCode, code }, `${method} ${path} with ${JSON.stringify(media.example)}: ${res.body}`)
+          .not.toMatchObject({ code: 'VALIDATION_FAILED' });
+        expect([400, 413, 415, 500], `${method} ${path}: ${res.body}`).not.toContain(res.statusCode);
         checked++;
       }
       expect(checked).toBeGreaterThanOrEqual(4);
