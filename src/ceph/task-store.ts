@@ -36,13 +36,13 @@ export interface TaskRecord {
   result?: Record<string, unknown>;
   /** a cancel was asked for while the task ran; the runner stops at its next step */
   cancelRequested?: boolean;
+  /** runs started: 1 = first run; more = a replica took it over after its runner died and ran it again */
+  attempts?: number;
 }
 
 /** The record as stored: the public fields plus the version and the runner's bookkeeping. */
 export interface StoredTask extends TaskRecord {
   v: number;
-  /** runs started (1 = first run; more = taken over and resumed) */
-  attempts?: number;
   /** the instance running it (host:pid) */
   runner?: string;
 }
@@ -182,12 +182,14 @@ export async function omapPage(io: Pointer, oid: string, startAfter: string, max
     R.readOpOmapGetVals2(op, startAfter, '', max, iter, more, prval);
     const rc = await native<number>('rados_read_op_operate', R.readOpOperate, op, io, oid, 0);
     const iterPtr = iter.readBigUInt64LE(0);
+    // a failed read (ENOENT, or ETIMEDOUT with an OSD gone) never filled the iterator: walking it reads
+    // uninitialised memory (SIGSEGV in rados_omap_get_next2, seen with a killed OSD); only free it
     if (rc === -E.ENOENT) {
-      if (iterPtr) drainOmap(iterPtr);
+      if (iterPtr) R.omapGetEnd(iterPtr);
       return { entries: [], more: false };
     }
     if (rc < 0) {
-      if (iterPtr) drainOmap(iterPtr);
+      if (iterPtr) R.omapGetEnd(iterPtr);
       throw new CephError('rados_read_op_operate', rc, oid);
     }
     return { entries: drainOmap(iterPtr), more: more[0] !== 0 };
@@ -221,6 +223,6 @@ export async function removeIfEmpty(io: Pointer, id: string): Promise<void> {
 
 /** The public view of a stored record. */
 export function publicView(s: StoredTask): TaskRecord {
-  const { v: _v, attempts: _a, runner: _r, ...rest } = s;
+  const { v: _v, runner: _r, ...rest } = s;
   return rest;
 }

@@ -163,8 +163,7 @@ export class Trash {
     const target = `${namespace ? `${pool}/${namespace}` : pool} trash ${id}`;
     if (!TRASH_ID_PATTERN.test(id)) throw new TaskFailure('TRASH_ENTRY_NOT_FOUND', `${target}: not an image id`);
     try {
-      await ctx.io((p) => ctx.withProgress((cb) =>
-        nativeLong('rbd_trash_remove_with_progress', target, rbdTrash.removeWithProgress, p, id, force ?? false, cb, null)));
+      await removeEntry(ctx, target, id, force ?? false);
     } catch (e) {
       // a resumed run whose entry is gone: the previous runner finished the removal before it died
       if (isCephError(e, 'ENOENT') && ctx.attempt > 1) return { id, removed: true, resumed: true };
@@ -187,9 +186,7 @@ export class Trash {
       const e = due[i]!;
       const target = `${spec} trash ${e.id}`;
       try {
-        await ctx.io((p) => ctx.withProgress((cb) =>
-          nativeLong('rbd_trash_remove_with_progress', target, rbdTrash.removeWithProgress, p, e.id!, false, cb, null),
-        { from: i / due.length, to: (i + 1) / due.length }));
+        await removeEntry(ctx, target, e.id!, false, { from: i / due.length, to: (i + 1) / due.length });
         removed.push(e.id!);
       } catch (err) {
         if (isCephError(err, 'ECANCELED') || ctx.signal.aborted) throw err;
@@ -206,6 +203,26 @@ export class Trash {
 
 function bucketOf(key: string): number {
   return createHash('sha1').update(key).digest().readUInt8(0);
+}
+
+/**
+ * rbd_trash_remove_with_progress. On a resumed run (the previous runner died), EBUSY is most likely the dead
+ * runner's own watch on the image, which the OSDs drop after osd_client_watch_timeout (30 s): retried for up to
+ * 60 s before it counts as "in use".
+ */
+async function removeEntry(ctx: TaskContext<unknown>, target: string, id: string, force: boolean,
+  range?: { from: number; to: number }): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      await ctx.io((p) => ctx.withProgress((cb) =>
+        nativeLong('rbd_trash_remove_with_progress', target, rbdTrash.removeWithProgress, p, id, force, cb, null), range));
+      return;
+    } catch (e) {
+      if (!isCephError(e, 'EBUSY') || ctx.attempt < 2 || ctx.signal.aborted || Date.now() - started > 60_000) throw e;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
 }
 
 /** librbd's refusals of a trash removal, as stable task error codes. */

@@ -25,7 +25,7 @@ export async function objectsOf(pool: string): Promise<string[]> {
 export interface TaskJson {
   id: string; action: string; state: string; progress: number; target: Record<string, string>;
   createdAt: string; startedAt?: string; finishedAt?: string; error?: { code: string; detail: string }; result?: Record<string, unknown>;
-  cancelRequested?: boolean;
+  cancelRequested?: boolean; attempts?: number;
 }
 
 /** Poll GET /api/v1/tasks/{id} until `until` holds (default: the task ended); returns every distinct view seen. */

@@ -28,6 +28,7 @@ export const taskSchema = z.object({
   params: z.record(z.string(), z.unknown()).optional(),
   result: z.record(z.string(), z.unknown()).optional(),
   cancelRequested: z.boolean().optional().describe('a cancel was asked for; the runner stops at its next step'),
+  attempts: z.number().int().optional().describe('runs started: more than 1 when a replica took the task over after its runner died'),
 }).meta({ id: 'Task', description: 'A long operation, kept in RADOS; every replica answers the same for it' });
 
 export const TASK_ID_PATTERN = /^[0-9]{1,10}-[0-9a-z]{9}-[0-9a-f]{8}$/;
