@@ -10,6 +10,7 @@ import { Images } from './images.js';
 import { Pools } from './pools.js';
 import { registerImageShrink } from './image-shrink.js';
 import { registerImageCopy } from './copy.js';
+import { registerObjectMapRebuild } from './image-features.js';
 import { TaskEngine, type TaskEngineOptions } from './tasks.js';
 import { Trash } from './trash.js';
 
@@ -49,6 +50,7 @@ export class CephClient implements CephSession {
     this.trash = new Trash(this, this.tasks);
     registerImageShrink(this, this.tasks);
     registerImageCopy(this, this.tasks);
+    registerObjectMapRebuild(this.tasks);
     this.#backoff = opts.backoffMinMs ?? 500;
   }
 

@@ -8,10 +8,13 @@ import { noProgress } from '../native/rbd.js';
 import { RBD_FLAG, rbdManage } from '../native/rbd-manage.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
+import { poolSpec } from './connection.js';
 import type { CephSession } from './connection.js';
 import { CephError } from './errors.js';
 import { DISABLE_ONLY_FEATURES, FEATURE_BITS, featureNames, MUTABLE_FEATURES, type FeatureName } from './features.js';
 import { withOpenImage } from './open-image.js';
+import { rbd } from '../native/rbd.js';
+import { TaskFailure, type TaskEngine } from './tasks.js';
 
 /** The order librbd accepts: disable dependents first, enable prerequisites first (as the Ceph Dashboard does). */
 const DISABLE_ORDER: readonly FeatureName[] = ['fast-diff', 'object-map', 'journaling', 'exclusive-lock', 'deep-flatten'];
@@ -157,4 +160,44 @@ export async function imageFlags(img: Pointer, target: string): Promise<bigint> 
 
 async function objectMapInvalid(img: Pointer, target: string): Promise<boolean> {
   return ((await imageFlags(img, target)) & (RBD_FLAG.OBJECT_MAP_INVALID | RBD_FLAG.FAST_DIFF_INVALID)) !== 0n;
+}
+
+export const REBUILD_ACTION = 'image.object-map-rebuild';
+/** Up to this many objects an object map is rebuilt within the request; beyond, as a task. */
+export const INLINE_REBUILD_MAX_OBJECTS = 8192;
+
+/**
+ * The `image.object-map-rebuild` task: rbd_rebuild_object_map with progress, cancellable. Interrupted → resume
+ * (rebuilding again is idempotent).
+ */
+export function registerObjectMapRebuild(tasks: TaskEngine): void {
+  if (tasks.hasHandler(REBUILD_ACTION)) return;
+  tasks.register<Record<string, never>>({
+    action: REBUILD_ACTION,
+    interrupted: 'resume',
+    run: async (ctx) => {
+      const { pool, namespace, image, imageId } = ctx.task.target;
+      const target = `${poolSpec(pool, namespace)}/${image}`;
+      return ctx.io(async (p) => {
+        const out: [Pointer | null] = [null];
+        try {
+          if (imageId) await nativeChecked('rbd_open_by_id', target, rbdManage.openById, p, imageId, out, null);
+          else await nativeChecked('rbd_open', target, rbd.open, p, image, out, null);
+        } catch (e) {
+          if (e instanceof CephError && e.code === 'ENOENT') throw new TaskFailure('IMAGE_NOT_FOUND', `Image ${target} does not exist.`, 'ENOENT');
+          throw e;
+        }
+        const img = out[0]!;
+        try {
+          if ((await currentFeatures(img, target) & FEATURE_BITS['object-map']) === 0n) {
+            throw new TaskFailure('FEATURE_NOT_CHANGEABLE', `${target} has no object map (object-map was switched off meanwhile).`);
+          }
+          await ctx.withProgress((cb) => nativeLong('rbd_rebuild_object_map', target, rbdManage.rebuildObjectMap, img, cb, null));
+          return { rebuilt: true };
+        } finally {
+          await native('rbd_close', rbd.close, img);
+        }
+      });
+    },
+  });
 }

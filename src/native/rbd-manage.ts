@@ -83,6 +83,8 @@ export const rbdManage = {
   deepCopyWithProgress: librbd.func('int rbd_deep_copy_with_progress(rbd_image_t image, rados_ioctx_t dest_io_ctx, '
     + 'const char *destname, rbd_image_options_t dest_opts, librbd_progress_fn_t *cb, void *cbdata)'),
 
+  /** int rbd_open_by_id(rados_ioctx_t io, const char *id, rbd_image_t *image, const char *snap_name); */
+  openById: librbd.func('int rbd_open_by_id(rados_ioctx_t io, const char *id, _Out_ rbd_image_t *image, const char *snap_name)'),
   /** int rbd_open_by_id_read_only(rados_ioctx_t io, const char *id, rbd_image_t *image, const char *snap_name); */
   openByIdReadOnly: librbd.func('int rbd_open_by_id_read_only(rados_ioctx_t io, const char *id, _Out_ rbd_image_t *image, const char *snap_name)'),
 

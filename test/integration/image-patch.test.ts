@@ -158,6 +158,27 @@ describe('features', () => {
   });
 });
 
+describe('object map rebuild of a big image', () => {
+  it('switching object-map on for an image of more than 8192 objects answers 202 with the rebuild task', async () => {
+    await create('big', { size: '64GiB' });
+    rbd('feature', 'disable', `${pool.name}/big`, 'object-map', 'fast-diff');
+    rbd('bench', '--io-type', 'write', '--io-size', '64K', '--io-total', '1M', '--io-pattern', 'rand', `${pool.name}/big`);
+    const features = info('big').features;
+    const r = await patch('big', { features: [...features, 'object-map', 'fast-diff'] });
+    expect(r.statusCode, r.body).toBe(202);
+    expect(r.json()).toMatchObject({ action: 'image.object-map-rebuild', target: { image: 'big' },
+      applied: { featuresEnabled: ['object-map', 'fast-diff'], objectMapRebuilt: false } });
+    expect(info('big').flags).toContain('object map invalid');
+    let task = r.json();
+    for (let i = 0; i < 1200 && !['succeeded', 'failed', 'cancelled'].includes(task.state); i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      task = (await t.app.inject({ method: 'GET', url: `/api/v1/tasks/${task.id}` })).json();
+    }
+    expect(task.state, JSON.stringify(task)).toBe('succeeded');
+    expect(info('big').flags).toEqual([]);
+  }, 180_000);
+});
+
 describe('combined PATCH and resize', () => {
   it('name + size + features in one request: all applied, the answer says so', async () => {
     await create('c1');

@@ -3,7 +3,9 @@
 // before it leaves the image where the caller knows it), and the answer says what was done.
 import type { CephClient } from '../../ceph/client.js';
 import { isCephError } from '../../ceph/errors.js';
-import { FeatureChangeError, ImageFeatures, planFeatureChange, type FeaturePlan } from '../../ceph/image-features.js';
+import {
+  FeatureChangeError, ImageFeatures, INLINE_REBUILD_MAX_OBJECTS, planFeatureChange, REBUILD_ACTION, type FeaturePlan,
+} from '../../ceph/image-features.js';
 import type { ImageInfo } from '../../ceph/images.js';
 import { renameImage } from '../../ceph/rename.js';
 import { ApiError } from '../errors.js';
@@ -58,12 +60,15 @@ export async function patchImage(ceph: CephClient, spec: string, image: string, 
 
   // 2. apply
   const applied: PatchAppliedOutput = { featuresEnabled: [], featuresDisabled: [], objectMapRebuilt: false };
+  let rebuildTask = false;
   if (resize !== undefined && !shrinkTask) {
     await ceph.images.resize(spec, image, resize, allowShrink);
     applied.resized = { from: current.size, to: resize };
   }
   if (plan.enable.length > 0 || plan.disable.length > 0) {
-    const done = await new ImageFeatures(ceph).apply(spec, image, plan);
+    // an object map switched on is rebuilt here for small images, by a task for big ones
+    rebuildTask = current.objects > INLINE_REBUILD_MAX_OBJECTS && ceph.tasks.hasHandler(REBUILD_ACTION);
+    const done = await new ImageFeatures(ceph).apply(spec, image, plan, !rebuildTask);
     applied.featuresEnabled = done.enabled;
     applied.featuresDisabled = done.disabled;
     applied.objectMapRebuilt = done.objectMapRebuilt;
@@ -85,6 +90,11 @@ export async function patchImage(ceph: CephClient, spec: string, image: string, 
   if (shrinkTask && resize !== undefined) {
     const { pool, namespace } = splitPoolSpec(spec);
     const task = await ceph.tasks.submit('image.shrink', { pool, namespace, image: finalName, imageId: current.id }, { size: resize });
+    return { status: 202, location: taskPath(task.id), body: { ...taskView(task), applied } };
+  }
+  if (rebuildTask && applied.featuresEnabled.includes('object-map')) {
+    const { pool, namespace } = splitPoolSpec(spec);
+    const task = await ceph.tasks.submit(REBUILD_ACTION, { pool, namespace, image: finalName, imageId: current.id }, {});
     return { status: 202, location: taskPath(task.id), body: { ...taskView(task), applied } };
   }
   const after = await ceph.images.stat(spec, finalName);
