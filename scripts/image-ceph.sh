@@ -45,6 +45,9 @@ buildah config --cmd '["ceph-cluster.sh","status"]' \
   --label org.opencontainers.image.description="throwaway Ceph cluster for rbd-rest-api tests (scripts/image-ceph.sh)" "$c"
 buildah commit --quiet --rm "$c" "$IMAGE" >/dev/null
 trap - EXIT
+# earlier builds (other hashes) are of no further use
+podman images --format '{{.Repository}}:{{.Tag}}' | grep '^localhost/rbd-rest-api-ceph:' | grep -vx "$IMAGE" |
+  while read -r old; do podman rmi "$old" >/dev/null 2>&1 || true; done
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 say "built $IMAGE in $((SECONDS - started)) s; size $((size / 1000000)) MB"
 echo "$IMAGE"

@@ -258,6 +258,10 @@ describe('container image end to end (testcontainers over podman)', () => {
         await run('podman', podmanNode('--storage-driver', 'overlay', 'load', '--quiet', '-i', archive));
       });
       rmSync(archive, { force: true });
+      // Ceph images of earlier builds leave the node store
+      for (const line of (await run('podman', podmanNode('images', '--format', '{{.Repository}}:{{.Tag}}'))).split('\n')) {
+        if (line.startsWith('localhost/rbd-rest-api-ceph:') && line !== cephImage) await run('podman', podmanNode('rmi', line)).catch(() => '');
+      }
       if ((await api('GET', `/images/${encodeURIComponent(cephImage)}/json`)).status !== 200) {
         // `podman load` of an OCI archive may name it differently; tag what it loaded
         const loaded = (await run('podman', podmanNode('images', '--format', '{{.ID}} {{.Repository}}:{{.Tag}}'))).split('\n').find((l) => l.includes('rbd-rest-api-ceph'));
