@@ -152,16 +152,22 @@ export class Images {
    * and costs ~10 OSD round trips): its id from `rbd_id.<name>` (one read), then its header in one compound
    * read (image-header.ts). Watchers are given as [] — nobody has had the time to open an image made a
    * moment ago, and listing them would cost another round trip. When the header reader cannot answer
-   * exactly, the image is opened read-only as stat() does.
+   * exactly, the image is opened read-only as stat() does. `knownId`: the id when the caller has just read
+   * `rbd_id.<name>` itself (imageId()), which saves that read.
    */
-  describeNew(pool: string, name: string): Promise<ImageInfo> {
+  describeNew(pool: string, name: string, knownId?: string): Promise<ImageInfo> {
     const target = `${pool}/${name}`;
     return this.conn.withIoctx(pool, async (io) => {
-      const id = await readImageId(io, name, target);
+      const id = knownId ?? await readImageId(io, name, target);
       const h = id === undefined ? undefined : await readImageHeader(io, id, target);
       if (id === undefined || !h) return this.statIn(io, pool, name);
       return { ...fromHeader(name, id, pool, h, await this.dataPoolName(io, h.dataPoolId)), watchers: [] };
     });
+  }
+
+  /** The id of image `name` from its `rbd_id.<name>` object (one read); undefined when there is none. */
+  imageId(pool: string, name: string): Promise<string | undefined> {
+    return this.conn.withIoctx(pool, (io) => readImageId(io, name, `${pool}/${name}`));
   }
 
   /**

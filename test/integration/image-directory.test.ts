@@ -342,6 +342,16 @@ describe('the representation of a new image without opening it (describeNew)', (
     await images.remove(pool.name, 'n-counted');
   });
 
+  it('imageId reads the id a listing gives; describeNew takes it instead of reading it again', async () => {
+    await images.create(pool.name, 'n-id', MiB);
+    const id = await images.imageId(pool.name, 'n-id');
+    expect(id).toBe((await reference(pool.name)).find((s) => s.name === 'n-id')!.id);
+    expect(await images.describeNew(pool.name, 'n-id', id)).toEqual(await images.describeNew(pool.name, 'n-id'));
+    expect(await images.imageId(pool.name, 'no-such-image')).toBeUndefined();
+    expect(await images.imageId(pool.name, '')).toBeUndefined();
+    await images.remove(pool.name, 'n-id');
+  });
+
   it('PUT and POST answer the same image GET does', async () => {
     const base = `/api/v1/pools/${pool.name}/namespaces/${NS}/images`;
     const post = await t.app.inject({ method: 'POST', url: base, payload: { name: 'n-post', size: '3MiB', objectSize: '1MiB' } });
