@@ -47,7 +47,7 @@ buildah commit --quiet --rm "$c" "$IMAGE" >/dev/null
 trap - EXIT
 # earlier builds (other hashes) are of no further use
 podman images --format '{{.Repository}}:{{.Tag}}' | grep '^localhost/rbd-rest-api-ceph:' | grep -vx "$IMAGE" |
-  while read -r old; do podman rmi "$old" >/dev/null 2>&1 || true; done
+  while read -r old; do podman rmi "$old" >/dev/null 2>&1 || true; done || true
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 say "built $IMAGE in $((SECONDS - started)) s; size $((size / 1000000)) MB"
 echo "$IMAGE"
