@@ -129,7 +129,8 @@ export class Trash {
     try {
       return await fn();
     } finally {
-      await this.session.withIoctx(pool, (io) => io.use('rados_unlock', (p) => native('rados_unlock', R.unlock, p, oid, 'rbdapi.trash-move', cookie)))
+      // not awaited: the answer need not wait for it (the lock expires by itself in 30 s if this fails)
+      void this.session.withIoctx(pool, (io) => io.use('rados_unlock', (p) => native('rados_unlock', R.unlock, p, oid, 'rbdapi.trash-move', cookie)))
         .catch(() => undefined);
     }
   }

@@ -105,5 +105,5 @@ describe('a service killed mid-task', () => {
     // eslint-disable-next-line no-console
     console.log(`SIGTERM → exited in ${exitedMs} ms, finished ${Date.parse(task.finishedAt!) - termAt} ms after SIGTERM (${resumedAt ?? '?'})`);
     expect(task.attempts).toBeGreaterThanOrEqual(2);
-  });
+  }, 180_000);
 });
