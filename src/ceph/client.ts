@@ -67,9 +67,10 @@ export class CephClient implements CephSession {
   }
 
   async close(): Promise<void> {
+    // tasks first, while connected: a running task's lease is released (handed over) before the connection goes
+    await this.tasks.stop();
     this.setState('closed');
     clearTimeout(this.#retryTimer);
-    await this.tasks.stop();
     await this.#connecting?.catch(() => undefined);
     const conn = this.#conn;
     this.#conn = undefined;
