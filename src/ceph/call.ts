@@ -1,10 +1,20 @@
 // Runs a native call off the main thread and turns limiter overflow into a `busy` CephError.
-import { callAsync, callLong, NativeQueueFullError, type NativeFunction } from '../native/async-call.js';
+import { callAsync, callLong, callProbe, NativeQueueFullError, type NativeFunction } from '../native/async-call.js';
 import { CephError, check } from './errors.js';
 
 export async function native<T = number>(op: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
   try {
     return await callAsync<T>(op, fn, ...args);
+  } catch (e) {
+    if (e instanceof NativeQueueFullError) throw CephError.busy(op);
+    throw e;
+  }
+}
+
+/** A readiness probe's call, on its own one-slot budget (never queued behind request-sized calls). */
+export async function nativeProbe<T = number>(op: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
+  try {
+    return await callProbe<T>(op, fn, ...args);
   } catch (e) {
     if (e instanceof NativeQueueFullError) throw CephError.busy(op);
     throw e;

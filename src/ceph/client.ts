@@ -42,6 +42,8 @@ export class CephClient implements CephSession {
   #connecting: Promise<void> | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #backoff: number;
+  /** when the OSD map was last fetched after an OSD timeout (see refreshOsdMap) */
+  #mapRefreshAt = 0;
 
   constructor(private readonly opts: ClientOptions, private readonly events: ClientEvents = {}) {
     this.pools = new Pools(this);
@@ -97,9 +99,12 @@ export class CephClient implements CephSession {
     return this.run(`mon_command(${String(command.prefix)})`, (c) => c.monCommand(command, target));
   }
 
-  /** A cheap round trip to the monitors (for readiness). */
+  /**
+   * A cheap round trip to the monitors (for readiness), on the probe's own slot: calls stuck on a lost OSD
+   * occupy the request slots, and must not make the monitors look unreachable.
+   */
   async ping(timeoutMs: number): Promise<void> {
-    await withDeadline('ping', timeoutMs, this.monCommand({ prefix: 'version' }));
+    await withDeadline('ping', timeoutMs, this.run('mon_command(version)', (c) => c.monCommand({ prefix: 'version' }, undefined, true)));
   }
 
   private async run<T>(op: string, fn: (c: CephConnection) => Promise<T>, bounded = true): Promise<T> {
@@ -111,6 +116,7 @@ export class CephClient implements CephSession {
     try {
       return bounded ? await withDeadline(op, this.opts.operationTimeoutMs, fn(conn)) : await fn(conn);
     } catch (e) {
+      if (e instanceof CephError && e.code === 'ETIMEDOUT' && !op.startsWith('mon_command')) this.refreshOsdMap(conn);
       // blocklisted: this rados_t is dead for good; make a new one
       // (a `closed` error from an I/O context or image is that object's, not the connection's)
       if (e instanceof CephError && (e.code === 'ESHUTDOWN' || (e.kind === 'closed' && !conn.isOpen && this.#conn === conn))) {
@@ -118,6 +124,19 @@ export class CephClient implements CephSession {
       }
       throw e;
     }
+  }
+
+  /**
+   * An OSD operation timed out: the OSD may be gone, or back at a new address (a restarted OSD) that this
+   * client's OSD map does not have yet. Fetch the latest map in the background, at most once a second, so
+   * calls find the OSD within a second or two of its return instead of timing out until something else
+   * makes librados ask for a map.
+   */
+  private refreshOsdMap(conn: CephConnection): void {
+    const now = Date.now();
+    if (now - this.#mapRefreshAt < 1000) return;
+    this.#mapRefreshAt = now;
+    void conn.catchUpOsdMap().catch(() => undefined);
   }
 
   private dropConnection(conn: CephConnection, error: unknown): void {

@@ -7,7 +7,7 @@ import { cString, takeRadosBuffer } from '../native/memory.js';
 import { E, errnoName } from '../native/errno.js';
 import { capMallocArenas, trimMalloc } from '../native/malloc.js';
 import type { Pointer } from '../native/types.js';
-import { native, nativeChecked } from './call.js';
+import { native, nativeChecked, nativeProbe } from './call.js';
 import { CephError, check, isCephError } from './errors.js';
 import { Handle } from './handle.js';
 
@@ -184,6 +184,18 @@ export class CephConnection implements CephSession {
     return Number(now) !== id;
   }
 
+  /**
+   * Fetch the cluster's latest OSD map (one monitor round trip, on the probe's slot so that calls stuck on a
+   * lost OSD cannot hold it up). librados asks for a new map only when it sees a reason; an OSD that was
+   * killed and started again comes back at a new address that it may never learn of otherwise.
+   */
+  catchUpOsdMap(): Promise<void> {
+    return this.withCluster('rados_wait_for_latest_osdmap', async (cluster) => {
+      const rc = await nativeProbe<number>('rados_wait_for_latest_osdmap', rados.waitForLatestOsdmap, cluster);
+      if (rc < 0) throw new CephError('rados_wait_for_latest_osdmap', rc);
+    });
+  }
+
   /** Drop the cached I/O context of a pool (after it was deleted); it is destroyed once nothing uses it. */
   forgetPool(pool: string): void {
     // a pool's namespaces go with it
@@ -209,8 +221,11 @@ export class CephConnection implements CephSession {
 
 
 
-  /** rados_mon_command with one JSON command; throws CephError on a negative return. */
-  monCommand(command: Record<string, unknown>, target?: string): Promise<MonCommandResult> {
+  /**
+   * rados_mon_command with one JSON command; throws CephError on a negative return. `probe`: on the readiness
+   * probe's own slot (see probeLimiter), not behind request-sized calls.
+   */
+  monCommand(command: Record<string, unknown>, target?: string, probe = false): Promise<MonCommandResult> {
     const op = `mon_command(${String(command.prefix)})`;
     return this.withCluster(op, async (cluster) => {
       const cmd = [JSON.stringify(command)];
@@ -218,7 +233,7 @@ export class CephConnection implements CephSession {
       const outlen: [number] = [0];
       const outs: [Pointer | null] = [null];
       const outslen: [number] = [0];
-      const rc = await native<number>(op, rados.monCommand, cluster, cmd, 1, null, 0, outbuf, outlen, outs, outslen);
+      const rc = await (probe ? nativeProbe : native)<number>(op, rados.monCommand, cluster, cmd, 1, null, 0, outbuf, outlen, outs, outslen);
       const out = takeRadosBuffer(outbuf[0], outlen[0]);
       const status = takeRadosBuffer(outs[0], outslen[0]);
       if (rc < 0) throw new CephError(op, rc, target ?? status.trim());

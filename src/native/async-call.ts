@@ -114,6 +114,17 @@ export const limiter = new CallLimiter(Math.max(1, threadpoolSize() - 6), 1000);
  */
 export const longLimiter = new CallLimiter(2, 10_000);
 
+/**
+ * Readiness probes (a mon round trip): one at a time on a slot of their own, so that when every request slot
+ * waits on a lost OSD the monitors do not look unreachable too (the threadpool keeps spare threads for it).
+ */
+export const probeLimiter = new CallLimiter(1, 64);
+
+/** Shorthand for probeLimiter.call. */
+export function callProbe<T = number>(name: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
+  return probeLimiter.call<T>(name, fn, ...args);
+}
+
 /** Shorthand for limiter.call. */
 export function callAsync<T = number>(name: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
   return limiter.call<T>(name, fn, ...args);
