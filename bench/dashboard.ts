@@ -36,7 +36,14 @@ export async function openDashboard(ceph: CephCli): Promise<Dashboard | { error:
   }
   const en = await ceph(['mgr', 'module', 'enable', 'dashboard']);
   if (en.code !== 0) return fail(`ceph mgr module enable dashboard failed: ${en.stderr.trim().slice(0, 200)}`);
-  const disable = async (): Promise<void> => { await ceph(['mgr', 'module', 'disable', 'dashboard']); };
+  // a user of its own per run, removed afterwards: a cluster kept between runs (BENCH_KEEP_CLUSTER=1) keeps
+  // the dashboard's users, and re-setting an old user's password was refused at login ("Invalid credentials")
+  const user = `rbd-bench-${randomBytes(4).toString('hex')}`;
+  let userMade = false;
+  const disable = async (): Promise<void> => {
+    if (userMade) await ceph(['dashboard', 'ac-user-delete', user]);
+    await ceph(['mgr', 'module', 'disable', 'dashboard']);
+  };
   let http: Http | undefined;
   try {
     let url = '';
@@ -48,11 +55,10 @@ export async function openDashboard(ceph: CephCli): Promise<Dashboard | { error:
       else if (now() > deadline) throw new Error(`the dashboard did not come up on port ${port} within 90 s`);
       else await sleep(500);
     }
-    const user = 'rbd-bench';
     const password = `Bx-${randomBytes(12).toString('hex')}-9!`;
-    let r = await ceph(['dashboard', 'ac-user-create', user, '-i', '-', 'administrator'], password);
-    if (r.code !== 0 && /already exists/i.test(r.stderr + r.stdout)) r = await ceph(['dashboard', 'ac-user-set-password', user, '-i', '-', '--force-password'], password);
+    const r = await ceph(['dashboard', 'ac-user-create', user, '-i', '-', 'administrator'], password);
     if (r.code !== 0) throw new Error(`creating the dashboard user failed: ${(r.stderr || r.stdout).trim().slice(0, 200)}`);
+    userMade = true;
     const client = new Http(url, 2, { accept: 'application/vnd.ceph.api.v1.0+json' });
     http = client;
     let token = '';

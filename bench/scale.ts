@@ -4,7 +4,7 @@
 //
 // For each pool (BENCH_SCALE_POOLS = "pool:images,…", names img-000000…): a page of 100 names and a page of
 // 100 with details, at the start, the middle and the end of the pool (cursor = the name before), medians of
-// BENCH_SCALE_REPS (10) after two warm-up requests; a page with prefix=; C's rbd_list2 of the whole pool
+// BENCH_SCALE_REPS (10) after two warm-up rounds, all pages timed round-robin (load drift hits every pool); a page with prefix=; C's rbd_list2 of the whole pool
 // (what every page cost before, when pages were cut from the full listing). The Ceph Dashboard's limit=100
 // page on the pool named by BENCH_SCALE_DASHBOARD_POOL. The service's RSS at start, after the pages, and
 // sampled while paging through the largest pool from start to end (pages of 100).
@@ -85,41 +85,62 @@ async function stopService(s: Service): Promise<void> {
 
 interface ListPage { items: { name: string; id?: string }[]; nextCursor: string | null }
 
-/** `REPS` timed GETs (after 2 untimed), each checked: `expect` items, the first one named `first`. */
-async function timedPage(http: Http, path: string, expectItems: number, first: string | undefined): Promise<Summary> {
-  const get = async (): Promise<void> => {
-    const page = await http.json<ListPage>('GET', path);
-    if (page.items.length !== expectItems) throw new Error(`${path}: ${page.items.length} items, expected ${expectItems}`);
-    if (first !== undefined && page.items[0]?.name !== first) throw new Error(`${path}: first item ${page.items[0]?.name}, expected ${first}`);
+interface Probe { pool: string; key: string; path: string; expectItems: number; first: string | undefined; samples: number[] }
+
+/**
+ * Every page of every pool, timed round-robin: 2 untimed rounds, then REPS timed rounds, each round visiting
+ * every probe (in a rotated order). A machine whose load drifts during the run then moves every pool's
+ * figures alike, instead of the pool measured last. Each answer is checked: the page size and first name.
+ */
+async function timePages(http: Http, pools: { name: string; images: number }[]): Promise<Probe[]> {
+  const probes: Probe[] = [];
+  for (const pool of pools) {
+    const n = pool.images;
+    const api = `/api/v1/pools/${encodeURIComponent(pool.name)}/images`;
+    for (const [label, from] of [['start', 0], ['middle', Math.floor(n / 2)], ['end', Math.max(0, n - PAGE)]] as const) {
+      const cursor = from > 0 ? `&cursor=${encodeCursor(name(from - 1))}` : '';
+      const count = Math.min(PAGE, n - from);
+      probes.push({ pool: pool.name, key: `${label}.names_ms`, path: `${api}?limit=${PAGE}${cursor}`, expectItems: count, first: name(from), samples: [] });
+      probes.push({ pool: pool.name, key: `${label}.details_ms`, path: `${api}?limit=${PAGE}&details=true${cursor}`, expectItems: count, first: name(from), samples: [] });
+    }
+    // a prefix page from the middle: the first 100 names with the middle name's first 7 characters
+    const prefix = name(Math.floor(n / 2)).slice(0, 7);
+    probes.push({ pool: pool.name, key: `prefix.names_ms`, path: `${api}?limit=${PAGE}&prefix=${prefix}`, expectItems: Math.min(PAGE, n), first: undefined, samples: [] });
+  }
+  const get = async (p: Probe): Promise<number> => {
+    const t = now();
+    const page = await http.json<ListPage>('GET', p.path);
+    const ms = now() - t;
+    if (page.items.length !== p.expectItems) throw new Error(`${p.path}: ${page.items.length} items, expected ${p.expectItems}`);
+    if (p.first !== undefined && page.items[0]?.name !== p.first) throw new Error(`${p.path}: first item ${page.items[0]?.name}, expected ${p.first}`);
+    return ms;
   };
-  await get();
-  await get();
-  return (await repeat(REPS, get)).ms;
+  for (let round = -2; round < REPS; round++) {
+    const shift = ((round % probes.length) + probes.length) % probes.length;
+    for (let i = 0; i < probes.length; i++) {
+      const p = probes[(i + shift) % probes.length]!;
+      const ms = await get(p);
+      if (round >= 0) p.samples.push(ms);
+    }
+  }
+  return probes;
 }
 
-async function poolRun(http: Http, pool: { name: string; images: number }): Promise<Record<string, unknown>> {
-  const n = pool.images;
-  const api = `/api/v1/pools/${encodeURIComponent(pool.name)}/images`;
-  const positions: [string, number][] = [['start', 0], ['middle', Math.floor(n / 2)], ['end', Math.max(0, n - PAGE)]];
-  const out: Record<string, unknown> = { pool: pool.name, images: n };
-  for (const [label, from] of positions) {
-    const cursor = from > 0 ? `&cursor=${encodeCursor(name(from - 1))}` : '';
-    const count = Math.min(PAGE, n - from);
-    const names = await timedPage(http, `${api}?limit=${PAGE}${cursor}`, count, name(from));
-    const details = await timedPage(http, `${api}?limit=${PAGE}&details=true${cursor}`, count, name(from));
-    out[label] = { first: name(from), names_ms: names, details_ms: details };
-    log(`${pool.name} (${n}) ${label}: names p50 ${names.p50} ms, details p50 ${details.p50} ms`);
+async function poolRun(pool: { name: string; images: number }, probes: Probe[]): Promise<Record<string, unknown>> {
+  const out: Record<string, any> = { pool: pool.name, images: pool.images }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  for (const p of probes.filter((x) => x.pool === pool.name)) {
+    const [where, kind] = p.key.split('.') as [string, string];
+    out[where] ??= where === 'prefix' ? { prefix: new URL(p.path, 'http://x').searchParams.get('prefix') } : { first: p.first };
+    out[where][kind] = summarize(p.samples);
   }
-  // a prefix page from the middle: img-0XXX… the first 100 names with that prefix
-  const prefix = name(Math.floor(n / 2)).slice(0, 7);
-  out.prefix = { prefix, names_ms: await timedPage(http, `${api}?limit=${PAGE}&prefix=${prefix}`, Math.min(PAGE, n), undefined) };
+  for (const where of ['start', 'middle', 'end']) log(`${pool.name} (${pool.images}) ${where}: names p50 ${out[where].names_ms.p50} ms, details p50 ${out[where].details_ms.p50} ms`);
   if (!SKIP.has('c')) {
     const r = await run(RBDBENCH, ['-c', CONF, '-k', KEYRING, '-p', pool.name, '-N', '0', '-r', '5', '-x', 'names']);
     try {
       const j = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { names?: { count: number; ms: Summary } };
       out.c_list2 = j.names;
       log(`${pool.name}: C rbd_list2 of the whole pool p50 ${j.names?.ms.p50} ms (${j.names?.count} names)`);
-      if (j.names?.count !== n) log(`warning: ${pool.name} holds ${j.names?.count} images, expected ${n}`);
+      if (j.names?.count !== pool.images) log(`warning: ${pool.name} holds ${j.names?.count} images, expected ${pool.images}`);
     } catch {
       out.c_list2 = { error: r.stderr.slice(-300) };
     }
@@ -224,7 +245,8 @@ async function main(): Promise<void> {
   const s = await startService();
   try {
     results.rss_start_mib = rssMiB(s.pid);
-    for (const p of POOLS) results.pools.push(await poolRun(s.http, p));
+    const probes = await timePages(s.http, POOLS);
+    for (const p of POOLS) results.pools.push(await poolRun(p, probes));
     results.rss_after_pages_mib = rssMiB(s.pid);
     const biggest = [...POOLS].sort((a, b) => b.images - a.images)[0];
     if (biggest && !SKIP.has('walk')) results.walk = await walk(s, biggest);
