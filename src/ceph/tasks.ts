@@ -346,7 +346,10 @@ export class TaskEngine {
 
   private slots(): number { return Math.max(1, longLimiter.concurrency); }
 
-  /** Round-robin by pool spec: first a spec with nothing running here, then any; oldest task of that spec. */
+  /**
+   * Round-robin by pool spec: first a spec with nothing running here, then one below its share (LONG - 1
+   * slots); the oldest task of that spec.
+   */
   private pick(): Candidate | undefined {
     if (this.candidates.size === 0) return undefined;
     const bySpec = new Map<string, Candidate>();
@@ -356,8 +359,13 @@ export class TaskEngine {
       if (!cur || created(c.id) < created(cur.id)) bySpec.set(c.spec, c);
     }
     this.rrOrder = this.rrOrder.filter((s) => bySpec.has(s));
-    const busy = new Set([...this.running.values()].map((r) => r.spec));
-    const spec = this.rrOrder.find((s) => !busy.has(s)) ?? this.rrOrder[0];
+    const runningBySpec = new Map<string, number>();
+    for (const r of this.running.values()) runningBySpec.set(r.spec, (runningBySpec.get(r.spec) ?? 0) + 1);
+    // one slot always stays for a pool spec with nothing running here: a tenant with a backlog of long
+    // removals holds at most LONG - 1 slots, so another tenant's task starts at once, not after the backlog
+    const perSpec = Math.max(1, this.slots() - 1);
+    const eligible = this.rrOrder.filter((s) => (runningBySpec.get(s) ?? 0) < perSpec);
+    const spec = eligible.find((s) => !runningBySpec.has(s)) ?? eligible[0];
     if (spec === undefined) return undefined;
     // rotate: the chosen spec goes to the back
     this.rrOrder = [...this.rrOrder.filter((s) => s !== spec), spec];

@@ -48,6 +48,8 @@ async function unchanged(): Promise<void> {
 describe('fuzz: task and trash routes', () => {
   it('task ids: GET, events and DELETE answer 400 or 404, never 5xx', async () => {
     await fc.assert(fc.asyncProperty(weird, async (id) => {
+      // "", "." and ".." are dot segments: the URL is then /api/v1/tasks itself (the listing)
+      if (['', '.', '..'].includes(id)) return;
       const enc = encodeURIComponent(id);
       for (const [method, url] of [['GET', `/api/v1/tasks/${enc}`], ['DELETE', `/api/v1/tasks/${enc}`], ['GET', `/api/v1/tasks/${enc}/events`]] as const) {
         const r = await t.app.inject({ method, url });

@@ -149,8 +149,9 @@ describe('trash', () => {
     expect(noNs.json().code).toBe('NAMESPACE_NOT_FOUND');
   });
 
-  it('a pool with trashed images can be deleted (force); its tasks are then 404', async () => {
+  it('DELETE of a pool with trashed images: 409 POOL_NOT_EMPTY without force, deleted with force; its tasks are then 404', async () => {
     const other = await makePool(admin, 'trash-del');
+    const adminApp = await testApp('admin');
     try {
       await rbdCli('create', '--size', '1M', `${other.name}/x`);
       const d = await t.app.inject({ method: 'DELETE', url: `/api/v1/pools/${other.name}/images/x?keepFor=1h` });
@@ -159,14 +160,26 @@ describe('trash', () => {
       const d2 = await t.app.inject({ method: 'DELETE', url: `/api/v1/pools/${other.name}/images/y` });
       const taskId = /tasks\/([^>]+)>/.exec(String(d2.headers.link))![1]!;
       await waitTask(t.app, taskId);
-      await other.remove();
-      const gone = await t.app.inject({ method: 'GET', url: `/api/v1/tasks/${taskId}` });
-      expect(gone.statusCode).toBe(404);
+      const refused = await adminApp.app.inject({ method: 'DELETE', url: `/api/v1/pools/${other.name}?confirm=${other.name}` });
+      expect(refused.statusCode, refused.body).toBe(409);
+      expect(refused.json().code).toBe('POOL_NOT_EMPTY');
+      const del = await adminApp.app.inject({ method: 'DELETE', url: `/api/v1/pools/${other.name}?confirm=${other.name}&force=true` });
+      expect(del.statusCode, del.body).toBe(204);
+      const gone = await adminApp.app.inject({ method: 'GET', url: `/api/v1/tasks/${taskId}` });
+      expect(gone.statusCode, gone.body).toBe(404);
       expect(gone.json().code).toBe('TASK_NOT_FOUND');
-      const trash = await t.app.inject({ method: 'GET', url: `/api/v1/pools/${other.name}/trash` });
-      expect(trash.statusCode).toBe(404);
+      const trash = await adminApp.app.inject({ method: 'GET', url: `/api/v1/pools/${other.name}/trash` });
+      expect(trash.statusCode, trash.body).toBe(404);
       expect(trash.json().code).toBe('POOL_NOT_FOUND');
+      // another instance learns of it with its next OSD map
+      let viaOther = await t.app.inject({ method: 'GET', url: `/api/v1/tasks/${taskId}` });
+      for (let i = 0; i < 100 && viaOther.statusCode === 200; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        viaOther = await t.app.inject({ method: 'GET', url: `/api/v1/tasks/${taskId}` });
+      }
+      expect(viaOther.statusCode).toBe(404);
     } finally {
+      await adminApp.close();
       await other.remove();
     }
   });
