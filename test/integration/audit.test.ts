@@ -171,7 +171,9 @@ describe('a scripted run of requests (in-process, LOG_LEVEL silent)', () => {
   it('the audit lines are on the audit logger even with LOG_LEVEL silent, and hold no token and no cephx key', () => {
     const all = service.join('\n');
     const auditLines = service.filter((l) => l.includes('"audit":true'));
-    expect(auditLines.length).toBe(expected.length);
+    // one request line per scripted mutation/refusal; the deletes' trash-removal tasks add task lines
+    expect(parse(auditLines).filter((l) => l.kind === 'request').length).toBe(expected.length);
+    expect(parse(auditLines).every((l) => l.kind === 'request' || l.kind === 'task')).toBe(true);
     for (const secret of [...SECRETS, cephxKey]) {
       expect(all.includes(secret), 'a secret in the logs').toBe(false);
       expect(all.includes(secret.slice(0, 12)), 'part of a secret in the logs').toBe(false);
@@ -200,6 +202,44 @@ describe('task transitions', () => {
     expect(parsed[1]).toMatchObject({ from: 'queued', state: 'running' });
     expect(parsed[2]).toMatchObject({ from: 'running', state: 'failed', error: { code: 'CEPH_TIMEOUT', errno: 'ETIMEDOUT' } });
   });
+});
+
+describe('task transitions of the real task engine (DELETE → trash → image.remove task)', () => {
+  it('the DELETE line carries the task id from its Link header; the task\'s transitions follow with the same id', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'silent' }, sink(lines));
+    const app = await buildApp({ ceph, auth: TokenStore.parse(TOKENS), audit: logger.child({ audit: true }, { level: 'info' }) });
+    await app.ready();
+    try {
+      const P = `/api/v1/pools/${pool.name}/images`;
+      const h = { authorization: `Bearer ${WRITE}`, 'content-type': 'application/json' };
+      expect((await app.inject({ method: 'PUT', url: `${P}/tasked`, headers: h, payload: JSON.stringify({ size: '1MiB' }) })).statusCode).toBe(201);
+      const del = await app.inject({ method: 'DELETE', url: `${P}/tasked`, headers: { authorization: `Bearer ${WRITE}` } });
+      expect(del.statusCode).toBe(204);
+      const taskId = /\/api\/v1\/tasks\/([^>]+)>/.exec(String(del.headers.link))?.[1];
+      expect(taskId, String(del.headers.link)).toBeTruthy();
+      const started = Date.now();
+      let state = '';
+      while (Date.now() - started < 30_000) {
+        const t = await app.inject({ method: 'GET', url: `/api/v1/tasks/${taskId}`, headers: { authorization: `Bearer ${READ}` } });
+        state = t.json().state;
+        if (state === 'succeeded' || state === 'failed' || state === 'cancelled') break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(state).toBe('succeeded');
+      await new Promise((r) => setTimeout(r, 100));
+      const parsed = parse(lines);
+      const request = parsed.find((l) => l.kind === 'request' && l.method === 'DELETE');
+      expect(request).toMatchObject({ action: 'image.delete', target: `${pool.name}/tasked`, principal: 'provisioner', outcome: { status: 204, taskId } });
+      const transitions = parsed.filter((l) => l.kind === 'task' && l.taskId === taskId);
+      expect(transitions.map((l) => l.state)).toEqual(expect.arrayContaining(['queued', 'running', 'succeeded']));
+      expect(transitions.at(-1)).toMatchObject({ audit: true, state: 'succeeded', from: 'running', target: `${pool.name}/tasked` });
+      for (const l of transitions) expect(l.action).toBe(transitions[0]!.action);
+      console.log('task audit lines:', JSON.stringify(transitions.map((l) => `${l.action} ${l.from ?? 'new'}->${l.state} (${l.reason})`)));
+    } finally {
+      await app.close();
+    }
+  }, 60_000);
 });
 
 describe('the service process', () => {
@@ -234,7 +274,12 @@ describe('the service process', () => {
     await svc.stop();
     expect((await svc.exited).code).toBe(0);
     const text = readFileSync(file, 'utf8');
-    const lines = parse(text.split('\n').filter(Boolean));
+    const all = parse(text.split('\n').filter(Boolean));
+    const lines = all.filter((l) => l.kind === 'request');
+    // the DELETE queued a trash-removal task: its transitions are in the file too, tied by the task id
+    const deleted = lines.at(-1)!;
+    expect(deleted.outcome.taskId).toBeTruthy();
+    expect(all.filter((l) => l.kind === 'task' && l.taskId === deleted.outcome.taskId).length).toBeGreaterThan(0);
     expect(lines.map((l) => [l.action, l.outcome.status, l.principal])).toEqual([
       ['image.create', 201, 'provisioner'], ['image.update', 200, 'provisioner'], ['image.delete', 403, 'console'],
       ['image.delete', 401, null], ['image.delete', 204, 'provisioner'],
@@ -252,7 +297,8 @@ describe('the service process', () => {
     expect((await call(`${P}/images/proc2`, 'DELETE', WRITE)).status).toBe(204);
     await svc.stop();
     const lines = parse(svc.output().split('\n').filter((l) => l.startsWith('{')));
-    expect(lines.map((l) => [l.audit, l.action, l.outcome?.status])).toEqual([[true, 'image.put', 201], [true, 'image.delete', 204]]);
+    expect(lines.every((l) => l.audit === true)).toBe(true); // LOG_LEVEL=error: nothing but the audit trail
+    expect(lines.filter((l) => l.kind === 'request').map((l) => [l.action, l.outcome?.status])).toEqual([['image.put', 201], ['image.delete', 204]]);
     for (const s of SECRETS) expect(svc.output().includes(s)).toBe(false);
     svc = undefined;
   }, 120_000);
