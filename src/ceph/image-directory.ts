@@ -33,7 +33,7 @@ export const MAX_DIRECTORY_PAGE = 1000;
 export interface DirectoryPage {
   /** in name (byte) order */
   entries: ImageSpec[];
-  /** true when more names matching the prefix follow the last entry (the OSD's own flag: exact) */
+  /** true when more names matching the prefix follow the last entry (exact: one entry more than the page was read) */
   more: boolean;
 }
 
