@@ -193,7 +193,7 @@ export interface paths {
         head?: never;
         /**
          * Rename, resize or change the features of an image
-         * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime). Every change is validated before any is applied; `applied` says what was done.
+         * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime). Every change is validated before any is applied; `applied` says what was done. A shrink of an image without object-map runs as the `image.shrink` task, and the rebuild of an object map switched on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done).
          */
         patch: operations["resizeImage"];
         trace?: never;
@@ -222,7 +222,7 @@ export interface paths {
         head?: never;
         /**
          * Rename, resize or change the features of an image
-         * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime). Every change is validated before any is applied; `applied` says what was done.
+         * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime). Every change is validated before any is applied; `applied` says what was done. A shrink of an image without object-map runs as the `image.shrink` task, and the rebuild of an object map switched on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done).
          */
         patch: operations["resizeImageInNamespace"];
         trace?: never;
@@ -591,6 +591,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/pools/{pool}/images/{image}/iostat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * I/O rates of an image
+         * @description Read/write operations and bytes per second and latency per operation, from the mgr (`rbd perf image stats`). The first request registers the mgr's query and answers `ready: false` with zeros; poll (every few seconds): the service keeps the query alive while it is polled.
+         */
+        get: operations["getImageIostat"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/iostat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The busiest images of a pool (or namespace)
+         * @description The top 64 images by `sortBy`, with their I/O rates, from the mgr (`rbd perf image stats`); under /pools/{pool} every namespace of the pool counts (a token sees only the images of namespaces it may use). The first request answers `ready: false`; keep polling.
+         */
+        get: operations["getPoolIostat"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/usage": {
         parameters: {
             query?: never;
@@ -603,6 +643,46 @@ export interface paths {
          * @description Bytes written per snapshot and since the last snapshot, counted in whole objects as `rbd du` counts (or in bytes with `exact=true`). With fast-diff enabled and valid the object maps are read (fast); otherwise every object is listed, which can be slow: the answer is 504 USAGE_TIMEOUT past `timeoutMs`.
          */
         get: operations["getImageUsageInNamespace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/iostat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * I/O rates of an image
+         * @description Read/write operations and bytes per second and latency per operation, from the mgr (`rbd perf image stats`). The first request registers the mgr's query and answers `ready: false` with zeros; poll (every few seconds): the service keeps the query alive while it is polled.
+         */
+        get: operations["getImageIostatInNamespace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/iostat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The busiest images of a pool (or namespace)
+         * @description The top 64 images by `sortBy`, with their I/O rates, from the mgr (`rbd perf image stats`); under /pools/{pool} every namespace of the pool counts (a token sees only the images of namespaces it may use). The first request answers `ready: false`; keep polling.
+         */
+        get: operations["getPoolIostatInNamespace"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1215,6 +1295,38 @@ export interface components {
             }[];
             applied: components["schemas"]["ImagePatchApplied"];
         };
+        /** @description the image.shrink task, and what the PATCH changed before queueing it */
+        ImagePatchTask: {
+            /** @description "<pool id>-<created>-<random>" */
+            id: string;
+            /** @description image.remove, trash.remove, trash.purge, image.shrink, image.flatten, snapshot.rollback, image.copy, … */
+            action: string;
+            target: {
+                pool: string;
+                namespace: string;
+                image: string;
+                imageId?: string;
+                snapshot?: string;
+            };
+            /** @enum {string} */
+            state: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+            progress: number;
+            createdAt: string;
+            startedAt?: string;
+            finishedAt?: string;
+            error?: components["schemas"]["TaskError"];
+            params?: {
+                [key: string]: unknown;
+            };
+            result?: {
+                [key: string]: unknown;
+            };
+            /** @description a cancel was asked for; the runner stops at its next step */
+            cancelRequested?: boolean;
+            /** @description runs started: more than 1 when a replica took the task over after its runner died */
+            attempts?: number;
+            applied: components["schemas"]["ImagePatchApplied"];
+        };
         /** @description the answer to `Prefer: return=minimal` */
         ImageCreated: {
             name: string;
@@ -1329,6 +1441,40 @@ export interface components {
              */
             method: "fast-diff" | "scan";
             elapsedMs: number;
+        };
+        ImageIostat: {
+            pool: string;
+            namespace: string;
+            image: string;
+            /** @description per second */
+            writeOps: number;
+            /** @description per second */
+            readOps: number;
+            /** @description per second */
+            writeBytes: number;
+            /** @description per second */
+            readBytes: number;
+            /** @description nanoseconds per write */
+            writeLatencyNs: number;
+            /** @description nanoseconds per read */
+            readLatencyNs: number;
+        };
+        PoolIostat: {
+            /** @description false right after the first request: the mgr needs two samples (up to a minute) before it has rates */
+            ready: boolean;
+            timestamp: string;
+            /** @enum {string} */
+            sortBy: "write_ops" | "write_bytes" | "write_latency" | "read_ops" | "read_bytes" | "read_latency";
+            /** @description the busiest images first, at most 64; images without I/O are left out */
+            items: components["schemas"]["ImageIostat"][];
+        };
+        ImageIostatReport: {
+            /** @description false right after the first request: the mgr needs two samples (up to a minute) before it has rates */
+            ready: boolean;
+            timestamp: string;
+            /** @description the image is among the 64 busiest of its pool (otherwise the figures are 0) */
+            listed: boolean;
+            stats: components["schemas"]["ImageIostat"];
         };
     };
     responses: never;
@@ -2695,6 +2841,15 @@ export interface operations {
                     "application/json": components["schemas"]["ImagePatched"];
                 };
             };
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImagePatchTask"];
+                };
+            };
             /** @description Bad Request */
             400: {
                 headers: {
@@ -3101,6 +3256,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ImagePatched"];
+                };
+            };
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImagePatchTask"];
                 };
             };
             /** @description Bad Request */
@@ -5708,6 +5872,165 @@ export interface operations {
             };
         };
     };
+    getImageIostat: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageIostatReport"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPoolIostat: {
+        parameters: {
+            query?: {
+                /** @description what the top 64 images are ranked by */
+                sortBy?: "write_ops" | "write_bytes" | "write_latency" | "read_ops" | "read_bytes" | "read_latency";
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PoolIostat"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getImageUsageInNamespace: {
         parameters: {
             query?: {
@@ -5736,6 +6059,169 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ImageUsage"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImageIostatInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageIostatReport"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPoolIostatInNamespace: {
+        parameters: {
+            query?: {
+                /** @description what the top 64 images are ranked by */
+                sortBy?: "write_ops" | "write_bytes" | "write_latency" | "read_ops" | "read_bytes" | "read_latency";
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PoolIostat"];
                 };
             };
             /** @description Bad Request */
