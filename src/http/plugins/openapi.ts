@@ -26,7 +26,9 @@ const METHODS = new Set(['get', 'put', 'post', 'delete', 'patch', 'head', 'optio
 /** Descriptions for tags that routes use without declaring them (resources added by other route files). */
 const TAG_DESCRIPTIONS: Record<string, string> = {
   namespaces: 'RBD namespaces of a pool',
-  snapshots: 'Snapshots of an image, and clones',
+  snapshots: 'Snapshots of an image',
+  clones: 'Copy-on-write clones of a snapshot',
+  metadata: 'Key/value metadata of an image',
   trash: 'Images moved to the trash: restore or purge',
   tasks: 'Long operations running in the background',
 };
