@@ -4,7 +4,7 @@
 # `scripts/bench-scale.sh --write` (`npm run bench:write`): creates through the service against C's
 # rbd_create on the same cluster, interleaved (bench/write-path.ts); BENCH_CPU_PROF=DIR profiles the service.
 #
-# The cluster lives in its own directory (.ceph/scale, monitor ports 3370/6870): never the test cluster's.
+# The cluster lives in its own directory (.ceph/scale, monitor ports 3370/6770): never the test cluster's.
 # Its pools are made by the C program (bench/rbdbench -F: rbd_create of img-000000…, topping a pool up to
 # its size); 100,000 images take 4–5 minutes on 2 cores. With BENCH_KEEP_CLUSTER=1 the cluster and its
 # pools stay after the run and are reused by the next one (memstore: while the OSD runs).
@@ -21,7 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 DIR=${BENCH_SCALE_DIR:-$ROOT/.ceph/scale}
-export MON_V2_PORT=${BENCH_SCALE_MON_V2_PORT:-3370} MON_V1_PORT=${BENCH_SCALE_MON_V1_PORT:-6870}
+# v1 port below 6800: OSDs and mgrs of other clusters on this machine bind ports in 6800-7300
+export MON_V2_PORT=${BENCH_SCALE_MON_V2_PORT:-3370} MON_V1_PORT=${BENCH_SCALE_MON_V1_PORT:-6770}
 # memstore keeps everything in the OSD's memory: 100,000 images take ~8 GiB of it
 export MEMSTORE_BYTES=${BENCH_SCALE_MEMSTORE_BYTES:-$((16 << 30))}
 SIZES=${BENCH_SCALE_SIZES:-1000,10000,100000}

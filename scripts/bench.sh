@@ -16,7 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 DIR=$ROOT/.ceph/bench
-export MON_V2_PORT=${BENCH_MON_V2_PORT:-3350} MON_V1_PORT=${BENCH_MON_V1_PORT:-6850}
+# v1 port below 6800: OSDs and mgrs of other clusters on this machine bind ports in 6800-7300
+export MON_V2_PORT=${BENCH_MON_V2_PORT:-3350} MON_V1_PORT=${BENCH_MON_V1_PORT:-6750}
 POOL=${BENCH_POOL:-bench}
 
 say() { echo "[bench $(date +%T)] $*" >&2; }
