@@ -10,6 +10,9 @@ export default function setup(): void {
     ...process.env,
     MON_V2_PORT: process.env.TEST_MON_V2_PORT ?? '3320',
     MON_V1_PORT: process.env.TEST_MON_V1_PORT ?? '6820',
+    // every test file shares this cluster and some move GiBs of data: room for all of them at once
+    // (memstore takes memory only for what is stored)
+    MEMSTORE_BYTES: process.env.MEMSTORE_BYTES ?? String(12 * 2 ** 30),
   };
   execFileSync('bash', ['scripts/ceph-cluster.sh', 'up', dir], { stdio: 'inherit', env });
   process.env.TEST_CEPH_DIR = dir;
