@@ -42,8 +42,9 @@ export class CephClient implements CephSession {
   #connecting: Promise<void> | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #backoff: number;
-  /** when the OSD map was last fetched after an OSD timeout (see refreshOsdMap) */
-  #mapRefreshAt = 0;
+  /** after an OSD timeout the OSD map is fetched every second until this time (see refreshOsdMap) */
+  #mapWatchUntil = 0;
+  #mapTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: ClientOptions, private readonly events: ClientEvents = {}) {
     this.pools = new Pools(this);
@@ -73,6 +74,8 @@ export class CephClient implements CephSession {
     await this.tasks.stop();
     this.setState('closed');
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#mapTimer);
+    this.#mapWatchUntil = 0;
     await this.#connecting?.catch(() => undefined);
     const conn = this.#conn;
     this.#conn = undefined;
@@ -128,15 +131,25 @@ export class CephClient implements CephSession {
 
   /**
    * An OSD operation timed out: the OSD may be gone, or back at a new address (a restarted OSD) that this
-   * client's OSD map does not have yet. Fetch the latest map in the background, at most once a second, so
-   * calls find the OSD within a second or two of its return instead of timing out until something else
-   * makes librados ask for a map.
+   * client's OSD map does not have yet (librados asks for a map only when it sees a reason). Fetch the latest
+   * map every second (one monitor round trip, in the background) until 30 s after the last timeout: when the
+   * OSD boots, the new map reaches librados within a second and it resends the calls in flight there.
    */
   private refreshOsdMap(conn: CephConnection): void {
-    const now = Date.now();
-    if (now - this.#mapRefreshAt < 1000) return;
-    this.#mapRefreshAt = now;
-    void conn.catchUpOsdMap().catch(() => undefined);
+    this.#mapWatchUntil = Date.now() + 30_000;
+    if (this.#mapTimer) return;
+    const tick = (): void => {
+      if (Date.now() > this.#mapWatchUntil || this.#conn !== conn || this.#state === 'closed') {
+        this.#mapTimer = undefined;
+        return;
+      }
+      void conn.catchUpOsdMap().catch(() => undefined).finally(() => {
+        this.#mapTimer = setTimeout(tick, 1000);
+        this.#mapTimer.unref();
+      });
+    };
+    this.#mapTimer = setTimeout(tick, 0);
+    this.#mapTimer.unref();
   }
 
   private dropConnection(conn: CephConnection, error: unknown): void {
