@@ -42,8 +42,9 @@ const putOnce = (svc: SourceService, path: string, body?: unknown) => fetch(`${s
 });
 
 /**
- * PUT, retried on 503/504 as a client should: after a crash the dead process may hold the image's exclusive
- * lock until the OSD drops its watch (osd_client_watch_timeout, 30 s), and calls that need the lock time out.
+ * PUT, retried on 503/504 and 409 OPERATION_IN_PROGRESS as a client should: after a crash the dead process
+ * keeps its watch on the images it had open until the OSD drops it (osd_client_watch_timeout, 30 s): calls that
+ * need the image's exclusive lock time out, and an unfinished clone cannot be removed before.
  */
 async function put(svc: SourceService, path: string, body?: unknown, retries?: { count: number }): Promise<Response> {
   const until = Date.now() + 120_000;
@@ -51,7 +52,9 @@ async function put(svc: SourceService, path: string, body?: unknown, retries?: {
     const r = await putOnce(svc, path, body).catch((e: unknown) => {
       throw new Error(`${String(e)}; the service (exit ${svc.child.exitCode}, signal ${svc.child.signalCode}) said:\n${svc.output().slice(-6000)}`);
     });
-    if ((r.status !== 503 && r.status !== 504) || Date.now() > until) return r;
+    const retryable = r.status === 503 || r.status === 504
+      || (r.status === 409 && (await r.clone().json() as { code: string }).code === 'OPERATION_IN_PROGRESS');
+    if (!retryable || Date.now() > until) return r;
     if (retries) retries.count++;
     await r.body?.cancel();
     await new Promise((res) => setTimeout(res, 1000));
@@ -88,7 +91,7 @@ describe('kill -9 mid-way, then retry', () => {
       const retries = { count: 0 };
       const retry = await put(survivor, `/images/${name}`, { source: { image: 'golden', snapshot: 'v1' } }, retries);
       const body = await retry.json() as { parent: unknown; name: string };
-      outcomes.push(`${name}: ${how}, ${leftBehind ? 'image left' : 'nothing left'}, retry ${retry.status}${retries.count ? ` after ${retries.count} × 503/504` : ''}`);
+      outcomes.push(`${name}: ${how}, ${leftBehind ? 'image left' : 'nothing left'}, retry ${retry.status}${retries.count ? ` after ${retries.count} × 503/504/409 (watch of the dead process)` : ''}`);
       expect([200, 201], JSON.stringify(body)).toContain(retry.status);
       expect(body.parent).toEqual({ pool: pool.name, namespace: '', image: 'golden', snapshot: 'v1', overlap: pattern.length });
       // exactly one image of that name, a whole clone: linked, registered with its parent, reading its data

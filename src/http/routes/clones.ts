@@ -86,12 +86,17 @@ export function cloneHandlers(app: FastifyInstance, hooks: CloneHooks) {
   const ownLock = new KeyedLock();
   const exclusive = hooks.exclusive ?? (<T>(spec: string, name: string, fn: () => Promise<T>) => ownLock.run(`${spec}\0${name}`, fn));
 
-  /** The source snapshot's size; 403/404 naming what is missing (pool, namespace, image or snapshot). */
-  async function checkSource(source: CloneSource, principal: Principal | undefined): Promise<number> {
+  /** 403 when the token may not read the source's pool (namespace). */
+  function checkAccess(source: CloneSource, principal: Principal | undefined): void {
     const { pool, namespace } = splitPoolSpec(source.spec);
     if (principal && !allows(principal, pool, namespace)) {
       throw new ApiError('FORBIDDEN', `This token may not use ${namespace ? `namespace "${namespace}" of pool "${pool}"` : `pool "${pool}"`} (the clone source).`);
     }
+  }
+
+  /** The source snapshot's size; 404 naming what is missing (pool, namespace, image or snapshot). */
+  async function sourceSize(source: CloneSource): Promise<number> {
+    const { pool } = splitPoolSpec(source.spec);
     try {
       return (await snapshots.find(source.spec, source.image, source.snapshot)).size;
     } catch (e) {
@@ -136,6 +141,13 @@ export function cloneHandlers(app: FastifyInstance, hooks: CloneHooks) {
     }
     if (!(await isWholeClone(spec, name, intent.source))) {
       await ceph.images.remove(spec, name).catch((e: unknown) => {
+        if (isCephError(e, 'EBUSY')) {
+          // the process that was making it still has it open, or died and the OSD has not dropped its watch yet
+          // (osd_client_watch_timeout, 30 s): the record stays, and a later retry removes and remakes it
+          throw new ApiError('OPERATION_IN_PROGRESS', `${spec}/${name} is the unfinished clone of an interrupted request, still `
+            + 'held open by that request\'s process (or until the cluster notices that it died, ~30 s). Retry shortly.',
+          { retryAfterSeconds: 30 }, e);
+        }
         if (!isCephError(e, 'ENOENT')) throw e;
       });
     }
@@ -143,7 +155,7 @@ export function cloneHandlers(app: FastifyInstance, hooks: CloneHooks) {
   }
 
   /** Make the clone unless the name exists; true when this call made it. */
-  async function make(req: CloneRequest, source: CloneSource, snapSize: number): Promise<boolean> {
+  async function make(req: CloneRequest, source: CloneSource, snapSize: number | undefined): Promise<boolean> {
     const { spec, name, body } = req;
     await repairInterrupted(spec, name);
     if (body.dataPool !== undefined && req.principal && !allows(req.principal, body.dataPool)) {
@@ -162,9 +174,12 @@ export function cloneHandlers(app: FastifyInstance, hooks: CloneHooks) {
       // nothing was made by this attempt (EEXIST: the name was taken before; other errors: librbd cleaned up)
       await clones.clearIntent(spec, name).catch(() => undefined);
       if (isCephError(e, 'EEXIST')) return false;
+      // librbd says ENOENT for a missing parent image and a missing snapshot alike (and the pool or namespace
+      // may be the source's or the new image's): name what is missing when it is the source
+      if (isCephError(e, 'ENOENT')) await sourceSize(source);
       throw e;
     }
-    if (body.size !== undefined && body.size > snapSize) await ceph.images.resize(spec, name, body.size, false);
+    if (body.size !== undefined && snapSize !== undefined && body.size > snapSize) await ceph.images.resize(spec, name, body.size, false);
     await clones.clearIntent(spec, name);
     return true;
   }
@@ -173,8 +188,11 @@ export function cloneHandlers(app: FastifyInstance, hooks: CloneHooks) {
   async function provision(req: CloneRequest, reply: FastifyReply): Promise<FastifyReply> {
     const { spec, name, body } = req;
     const source = resolveSource(spec, body.source);
-    const snapSize = await checkSource(source, req.principal);
-    if (body.size !== undefined && body.size < snapSize) {
+    checkAccess(source, req.principal);
+    // the snapshot's size is needed only to check and apply a size; otherwise a missing source shows up as
+    // rbd_clone3's ENOENT, and is diagnosed then (one image open less on every clone)
+    const snapSize = body.size !== undefined ? await sourceSize(source) : undefined;
+    if (body.size !== undefined && snapSize !== undefined && body.size < snapSize) {
       throw new ApiError('VALIDATION_FAILED', `size ${body.size} is smaller than the snapshot ${sourceText(source)} (${snapSize} bytes): a clone can only grow.`);
     }
     const created = await singleFlight(inFlight, `${spec}\0${name}`, () => exclusive(spec, name, async () => {
