@@ -1,5 +1,6 @@
 // The only OSD lost mid-load — frozen (SIGSTOP) and killed (SIGKILL) — on a cluster of this file's own (other
-// monitor ports; its OSD on BlueStore in a file, so a killed OSD comes back with its data, unlike memstore):
+// monitor ports, v1 below the 6800-7300 range OSDs bind to; its OSD on BlueStore in a file, so a killed OSD
+// comes back with its data, unlike memstore):
 // reads and writes answer 504 CEPH_TIMEOUT within the configured timeout, no request hangs, /readyz stays 200
 // while the monitors answer, nothing is left half-created, and everything works again within 10 s after the
 // OSD returns. Then the same with the service process restarted while the OSD is gone.
@@ -22,7 +23,7 @@ const SLACK_MS = 2000;
 // BlueStore on a sparse file instead of the script's memstore (CEPH_ARGS overrides ceph.conf for every daemon)
 const CEPH_ARGS = '--osd-objectstore=bluestore --bluestore-block-size=4294967296 --osd-memory-target=939524096 '
   + '--bluestore-cache-autotune=false --bluestore-cache-size=134217728';
-const clusterEnv = { ...process.env, MON_V2_PORT: '3395', MON_V1_PORT: '6895', CREATE_POOLS: 'rbd', CEPH_ARGS };
+const clusterEnv = { ...process.env, MON_V2_PORT: '3395', MON_V1_PORT: '6795', CREATE_POOLS: 'rbd', CEPH_ARGS };
 const script = (cmd: string) => execFileSync('bash', ['scripts/ceph-cluster.sh', cmd, DIR], { stdio: ['ignore', 'ignore', 'inherit'], env: clusterEnv });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
