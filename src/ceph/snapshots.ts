@@ -24,6 +24,13 @@ export interface SnapshotInfo {
 
 const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
 
+/** A snapshot that clones depend on (EBUSY, op snapshot_has_children), with the clones seen. */
+export class SnapshotHasChildrenError extends CephError {
+  constructor(target: string, readonly children: ChildInfo[]) {
+    super('snapshot_has_children', -E.EBUSY, target);
+  }
+}
+
 export class Snapshots {
   constructor(private readonly conn: CephSession) {}
 
@@ -108,7 +115,8 @@ export class Snapshots {
     return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, {}, async (img) => {
       const s = (await userSnapshots(img, `${spec}/${image}`)).find((x) => x.name === snap);
       if (!s) throw new CephError('rbd_snap_get', -E.ENOENT, target);
-      if ((await childrenAt(img, s.id, target)).length > 0) throw new CephError('snapshot_has_children', -E.EBUSY, target);
+      const children = await childrenAt(img, s.id, target);
+      if (children.length > 0) throw new SnapshotHasChildrenError(target, children.map((c) => ({ ...c, snapshot: snap })));
       if (await isProtected(img, snap, target)) throw new CephError('rbd_snap_remove2', -E.EBUSY, target);
       await nativeChecked('rbd_snap_remove2', target, rbdSnapshots.remove2, img, snap, 0, noProgress, null);
     }));

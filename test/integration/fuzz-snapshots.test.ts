@@ -3,6 +3,7 @@
 // crash (librbd would take '' or 'a/b' as snapshot names, and abort the process on an empty clone snapshot name);
 // a rejected request changes nothing: the snapshots and images stay as they were.
 import fc from 'fast-check';
+import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { Images } from '../../src/ceph/images.js';
@@ -43,7 +44,7 @@ const snapName = fc.oneof(
 const enc = (s: string) => encodeURIComponent(s);
 
 /** t.app.inject, failing with the request in the message when it takes longer than 20 s (a hang is a bug). */
-async function inject(opts: Parameters<TestApp['app']['inject']>[0] & object) {
+async function inject(opts: InjectOptions) {
   let timer: NodeJS.Timeout | undefined;
   const hang = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer in 20 s: ${JSON.stringify(opts).slice(0, 300)}`)), 20_000);

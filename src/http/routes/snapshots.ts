@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { ChildInfo } from '../../ceph/clones.js';
 import { isCephError } from '../../ceph/errors.js';
 import { registerSnapshotTasks, ROLLBACK_ACTION } from '../../ceph/snapshot-tasks.js';
-import { Snapshots } from '../../ceph/snapshots.js';
+import { SnapshotHasChildrenError, Snapshots } from '../../ceph/snapshots.js';
 import { ApiError } from '../errors.js';
 import { singleFlight } from './clones.js';
 import { imagePath, specOf } from '../paths.js';
@@ -174,9 +174,7 @@ export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
     try {
       await snapshots.remove(spec, image, snapshot);
     } catch (e) {
-      if (isCephError(e, 'EBUSY') && e.op === 'snapshot_has_children') {
-        throw hasChildren(spec, image, snapshot, await snapshots.children(spec, image, snapshot), e);
-      }
+      if (e instanceof SnapshotHasChildrenError) throw hasChildren(spec, image, snapshot, e.children, e);
       if (isCephError(e, 'EBUSY') && e.op === 'rbd_snap_remove2') {
         throw new ApiError('SNAPSHOT_PROTECTED',
           `Snapshot ${spec}/${image}@${snapshot} is protected; PATCH it with {"protected": false} first.`, {}, e);
