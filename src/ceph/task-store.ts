@@ -43,8 +43,10 @@ export interface TaskRecord {
 /** The record as stored: the public fields plus the version and the runner's bookkeeping. */
 export interface StoredTask extends TaskRecord {
   v: number;
-  /** the instance running it (host:pid) */
+  /** the instance running it (host:pid:random) */
   runner?: string;
+  /** its librados client address: blocklisted by the replica that takes the task over (fencing) */
+  runnerAddr?: string;
 }
 
 export const RECORD_PREFIX = 'rbdapi_task.';
@@ -223,6 +225,6 @@ export async function removeIfEmpty(io: Pointer, id: string): Promise<void> {
 
 /** The public view of a stored record. */
 export function publicView(s: StoredTask): TaskRecord {
-  const { v: _v, runner: _r, ...rest } = s;
+  const { v: _v, runner: _r, runnerAddr: _a, ...rest } = s;
   return rest;
 }

@@ -19,6 +19,7 @@ import { longLimiter } from '../native/async-call.js';
 import { E } from '../native/errno.js';
 import { rados } from '../native/rados.js';
 import { registerProgress, type ProgressCallback } from '../native/progress.js';
+import { clientAddress } from '../native/rados-objects.js';
 import type { Pointer } from '../native/types.js';
 import { native } from './call.js';
 import { poolSpec, splitPoolSpec, type CephSession } from './connection.js';
@@ -448,9 +449,15 @@ export class TaskEngine {
       const takenOver = rec.state === 'running';
       const mode: 'start' | 'resume' | 'cleanup' | 'cancelled' = !takenOver ? 'start'
         : rec.cancelRequested ? 'cancelled' : handler.interrupted === 'resume' ? 'resume' : 'cleanup';
+      const myAddr = await this.session.withCluster('rados_getaddrs', async (cl) => clientAddress(cl)).catch(() => undefined);
+      if (takenOver && rec.runnerAddr && rec.runnerAddr !== myAddr) {
+        // fence the previous runner: if it is only stalled, it can no longer touch the image; if it died, the
+        // OSDs drop its watches now instead of after osd_client_watch_timeout (30 s)
+        await this.session.monCommand({ prefix: 'osd blocklist', blocklistop: 'add', addr: rec.runnerAddr }).catch(() => undefined);
+      }
       const next: StoredTask = {
         ...rec, v: rec.v + 1, state: 'running', startedAt: rec.startedAt ?? nowIso(),
-        attempts: (rec.attempts ?? 0) + 1, runner: this.instance,
+        attempts: (rec.attempts ?? 0) + 1, runner: this.instance, ...(myAddr ? { runnerAddr: myAddr } : {}),
       };
       if (!(await withIo((p) => casRecord(p, next)))) return; // cancelled or changed meanwhile: next scan decides
       rec = next;
@@ -459,7 +466,17 @@ export class TaskEngine {
       }
       this.emit(rec, takenOver ? 'running' : 'queued', 'running', mode === 'start' ? 'started' : mode === 'resume' ? 'resumed' : 'taken-over');
       const outcome = await this.execute(c, run, rec, handler, mode, cookie);
-      if (outcome === 'handover') handedOver = true;
+      if (outcome === 'handover') {
+        handedOver = true;
+        // a clean handover: the next runner need not fence (blocklist) this still-running process
+        await withIo(async (p) => {
+          const fresh = await readRecord(p, c.id);
+          if (fresh && fresh.state === 'running' && fresh.runner === this.instance) {
+            const { runnerAddr: _gone, ...rest } = fresh;
+            await casRecord(p, { ...rest, v: fresh.v + 1 });
+          }
+        }).catch(() => undefined);
+      }
     } finally {
       // released on every path: after a handover (shutdown) the record still says running, so the next
       // replica's scan takes it over at once instead of waiting for the lease to expire

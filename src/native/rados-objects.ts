@@ -90,7 +90,28 @@ export const radosObjects = {
   lockExclusive: librados.func('int rados_lock_exclusive(void *io, const char *oid, const char *name, const char *cookie, const char *desc, void *duration, uint8_t flags)'),
   /** int rados_unlock(rados_ioctx_t io, const char *o, const char *name, const char *cookie); -ENOENT when not held */
   unlock: librados.func('int rados_unlock(void *io, const char *o, const char *name, const char *cookie)'),
+  /**
+   * int rados_getaddrs(rados_t cluster, char** addrs);
+   * Local memory: this client's address ("127.0.0.1:0/808367455"), strdup()ed by librados: free() it (clientAddress does).
+   */
+  getaddrs: librados.func('int rados_getaddrs(void *cluster, _Out_ void **addrs)'),
 };
+
+const libc = koffi.load('libc.so.6');
+/** void free(void *ptr); */
+const free = libc.func('void free(void *ptr)');
+
+/** This rados_t's client address, as `osd blocklist add` takes it; undefined if librados cannot say. */
+export function clientAddress(cluster: bigint): string | undefined {
+  const out: [bigint | null] = [null];
+  const rc = radosObjects.getaddrs(cluster, out) as number;
+  if (rc < 0 || !out[0]) return undefined;
+  try {
+    return koffi.decode(out[0], 'char', -1) as string;
+  } finally {
+    free(out[0]);
+  }
+}
 
 /** struct timeval { time_t tv_sec; suseconds_t tv_usec; } (LP64: two int64) as a Buffer. */
 export function timeval(ms: number): Buffer {

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, json, type TestApp } from '../helpers/app.js';
 import { connect, makePool } from '../helpers/cluster.js';
-import { monitorId, objectsOf, radosCli, rbdCli, waitTask } from '../helpers/tasks.js';
+import { monitorId, objectsOf, rbdCli, waitTask } from '../helpers/tasks.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
+import { lockLease, unlockLease } from '../../src/ceph/task-store.js';
 
 let t: TestApp;
 let t2: TestApp;
@@ -275,7 +276,9 @@ describe('task errors and cancel', () => {
       await createImage('q1', '1GiB');
       const moved = await submitter.ceph.trash.moveImage(pool.name, 'q1', 0);
       const task = await submitter.ceph.trash.queueRemove(pool.name, moved, 'image.remove', true);
-      await radosCli('-p', pool.name, 'lock', 'get', `rbdapi_task.${task.id}`, 'rbdapi.task-runner', '--lock-cookie', 'test-holds-it', '--lock-duration', '60');
+      // hold the lease ourselves at once (no runner anywhere can take it now)
+      const held = await submitter.ceph.withIoctx(pool.name, (io) => io.use('test', (p) => lockLease(p, task.id, 'test-holds-it', 'test', 60_000, false)));
+      expect(held).toBe(0);
       expect((await t.app.inject({ method: 'GET', url: `/api/v1/tasks/${task.id}` })).json().state).toBe('queued');
       const c = await t2.app.inject({ method: 'DELETE', url: `/api/v1/tasks/${task.id}` });
       expect(c.statusCode, c.body).toBe(204);
@@ -283,8 +286,7 @@ describe('task errors and cancel', () => {
       expect(after.json()).toMatchObject({ state: 'cancelled', progress: 0 });
       expect(after.json().startedAt).toBeUndefined();
       expect((await t.app.inject({ method: 'DELETE', url: `/api/v1/tasks/${task.id}` })).json().code).toBe('TASK_FINISHED');
-      await radosCli('-p', pool.name, 'lock', 'break', `rbdapi_task.${task.id}`, 'rbdapi.task-runner',
-        (await lockerOf(pool.name, `rbdapi_task.${task.id}`)), '--lock-cookie', 'test-holds-it').catch(() => undefined);
+      await submitter.ceph.withIoctx(pool.name, (io) => io.use('test', (p) => unlockLease(p, task.id, 'test-holds-it')));
       await new Promise((r) => setTimeout(r, 3000));
       expect((await t.app.inject({ method: 'GET', url: `/api/v1/tasks/${task.id}` })).json().state).toBe('cancelled');
       const entry = await t.app.inject({ method: 'GET', url: `${base}/trash/${moved.id}` });
@@ -321,9 +323,5 @@ describe('task errors and cancel', () => {
   });
 });
 
-async function lockerOf(pool: string, oid: string): Promise<string> {
-  const info = JSON.parse(await radosCli('-p', pool, 'lock', 'info', oid, 'rbdapi.task-runner', '--format', 'json')) as { lockers: { name: string }[] };
-  return info.lockers[0]?.name ?? '';
-}
 
 void GiB;
