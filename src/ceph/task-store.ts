@@ -6,6 +6,7 @@
 //                         value {"s": state, "a": action, "ns": namespace}
 //   rbdapi_tasks.active   omap of the tasks not finished yet (queued, running), oldest first: key <id>, value
 //                         {"ns": namespace}; what runners scan
+//   rbdapi_tasks.finished omap of finished tasks by end time, oldest first: what retention (TASK_RETENTION_DAYS) trims
 import { randomBytes } from 'node:crypto';
 import { E } from '../native/errno.js';
 import {
@@ -52,6 +53,8 @@ export interface StoredTask extends TaskRecord {
 export const RECORD_PREFIX = 'rbdapi_task.';
 export const INDEX_OBJECT = 'rbdapi_tasks';
 export const ACTIVE_OBJECT = 'rbdapi_tasks.active';
+/** omap of finished tasks, oldest end first: key "<finished ms, 13 digits>.<id>" (what retention trims) */
+export const FINISHED_OBJECT = 'rbdapi_tasks.finished';
 export const LEASE_LOCK = 'rbdapi.task-runner';
 
 const ID_RE = /^([0-9]{1,10})-([0-9a-z]{9})-([0-9a-f]{8})$/;

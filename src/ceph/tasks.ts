@@ -26,7 +26,7 @@ import { poolSpec, splitPoolSpec, type CephSession } from './connection.js';
 import { CephError, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
 import {
-  ACTIVE_OBJECT, casRecord, createRecord, idOfKey, INDEX_OBJECT, indexKey, isFinished, isIndexKey, lockLease, newTaskId,
+  ACTIVE_OBJECT, casRecord, createRecord, FINISHED_OBJECT, idOfKey, INDEX_OBJECT, indexKey, isFinished, isIndexKey, lockLease, newTaskId,
   omapPage, omapRemove, omapSet, parseTaskId, publicView, readRecord, removeIfEmpty, removeRecord, unlockLease,
   type StoredTask, type TaskError, type TaskRecord, type TaskState, type TaskTarget,
 } from './task-store.js';
@@ -110,6 +110,8 @@ export interface TaskEngineOptions {
   progressMs: number;
   /** run tasks in this process at all (false: submit and read only) */
   run: boolean;
+  /** finished tasks are removed this long after they ended, ms (0 = kept for ever) */
+  retentionMs: number;
 }
 
 export function taskOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): TaskEngineOptions {
@@ -122,6 +124,7 @@ export function taskOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): TaskEn
     scanMs: int(env.TASK_SCAN_MS, 2000, 200),
     progressMs: int(env.TASK_PROGRESS_MS, 500, 100),
     run: env.TASK_RUNNER !== 'off',
+    retentionMs: int(env.TASK_RETENTION_DAYS, 7, 0) * 86_400_000,
   };
 }
 
@@ -160,6 +163,7 @@ export class TaskEngine {
   private rrOrder: string[] = [];
   private scanTimer: NodeJS.Timeout | undefined;
   private scanning = false;
+  private lastTrim = 0;
   private started = false;
   private stopping = false;
 
@@ -215,6 +219,11 @@ export class TaskEngine {
   }
 
   get runningCount(): number { return this.running.size; }
+
+  /** Remove the tasks of `pool` that ended more than `olderThanMs` ago (retention; also run by the scan). */
+  trim(pool: string, olderThanMs: number): Promise<number> {
+    return this.session.withIoctx(pool, (io) => io.use('task_trim', (p) => trimFinished(p, Date.now() - olderThanMs, 1000)));
+  }
 
   // ---------------------------------------------------------------------------------------------- submit/read
 
@@ -409,6 +418,12 @@ export class TaskEngine {
       }));
       const now = Date.now();
       for (const [id, until] of this.backoff) if (until <= now) this.backoff.delete(id);
+      // retention: every 10 minutes, each replica trims what ended before the retention period (idempotent)
+      if (this.opts.retentionMs > 0 && now - this.lastTrim > 600_000) {
+        this.lastTrim = now;
+        await Promise.all(pools.map((pool) => this.session.withIoctx(pool, (io) => io.use('task_trim',
+          (p) => trimFinished(p, now - this.opts.retentionMs, 1000))).catch(() => 0)));
+      }
     } catch { /* not connected: next scan */ } finally {
       this.scanning = false;
     }
@@ -690,10 +705,25 @@ function indexValue(t: StoredTask): string {
 
 /** Update the main index's state and (when finished) drop the task from the active list. */
 async function removeIndexEntries(p: Pointer, t: StoredTask, keepInIndex = false): Promise<void> {
+  const ended = t.finishedAt ? Date.parse(t.finishedAt) : NaN;
   await Promise.all([
     keepInIndex ? omapSet(p, INDEX_OBJECT, [{ key: indexKey(t.id), value: indexValue(t) }]) : omapRemove(p, INDEX_OBJECT, [indexKey(t.id)]),
     isFinished(t.state) || !keepInIndex ? omapRemove(p, ACTIVE_OBJECT, [t.id]) : Promise.resolve(),
+    keepInIndex && isFinished(t.state) && Number.isFinite(ended)
+      ? omapSet(p, FINISHED_OBJECT, [{ key: `${String(ended).padStart(13, '0')}.${t.id}`, value: '' }]) : Promise.resolve(),
   ]);
+}
+
+/** Remove the records and index entries of tasks that ended before `before` (ms); at most `max`. */
+async function trimFinished(p: Pointer, before: number, max: number): Promise<number> {
+  const { entries } = await omapPage(p, FINISHED_OBJECT, '', max);
+  const old = entries.filter((e) => Number(e.key.slice(0, 13)) < before);
+  if (old.length === 0) return 0;
+  const ids = old.map((e) => e.key.slice(14)).filter((id) => parseTaskId(id) !== undefined);
+  await Promise.all(ids.map((id) => removeRecord(p, id)));
+  await omapRemove(p, INDEX_OBJECT, ids.map(indexKey));
+  await omapRemove(p, FINISHED_OBJECT, old.map((e) => e.key));
+  return old.length;
 }
 
 /** Without the HTTP layer's mapping: the errno name, or the handler's own code. */

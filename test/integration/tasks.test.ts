@@ -325,3 +325,22 @@ describe('task errors and cancel', () => {
 
 
 void GiB;
+
+describe('retention', () => {
+  it('trim removes finished tasks (record and index), keeps the rest', async () => {
+    await createImage('ret1', '1MiB');
+    const r = await t.app.inject({ method: 'DELETE', url: `${base}/images/ret1` });
+    const id = monitorId(r.headers.link);
+    await waitTask(t.app, id);
+    // an hour's retention: nothing that just ended goes
+    expect(await t.ceph.tasks.trim(pool.name, 3600_000)).toBe(0);
+    expect((await t.app.inject({ method: 'GET', url: `/api/v1/tasks/${id}` })).statusCode).toBe(200);
+    const removed = await t.ceph.tasks.trim(pool.name, 0);
+    expect(removed).toBeGreaterThan(0);
+    const gone = await t2.app.inject({ method: 'GET', url: `/api/v1/tasks/${id}` });
+    expect(gone.statusCode).toBe(404);
+    const list = await t2.app.inject({ method: 'GET', url: `/api/v1/tasks?pool=${pool.name}&limit=1000` });
+    expect(list.json().items.filter((x: { state: string }) => ['succeeded', 'failed', 'cancelled'].includes(x.state))).toEqual([]);
+    expect((await objectsOf(pool.name)).filter((o) => o === `rbdapi_task.${id}`)).toEqual([]);
+  });
+});
