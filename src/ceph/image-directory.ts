@@ -198,38 +198,38 @@ export class ImageDirectory {
    * A page of the names that contain `search` (case-insensitive) and start with `prefix`, read from the
    * directory in chunks of MAX_DIRECTORY_PAGE from the cursor on, until the page is full and one more
    * match shows that others follow. Memory is one chunk; time grows with the distance to the `limit`th
-   * match (O(pool) when few names match).
+   * match (O(pool) when few names match). `chunk`: names read at a time (tests make it small).
    */
-  async search(pool: string, q: PageQuery & { search: string }): Promise<DirectoryPage> {
+  async search(pool: string, q: PageQuery & { search: string }, chunk = MAX_DIRECTORY_PAGE): Promise<DirectoryPage> {
     const needle = q.search.toLowerCase();
     const found: ImageSpec[] = [];
     let after = q.after;
     for (;;) {
-      const chunk = await this.page(pool, { after, prefix: q.prefix, limit: MAX_DIRECTORY_PAGE });
-      for (const e of chunk.entries) {
+      const read = await this.page(pool, { after, prefix: q.prefix, limit: chunk });
+      for (const e of read.entries) {
         if (!e.name.toLowerCase().includes(needle)) continue;
         if (found.length === q.limit) return { entries: found, more: true };
         found.push(e);
       }
-      const last = chunk.entries[chunk.entries.length - 1];
-      if (!chunk.more || !last) return { entries: found, more: false };
+      const last = read.entries[read.entries.length - 1];
+      if (!read.more || !last) return { entries: found, more: false };
       after = last.name;
     }
   }
 
   /**
    * How many names start with `prefix` (and contain `search`, case-insensitive): reads the whole directory
-   * in chunks (O(pool) by nature; memory one chunk).
+   * in chunks of `chunk` names (O(pool) by nature; memory one chunk).
    */
-  async count(pool: string, q: { prefix?: string | undefined; search?: string | undefined }): Promise<number> {
+  async count(pool: string, q: { prefix?: string | undefined; search?: string | undefined }, chunk = MAX_DIRECTORY_PAGE): Promise<number> {
     const needle = q.search?.toLowerCase();
     let n = 0;
     let after: string | undefined;
     for (;;) {
-      const chunk = await this.page(pool, { after, prefix: q.prefix, limit: MAX_DIRECTORY_PAGE });
-      for (const e of chunk.entries) if (!needle || e.name.toLowerCase().includes(needle)) n++;
-      const last = chunk.entries[chunk.entries.length - 1];
-      if (!chunk.more || !last) return n;
+      const read = await this.page(pool, { after, prefix: q.prefix, limit: chunk });
+      for (const e of read.entries) if (!needle || e.name.toLowerCase().includes(needle)) n++;
+      const last = read.entries[read.entries.length - 1];
+      if (!read.more || !last) return n;
       after = last.name;
     }
   }

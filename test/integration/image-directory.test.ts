@@ -167,6 +167,28 @@ describe('pages from rbd_directory', () => {
     expect(both).toEqual(ref.filter((n) => n.startsWith('I') && n.toLowerCase().includes('img')));
   });
 
+  it('search and count read the directory in chunks: every chunk size gives the same pages and totals', async () => {
+    const ref = (await reference(pool.name)).map((s) => s.name);
+    for (const [needle, prefix] of [['a', undefined], ['GOLD', undefined], ['img', 'i'], ['\u{1F600}', undefined], ['zzz-none', undefined], ['a', 'a']] as const) {
+      const want = ref.filter((n) => (prefix === undefined || n.startsWith(prefix)) && n.toLowerCase().includes(needle.toLowerCase()));
+      for (const chunk of [1, 2, 3, 7, 1000]) {
+        expect(await directory.count(pool.name, { search: needle, prefix }, chunk), `count ${needle} chunk ${chunk}`).toBe(want.length);
+        for (const limit of [1, 2, 5]) {
+          const got: string[] = [];
+          let after: string | undefined;
+          for (let guard = 0; guard < 100; guard++) {
+            const page = await directory.search(pool.name, { search: needle, prefix, after, limit }, chunk);
+            expect(page.entries.length).toBeLessThanOrEqual(limit);
+            got.push(...page.entries.map((e) => e.name));
+            if (!page.more) break;
+            after = page.entries[page.entries.length - 1]!.name;
+          }
+          expect(got, `search ${needle} prefix ${prefix} chunk ${chunk} limit ${limit}`).toEqual(want);
+        }
+      }
+    }
+  }, 120_000);
+
   it('details=true describes the page with the directory\'s ids', async () => {
     const ref = await reference(pool.name);
     const r = await t.app.inject({ method: 'GET', url: `/api/v1/pools/${pool.name}/images?limit=7&details=true&prefix=a` });
