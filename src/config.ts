@@ -25,6 +25,11 @@ export const configSchema = z.object({
   CEPH_CONNECT_TIMEOUT: seconds(10),
   /** rados_mon_op_timeout and rados_osd_op_timeout; also the deadline of each API call's Ceph work */
   CEPH_OP_TIMEOUT: seconds(10),
+  /**
+   * a Ceph call running longer than this is counted as stuck (rbdapi_ceph_calls_overdue, one warning each;
+   * /readyz fails when every slot holds one); 0 = 2 x the request deadline (3 x CEPH_OP_TIMEOUT)
+   */
+  CEPH_CALL_OVERDUE_MS: int(0, 86_400_000, 0),
   /** Ceph calls in flight at once (kept below UV_THREADPOOL_SIZE) */
   CEPH_CONCURRENCY: int(1, 512, 16),
   /** Ceph calls allowed to wait for a slot before requests get 503 + Retry-After */

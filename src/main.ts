@@ -1,8 +1,9 @@
 // Entry point: configuration, the Ceph client, the HTTP app, listening, graceful shutdown.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeSync } from 'node:fs';
 import pino from 'pino';
 import { CephClient } from './ceph/client.js';
-import { configureConcurrency, tuneProcessMemory } from './ceph/connection.js';
+import { configureConcurrency, nativeLoad, tuneProcessMemory } from './ceph/connection.js';
+import { watchOverdueCalls } from './ceph/call.js';
 import { lowerWorkerPriority } from './ceph/worker-priority.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { buildApp, REDACT_PATHS } from './http/app.js';
@@ -125,6 +126,12 @@ async function main(): Promise<void> {
   lowerWorkerPriority(config.WORKER_NICE);
 
   const pool = configureConcurrency(config.CEPH_CONCURRENCY, config.CEPH_QUEUE_LIMIT);
+  // stuck-call watchdog: a call past this is counted (metric), logged once, and fails readiness when all are stuck
+  const overdueMs = config.CEPH_CALL_OVERDUE_MS || Math.ceil(config.CEPH_OP_TIMEOUT * 1000 * 1.5) * 2;
+  watchOverdueCalls(overdueMs, (op, ageMs, limiter) => {
+    logger.warn({ op, ageMs: Math.round(ageMs), limiter, overdueAfterMs: overdueMs },
+      'Ceph call running past its deadline: its slot and worker thread stay taken until it returns');
+  });
   if (pool.limit < config.CEPH_CONCURRENCY) {
     logger.warn({ requested: config.CEPH_CONCURRENCY, effective: pool.limit, uvThreadpool: pool.threadpool },
       'CEPH_CONCURRENCY lowered to stay below UV_THREADPOOL_SIZE; raise UV_THREADPOOL_SIZE to allow more');
@@ -185,8 +192,12 @@ async function main(): Promise<void> {
     // keep-alive connections that go idle during the drain are closed, so close() does not wait on them
     setInterval(() => app.server.closeIdleConnections(), 100).unref();
     const force = setTimeout(() => {
-      logger.error('graceful shutdown timed out; exiting');
-      process.exit(1);
+      // pino writes asynchronously (a write the kill below would lose): this line goes out synchronously
+      writeSync(1, `${JSON.stringify({ level: 50, time: Date.now(), service: 'rbd-rest-api', timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+        msg: 'graceful shutdown timed out; exiting without waiting for Ceph calls' })}\n`);
+      // process.exit() joins libuv's worker threads, and a thread stuck inside librbd never returns: the
+      // process would hang there for good. SIGKILL ends it whatever its threads are doing.
+      process.kill(process.pid, 'SIGKILL');
     }, config.SHUTDOWN_TIMEOUT_MS);
     force.unref();
     try {
@@ -194,6 +205,9 @@ async function main(): Promise<void> {
       await ceph.close(); // waits for Ceph calls, then rados_shutdown
       logger.info('stopped');
       logger.flush?.();
+      // a call still on a worker thread (stuck, or a long call) would make process.exit() wait for it forever
+      const load = nativeLoad();
+      if (load.inFlight + load.longInFlight > 0) process.kill(process.pid, 'SIGKILL');
       process.exit(0);
     } catch (e) {
       logger.error({ err: e }, 'error during shutdown');

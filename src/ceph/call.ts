@@ -1,6 +1,14 @@
 // Runs a native call off the main thread and turns limiter overflow into a `busy` CephError.
 import { callAsync, callLong, callProbe, NativeQueueFullError, type NativeFunction } from '../native/async-call.js';
 import { CephError, check } from './errors.js';
+import { limiter } from '../native/async-call.js';
+
+export { callTrace, watchOverdueCalls, type CallTrace, type OverdueObserver } from '../native/async-call.js';
+
+/** Request-sized calls running past their deadline (stuck): how many now, of how many slots, and since start. */
+export function overdueCalls(): { overdue: number; concurrency: number; total: number } {
+  return { overdue: limiter.overdue, concurrency: limiter.concurrency, total: limiter.overdueTotal };
+}
 
 export async function native<T = number>(op: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
   try {

@@ -5,6 +5,7 @@ import type { Pointer } from '../native/types.js';
 import { E } from '../native/errno.js';
 import { CephConnection, type CephSession, type ConnectOptions, type MonCommandResult } from './connection.js';
 import { CephError } from './errors.js';
+import { callTrace, type CallTrace } from './call.js';
 import type { Handle } from './handle.js';
 import { Images } from './images.js';
 import { Pools } from './pools.js';
@@ -116,8 +117,11 @@ export class CephClient implements CephSession {
       if (this.#state !== 'closed') void this.connectNow();
       throw new CephError(op, -E.ENOTCONN, 'not connected to the cluster', 'closed');
     }
+    // the trace tells the deadline which native call was running, or that the work only waited for a slot
+    const trace: CallTrace = { op: undefined, queued: 0, running: 0 };
     try {
-      return bounded ? await withDeadline(op, this.opts.operationTimeoutMs, fn(conn)) : await fn(conn);
+      const work = callTrace.run(trace, () => fn(conn));
+      return bounded ? await withDeadline(op, this.opts.operationTimeoutMs, work, trace) : await work;
     } catch (e) {
       if (e instanceof CephError && e.code === 'ETIMEDOUT' && !op.startsWith('mon_command')) this.refreshOsdMap(conn);
       // blocklisted: this rados_t is dead for good; make a new one
@@ -207,11 +211,24 @@ export class CephClient implements CephSession {
   }
 }
 
-/** Reject with ETIMEDOUT when `promise` takes longer than `ms` (the work itself goes on). */
-export function withDeadline<T>(op: string, ms: number, promise: Promise<T>): Promise<T> {
+/** A deadline error whose work goes on: `pending` settles when it really ends. */
+export type StillRunning = CephError & { pending?: Promise<unknown> };
+
+/**
+ * Reject when `promise` takes longer than `ms` (the work itself goes on; the error's `pending` follows it).
+ * With a trace: ETIMEDOUT names the native call that was running; if the work was only waiting for a local
+ * slot, it is a `busy` error (503 CEPH_BUSY), not "the cluster did not answer".
+ */
+export function withDeadline<T>(op: string, ms: number, promise: Promise<T>, trace?: CallTrace): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CephError(op, -E.ETIMEDOUT, `no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => {
+      const e: StillRunning = trace && trace.queued > 0 && trace.running === 0
+        ? new CephError(trace.op ?? op, -E.EAGAIN, `waited ${ms} ms for a free Ceph slot in this instance`, 'busy')
+        : new CephError(trace?.op ?? op, -E.ETIMEDOUT, `no answer within ${ms} ms`);
+      e.pending = promise.then(() => undefined, () => undefined);
+      reject(e);
+    }, ms);
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }

@@ -3,6 +3,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CephClient, ClientState } from '../ceph/client.js';
 import { nativeLoad, observeCephCalls, type CephCallObserver } from '../ceph/connection.js';
+import { overdueCalls } from '../ceph/call.js';
 
 const STATES: readonly ClientState[] = ['connecting', 'connected', 'disconnected', 'closed'];
 
@@ -44,6 +45,12 @@ export class Metrics {
     new Gauge({
       name: 'rbdapi_ceph_calls_queued', help: 'librados/librbd calls waiting for a concurrency slot', registers,
       collect() { this.set(nativeLoad().queued); },
+    });
+    new Gauge({
+      name: 'rbdapi_ceph_calls_overdue',
+      help: 'librados/librbd calls running past their deadline now (stuck: each holds a slot and a worker thread)',
+      registers,
+      collect() { this.set(overdueCalls().overdue); },
     });
     new Gauge({
       name: 'rbdapi_ceph_concurrency_limit', help: 'librados/librbd calls allowed at once', registers,

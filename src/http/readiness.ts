@@ -1,6 +1,7 @@
 // Readiness: does the cluster answer? One cheap mon round trip, cached briefly and shared by
 // concurrent probes, so probes never multiply Ceph load.
 import type { CephClient } from '../ceph/client.js';
+import { overdueCalls } from '../ceph/call.js';
 
 export interface ReadinessResult { ready: boolean; reason?: string | undefined; checkedAt: number }
 
@@ -17,6 +18,15 @@ export class Readiness {
 
   check(): Promise<ReadinessResult> {
     if (this.draining) return Promise.resolve({ ready: false, reason: 'shutting down', checkedAt: Date.now() });
+    // every request slot held by a call stuck past its deadline: this instance can serve nothing (restart it)
+    const stuck = overdueCalls();
+    if (stuck.overdue > 0 && stuck.overdue >= stuck.concurrency) {
+      return Promise.resolve({
+        ready: false,
+        reason: `all ${stuck.concurrency} Ceph call slots are held by calls running past their deadline (stuck)`,
+        checkedAt: Date.now(),
+      });
+    }
     if (this.last && Date.now() - this.last.checkedAt < this.cacheMs) return Promise.resolve(this.last);
     this.pending ??= (async () => {
       try {

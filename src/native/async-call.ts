@@ -6,6 +6,25 @@
 //
 // The limit must stay below UV_THREADPOOL_SIZE, or Ceph calls occupy every worker and fs/dns/crypto stall.
 
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/**
+ * What one logical operation's native calls are doing (src/ceph/client.ts runs each operation in one):
+ * so that a deadline can tell "waited for a local slot" (503 CEPH_BUSY) from "the cluster did not answer"
+ * (504, naming the call that was running).
+ */
+export interface CallTrace {
+  /** the last native call started (the one running when the deadline passes) */
+  op: string | undefined;
+  /** calls of this operation waiting for a slot / running now */
+  queued: number;
+  running: number;
+}
+export const callTrace = new AsyncLocalStorage<CallTrace>();
+
+/** Called once for each call that runs past its limiter's overdue threshold. */
+export type OverdueObserver = (name: string, ageMs: number, limiter: string) => void;
+
 /** A koffi function: callable synchronously, or via `.async(...args, callback)` on a worker thread. */
 export interface NativeFunction {
   (...args: unknown[]): unknown;
@@ -26,13 +45,41 @@ export class NativeQueueFullError extends Error {
 }
 
 interface Waiter { resolve: () => void }
+interface Active { name: string; started: number; overdue: boolean }
 
 export class CallLimiter {
   private running = 0;
   private readonly waiting: Waiter[] = [];
   private observer: CallObserver | undefined;
+  private readonly active = new Set<Active>();
+  /** a call running longer than this is overdue (0 = never); see checkOverdue */
+  overdueAfterMs = 0;
+  /** calls that became overdue since the process started */
+  overdueTotal = 0;
 
-  constructor(private limit: number, private maxQueue: number) {}
+  constructor(private limit: number, private maxQueue: number, readonly label = 'ceph') {}
+
+  /** calls running now that are past overdueAfterMs (stuck, or far slower than any request may take) */
+  get overdue(): number {
+    let n = 0;
+    for (const a of this.active) if (a.overdue) n++;
+    return n;
+  }
+
+  /** Flag calls that ran past overdueAfterMs; `onOverdue` hears of each one once. Returns how many are overdue. */
+  checkOverdue(onOverdue?: OverdueObserver, now = performance.now()): number {
+    if (this.overdueAfterMs <= 0) return 0;
+    let n = 0;
+    for (const a of this.active) {
+      if (!a.overdue && now - a.started > this.overdueAfterMs) {
+        a.overdue = true;
+        this.overdueTotal++;
+        onOverdue?.(a.name, now - a.started, this.label);
+      }
+      if (a.overdue) n++;
+    }
+    return n;
+  }
 
   configure(limit: number, maxQueue: number): void {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`concurrency limit must be a positive integer, got ${limit}`);
@@ -52,8 +99,17 @@ export class CallLimiter {
 
   /** Run `fn.async(...args)` once a slot is free; resolves with the C function's return value. */
   async call<T = number>(name: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
-    await this.acquire();
+    const trace = callTrace.getStore();
+    if (trace) trace.queued++;
+    try {
+      await this.acquire();
+    } finally {
+      if (trace) trace.queued--;
+    }
+    if (trace) { trace.op = name; trace.running++; }
     const started = performance.now();
+    const entry: Active = { name, started, overdue: false };
+    this.active.add(entry);
     try {
       const result = await new Promise<T>((resolve, reject) => {
         fn.async(...args, (err: unknown, res: T) => {
@@ -69,6 +125,8 @@ export class CallLimiter {
       this.observer?.(name, (performance.now() - started) / 1000, undefined, err);
       throw err;
     } finally {
+      if (trace) trace.running--;
+      this.active.delete(entry);
       this.completed++;
       this.release();
     }
@@ -112,7 +170,26 @@ export const limiter = new CallLimiter(Math.max(1, threadpoolSize() - 6), 1000);
  * own small budget, so they can never take the slots request-sized calls need. Both together stay below
  * UV_THREADPOOL_SIZE (configureConcurrency in src/ceph/connection.ts).
  */
-export const longLimiter = new CallLimiter(2, 10_000);
+export const longLimiter = new CallLimiter(2, 10_000, 'ceph-long');
+
+let watchdog: NodeJS.Timeout | undefined;
+
+/**
+ * The stuck-call watchdog: every second, request-sized calls running longer than `overdueAfterMs` are
+ * flagged (once each, reported to `onOverdue`); long calls past `longOverdueAfterMs`. A call that never
+ * returns holds its slot and its worker thread for good: this makes it visible (metric, log, readiness).
+ */
+export function watchOverdueCalls(overdueAfterMs: number, onOverdue?: OverdueObserver, longOverdueAfterMs = 0): () => void {
+  limiter.overdueAfterMs = overdueAfterMs;
+  longLimiter.overdueAfterMs = longOverdueAfterMs;
+  clearInterval(watchdog);
+  watchdog = setInterval(() => {
+    limiter.checkOverdue(onOverdue);
+    longLimiter.checkOverdue(onOverdue);
+  }, Math.max(100, Math.min(1000, overdueAfterMs / 4)));
+  watchdog.unref();
+  return () => clearInterval(watchdog);
+}
 
 /**
  * Readiness probes (a mon round trip): one at a time on a slot of their own, so that when every request slot

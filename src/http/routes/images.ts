@@ -10,6 +10,7 @@ import { ApiError } from '../errors.js';
 import { cloneHandlers } from './clones.js';
 import { deleteViaTrash, keepForQuery, parseKeepFor } from './trash.js';
 import { KeyedLock, LockBusyError } from '../keyed-lock.js';
+import type { StillRunning } from '../../ceph/client.js';
 import { imagePath, specOf } from '../paths.js';
 import { formatSize } from '../size.js';
 import { patchImage } from './image-patch.js';
@@ -51,13 +52,39 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
   // bounded wait (503 CEPH_BUSY beyond it): librbd's create/open/remove of one name at once leave
   // half-made images and stuck calls (docs/robustness.md).
   const nameLock = new KeyedLock();
-  const exclusive = <T>(pool: string, image: string, fn: () => Promise<T>): Promise<T> =>
-    nameLock.run(`${pool}\0${image}`, fn).catch((e: unknown) => {
+  // Work on a name whose request got its deadline (504) while librbd went on: until it really ends, other
+  // writes to that name get 409 OPERATION_IN_PROGRESS (not a contradiction such as IMAGE_IN_USE without watchers).
+  const stillRunning = new Map<string, { since: string }>();
+  const inProgress = (key: string, pool: string, image: string): ApiError | undefined => {
+    const o = stillRunning.get(key);
+    return o && new ApiError('OPERATION_IN_PROGRESS',
+      `An earlier request on ${pool}/${image} timed out (504) at ${o.since}, but its Ceph operation is still running; retry once it has ended.`,
+      { since: o.since });
+  };
+  const exclusive = <T>(pool: string, image: string, fn: () => Promise<T>): Promise<T> => {
+    const key = `${pool}\0${image}`;
+    const busy = inProgress(key, pool, image);
+    if (busy) return Promise.reject(busy);
+    return nameLock.run(key, async () => {
+      const late = inProgress(key, pool, image);
+      if (late) throw late;
+      try {
+        return await fn();
+      } catch (e) {
+        const pending = (e as StillRunning).pending;
+        if (isCephError(e, 'ETIMEDOUT', 'EAGAIN') && pending && !stillRunning.has(key)) {
+          stillRunning.set(key, { since: new Date().toISOString() });
+          void pending.finally(() => stillRunning.delete(key));
+        }
+        throw e;
+      }
+    }).catch((e: unknown) => {
       if (e instanceof LockBusyError) {
         throw new ApiError('CEPH_BUSY', `Other operations on ${pool}/${image} are queued in this instance (${e.queued} waiting); retry shortly.`);
       }
       throw e;
     });
+  };
 
   /**
    * Before acknowledging a create (201) or an existing image (PUT 200): a delete of the pool that began
