@@ -144,7 +144,8 @@ async function listAll(img: Pointer, target: string): Promise<Record<string, str
       vals = splitTerminated(vbuf, vlen[0]);
       break;
     }
-    keys.forEach((k, i) => { out[k] = vals[i] ?? ''; });
+    // "__proto__" cannot be a key of a JSON object built in JS (it would set the prototype): left out
+    keys.forEach((k, i) => { if (k !== '__proto__') out[k] = vals[i] ?? ''; });
     if (keys.length < PAGE) break;
     start = keys[keys.length - 1]!;
   }

@@ -26,7 +26,7 @@ const text = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'binary', maxLength: 20 }),
   fc.constantFrom('', '.', '..', '-a', 'a/b', 'a@snap', 'a\nb', 'a b', '%', '%2F', 'x'.repeat(300), 'ok-name', '\u0000', 'conf_', 'conf_rbd_cache',
-    'conf_rbd_qos_iops_limit', 'conf_nonsense', '.rbdapi-copy-1', 'rbd_directory', 'layering', 'object-map'),
+    'conf_rbd_qos_iops_limit', 'conf_nonsense', '.rbdapi-copy-1', 'rbd_directory', 'layering', 'object-map', '__proto__', 'constructor', 'toString'),
 );
 const anything = fc.oneof(text, fc.jsonValue(), fc.constantFrom(null, true, -1, 1e308, [], {}, '1', '100', 'true', 'false', '1.5', '-5'));
 const featureList = fc.oneof(
@@ -34,6 +34,14 @@ const featureList = fc.oneof(
     'data-pool', 'operations', 'migrating', 'non-primary', 'dirty-cache', 'bogus', ''), { maxLength: 8 }),
   anything,
 );
+
+/**
+ * A path segment. "." and ".." (also spelt %2E) are dot segments that every WHATWG URL parser (fetch, inject)
+ * resolves by moving up the path (DELETE …/metadata/.. would be DELETE of the image), so they cannot name a
+ * key or namespace in a URL: such cases are skipped (fc.pre), and the API refuses them at creation.
+ */
+const seg = (s: string): string => encodeURIComponent(s);
+const addressable = (s: string): boolean => s !== '.' && s !== '..';
 
 async function check(label: string, status: number, body: string): Promise<void> {
   expect(status, `${label} → ${status} ${body.slice(0, 300)}`).toBeLessThan(500);
@@ -71,8 +79,9 @@ afterAll(async () => {
 describe('fuzzing the management routes', () => {
   it('metadata PUT/GET/DELETE: arbitrary keys and values; accepted values read back exactly', async () => {
     await fc.assert(fc.asyncProperty(text, anything, async (key, value) => {
+      fc.pre(addressable(key));
       const before = await new ImageMetadata(conn).list(pool.name, 'keep');
-      const url = `${base}/keep/metadata/${encodeURIComponent(key)}`;
+      const url = `${base}/keep/metadata/${seg(key)}`;
       const r = await t.app.inject({ method: 'PUT', url, ...json({ value }) });
       await check(`PUT meta ${JSON.stringify(key)}=${JSON.stringify(value)?.slice(0, 80)}`, r.statusCode, r.body);
       const after = await new ImageMetadata(conn).list(pool.name, 'keep');
@@ -153,8 +162,9 @@ describe('fuzzing the management routes', () => {
   it('namespaces PUT/DELETE: arbitrary names; refused creates change nothing', async () => {
     const ns = new Namespaces(conn);
     await fc.assert(fc.asyncProperty(text, async (n) => {
+      fc.pre(addressable(n));
       const before = await ns.list(pool.name);
-      const url = `/api/v1/pools/${pool.name}/namespaces/${encodeURIComponent(n)}`;
+      const url = `/api/v1/pools/${pool.name}/namespaces/${seg(n)}`;
       const r = await t.app.inject({ method: 'PUT', url });
       await check(`PUT ns ${JSON.stringify(n)}`, r.statusCode, r.body);
       if (r.statusCode >= 400) expect(await ns.list(pool.name)).toEqual(before);

@@ -90,6 +90,7 @@ describe('metadata', () => {
       ['ok', { value: 5 }],
       ['ok', {}],
       ['ok', { value: 'x', extra: 1 }],
+      ['__proto__', { value: 'x' }],
     ];
     for (const [key, body] of cases) {
       const r = await t.app.inject({ method: 'PUT', url: `${img}/metadata/${key}`, ...json(body) });

@@ -12,7 +12,10 @@ const keyDescription = 'a metadata key (percent-encoded). `conf_<option>` keys o
 
 /** PUT: keys the API accepts for writing. */
 export const metadataPutParams = imageParams.extend({
-  key: z.string().regex(METADATA_KEY_PATTERN, 'metadata keys are 1–256 printable ASCII characters without spaces').describe(keyDescription),
+  key: z.string().regex(METADATA_KEY_PATTERN, 'metadata keys are 1–256 printable ASCII characters without spaces')
+    .refine((k) => k !== '__proto__', '"__proto__" cannot be a key of the JSON object GET …/metadata answers')
+    .refine((k) => k !== '.' && k !== '..', '"." and ".." cannot be addressed in a URL (clients resolve them as dot segments)')
+    .describe(keyDescription),
 });
 /** GET/DELETE: any key that may exist. */
 export const metadataKeyParams = imageParams.extend({
