@@ -456,9 +456,8 @@ export class TaskEngine {
       }
       const handler = this.handlers.get(rec.action);
       if (!handler) {
-        rec = await this.finish(c.pool, rec, 'failed', {
-          error: { code: 'UNKNOWN_ACTION', detail: `This service has no handler for task action "${rec.action}".` },
-        }, 'failed');
+        // another version of the service (a rolling upgrade) knows this action: leave it to a replica that does
+        this.backoff.set(c.id, Date.now() + 60_000);
         return;
       }
       const takenOver = rec.state === 'running';

@@ -344,3 +344,42 @@ describe('retention', () => {
     expect((await objectsOf(pool.name)).filter((o) => o === `rbdapi_task.${id}`)).toEqual([]);
   });
 });
+
+describe('interruption', () => {
+  it('a task whose runner stops, with a cleanup handler: another instance runs the cleanup and ends it failed INTERRUPTED', async () => {
+    const action = `test.cleanup-${Date.now().toString(36)}`;
+    const cleaned: string[] = [];
+    const started: string[] = [];
+    const a = await testApp('rbdapi');
+    const b = await testApp('rbdapi');
+    try {
+      for (const app of [a, b]) {
+        app.ceph.tasks.register({
+          action,
+          run: (ctx) => new Promise((resolve, reject) => {
+            started.push(ctx.task.id);
+            const timer = setTimeout(() => resolve({ finished: true }), 60_000);
+            ctx.signal.addEventListener('abort', () => { clearTimeout(timer); reject(new Error('stopped')); });
+          }),
+          interrupted: async (ctx) => { cleaned.push(ctx.task.id); },
+        });
+      }
+      // b does not run anything until a has stopped
+      await b.ceph.tasks.stop();
+      const task = await a.ceph.tasks.submit(action, { pool: pool.name, namespace: '', image: 'none' }, {});
+      await waitTask(a.app, task.id, 10_000, (x) => x.state === 'running');
+      expect(started).toEqual([task.id]);
+      await a.ceph.tasks.stop(); // hands the running task over (lease released, record still running)
+      expect((await t.app.inject({ method: 'GET', url: `/api/v1/tasks/${task.id}` })).json().state).toBe('running');
+      b.ceph.tasks.start();
+      const { task: end } = await waitTask(t.app, task.id, 20_000);
+      expect(end, JSON.stringify(end)).toMatchObject({ state: 'failed', error: { code: 'INTERRUPTED' }, attempts: 2 });
+      expect(end.error!.detail).toContain('stopped before it finished');
+      expect(cleaned).toEqual([task.id]);
+      expect(started).toEqual([task.id]); // never run again
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
