@@ -23,6 +23,12 @@ ROOT=$PWD
 DIR=${BENCH_SCALE_DIR:-$ROOT/.ceph/scale}
 # v1 port below 6800: OSDs and mgrs of other clusters on this machine bind ports in 6800-7300
 export MON_V2_PORT=${BENCH_SCALE_MON_V2_PORT:-3370} MON_V1_PORT=${BENCH_SCALE_MON_V1_PORT:-6770}
+# a kept cluster is reused with the ports it was made with (other ports would make it afresh: 5 minutes)
+if [ "${BENCH_KEEP_CLUSTER:-0}" = 1 ] && [ -z "${BENCH_SCALE_MON_V1_PORT:-}" ] && [ -f "$DIR/ceph.conf" ]; then
+  if [[ $(grep -m1 '^mon_host' "$DIR/ceph.conf") =~ v2:127\.0\.0\.1:([0-9]+),v1:127\.0\.0\.1:([0-9]+) ]]; then
+    MON_V2_PORT=${BASH_REMATCH[1]} MON_V1_PORT=${BASH_REMATCH[2]}
+  fi
+fi
 # memstore keeps everything in the OSD's memory: 100,000 images take ~8 GiB of it
 export MEMSTORE_BYTES=${BENCH_SCALE_MEMSTORE_BYTES:-$((16 << 30))}
 SIZES=${BENCH_SCALE_SIZES:-1000,10000,100000}
