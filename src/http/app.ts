@@ -13,7 +13,7 @@ import { registerAccessLog } from './plugins/access-log.js';
 import { registerAudit } from './plugins/audit.js';
 import { registerAuthentication } from './plugins/authentication.js';
 import { registerCors } from './plugins/cors.js';
-import { registerRateLimit, type RateLimitSettings } from './plugins/rate-limit.js';
+import { registerAuthFailureLimit, registerRateLimit, type RateLimitSettings } from './plugins/rate-limit.js';
 import { requireClientCertificates } from './tls.js';
 import { registerJsonBody } from './plugins/json-body.js';
 import { registerOpenApi } from './plugins/openapi.js';
@@ -131,6 +131,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // CORS answers preflights in onRequest, so it must come before authentication
   if (opts.corsOrigins?.length) await registerCors(app, opts.corsOrigins);
   if (opts.https?.requestCert) requireClientCertificates(app);
+  // token guessing: an address with too many 401s gets 429 before the token check (valid tokens still pass)
+  if (opts.auth && opts.rateLimit && opts.rateLimit.perSecond > 0) registerAuthFailureLimit(app, opts.auth);
   if (opts.auth) registerAuthentication(app, opts.auth);
   // after authentication (keyed by the token's name), before any route is added (it hooks each route)
   if (opts.rateLimit) await registerRateLimit(app, opts.rateLimit);

@@ -132,6 +132,29 @@ describe('per token, with authentication', () => {
   });
 });
 
+describe('guessing tokens', () => {
+  it('after 30 failed authentications an address gets 429 instead of a token check; valid tokens and other addresses still pass', async () => {
+    const a = await app({ ceph, auth: tokens(), rateLimit: { perSecond: 100, burst: 400 } });
+    const from = (remoteAddress: string, token?: string) => a.inject({
+      method: 'GET', url: '/api/v1/pools', remoteAddress, ...(token ? { headers: bearer(token) } : {}),
+    });
+    let r = await from('10.1.1.1', 'guess-0-0000000000000000');
+    let failed = 0;
+    while (r.statusCode === 401 && failed < 60) r = await from('10.1.1.1', `guess-${++failed}-0000000000000000`);
+    expect(failed).toBeGreaterThanOrEqual(30); // the burst (plus what refilled meanwhile on a slow machine)
+    expect(r.statusCode).toBe(429);
+    expect(r.json()).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(r.json().detail).toMatch(/failed authentications/);
+    expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect((await from('10.1.1.1')).statusCode).toBe(429); // no token at all: the same
+    expect((await from('10.1.1.1', CONSOLE)).statusCode).toBe(200); // a valid token from the same address (NAT)
+    expect((await from('10.1.1.2', 'guess-x-0000000000000000')).statusCode).toBe(401); // another address
+    expect((await a.inject({ method: 'GET', url: '/readyz', remoteAddress: '10.1.1.1' })).statusCode).toBe(200);
+    const m = (await a.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(m).toMatch(/^rbdapi_http_rate_limited_total\{principal="-"\} 2$/m);
+  });
+});
+
 describe('per client address, without authentication', () => {
   it('each address has its own bucket', async () => {
     const a = await app({ ceph, rateLimit: { perSecond: 0.02, burst: 3 } });

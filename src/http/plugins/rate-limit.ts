@@ -8,6 +8,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter } from 'prom-client';
+import { bearerToken, type TokenStore } from '../auth.js';
 import { ApiError } from '../errors.js';
 
 export interface RateLimitSettings {
@@ -49,6 +50,14 @@ export class TokenBuckets {
     return { allowed: false, remaining: 0, ttlMs: Math.max(1, Math.ceil(((1 - b.tokens) / this.perSecond) * 1000)) };
   }
 
+  /** Would `take` allow a request now? (consumes nothing) */
+  peek(key: string): { allowed: boolean; ttlMs: number } {
+    const b = this.buckets.get(key);
+    if (!b) return { allowed: true, ttlMs: 0 };
+    const tokens = Math.min(this.burst, b.tokens + ((this.now() - b.at) / 1000) * this.perSecond);
+    return tokens >= 1 ? { allowed: true, ttlMs: 0 } : { allowed: false, ttlMs: Math.max(1, Math.ceil(((1 - tokens) / this.perSecond) * 1000)) };
+  }
+
   get size(): number { return this.buckets.size; }
 
   /** forget full buckets (a full bucket is the same as none) */
@@ -67,12 +76,7 @@ export function rateLimitKey(req: FastifyRequest): string {
 export async function registerRateLimit(app: FastifyInstance, settings: RateLimitSettings): Promise<void> {
   if (settings.perSecond <= 0) return;
   const buckets = new TokenBuckets(settings.perSecond, Math.max(1, settings.burst));
-  const limited = new Counter({
-    name: 'rbdapi_http_rate_limited_total',
-    help: 'Requests answered 429 RATE_LIMITED, by principal (token name; "-" for requests without a token)',
-    labelNames: ['principal'],
-    registers: [app.metrics.registry],
-  });
+  const limited = limitedCounter(app);
   class Store {
     incr(key: string, cb: (err: Error | null, res?: { current: number; ttl: number }) => void): void {
       const r = buckets.take(key);
@@ -99,3 +103,46 @@ export async function registerRateLimit(app: FastifyInstance, settings: RateLimi
     },
   });
 }
+
+/** Failed authentications allowed per client address: a burst, then one a second. */
+export const AUTH_FAILURE_BURST = 30;
+export const AUTH_FAILURES_PER_SECOND = 1;
+
+/**
+ * Guessing tokens: every 401 takes a token from the client address's bucket; an address whose bucket is empty
+ * gets 429 RATE_LIMITED (with Retry-After) instead of a token check — unless its request carries a valid
+ * token, so a client sharing an address (NAT) with a guesser is not locked out. Registered before
+ * authentication; counted in rbdapi_http_rate_limited_total{principal="-"}.
+ */
+export function registerAuthFailureLimit(app: FastifyInstance, tokens: TokenStore,
+  burst = AUTH_FAILURE_BURST, perSecond = AUTH_FAILURES_PER_SECOND): void {
+  const failures = new TokenBuckets(perSecond, burst);
+  const limited = limitedCounter(app);
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.routeOptions.config?.public) return;
+    const state = failures.peek(req.ip);
+    if (state.allowed) return;
+    const token = bearerToken(req.headers.authorization);
+    if (token !== undefined && tokens.authenticate(token)) return;
+    limited.inc({ principal: '-' });
+    const seconds = Math.max(1, Math.ceil(state.ttlMs / 1000));
+    reply.header('retry-after', String(seconds));
+    throw new ApiError('RATE_LIMITED', `Too many failed authentications from this address; retry in ${seconds} s.`, { retryAfter: seconds });
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    if (reply.statusCode === 401) failures.take(req.ip);
+  });
+}
+
+/** The limited-requests counter, shared by both limits (registered once per app). */
+function limitedCounter(app: FastifyInstance): Counter<'principal'> {
+  const name = 'rbdapi_http_rate_limited_total';
+  const existing = app.metrics.registry.getSingleMetric(name) as Counter<'principal'> | undefined;
+  return existing ?? new Counter({
+    name,
+    help: 'Requests answered 429 RATE_LIMITED, by principal (token name; "-" for requests without a valid token)',
+    labelNames: ['principal'],
+    registers: [app.metrics.registry],
+  });
+}
+
