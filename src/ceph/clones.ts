@@ -126,6 +126,17 @@ export class Clones {
     }));
   }
 
+  /** Does `name` exist (its id object, the first thing librbd makes and the last it removes)? */
+  nameTaken(spec: string, name: string): Promise<boolean> {
+    return this.conn.withIoctx(spec, (io) => io.use('rados_read', async (p) => {
+      const buf = Buffer.alloc(64);
+      const rc = await native<number>('rados_read', radosObjects.read, p, `rbd_id.${name}`, buf, buf.length, 0);
+      if (rc === -E.ENOENT) return false;
+      check('rados_read', rc, `rbd_id.${name}`);
+      return true;
+    }));
+  }
+
   /** Write the intent record of a clone about to be made (replaces an older one). */
   recordIntent(spec: string, name: string, source: CloneSource): Promise<void> {
     const body = Buffer.from(JSON.stringify({ source, startedAt: new Date().toISOString() } satisfies CloneIntent));

@@ -3,7 +3,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, json, type TestApp } from '../helpers/app.js';
 import { connect, makePool } from '../helpers/cluster.js';
-import { exportImage, importRandom, rbdCli } from '../helpers/rbd-cli.js';
+import { exportImage, importRandom, radosCli, rbdCli } from '../helpers/rbd-cli.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Images } from '../../src/ceph/images.js';
 import { TokenStore } from '../../src/http/auth.js';
 import { waitTask } from '../helpers/wait-task.js';
@@ -212,6 +215,42 @@ describe('missing or forbidden sources', () => {
       await limited.close();
     }
     expect(await images.listNames(other.name)).not.toContain('steal');
+  });
+});
+
+describe('an interrupted clone (intent record)', () => {
+  const intent = async (name: string, startedAt: Date) => {
+    const dir = mkdtempSync(join(tmpdir(), 'intent-'));
+    writeFileSync(join(dir, 'i'), JSON.stringify({ source: { spec: pool.name, image: 'golden', snapshot: 'v1' }, startedAt: startedAt.toISOString() }));
+    await radosCli('-p', pool.name, 'put', `rbdapi_clone_intent.${name}`, join(dir, 'i'));
+  };
+  const intentLeft = async (name: string) => (await radosCli('-p', pool.name, 'ls')).split('\n').includes(`rbdapi_clone_intent.${name}`);
+
+  it('an image made after the record that is not a whole clone is the attempt\'s leftover: removed and cloned again (201)', async () => {
+    await intent('half', new Date(Date.now() - 10_000));
+    await images.create(pool.name, 'half', 4 * MiB); // what a crash between librbd's create and its parent link leaves
+    const r = await put('half', { source: golden });
+    expect(r.statusCode, r.body).toBe(201);
+    expect(r.json().parent).toMatchObject({ image: 'golden', snapshot: 'v1' });
+    expect((await exportImage(pool.name, 'half')).equals(pattern)).toBe(true);
+    expect(await intentLeft('half')).toBe(false);
+  });
+
+  it('an image made before the record is never removed: 409 IMAGE_SPEC_CONFLICT, the image and its data stay', async () => {
+    await images.create(pool.name, 'mine', 4 * MiB);
+    await rbdCli('bench', '--io-type', 'write', '--io-size', '4096', '--io-total', '65536', `${pool.name}/mine`);
+    const before = await exportImage(pool.name, 'mine');
+    await intent('mine', new Date(Date.now() + 60_000)); // a record from a (skewed) later attempt
+    const r = await put('mine', { source: golden });
+    expect(r.statusCode).toBe(409);
+    expect(r.json().code).toBe('IMAGE_SPEC_CONFLICT');
+    expect((await exportImage(pool.name, 'mine')).equals(before)).toBe(true);
+    expect(await intentLeft('mine')).toBe(false);
+  });
+
+  it('a PUT with source on an existing plain image writes no record at all', async () => {
+    expect((await put('plain', { source: golden })).statusCode).toBe(409);
+    expect(await intentLeft('plain')).toBe(false);
   });
 });
 

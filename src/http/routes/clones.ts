@@ -8,7 +8,7 @@
 // clone of that source is answered 200; anything less is removed and the clone made again (201).
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { Clones, type CloneSource } from '../../ceph/clones.js';
+import { Clones, type CloneIntent, type CloneSource } from '../../ceph/clones.js';
 import { CephError, isCephError } from '../../ceph/errors.js';
 import { featureBits } from '../../ceph/features.js';
 import type { ImageInfo } from '../../ceph/images.js';
@@ -28,6 +28,8 @@ import { childrenListSchema } from '../schemas/snapshots.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** an intent record younger than this may belong to a clone still being made by another instance */
 const INTENT_SETTLE_MS = 3000;
+/** an image created this long before an intent record was written is not that attempt's */
+const CLOCK_SKEW_MS = 5000;
 
 export interface CloneRequest {
   /** pool spec of the new image */
@@ -109,37 +111,43 @@ export function cloneHandlers(app: FastifyInstance, hooks: CloneHooks) {
     }
   }
 
-  /** Is `name` a whole clone of `source` (linked to it, and registered among the snapshot's children)? */
-  async function isWholeClone(spec: string, name: string, source: CloneSource): Promise<boolean> {
+  /**
+   * What an attempt recorded by `intent` left at `name`: nothing readable ('partial' too: rbd_remove cleans a
+   * half-made image), a whole clone of its source, or an image made before the attempt started ('foreign':
+   * never ours to remove).
+   */
+  async function leftBy(spec: string, name: string, intent: CloneIntent): Promise<'partial' | 'whole' | 'foreign'> {
     let info: ImageInfo;
     try {
       info = await ceph.images.stat(spec, name);
     } catch (e) {
-      if (isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create') return false;
+      if (isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create') return 'partial';
       throw e;
     }
+    const started = Date.parse(intent.startedAt);
+    if (Number.isFinite(started) && Date.parse(info.createdAt) < started - CLOCK_SKEW_MS) return 'foreign';
     const p = info.parent;
-    if (!p || `${p.namespace ? `${p.pool}/${p.namespace}` : p.pool}/${p.image}@${p.snapshot}` !== sourceText(source)) return false;
+    if (!p || `${p.namespace ? `${p.pool}/${p.namespace}` : p.pool}/${p.image}@${p.snapshot}` !== sourceText(intent.source)) return 'partial';
     const { pool, namespace } = splitPoolSpec(spec);
-    const children = await snapshots.children(source.spec, source.image, source.snapshot);
-    return children.some((c) => c.pool === pool && c.namespace === namespace && c.image === name);
+    const children = await snapshots.children(intent.source.spec, intent.source.image, intent.source.snapshot).catch(() => []);
+    return children.some((c) => c.pool === pool && c.namespace === namespace && c.image === name) ? 'whole' : 'partial';
   }
 
   /**
-   * An intent record of an earlier attempt at `name`: if the image is not a whole clone of what the record
-   * names, it is what that attempt left behind, and is removed. A fresh record may be another instance's clone
-   * still running: it gets a moment to finish first.
+   * An intent record of an earlier attempt at `name`: an image that attempt made but did not finish is removed
+   * (the caller then makes the clone again). A fresh record may be another instance's clone still running: it
+   * gets a moment to finish first.
    */
   async function repairInterrupted(spec: string, name: string): Promise<void> {
     let intent = await clones.readIntent(spec, name);
     if (!intent) return;
     const age = Date.now() - Date.parse(intent.startedAt);
     if (Number.isFinite(age) && age < INTENT_SETTLE_MS) {
-      await sleep(INTENT_SETTLE_MS - age);
+      await sleep(Math.min(INTENT_SETTLE_MS, INTENT_SETTLE_MS - age)); // a record from the future (clock skew): at most the settle time
       intent = await clones.readIntent(spec, name);
       if (!intent) return;
     }
-    if (!(await isWholeClone(spec, name, intent.source))) {
+    if ((await leftBy(spec, name, intent)) === 'partial') {
       await ceph.images.remove(spec, name).catch((e: unknown) => {
         if (isCephError(e, 'EBUSY')) {
           // the process that was making it still has it open, or died and the OSD has not dropped its watch yet
@@ -158,6 +166,9 @@ export function cloneHandlers(app: FastifyInstance, hooks: CloneHooks) {
   async function make(req: CloneRequest, source: CloneSource, snapSize: number | undefined): Promise<boolean> {
     const { spec, name, body } = req;
     await repairInterrupted(spec, name);
+    // an existing name gets no intent record (a record is only ever written for a name that was free) and no
+    // rbd_clone3 (which would open the parent only to answer EEXIST)
+    if (await clones.nameTaken(spec, name)) return false;
     if (body.dataPool !== undefined && req.principal && !allows(req.principal, body.dataPool)) {
       throw new ApiError('FORBIDDEN', `This token may not use pool "${body.dataPool}" (dataPool).`);
     }
