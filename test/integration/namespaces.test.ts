@@ -193,4 +193,22 @@ describe('tokens scoped to a namespace', () => {
     expect((await t.app.inject({ method: 'GET', url: `${base}/images`, headers: auth(ALL_NS) })).statusCode).toBe(403);
     expect((await t.app.inject({ method: 'DELETE', url: `${base}/namespaces/tenant-c`, headers: auth(ALL_NS) })).statusCode).toBe(204);
   });
+
+  it('GET of one namespace and ?stats=rbd give its statistics (= rbd pool stats --namespace); other tenants get 403', async () => {
+    const cli = JSON.parse(rbd('pool', 'stats', '--format', 'json', '--namespace', 'tenant-a', pool.name)) as
+      { images: { count: number; provisioned_bytes: number; snap_count: number }; trash: { count: number; provisioned_bytes: number } };
+    const want = {
+      images: cli.images.count, provisionedBytes: cli.images.provisioned_bytes, snapshots: cli.images.snap_count,
+      trashImages: cli.trash.count, trashProvisionedBytes: cli.trash.provisioned_bytes,
+    };
+    expect(want.images).toBe(3);
+    const one = await t.app.inject({ method: 'GET', url: `${base}/namespaces/tenant-a`, headers: auth(TENANT_A) });
+    expect(one.statusCode, one.body).toBe(200);
+    expect(one.json()).toEqual({ name: 'tenant-a', pool: pool.name, rbd: want });
+    expect((await t.app.inject({ method: 'GET', url: `${base}/namespaces/tenant-a`, headers: auth(TENANT_B) })).statusCode).toBe(403);
+    expect((await t.app.inject({ method: 'GET', url: `${base}/namespaces/nope`, headers: auth(ADMIN) })).json().code).toBe('NAMESPACE_NOT_FOUND');
+    const list = await t.app.inject({ method: 'GET', url: `${base}/namespaces?stats=rbd`, headers: auth(TENANT_A) });
+    expect(list.json().items).toEqual([{ name: 'tenant-a', pool: pool.name, rbd: want }]);
+    expect((await t.app.inject({ method: 'GET', url: `${base}/namespaces?stats=all`, headers: auth(ADMIN) })).statusCode).toBe(400);
+  });
 });

@@ -4,11 +4,14 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isCephError } from '../../ceph/errors.js';
 import { Namespaces } from '../../ceph/namespaces.js';
+import { poolRbdStats } from '../../ceph/pool-stats.js';
 import { allows } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { scopePath } from '../paths.js';
 import { poolParams, problems } from '../schemas/common.js';
-import { namespaceCreateParams, namespaceDeleteParams, namespaceListSchema, namespaceSchema } from '../schemas/namespaces.js';
+import {
+  namespaceCreateParams, namespaceDeleteParams, namespaceListQuery, namespaceListSchema, namespaceSchema,
+} from '../schemas/namespaces.js';
 
 export const namespaceRoutes: FastifyPluginAsyncZod = async (app) => {
   const namespaces = new Namespaces(app.ceph);
@@ -18,14 +21,30 @@ export const namespaceRoutes: FastifyPluginAsyncZod = async (app) => {
       tags: ['namespaces'], summary: 'List the RBD namespaces of a pool', operationId: 'listNamespaces',
       description: 'A token limited to some namespaces of the pool sees only those.',
       params: poolParams,
+      querystring: namespaceListQuery,
       response: { 200: namespaceListSchema, ...problems(400, 401, 403, 404, 503, 504) },
     },
     config: { poolAccess: 'any' },
   }, async (req) => {
     const { pool } = req.params;
     const { principal } = req;
-    const names = await namespaces.list(pool);
-    return { items: names.filter((n) => !principal || allows(principal, pool, n)).map((name) => ({ name, pool })) };
+    const names = (await namespaces.list(pool)).filter((n) => !principal || allows(principal, pool, n));
+    if (req.query.stats !== 'rbd') return { items: names.map((name) => ({ name, pool })) };
+    // a namespace removed since the listing is left out
+    const items = await Promise.all(names.map((name) => poolRbdStats(app.ceph, `${pool}/${name}`)
+      .then((rbd) => ({ name, pool, rbd }), (e: unknown) => { if (isCephError(e, 'ENOENT')) return undefined; throw e; })));
+    return { items: items.filter((i) => i !== undefined) };
+  });
+
+  app.get('/pools/:pool/namespaces/:namespace', {
+    schema: {
+      tags: ['namespaces'], summary: 'A namespace and its RBD statistics', operationId: 'getNamespace',
+      params: namespaceDeleteParams,
+      response: { 200: namespaceSchema, ...problems(400, 401, 403, 404, 503, 504) },
+    },
+  }, async (req) => {
+    const { pool, namespace } = req.params;
+    return { name: namespace, pool, rbd: await poolRbdStats(app.ceph, `${pool}/${namespace}`) };
   });
 
   app.put('/pools/:pool/namespaces/:namespace', {

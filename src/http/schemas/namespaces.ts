@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { NAMESPACE_NAME_PATTERN } from '../../ceph/namespaces.js';
 import { poolParams } from './common.js';
+import { poolRbdStatsSchema } from './pool-stats.js';
 
 export const namespaceNameForCreate = z.string()
   .regex(NAMESPACE_NAME_PATTERN, 'namespace names are 1–63 characters: letters, digits, ".", "_", "-", starting with a letter or digit')
@@ -9,7 +10,12 @@ export const namespaceNameForCreate = z.string()
 export const namespaceSchema = z.object({
   name: z.string(),
   pool: z.string(),
+  rbd: poolRbdStatsSchema.optional().describe('the namespace\'s images, snapshots and trash (GET of one namespace, or stats=rbd)'),
 }).meta({ id: 'Namespace' });
+
+export const namespaceListQuery = z.object({
+  stats: z.enum(['rbd']).optional().describe('`rbd`: add each namespace\'s image statistics (reads every image header: slower)'),
+}).strict();
 
 export const namespaceListSchema = z.object({
   items: z.array(namespaceSchema).describe('named namespaces of the pool, sorted; the default namespace is not listed'),
