@@ -200,6 +200,28 @@ describe('pages from rbd_directory', () => {
   });
 });
 
+describe('with the least-privilege key (client.rbdapi: profile rbd)', () => {
+  it('pages, prefix, search, total, details, and the full answer of a create work as with admin', async () => {
+    const limited = await testApp('rbdapi');
+    try {
+      const ref = (await reference(pool.name)).map((s) => s.name);
+      const base = `/api/v1/pools/${pool.name}/images`;
+      const all = await limited.app.inject({ method: 'GET', url: `${base}?limit=1000&total=true` });
+      expect(all.json()).toEqual({ items: ref.map((name) => ({ name })), total: ref.length, nextCursor: null });
+      const pre = await limited.app.inject({ method: 'GET', url: `${base}?limit=3&prefix=img-&details=true` });
+      expect(pre.json().items.map((i: { name: string; size: number }) => [i.name, i.size])).toEqual(ref.filter((n) => n.startsWith('img-')).slice(0, 3).map((n) => [n, MiB]));
+      const found = await limited.app.inject({ method: 'GET', url: `${base}?search=GOLD` });
+      expect(found.json().items.length).toBe(3);
+      const put = await limited.app.inject({ method: 'PUT', url: `${base}/n-limited`, payload: { size: '1MiB' } });
+      expect(put.statusCode, put.body).toBe(201);
+      expect(put.json()).toEqual((await limited.app.inject({ method: 'GET', url: `${base}/n-limited` })).json());
+      await images.remove(pool.name, 'n-limited');
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
 describe('cursors under churn', () => {
   it('pages neither lose nor repeat images that exist throughout, while others are made and removed', async () => {
     const spec = pool.name;
