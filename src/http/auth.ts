@@ -98,7 +98,11 @@ export class TokenStore {
         if (token.length < MIN_TOKEN_LENGTH) throw new TokenFileError(`${where}: tokens must be at least ${MIN_TOKEN_LENGTH} characters`);
         const list = scopes.split(',');
         const bad = list.find((s) => !(SCOPES as readonly string[]).includes(s));
-        if (bad !== undefined) throw new TokenFileError(`${where}: unknown scope "${bad}" (use ${SCOPES.join(', ')})`);
+        // never echo the field: with the columns in the wrong order it is the token itself
+        if (bad !== undefined) {
+          throw new TokenFileError(`${where}: column 2 is not a scope (use ${SCOPES.join(', ')}, comma-separated); `
+            + 'expected "<token> <scopes> [<pools>] [<name>]" in that order');
+        }
         const poolList = pools ? pools.split(',').filter(Boolean) : ['*'];
         entries.push({
           name: name ?? `line-${i + 1}`,

@@ -42,7 +42,7 @@ describe('token file', () => {
       expect(error, text).toBeInstanceOf(TokenFileError);
       expect((error as Error).message).not.toContain(T1);
     }
-    expect(() => TokenStore.parse(`${T1} read\n${T2} rw`, 'f')).toThrow(/f line 2: unknown scope "rw"/);
+    expect(() => TokenStore.parse(`${T1} read\n${T2} rw`, 'f')).toThrow(/f line 2: column 2 is not a scope/);
   });
 
   it('scopes nest admin ⊇ write ⊇ read; pools limit', () => {

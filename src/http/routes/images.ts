@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { CreateImageOptions, ImageInfo } from '../../ceph/images.js';
 import { isCephError } from '../../ceph/errors.js';
 import { featureBits, CREATABLE_FEATURES } from '../../ceph/features.js';
-import { allowsPool, type Principal } from '../auth.js';
+import { allows, allowsPool, type Principal } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { cloneHandlers } from './clones.js';
 import { deleteViaTrash, keepForQuery, parseKeepFor } from './trash.js';
@@ -52,6 +52,19 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
   // bounded wait (503 CEPH_BUSY beyond it): librbd's create/open/remove of one name at once leave
   // half-made images and stuck calls (docs/robustness.md).
   const nameLock = new KeyedLock();
+
+  // A token limited to some pools may not resize or delete an image whose data live in a pool (its data
+  // pool) the token may not use: those writes change or destroy data there. Checked once the route is known.
+  app.addHook('preHandler', async (req) => {
+    const principal = req.principal;
+    if (!principal || principal.pools === undefined || (req.method !== 'PATCH' && req.method !== 'DELETE')) return;
+    if (!req.routeOptions.url?.endsWith('/images/:image')) return;
+    const params = req.params as { pool: string; namespace?: string; image: string };
+    const info = await ceph.images.stat(specOf(params), params.image).catch(() => undefined);
+    if (info?.dataPool && !allows(principal, info.dataPool, params.namespace)) {
+      throw new ApiError('FORBIDDEN', `This token may not use pool "${info.dataPool}", where the data of ${specOf(params)}/${params.image} live (its data pool).`);
+    }
+  });
   // Work on a name whose request got its deadline (504) while librbd went on: until it really ends, other
   // writes to that name get 409 OPERATION_IN_PROGRESS (not a contradiction such as IMAGE_IN_USE without watchers).
   const stillRunning = new Map<string, { since: string }>();
