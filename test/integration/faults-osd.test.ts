@@ -257,7 +257,16 @@ describe('the service process restarted while the OSD is gone', () => {
     freezeOsd();
     // requests in flight when SIGTERM arrives: they end (504) and the process exits within SHUTDOWN_TIMEOUT_MS
     const inFlight = outageLoad(send, 'restart-old');
-    await sleep(500);
+    // SIGTERM only once the requests are inside the service (their Ceph calls running or queued), so that a
+    // request the client had not sent yet (refused after SIGTERM, status 0) is not mistaken for a lost one
+    const waitStarted = performance.now();
+    for (;;) {
+      const text = await fetch(`${svc.url}/metrics`).then((r) => r.text(), () => '');
+      const calls = ['rbdapi_ceph_calls_in_flight', 'rbdapi_ceph_calls_queued']
+        .reduce((sum, name) => sum + Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0), 0);
+      if (calls >= 12 || performance.now() - waitStarted > 2500) break;
+      await sleep(50);
+    }
     const stopStarted = performance.now();
     svc.child.kill('SIGTERM');
     const exit = await svc.exited;
