@@ -108,6 +108,29 @@ describe('copy', () => {
     expect(got.json().snapshotCount).toBe(2);
   });
 
+  it('a clone is flattened into its copy and its deep copy: same bytes, no parent', async () => {
+    rbd('snap', 'create', `${pool.name}/src@base`);
+    rbd('snap', 'protect', `${pool.name}/src@base`);
+    rbd('clone', `${pool.name}/src@base`, `${pool.name}/child`);
+    rbd('bench', '--io-type', 'write', '--io-size', '4K', '--io-total', '256K', '--io-pattern', 'rand', `${pool.name}/child`);
+    rbd('snap', 'create', `${pool.name}/child@c1`);
+    for (const [name, snapshots] of [['child-copy', false], ['child-deep', true]] as const) {
+      const r = await copy('child', { destination: { namespace: 'tenant', name }, snapshots });
+      expect(r.statusCode, r.body).toBe(202);
+      const done = await waitTask(r.json().id);
+      expect(done.state, JSON.stringify(done)).toBe('succeeded');
+      const info = JSON.parse(rbd('info', '--format', 'json', `${pool.name}/tenant/${name}`)) as { parent?: unknown };
+      expect(info.parent, name).toBeUndefined();
+      expect(exportImage(`${pool.name}/tenant/${name}`).equals(exportImage(`${pool.name}/child`)), name).toBe(true);
+    }
+    expect(snapNames(`${pool.name}/tenant/child-deep`)).toEqual(['c1']);
+    expect(exportImage(`${pool.name}/tenant/child-deep@c1`).equals(exportImage(`${pool.name}/child@c1`))).toBe(true);
+    for (const n of ['tenant/child-copy', 'tenant/child-deep', 'child']) rbd('snap', 'purge', `${pool.name}/${n}`);
+    for (const n of ['tenant/child-copy', 'tenant/child-deep', 'child']) rbd('rm', '--no-progress', `${pool.name}/${n}`);
+    rbd('snap', 'unprotect', `${pool.name}/src@base`);
+    rbd('snap', 'rm', `${pool.name}/src@base`);
+  });
+
   it('features and objectSize of the copy are honoured', async () => {
     const r = await copy('src', { destination: { name: 'c2' }, features: ['layering'], objectSize: '1MiB' });
     expect(r.statusCode, r.body).toBe(202);
@@ -145,7 +168,8 @@ describe('copy', () => {
     const id = r.json().id as string;
     const running = await waitTask(id, (s) => s !== 'queued');
     expect(running.state).toBe('running');
-    expect((await t.app.inject({ method: 'GET', url: `${base}/big-copy` })).statusCode).toBe(404);
+    const hidden = await t.app.inject({ method: 'GET', url: `${base}/big-copy` });
+    expect(hidden.statusCode, hidden.body).toBe(404);
     expect(ls()).not.toContain('big-copy');
     const cancel = await t.app.inject({ method: 'DELETE', url: `/api/v1/tasks/${id}` });
     expect([202, 204]).toContain(cancel.statusCode);
