@@ -12,10 +12,13 @@ import { specOf } from '../paths.js';
 import { problems, scopeParams } from '../schemas/common.js';
 import { imageListSchema, listImagesQuery } from '../schemas/images.js';
 import { toImage } from './images.js';
+import { ScanLimiter } from '../scan-limit.js';
 
 export const imageListRoutes: FastifyPluginAsyncZod = async (app) => {
   const { ceph, settings } = app;
   const directory = new ImageDirectory(ceph);
+  // search= and total=true read the whole directory: a few at a time, identical ones shared (scan-limit.ts)
+  const scans = new ScanLimiter();
 
   app.get('/images', {
     schema: {
@@ -48,8 +51,13 @@ export const imageListRoutes: FastifyPluginAsyncZod = async (app) => {
     }
     const query = { after, prefix: prefix || undefined, limit };
     const [page, count] = await Promise.all([
-      search ? directory.search(pool, { ...query, search }) : directory.page(pool, query),
-      total ? directory.count(pool, { prefix: query.prefix, search: search || undefined }) : undefined,
+      search
+        ? scans.run(JSON.stringify(['search', pool, query, search.toLowerCase()]), () => directory.search(pool, { ...query, search }))
+        : directory.page(pool, query),
+      total
+        ? scans.run(JSON.stringify(['count', pool, query.prefix, search?.toLowerCase()]),
+          () => directory.count(pool, { prefix: query.prefix, search: search || undefined }))
+        : undefined,
     ]);
     const last = page.entries[page.entries.length - 1];
     const nextCursor = page.more && last ? encodeCursor(last.name) : null;
