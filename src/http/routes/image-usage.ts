@@ -6,6 +6,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ImageIostatReader } from '../../ceph/iostat.js';
 import { ImageUsageReader, UsageTimeoutError } from '../../ceph/usage.js';
 import { allows } from '../auth.js';
+import { isCephError } from '../../ceph/errors.js';
 import { ApiError } from '../errors.js';
 import { specOf } from '../paths.js';
 import { imageParams, problems, scopeParams } from '../schemas/common.js';
@@ -15,6 +16,20 @@ export const imageUsageRoutes: FastifyPluginAsyncZod = async (app) => {
   const usage = new ImageUsageReader(app.ceph);
   const iostat = new ImageIostatReader(app.ceph);
   app.addHook('onClose', async () => iostat.close());
+  /** The mgr's answers: EAGAIN while rbd_support starts (or after a failover), ENOENT for a pool gone meanwhile. */
+  const fromMgr = async <T>(spec: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      if (isCephError(e, 'EAGAIN') && e.kind === 'ceph') {
+        throw new ApiError('CEPH_UNAVAILABLE', 'The mgr\'s rbd_support module is not ready; retry in a few seconds.', {}, e);
+      }
+      if (isCephError(e, 'ENOENT') && e.op.startsWith('mgr_command')) {
+        throw new ApiError('NOT_FOUND', `The mgr does not know ${spec} (deleted meanwhile?).`, {}, e);
+      }
+      throw e;
+    }
+  };
 
   app.get('/images/:image/usage', {
     schema: {
@@ -54,7 +69,7 @@ export const imageUsageRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (req) => {
     const spec = specOf(req.params);
     await app.ceph.images.stat(spec, req.params.image); // 404 for a missing image
-    return iostat.image(spec, req.params.image);
+    return fromMgr(spec, () => iostat.image(spec, req.params.image));
   });
 
   app.get('/iostat', {
@@ -71,7 +86,7 @@ export const imageUsageRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (req) => {
     const spec = specOf(req.params);
     await app.ceph.withIoctx(spec, async () => undefined); // 404 for a missing pool or namespace
-    const report = await iostat.pool(spec, req.query.sortBy);
+    const report = await fromMgr(spec, () => iostat.pool(spec, req.query.sortBy));
     const { principal } = req;
     const items = principal ? report.items.filter((i) => allows(principal, i.pool, i.namespace)) : report.items;
     return { ...report, sortBy: req.query.sortBy, items };
