@@ -11,7 +11,7 @@ export const copyImageBody = z.object({
     name: imageNameForCreate,
   }).strict(),
   snapshots: z.boolean().default(false).describe('true: a deep copy with every snapshot; false: the image\'s current data only'),
-  features: z.array(z.enum(CREATABLE_FEATURES)).max(16).optional().describe('features of the copy; default: the cluster default'),
+  features: z.array(z.enum(CREATABLE_FEATURES)).max(16).optional().describe('features of the copy; default: the source\'s features'),
   objectSize: sizeSchema.optional().describe('a power of two from 4KiB to 32MiB; default: the source\'s'),
   dataPool: z.string().min(1).max(255).optional().describe('pool for the copy\'s data objects'),
 }).strict().superRefine((b, ctx) => {
