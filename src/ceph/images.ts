@@ -4,7 +4,7 @@ import { noProgress, rbd } from '../native/rbd.js';
 import { RBD_IMAGE_OPTION, SIZES, type Pointer, type RbdImageInfoValue, type TimespecValue } from '../native/types.js';
 import { cString, decodeImageSpecId, decodeImageSpecNames, decodeWatchers, imageSpecArray, watcherArray } from '../native/memory.js';
 import { E } from '../native/errno.js';
-import { native, nativeChecked, nativeInline } from './call.js';
+import { native, nativeChecked, nativeInline, nativeLong } from './call.js';
 import type { CephSession } from './connection.js';
 import { CephError, check, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
@@ -179,7 +179,9 @@ export class Images {
     if (bad) return Promise.reject(bad);
     return this.conn.withIoctx(pool, (io) =>
       withImage(io, pool, name, false, (img) =>
-        nativeChecked('rbd_resize2', `${pool}/${name}`, rbd.resize2, img, size, allowShrink, noProgress, null).then(() => undefined)));
+        // a shrink trims objects (without an object map: every object number): on the long-call budget
+        (allowShrink ? nativeLong : nativeChecked)('rbd_resize2', `${pool}/${name}`, rbd.resize2, img, size, allowShrink, noProgress, null)
+          .then(() => undefined)));
   }
 
   /** rbd_remove: EBUSY while the image has watchers, ENOTEMPTY while it has snapshots. */
