@@ -1,6 +1,7 @@
 // RBD images: list, inspect, create with options, resize, remove.
 import { rados } from '../native/rados.js';
 import { noProgress, rbd } from '../native/rbd.js';
+import { rbdManage } from '../native/rbd-manage.js';
 import { RBD_IMAGE_OPTION, SIZES, type Pointer, type RbdImageInfoValue, type TimespecValue } from '../native/types.js';
 import { cString, decodeImageSpecId, decodeImageSpecNames, decodeWatchers, imageSpecArray, watcherArray } from '../native/memory.js';
 import { E } from '../native/errno.js';
@@ -103,7 +104,9 @@ export class Images {
       const dataPools = new Map<number, Promise<string | null>>(); // one reverse lookup per data pool, not per image
       return mapSkippingRemoved(specs, concurrency, async ({ name, id }) => {
         const h = await readImageHeader(io, id, `${pool}/${name}`);
-        if (!h) return this.statIn(io, pool, name, false);
+        // opened by id: a name that is not valid UTF-8 (made with the rbd CLI) came back with U+FFFD, and opening
+        // by that name would find nothing and silently drop the image from the page
+        if (!h) return this.statIn(io, pool, name, false, id);
         return fromHeader(name, id, pool, h, await this.dataPoolName(io, h.dataPoolId, dataPools));
       });
     });
@@ -222,7 +225,7 @@ export class Images {
     return async () => { release(); await done; };
   }
 
-  private statIn(io: Handle<'rados_ioctx_t'>, pool: string, name: string, withWatchers = true): Promise<ImageInfo> {
+  private statIn(io: Handle<'rados_ioctx_t'>, pool: string, name: string, withWatchers = true, byId?: string): Promise<ImageInfo> {
     const target = `${pool}/${name}`;
     return withImage(io, pool, name, true, async (img) => {
       const info = {} as RbdImageInfoValue;
@@ -266,7 +269,7 @@ export class Images {
         parent,
         ...(watchers ? { watchers } : {}),
       };
-    });
+    }, byId);
   }
 
   /**
@@ -426,14 +429,15 @@ async function mapSkippingRemoved<I, R>(items: readonly I[], concurrency: number
   return results;
 }
 
-/** Open an image for the duration of `fn`, always closing it. */
+/** Open an image (by name, or read-only by `byId`) for the duration of `fn`, always closing it. */
 async function withImage<T>(io: Handle<'rados_ioctx_t'>, pool: string, name: string, readOnly: boolean,
-  fn: (img: Pointer) => Promise<T>): Promise<T> {
+  fn: (img: Pointer) => Promise<T>, byId?: string): Promise<T> {
   const target = `${pool}/${name}`;
-  const op = readOnly ? 'rbd_open_read_only' : 'rbd_open';
+  const op = byId !== undefined && readOnly ? 'rbd_open_by_id_read_only' : readOnly ? 'rbd_open_read_only' : 'rbd_open';
   const img = await io.use(op, async (p) => {
     const out: [Pointer | null] = [null];
-    await nativeChecked(op, target, readOnly ? rbd.openReadOnly : rbd.open, p, name, out, null);
+    if (op === 'rbd_open_by_id_read_only') await nativeChecked(op, target, rbdManage.openByIdReadOnly, p, byId, out, null);
+    else await nativeChecked(op, target, readOnly ? rbd.openReadOnly : rbd.open, p, name, out, null);
     return out[0]!;
   });
   try {

@@ -110,3 +110,25 @@ describe('slow request bodies', () => {
     expect(admin.app.server.timeout).toBe(120_000);
   });
 });
+
+describe('image names that are not valid UTF-8 (made with the rbd CLI)', () => {
+  it('are listed, with details too (also with snapshots, which are opened by id)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { clusterDir } = await import('../helpers/cluster.js');
+    const run = (args: string[]) => execFileSync('bash', ['-c', `rbd -c ${clusterDir()}/ceph.conf ${args.join(' ')}`], { encoding: 'utf8' });
+    run([`create --size 1M ${poolA.name}/$'bad\\xff\\xfename'`]);
+    run([`create --size 1M ${poolA.name}/$'snap\\xc3\\x28'`]);
+    run([`snap create ${poolA.name}/$'snap\\xc3\\x28'@s1`]);
+    const names = await admin.app.inject({ method: 'GET', url: `/api/v1/pools/${poolA.name}/images?limit=1000` });
+    const listed = (names.json().items as { name: string }[]).map((i) => i.name);
+    expect(listed).toContain('bad\uFFFD\uFFFDname');
+    const details = await admin.app.inject({ method: 'GET', url: `/api/v1/pools/${poolA.name}/images?limit=1000&details=true` });
+    const items = details.json().items as { name: string; snapshotCount: number; id: string }[];
+    const bad = items.find((i) => i.name === 'bad\uFFFD\uFFFDname');
+    const snap = items.find((i) => i.name.startsWith('snap') && i.name.includes('\uFFFD'));
+    expect(bad).toBeDefined();
+    expect(snap, JSON.stringify(items.map((i) => i.name))).toBeDefined();
+    expect(snap!.snapshotCount).toBe(1);
+    expect(snap!.id).toMatch(/^[0-9a-f]+$/);
+  });
+});
