@@ -125,7 +125,8 @@ describe('metrics and logs', () => {
     expect(text).toMatch(/rbdapi_http_request_duration_seconds_bucket\{[^}]*route="\/api\/v1\/pools\/:pool\/images\/:image"[^}]*status="404"/);
     expect(text).toMatch(/rbdapi_ceph_call_duration_seconds_count\{op="rbd_open_read_only",result="ENOENT"\} [1-9]/);
     expect(text).toMatch(/rbdapi_ceph_call_errors_total\{op="rbd_open_read_only",errno="ENOENT"\} [1-9]/);
-    expect(text).toMatch(/rbdapi_ceph_call_duration_seconds_count\{op="rbd_list2",result="ok"\} [1-9]/);
+    // listings read the image directory in one compound OSD read (src/ceph/image-directory.ts)
+    expect(text).toMatch(/rbdapi_ceph_call_duration_seconds_count\{op="rados_read_op_operate",result="ok"\} [1-9]/);
     expect(text).toMatch(/^rbdapi_ceph_calls_in_flight \d+$/m);
     expect(text).toMatch(/^rbdapi_ceph_connection_state\{state="connected"\} 1$/m);
     expect(text).toMatch(/^rbdapi_ceph_connected 1$/m);

@@ -191,7 +191,8 @@ describe('get, resize, delete', () => {
       expect(shown.json().watchers.length).toBeGreaterThan(0);
       const r = await t.app.inject({ method: 'DELETE', url: `${base}/held` });
       expect(r.statusCode).toBe(409);
-      expect(r.json()).toMatchObject({ code: 'IMAGE_IN_USE', errno: 'EBUSY' });
+      // the watchers are checked before the image moves to the trash (rbd_trash_move itself ignores them)
+      expect(r.json()).toMatchObject({ code: 'IMAGE_IN_USE' });
       expect(r.json().watchers[0].address).toMatch(/\d+\.\d+\.\d+\.\d+:\d+/);
       expect(r.json().detail).toContain(r.json().watchers[0].address);
     } finally {
