@@ -137,6 +137,12 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
     if (state.kind === 'dangling') await ceph.pools.guard.removeStrayId(pool, name, state);
   }
 
+  /** The image was made (or found) a moment ago and is gone now: another replica removed it. Retryable. */
+  const vanished = (e: unknown, pool: string, name: string): unknown =>
+    (isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create' && e.op !== 'rbd_namespace_exists'
+      ? new ApiError('CONFLICT', `${pool}/${name} was removed by another request right after this one made or found it; retry.`, {}, e)
+      : e);
+
   const incomplete = (pool: string, name: string): ApiError => new ApiError('IMAGE_INCOMPLETE',
     `${pool}/${name} is listed but not a whole image (the leftover of an interrupted create or delete). `
     + 'DELETE it, or PUT it to remove the leftover and create the image.', { image: name });
@@ -197,7 +203,8 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       if (wantsMinimal(req.headers.prefer)) {
         return sendMinimal(reply, pool, name, spec.size);
       }
-      const info = await ceph.images.describeNew(pool, name); // no open: id + one header read
+      const info = await ceph.images.describeNew(pool, name) // no open: id + one header read
+        .catch((e: unknown) => { throw vanished(e, pool, name); });
       return reply.code(201).header('location', imagePath(pool, name)).send(toImage(info));
     });
   });
@@ -253,7 +260,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
           throw new ApiError('VALIDATION_FAILED',
             'image names are 1–128 characters: letters, digits, ".", "_", "-", starting with a letter or digit');
         }
-        throw e;
+        throw vanished(e, pool, image);
       }
       if (!created) {
         const diff = specDifferences(info, spec);
