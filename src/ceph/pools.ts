@@ -188,6 +188,21 @@ export class Pools {
   }
 
   /**
+   * Delete a pool whatever it holds (force), as the one deleter of it: concurrent deletes get EBUSY
+   * (op pool_deletion_marker, 409 POOL_BEING_DELETED), later ones ENOENT — one 204, not one per caller.
+   */
+  async deleteForced(name: string): Promise<void> {
+    await this.lookup(name);
+    const owner = await this.guard.begin(name);
+    try {
+      await this.delete(name);
+    } catch (e) {
+      if (!isCephError(e, 'ETIMEDOUT')) await this.guard.end(name, owner).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /**
    * Delete a pool only if it holds no image and nothing in the trash, in any namespace — also against
    * creates running at the same moment, here or in another replica (pool-guard.ts). Returns what it found
    * when it refused; CephError EBUSY (op pool_deletion_marker) when another delete of it is in progress.

@@ -44,6 +44,16 @@ describe('concurrent POST /pools of one name', () => {
     }
   }, 120_000);
 
+  it('concurrent force DELETEs of one pool: one 204, the rest 409 POOL_BEING_DELETED or 404', async () => {
+    const name = uniqueName('pd');
+    expect((await admin.app.inject({ method: 'POST', url: '/api/v1/pools', ...json({ name, pgNum: 8 }) })).statusCode).toBe(201);
+    const rs = await Promise.all(Array.from({ length: 10 }, () =>
+      admin.app.inject({ method: 'DELETE', url: `/api/v1/pools/${name}?confirm=${name}&force=true` })));
+    const codes = rs.map((r) => r.statusCode);
+    expect(codes.filter((c) => c === 204), codes.join(',')).toHaveLength(1);
+    for (const r of rs.filter((x) => x.statusCode !== 204)) expect(r.json().code).toMatch(/^(POOL_NOT_FOUND|POOL_BEING_DELETED)$/);
+  });
+
   it('pgNum out of the monitor\'s range: 400 with the monitor\'s reason', async () => {
     const name = uniqueName('pgr');
     const r = await admin.app.inject({ method: 'POST', url: '/api/v1/pools', ...json({ name, pgNum: 32768 }) });

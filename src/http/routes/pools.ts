@@ -85,7 +85,7 @@ export const poolRoutes: FastifyPluginAsyncZod = async (app) => {
         `Deleting pool "${pool}" destroys all its data: repeat its name as ?confirm=${encodeURIComponent(pool)}.`);
     }
     if (req.query.force) {
-      await ceph.pools.delete(pool);
+      await ceph.pools.deleteForced(pool);
       return reply.code(204).send(null);
     }
     // without force: a marker refuses creates that race the emptiness check (src/ceph/pool-guard.ts)
