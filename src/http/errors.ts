@@ -125,10 +125,13 @@ export function fromCephError(e: CephError): ApiError {
       return new ApiError(onImage ? 'IMAGE_IN_USE' : 'CONFLICT', `${e.target ?? 'The resource'} is in use.`, {}, e);
     case 'ENOTEMPTY':
       return new ApiError(onImage ? 'IMAGE_HAS_SNAPSHOTS' : 'POOL_NOT_EMPTY', `${e.target ?? 'The resource'} is not empty.`, {}, e);
+    case 'ENAMETOOLONG':
+      // no image can have a name that long (lookups of names over ~2 KB): there is none
+      if (onImage && !e.op.startsWith('rbd_create')) return new ApiError('IMAGE_NOT_FOUND', `No image has a name that long (${e.op}).`, {}, e);
+      return new ApiError('INVALID_ARGUMENT', `Ceph rejected the request: ${e.message}`, {}, e);
     case 'EINVAL':
     case 'EDOM':
     case 'ERANGE':
-    case 'ENAMETOOLONG':
     case 'EFBIG':
       return new ApiError('INVALID_ARGUMENT', `Ceph rejected the request: ${e.message}${e.cephMeaning ? ` — ${e.cephMeaning}` : ''}`, {}, e);
     case 'EPERM':

@@ -194,3 +194,19 @@ describe('item 8: every error is problem+json with x-request-id, an access-log l
     expect(m).toMatch(/rbdapi_http_request_duration_seconds_count\{[^}]*status="405"[^}]*\}/);
   });
 });
+
+describe('small contract gaps (L9)', () => {
+  it('GET of a name over 2 KB is 404 IMAGE_NOT_FOUND, not 400 ENAMETOOLONG', async () => {
+    const r = await fetch(`${base}/api/v1/pools/${pool.name}/images/${'x'.repeat(3000)}`);
+    expect(r.status).toBe(404);
+    expect((await r.json()).code).toBe('IMAGE_NOT_FOUND');
+  });
+
+  it('a query with 1,500 unknown keys gets a small answer', async () => {
+    const q = Array.from({ length: 1500 }, (_, i) => `k${i}=1`).join('&');
+    const r = await fetch(`${base}/api/v1/pools/${pool.name}/images?${q}`);
+    expect(r.status).toBe(400);
+    const text = await r.text();
+    expect(text.length).toBeLessThan(12_000);
+  });
+});

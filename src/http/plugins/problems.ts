@@ -68,10 +68,11 @@ export function registerProblems(app: FastifyInstance): void {
     let api: ApiError;
     let unexpected: boolean;
     if (hasZodFastifySchemaValidationErrors(err)) {
-      const errors = err.validation.map((v) => ({
+      // bounded: a request with 1,500 bad query keys must not get a 29 KB answer
+      const errors = err.validation.slice(0, 20).map((v) => ({
         in: err.validationContext ?? 'request',
-        path: v.instancePath.replace(/^\//, '').replace(/\//g, '.'),
-        message: v.message ?? 'is not valid',
+        path: v.instancePath.replace(/^\//, '').replace(/\//g, '.').slice(0, 200),
+        message: (v.message ?? 'is not valid').slice(0, 300),
       }));
       const detail = errors.map((e) => `${e.in}${e.path ? `.${e.path}` : ''}: ${e.message}`).join('; ');
       api = new ApiError('VALIDATION_FAILED', detail.slice(0, 2000), { errors });
@@ -90,7 +91,7 @@ export function registerProblems(app: FastifyInstance): void {
     else req.log.debug({ code: api.code, errno: api.ceph?.code }, api.detail);
     if (api.code === 'CEPH_BUSY' || api.code === 'CEPH_UNAVAILABLE' || api.code === 'SHUTTING_DOWN') reply.header('retry-after', '1');
     if (api.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="rbd-rest-api"');
-    return reply.code(api.status).type('application/problem+json').send(toProblem(api, req.url, req.id));
+    return reply.code(api.status).type('application/problem+json').send(toProblem(api, req.url.slice(0, 512), req.id));
   });
 
   // from app.close() on, a request that still arrives (keep-alive) is told so, as problem+json
