@@ -32,6 +32,18 @@ export const configSchema = z.object({
   CEPH_CALL_OVERDUE_MS: int(0, 86_400_000, 0),
   /** Ceph calls in flight at once (kept below UV_THREADPOOL_SIZE) */
   CEPH_CONCURRENCY: int(1, 512, 16),
+  /** long Ceph calls (flatten, copy, rollback, trash removal, shrink) at once: their own budget, apart from CEPH_CONCURRENCY */
+  CEPH_LONG_CONCURRENCY: int(1, 16, 2),
+  /** a task runner's lease in RADOS, ms (renewed every third of it; another replica takes over once it expires) */
+  TASK_LEASE_MS: int(3000, 600_000, 15_000),
+  /** how often every replica looks for queued tasks and expired leases, ms */
+  TASK_SCAN_MS: int(200, 600_000, 2000),
+  /** how often a running task's progress may be written, ms */
+  TASK_PROGRESS_MS: int(100, 60_000, 500),
+  /** finished tasks are kept this many days (0 = for ever) */
+  TASK_RETENTION_DAYS: int(0, 3650, 7),
+  /** off: this replica submits and reads tasks but runs none */
+  TASK_RUNNER: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   /** Ceph calls allowed to wait for a slot before requests get 503 + Retry-After */
   CEPH_QUEUE_LIMIT: int(0, 100_000, 2048),
   /** images read at once when a listing asks for details (header reads, or opens for images with snapshots) */

@@ -125,7 +125,7 @@ async function main(): Promise<void> {
   tuneProcessMemory(2, config.MALLOC_TRIM_INTERVAL_MS);
   lowerWorkerPriority(config.WORKER_NICE);
 
-  const pool = configureConcurrency(config.CEPH_CONCURRENCY, config.CEPH_QUEUE_LIMIT);
+  const pool = configureConcurrency(config.CEPH_CONCURRENCY, config.CEPH_QUEUE_LIMIT, config.CEPH_LONG_CONCURRENCY);
   // stuck-call watchdog: a call past this is counted (metric), logged once, and fails readiness when all are stuck
   const overdueMs = config.CEPH_CALL_OVERDUE_MS || Math.ceil(config.CEPH_OP_TIMEOUT * 1000 * 1.5) * 2;
   watchOverdueCalls(overdueMs, (op, ageMs, limiter) => {
@@ -146,6 +146,13 @@ async function main(): Promise<void> {
     monOpTimeout: config.CEPH_OP_TIMEOUT,
     osdOpTimeout: config.CEPH_OP_TIMEOUT,
     operationTimeoutMs: Math.ceil(config.CEPH_OP_TIMEOUT * 1000 * 1.5),
+    tasks: {
+      leaseMs: config.TASK_LEASE_MS,
+      scanMs: config.TASK_SCAN_MS,
+      progressMs: config.TASK_PROGRESS_MS,
+      run: config.TASK_RUNNER === 'on',
+      retentionMs: config.TASK_RETENTION_DAYS * 86_400_000,
+    },
   }, {
     onStateChange: (state, error) => {
       const err = error instanceof Error ? error.message : error === undefined ? undefined : String(error);

@@ -114,19 +114,14 @@ export interface TaskEngineOptions {
   retentionMs: number;
 }
 
-export function taskOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): TaskEngineOptions {
-  const int = (v: string | undefined, d: number, min: number): number => {
-    const n = Number.parseInt(v ?? '', 10);
-    return Number.isFinite(n) && n >= min ? n : d;
-  };
-  return {
-    leaseMs: int(env.TASK_LEASE_MS, 15_000, 3000),
-    scanMs: int(env.TASK_SCAN_MS, 2000, 200),
-    progressMs: int(env.TASK_PROGRESS_MS, 500, 100),
-    run: env.TASK_RUNNER !== 'off',
-    retentionMs: int(env.TASK_RETENTION_DAYS, 7, 0) * 86_400_000,
-  };
-}
+/** The defaults; the service sets them from TASK_* (src/config.ts). */
+export const DEFAULT_TASK_OPTIONS: TaskEngineOptions = {
+  leaseMs: 15_000,
+  scanMs: 2000,
+  progressMs: 500,
+  run: true,
+  retentionMs: 7 * 86_400_000,
+};
 
 /** What the engine needs from the client. */
 export interface TaskSession extends CephSession {
@@ -168,7 +163,7 @@ export class TaskEngine {
   private stopping = false;
 
   constructor(private readonly session: TaskSession, opts: Partial<TaskEngineOptions> = {}) {
-    this.opts = { ...taskOptionsFromEnv(), ...opts };
+    this.opts = { ...DEFAULT_TASK_OPTIONS, ...opts };
   }
 
   register<P>(handler: TaskHandler<P>): void {
