@@ -72,6 +72,10 @@ export const rbdClones = {
    * cb never NULL; a negative return from cb stops it (-ECANCELED). -EINVAL when the image has no parent.
    */
   flattenWithProgress: librbd.func('int rbd_flatten_with_progress(rbd_image_t image, librbd_progress_fn_t *cb, void *cbdata)'),
+  /** ssize_t rbd_read(rbd_image_t image, uint64_t ofs, size_t len, char *buf); — bytes read (a clone reads through to its parent) */
+  read: librbd.func('int64_t rbd_read(rbd_image_t image, uint64_t ofs, size_t len, void *buf)'),
+  /** ssize_t rbd_write(rbd_image_t image, uint64_t ofs, size_t len, const char *buf); — bytes written */
+  write: librbd.func('int64_t rbd_write(rbd_image_t image, uint64_t ofs, size_t len, const void *buf)'),
 };
 
 export const radosObjects = {

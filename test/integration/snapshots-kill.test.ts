@@ -125,4 +125,58 @@ describe('kill -9 mid-way, then retry', () => {
     }
     console.log(`snapshot kill rounds:\n  ${outcomes.join('\n  ')}`);
   }, 600_000);
+
+  it('a flatten task whose service is killed mid-way is resumed by another process and ends succeeded, data intact', async () => {
+    const data = await importRandom(pool.name, 'fparent', 48 * MiB);
+    await rbdCli('snap', 'create', `${pool.name}/fparent@f1`);
+    expect((await put(survivor, '/images/fchild', { source: { image: 'fparent', snapshot: 'f1' } })).status).toBe(201);
+    const victim = await startFromSource({ ...env(), TASK_LEASE_MS: process.env.VICTIM_LEASE_MS ?? '3000' }, { readyTimeoutMs: 120_000 });
+    const r = await fetch(`${victim.url}/api/v1/pools/${pool.name}/images/fchild/flatten`, { method: 'POST' });
+    expect(r.status).toBe(202);
+    const location = r.headers.get('location')!;
+    await new Promise((res) => setTimeout(res, Number(process.env.FLATTEN_KILL_MS ?? 60)));
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    if (process.env.FLATTEN_DIAG) {
+      const mid = await exportImage(pool.name, 'fchild');
+      const objs: string[] = [];
+      for (let o = 0; o < data.length / (4 * MiB); o++) objs.push(mid.subarray(o * 4 * MiB, (o + 1) * 4 * MiB).equals(data.subarray(o * 4 * MiB, (o + 1) * 4 * MiB)) ? 'ok' : 'BAD');
+      console.log(`right after the kill: ${objs.join(' ')}\n${await rbdCli('info', '--format', 'json', `${pool.name}/fchild`)}`);
+      if (process.env.FLATTEN_CLI) {
+        console.log(`object-map check: ${await rbdCli('object-map', 'check', `${pool.name}/fchild`).catch((e: unknown) => String(e))}`);
+        console.log(`cli flatten: ${await rbdCli('flatten', '--no-progress', `${pool.name}/fchild`).catch((e: unknown) => String(e))}`);
+        const cliAfter = await exportImage(pool.name, 'fchild');
+        const o2: string[] = [];
+        for (let o = 0; o < data.length / (4 * MiB); o++) o2.push(cliAfter.subarray(o * 4 * MiB, (o + 1) * 4 * MiB).equals(data.subarray(o * 4 * MiB, (o + 1) * 4 * MiB)) ? 'ok' : 'BAD');
+        console.log(`after rbd flatten (CLI): ${o2.join(' ')}`);
+      }
+    }
+    const until = Date.now() + 180_000;
+    let task: { state: string; error?: unknown; [k: string]: unknown };
+    for (;;) {
+      task = await (await fetch(`${survivor.url}${location}`)).json() as typeof task;
+      if (['succeeded', 'failed', 'cancelled'].includes(task.state) || Date.now() > until) break;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    expect(task.state, JSON.stringify(task)).toBe('succeeded');
+    const info = await (await fetch(`${survivor.url}/api/v1/pools/${pool.name}/images/fchild`)).json() as { parent: unknown };
+    expect(info.parent).toBeNull();
+    const after = await exportImage(pool.name, 'fchild');
+    const firstDiff = after.findIndex((b, i) => b !== data[i]);
+    if (firstDiff >= 0 && process.env.FLATTEN_DIAG) {
+      console.log(`TASK ${JSON.stringify(task)}`);
+      const objs: string[] = [];
+      for (let o = 0; o < data.length / (4 * MiB); o++) {
+        const a = after.subarray(o * 4 * MiB, (o + 1) * 4 * MiB), d = data.subarray(o * 4 * MiB, (o + 1) * 4 * MiB);
+        objs.push(a.equals(d) ? 'ok' : a.every((b) => b === 0) ? 'ZERO' : 'DIFF');
+      }
+      console.log(`objects: ${objs.join(' ')}\n${await radosCli('-p', pool.name, 'ls')}`);
+      console.log(await rbdCli('object-map', 'check', `${pool.name}/fchild`).catch((e: unknown) => String(e)));
+      console.log(await rbdCli('info', `${pool.name}/fchild`));
+    }
+    expect({ length: after.length, firstDiff, task }).toMatchObject({ length: data.length, firstDiff: -1 });
+    console.log(`flatten task after kill -9 of its runner: ${JSON.stringify(task)}`);
+    await rbdCli('rm', '--no-progress', `${pool.name}/fchild`);
+    await rbdCli('snap', 'rm', `${pool.name}/fparent@f1`);
+  }, 300_000);
 });
