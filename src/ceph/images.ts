@@ -54,6 +54,9 @@ export interface ImageInfo {
   watchers?: Watcher[];
 }
 
+/** RBD image ids are alphanumeric (cls_rbd's is_valid_id): anything else never becomes part of an object name. */
+const VALID_ID = /^[A-Za-z0-9]{1,64}$/;
+
 const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
 
 /**
@@ -104,9 +107,10 @@ export class Images {
       const dataPools = new Map<number, Promise<string | null>>(); // one reverse lookup per data pool, not per image
       return mapSkippingRemoved(specs, concurrency, async ({ name, id }) => {
         const h = await readImageHeader(io, id, `${pool}/${name}`);
-        // opened by id: a name that is not valid UTF-8 (made with the rbd CLI) came back with U+FFFD, and opening
-        // by that name would find nothing and silently drop the image from the page
-        if (!h) return this.statIn(io, pool, name, false, id);
+        // opened by name, as librbd resolves it now (an image remade under the name since the listing is shown as
+        // it is); by id only for a name that is not valid UTF-8 (made with the rbd CLI): it came back with U+FFFD,
+        // and opening by that spelling would find nothing and silently drop the image from the page
+        if (!h) return this.statIn(io, pool, name, false, name.includes('\uFFFD') && VALID_ID.test(id) ? id : undefined);
         return fromHeader(name, id, pool, h, await this.dataPoolName(io, h.dataPoolId, dataPools));
       });
     });
