@@ -67,9 +67,12 @@ async function put(svc: SourceService, path: string, body?: unknown, retries?: {
  */
 async function killMidway(warm: string, path: string, body: unknown, fraction: number): Promise<string> {
   const victim = await startFromSource(env(), { readyTimeoutMs: 120_000 });
-  const t0 = performance.now();
-  const w = await putOnce(victim, warm, body);
+  // the first warm-up may wait for the lock a killed predecessor held (retried); the second one is timed
+  const w = await put(victim, warm, body);
   expect(w.status, await w.text()).toBeLessThan(300);
+  const t0 = performance.now();
+  const w2 = await putOnce(victim, `${warm}b`, body);
+  expect(w2.status, await w2.text()).toBeLessThan(300);
   const took = performance.now() - t0;
   const delay = Math.round(took * fraction);
   const pending = putOnce(victim, path, body).then((r) => `answered ${r.status}`, () => 'killed');
