@@ -2,15 +2,15 @@
 // link, the children of an image's snapshots, flatten, and the intent record that lets an interrupted clone be
 // told apart from an image someone made on purpose.
 import { E } from '../native/errno.js';
-import { rbd } from '../native/rbd.js';
 import {
-  decodeLinkedImageSpecs, decodeSnapSpec, linkedImageSpecArray, radosObjects, rbdClones, RBD_IMAGE_OPTION_CLONE, snapSpecBuffer,
+  decodeLinkedImageSpecs, decodeSnapSpec, linkedImageSpecArray, radosObjects, rbdClones, snapSpecBuffer,
 } from '../native/rbd-clones.js';
 import { decodeSnapInfo, rbdSnapshots, snapInfoArray } from '../native/rbd-snapshots.js';
-import { RBD_IMAGE_OPTION, type Pointer } from '../native/types.js';
+import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { poolSpec, type CephSession } from './connection.js';
 import { CephError, check } from './errors.js';
+import { withImageOptions } from './image-options.js';
 import { withOpenImage } from './open-image.js';
 
 /** Where a clone's data come from. `overlap`: bytes of the image still read through from the parent. */
@@ -74,25 +74,8 @@ export class Clones {
     const target = `${source.spec}/${source.image}@${source.snapshot} -> ${spec}/${name}`;
     return this.conn.withIoctx(source.spec, (pio) => this.conn.withIoctx(spec, (cio) =>
       pio.use('rbd_clone3', (p) => cio.use('rbd_clone3', async (c) => {
-        const holder: [Pointer | null] = [null];
-        rbd.imageOptionsCreate(holder); // a new options object per call: librbd edits the one it is given
-        const o = holder[0]!;
-        try {
-          const setU64 = (opt: number, v: number | bigint | undefined, label: string): void => {
-            if (v !== undefined) check('rbd_image_options_set_uint64', rbd.imageOptionsSetUint64(o, opt, v) as number, label);
-          };
-          setU64(RBD_IMAGE_OPTION_CLONE.CLONE_FORMAT, 2, 'clone_format');
-          setU64(RBD_IMAGE_OPTION.FEATURES, opts.features, 'features');
-          setU64(RBD_IMAGE_OPTION.ORDER, opts.order, 'order');
-          setU64(RBD_IMAGE_OPTION.STRIPE_UNIT, opts.stripeUnit, 'stripe_unit');
-          setU64(RBD_IMAGE_OPTION.STRIPE_COUNT, opts.stripeCount, 'stripe_count');
-          if (opts.dataPool !== undefined) {
-            check('rbd_image_options_set_string', rbd.imageOptionsSetString(o, RBD_IMAGE_OPTION.DATA_POOL, opts.dataPool) as number, 'data_pool');
-          }
-          await nativeChecked('rbd_clone3', target, rbdClones.clone3, p, source.image, source.snapshot, c, name, o);
-        } finally {
-          rbd.imageOptionsDestroy(o);
-        }
+        await withImageOptions({ cloneFormat: 2, ...opts }, (o) =>
+          nativeChecked('rbd_clone3', target, rbdClones.clone3, p, source.image, source.snapshot, c, name, o));
       }))));
   }
 

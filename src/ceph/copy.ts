@@ -7,14 +7,15 @@
 import { randomBytes } from 'node:crypto';
 import { E } from '../native/errno.js';
 import { noProgress, rbd } from '../native/rbd.js';
-import { decodeSnapInfos, RBD_IMAGE_OPTION_COPY, rbdManage, snapInfoArray } from '../native/rbd-manage.js';
+import { decodeSnapInfos, rbdManage, snapInfoArray } from '../native/rbd-manage.js';
 import { RBD_SNAP_REMOVE, rbdSnapshots } from '../native/rbd-snapshots.js';
-import { RBD_IMAGE_OPTION, type Pointer } from '../native/types.js';
+import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { poolSpec, type CephSession } from './connection.js';
 import { CephError, check, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
 import { TaskFailure, type TaskContext, type TaskEngine } from './tasks.js';
+import { withImageOptions } from './image-options.js';
 import { withOpenImage } from './open-image.js';
 
 export const COPY_ACTION = 'image.copy';
@@ -98,35 +99,20 @@ async function openSource(srcIo: Pointer, src: string, image: string, imageId: s
 
 async function copyInto(ctx: TaskContext<CopyParams>, img: Pointer, destIo: Handle<'rados_ioctx_t'>, target: string, p: CopyParams): Promise<void> {
   await destIo.use(p.snapshots ? 'rbd_deep_copy_with_progress' : 'rbd_copy_with_progress4', async (d) => {
-    // a new options handle for every call: librbd rewrites the one it is given
-    const holder: [Pointer | null] = [null];
-    rbd.imageOptionsCreate(holder);
-    const o = holder[0]!;
-    try {
-      const setU64 = (opt: number, v: number | bigint | undefined, label: string): void => {
-        if (v !== undefined) check('rbd_image_options_set_uint64', rbd.imageOptionsSetUint64(o, opt, v) as number, label);
-      };
-      setU64(RBD_IMAGE_OPTION.FORMAT, 2, 'format');
-      setU64(RBD_IMAGE_OPTION.FEATURES, p.features !== undefined ? BigInt(p.features) : undefined, 'features');
-      setU64(RBD_IMAGE_OPTION.ORDER, p.order, 'order');
-      if (p.stripeToObject && p.order !== undefined) {
-        // librbd keeps the source's stripe unit otherwise, which a smaller object size cannot hold (EINVAL)
-        setU64(RBD_IMAGE_OPTION.STRIPE_UNIT, 2 ** p.order, 'stripe_unit');
-        setU64(RBD_IMAGE_OPTION.STRIPE_COUNT, 1, 'stripe_count');
-      }
-      if (p.dataPool !== undefined) {
-        check('rbd_image_options_set_string', rbd.imageOptionsSetString(o, RBD_IMAGE_OPTION.DATA_POOL, p.dataPool) as number, 'data_pool');
-      }
+    // librbd keeps the source's stripe unit otherwise, which a smaller object size cannot hold (EINVAL)
+    const striping = p.stripeToObject && p.order !== undefined ? { stripeUnit: 2 ** p.order, stripeCount: 1 } : {};
+    await withImageOptions({
+      format: 2, features: p.features !== undefined ? BigInt(p.features) : undefined, order: p.order, ...striping,
+      dataPool: p.dataPool,
+      // standalone: a clone's deep copy does not keep the parent link (rbd_copy flattens as well)
+      flatten: p.snapshots,
+    }, async (o) => {
       if (p.snapshots) {
-        // standalone: a clone's copy does not keep the parent link (rbd_copy flattens as well)
-        setU64(RBD_IMAGE_OPTION_COPY.FLATTEN, 1, 'flatten');
         await ctx.withProgress((cb) => nativeLong('rbd_deep_copy_with_progress', target, rbdManage.deepCopyWithProgress, img, d, tempName(target), o, cb, null));
       } else {
         await ctx.withProgress((cb) => nativeLong('rbd_copy_with_progress4', target, rbdManage.copyWithProgress4, img, d, tempName(target), o, cb, null, 4096));
       }
-    } finally {
-      rbd.imageOptionsDestroy(o);
-    }
+    });
   });
 }
 

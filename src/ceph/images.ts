@@ -2,7 +2,7 @@
 import { rados } from '../native/rados.js';
 import { noProgress, rbd } from '../native/rbd.js';
 import { rbdManage } from '../native/rbd-manage.js';
-import { RBD_IMAGE_OPTION, SIZES, type Pointer, type RbdImageInfoValue, type TimespecValue } from '../native/types.js';
+import { SIZES, type Pointer, type RbdImageInfoValue, type TimespecValue } from '../native/types.js';
 import { cString, decodeImageSpecId, decodeImageSpecNames, decodeWatchers, imageSpecArray, watcherArray } from '../native/memory.js';
 import { E } from '../native/errno.js';
 import { native, nativeChecked, nativeInline, nativeLong } from './call.js';
@@ -11,6 +11,7 @@ import { CephError, check, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
 import { featureNames } from './features.js';
 import { readImageHeader, type HeaderDetails } from './image-header.js';
+import { withImageOptions } from './image-options.js';
 import { readParent } from './clones.js';
 import { readImageId } from './image-directory.js';
 
@@ -125,27 +126,8 @@ export class Images {
   create(pool: string, name: string, size: number, opts: CreateImageOptions = {}): Promise<void> {
     const bad = badSize('rbd_create4', pool, name, size);
     if (bad) return Promise.reject(bad);
-    return this.conn.withIoctx(pool, (io) => io.use('rbd_create4', async (p) => {
-      const holder: [Pointer | null] = [null];
-      rbd.imageOptionsCreate(holder);
-      const o = holder[0]!;
-      try {
-        const setU64 = (opt: number, v: number | bigint | undefined, label: string): void => {
-          if (v !== undefined) check('rbd_image_options_set_uint64', rbd.imageOptionsSetUint64(o, opt, v) as number, label);
-        };
-        setU64(RBD_IMAGE_OPTION.FORMAT, 2, 'format');
-        setU64(RBD_IMAGE_OPTION.FEATURES, opts.features, 'features');
-        setU64(RBD_IMAGE_OPTION.ORDER, opts.order, 'order');
-        setU64(RBD_IMAGE_OPTION.STRIPE_UNIT, opts.stripeUnit, 'stripe_unit');
-        setU64(RBD_IMAGE_OPTION.STRIPE_COUNT, opts.stripeCount, 'stripe_count');
-        if (opts.dataPool !== undefined) {
-          check('rbd_image_options_set_string', rbd.imageOptionsSetString(o, RBD_IMAGE_OPTION.DATA_POOL, opts.dataPool) as number, 'data_pool');
-        }
-        await nativeChecked('rbd_create4', `${pool}/${name}`, rbd.create4, p, name, size, o);
-      } finally {
-        rbd.imageOptionsDestroy(o);
-      }
-    }));
+    return this.conn.withIoctx(pool, (io) => io.use('rbd_create4', (p) => withImageOptions({ format: 2, ...opts }, (o) =>
+      nativeChecked('rbd_create4', `${pool}/${name}`, rbd.create4, p, name, size, o).then(() => undefined))));
   }
 
   /** create(), then describeNew(): the full representation of the new image without opening it. */

@@ -12,13 +12,11 @@ import { deleteViaTrash, keepForQuery, parseKeepFor } from './trash.js';
 import { KeyedLock, LockBusyError } from '../keyed-lock.js';
 import type { StillRunning } from '../../ceph/client.js';
 import { imagePath, specOf } from '../paths.js';
-import { formatSize } from '../size.js';
 import { patchImage } from './image-patch.js';
-import { patchImageBody as patchImageBodyV2, patchedImageSchema, patchTaskSchema } from '../schemas/image-patch.js';
+import { patchImageBody, patchedImageSchema, patchTaskSchema } from '../schemas/image-patch.js';
 import { IMAGE_NAME_PATTERN, imageParams, problems, scopeParams } from '../schemas/common.js';
 import {
-  createImageBody, imageSchema, patchImageBody, putImageBody, type ImageSpecInput,
-  createImageOrCloneBody, putImageOrCloneBody,
+  imageSchema, type ImageSpecInput, createImageOrCloneBody, putImageOrCloneBody,
 } from '../schemas/images.js';
 
 export type ImageView = Omit<ImageInfo, 'featureBits'>;
@@ -332,7 +330,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
         + 'A shrink of an image without object-map runs as the `image.shrink` task, and the rebuild of an object map switched '
         + 'on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done).',
       params: imageParams,
-      body: patchImageBodyV2,
+      body: patchImageBody,
       response: { 200: patchedImageSchema, 202: patchTaskSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
   }, async (req, reply) => exclusive(specOf(req.params), req.params.image, async () => {

@@ -5,7 +5,7 @@ import type { PoolWithStats } from '../../ceph/pools.js';
 import { allows, allowsPool, seesPool, type Principal } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { poolParams, problems } from '../schemas/common.js';
-import { createPoolBody, deletePoolQuery, poolListSchema, poolSchema } from '../schemas/pools.js';
+import { createPoolBody, deletePoolQuery, poolSchema } from '../schemas/pools.js';
 import { listPoolsQuery, poolListWithRbdSchema, poolWithRbdSchema } from '../schemas/pool-stats.js';
 import type { CephClient } from '../../ceph/client.js';
 import { poolRbdStats, type PoolRbdStats } from '../../ceph/pool-stats.js';

@@ -125,9 +125,4 @@ export const putImageOrCloneBody = z.union([putCloneBody, putImageBody]);
 export const createImageOrCloneBody = z.union([createCloneBody, createImageBody]);
 export type CloneSpecInput = z.output<typeof putCloneBody>;
 
-export const patchImageBody = z.object({
-  size: sizeSchema,
-  allowShrink: z.boolean().default(false).describe('required to make the image smaller (data beyond the new size is lost)'),
-}).strict();
-
 export type ImageSpecInput = z.output<typeof putImageBody>;

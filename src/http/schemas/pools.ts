@@ -20,7 +20,6 @@ export const poolSchema = z.object({
   stats: poolStatsSchema,
 }).meta({ id: 'Pool' });
 
-export const poolListSchema = z.object({ items: z.array(poolSchema) }).meta({ id: 'PoolList' });
 
 export const createPoolBody = z.object({
   name: poolNameForCreate,
