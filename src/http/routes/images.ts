@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { CreateImageOptions, ImageInfo } from '../../ceph/images.js';
-import { isCephError } from '../../ceph/errors.js';
+import { CephError, isCephError } from '../../ceph/errors.js';
 import { featureBits, CREATABLE_FEATURES } from '../../ceph/features.js';
 import { allows, allowsPool, type Principal } from '../auth.js';
 import { ApiError } from '../errors.js';
@@ -248,7 +248,12 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
   async function putImage(req: FastifyRequest, reply: FastifyReply, pool: string, image: string, spec: ImageSpecInput, key: string) {
     const options = IMAGE_NAME_PATTERN.test(image) ? await createOptions(spec, req.principal) : undefined;
     if (!inProgress(key, pool, image)) {
-      const existing = await ceph.images.stat(pool, image).catch(() => undefined);
+      const existing = await ceph.images.stat(pool, image).catch((e: unknown) => {
+        // a cluster that does not answer is the answer (one deadline, not two); anything else — missing,
+        // half-made — is for the locked path to tell precisely
+        if (e instanceof CephError && (e.code === 'ETIMEDOUT' || e.kind === 'busy' || e.kind === 'closed')) throw e;
+        return undefined;
+      });
       if (existing && specDifferences(existing, spec).length === 0) {
         await confirmCreated(pool, image, false);
         return reply.code(200).header('location', imagePath(pool, image)).send(toImage(existing));
