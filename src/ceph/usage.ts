@@ -3,7 +3,8 @@
 // parent), then the same for the image since its last snapshot. With fast-diff enabled and valid, librbd
 // reads object maps; otherwise it lists every object (slow on big images), so the walk is bounded by a deadline.
 import { E } from '../native/errno.js';
-import { decodeSnapInfos, RBD_FLAG, rbdManage, registerDiffCallback, snapInfoArray, unregisterCallback } from '../native/rbd-manage.js';
+import { RBD_FLAG, rbdManage, registerDiffCallback, unregisterCallback } from '../native/rbd-manage.js';
+import { listSnapshotIds } from './clones.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked } from './call.js';
 import type { CephSession } from './connection.js';
@@ -90,7 +91,8 @@ async function walk(img: Pointer, target: string, exact: boolean, state: { cance
     && (flags & (RBD_FLAG.OBJECT_MAP_INVALID | RBD_FLAG.FAST_DIFF_INVALID)) === 0n;
   state.method = fastDiff && !exact ? 'fast-diff' : 'scan';
 
-  const snaps = (await listSnapshots(img, target)).sort((a, b) => a.id - b.id);
+  // in id order (listSnapshotIds sorts them)
+  const snaps = (await listSnapshotIds(img, target)).map((x) => ({ ...x, id: Number(x.id) }));
   const snapshots: SnapshotUsage[] = [];
   let previous: string | null = null;
   for (const s of snaps) {
@@ -130,22 +132,3 @@ async function diffBytes(img: Pointer, target: string, from: string | null, len:
   }
 }
 
-async function listSnapshots(img: Pointer, target: string): Promise<{ id: number; size: number; name: string }[]> {
-  let capacity = 16;
-  for (let attempt = 0; attempt < 8; attempt++) {
-    const buf = snapInfoArray(capacity);
-    const max: [number] = [capacity];
-    const rc = await native<number>('rbd_snap_list', rbdManage.snapList, img, buf, max);
-    if (rc === -E.ERANGE) {
-      capacity = Math.max(max[0], capacity * 2);
-      continue;
-    }
-    check('rbd_snap_list', rc, target);
-    try {
-      return decodeSnapInfos(buf, rc).filter((s) => s.name !== null).map((s) => ({ id: num(s.id), size: num(s.size), name: s.name! }));
-    } finally {
-      rbdManage.snapListEnd(buf);
-    }
-  }
-  throw new CephError('rbd_snap_list', -E.ERANGE, target);
-}
