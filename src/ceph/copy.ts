@@ -16,6 +16,7 @@ import { CephError, check, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
 import { TaskFailure, type TaskContext, type TaskEngine } from './tasks.js';
 import { withImageOptions } from './image-options.js';
+import { PoolGuard } from './pool-guard.js';
 import { withOpenImage } from './open-image.js';
 
 export const COPY_ACTION = 'image.copy';
@@ -134,8 +135,17 @@ export async function removeTemporary(session: CephSession, p: CopyParams): Prom
         }
       });
     } catch (e) {
-      if (isCephError(e, 'ENOENT') && e.op === 'rbd_open') return false;
-      throw e;
+      if (!(isCephError(e, 'ENOENT') && e.op === 'rbd_open')) throw e;
+      // not openable: never made, or half made (the runner died inside librbd's create of the destination,
+      // leaving a directory entry or an id object without a whole image): clean what is left of it
+      const guard = new PoolGuard(session);
+      const state = await guard.nameState(dst, p.temporary);
+      if (state.kind === 'absent') return false;
+      await io.use('rbd_remove', (d) => nativeLong('rbd_remove', `${dst}/${p.temporary}`, rbd.remove, d, p.temporary))
+        .catch((err: unknown) => { if (!isCephError(err, 'ENOENT')) throw err; });
+      const after = await guard.nameState(dst, p.temporary);
+      if (after.kind === 'dangling') await guard.removeStrayId(dst, p.temporary, after);
+      return true;
     }
     await io.use('rbd_remove', async (d) => {
       const rc = await nativeLong('rbd_remove', `${dst}/${p.temporary}`, rbd.remove, d, p.temporary).catch((e: unknown) => {
