@@ -7,14 +7,15 @@
 import { randomBytes } from 'node:crypto';
 import { E } from '../native/errno.js';
 import { noProgress, rbd } from '../native/rbd.js';
-import { decodeSnapInfos, rbdManage, snapInfoArray } from '../native/rbd-manage.js';
+import { rbdManage } from '../native/rbd-manage.js';
 import { RBD_SNAP_REMOVE, rbdSnapshots } from '../native/rbd-snapshots.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { poolSpec, type CephSession } from './connection.js';
-import { CephError, check, isCephError } from './errors.js';
+import { check, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
 import { TaskFailure, type TaskContext, type TaskEngine } from './tasks.js';
+import { listSnapshotIds } from './clones.js';
 import { withImageOptions } from './image-options.js';
 import { PoolGuard } from './pool-guard.js';
 import { withOpenImage } from './open-image.js';
@@ -159,18 +160,5 @@ export async function removeTemporary(session: CephSession, p: CopyParams): Prom
 }
 
 async function snapshotNames(img: Pointer, target: string): Promise<string[]> {
-  let capacity = 16;
-  for (let attempt = 0; attempt < 8; attempt++) {
-    const buf = snapInfoArray(capacity);
-    const max: [number] = [capacity];
-    const rc = await native<number>('rbd_snap_list', rbdManage.snapList, img, buf, max);
-    if (rc === -E.ERANGE) { capacity = Math.max(max[0], capacity * 2); continue; }
-    check('rbd_snap_list', rc, target);
-    try {
-      return decodeSnapInfos(buf, rc).map((s) => s.name).filter((n): n is string => n !== null);
-    } finally {
-      rbdManage.snapListEnd(buf);
-    }
-  }
-  throw new CephError('rbd_snap_list', -E.ERANGE, target);
+  return (await listSnapshotIds(img, target)).map((x) => x.name).filter((n) => n !== '');
 }

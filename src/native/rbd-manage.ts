@@ -22,10 +22,6 @@ export const RbdConfigOption = koffi.struct('rbd_manage_config_option_t', { name
 export interface RbdConfigOptionValue { name: string; value: string; source: number }
 export const RBD_CONFIG_OPTION_SIZE = koffi.sizeof(RbdConfigOption);
 
-/** typedef struct { uint64_t id; uint64_t size; const char *name; } rbd_snap_info_t; */
-export const RbdSnapInfo = koffi.struct('rbd_manage_snap_info_t', { id: 'uint64_t', size: 'uint64_t', name: 'char *' });
-export interface RbdSnapInfoValue { id: number | bigint; size: number | bigint; name: string | null }
-export const RBD_SNAP_INFO_SIZE = koffi.sizeof(RbdSnapInfo);
 
 /** enum rbd_config_source_t */
 export const RBD_CONFIG_SOURCE = { CONFIG: 0, POOL: 1, IMAGE: 2 } as const;
@@ -122,13 +118,6 @@ export const rbdManage = {
   getSize: librbd.func('int rbd_get_size(rbd_image_t image, _Out_ uint64_t *size)'),
   /** int rbd_snap_set(rbd_image_t image, const char *snapname); NULL = HEAD */
   snapSet: librbd.func('int rbd_snap_set(rbd_image_t image, const char *snapname)'),
-  /**
-   * int rbd_snap_list(rbd_image_t image, rbd_snap_info_t *snaps, int *max_snaps);
-   * needs *max_snaps >= count + 1 (a terminating entry); returns the count.
-   */
-  snapList: librbd.func('int rbd_snap_list(rbd_image_t image, void *snaps, _Inout_ int *max_snaps)'),
-  /** void rbd_snap_list_end(rbd_snap_info_t *snaps); */
-  snapListEnd: librbd.func('void rbd_snap_list_end(void *snaps)'),
 
   /**
    * int rbd_diff_iterate2(rbd_image_t image, const char *fromsnapname, uint64_t ofs, uint64_t len,
@@ -188,26 +177,12 @@ export function decodeConfigOptions(buf: Buffer, count: number): RbdConfigOption
   return koffi.decode(buf, RbdConfigOption, count) as RbdConfigOptionValue[];
 }
 
-/** A zeroed array of `count` rbd_snap_info_t. */
-export function snapInfoArray(count: number): Buffer {
-  return Buffer.alloc(Math.max(1, count) * RBD_SNAP_INFO_SIZE);
-}
-
-export function decodeSnapInfos(buf: Buffer, count: number): RbdSnapInfoValue[] {
-  if (count <= 0) return [];
-  return koffi.decode(buf, RbdSnapInfo, count) as RbdSnapInfoValue[];
-}
-
 /** Field offsets and sizes, for test/unit/manage-layout.test.ts (compared with gcc on the real headers). */
 export function manageLayouts(): Record<string, { size: number; offsets: Record<string, number> }> {
   return {
     rbd_config_option_t: {
       size: RBD_CONFIG_OPTION_SIZE,
       offsets: { name: koffi.offsetof(RbdConfigOption, 'name'), value: koffi.offsetof(RbdConfigOption, 'value'), source: koffi.offsetof(RbdConfigOption, 'source') },
-    },
-    rbd_snap_info_t: {
-      size: RBD_SNAP_INFO_SIZE,
-      offsets: { id: koffi.offsetof(RbdSnapInfo, 'id'), size: koffi.offsetof(RbdSnapInfo, 'size'), name: koffi.offsetof(RbdSnapInfo, 'name') },
     },
   };
 }
