@@ -12,7 +12,7 @@ import { RBD_SNAP_REMOVE, rbdSnapshots } from '../native/rbd-snapshots.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { poolSpec, type CephSession } from './connection.js';
-import { check, isCephError } from './errors.js';
+import { CephError, check, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
 import { TaskFailure, type TaskContext, type TaskEngine } from './tasks.js';
 import { listSnapshotIds } from './clones.js';
@@ -127,6 +127,17 @@ const tempName = (target: string): string => target.slice(target.lastIndexOf('/'
 export async function removeTemporary(session: CephSession, p: CopyParams): Promise<boolean> {
   if (!p.temporary?.startsWith(TEMP_PREFIX)) return false;
   const dst = poolSpec(p.destination.pool, p.destination.namespace);
+  const removed = await removeTemporaryOnce(session, p, dst);
+  // trust the objects, not the return codes: a name still listed or an id object still there means the
+  // cleanup is not done, and the task engine runs it again later instead of ending the task
+  const left = await new PoolGuard(session).nameState(dst, p.temporary);
+  if (left.kind !== 'absent') {
+    throw new CephError('copy_cleanup', -E.EAGAIN, `${dst}/${p.temporary} (${left.kind}: still ${JSON.stringify(left)})`);
+  }
+  return removed;
+}
+
+async function removeTemporaryOnce(session: CephSession, p: CopyParams, dst: string): Promise<boolean> {
   return unboundedIoctx(session)(dst, async (io) => {
     try {
       await withOpenImage(io, dst, p.temporary, {}, async (img) => {

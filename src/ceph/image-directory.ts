@@ -15,6 +15,8 @@
 // Trashed images and migration sources are not in the directory; neither does rbd_list2 list them.
 // A pool in which no image was ever made has no directory object: that is an empty directory (ENOENT from
 // the read), not an error.
+// The service's own temporaries (a copy's `.rbdapi-copy-*` destination until it is complete) are neither
+// listed nor counted: a page that holds one reads on past it, so pages stay full and cursors exact.
 import { rados } from '../native/rados.js';
 import { radosOmap, takeRadosBytes } from '../native/rados-omap.js';
 import { E } from '../native/errno.js';
@@ -25,6 +27,10 @@ import { CephError, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
 import type { ImageSpec } from './images.js';
 import { rbd } from '../native/rbd.js';
+import { TEMP_PREFIX } from './copy.js';
+
+/** A name the service gives its own temporary images: never listed (the API refuses such names). */
+export const isServiceTemporary = (name: string): boolean => name.startsWith(TEMP_PREFIX);
 
 const DIRECTORY = 'rbd_directory';
 /** the largest page read at once (dir_list is asked for one more, to know whether more follow) */
@@ -184,6 +190,13 @@ export class ImageDirectory {
    * (rados_ioctx_create / rbd_namespace_exists).
    */
   async page(pool: string, q: PageQuery): Promise<DirectoryPage> {
+    const read = await this.rawPage(pool, q);
+    if (!read.entries.some((e) => isServiceTemporary(e.name))) return read;
+    // rare (a copy runs): read on past the temporaries until the page is full
+    return this.collect(pool, q, () => true, Math.min(q.limit + 1, MAX_DIRECTORY_PAGE));
+  }
+
+  private async rawPage(pool: string, q: PageQuery): Promise<DirectoryPage> {
     try {
       return await this.conn.withIoctx(pool, (io) => readDirectoryPage(io, q, pool));
     } catch (e) {
@@ -202,12 +215,17 @@ export class ImageDirectory {
    */
   async search(pool: string, q: PageQuery & { search: string }, chunk = MAX_DIRECTORY_PAGE): Promise<DirectoryPage> {
     const needle = q.search.toLowerCase();
+    return this.collect(pool, q, (name) => name.toLowerCase().includes(needle), chunk);
+  }
+
+  /** A page of the listed names (no temporaries) that `keep` accepts, read in chunks of `chunk` names. */
+  private async collect(pool: string, q: PageQuery, keep: (name: string) => boolean, chunk: number): Promise<DirectoryPage> {
     const found: ImageSpec[] = [];
     let after = q.after;
     for (;;) {
-      const read = await this.page(pool, { after, prefix: q.prefix, limit: chunk });
+      const read = await this.rawPage(pool, { after, prefix: q.prefix, limit: chunk });
       for (const e of read.entries) {
-        if (!e.name.toLowerCase().includes(needle)) continue;
+        if (isServiceTemporary(e.name) || !keep(e.name)) continue;
         if (found.length === q.limit) return { entries: found, more: true };
         found.push(e);
       }
@@ -226,8 +244,8 @@ export class ImageDirectory {
     let n = 0;
     let after: string | undefined;
     for (;;) {
-      const read = await this.page(pool, { after, prefix: q.prefix, limit: chunk });
-      for (const e of read.entries) if (!needle || e.name.toLowerCase().includes(needle)) n++;
+      const read = await this.rawPage(pool, { after, prefix: q.prefix, limit: chunk });
+      for (const e of read.entries) if (!isServiceTemporary(e.name) && (!needle || e.name.toLowerCase().includes(needle))) n++;
       const last = read.entries[read.entries.length - 1];
       if (!read.more || !last) return n;
       after = last.name;

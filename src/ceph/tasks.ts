@@ -462,7 +462,14 @@ export class TaskEngine {
       if (takenOver && rec.runnerAddr && rec.runnerAddr !== myAddr) {
         // fence the previous runner: if it is only stalled, it can no longer touch the image; if it died, the
         // OSDs drop its watches now instead of after osd_client_watch_timeout (30 s)
-        await this.session.monCommand({ prefix: 'osd blocklist', blocklistop: 'add', addr: rec.runnerAddr }).catch(() => undefined);
+        const fenced = await this.session.monCommand({ prefix: 'osd blocklist', blocklistop: 'add', addr: rec.runnerAddr })
+          .then(() => true, () => false);
+        // our next operations carry the map that blocklists it: an OSD waits for that map before serving them,
+        // so nothing the previous runner still had in flight lands after our cleanup or resume begins
+        if (fenced) {
+          await this.session.withCluster('rados_wait_for_latest_osdmap', (cluster) =>
+            native('rados_wait_for_latest_osdmap', rados.waitForLatestOsdmap, cluster)).catch(() => undefined);
+        }
       }
       const next: StoredTask = {
         ...rec, v: rec.v + 1, state: 'running', startedAt: rec.startedAt ?? nowIso(),

@@ -171,6 +171,10 @@ describe('copy', () => {
     const hidden = await t.app.inject({ method: 'GET', url: `${base}/big-copy` });
     expect(hidden.statusCode, hidden.body).toBe(404);
     expect(ls()).not.toContain('big-copy');
+    // the temporary is there (rbd ls shows it) but the API neither lists nor counts it
+    expect(ls().some((n) => n.startsWith('.rbdapi-copy-'))).toBe(true);
+    const listed = await t.app.inject({ method: 'GET', url: `${base}?limit=1000&total=true` });
+    expect(listed.json()).toMatchObject({ total: 4, items: [{ name: 'big' }, { name: 'c1' }, { name: 'c2' }, { name: 'src' }] });
     const cancel = await t.app.inject({ method: 'DELETE', url: `/api/v1/tasks/${id}` });
     expect([202, 204]).toContain(cancel.statusCode);
     const end = await waitTask(id);

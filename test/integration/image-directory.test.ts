@@ -200,6 +200,31 @@ describe('pages from rbd_directory', () => {
   });
 });
 
+describe('the service\'s temporaries (a copy in progress)', () => {
+  it('are neither listed nor counted; pages around them stay full and cursors exact', async () => {
+    const tmp = await makePool(admin, 'dir-tmp');
+    try {
+      const names = ['-x', '.rbdapi-copy-0001', '.rbdapi-copy-0002', '.rbdapi-copy-0003', 'a', 'b', 'c'];
+      for (const n of names) await images.create(tmp.name, n, MiB);
+      const visible = ['-x', 'a', 'b', 'c'];
+      expect((await reference(tmp.name)).map((s) => s.name)).toEqual(names); // rbd_list2 sees them all
+      for (const limit of [1, 2, 3, 4, 10]) {
+        expect((await allPages(tmp.name, limit)).map((e) => e.name), `limit ${limit}`).toEqual(visible);
+        expect(await allHttp(`/api/v1/pools/${tmp.name}/images`, limit), `HTTP limit ${limit}`).toEqual(visible);
+      }
+      const first = await directory.page(tmp.name, { limit: 2 });
+      expect(first).toMatchObject({ entries: [{ name: '-x' }, { name: 'a' }], more: true });
+      const r = await t.app.inject({ method: 'GET', url: `/api/v1/pools/${tmp.name}/images?limit=1&total=true` });
+      expect(r.json()).toMatchObject({ total: 4, items: [{ name: '-x' }] });
+      expect(await directory.count(tmp.name, { search: 'copy' })).toBe(0);
+      expect(await allHttp(`/api/v1/pools/${tmp.name}/images`, 1, '&search=rbdapi')).toEqual([]);
+      expect(await allHttp(`/api/v1/pools/${tmp.name}/images`, 1, '&prefix=.')).toEqual([]);
+    } finally {
+      await tmp.remove();
+    }
+  });
+});
+
 describe('with the least-privilege key (client.rbdapi: profile rbd)', () => {
   it('pages, prefix, search, total, details, and the full answer of a create work as with admin', async () => {
     const limited = await testApp('rbdapi');
