@@ -9,7 +9,9 @@
 //   - error responses that carry a problem document are `application/problem+json` (what the service sends);
 //   - a JSON request body gets an example made of its required fields only (from each field's `examples`,
 //     `default`, `enum` or `const`), so Swagger UI's "Try it out" sends something the API accepts;
-//   - tags used by operations but not declared are declared.
+//   - tags used by operations but not declared are declared;
+//   - zod's implicit bounds of an unbounded integer (±(2^53 − 1), "a safe integer") are dropped: they say
+//     nothing, and Swagger UI shows the lower one (-9007199254740991) as the example of every size and count.
 import type { FastifyInstance } from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -201,11 +203,23 @@ export function tidyDocument(input: unknown): unknown {
       }
     }
   }
+  dropSafeIntegerBounds(renamed);
   if (extraTags.length > 0) {
     renamed.tags = [...(Array.isArray(renamed.tags) ? renamed.tags : []),
       ...extraTags.map((name): Json => (TAG_DESCRIPTIONS[name] ? { name, description: TAG_DESCRIPTIONS[name] } : { name }))];
   }
   return renamed;
+}
+
+/** Removes minimum/maximum where they are exactly zod's ±Number.MAX_SAFE_INTEGER of an unbounded integer. */
+function dropSafeIntegerBounds(node: Json): void {
+  if (Array.isArray(node)) { for (const n of node) dropSafeIntegerBounds(n); return; }
+  if (!isObject(node)) return;
+  if (node.minimum === -Number.MAX_SAFE_INTEGER && node.maximum === Number.MAX_SAFE_INTEGER) {
+    delete node.minimum;
+    delete node.maximum;
+  }
+  for (const v of Object.values(node)) dropSafeIntegerBounds(v);
 }
 
 const transformObject: typeof jsonSchemaTransformObject = (input) =>
