@@ -23,13 +23,16 @@ export async function radosCli(...args: string[]): Promise<string> {
   return stdout;
 }
 
-/** A new image `spec/image` holding `bytes` random bytes (rbd import of a random file); returns the bytes. */
-export async function importRandom(spec: string, image: string, bytes: number): Promise<Buffer> {
+/**
+ * A new image `spec/image` holding `bytes` random bytes (rbd import of a random file); returns the bytes.
+ * `objectSize` (e.g. "16K"): small objects make whole-image operations (rollback, flatten) take longer.
+ */
+export async function importRandom(spec: string, image: string, bytes: number, objectSize?: string): Promise<Buffer> {
   const dir = mkdtempSync(join(tmpdir(), 'rbdapi-pattern-'));
   try {
     const data = randomBytes(bytes);
     writeFileSync(join(dir, 'data'), data);
-    await rbdCli('import', '--no-progress', join(dir, 'data'), `${spec}/${image}`);
+    await rbdCli('import', '--no-progress', ...(objectSize ? ['--object-size', objectSize] : []), join(dir, 'data'), `${spec}/${image}`);
     return data;
   } finally {
     rmSync(dir, { recursive: true, force: true });

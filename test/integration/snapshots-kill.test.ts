@@ -3,7 +3,7 @@
 // a whole clone of the right snapshot that reads the parent's data byte for byte.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, clusterDir, makePool } from '../helpers/cluster.js';
-import { exportImage, importRandom, radosCli, rbdCli } from '../helpers/rbd-cli.js';
+import { exportImage, importRandom, overwrite, radosCli, rbdCli } from '../helpers/rbd-cli.js';
 import { startFromSource, type SourceService } from '../helpers/service-src.js';
 import { Images } from '../../src/ceph/images.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
@@ -181,5 +181,43 @@ describe('kill -9 mid-way, then retry', () => {
     console.log(`flatten task after kill -9 of its runner: ${JSON.stringify(task)}`);
     await rbdCli('rm', '--no-progress', `${pool.name}/fchild`);
     await rbdCli('snap', 'rm', `${pool.name}/fparent@f1`);
+  }, 300_000);
+
+  it('a rollback task whose service is killed mid-way is resumed by another process: the image equals the snapshot byte for byte', async () => {
+    // 16 KiB objects: 2048 of them, so the rollback runs long enough to be killed in the middle
+    const data = await importRandom(pool.name, 'rb', 32 * MiB, '16K');
+    await rbdCli('snap', 'create', `${pool.name}/rb@r1`);
+    await overwrite(pool.name, 'rb', 8 * MiB);
+    expect((await exportImage(pool.name, 'rb')).equals(data)).toBe(false);
+    const victim = await startFromSource(env(), { readyTimeoutMs: 120_000 });
+    const r = await fetch(`${victim.url}/api/v1/pools/${pool.name}/images/rb/snapshots/r1/rollback?confirm=rb`, { method: 'POST' });
+    expect(r.status, await r.clone().text()).toBe(202);
+    const location = r.headers.get('location')!;
+    // kill it once the rollback has made progress, well before it ends
+    const end = Date.now() + 60_000;
+    for (;;) {
+      const t = await (await fetch(`${victim.url}${location}`)).json() as { state: string; progress: number };
+      expect(t.state, JSON.stringify(t)).not.toBe('succeeded');
+      if (t.state === 'running' && t.progress > 0.02) break;
+      if (Date.now() > end) throw new Error(`the rollback did not progress: ${JSON.stringify(t)}`);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    const until = Date.now() + 180_000;
+    let task: { state: string; attempts?: number; [k: string]: unknown };
+    for (;;) {
+      task = await (await fetch(`${survivor.url}${location}`)).json() as typeof task;
+      if (['succeeded', 'failed', 'cancelled'].includes(task.state) || Date.now() > until) break;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    expect(task.state, JSON.stringify(task)).toBe('succeeded');
+    expect(task.attempts, 'taken over after the kill').toBe(2);
+    const after = await exportImage(pool.name, 'rb');
+    expect({ length: after.length, firstDiff: after.findIndex((b, i) => b !== data[i]) }).toEqual({ length: data.length, firstDiff: -1 });
+    expect((await exportImage(pool.name, 'rb@r1')).equals(data)).toBe(true);
+    console.log(`rollback task after kill -9 of its runner: ${JSON.stringify(task)}`);
+    await rbdCli('snap', 'rm', `${pool.name}/rb@r1`);
+    await rbdCli('rm', '--no-progress', `${pool.name}/rb`);
   }, 300_000);
 });
