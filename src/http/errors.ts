@@ -177,13 +177,14 @@ function safeMessage(m: string): string {
 }
 
 export function toProblem(api: ApiError, instance?: string, requestId?: string): Problem {
+  // extension members first: they never replace a standard member (RFC 9457) or the stable code
   const p: Problem = {
+    ...api.extra,
     type: problemType(api.code),
     title: api.title,
     status: api.status,
     detail: api.detail,
     code: api.code,
-    ...api.extra,
   };
   if (api.ceph) p.errno = api.ceph.code;
   if (instance) p.instance = instance;

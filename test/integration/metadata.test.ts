@@ -132,8 +132,10 @@ describe('per-image librbd settings (conf_ keys, QoS)', () => {
     for (const [key, value] of cases) {
       const r = await t.app.inject({ method: 'PUT', url: `${img}/metadata/${key}`, ...json({ value }) });
       expect(r.statusCode, `${key}=${value}: ${r.body}`).toBe(400);
-      expect(r.json().code).toBe('VALIDATION_FAILED');
+      expect(r.json()).toMatchObject({ code: 'VALIDATION_FAILED', type: 'urn:rbd-rest-api:problem:validation-failed', status: 400 });
     }
+    const typed = await t.app.inject({ method: 'PUT', url: `${img}/metadata/conf_rbd_qos_iops_limit`, ...json({ value: 'abc' }) });
+    expect(typed.json()).toMatchObject({ key: 'conf_rbd_qos_iops_limit', valueType: 'integer' });
     const cli = JSON.parse(rbd('image-meta', 'list', '--format', 'json', `${pool.name}/m`)) as Record<string, string>;
     expect(cli.conf_rbd_qos_iops_limit).toBe('100');
     expect(cli.conf_rbd_nonexistent_option).toBeUndefined();

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { CEPH_MEANINGS, errnoInfo, errnoName, errnoNumber } from '../../src/native/errno.js';
 import { CephError, check, isCephError } from '../../src/ceph/errors.js';
+import { ApiError, toProblem } from '../../src/http/errors.js';
 
 describe('errno table', () => {
   it.each([
@@ -57,5 +58,15 @@ describe('CephError', () => {
   it('closed and busy errors are told apart from Ceph errors', () => {
     expect(CephError.closed('rbd_stat')).toMatchObject({ kind: 'closed', code: 'ENOTCONN' });
     expect(CephError.busy('rbd_stat')).toMatchObject({ kind: 'busy', code: 'EAGAIN' });
+  });
+});
+
+describe('problem documents', () => {
+  it('extension members never replace a standard member or the code', () => {
+    const p = toProblem(new ApiError('VALIDATION_FAILED', 'bad', { type: 'integer', title: 'x', status: 200, detail: 'y', code: 'OK', key: 'k' }), '/i', 'r');
+    expect(p).toEqual({
+      type: 'urn:rbd-rest-api:problem:validation-failed', title: 'The request is not valid', status: 400, detail: 'bad',
+      code: 'VALIDATION_FAILED', key: 'k', instance: '/i', requestId: 'r',
+    });
   });
 });

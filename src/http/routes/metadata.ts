@@ -67,7 +67,7 @@ export const metadataRoutes: FastifyPluginAsyncZod = async (app) => {
       const problem = configValueProblem(known.type, value);
       if (problem) {
         throw new ApiError('VALIDATION_FAILED', `The value of ${key} ${problem} (${known.name} is of type ${known.type}).`,
-          { key, type: known.type });
+          { key, valueType: known.type });
       }
     }
     const created = await metadata.set(spec, image, key, value);
