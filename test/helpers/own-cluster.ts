@@ -10,6 +10,8 @@ export interface OwnCluster {
   keyring: (id: string) => string;
   /** SIGKILL the monitor (by its PID file) */
   killMon: () => void;
+  /** SIGKILL the manager (by its PID file) */
+  killMgr: () => void;
   /** start whatever is not running (the monitor) and wait until the cluster is ready */
   up: () => void;
   down: () => void;
@@ -25,6 +27,10 @@ export function ownCluster(name: string, v2Port: number, v1Port: number, pools =
     keyring: (id) => `${dir}/ceph.client.${id}.keyring`,
     killMon: () => {
       const pid = Number(readFileSync(`${dir}/run/mon.a.pid`, 'utf8').trim());
+      process.kill(pid, 'SIGKILL');
+    },
+    killMgr: () => {
+      const pid = Number(readFileSync(`${dir}/run/mgr.x.pid`, 'utf8').trim());
       process.kill(pid, 'SIGKILL');
     },
     up: () => run('up'),

@@ -1,5 +1,7 @@
 // The monitor stops mid-run: requests fail within the configured timeout with 503/504, /readyz turns 503,
-// and when the monitor returns the service recovers by itself within 10 s. Runs on a cluster of its own.
+// and when the monitor returns the service recovers by itself within 10 s. The manager killed while tasks are
+// queued and running: they finish (the task engine does not need the mgr), before and after it comes back.
+// Runs on a cluster of its own.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CephClient } from '../../src/ceph/client.js';
 import { buildApp } from '../../src/http/app.js';
@@ -103,4 +105,47 @@ describe('monitor stopped and restarted under load', () => {
     const names = new Set((list.json().items as { name: string }[]).map((i) => i.name));
     for (const { d, name } of madeDuring) if (d.status === 201) expect(names.has(name)).toBe(true);
   }, 120_000);
+});
+
+describe('manager killed while tasks are queued and running', () => {
+  it('the tasks finish while the mgr is down and after it is back; nothing is left', async () => {
+    const names = Array.from({ length: 6 }, (_, i) => `mgr-${i}`);
+    // layering only (no object map): each removal trims every object of its 2 GiB, so they queue behind each other
+    for (const n of names) {
+      const r = await app.inject({ method: 'PUT', url: `/api/v1/pools/rbd/images/${n}`, payload: { size: '2GiB', features: ['layering'] } });
+      expect(r.statusCode, r.body).toBe(201);
+    }
+    cluster.killMgr();
+    const tasks: string[] = [];
+    for (const n of names.slice(0, 3)) {
+      const r = await app.inject({ method: 'DELETE', url: `/api/v1/pools/rbd/images/${n}` });
+      expect(r.statusCode, r.body).toBe(204);
+      tasks.push(/<([^>]+)>/.exec(String(r.headers.link))![1]!);
+    }
+    const waitAll = async (ids: string[]): Promise<{ state: string; action: string }[]> => {
+      const until = Date.now() + 90_000;
+      for (;;) {
+        const states = await Promise.all(ids.map(async (id) => (await app.inject({ method: 'GET', url: id })).json() as { state: string; action: string }));
+        if (states.every((t) => ['succeeded', 'failed', 'cancelled'].includes(t.state)) || Date.now() > until) return states;
+        await sleep(250);
+      }
+    };
+    // the mgr stays down until these end
+    const whileDown = await waitAll(tasks);
+    expect(whileDown.map((t) => t.state), JSON.stringify(whileDown)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    // more removals queued, and the mgr restarted while they run
+    const later: string[] = [];
+    for (const n of names.slice(3)) {
+      const r = await app.inject({ method: 'DELETE', url: `/api/v1/pools/rbd/images/${n}` });
+      expect(r.statusCode, r.body).toBe(204);
+      later.push(/<([^>]+)>/.exec(String(r.headers.link))![1]!);
+    }
+    cluster.up();
+    const afterRestart = await waitAll(later);
+    expect(afterRestart.map((t) => t.state), JSON.stringify(afterRestart)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    const list = await app.inject({ method: 'GET', url: '/api/v1/pools/rbd/images?prefix=mgr-' });
+    expect(list.json().items).toEqual([]);
+    const trash = await app.inject({ method: 'GET', url: '/api/v1/pools/rbd/trash' });
+    expect((trash.json().items as { name: string }[]).filter((e) => e.name.startsWith('mgr-'))).toEqual([]);
+  }, 240_000);
 });
