@@ -18,10 +18,11 @@ import { TaskFailure, type TaskContext, type TaskEngine } from './tasks.js';
 import { listSnapshotIds } from './clones.js';
 import { withImageOptions } from './image-options.js';
 import { PoolGuard } from './pool-guard.js';
+import { COPY_TEMP_PREFIX } from './image-directory.js';
 import { withOpenImage } from './open-image.js';
 
 export const COPY_ACTION = 'image.copy';
-export const TEMP_PREFIX = '.rbdapi-copy-';
+export const TEMP_PREFIX = COPY_TEMP_PREFIX;
 
 export interface CopyDestination { pool: string; namespace: string; name: string }
 

@@ -27,10 +27,12 @@ import { CephError, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
 import type { ImageSpec } from './images.js';
 import { rbd } from '../native/rbd.js';
-import { TEMP_PREFIX } from './copy.js';
+
+/** The name prefix of a copy's temporary destination (copy.ts); the API refuses names that start with '.'. */
+export const COPY_TEMP_PREFIX = '.rbdapi-copy-';
 
 /** A name the service gives its own temporary images: never listed (the API refuses such names). */
-export const isServiceTemporary = (name: string): boolean => name.startsWith(TEMP_PREFIX);
+export const isServiceTemporary = (name: string): boolean => name.startsWith(COPY_TEMP_PREFIX);
 
 const DIRECTORY = 'rbd_directory';
 /** the largest page read at once (dir_list is asked for one more, to know whether more follow) */

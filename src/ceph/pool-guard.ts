@@ -21,6 +21,7 @@ import { native } from './call.js';
 import { splitPoolSpec, poolSpec, type CephSession } from './connection.js';
 import { CephError } from './errors.js';
 import type { Handle } from './handle.js';
+import { readImageId } from './image-directory.js';
 
 export const DELETION_MARKER = 'rbdapi.pool-deleting';
 const OWNER_XATTR = 'rbdapi.owner';
@@ -158,22 +159,27 @@ export class PoolGuard {
    * After a create (or before a PUT's 200) of `name` in `spec`: undefined when it may be acknowledged;
    * 'deleting' when a delete of the pool is in progress; 'gone' when the image (or its pool) vanished meanwhile.
    */
-  async afterCreate(spec: string, name: string): Promise<'deleting' | 'gone' | undefined> {
+  async afterCreate(spec: string, name: string): Promise<{ verdict?: 'deleting' | 'gone'; id?: string }> {
     const { pool } = splitPoolSpec(spec);
     let marker: { mtimeMs: number } | undefined;
     try {
       marker = await this.conn.withIoctx(pool, (io) => markerState(io));
     } catch (e) {
-      if (e instanceof CephError && e.code === 'ENOENT') return 'gone';
+      if (e instanceof CephError && e.code === 'ENOENT') return { verdict: 'gone' };
       throw e;
     }
-    if (marker && Date.now() - marker.mtimeMs < MARKER_STALE_MS) return 'deleting';
-    // the marker is absent: make sure the pool was not deleted before we looked (then nothing is found at all)
+    if (marker && Date.now() - marker.mtimeMs < MARKER_STALE_MS) return { verdict: 'deleting' };
+    // the marker is absent: make sure the pool was not deleted before we looked (then nothing is found at all).
+    // Reading rbd_id.<name> (rather than a stat) gives the caller the image's id as well: its answer then
+    // needs no read of that object again (Images.describeNew's knownId)
     try {
-      const exists = await this.conn.withIoctx(spec, (io) => objectExists(io, `rbd_id.${name}`));
-      return exists ? undefined : 'gone';
+      return await this.conn.withIoctx(spec, async (io) => {
+        const id = await readImageId(io, name, `${spec}/${name}`);
+        if (id !== undefined) return { id };
+        return (await objectExists(io, `rbd_id.${name}`)) ? {} : { verdict: 'gone' as const };
+      });
     } catch (e) {
-      if (e instanceof CephError && e.code === 'ENOENT') return 'gone';
+      if (e instanceof CephError && e.code === 'ENOENT') return { verdict: 'gone' };
       throw e;
     }
   }

@@ -44,7 +44,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
   const { ceph } = app;
   const cloning = cloneHandlers(app, {
-    toImage, exclusive: (p, n, fn) => exclusive(p, n, fn), confirm: (p, n) => confirmCreated(p, n, true),
+    toImage, exclusive: (p, n, fn) => exclusive(p, n, fn), confirm: async (p, n) => { await confirmCreated(p, n, true); },
   }); // `source` in a body: a clone (routes/clones.ts)
   // Every write to one (pool spec, name) — POST, PUT, PATCH, DELETE — runs alone in this process, with a
   // bounded wait (503 CEPH_BUSY beyond it): librbd's create/open/remove of one name at once leave
@@ -102,10 +102,11 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
   /**
    * Before acknowledging a create (201) or an existing image (PUT 200): a delete of the pool that began
    * meanwhile must see the image or refuse it (src/ceph/pool-guard.ts). Removes an image this request made.
+   * Returns the image's id (read on the way) when it could be read.
    */
-  async function confirmCreated(pool: string, name: string, madeHere: boolean): Promise<void> {
-    const verdict = await ceph.pools.guard.afterCreate(pool, name);
-    if (verdict === undefined) return;
+  async function confirmCreated(pool: string, name: string, madeHere: boolean): Promise<string | undefined> {
+    const { verdict, id } = await ceph.pools.guard.afterCreate(pool, name);
+    if (verdict === undefined) return id;
     if (madeHere) await ceph.images.remove(pool, name).catch(() => undefined);
     if (verdict === 'deleting') {
       throw new ApiError('POOL_BEING_DELETED',
@@ -199,11 +200,11 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
         if (isCephError(e, 'EEXIST') && await leftover(pool, name)) throw incomplete(pool, name);
         throw e;
       }
-      await confirmCreated(pool, name, true);
+      const id = await confirmCreated(pool, name, true);
       if (wantsMinimal(req.headers.prefer)) {
         return sendMinimal(reply, pool, name, spec.size);
       }
-      const info = await ceph.images.describeNew(pool, name) // no open: id + one header read
+      const info = await ceph.images.describeNew(pool, name, id) // no open: one header read (the guard read the id)
         .catch((e: unknown) => { throw vanished(e, pool, name); });
       return reply.code(201).header('location', imagePath(pool, name)).send(toImage(info));
     });
@@ -248,12 +249,16 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
   async function putImage(req: FastifyRequest, reply: FastifyReply, pool: string, image: string, spec: ImageSpecInput, key: string) {
     const options = IMAGE_NAME_PATTERN.test(image) ? await createOptions(spec, req.principal) : undefined;
     if (!inProgress(key, pool, image)) {
-      const existing = await ceph.images.stat(pool, image).catch((e: unknown) => {
-        // a cluster that does not answer is the answer (one deadline, not two); anything else — missing,
-        // half-made — is for the locked path to tell precisely
+      // a cluster that does not answer is the answer (one deadline, not two); anything else — missing,
+      // half-made — is for the locked path to tell precisely
+      const unanswered = (e: unknown): undefined => {
         if (e instanceof CephError && (e.code === 'ETIMEDOUT' || e.kind === 'busy' || e.kind === 'closed')) throw e;
         return undefined;
-      });
+      };
+      // one read of rbd_id.<name> first: a new name (the hook's usual case) costs no librbd open, which builds
+      // an image context even to fail; only an image that has an id is opened and compared
+      const id = await ceph.images.imageId(pool, image).catch(unanswered);
+      const existing = id === undefined ? undefined : await ceph.images.stat(pool, image).catch(unanswered);
       if (existing && specDifferences(existing, spec).length === 0) {
         await confirmCreated(pool, image, false);
         return reply.code(200).header('location', imagePath(pool, image)).send(toImage(existing));
@@ -278,14 +283,14 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
           raced = false;
         }
       }
-      if (created) await confirmCreated(pool, image, true);
+      const id = created ? await confirmCreated(pool, image, true) : undefined;
       if (created && wantsMinimal(typeof req.headers.prefer === 'string' ? req.headers.prefer : undefined)) {
         return sendMinimal(reply, pool, image, spec.size);
       }
       let info: ImageInfo;
       try {
         // after EEXIST another creator may still be writing the image's header: wait for it to settle
-        info = created ? await ceph.images.describeNew(pool, image) // no open: id + one header read
+        info = created ? await ceph.images.describeNew(pool, image, id) // no open: one header read
           : raced ? await statSettled(pool, image) : await ceph.images.stat(pool, image);
       } catch (e) {
         if (!created && !raced && isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create') {
