@@ -1,0 +1,151 @@
+// A rename (PATCH {name}) or a trash restore killed mid-way (kill -9 of the service process serving it, at
+// points spread over the request) leaves the image whole under exactly one name, and a retry on another process
+// converges: the image under its new name (or restored), its data byte for byte, the old name 404 — never a
+// listed-but-broken name, never two names, never an image lost.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+import { exportImage, importRandom, radosCli, rbdCli } from '../helpers/rbd-cli.js';
+import { startFromSource, type SourceService } from '../helpers/service-src.js';
+import type { CephConnection } from '../../src/ceph/connection.js';
+
+let admin: CephConnection;
+let pool: { name: string; remove: () => Promise<void> };
+let survivor: SourceService;
+const MiB = 1024 * 1024;
+
+const env = () => ({
+  CEPH_CONF: `${clusterDir()}/ceph.conf`, CEPH_CLIENT_ID: 'rbdapi', CEPH_KEYRING: `${clusterDir()}/ceph.client.rbdapi.keyring`,
+  LOG_LEVEL: 'error', TASK_LEASE_MS: '3000',
+});
+
+beforeAll(async () => {
+  admin = await connect('admin');
+  pool = await makePool(admin, 'mkill');
+  survivor = await startFromSource(env(), { readyTimeoutMs: 120_000 });
+}, 180_000);
+afterAll(async () => {
+  if (survivor && survivor.child.exitCode !== null) {
+    throw new Error(`the surviving service exited (${survivor.child.exitCode} ${survivor.child.signalCode}):\n${survivor.output().slice(-6000)}`);
+  }
+  await survivor?.stop();
+  await pool?.remove();
+  await admin?.close();
+});
+
+type Method = 'PATCH' | 'POST' | 'GET' | 'DELETE' | 'PUT';
+const send = (svc: SourceService, method: Method, path: string, body?: unknown) => fetch(`${svc.url}/api/v1/pools/${pool.name}${path}`, {
+  method, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+});
+
+/** A request retried on 503/504 and 409 OPERATION_IN_PROGRESS, as a client should after a crash. */
+async function retried(svc: SourceService, method: Method, path: string, body?: unknown, count = { n: 0 }): Promise<{ status: number; body: Record<string, unknown> }> {
+  const until = Date.now() + 120_000;
+  for (;;) {
+    const r = await send(svc, method, path, body);
+    const text = await r.text();
+    const parsed = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+    const again = r.status === 503 || r.status === 504 || (r.status === 409 && parsed.code === 'OPERATION_IN_PROGRESS');
+    if (!again || Date.now() > until) return { status: r.status, body: parsed };
+    count.n++;
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+}
+
+/**
+ * On a started victim, time a warm-up request like the one to kill (`warm`, the second of two), then send
+ * `request` and kill -9 the process after `fraction` of the warm-up's time; resolves once it is gone.
+ */
+async function killMidway(warm: (k: number) => Promise<Response>, request: (v: SourceService) => Promise<Response>, fraction: number, victim: SourceService): Promise<string> {
+  // the first warm-up pays for the cold process (JIT, first I/O contexts); the second one is timed
+  const cold = await warm(0);
+  expect(cold.status, await cold.text()).toBeLessThan(300);
+  const t0 = performance.now();
+  const w = await warm(1);
+  expect(w.status, await w.text()).toBeLessThan(300);
+  const took = performance.now() - t0;
+  const delay = Math.round(took * fraction);
+  const pending = request(victim).then((r) => `answered ${r.status}`, () => 'killed');
+  await new Promise((r) => setTimeout(r, delay));
+  victim.child.kill('SIGKILL');
+  await victim.exited;
+  return `after ${delay} of ${Math.round(took)} ms ${await pending}`;
+}
+
+const names = async (): Promise<string[]> => (await rbdCli('ls', pool.name)).split('\n').filter(Boolean);
+const idObjects = async (): Promise<string[]> => (await radosCli('-p', pool.name, 'ls')).split('\n').filter((o) => o.startsWith('rbd_id.')).sort();
+
+describe('kill -9 mid-way, then retry', () => {
+  it('rename: the image is whole under exactly one name; the retried PATCH ends with it under the new name, data intact', async () => {
+    const outcomes: string[] = [];
+    const rounds = 6;
+    for (let i = 0; i < rounds; i++) {
+      const from = `r${i}`, to = `r${i}-renamed`;
+      const data = await importRandom(pool.name, from, 4 * MiB);
+      for (const k of [0, 1]) await importRandom(pool.name, `warm${i}-${k}`, MiB);
+      const victim = await startFromSource(env(), { readyTimeoutMs: 120_000 });
+      const how = await killMidway((k) => send(victim, 'PATCH', `/images/warm${i}-${k}`, { name: `warm${i}-${k}b` }),
+        (v) => send(v, 'PATCH', `/images/${from}`, { name: to }), i / (rounds - 1), victim);
+      const listed = await names();
+      // whole under exactly one of the two names right after the kill
+      const whole = [from, to].filter((n) => listed.includes(n));
+      expect(whole, `${how}: listed ${JSON.stringify(listed)}`).toHaveLength(1);
+      const count = { n: 0 };
+      const retry = await retried(survivor, 'PATCH', `/images/${from}`, { name: to }, count);
+      outcomes.push(`${from}: ${how}, ${whole[0] === to ? 'renamed' : 'not renamed'}, retry ${retry.status} ${String(retry.body.code ?? '')}${count.n ? ` after ${count.n} retries` : ''}`);
+      if (whole[0] === to) {
+        expect([200, 404], JSON.stringify(retry.body)).toContain(retry.status);
+        if (retry.status === 404) expect(retry.body.code).toBe('IMAGE_NOT_FOUND');
+      } else {
+        expect(retry.status, JSON.stringify(retry.body)).toBe(200);
+      }
+      const old = await retried(survivor, 'GET', `/images/${from}`);
+      expect(old.status, JSON.stringify(old.body)).toBe(404);
+      const now = await retried(survivor, 'GET', `/images/${to}`);
+      expect(now.status, JSON.stringify(now.body)).toBe(200);
+      expect((await exportImage(pool.name, to)).equals(data)).toBe(true);
+      const after = await names();
+      expect(after).toContain(to);
+      expect(after).not.toContain(from);
+      expect(await idObjects()).not.toContain(`rbd_id.${from}`);
+    }
+    console.log(`rename kill rounds:\n  ${outcomes.join('\n  ')}`);
+  }, 600_000);
+
+  it('trash restore: the image is in the trash or restored, never both or neither; the retried restore ends with it restored, data intact', async () => {
+    const outcomes: string[] = [];
+    const rounds = 6;
+    const trashed = async (image: string): Promise<string> => {
+      const d = await send(survivor, 'DELETE', `/images/${image}?keepFor=1d`);
+      expect(d.status, await d.text()).toBe(204);
+      return d.headers.get('x-trash-id')!;
+    };
+    for (let i = 0; i < rounds; i++) {
+      const image = `t${i}`;
+      const data = await importRandom(pool.name, image, 4 * MiB);
+      const warmIds: string[] = [];
+      for (const k of [0, 1]) {
+        await importRandom(pool.name, `twarm${i}-${k}`, MiB);
+        warmIds.push(await trashed(`twarm${i}-${k}`));
+      }
+      const id = await trashed(image);
+      const victim = await startFromSource(env(), { readyTimeoutMs: 120_000 });
+      const how = await killMidway((k) => send(victim, 'POST', `/trash/${warmIds[k]}/restore`, {}),
+        (v) => send(v, 'POST', `/trash/${id}/restore`, {}), i / (rounds - 1), victim);
+      const inTrash = (JSON.parse(await rbdCli('trash', 'ls', '--format', 'json', pool.name)) as { id: string }[]).some((e) => e.id === id);
+      const listed = (await names()).includes(image);
+      expect({ inTrash, listed }, how).not.toEqual({ inTrash: false, listed: false });
+      const count = { n: 0 };
+      const retry = await retried(survivor, 'POST', `/trash/${id}/restore`, {}, count);
+      outcomes.push(`${image}: ${how}, ${inTrash ? 'in the trash' : ''}${inTrash && listed ? ' and ' : ''}${listed ? 'listed' : ''}, retry ${retry.status} ${String(retry.body.code ?? '')}${count.n ? ` after ${count.n} retries` : ''}`);
+      expect([201, 404], JSON.stringify(retry.body)).toContain(retry.status);
+      if (retry.status === 404) expect(retry.body.code).toBe('TRASH_ENTRY_NOT_FOUND');
+      const got = await retried(survivor, 'GET', `/images/${image}`);
+      expect(got.status, JSON.stringify(got.body)).toBe(200);
+      expect(got.body.id).toBe(id);
+      expect((await exportImage(pool.name, image)).equals(data)).toBe(true);
+      const trash = await retried(survivor, 'GET', '/trash');
+      expect((trash.body.items as { id: string }[]).map((e) => e.id)).not.toContain(id);
+    }
+    console.log(`restore kill rounds:\n  ${outcomes.join('\n  ')}`);
+  }, 600_000);
+});
