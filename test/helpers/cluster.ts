@@ -21,6 +21,12 @@ export function connect(key: TestKey = 'admin'): Promise<CephConnection> {
   return CephConnection.connect(connectionOptions(key));
 }
 
+/** The environment a service process needs to reach the test cluster with `key` (the least-privilege one by default). */
+export function serviceEnv(key: TestKey = 'rbdapi'): { CEPH_CONF: string; CEPH_CLIENT_ID: string; CEPH_KEYRING: string } {
+  const dir = clusterDir();
+  return { CEPH_CONF: `${dir}/ceph.conf`, CEPH_CLIENT_ID: key, CEPH_KEYRING: `${dir}/ceph.client.${key}.keyring` };
+}
+
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }

@@ -12,7 +12,7 @@ import { CephClient } from '../../src/ceph/client.js';
 import { buildApp, REDACT_PATHS } from '../../src/http/app.js';
 import { TokenStore } from '../../src/http/auth.js';
 import { auditAction, auditTarget, auditTasks, type AuditableTask, type TransitionListener } from '../../src/http/plugins/audit.js';
-import { clusterDir, connect, connectionOptions, makePool, uniqueName } from '../helpers/cluster.js';
+import { connect, connectionOptions, makePool, uniqueName, serviceEnv } from '../helpers/cluster.js';
 import { startExpectingExit, startFromSource, type SourceService } from '../helpers/service-src.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import type { FastifyInstance } from 'fastify';
@@ -247,7 +247,7 @@ describe('the service process', () => {
   const tokens = join(dir, 'tokens');
   writeFileSync(tokens, TOKENS);
   const env = () => ({
-    CEPH_CONF: `${clusterDir()}/ceph.conf`, CEPH_CLIENT_ID: 'rbdapi', CEPH_KEYRING: `${clusterDir()}/ceph.client.rbdapi.keyring`,
+    ...serviceEnv(),
     API_TOKENS_FILE: tokens,
   });
   let svc: SourceService | undefined;

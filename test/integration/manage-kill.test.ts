@@ -3,7 +3,7 @@
 // converges: the image under its new name (or restored), its data byte for byte, the old name 404 — never a
 // listed-but-broken name, never two names, never an image lost.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+import { connect, makePool, serviceEnv } from '../helpers/cluster.js';
 import { exportImage, importRandom, radosCli, rbdCli } from '../helpers/rbd-cli.js';
 import { startFromSource, type SourceService } from '../helpers/service-src.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
@@ -14,7 +14,7 @@ let survivor: SourceService;
 const MiB = 1024 * 1024;
 
 const env = () => ({
-  CEPH_CONF: `${clusterDir()}/ceph.conf`, CEPH_CLIENT_ID: 'rbdapi', CEPH_KEYRING: `${clusterDir()}/ceph.client.rbdapi.keyring`,
+  ...serviceEnv(),
   LOG_LEVEL: 'error', TASK_LEASE_MS: '3000',
 });
 

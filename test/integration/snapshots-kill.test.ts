@@ -2,7 +2,7 @@
 // nothing or a complete object, and a retried PUT (on another service process) answers 200/201 with one object:
 // a whole clone of the right snapshot that reads the parent's data byte for byte.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, clusterDir, makePool } from '../helpers/cluster.js';
+import { connect, makePool, serviceEnv } from '../helpers/cluster.js';
 import { exportImage, importRandom, overwrite, radosCli, rbdCli } from '../helpers/rbd-cli.js';
 import { startFromSource, type SourceService } from '../helpers/service-src.js';
 import { Images } from '../../src/ceph/images.js';
@@ -16,7 +16,7 @@ let pattern: Buffer;
 const MiB = 1024 * 1024;
 
 const env = () => ({
-  CEPH_CONF: `${clusterDir()}/ceph.conf`, CEPH_CLIENT_ID: 'rbdapi', CEPH_KEYRING: `${clusterDir()}/ceph.client.rbdapi.keyring`,
+  ...serviceEnv(),
   LOG_LEVEL: 'error', TASK_LEASE_MS: '3000',
 });
 
@@ -80,6 +80,16 @@ async function killMidway(warm: string, path: string, body: unknown, fraction: n
   victim.child.kill('SIGKILL');
   await victim.exited;
   return `after ${delay} of ${Math.round(took)} ms ${await pending}`;
+}
+
+/** The task at `location` once it has ended (or as it is after 180 s), read through the surviving process. */
+async function taskEnd(location: string): Promise<{ state: string; attempts?: number; error?: unknown; [k: string]: unknown }> {
+  const until = Date.now() + 180_000;
+  for (;;) {
+    const task = await (await fetch(`${survivor.url}${location}`)).json() as { state: string; attempts?: number; [k: string]: unknown };
+    if (['succeeded', 'failed', 'cancelled'].includes(task.state) || Date.now() > until) return task;
+    await new Promise((res) => setTimeout(res, 500));
+  }
 }
 
 describe('kill -9 mid-way, then retry', () => {
@@ -154,13 +164,7 @@ describe('kill -9 mid-way, then retry', () => {
         console.log(`after rbd flatten (CLI): ${o2.join(' ')}`);
       }
     }
-    const until = Date.now() + 180_000;
-    let task: { state: string; error?: unknown; [k: string]: unknown };
-    for (;;) {
-      task = await (await fetch(`${survivor.url}${location}`)).json() as typeof task;
-      if (['succeeded', 'failed', 'cancelled'].includes(task.state) || Date.now() > until) break;
-      await new Promise((res) => setTimeout(res, 500));
-    }
+    const task = await taskEnd(location);
     expect(task.state, JSON.stringify(task)).toBe('succeeded');
     const info = await (await fetch(`${survivor.url}/api/v1/pools/${pool.name}/images/fchild`)).json() as { parent: unknown };
     expect(info.parent).toBeNull();
@@ -204,13 +208,7 @@ describe('kill -9 mid-way, then retry', () => {
     }
     victim.child.kill('SIGKILL');
     await victim.exited;
-    const until = Date.now() + 180_000;
-    let task: { state: string; attempts?: number; [k: string]: unknown };
-    for (;;) {
-      task = await (await fetch(`${survivor.url}${location}`)).json() as typeof task;
-      if (['succeeded', 'failed', 'cancelled'].includes(task.state) || Date.now() > until) break;
-      await new Promise((res) => setTimeout(res, 500));
-    }
+    const task = await taskEnd(location);
     expect(task.state, JSON.stringify(task)).toBe('succeeded');
     expect(task.attempts, 'taken over after the kill').toBe(2);
     const after = await exportImage(pool.name, 'rb');

@@ -14,7 +14,7 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { httpsOptions, loadTls, TlsReloader } from '../../src/http/tls.js';
-import { clusterDir } from '../helpers/cluster.js';
+import { serviceEnv } from '../helpers/cluster.js';
 import { startExpectingExit, startFromSource, type SourceService } from '../helpers/service-src.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tls-test-'));
@@ -101,7 +101,7 @@ async function until(what: string, fn: () => Promise<boolean>, ms = 10_000): Pro
 }
 
 const cephEnv = () => ({
-  CEPH_CONF: `${clusterDir()}/ceph.conf`, CEPH_CLIENT_ID: 'rbdapi', CEPH_KEYRING: `${clusterDir()}/ceph.client.rbdapi.keyring`,
+  ...serviceEnv(),
 });
 
 beforeAll(() => {
