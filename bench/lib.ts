@@ -87,9 +87,11 @@ export async function runBatch(
 }
 
 /** Times `reps` sequential runs of fn (ms each). */
-export async function repeat(reps: number, fn: () => Promise<unknown>): Promise<{ ms: Summary; last: unknown }> {
+/** `fn` timed `reps` times, after `warmup` untimed calls (a running service's JIT is warm; a fresh one's is not). */
+export async function repeat(reps: number, fn: () => Promise<unknown>, warmup = 0): Promise<{ ms: Summary; last: unknown }> {
   const lat: number[] = [];
   let last: unknown;
+  for (let i = 0; i < warmup; i++) await fn();
   for (let i = 0; i < reps; i++) {
     const s = now();
     last = await fn();
