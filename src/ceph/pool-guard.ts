@@ -156,8 +156,9 @@ export class PoolGuard {
   }
 
   /**
-   * After a create (or before a PUT's 200) of `name` in `spec`: undefined when it may be acknowledged;
-   * 'deleting' when a delete of the pool is in progress; 'gone' when the image (or its pool) vanished meanwhile.
+   * After a create (or before a PUT's 200) of `name` in `spec`: no verdict when it may be acknowledged (with
+   * the image's id when it could be read); verdict 'deleting' when a delete of the pool is in progress, 'gone'
+   * when the image (or its pool) vanished meanwhile.
    */
   async afterCreate(spec: string, name: string): Promise<{ verdict?: 'deleting' | 'gone'; id?: string }> {
     const { pool } = splitPoolSpec(spec);
