@@ -54,6 +54,25 @@ describe('image.shrink task', () => {
     expect((await waitTask(t.app, missing.id)).task).toMatchObject({ state: 'failed', error: { code: 'IMAGE_NOT_FOUND' } });
   });
 
+  it('PATCH: a shrink that cuts off more than 262144 objects is a task even with an object map; a smaller one is inline', async () => {
+    const patch = (image: string, size: number) => t.app.inject({
+      method: 'PATCH', url: `/api/v1/pools/${pool.name}/images/${image}`, payload: { size, allowShrink: true },
+    });
+    // 2 TiB of 4 MiB objects with object map and fast-diff: 524288 object numbers to cut off
+    await rbdCli('create', '--size', '2T', `${pool.name}/s4`);
+    const r = await patch('s4', MiB);
+    expect(r.statusCode, r.body).toBe(202);
+    expect(r.json()).toMatchObject({ action: 'image.shrink', applied: {} });
+    const { task } = await waitTask(t.app, r.json().id as string, 120_000);
+    expect(task.state, JSON.stringify(task)).toBe('succeeded');
+    expect((await t.app.inject({ method: 'GET', url: `/api/v1/pools/${pool.name}/images/s4` })).json().size).toBe(MiB);
+    // 512 GiB → 1 MiB: 131072 object numbers, answered inline
+    await rbdCli('create', '--size', '512G', `${pool.name}/s5`);
+    const inline = await patch('s5', MiB);
+    expect(inline.statusCode, inline.body).toBe(200);
+    expect(inline.json()).toMatchObject({ size: MiB, applied: { resized: { from: 512 * 1024 * MiB, to: MiB } } });
+  }, 180_000);
+
   it('is cancellable: a long shrink ends cancelled', async () => {
     // 2 TiB without object map: the shrink walks every object past the new size
     await rbdCli('create', '--size', '2T', '--image-feature', 'layering', `${pool.name}/s3`);

@@ -22,6 +22,9 @@ export type PatchOutcome =
 
 const view = ({ featureBits: _bits, ...rest }: ImageInfo) => rest;
 
+/** the most object numbers a shrink of an image with an object map cuts off inline (~0.4 s); more is a task */
+export const INLINE_SHRINK_MAX_OBJECTS = 262_144;
+
 export async function patchImage(ceph: CephClient, spec: string, image: string, body: PatchImageInput): Promise<PatchOutcome> {
   const { name, size, allowShrink, features } = body;
   const current = await ceph.images.stat(spec, image);
@@ -54,9 +57,14 @@ export async function patchImage(ceph: CephClient, spec: string, image: string, 
     }
   }
 
-  // a shrink walks every object without an object map to tell which exist: long, so a task
+  // a shrink walks every object without an object map to tell which exist: long, so a task. With an object map
+  // librbd still visits every object number it cuts off (measured: 100 TiB → 1 GiB took 42 s, ~1.6 µs an
+  // object), so a shrink that cuts off more than INLINE_SHRINK_MAX_OBJECTS is a task too
   const objectMapAfter = features !== undefined ? features.includes('object-map') : current.features.includes('object-map');
-  const shrinkTask = resize !== undefined && resize < current.size && !objectMapAfter && ceph.tasks.hasHandler('image.shrink');
+  const cutOff = resize !== undefined && resize < current.size
+    ? Math.ceil(current.size / current.objectSize) - Math.ceil(resize / current.objectSize) : 0;
+  const shrinkTask = resize !== undefined && resize < current.size && ceph.tasks.hasHandler('image.shrink')
+    && (!objectMapAfter || cutOff > INLINE_SHRINK_MAX_OBJECTS);
 
   // 2. apply
   const applied: PatchAppliedOutput = { featuresEnabled: [], featuresDisabled: [], objectMapRebuilt: false };

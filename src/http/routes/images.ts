@@ -337,7 +337,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
         + '`Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and '
         + 'needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd '
         + 'cannot change at runtime). Every change is validated before any is applied; `applied` says what was done. '
-        + 'A shrink of an image without object-map runs as the `image.shrink` task, and the rebuild of an object map switched '
+        + 'A shrink of an image without object-map (or one that cuts off more than 262144 objects) runs as the `image.shrink` task, and the rebuild of an object map switched '
         + 'on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). '
         + 'A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the '
         + 'old name — GET the new one.',
