@@ -76,6 +76,52 @@ describe('rename', () => {
     expect((await patch('nope', { name: 'x1' })).statusCode).toBe(404);
   });
 
+  // librbd renames in steps: write rbd_id.<new>, move the directory entry, remove rbd_id.<old>. The states a
+  // process killed between them leaves are made here with the rados CLI (manage-kill hits them by chance)
+  const rados = (...args: string[]): string => {
+    const dir = clusterDir();
+    return execFileSync('rados', ['-c', `${dir}/ceph.conf`, '--id', 'admin', '--keyring', `${dir}/ceph.client.admin.keyring`, '-p', pool.name, ...args], { encoding: 'utf8' });
+  };
+  const idObjects = (): string[] => rados('ls').split('\n').filter((o) => o.startsWith('rbd_id.')).sort();
+
+  it('a rename killed after the directory moved (old id object left): the retry finishes it, 200; the old name then 404', async () => {
+    await create('k-old', { size: '8MiB' });
+    const id = (await t.app.inject({ method: 'GET', url: `${base}/k-old` })).json().id as string;
+    rbd('rename', `${pool.name}/k-old`, `${pool.name}/k-new`);
+    rados('cp', 'rbd_id.k-new', 'rbd_id.k-old'); // the id object the dead process did not remove
+    expect((await t.app.inject({ method: 'GET', url: `${base}/k-old` })).json().id).toBe(id); // librbd opens it by it
+    const r = await patch('k-old', { name: 'k-new', size: '16MiB' });
+    expect(r.statusCode, r.body).toBe(200);
+    expect(r.headers.location).toBe(`${base}/k-new`);
+    expect(r.json()).toMatchObject({ name: 'k-new', id, size: 16 * MiB, applied: { renamed: { from: 'k-old', to: 'k-new' }, resized: { to: 16 * MiB } } });
+    expect((await t.app.inject({ method: 'GET', url: `${base}/k-old` })).statusCode).toBe(404);
+    expect(idObjects()).not.toContain('rbd_id.k-old');
+    expect(idObjects()).toContain('rbd_id.k-new');
+    expect(info('k-new').size).toBe(16 * MiB);
+  });
+
+  it('a rename killed before the directory moved (new id object written): the retry undoes that and renames, 200', async () => {
+    await create('j-old', { size: '8MiB' });
+    const id = (await t.app.inject({ method: 'GET', url: `${base}/j-old` })).json().id as string;
+    rados('cp', 'rbd_id.j-old', 'rbd_id.j-new');
+    const r = await patch('j-old', { name: 'j-new' });
+    expect(r.statusCode, r.body).toBe(200);
+    expect(r.json()).toMatchObject({ name: 'j-new', id, applied: { renamed: { from: 'j-old', to: 'j-new' } } });
+    expect(rbd('ls', pool.name).split('\n')).toContain('j-new');
+    expect(rbd('ls', pool.name).split('\n')).not.toContain('j-old');
+    expect(idObjects()).not.toContain('rbd_id.j-old');
+    expect(info('j-new').name).toBe('j-new');
+  });
+
+  it('an id object of the target name that holds another image is not a half-done rename: 409 IMAGE_EXISTS, nothing removed', async () => {
+    await create('h-a', { size: '8MiB' });
+    await create('h-b', { size: '8MiB' });
+    const r = await patch('h-a', { name: 'h-b' });
+    expect(r.statusCode, r.body).toBe(409);
+    expect(r.json().code).toBe('IMAGE_EXISTS');
+    expect(idObjects()).toEqual(expect.arrayContaining(['rbd_id.h-a', 'rbd_id.h-b']));
+  });
+
   it('works in a namespace', async () => {
     rbd('namespace', 'create', `${pool.name}/tenant`);
     const nsBase = `/api/v1/pools/${pool.name}/namespaces/tenant/images`;

@@ -7,7 +7,7 @@ import {
   FeatureChangeError, ImageFeatures, INLINE_REBUILD_MAX_OBJECTS, planFeatureChange, REBUILD_ACTION, type FeaturePlan,
 } from '../../ceph/image-features.js';
 import type { ImageInfo } from '../../ceph/images.js';
-import { renameImage } from '../../ceph/rename.js';
+import { finishInterruptedRename, renameImage } from '../../ceph/rename.js';
 import { ApiError } from '../errors.js';
 import { imagePath } from '../paths.js';
 import { formatSize } from '../size.js';
@@ -32,11 +32,18 @@ export async function patchImage(ceph: CephClient, spec: string, image: string, 
   // 1. validate every change
   const rename = name !== undefined && name !== image ? name : undefined;
   if (rename !== undefined) {
-    const taken = await ceph.images.stat(spec, rename).then(() => true, (e: unknown) => {
-      if (isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create' && e.op !== 'rbd_namespace_exists') return false;
+    const taken = await ceph.images.stat(spec, rename).then((i) => i, (e: unknown) => {
+      if (isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create' && e.op !== 'rbd_namespace_exists') return undefined;
       throw e;
     });
-    if (taken) throw new ApiError('IMAGE_EXISTS', `Image ${spec}/${rename} already exists; nothing was changed.`, { name: rename });
+    // the same image under both names: a rename whose process died mid-way (its retry, typically). Finish or
+    // undo it, then carry on as if it had completed or never started
+    const half = taken?.id === current.id ? await finishInterruptedRename(ceph, spec, image, rename, current.id) : undefined;
+    if (half === 'renamed') return renamedBefore(await patchImage(ceph, spec, rename, { ...body, name: undefined }), spec, image, rename);
+    if (half === 'in-progress') {
+      throw new ApiError('OPERATION_IN_PROGRESS', `Image ${spec}/${image} is being renamed by another request; retry.`);
+    }
+    if (taken && half !== 'not-renamed') throw new ApiError('IMAGE_EXISTS', `Image ${spec}/${rename} already exists; nothing was changed.`, { name: rename });
   }
   const resize = size !== undefined && size !== current.size ? size : undefined;
   if (resize !== undefined && resize < current.size && !allowShrink) {
@@ -107,4 +114,10 @@ export async function patchImage(ceph: CephClient, spec: string, image: string, 
   }
   const after = await ceph.images.stat(spec, finalName);
   return { status: 200, location: rename !== undefined ? imagePath(spec, finalName) : undefined, body: { ...view(after), applied } };
+}
+
+/** The answer to a rename finished by removing what an interrupted one left: the rest of the PATCH, renamed. */
+function renamedBefore(out: PatchOutcome, spec: string, from: string, to: string): PatchOutcome {
+  out.body.applied.renamed = { from, to };
+  return out.status === 200 ? { ...out, location: imagePath(spec, to) } : out;
 }

@@ -340,7 +340,8 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
         + 'A shrink of an image without object-map (or one that cuts off more than 262144 objects) runs as the `image.shrink` task, and the rebuild of an object map switched '
         + 'on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). '
         + 'A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the '
-        + 'old name — GET the new one.',
+        + 'old name — GET the new one. A rename whose process died between librbd\'s steps (the image reachable under both '
+        + 'names) is finished by the next PATCH asking for it: 200 with the image under the new name.',
       params: imageParams,
       body: patchImageBody,
       response: { 200: patchedImageSchema, 202: patchTaskSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
