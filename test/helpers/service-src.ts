@@ -87,3 +87,14 @@ export async function startExpectingExit(env: Record<string, string>, timeoutMs 
   clearTimeout(t);
   return { code, output: output() };
 }
+
+/**
+ * The kill -9 tests' survivor: the process that retries after a victim is killed. stopSurvivor fails the
+ * suite when it died on its own meanwhile (with its last output), then stops it.
+ */
+export async function stopSurvivor(survivor: SourceService | undefined): Promise<void> {
+  if (survivor && survivor.child.exitCode !== null) {
+    throw new Error(`the surviving service exited (${survivor.child.exitCode} ${survivor.child.signalCode}):\n${survivor.output().slice(-6000)}`);
+  }
+  await survivor?.stop();
+}

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, makePool, serviceEnv } from '../helpers/cluster.js';
 import { exportImage, importRandom, overwrite, radosCli, rbdCli } from '../helpers/rbd-cli.js';
-import { startFromSource, type SourceService } from '../helpers/service-src.js';
+import { startFromSource, stopSurvivor, type SourceService } from '../helpers/service-src.js';
 import { Images } from '../../src/ceph/images.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 
@@ -15,10 +15,7 @@ let survivor: SourceService;
 let pattern: Buffer;
 const MiB = 1024 * 1024;
 
-const env = () => ({
-  ...serviceEnv(),
-  LOG_LEVEL: 'error', TASK_LEASE_MS: '3000',
-});
+const env = () => ({ ...serviceEnv(), LOG_LEVEL: 'error', TASK_LEASE_MS: '3000' });
 
 beforeAll(async () => {
   admin = await connect('admin');
@@ -29,10 +26,7 @@ beforeAll(async () => {
   survivor = await startFromSource(env(), { readyTimeoutMs: 120_000 });
 }, 180_000);
 afterAll(async () => {
-  if (survivor && survivor.child.exitCode !== null) {
-    throw new Error(`the surviving service exited (${survivor.child.exitCode} ${survivor.child.signalCode}):\n${survivor.output().slice(-6000)}`);
-  }
-  await survivor?.stop();
+  await stopSurvivor(survivor);
   await pool?.remove();
   await admin?.close();
 });
