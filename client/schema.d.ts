@@ -137,7 +137,7 @@ export interface paths {
         put?: never;
         /**
          * Create an image
-         * @description Answers 201 with the new image. With `Prefer: return=minimal` (RFC 7240) the answer is only `{name, pool, size}`: the image is not opened again, which makes bulk creation faster.
+         * @description Answers 201 with the new image (or clone, with `source`). With `Prefer: return=minimal` (RFC 7240) the answer is only `{name, pool, size}`: the image is not opened again, which makes bulk creation faster.
          */
         post: operations["createImage"];
         delete?: never;
@@ -161,7 +161,7 @@ export interface paths {
         put?: never;
         /**
          * Create an image
-         * @description Answers 201 with the new image. With `Prefer: return=minimal` (RFC 7240) the answer is only `{name, pool, size}`: the image is not opened again, which makes bulk creation faster.
+         * @description Answers 201 with the new image (or clone, with `source`). With `Prefer: return=minimal` (RFC 7240) the answer is only `{name, pool, size}`: the image is not opened again, which makes bulk creation faster.
          */
         post: operations["createImageInNamespace"];
         delete?: never;
@@ -181,7 +181,7 @@ export interface paths {
         get: operations["getImage"];
         /**
          * Create an image if it does not exist (idempotent)
-         * @description 201 when created; 200 when it already exists with the same size and the options given; 409 IMAGE_SPEC_CONFLICT otherwise. Safe to retry; concurrent calls for one name make one image.
+         * @description 201 when created; 200 when it already exists with the same size and the options given; 409 IMAGE_SPEC_CONFLICT otherwise. Safe to retry; concurrent calls for one name make one image. With `Prefer: return=minimal` a 201 (a new image or clone) is only `{name, pool, size}`; a 200 is always the full image.
          */
         put: operations["putImage"];
         post?: never;
@@ -210,7 +210,7 @@ export interface paths {
         get: operations["getImageInNamespace"];
         /**
          * Create an image if it does not exist (idempotent)
-         * @description 201 when created; 200 when it already exists with the same size and the options given; 409 IMAGE_SPEC_CONFLICT otherwise. Safe to retry; concurrent calls for one name make one image.
+         * @description 201 when created; 200 when it already exists with the same size and the options given; 409 IMAGE_SPEC_CONFLICT otherwise. Safe to retry; concurrent calls for one name make one image. With `Prefer: return=minimal` a 201 (a new image or clone) is only `{name, pool, size}`; a 200 is always the full image.
          */
         put: operations["putImageInNamespace"];
         post?: never;

@@ -172,6 +172,21 @@ function decode(views: Slot[]): HeaderDetails | undefined {
 }
 
 /**
+ * The size of the image head from `rbd_header.<id>` (cls_rbd get_size, one OSD read), for any image —
+ * a clone too; undefined when it cannot be read exactly (the caller opens the image). Timeouts are thrown.
+ */
+export async function readImageSize(io: Handle<'rados_ioctx_t'>, imageId: string, target: string): Promise<number | undefined> {
+  const out = Buffer.alloc(16);
+  const rc = await io.use('rados_exec', (p) =>
+    native<number>('rados_exec', rados.exec, p, `rbd_header.${imageId}`, 'rbd', 'get_size', NOSNAP_IN, NOSNAP_IN.length, out, out.length));
+  void out; // librados wrote into it until the call ended
+  if (rc === -E.ETIMEDOUT) throw new CephError('rados_exec', rc, target);
+  if (rc !== 9) return undefined;
+  const bytes = out.readBigUInt64LE(1);
+  return bytes > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : Number(bytes);
+}
+
+/**
  * Data objects an image of `size` bytes spans, as rbd_stat counts them: whole periods (stripe count ×
  * object size) times the stripe count, less the objects of the last, partial period that no stripe unit
  * reaches.

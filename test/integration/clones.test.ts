@@ -88,6 +88,26 @@ describe('clone by PUT / POST', () => {
     expect(dup.json().code).toBe('IMAGE_EXISTS');
   });
 
+  it('Prefer: return=minimal: 201 {name, pool, size} for a new clone (PUT and POST, with and without size); a PUT again answers 200 in full', async () => {
+    const minimal = { prefer: 'return=minimal' };
+    const a = await t.app.inject({ method: 'PUT', url: `${base}/m1`, headers: { ...minimal, 'content-type': 'application/json' }, payload: JSON.stringify({ source: golden }) });
+    expect(a.statusCode, a.body).toBe(201);
+    expect(a.headers['preference-applied']).toBe('return=minimal');
+    expect(a.headers.location).toBe(`${base}/m1`);
+    expect(a.json()).toEqual({ name: 'm1', pool: pool.name, size: pattern.length });
+    const b = await t.app.inject({ method: 'POST', url: base, headers: { ...minimal, 'content-type': 'application/json' },
+      payload: JSON.stringify({ name: 'm2', source: golden, size: '16MiB' }) });
+    expect(b.statusCode, b.body).toBe(201);
+    expect(b.json()).toEqual({ name: 'm2', pool: pool.name, size: 16 * MiB });
+    expect(JSON.parse(await rbdCli('info', '--format', 'json', `${pool.name}/m2`))).toMatchObject({ size: 16 * MiB, parent: { image: 'golden', snapshot: 'v1' } });
+    expect((await exportImage(pool.name, 'm1')).equals(pattern)).toBe(true);
+    const again = await t.app.inject({ method: 'PUT', url: `${base}/m1`, headers: { ...minimal, 'content-type': 'application/json' }, payload: JSON.stringify({ source: golden }) });
+    expect(again.statusCode, again.body).toBe(200);
+    expect(again.headers['preference-applied']).toBeUndefined();
+    expect(again.json()).toMatchObject({ name: 'm1', parent: { image: 'golden', snapshot: 'v1' } });
+    for (const m of ['m1', 'm2']) await rbdCli('rm', '--no-progress', `${pool.name}/${m}`); // the later tests count golden's children
+  });
+
   it('a larger size grows the clone (the parent\'s data still read through, zeros after); a smaller one is refused', async () => {
     const r = await put('big', { source: golden, size: '32MiB' });
     expect(r.statusCode, r.body).toBe(201);

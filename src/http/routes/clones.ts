@@ -39,6 +39,8 @@ export interface CloneRequest {
   principal: Principal | undefined;
   /** PUT: an existing clone of the same snapshot with the same options answers 200; POST: 409 */
   idempotent: boolean;
+  /** `Prefer: return=minimal`: a new clone is answered by hooks.sendMinimal */
+  minimal?: boolean;
 }
 
 export interface CloneHooks {
@@ -47,6 +49,8 @@ export interface CloneHooks {
   /** called after a clone was made and before it is acknowledged (images.ts' pool-delete guard) */
   confirm?: (spec: string, name: string) => Promise<void>;
   toImage: (info: ImageInfo) => unknown;
+  /** 201 with `{name, pool, size}` only (images.ts' answer to `Prefer: return=minimal`) */
+  sendMinimal?: (reply: FastifyReply, spec: string, name: string, size: number) => FastifyReply;
 }
 
 /** The source of a clone as a pool spec, defaults applied (see cloneSourceSchema). */
@@ -212,6 +216,12 @@ export function cloneHandlers(app: FastifyInstance, hooks: CloneHooks) {
       return made;
     }));
     if (!created && !req.idempotent) throw new ApiError('IMAGE_EXISTS', `Image ${spec}/${name} already exists.`);
+    if (created && req.minimal && hooks.sendMinimal) {
+      // the size without opening the clone (an open of a clone opens its parent too): the one asked for, else
+      // the snapshot's when it was read, else the clone header's (two reads)
+      const size = body.size ?? snapSize ?? await ceph.images.sizeOfNew(spec, name);
+      return hooks.sendMinimal(reply, spec, name, size);
+    }
     const info = await ceph.images.stat(spec, name);
     if (!created) {
       const diff = cloneDifferences(info, source, body);

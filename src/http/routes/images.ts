@@ -44,7 +44,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
   const { ceph } = app;
   const cloning = cloneHandlers(app, {
-    toImage, exclusive: (p, n, fn) => exclusive(p, n, fn), confirm: async (p, n) => { await confirmCreated(p, n, true); },
+    toImage, exclusive: (p, n, fn) => exclusive(p, n, fn), confirm: async (p, n) => { await confirmCreated(p, n, true); }, sendMinimal,
   }); // `source` in a body: a clone (routes/clones.ts)
   // Every write to one (pool spec, name) — POST, PUT, PATCH, DELETE — runs alone in this process, with a
   // bounded wait (503 CEPH_BUSY beyond it): librbd's create/open/remove of one name at once leave
@@ -180,7 +180,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       tags: ['images'], summary: 'Create an image', operationId: 'createImage',
       params: scopeParams,
-      description: 'Answers 201 with the new image. With `Prefer: return=minimal` (RFC 7240) the answer is only '
+      description: 'Answers 201 with the new image (or clone, with `source`). With `Prefer: return=minimal` (RFC 7240) the answer is only '
         + '`{name, pool, size}`: the image is not opened again, which makes bulk creation faster.',
       headers: preferHeaders,
       body: createImageOrCloneBody,
@@ -189,7 +189,8 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (req, reply) => {
     const pool = specOf(req.params);
     if ('source' in req.body) {
-      return cloning.provision({ spec: pool, name: req.body.name, body: req.body, principal: req.principal, idempotent: false }, reply);
+      return cloning.provision({ spec: pool, name: req.body.name, body: req.body, principal: req.principal, idempotent: false,
+        minimal: wantsMinimal(typeof req.headers.prefer === 'string' ? req.headers.prefer : undefined) }, reply);
     }
     const { name, ...spec } = req.body;
     const options = await createOptions(spec, req.principal);
@@ -215,7 +216,8 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       tags: ['images'],
       summary: 'Create an image if it does not exist (idempotent)',
       description: '201 when created; 200 when it already exists with the same size and the options given; '
-        + '409 IMAGE_SPEC_CONFLICT otherwise. Safe to retry; concurrent calls for one name make one image.',
+        + '409 IMAGE_SPEC_CONFLICT otherwise. Safe to retry; concurrent calls for one name make one image. '
+        + 'With `Prefer: return=minimal` a 201 (a new image or clone) is only `{name, pool, size}`; a 200 is always the full image.',
       operationId: 'putImage',
       params: imageParams,
       headers: preferHeaders,
@@ -226,7 +228,10 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
     const pool = specOf(req.params);
     const { image } = req.params;
     const spec = req.body;
-    if ('source' in spec) return cloning.provision({ spec: pool, name: image, body: spec, principal: req.principal, idempotent: true }, reply);
+    if ('source' in spec) {
+      return cloning.provision({ spec: pool, name: image, body: spec, principal: req.principal, idempotent: true,
+        minimal: wantsMinimal(typeof req.headers.prefer === 'string' ? req.headers.prefer : undefined) }, reply);
+    }
     // A burst of PUTs of one name (a provisioner and its retries) must not queue 200 writes deep behind the
     // name's lock: the first PUT in flight does the work; the others wait for it, then find the image whole
     // and as asked and confirm it without the lock. Anything else — missing, half-made, different, a write
