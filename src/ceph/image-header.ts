@@ -9,7 +9,8 @@
 // The encodings are cls_rbd's wire format (Ceph's little-endian `encode`): stable across releases, since
 // clients and OSDs of different versions talk through it. Anything this reader does not fully understand
 // (an answer of an unexpected length, a method that failed, an image with snapshots whose namespaces decide
-// what rbd_snap_list counts, a clone, feature bits beyond the known ones) makes it answer `undefined`, and the
+// what rbd_snap_list counts, a clone — unless the caller asks for the parent's ids, `clone: true` —, feature bits
+// beyond the known ones) makes it answer `undefined`, and the
 // caller opens the image the usual way. test/integration/image-header.test.ts checks every field against
 // rbd_open_read_only + rbd_stat on images of every shape the API can make.
 import { rados } from '../native/rados.js';
@@ -35,9 +36,14 @@ export interface HeaderDetails {
   dataPoolId: number;
   /** always 0: an image with snapshots is read by opening it */
   snapshotCount: 0;
-  /** always null: a clone is read by opening it */
+  /** always null: a clone is read by opening it (or, asked for with `clone: true`, described by parentRef) */
   parent: null;
+  /** with `clone: true`: the parent as the header names it (ids, not names) */
+  parentRef?: ParentRef;
 }
+
+/** A clone's parent in cls_rbd's terms: pool id, image id, snapshot id, and the overlap in bytes. */
+export interface ParentRef { poolId: number; imageId: string; snapId: bigint; overlap: number }
 
 /** CEPH_NOSNAP = (uint64_t)-2: the image head, not a snapshot */
 const CEPH_NOSNAP = 0xfffffffffffffffen;
@@ -91,7 +97,8 @@ function slots(slab: Buffer): Slot[] {
  * a method an older OSD lacks; no permission): opening it then gives the exact answer or error. Only a
  * timeout is thrown at once, so that a slow cluster is not waited for twice.
  */
-export async function readImageHeader(io: Handle<'rados_ioctx_t'>, imageId: string, target: string): Promise<HeaderDetails | undefined> {
+export async function readImageHeader(io: Handle<'rados_ioctx_t'>, imageId: string, target: string,
+  opts: { clone?: boolean } = {}): Promise<HeaderDetails | undefined> {
   if (!/^[0-9a-zA-Z]+$/.test(imageId)) return undefined; // format 1 images have no id and no rbd_header object
   const op = rados.createReadOp() as Pointer | null;
   if (!op) throw new CephError('rados_create_read_op', -E.ENOMEM, target);
@@ -109,14 +116,26 @@ export async function readImageHeader(io: Handle<'rados_ioctx_t'>, imageId: stri
       native<number>('rados_read_op_operate', rados.readOpOperate, op, p, `rbd_header.${imageId}`, 0));
     if (rc === -E.ETIMEDOUT) throw new CephError('rados_read_op_operate', rc, target);
     if (rc < 0) return undefined;
-    return decode(views);
+    return decode(views, opts.clone === true);
   } finally {
     void views; // referenced here so that every path keeps the memory librados wrote into until now
     rados.releaseReadOp(op);
   }
 }
 
-function decode(views: Slot[]): HeaderDetails | undefined {
+/** get_parent's answer: s64 pool id, string image id, u64 snap id, u64 overlap — exactly, or undefined */
+function decodeParent(b: Buffer): ParentRef | undefined {
+  if (b.length < 12) return undefined;
+  const poolId = b.readBigInt64LE(0);
+  const idLength = b.readUInt32LE(8);
+  if (poolId < 0n || poolId > BigInt(Number.MAX_SAFE_INTEGER) || b.length !== 12 + idLength + 16) return undefined;
+  const imageId = b.toString('utf8', 12, 12 + idLength);
+  const overlap = b.readBigUInt64LE(12 + idLength + 8);
+  if (!/^[0-9a-zA-Z]+$/.test(imageId) || overlap > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+  return { poolId: Number(poolId), imageId, snapId: b.readBigUInt64LE(12 + idLength), overlap: Number(overlap) };
+}
+
+function decode(views: Slot[], clone: boolean): HeaderDetails | undefined {
   const result = (i: number): Buffer | number => {
     const s = views[i]!;
     const rc = s.prval.readInt32LE(0);
@@ -129,8 +148,11 @@ function decode(views: Slot[]): HeaderDetails | undefined {
   if (!(created instanceof Buffer) || created.length !== 8) return undefined;
   if (!(dataPool instanceof Buffer) || dataPool.length !== 8) return undefined;
   if (!(snapc instanceof Buffer) || snapc.length < 12 || snapc.readUInt32LE(8) !== 0) return undefined;
-  // a clone (or anything but a clear "no parent") is opened: its parent's names need lookups elsewhere
-  if (!(parent instanceof Buffer) || parent.length < 8 || parent.readBigInt64LE(0) !== -1n) return undefined;
+  // a clone (or anything but a clear "no parent") is opened: its parent's names need lookups elsewhere —
+  // unless the caller asked for the parent's ids (it knows the names: a clone it has just made)
+  if (!(parent instanceof Buffer) || parent.length < 8) return undefined;
+  const parentRef = parent.readBigInt64LE(0) === -1n ? undefined : clone ? decodeParent(parent) : undefined;
+  if (parent.readBigInt64LE(0) !== -1n && !parentRef) return undefined;
 
   const order = size.readUInt8(0);
   const bytes = size.readBigUInt64LE(1);
@@ -168,6 +190,7 @@ function decode(views: Slot[]): HeaderDetails | undefined {
     dataPoolId: Number(dataPool.readBigInt64LE(0)),
     snapshotCount: 0,
     parent: null,
+    ...(parentRef ? { parentRef } : {}),
   };
 }
 

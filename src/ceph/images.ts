@@ -6,7 +6,7 @@ import { SIZES, type Pointer, type RbdImageInfoValue, type TimespecValue } from 
 import { cString, decodeImageSpecId, decodeImageSpecNames, decodeWatchers, imageSpecArray, watcherArray } from '../native/memory.js';
 import { E } from '../native/errno.js';
 import { native, nativeChecked, nativeInline, nativeLong } from './call.js';
-import type { CephSession } from './connection.js';
+import { splitPoolSpec, type CephSession } from './connection.js';
 import { CephError, check, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
 import { featureNames } from './features.js';
@@ -151,6 +151,32 @@ export class Images {
       const h = id === undefined ? undefined : await readImageHeader(io, id, target);
       if (id === undefined || !h) return this.statIn(io, pool, name);
       return { ...fromHeader(name, id, pool, h, await this.dataPoolName(io, h.dataPoolId)), watchers: [] };
+    });
+  }
+
+  /**
+   * Full details of a clone this service has just made from `source` (a pool spec, image and snapshot), without
+   * opening it (an open of a clone opens its parent too): its id, then its header in one compound read, the
+   * parent named by the source once the header's parent ids are checked against it (pool id, image id). Opens
+   * it, as stat() does, when anything differs or the reader cannot answer exactly (a parent in a namespace:
+   * cls_rbd's get_parent answers EXDEV for it). Watchers are given as [], as describeNew does.
+   */
+  describeNewClone(pool: string, name: string, source: { spec: string; image: string; snapshot: string }): Promise<ImageInfo> {
+    const target = `${pool}/${name}`;
+    return this.conn.withIoctx(pool, async (io) => {
+      const id = await readImageId(io, name, target);
+      const h = id === undefined ? undefined : await readImageHeader(io, id, target, { clone: true });
+      const ref = h?.parentRef;
+      const { pool: parentPool, namespace } = splitPoolSpec(source.spec);
+      const same = ref !== undefined && namespace === '' && await this.conn.withIoctx(source.spec, async (src) =>
+        ref.poolId === await src.use('rados_ioctx_get_id', async (p) => num(rados.ioctxGetId(p) as number | bigint))
+        && ref.imageId === await readImageId(src, source.image, `${source.spec}/${source.image}`));
+      if (id === undefined || !h || !ref || !same) return this.statIn(io, pool, name);
+      return {
+        ...fromHeader(name, id, pool, h, await this.dataPoolName(io, h.dataPoolId)),
+        parent: { pool: parentPool, namespace: '', image: source.image, snapshot: source.snapshot, overlap: ref.overlap },
+        watchers: [],
+      };
     });
   }
 

@@ -41,10 +41,22 @@ afterAll(async () => {
 
 const put = (name: string, body: unknown, b = base) => t.app.inject({ method: 'PUT', url: `${b}/${name}`, ...json(body) });
 const golden = { image: 'golden', snapshot: 'v1' };
+/** a new clone's 201 answer (read from its header, not by opening it) equals GET's (an open), field by field */
+const answersAsGet = async (r: { json: () => unknown }, url: string): Promise<void> => {
+  const got = await t.app.inject({ method: 'GET', url });
+  expect(got.statusCode, got.body).toBe(200);
+  expect(r.json()).toEqual(got.json());
+};
 
 describe('clone by PUT / POST', () => {
   it('PUT with source: 201, the image is a clone (parent, format 2) that reads the parent\'s data byte for byte', async () => {
+    const opens = async (): Promise<number> => {
+      const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+      return Number(/rbdapi_ceph_call_duration_seconds_count\{op="rbd_open_read_only",result="ok"\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    const opensBefore = await opens();
     const r = await put('c1', { source: golden });
+    expect(await opens()).toBe(opensBefore); // the answer was read from the clone's header, not by opening it
     expect(r.statusCode, r.body).toBe(201);
     expect(r.headers.location).toBe(`${base}/c1`);
     expect(r.json()).toMatchObject({
@@ -52,6 +64,7 @@ describe('clone by PUT / POST', () => {
       parent: { pool: pool.name, namespace: '', image: 'golden', snapshot: 'v1', overlap: pattern.length },
     });
     expect(r.json().features).toContain('operations'); // clone format 2, asked for explicitly
+    await answersAsGet(r, `${base}/c1`);
     const info = JSON.parse(await rbdCli('info', '--format', 'json', `${pool.name}/c1`));
     expect(info.parent).toMatchObject({ pool: pool.name, image: 'golden', snapshot: 'v1' });
     expect((await exportImage(pool.name, 'c1')).equals(pattern)).toBe(true);
@@ -112,6 +125,7 @@ describe('clone by PUT / POST', () => {
     const r = await put('big', { source: golden, size: '32MiB' });
     expect(r.statusCode, r.body).toBe(201);
     expect(r.json()).toMatchObject({ size: 32 * MiB, parent: { overlap: pattern.length } });
+    await answersAsGet(r, `${base}/big`);
     const data = await exportImage(pool.name, 'big');
     expect(data.length).toBe(32 * MiB);
     expect(data.subarray(0, pattern.length).equals(pattern)).toBe(true);
@@ -126,6 +140,7 @@ describe('clone by PUT / POST', () => {
     const r = await put('lay', { source: golden, features: ['layering'] });
     expect(r.statusCode, r.body).toBe(201);
     expect(r.json().features.filter((f: string) => f !== 'operations')).toEqual(['layering']);
+    await answersAsGet(r, `${base}/lay`);
     expect((await put('lay', { source: golden, features: ['layering'] })).statusCode).toBe(200);
     expect((await put('lay', { source: golden, features: ['layering', 'exclusive-lock'] })).json().code).toBe('IMAGE_SPEC_CONFLICT');
   });
@@ -134,12 +149,14 @@ describe('clone by PUT / POST', () => {
     const r = await put('x1', { source: { pool: pool.name, ...golden } }, `/api/v1/pools/${other.name}/images`);
     expect(r.statusCode, r.body).toBe(201);
     expect(r.json().parent).toMatchObject({ pool: pool.name, namespace: '', image: 'golden', snapshot: 'v1' });
+    await answersAsGet(r, `/api/v1/pools/${other.name}/images/x1`);
     expect((await exportImage(other.name, 'x1')).equals(pattern)).toBe(true);
     await rbdCli('namespace', 'create', `${other.name}/ns1`);
     const nsBase = `/api/v1/pools/${other.name}/namespaces/ns1/images`;
     const n = await put('n1', { source: { pool: pool.name, ...golden } }, nsBase);
     expect(n.statusCode, n.body).toBe(201);
     expect(n.headers.location).toBe(`${nsBase}/n1`);
+    await answersAsGet(n, `${nsBase}/n1`);
     // without source.pool, the source is looked for in the new image's own pool and namespace
     const same = await put('n2', { source: golden }, nsBase);
     expect(same.statusCode).toBe(404);

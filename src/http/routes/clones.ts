@@ -222,7 +222,8 @@ export function cloneHandlers(app: FastifyInstance, hooks: CloneHooks) {
       const size = body.size ?? snapSize ?? await ceph.images.sizeOfNew(spec, name);
       return hooks.sendMinimal(reply, spec, name, size);
     }
-    const info = await ceph.images.stat(spec, name);
+    // a clone made here a moment ago is described from its header (no open, which would open the parent too)
+    const info = created ? await ceph.images.describeNewClone(spec, name, source) : await ceph.images.stat(spec, name);
     if (!created) {
       const diff = cloneDifferences(info, source, body);
       if (diff.length > 0) {
