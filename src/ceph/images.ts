@@ -170,7 +170,8 @@ export class Images {
       const { pool: parentPool, namespace } = splitPoolSpec(source.spec);
       const same = ref !== undefined && namespace === '' && await this.conn.withIoctx(source.spec, async (src) =>
         ref.poolId === await src.use('rados_ioctx_get_id', async (p) => num(rados.ioctxGetId(p) as number | bigint))
-        && ref.imageId === await readImageId(src, source.image, `${source.spec}/${source.image}`));
+        && ref.imageId === await readImageId(src, source.image, `${source.spec}/${source.image}`))
+        .catch(() => false); // the source's pool gone meanwhile, or any doubt: the open below answers exactly
       if (id === undefined || !h || !ref || !same) return this.statIn(io, pool, name);
       return {
         ...fromHeader(name, id, pool, h, await this.dataPoolName(io, h.dataPoolId)),
