@@ -10,7 +10,7 @@ import { splitPoolSpec, type CephSession } from './connection.js';
 import { CephError, check, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
 import { featureNames } from './features.js';
-import { readImageHeader, readImageSize, type HeaderDetails } from './image-header.js';
+import { readImageHeader, readImageSize, type HeaderDetails, type ParentRef } from './image-header.js';
 import { withImageOptions } from './image-options.js';
 import { readParent } from './clones.js';
 import { readImageId } from './image-directory.js';
@@ -32,6 +32,9 @@ export interface ImageSpec { name: string; id: string }
 export interface Watcher { address: string; id: number; cookie: number }
 
 export interface ImageParent { pool: string; namespace: string; image: string; snapshot: string; overlap: number }
+
+/** Where a clone was made from: a pool spec ("pool" or "pool/namespace"), an image and a snapshot name. */
+export interface CloneOrigin { spec: string; image: string; snapshot: string }
 
 export interface ImageInfo {
   name: string;
@@ -138,47 +141,35 @@ export class Images {
 
   /**
    * Full details of an image this service has just created, without opening it (an open registers a watch
-   * and costs ~10 OSD round trips): its id from `rbd_id.<name>` (one read), then its header in one compound
-   * read (image-header.ts). Watchers are given as [] — nobody has had the time to open an image made a
-   * moment ago, and listing them would cost another round trip. When the header reader cannot answer
-   * exactly, the image is opened read-only as stat() does. `knownId`: the id when the caller has just read
-   * `rbd_id.<name>` itself (imageId()), which saves that read.
+   * and costs ~10 OSD round trips; a clone's opens its parent too): its id from `rbd_id.<name>` (one read),
+   * then its header in one compound read (image-header.ts). Watchers are given as [] — nobody has had the time
+   * to open an image made a moment ago, and listing them would cost another round trip. When the header
+   * reader cannot answer exactly, the image is opened read-only as stat() does. `knownId`: the id when the
+   * caller has just read `rbd_id.<name>` itself (imageId()), which saves that read. `cloneOf`: the source of a
+   * clone just made (a pool spec, image and snapshot): the header's parent ids (pool id, image id) are checked
+   * against it and the answer names it; anything that differs, or a parent in a namespace (cls_rbd's
+   * get_parent answers EXDEV for it), is opened instead.
    */
-  describeNew(pool: string, name: string, knownId?: string): Promise<ImageInfo> {
+  describeNew(pool: string, name: string, knownId?: string, cloneOf?: CloneOrigin): Promise<ImageInfo> {
     const target = `${pool}/${name}`;
     return this.conn.withIoctx(pool, async (io) => {
       const id = knownId ?? await readImageId(io, name, target);
-      const h = id === undefined ? undefined : await readImageHeader(io, id, target);
-      if (id === undefined || !h) return this.statIn(io, pool, name);
-      return { ...fromHeader(name, id, pool, h, await this.dataPoolName(io, h.dataPoolId)), watchers: [] };
+      const h = id === undefined ? undefined : await readImageHeader(io, id, target, { clone: cloneOf !== undefined });
+      const parent = h?.parentRef && cloneOf ? await this.namedParent(h.parentRef, cloneOf) : null;
+      if (id === undefined || !h || parent === undefined) return this.statIn(io, pool, name);
+      return { ...fromHeader(name, id, pool, h, await this.dataPoolName(io, h.dataPoolId)), parent, watchers: [] };
     });
   }
 
-  /**
-   * Full details of a clone this service has just made from `source` (a pool spec, image and snapshot), without
-   * opening it (an open of a clone opens its parent too): its id, then its header in one compound read, the
-   * parent named by the source once the header's parent ids are checked against it (pool id, image id). Opens
-   * it, as stat() does, when anything differs or the reader cannot answer exactly (a parent in a namespace:
-   * cls_rbd's get_parent answers EXDEV for it). Watchers are given as [], as describeNew does.
-   */
-  describeNewClone(pool: string, name: string, source: { spec: string; image: string; snapshot: string }): Promise<ImageInfo> {
-    const target = `${pool}/${name}`;
-    return this.conn.withIoctx(pool, async (io) => {
-      const id = await readImageId(io, name, target);
-      const h = id === undefined ? undefined : await readImageHeader(io, id, target, { clone: true });
-      const ref = h?.parentRef;
-      const { pool: parentPool, namespace } = splitPoolSpec(source.spec);
-      const same = ref !== undefined && namespace === '' && await this.conn.withIoctx(source.spec, async (src) =>
-        ref.poolId === await src.use('rados_ioctx_get_id', async (p) => num(rados.ioctxGetId(p) as number | bigint))
-        && ref.imageId === await readImageId(src, source.image, `${source.spec}/${source.image}`))
-        .catch(() => false); // the source's pool gone meanwhile, or any doubt: the open below answers exactly
-      if (id === undefined || !h || !ref || !same) return this.statIn(io, pool, name);
-      return {
-        ...fromHeader(name, id, pool, h, await this.dataPoolName(io, h.dataPoolId)),
-        parent: { pool: parentPool, namespace: '', image: source.image, snapshot: source.snapshot, overlap: ref.overlap },
-        watchers: [],
-      };
-    });
+  /** `ref` (a clone header's parent) named as `origin`, when its pool id and image id are origin's; else undefined */
+  private async namedParent(ref: ParentRef, origin: CloneOrigin): Promise<ImageParent | undefined> {
+    const { pool, namespace } = splitPoolSpec(origin.spec);
+    if (namespace !== '') return undefined;
+    const same = await this.conn.withIoctx(origin.spec, async (src) =>
+      ref.poolId === await src.use('rados_ioctx_get_id', async (p) => num(rados.ioctxGetId(p) as number | bigint))
+      && ref.imageId === await readImageId(src, origin.image, `${origin.spec}/${origin.image}`))
+      .catch(() => false); // the source's pool gone meanwhile, or any doubt: the caller opens the clone
+    return same ? { pool, namespace: '', image: origin.image, snapshot: origin.snapshot, overlap: ref.overlap } : undefined;
   }
 
   /**

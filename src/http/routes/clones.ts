@@ -223,7 +223,7 @@ export function cloneHandlers(app: FastifyInstance, hooks: CloneHooks) {
       return hooks.sendMinimal(reply, spec, name, size);
     }
     // a clone made here a moment ago is described from its header (no open, which would open the parent too)
-    const info = created ? await ceph.images.describeNewClone(spec, name, source) : await ceph.images.stat(spec, name);
+    const info = created ? await ceph.images.describeNew(spec, name, undefined, source) : await ceph.images.stat(spec, name);
     if (!created) {
       const diff = cloneDifferences(info, source, body);
       if (diff.length > 0) {
