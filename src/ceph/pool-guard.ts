@@ -196,12 +196,15 @@ export class PoolGuard {
     return this.conn.withIoctx(spec, (io) => removeStrayObjects(io, name, state));
   }
 
+  /** The id rbd_directory lists under `name` (one read); undefined when the directory does not list it. */
+  listedId(spec: string, name: string): Promise<string | undefined> {
+    return this.conn.withIoctx(spec, (io) => directoryId(io, spec, name));
+  }
+
   /** What the raw objects say about `name`: absent, whole, or a dangling leftover. */
   async nameState(spec: string, name: string): Promise<NameState> {
     return this.conn.withIoctx(spec, async (io) => {
-      const listed = await cls(io, 'rbd_directory', 'dir_get_id', str(name), 4096);
-      const listedId = listed.rc >= 0 && listed.out.length >= 4 ? decodeString(listed.out)[0] : undefined;
-      if (listed.rc < 0 && listed.rc !== -E.ENOENT) throw new CephError('cls_rbd.dir_get_id', listed.rc, `${spec}/${name}`);
+      const listedId = await directoryId(io, spec, name);
       const idObj = await cls(io, `rbd_id.${name}`, 'get_id', Buffer.alloc(0), 4096);
       const idObject = idObj.rc >= 0 && idObj.out.length >= 4 ? decodeString(idObj.out)[0] : undefined;
       if (idObj.rc < 0 && idObj.rc !== -E.ENOENT) throw new CephError('cls_rbd.get_id', idObj.rc, `${spec}/${name}`);
@@ -212,6 +215,13 @@ export class PoolGuard {
       return { kind: 'dangling', listedId, idObject };
     });
   }
+}
+
+/** cls_rbd dir_get_id on rbd_directory: the id listed under `name`, undefined when it is not listed. */
+async function directoryId(io: Handle<'rados_ioctx_t'>, spec: string, name: string): Promise<string | undefined> {
+  const listed = await cls(io, 'rbd_directory', 'dir_get_id', str(name), 4096);
+  if (listed.rc < 0 && listed.rc !== -E.ENOENT) throw new CephError('cls_rbd.dir_get_id', listed.rc, `${spec}/${name}`);
+  return listed.rc >= 0 && listed.out.length >= 4 ? decodeString(listed.out)[0] : undefined;
 }
 
 /**

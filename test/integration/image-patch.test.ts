@@ -89,7 +89,10 @@ describe('rename', () => {
     const id = (await t.app.inject({ method: 'GET', url: `${base}/k-old` })).json().id as string;
     rbd('rename', `${pool.name}/k-old`, `${pool.name}/k-new`);
     rados('cp', 'rbd_id.k-new', 'rbd_id.k-old'); // the id object the dead process did not remove
-    expect((await t.app.inject({ method: 'GET', url: `${base}/k-old` })).json().id).toBe(id); // librbd opens it by it
+    expect(rbd('info', '--format', 'json', `${pool.name}/k-old`)).toContain(id); // librbd opens it by that object
+    const stray = await t.app.inject({ method: 'GET', url: `${base}/k-old` }); // the directory does not list it
+    expect(stray.statusCode, stray.body).toBe(404);
+    expect(stray.json().code).toBe('IMAGE_NOT_FOUND');
     const r = await patch('k-old', { name: 'k-new', size: '16MiB' });
     expect(r.statusCode, r.body).toBe(200);
     expect(r.headers.location).toBe(`${base}/k-new`);
@@ -104,6 +107,8 @@ describe('rename', () => {
     await create('j-old', { size: '8MiB' });
     const id = (await t.app.inject({ method: 'GET', url: `${base}/j-old` })).json().id as string;
     rados('cp', 'rbd_id.j-old', 'rbd_id.j-new');
+    expect((await t.app.inject({ method: 'GET', url: `${base}/j-new` })).statusCode).toBe(404);
+    expect((await t.app.inject({ method: 'GET', url: `${base}/j-old` })).json().id).toBe(id);
     const r = await patch('j-old', { name: 'j-new' });
     expect(r.statusCode, r.body).toBe(200);
     expect(r.json()).toMatchObject({ name: 'j-new', id, applied: { renamed: { from: 'j-old', to: 'j-new' } } });

@@ -88,6 +88,9 @@ describe('kill -9 mid-way, then retry', () => {
       // whole under exactly one of the two names once the kill has settled
       const whole = [from, to].filter((n) => listed.includes(n));
       expect(whole, `${how}: listed ${JSON.stringify(listed)}`).toHaveLength(1);
+      // and reachable under that one name only, even where the dead process left a stray id object
+      const gone = await retried(survivor, 'GET', `/images/${whole[0] === to ? from : to}`);
+      expect(gone.status, `${how}: ${rawSettled}: ${JSON.stringify(gone.body)}`).toBe(404);
       const count = { n: 0 };
       const retry = await retried(survivor, 'PATCH', `/images/${from}`, { name: to }, count);
       outcomes.push(`${from}: ${how}, ${whole[0] === to ? 'renamed' : 'not renamed'}, retry ${retry.status} ${String(retry.body.code ?? '')}${count.n ? ` after ${count.n} retries` : ''}`);

@@ -325,7 +325,13 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (req) => {
     const pool = specOf(req.params);
     try {
-      return toImage(await ceph.images.stat(pool, req.params.image));
+      const info = await ceph.images.stat(pool, req.params.image);
+      // librbd opens by the id object alone; a rename killed between its steps leaves one for the name the
+      // directory does not list (PATCH's retry finishes it): the image is not there under this name
+      if (await ceph.pools.guard.listedId(pool, req.params.image) !== info.id) {
+        throw new ApiError('IMAGE_NOT_FOUND', `Image ${pool}/${req.params.image} does not exist (a stray id object of an interrupted rename names it).`);
+      }
+      return toImage(info);
     } catch (e) {
       // listed but not openable: say so (409 IMAGE_INCOMPLETE, as POST does) instead of a 404 that contradicts listings
       if (isCephError(e, 'ENOENT') && e.op.startsWith('rbd_open') && await leftover(pool, req.params.image)) {
