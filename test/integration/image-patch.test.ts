@@ -103,6 +103,20 @@ describe('rename', () => {
     expect(info('k-new').size).toBe(16 * MiB);
   });
 
+  it('DELETE of the old name a killed rename left (a stray id object) removes only that object: 204, the image stays under its new name', async () => {
+    await create('d-old', { size: '8MiB' });
+    const id = (await t.app.inject({ method: 'GET', url: `${base}/d-old` })).json().id as string;
+    rbd('rename', `${pool.name}/d-old`, `${pool.name}/d-new`);
+    rados('cp', 'rbd_id.d-new', 'rbd_id.d-old');
+    const r = await t.app.inject({ method: 'DELETE', url: `${base}/d-old` });
+    expect(r.statusCode, r.body).toBe(204);
+    expect(idObjects()).not.toContain('rbd_id.d-old');
+    expect(info('d-new').name).toBe('d-new'); // not moved to the trash, not removed
+    expect(rbd('trash', 'ls', pool.name)).not.toContain(id);
+    expect((await t.app.inject({ method: 'GET', url: `${base}/d-new` })).json().id).toBe(id);
+    expect((await t.app.inject({ method: 'DELETE', url: `${base}/d-old` })).statusCode).toBe(404);
+  });
+
   it('a rename killed before the directory moved (new id object written): the retry undoes that and renames, 200', async () => {
     await create('j-old', { size: '8MiB' });
     const id = (await t.app.inject({ method: 'GET', url: `${base}/j-old` })).json().id as string;

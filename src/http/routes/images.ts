@@ -378,6 +378,16 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (req, reply) => exclusive(specOf(req.params), req.params.image, async () => {
     const pool = specOf(req.params);
     const { image } = req.params;
+    // a name rbd_directory does not list but an id object names (a rename killed between librbd's steps left
+    // it: the image lives on under its other name): librbd would find the image through that object and
+    // delete it. Only the stray object goes, once the state has held ~2 s (a live rename passes in ms)
+    if (await ceph.pools.guard.listedId(pool, image) === undefined && await leftover(pool, image)) {
+      const state = await ceph.pools.guard.nameState(pool, image);
+      if (state.kind === 'dangling' && state.listedId === undefined) {
+        await ceph.pools.guard.removeStrayId(pool, image, state);
+        return reply.code(204).send(null);
+      }
+    }
     // through the trash (routes/trash.ts); an image that is not there falls through to the leftover check below
     if (await deleteViaTrash(ceph, reply, pool, image, parseKeepFor(req.query.keepFor))) return reply;
     try {
