@@ -204,7 +204,10 @@ describe('kill -9 mid-way, then retry', () => {
     await victim.exited;
     const task = await taskEnd(location);
     expect(task.state, JSON.stringify(task)).toBe('succeeded');
-    expect(task.attempts, 'taken over after the kill').toBe(2);
+    // taken over after the kill: at least a second attempt. More happen under CI load: every replica scans every
+    // pool (the in-process apps of the other test files too), and a runner starved past its lease (3 s here) is
+    // fenced and taken over again — a CI run saw 6; what must hold is the outcome and the data
+    expect(task.attempts, 'taken over after the kill').toBeGreaterThanOrEqual(2);
     const after = await exportImage(pool.name, 'rb');
     expect({ length: after.length, firstDiff: after.findIndex((b, i) => b !== data[i]) }).toEqual({ length: data.length, firstDiff: -1 });
     expect((await exportImage(pool.name, 'rb@r1')).equals(data)).toBe(true);
