@@ -131,9 +131,17 @@ export async function removeTemporary(session: CephSession, p: CopyParams): Prom
   const removed = await removeTemporaryOnce(session, p, dst);
   // trust the objects, not the return codes: a name still listed or an id object still there means the
   // cleanup is not done, and the task engine runs it again later instead of ending the task
-  const left = await new PoolGuard(session).nameState(dst, p.temporary);
-  if (left.kind !== 'absent') {
-    throw new CephError('copy_cleanup', -E.EAGAIN, `${dst}/${p.temporary} (${left.kind}: still ${JSON.stringify(left)})`);
+  // and look again a little later: a CI run saw a directory entry of the temporary come back (listed, not
+  // openable) right after a check that found none, on a task taken over twice under load — most likely an
+  // earlier attempt's rbd_remove (a trash move, a trash remove, and on failure a restore into the directory)
+  // whose last operations landed late. Rare and slow path: 3 s more for a copy that failed or was cut short
+  const guard = new PoolGuard(session);
+  for (const wait of [0, 3000]) {
+    if (wait) await new Promise((r) => setTimeout(r, wait));
+    const left = await guard.nameState(dst, p.temporary);
+    if (left.kind !== 'absent') {
+      throw new CephError('copy_cleanup', -E.EAGAIN, `${dst}/${p.temporary} (${left.kind}: still ${JSON.stringify(left)})`);
+    }
   }
   return removed;
 }
