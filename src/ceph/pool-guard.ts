@@ -45,6 +45,7 @@ export type NameState =
   | { kind: 'whole'; id: string }
   /** listed in rbd_directory, but the id object or the header is missing (interrupted create or delete) */
   | { kind: 'dangling'; listedId: string | undefined; idObject: string | undefined };
+export type DanglingName = Extract<NameState, { kind: 'dangling' }>;
 
 interface ClsResult { rc: number; out: Buffer }
 
@@ -215,6 +216,25 @@ export class PoolGuard {
       return { kind: 'dangling', listedId, idObject };
     });
   }
+}
+
+/**
+ * Look at a state over ~2 s (7 looks, 100–600 ms apart), as leftovers are told from work in progress: a
+ * create, remove or rename elsewhere passes through its intermediate states in milliseconds. Answers the last
+ * look when every look found the state and `same` says it did not change, 'changed' when a later look
+ * disagreed, undefined when the first look found nothing.
+ */
+export async function heldState<T>(look: () => Promise<T | undefined>, same: (first: T, now: T) => boolean): Promise<T | 'changed' | undefined> {
+  const first = await look();
+  if (first === undefined) return undefined;
+  let last = first;
+  for (let attempt = 0; attempt < 6; attempt++) {
+    await new Promise((r) => setTimeout(r, 100 + attempt * 100));
+    const now = await look();
+    if (now === undefined || !same(first, now)) return 'changed';
+    last = now;
+  }
+  return last;
 }
 
 /** cls_rbd dir_get_id on rbd_directory: the id listed under `name`, undefined when it is not listed. */

@@ -5,7 +5,7 @@ import { rbdManage } from '../native/rbd-manage.js';
 import { nativeChecked } from './call.js';
 import type { CephSession } from './connection.js';
 import { CephError } from './errors.js';
-import { PoolGuard, type NameState } from './pool-guard.js';
+import { heldState, PoolGuard, type NameState } from './pool-guard.js';
 
 /** librbd accepts almost any name (§0 of the facts); callers validate, this refuses the dangerous ones again. */
 function badName(name: string): boolean {
@@ -26,8 +26,6 @@ export function renameImage(conn: CephSession, spec: string, from: string, to: s
  * (the objects changed while looked at: a rename is running elsewhere), or undefined (not a half-done rename).
  */
 export type InterruptedRename = 'renamed' | 'not-renamed' | 'in-progress' | undefined;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** only `id` under `whole`, and a stray id object for `stray` that no directory entry matches */
 function halfDone(whole: NameState, stray: NameState, id: string): NameState | undefined {
@@ -51,15 +49,9 @@ export async function finishInterruptedRename(conn: CephSession, spec: string, f
     const notRenamed = halfDone(f, t, id);
     return notRenamed ? { kind: 'not-renamed', name: to, stray: notRenamed } : undefined;
   };
-  const first = await look();
-  if (!first) return undefined;
-  let last = first;
-  for (let attempt = 0; attempt < 6; attempt++) {
-    await sleep(100 + attempt * 100);
-    const now = await look();
-    if (!now || now.kind !== first.kind) return 'in-progress';
-    last = now;
-  }
+  const last = await heldState(look, (a, b) => a.kind === b.kind);
+  if (last === undefined) return undefined;
+  if (last === 'changed') return 'in-progress';
   await guard.removeStrayId(spec, last.name, last.stray);
   return last.kind;
 }

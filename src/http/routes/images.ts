@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { CreateImageOptions, ImageInfo } from '../../ceph/images.js';
 import { CephError, isCephError } from '../../ceph/errors.js';
+import { heldState, type DanglingName } from '../../ceph/pool-guard.js';
 import { featureBits, CREATABLE_FEATURES } from '../../ceph/features.js';
 import { allows, allowsPool, type Principal } from '../auth.js';
 import { ApiError } from '../errors.js';
@@ -120,13 +121,12 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
    * of an interrupted create or delete? A create in progress elsewhere passes through such states for
    * milliseconds, so a leftover must persist for a while to count.
    */
-  async function leftover(pool: string, name: string): Promise<boolean> {
-    for (let attempt = 0; attempt < 6; attempt++) {
+  async function leftover(pool: string, name: string): Promise<DanglingName | undefined> {
+    const held = await heldState(async () => {
       const state = await ceph.pools.guard.nameState(pool, name);
-      if (state.kind !== 'dangling') return false;
-      await sleep(100 + attempt * 100);
-    }
-    return (await ceph.pools.guard.nameState(pool, name)).kind === 'dangling';
+      return state.kind === 'dangling' ? state : undefined;
+    }, () => true);
+    return held === 'changed' ? undefined : held;
   }
 
   /** Remove a leftover: rbd_remove (finds it through rbd_directory), then the stray id object. */
@@ -381,12 +381,10 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
     // a name rbd_directory does not list but an id object names (a rename killed between librbd's steps left
     // it: the image lives on under its other name): librbd would find the image through that object and
     // delete it. Only the stray object goes, once the state has held ~2 s (a live rename passes in ms)
-    if (await ceph.pools.guard.listedId(pool, image) === undefined && await leftover(pool, image)) {
-      const state = await ceph.pools.guard.nameState(pool, image);
-      if (state.kind === 'dangling' && state.listedId === undefined) {
-        await ceph.pools.guard.removeStrayId(pool, image, state);
-        return reply.code(204).send(null);
-      }
+    const stray = await ceph.pools.guard.listedId(pool, image) === undefined ? await leftover(pool, image) : undefined;
+    if (stray && stray.listedId === undefined) {
+      await ceph.pools.guard.removeStrayId(pool, image, stray);
+      return reply.code(204).send(null);
     }
     // through the trash (routes/trash.ts); an image that is not there falls through to the leftover check below
     if (await deleteViaTrash(ceph, reply, pool, image, parseKeepFor(req.query.keepFor))) return reply;
