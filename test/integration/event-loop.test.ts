@@ -1,5 +1,12 @@
-// With 32 Ceph operations in flight, the event loop stays responsive: a 10 ms timer never stalls more
-// than 50 ms. Every librados/librbd call that touches the network runs on libuv's threadpool.
+// With 32 Ceph operations in flight, the event loop stays responsive: 99% of the ticks of a 10 ms timer
+// are less than 25 ms late, and between two ticks the loop is never busy for 100 ms. Every
+// librados/librbd call that touches the network runs on libuv's threadpool; one on the main thread
+// would stall every tick behind it (hundreds of round trips here), which both bounds catch.
+// "Busy" is the loop's own active time (performance.eventLoopUtilization), not the wall-clock lateness:
+// on a 2-core CI machine running a Ceph cluster and another test file, the OS deschedules the process
+// while it waits in epoll (a CI run saw one tick 69 ms late, p99 10 ms). The longest busy stretch,
+// profiled (--cpu-prof), is a burst of completions (32 operations finishing together, each resuming its
+// next call) plus a scavenge: 20-45 ms on an idle machine, once 76 ms with two CPU burners running.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { nativeLoad } from '../../src/ceph/connection.js';
@@ -20,13 +27,18 @@ afterAll(async () => {
 });
 
 /** Run `work` while a 10 ms interval measures how late each tick fires; returns the worst lateness. */
-async function worstTimerDelay(work: () => Promise<void>): Promise<{ worst: number; ticks: number; p99: number }> {
+async function worstTimerDelay(work: () => Promise<void>): Promise<{ worst: number; ticks: number; p99: number; busiest: number }> {
   const delays: number[] = [];
+  let busiest = 0;
   let last = performance.now();
+  let lastUse = performance.eventLoopUtilization();
   const timer = setInterval(() => {
     const now = performance.now();
+    const use = performance.eventLoopUtilization();
     delays.push(now - last - 10);
+    busiest = Math.max(busiest, performance.eventLoopUtilization(use, lastUse).active);
     last = now;
+    lastUse = use;
   }, 10);
   try {
     await work();
@@ -34,11 +46,11 @@ async function worstTimerDelay(work: () => Promise<void>): Promise<{ worst: numb
     clearInterval(timer);
   }
   delays.sort((a, b) => a - b);
-  return { worst: delays[delays.length - 1] ?? 0, ticks: delays.length, p99: delays[Math.floor(delays.length * 0.99)] ?? 0 };
+  return { worst: delays[delays.length - 1] ?? 0, ticks: delays.length, p99: delays[Math.floor(delays.length * 0.99)] ?? 0, busiest };
 }
 
 describe('event loop under Ceph load', () => {
-  it('32 operations in flight (creates, opens + stats, listings, removes): a 10 ms timer is never more than 50 ms late', async () => {
+  it('32 operations in flight (creates, opens + stats, listings, removes): a 10 ms timer's p99 lateness < 25 ms, never 100 ms of busy loop between ticks', async () => {
     const images = new Images(conn);
     const pools = new Pools(conn);
     let maxInFlight = 0;
@@ -56,9 +68,10 @@ describe('event loop under Ceph load', () => {
       }
     });
     clearInterval(sample);
-    console.log(`timer lateness with up to ${maxInFlight} Ceph calls in flight or queued: worst ${result.worst.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms over ${result.ticks} ticks`);
+    console.log(`timer lateness with up to ${maxInFlight} Ceph calls in flight or queued: worst ${result.worst.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms over ${result.ticks} ticks; longest busy stretch between ticks ${result.busiest.toFixed(1)} ms`);
     expect(maxInFlight).toBeGreaterThanOrEqual(16);
     expect(result.ticks).toBeGreaterThan(20);
-    expect(result.worst).toBeLessThan(50);
+    expect(result.busiest).toBeLessThan(100);
+    expect(result.p99).toBeLessThan(25);
   }, 120_000);
 });
