@@ -20,6 +20,8 @@ import { withImageOptions } from './image-options.js';
 import { PoolGuard } from './pool-guard.js';
 import { COPY_TEMP_PREFIX } from './image-directory.js';
 import { withOpenImage } from './open-image.js';
+import { listTrash } from './trash.js';
+import { rbdTrash } from '../native/rbd-trash.js';
 
 export const COPY_ACTION = 'image.copy';
 export const TEMP_PREFIX = COPY_TEMP_PREFIX;
@@ -129,12 +131,11 @@ export async function removeTemporary(session: CephSession, p: CopyParams): Prom
   if (!p.temporary?.startsWith(TEMP_PREFIX)) return false;
   const dst = poolSpec(p.destination.pool, p.destination.namespace);
   const removed = await removeTemporaryOnce(session, p, dst);
-  // trust the objects, not the return codes: a name still listed or an id object still there means the
-  // cleanup is not done, and the task engine runs it again later instead of ending the task
-  // and look again a little later: a CI run saw a directory entry of the temporary come back (listed, not
-  // openable) right after a check that found none, on a task taken over twice under load — most likely an
-  // earlier attempt's rbd_remove (a trash move, a trash remove, and on failure a restore into the directory)
-  // whose last operations landed late. Rare and slow path: 3 s more for a copy that failed or was cut short
+  // trust the objects, not the return codes: a name still listed, an id object or a trash entry still there
+  // means the cleanup is not done, and the task engine runs it again later instead of ending the task. And
+  // look again 3 s later: a CI run saw a directory entry of the temporary come back after a check that found
+  // none, while the cleanup still used rbd_remove (whose failure path restores the image under its name).
+  // Rare and slow path: 3 s more for a copy that failed or was cut short
   const guard = new PoolGuard(session);
   for (const wait of [0, 3000]) {
     if (wait) await new Promise((r) => setTimeout(r, wait));
@@ -142,41 +143,74 @@ export async function removeTemporary(session: CephSession, p: CopyParams): Prom
     if (left.kind !== 'absent') {
       throw new CephError('copy_cleanup', -E.EAGAIN, `${dst}/${p.temporary} (${left.kind}: still ${JSON.stringify(left)})`);
     }
+    const trashed = await trashIdsNamed(session, dst, p.temporary);
+    if (trashed.length > 0) throw new CephError('copy_cleanup', -E.EAGAIN, `${dst}/${p.temporary} (still in the trash: ${trashed.join(', ')})`);
   }
   return removed;
 }
 
+/**
+ * One pass of the cleanup. librbd's rbd_remove is not used: it moves the image to the trash, removes it
+ * from there, and when that fails for an expected reason (EBUSY: a watcher, such as the killed runner's
+ * that the OSDs have not dropped yet; ENOTEMPTY; EMLINK) it restores the image into the directory under
+ * its name — a directory entry coming back after this cleanup looked, which a CI run saw once. Here a whole
+ * temporary is moved to the trash (rbd_trash_move), and every trash entry under the temporary's name is
+ * removed by id (its snapshots first); a removal that fails leaves the entry in the trash, hidden from the
+ * name, and the engine runs the cleanup again. Nothing here adds a directory entry.
+ */
 async function removeTemporaryOnce(session: CephSession, p: CopyParams, dst: string): Promise<boolean> {
+  const guard = new PoolGuard(session);
   return unboundedIoctx(session)(dst, async (io) => {
-    try {
-      await withOpenImage(io, dst, p.temporary, {}, async (img) => {
-        for (const snap of await snapshotNames(img, `${dst}/${p.temporary}`)) {
-          await nativeLong('rbd_snap_remove2', `${dst}/${p.temporary}@${snap}`, rbdSnapshots.remove2, img, snap,
-            RBD_SNAP_REMOVE.UNPROTECT | RBD_SNAP_REMOVE.FLATTEN, noProgress, null);
-        }
-      });
-    } catch (e) {
-      if (!(isCephError(e, 'ENOENT') && e.op === 'rbd_open')) throw e;
-      // not openable: never made, or half made (the runner died inside librbd's create of the destination,
-      // leaving a directory entry or an id object without a whole image): clean what is left of it
-      const guard = new PoolGuard(session);
-      const state = await guard.nameState(dst, p.temporary);
-      if (state.kind === 'absent') return false;
-      await io.use('rbd_remove', (d) => nativeLong('rbd_remove', `${dst}/${p.temporary}`, rbd.remove, d, p.temporary))
-        .catch((err: unknown) => { if (!isCephError(err, 'ENOENT')) throw err; });
-      const after = await guard.nameState(dst, p.temporary);
-      if (after.kind === 'dangling') await guard.removeStrayId(dst, p.temporary, after);
-      return true;
+    let removed = false;
+    const state = await guard.nameState(dst, p.temporary);
+    if (state.kind === 'whole') {
+      // snapshots first: a deep copy has them, and an image with snapshots cannot be removed from the trash
+      await withOpenImage(io, dst, p.temporary, {}, (img) => removeSnapshots(img, `${dst}/${p.temporary}`))
+        .catch((e: unknown) => { if (!(isCephError(e, 'ENOENT') && e.op === 'rbd_open')) throw e; });
+      const rc = await io.use('rbd_trash_move', (d) => native<number>('rbd_trash_move', rbdTrash.move, d, p.temporary, 0));
+      if (rc < 0 && rc !== -E.ENOENT) check('rbd_trash_move', rc, `${dst}/${p.temporary}`);
+      removed = true;
     }
-    await io.use('rbd_remove', async (d) => {
-      const rc = await nativeLong('rbd_remove', `${dst}/${p.temporary}`, rbd.remove, d, p.temporary).catch((e: unknown) => {
-        if (isCephError(e, 'ENOENT')) return 0;
-        throw e;
+    for (const id of await trashIdsNamed(session, dst, p.temporary)) {
+      const target = `${dst}/${p.temporary} (trash ${id})`;
+      await io.use('rbd_trash_remove', async (d) => {
+        const out: [Pointer | null] = [null];
+        const rc = await native<number>('rbd_open_by_id', rbdTrash.openById, d, id, out, null);
+        if (rc === 0) {
+          try { await removeSnapshots(out[0]!, target); } finally { await native('rbd_close', rbd.close, out[0]!); }
+        } else if (rc !== -E.ENOENT) {
+          check('rbd_open_by_id', rc, target);
+        }
+        const r = await nativeLong('rbd_trash_remove_with_progress', target, rbdTrash.removeWithProgress, d, id, true, noProgress, null)
+          .catch((e: unknown) => { if (isCephError(e, 'ENOENT')) return 0; throw e; });
+        return r;
       });
-      return rc;
-    });
-    return true;
+      removed = true;
+    }
+    // a half-made or half-removed name (a runner that died inside librbd's create, trash move or removal):
+    // its stray id object, and a directory entry whose image header is gone
+    // (twice at most: the id object of a name the directory still lists goes once the entry is gone)
+    for (let pass = 0; pass < 2; pass++) {
+      const left = await guard.nameState(dst, p.temporary);
+      if (left.kind !== 'dangling') break;
+      await guard.removeStrayId(dst, p.temporary, left);
+      removed = true;
+    }
+    return removed;
   });
+}
+
+/** Ids of the trash entries named `name` (one rbd_trash_list: the trash of a pool is small, and this path rare). */
+async function trashIdsNamed(session: CephSession, spec: string, name: string): Promise<string[]> {
+  return session.withIoctx(spec, (io) => io.use('rbd_trash_list', async (d) =>
+    (await listTrash(d, spec)).filter((t) => t.name === name && t.id !== null).map((t) => t.id!)));
+}
+
+async function removeSnapshots(img: Pointer, target: string): Promise<void> {
+  for (const snap of await snapshotNames(img, target)) {
+    await nativeLong('rbd_snap_remove2', `${target}@${snap}`, rbdSnapshots.remove2, img, snap,
+      RBD_SNAP_REMOVE.UNPROTECT | RBD_SNAP_REMOVE.FLATTEN, noProgress, null);
+  }
 }
 
 async function snapshotNames(img: Pointer, target: string): Promise<string[]> {

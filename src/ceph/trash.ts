@@ -239,7 +239,7 @@ function removeFailure(e: unknown, target: string): unknown {
   }
 }
 
-async function listTrash(p: Pointer, spec: string): Promise<TrashInfoValue[]> {
+export async function listTrash(p: Pointer, spec: string): Promise<TrashInfoValue[]> {
   let capacity = 64;
   for (let attempt = 0; attempt < 8; attempt++) {
     const buf = Buffer.alloc(Math.max(1, capacity) * TRASH_INFO_SIZE);

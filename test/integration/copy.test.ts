@@ -210,9 +210,10 @@ describe('copy', () => {
     const task = await waitTask(id, undefined, 90_000);
     expect(task.state, JSON.stringify(task)).toBe('failed');
     expect(task.error.code).toBe('INTERRUPTED');
-    // seen twice in ~10 fresh-clone CI runs, never locally: the task ended INTERRUPTED (its cleanup checks that
-    // neither a directory entry nor an id object of the temporary is left) and `rbd ls` still listed one. What
-    // is needed to find out why goes into the failure message: the temporary's watchers (who holds it), its
+    // seen twice in ~10 fresh-clone CI runs, never locally, while the cleanup used rbd_remove: the task ended
+    // INTERRUPTED and `rbd ls` still listed the temporary (rbd_remove restores an image it cannot remove — the
+    // dead runner's watch still there — under its name; copy-cleanup.test.ts). Should it come back, what is
+    // needed to find out why goes into the failure message: the temporary's watchers (who holds it), its
     // objects, the task's history, the killed process's last output, and whether it is still listed 5 s later
     const leftNow = ls().filter((n) => n.startsWith('.rbdapi-copy-'));
     if (leftNow.length > 0) {
