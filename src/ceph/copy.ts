@@ -130,7 +130,14 @@ const tempName = (target: string): string => target.slice(target.lastIndexOf('/'
 export async function removeTemporary(session: CephSession, p: CopyParams): Promise<boolean> {
   if (!p.temporary?.startsWith(TEMP_PREFIX)) return false;
   const dst = poolSpec(p.destination.pool, p.destination.namespace);
-  const removed = await removeTemporaryOnce(session, p, dst);
+  let removed: boolean;
+  try {
+    removed = await removeTemporaryOnce(session, p, dst);
+  } catch (e) {
+    // the destination pool or namespace is gone (deleted while the copy ran): nothing of the copy is left
+    if (isCephError(e, 'ENOENT') && (e.op === 'rados_ioctx_create' || e.op === 'rbd_namespace_exists')) return false;
+    throw e;
+  }
   // trust the objects, not the return codes: a name still listed, an id object or a trash entry still there
   // means the cleanup is not done, and the task engine runs it again later instead of ending the task. And
   // look again 3 s later: a CI run saw a directory entry of the temporary come back after a check that found

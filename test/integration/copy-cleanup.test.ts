@@ -84,6 +84,11 @@ describe('removeTemporary', () => {
     nothingLeft(name);
   });
 
+  it('a destination pool or namespace that no longer exists: nothing to do (the task can end)', async () => {
+    expect(await removeTemporary(conn, { ...params('.rbdapi-copy-e1'), destination: { pool: `${pool.name}-gone`, namespace: '', name: 'dest' } })).toBe(false);
+    expect(await removeTemporary(conn, { ...params('.rbdapi-copy-e1'), destination: { pool: pool.name, namespace: 'gone', name: 'dest' } })).toBe(false);
+  });
+
   it('a trash entry under the temporary name only: removed', async () => {
     const name = '.rbdapi-copy-d1';
     rbd('create', '--size', '8M', `${pool.name}/${name}`);
