@@ -1,0 +1,147 @@
+// Two tenants in one pool: a token scoped to `pool/tenant-a` tries every route of the committed OpenAPI
+// document, every method, aimed at tenant B's namespace, at the pool's default namespace and at another pool,
+// with bodies that would work there — and, from its own namespace, clones and copies whose source or
+// destination is somebody else's. Every answer must be a refusal (403 FORBIDDEN, or 404 for what it may not
+// know exists), never a 2xx and never a 5xx — but for the tenant's own pool, its namespace list and its I/O
+// table, which answer filtered to tenant A; tenant B's images, snapshots and metadata are unchanged after.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CephConnection } from '../../src/ceph/connection.js';
+import { TokenStore } from '../../src/http/auth.js';
+import { testApp, type TestApp } from '../helpers/app.js';
+import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+
+const ADMIN = 'tenants-admin-0123456789abcdef';
+const TENANT_A = 'tenants-a-0123456789abcdef0123';
+
+let t: TestApp;
+let conn: CephConnection;
+let pool: { name: string; remove: () => Promise<void> };
+let other: { name: string; remove: () => Promise<void> };
+
+const doc = JSON.parse(readFileSync(new URL('../../openapi/openapi.json', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, unknown>> };
+const METHODS = ['get', 'put', 'post', 'patch', 'delete'] as const;
+const as = (token: string, body?: unknown) => ({
+  headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+  ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
+});
+const rbd = (...args: string[]): string => {
+  const dir = clusterDir();
+  return execFileSync('rbd', ['-c', `${dir}/ceph.conf`, '--id', 'admin', '--keyring', `${dir}/ceph.client.admin.keyring`, ...args], { encoding: 'utf8' });
+};
+/** What tenant B has, as the rbd CLI sees it: images, their sizes, snapshots and metadata. */
+const tenantB = (): string => ['', '--namespace=tenant-b'].map((ns) => {
+  const args = ns ? [ns] : [];
+  return rbd('ls', '-l', '--format', 'json', ...args, pool.name)
+    + rbd('image-meta', 'list', '--format', 'json', ...args, `${pool.name}/img`)
+    + rbd('snap', 'ls', '--format', 'json', ...args, `${pool.name}/img`).replace(/"timestamp":"[^"]*"/g, '');
+}).join('\n') + rbd('ls', '-l', '--format', 'json', other.name);
+
+beforeAll(async () => {
+  conn = await connect('admin');
+  pool = await makePool(conn, 'tenants');
+  other = await makePool(conn, 'tenants-other');
+  const tokens = TokenStore.parse([`${ADMIN} admin * operator`, `${TENANT_A} admin ${pool.name}/tenant-a tenant-a`].join('\n'));
+  t = await testApp('rbdapi', { auth: tokens });
+  // the same fixture in tenant A, tenant B, the default namespace and another pool: image img, snapshot snap, key k1
+  for (const [p, ns] of [[pool.name, 'tenant-a'], [pool.name, 'tenant-b'], [pool.name, ''], [other.name, '']] as const) {
+    if (ns) expect((await t.app.inject({ method: 'PUT', url: `/api/v1/pools/${p}/namespaces/${ns}`, ...as(ADMIN) })).statusCode).toBe(201);
+    const base = `/api/v1/pools/${p}${ns ? `/namespaces/${ns}` : ''}/images`;
+    expect((await t.app.inject({ method: 'PUT', url: `${base}/img`, ...as(ADMIN, { size: '8MiB' }) })).statusCode).toBe(201);
+    expect((await t.app.inject({ method: 'PUT', url: `${base}/img/snapshots/snap`, ...as(ADMIN, {}) })).statusCode).toBe(201);
+    expect((await t.app.inject({ method: 'PUT', url: `${base}/img/metadata/k1`, ...as(ADMIN, { value: 'v' }) })).statusCode).toBe(201);
+  }
+}, 120_000);
+afterAll(async () => {
+  await t?.close();
+  await pool?.remove();
+  await other?.remove();
+  await conn?.close();
+});
+
+/** Bodies that would be accepted where the token may act, so that a refusal is the scope's doing. */
+function bodyFor(method: string, template: string): unknown {
+  if (method === 'get' || method === 'delete') return undefined;
+  if (template.endsWith('/copy')) return { destination: { name: 'stolen' } };
+  if (template.endsWith('/metadata/{key}')) return { value: 'x' };
+  if (template.endsWith('/snapshots')) return { name: 's2' };
+  if (template.endsWith('/snapshots/{snapshot}')) return method === 'patch' ? { protected: true } : {};
+  if (template.endsWith('/restore')) return {};
+  if (template.endsWith('/images')) return { name: 'new', size: '1MiB' };
+  if (template.endsWith('/images/{image}')) return method === 'patch' ? { size: '16MiB' } : { size: '8MiB' };
+  if (template.endsWith('/namespaces/{namespace}') || template.endsWith('/pools')) return method === 'post' ? { name: 'newpool' } : {};
+  return {};
+}
+
+describe('a token scoped to pool/tenant-a', () => {
+  it('is refused (403/404, never 2xx or 5xx) on every route aimed at tenant B, the default namespace or another pool', async () => {
+    const before = tenantB();
+    const failures: string[] = [];
+    let requests = 0;
+    for (const [template, ops] of Object.entries(doc.paths)) {
+      if (!template.includes('{pool}')) continue; // /pools, /tasks, probes: not aimed at one pool (filtered lists, own tests)
+      if (template.endsWith('/events')) continue;
+      const targets = template.includes('{namespace}')
+        ? [[pool.name, 'tenant-b'], [other.name, 'tenant-b']]
+        : [[pool.name, ''], [other.name, '']];
+      for (const method of METHODS) {
+        if (!(method in ops)) continue;
+        for (const [p, ns] of targets) {
+          const real: Record<string, string> = { pool: p!, namespace: ns!, image: 'img', snapshot: 'snap', key: 'k1', id: 'someid' };
+          const url = template.replace(/\{(\w+)\}/g, (_, name: string) => real[name] ?? 'x')
+            + (template.endsWith('/rollback') ? '?confirm=img' : method === 'delete' && template.endsWith('/{pool}') ? `?confirm=${p}&force=true` : '');
+          const r = await t.app.inject({ method: method.toUpperCase() as 'GET', url, ...as(TENANT_A, bodyFor(method, template)) });
+          requests++;
+          if (r.statusCode === 403 || r.statusCode === 404) continue;
+          // by design, in the tenant's own pool: the pool itself, its namespace list and its I/O table, each
+          // filtered to what the token may use (README "Authentication"; checked here that nothing else shows)
+          const own = p === pool.name && method === 'get' && r.statusCode === 200;
+          if (own && url === `/api/v1/pools/${p}`) continue;
+          if (own && url === `/api/v1/pools/${p}/namespaces` && JSON.stringify(r.json().items.map((i: { name: string }) => i.name)) === '["tenant-a"]') continue;
+          if (own && url === `/api/v1/pools/${p}/iostat` && (r.json().items as { namespace: string }[]).every((i) => i.namespace === 'tenant-a')) continue;
+          failures.push(`${method.toUpperCase()} ${url} → ${r.statusCode} ${r.body.slice(0, 200)}`);
+        }
+      }
+    }
+    console.log(`${requests} requests aimed outside the token's namespace`);
+    expect(failures, failures.join('\n')).toEqual([]);
+    expect(requests).toBeGreaterThan(100);
+    expect(tenantB()).toBe(before);
+  }, 300_000);
+
+  it('from its own namespace, cannot clone from or copy to somebody else\'s namespace or pool', async () => {
+    const before = tenantB();
+    const mine = `/api/v1/pools/${pool.name}/namespaces/tenant-a/images`;
+    const sources = [
+      { namespace: 'tenant-b', image: 'img', snapshot: 'snap' },
+      { pool: pool.name, image: 'img', snapshot: 'snap' }, // with a pool and no namespace: the default namespace
+      { pool: other.name, image: 'img', snapshot: 'snap' },
+      { pool: other.name, namespace: 'tenant-a', image: 'img', snapshot: 'snap' },
+    ];
+    for (const source of sources) {
+      for (const r of [
+        await t.app.inject({ method: 'PUT', url: `${mine}/cloned`, ...as(TENANT_A, { source }) }),
+        await t.app.inject({ method: 'POST', url: mine, ...as(TENANT_A, { name: 'cloned', source }) }),
+      ]) {
+        expect(r.statusCode, `clone of ${JSON.stringify(source)}: ${r.body}`).toBe(403);
+        expect(r.json().code).toBe('FORBIDDEN');
+      }
+    }
+    for (const destination of [
+      { namespace: 'tenant-b', name: 'stolen' }, { namespace: '', name: 'stolen' }, { pool: other.name, name: 'stolen' },
+      { pool: pool.name, namespace: '', name: 'stolen' },
+      { pool: other.name, namespace: 'tenant-a', name: 'stolen' },
+    ]) {
+      const r = await t.app.inject({ method: 'POST', url: `${mine}/img/copy`, ...as(TENANT_A, { destination }) });
+      expect(r.statusCode, `copy to ${JSON.stringify(destination)}: ${r.body}`).toBe(403);
+      expect(r.json().code).toBe('FORBIDDEN');
+    }
+    // and within its namespace both work (the refusals above are the scope's, not the bodies')
+    expect((await t.app.inject({ method: 'PUT', url: `${mine}/cloned`, ...as(TENANT_A, { source: { image: 'img', snapshot: 'snap' } }) })).statusCode).toBe(201);
+    expect((await t.app.inject({ method: 'POST', url: `${mine}/img/copy`, ...as(TENANT_A, { destination: { name: 'copied' } }) })).statusCode).toBe(202);
+    expect(tenantB()).toBe(before);
+    expect(rbd('ls', '--namespace', 'tenant-b', pool.name).trim().split('\n')).toEqual(['img']);
+    expect(rbd('ls', pool.name).trim().split('\n')).toEqual(['img']);
+  });
+});
