@@ -661,7 +661,7 @@ export interface paths {
         };
         /**
          * The clones of an image's snapshots
-         * @description Every clone of every snapshot of the image, in any pool and namespace the service can read. Clones in the trash (`trash: true`) still depend on their snapshot until their removal has run.
+         * @description Every clone of every snapshot of the image, in any pool and namespace the service can read. Clones in the trash (`trash: true`) still depend on their snapshot until their removal has run. Clones in pools or namespaces the token may not use (another tenant's) are counted in `hidden`, not listed.
          */
         get: operations["listImageChildren"];
         put?: never;
@@ -701,7 +701,7 @@ export interface paths {
         };
         /**
          * The clones of an image's snapshots
-         * @description Every clone of every snapshot of the image, in any pool and namespace the service can read. Clones in the trash (`trash: true`) still depend on their snapshot until their removal has run.
+         * @description Every clone of every snapshot of the image, in any pool and namespace the service can read. Clones in the trash (`trash: true`) still depend on their snapshot until their removal has run. Clones in pools or namespaces the token may not use (another tenant's) are counted in `hidden`, not listed.
          */
         get: operations["listImageChildrenInNamespace"];
         put?: never;
@@ -1253,6 +1253,8 @@ export interface components {
         };
         CloneChildList: {
             items: components["schemas"]["CloneChild"][];
+            /** @description clones in pools or namespaces this token may not use: counted, not listed */
+            hidden: number;
         };
         /** @description what the PATCH changed */
         ImagePatchApplied: {

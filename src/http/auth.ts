@@ -143,6 +143,15 @@ export function allows(p: Principal, pool: string, namespace?: string): boolean 
   return p.pools.has(`${pool}/*`) || p.pools.has(`${pool}/${namespace}`);
 }
 
+/**
+ * Split images in any pool and namespace (a snapshot's clones) into those the token may see and the number it
+ * may not: another tenant's clone of this tenant's snapshot is counted, never named.
+ */
+export function visibleTo<T extends { pool: string; namespace: string }>(p: Principal | undefined, items: readonly T[]): { shown: T[]; hidden: number } {
+  const shown = p ? items.filter((i) => allows(p, i.pool, i.namespace)) : [...items];
+  return { shown, hidden: items.length - shown.length };
+}
+
 /** Does the token hold any grant in `pool` (a namespace of it at least)? Decides what listings show. */
 export function seesPool(p: Principal, pool: string): boolean {
   if (p.pools === undefined || p.pools.has(pool)) return true;

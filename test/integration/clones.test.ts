@@ -170,7 +170,7 @@ describe('clone by PUT / POST', () => {
     ].sort());
     const rbdChildren = (await rbdCli('children', `${pool.name}/golden@v1`)).trim().split('\n').sort();
     expect(rbdChildren).toEqual([`${other.name}/x1`, `${other.name}/ns1/n1`, `${pool.name}/big`, `${pool.name}/c1`, `${pool.name}/c2`, `${pool.name}/lay`].sort());
-    expect((await t.app.inject({ method: 'GET', url: `${base}/c1/children` })).json()).toEqual({ items: [] });
+    expect((await t.app.inject({ method: 'GET', url: `${base}/c1/children` })).json()).toEqual({ items: [], hidden: 0 });
     expect((await t.app.inject({ method: 'GET', url: `${base}/nope/children` })).json().code).toBe('IMAGE_NOT_FOUND');
   });
 

@@ -144,4 +144,28 @@ describe('a token scoped to pool/tenant-a', () => {
     expect(rbd('ls', '--namespace', 'tenant-b', pool.name).trim().split('\n')).toEqual(['img']);
     expect(rbd('ls', pool.name).trim().split('\n')).toEqual(['img']);
   });
+
+  it("sees another tenant's clone of its snapshot counted, never named (children list, 409 SNAPSHOT_HAS_CHILDREN)", async () => {
+    const mine = `/api/v1/pools/${pool.name}/namespaces/tenant-a/images`;
+    // the operator clones tenant A's snapshot into tenant B (the tenant itself could not: see above)
+    const made = await t.app.inject({ method: 'PUT', url: `/api/v1/pools/${pool.name}/namespaces/tenant-b/images/secret-clone`,
+      ...as(ADMIN, { source: { namespace: 'tenant-a', image: 'img', snapshot: 'snap' } }) });
+    expect(made.statusCode, made.body).toBe(201);
+    const asA = await t.app.inject({ method: 'GET', url: `${mine}/img/children`, ...as(TENANT_A) });
+    expect(asA.statusCode).toBe(200);
+    expect(asA.json().hidden).toBe(1);
+    expect(asA.json().items.map((c: { image: string }) => c.image)).not.toContain('secret-clone');
+    const asAdmin = await t.app.inject({ method: 'GET', url: `${mine}/img/children`, ...as(ADMIN) });
+    expect(asAdmin.json().items).toContainEqual({ pool: pool.name, namespace: 'tenant-b', image: 'secret-clone', snapshot: 'snap', trash: false });
+    expect(asAdmin.json().hidden).toBe(0);
+    const del = await t.app.inject({ method: 'DELETE', url: `${mine}/img/snapshots/snap`, ...as(TENANT_A) });
+    expect(del.statusCode).toBe(409);
+    expect(del.json().code).toBe('SNAPSHOT_HAS_CHILDREN');
+    expect(del.body).not.toContain('secret-clone');
+    expect(del.body).not.toContain('tenant-b');
+    expect(del.json().hiddenChildren).toBe(1);
+    const delAdmin = await t.app.inject({ method: 'DELETE', url: `${mine}/img/snapshots/snap`, ...as(ADMIN) });
+    expect(delAdmin.statusCode).toBe(409);
+    expect(delAdmin.json().detail).toContain('tenant-b/secret-clone');
+  });
 });

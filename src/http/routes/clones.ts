@@ -15,7 +15,7 @@ import type { ImageInfo } from '../../ceph/images.js';
 import { FLATTEN_ACTION, registerSnapshotTasks } from '../../ceph/snapshot-tasks.js';
 import { Snapshots } from '../../ceph/snapshots.js';
 import { splitPoolSpec } from '../../ceph/connection.js';
-import { allows, type Principal } from '../auth.js';
+import { allows, visibleTo, type Principal } from '../auth.js';
 import { ApiError, fromCephError } from '../errors.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { imagePath, specOf } from '../paths.js';
@@ -265,13 +265,14 @@ export const cloneRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       tags: ['clones'], summary: "The clones of an image's snapshots", operationId: 'listImageChildren',
       description: 'Every clone of every snapshot of the image, in any pool and namespace the service can read. Clones '
-        + 'in the trash (`trash: true`) still depend on their snapshot until their removal has run.',
+        + 'in the trash (`trash: true`) still depend on their snapshot until their removal has run. Clones in pools or '
+        + 'namespaces the token may not use (another tenant\'s) are counted in `hidden`, not listed.',
       params: imageParams,
       response: { 200: childrenListSchema, ...problems(400, 401, 403, 404, 503, 504) },
     },
   }, async (req) => {
-    const items = await clones.children(specOf(req.params), req.params.image);
-    return { items: items.map(({ pool, namespace, image, snapshot, trash }) => ({ pool, namespace, image, snapshot, trash })) };
+    const { shown, hidden } = visibleTo(req.principal, await clones.children(specOf(req.params), req.params.image));
+    return { items: shown.map(({ pool, namespace, image, snapshot, trash }) => ({ pool, namespace, image, snapshot, trash })), hidden };
   });
 
   app.post('/images/:image/flatten', {

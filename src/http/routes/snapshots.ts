@@ -10,6 +10,7 @@ import type { ChildInfo } from '../../ceph/clones.js';
 import { isCephError } from '../../ceph/errors.js';
 import { registerSnapshotTasks, ROLLBACK_ACTION } from '../../ceph/snapshot-tasks.js';
 import { SnapshotHasChildrenError, Snapshots } from '../../ceph/snapshots.js';
+import { visibleTo, type Principal } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { singleFlight } from './clones.js';
 import { imagePath, specOf } from '../paths.js';
@@ -25,10 +26,13 @@ export const snapshotPath = (spec: string, image: string, snap: string): string 
 
 const SNAPSHOT_NAME_RULE = 'snapshot names are 1–128 characters: letters, digits, ".", "_", "-", starting with a letter or digit';
 
-/** "pool/ns/image, pool/image2" (at most 10, then "and N more"). */
-export function nameChildren(children: readonly ChildInfo[]): string {
+/** "pool/ns/image, pool/image2" (at most 10, then "and N more"; `hidden` more the reader may not see). */
+export function nameChildren(children: readonly ChildInfo[], hidden = 0): string {
   const names = children.map((c) => `${[c.pool, c.namespace, c.image].filter(Boolean).join('/')}${c.trash ? ' (in the trash)' : ''}`);
-  return names.length <= 10 ? names.join(', ') : `${names.slice(0, 10).join(', ')} and ${names.length - 10} more`;
+  const listed = names.length <= 10 ? names.join(', ') : `${names.slice(0, 10).join(', ')} and ${names.length - 10} more`;
+  if (hidden === 0) return listed;
+  const others = `${hidden} in pools or namespaces this token may not use`;
+  return listed ? `${listed}, and ${others}` : others;
 }
 
 export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -37,11 +41,14 @@ export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
   /** PUTs of one snapshot name in flight in this process: later ones wait for the first instead of racing it */
   const creating = new Map<string, Promise<boolean>>();
 
-  const hasChildren = (spec: string, image: string, snap: string, children: ChildInfo[], cause?: unknown): ApiError =>
-    new ApiError('SNAPSHOT_HAS_CHILDREN',
-      `Snapshot ${spec}/${image}@${snap} has ${children.length} clone(s): ${nameChildren(children)}. Flatten or delete them first.`,
-      { children: children.map(({ pool, namespace, image: i, trash }) => ({ pool, namespace, image: i, trash })) },
+  /** 409 naming the clones the caller may see; another tenant's are counted (`hiddenChildren`), not named. */
+  const hasChildren = (principal: Principal | undefined, spec: string, image: string, snap: string, children: ChildInfo[], cause?: unknown): ApiError => {
+    const { shown, hidden } = visibleTo(principal, children);
+    return new ApiError('SNAPSHOT_HAS_CHILDREN',
+      `Snapshot ${spec}/${image}@${snap} has ${children.length} clone(s): ${nameChildren(shown, hidden)}. Flatten or delete them first.`,
+      { children: shown.map(({ pool, namespace, image: i, trash }) => ({ pool, namespace, image: i, trash })), ...(hidden ? { hiddenChildren: hidden } : {}) },
       isCephError(cause) ? cause : undefined);
+  };
 
   /**
    * Create unless it exists; true when this call created it. Concurrent calls for one name share one create.
@@ -140,7 +147,7 @@ export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
     const current = await snapshots.get(spec, image, snapshot);
     // refuse before changing anything, so a PATCH is never half applied
     if (protect === false && current.protected && current.children > 0) {
-      throw hasChildren(spec, image, snapshot, await snapshots.children(spec, image, snapshot));
+      throw hasChildren(req.principal, spec, image, snapshot, await snapshots.children(spec, image, snapshot));
     }
     let now = snapshot;
     if (name !== undefined && name !== snapshot) {
@@ -152,7 +159,7 @@ export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
         await snapshots.setProtected(spec, image, now, protect);
       } catch (e) {
         if (isCephError(e, 'EBUSY') && e.op === 'rbd_snap_unprotect') {
-          throw hasChildren(spec, image, now, await snapshots.children(spec, image, now), e);
+          throw hasChildren(req.principal, spec, image, now, await snapshots.children(spec, image, now), e);
         }
         throw e;
       }
@@ -174,7 +181,7 @@ export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
     try {
       await snapshots.remove(spec, image, snapshot);
     } catch (e) {
-      if (e instanceof SnapshotHasChildrenError) throw hasChildren(spec, image, snapshot, e.children, e);
+      if (e instanceof SnapshotHasChildrenError) throw hasChildren(req.principal, spec, image, snapshot, e.children, e);
       if (isCephError(e, 'EBUSY') && e.op === 'rbd_snap_remove2') {
         throw new ApiError('SNAPSHOT_PROTECTED',
           `Snapshot ${spec}/${image}@${snapshot} is protected; PATCH it with {"protected": false} first.`, {}, e);

@@ -48,4 +48,7 @@ export const childSchema = z.object({
   trash: z.boolean().describe('the clone is in the trash (deleted, its removal pending or deferred): it still holds the snapshot'),
 }).meta({ id: 'CloneChild' });
 
-export const childrenListSchema = z.object({ items: z.array(childSchema) }).meta({ id: 'CloneChildList' });
+export const childrenListSchema = z.object({
+  items: z.array(childSchema),
+  hidden: z.number().int().min(0).describe('clones in pools or namespaces this token may not use: counted, not listed'),
+}).meta({ id: 'CloneChildList' });
