@@ -2,19 +2,17 @@
 // queries: never a 5xx, every error application/problem+json with a stable code, and the fixtures (an image
 // with a snapshot, a namespace) unchanged at the end. The routes come from openapi/openapi.json, so a route
 // added later is fuzzed without editing this file.
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { Images } from '../../src/ceph/images.js';
 import { testApp, type TestApp } from '../helpers/app.js';
 import { connect, makePool } from '../helpers/cluster.js';
+import { documentedRoutes, fillTemplate } from '../helpers/openapi-routes.js';
 
 let t: TestApp;
 let conn: CephConnection;
 let pool: { name: string; remove: () => Promise<void> };
 
-const doc = JSON.parse(readFileSync(new URL('../../openapi/openapi.json', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, unknown>> };
-const METHODS = ['get', 'put', 'post', 'patch', 'delete'] as const;
 
 /** Hostile values for a path parameter, already percent-encoded as a client would send them. */
 const HOSTILE = [
@@ -47,44 +45,41 @@ afterAll(async () => {
 /** The path with every parameter filled: the fixture's value, except `hostileAt` which gets `value`. */
 function fill(template: string, hostileAt: string | undefined, value: string): string {
   const real: Record<string, string> = { pool: pool.name, namespace: 'ns', image: 'img', snapshot: 'snap', key: 'k1', id: 'nope' };
-  return template.replace(/\{(\w+)\}/g, (_, name: string) => (name === hostileAt ? value : real[name] ?? 'x'));
+  return fillTemplate(template, (name) => (name === hostileAt ? value : real[name] ?? 'x'));
 }
 
 describe('every documented route with hostile input', () => {
   it('never answers 5xx; every error is problem+json with a code; the fixtures are unchanged', async () => {
     const failures: string[] = [];
     let requests = 0;
-    for (const [template, ops] of Object.entries(doc.paths)) {
+    const routes = documentedRoutes();
+    for (const { template, method, params } of routes) {
       if (template.endsWith('/events') || template === '/metrics') continue; // streams; covered by their own tests
-      const params = [...template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
-      for (const method of METHODS) {
-        if (!(method in ops)) continue;
-        // hostile values in each parameter in turn (never all-real for a destructive method: the fixtures stay)
-        const urls: string[] = [];
-        // (dot segments only for GET: a client's URL parser resolves `…/namespaces/../images/img` to
-        // `…/images/img` before sending — curl does too — so a DELETE of it is a DELETE of the real image)
-        const values = method === 'get' ? [...HOSTILE, '..', '%2e%2e'] : HOSTILE;
-        for (const p of params) for (const v of values) urls.push(fill(template, p, v));
-        if (method === 'get' || params.length === 0) urls.push(fill(template, undefined, ''));
-        for (const [i, url] of urls.entries()) {
-          const query = QUERIES[i % QUERIES.length]!;
-          const body = method === 'get' ? undefined : BODIES[i % BODIES.length];
-          const r = await t.app.inject({
-            method: method.toUpperCase() as 'GET',
-            url: url + query,
-            ...(body !== undefined ? { payload: body, headers: { 'content-type': 'application/json' } } : {}),
-          });
-          requests++;
-          const where = `${method.toUpperCase()} ${url}${query} body=${body?.slice(0, 60)}`;
-          if (r.statusCode >= 500) failures.push(`${where} → ${r.statusCode} ${r.body.slice(0, 300)}`);
-          else if (r.statusCode >= 400) {
-            if (!String(r.headers['content-type']).startsWith('application/problem+json')) failures.push(`${where} → ${r.statusCode} as ${r.headers['content-type']}`);
-            else if (typeof r.json().code !== 'string') failures.push(`${where} → ${r.statusCode} without a code`);
-          }
+      // hostile values in each parameter in turn (never all-real for a destructive method: the fixtures stay)
+      const urls: string[] = [];
+      // (dot segments only for GET: a client's URL parser resolves `…/namespaces/../images/img` to
+      // `…/images/img` before sending — curl does too — so a DELETE of it is a DELETE of the real image)
+      const values = method === 'get' ? [...HOSTILE, '..', '%2e%2e'] : HOSTILE;
+      for (const p of params) for (const v of values) urls.push(fill(template, p, v));
+      if (method === 'get' || params.length === 0) urls.push(fill(template, undefined, ''));
+      for (const [i, url] of urls.entries()) {
+        const query = QUERIES[i % QUERIES.length]!;
+        const body = method === 'get' ? undefined : BODIES[i % BODIES.length];
+        const r = await t.app.inject({
+          method: method.toUpperCase() as 'GET',
+          url: url + query,
+          ...(body !== undefined ? { payload: body, headers: { 'content-type': 'application/json' } } : {}),
+        });
+        requests++;
+        const where = `${method.toUpperCase()} ${url}${query} body=${body?.slice(0, 60)}`;
+        if (r.statusCode >= 500) failures.push(`${where} → ${r.statusCode} ${r.body.slice(0, 300)}`);
+        else if (r.statusCode >= 400) {
+          if (!String(r.headers['content-type']).startsWith('application/problem+json')) failures.push(`${where} → ${r.statusCode} as ${r.headers['content-type']}`);
+          else if (typeof r.json().code !== 'string') failures.push(`${where} → ${r.statusCode} without a code`);
         }
       }
     }
-    console.log(`${requests} requests over ${Object.keys(doc.paths).length} paths`);
+    console.log(`${requests} requests over ${new Set(routes.map((r) => r.template)).size} paths`);
     expect(failures, failures.join('\n')).toEqual([]);
     expect(requests).toBeGreaterThan(1000);
     // the fixtures: still there, unchanged

@@ -5,12 +5,12 @@
 // know exists), never a 2xx and never a 5xx — but for the tenant's own pool, its namespace list and its I/O
 // table, which answer filtered to tenant A; tenant B's images, snapshots and metadata are unchanged after.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { TokenStore } from '../../src/http/auth.js';
 import { testApp, type TestApp } from '../helpers/app.js';
 import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+import { documentedRoutes, fillTemplate } from '../helpers/openapi-routes.js';
 
 const ADMIN = 'tenants-admin-0123456789abcdef';
 const TENANT_A = 'tenants-a-0123456789abcdef0123';
@@ -20,8 +20,6 @@ let conn: CephConnection;
 let pool: { name: string; remove: () => Promise<void> };
 let other: { name: string; remove: () => Promise<void> };
 
-const doc = JSON.parse(readFileSync(new URL('../../openapi/openapi.json', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, unknown>> };
-const METHODS = ['get', 'put', 'post', 'patch', 'delete'] as const;
 const as = (token: string, body?: unknown) => ({
   headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
   ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
@@ -79,29 +77,26 @@ describe('a token scoped to pool/tenant-a', () => {
     const before = tenantB();
     const failures: string[] = [];
     let requests = 0;
-    for (const [template, ops] of Object.entries(doc.paths)) {
+    for (const { template, method } of documentedRoutes()) {
       if (!template.includes('{pool}')) continue; // /pools, /tasks, probes: not aimed at one pool (filtered lists, own tests)
       if (template.endsWith('/events')) continue;
       const targets = template.includes('{namespace}')
         ? [[pool.name, 'tenant-b'], [other.name, 'tenant-b']]
         : [[pool.name, ''], [other.name, '']];
-      for (const method of METHODS) {
-        if (!(method in ops)) continue;
-        for (const [p, ns] of targets) {
-          const real: Record<string, string> = { pool: p!, namespace: ns!, image: 'img', snapshot: 'snap', key: 'k1', id: 'someid' };
-          const url = template.replace(/\{(\w+)\}/g, (_, name: string) => real[name] ?? 'x')
-            + (template.endsWith('/rollback') ? '?confirm=img' : method === 'delete' && template.endsWith('/{pool}') ? `?confirm=${p}&force=true` : '');
-          const r = await t.app.inject({ method: method.toUpperCase() as 'GET', url, ...as(TENANT_A, bodyFor(method, template)) });
-          requests++;
-          if (r.statusCode === 403 || r.statusCode === 404) continue;
-          // by design, in the tenant's own pool: the pool itself, its namespace list and its I/O table, each
-          // filtered to what the token may use (README "Authentication"; checked here that nothing else shows)
-          const own = p === pool.name && method === 'get' && r.statusCode === 200;
-          if (own && url === `/api/v1/pools/${p}`) continue;
-          if (own && url === `/api/v1/pools/${p}/namespaces` && JSON.stringify(r.json().items.map((i: { name: string }) => i.name)) === '["tenant-a"]') continue;
-          if (own && url === `/api/v1/pools/${p}/iostat` && (r.json().items as { namespace: string }[]).every((i) => i.namespace === 'tenant-a')) continue;
-          failures.push(`${method.toUpperCase()} ${url} → ${r.statusCode} ${r.body.slice(0, 200)}`);
-        }
+      for (const [p, ns] of targets) {
+        const real: Record<string, string> = { pool: p!, namespace: ns!, image: 'img', snapshot: 'snap', key: 'k1', id: 'someid' };
+        const url = fillTemplate(template, (name) => real[name] ?? 'x')
+          + (template.endsWith('/rollback') ? '?confirm=img' : method === 'delete' && template.endsWith('/{pool}') ? `?confirm=${p}&force=true` : '');
+        const r = await t.app.inject({ method: method.toUpperCase() as 'GET', url, ...as(TENANT_A, bodyFor(method, template)) });
+        requests++;
+        if (r.statusCode === 403 || r.statusCode === 404) continue;
+        // by design, in the tenant's own pool: the pool itself, its namespace list and its I/O table, each
+        // filtered to what the token may use (README "Authentication"; checked here that nothing else shows)
+        const own = p === pool.name && method === 'get' && r.statusCode === 200;
+        if (own && url === `/api/v1/pools/${p}`) continue;
+        if (own && url === `/api/v1/pools/${p}/namespaces` && JSON.stringify(r.json().items.map((i: { name: string }) => i.name)) === '["tenant-a"]') continue;
+        if (own && url === `/api/v1/pools/${p}/iostat` && (r.json().items as { namespace: string }[]).every((i) => i.namespace === 'tenant-a')) continue;
+        failures.push(`${method.toUpperCase()} ${url} → ${r.statusCode} ${r.body.slice(0, 200)}`);
       }
     }
     console.log(`${requests} requests aimed outside the token's namespace`);
