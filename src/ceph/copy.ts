@@ -12,7 +12,7 @@ import { RBD_SNAP_REMOVE, rbdSnapshots } from '../native/rbd-snapshots.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { poolSpec, type CephSession } from './connection.js';
-import { CephError, check, isCephError } from './errors.js';
+import { CephError, check, isCephError, isMissingScope } from './errors.js';
 import type { Handle } from './handle.js';
 import { TaskFailure, type TaskContext, type TaskEngine } from './tasks.js';
 import { listSnapshotIds } from './clones.js';
@@ -130,12 +130,13 @@ const tempName = (target: string): string => target.slice(target.lastIndexOf('/'
 export async function removeTemporary(session: CephSession, p: CopyParams): Promise<boolean> {
   if (!p.temporary?.startsWith(TEMP_PREFIX)) return false;
   const dst = poolSpec(p.destination.pool, p.destination.namespace);
+  const guard = new PoolGuard(session);
   let removed: boolean;
   try {
-    removed = await removeTemporaryOnce(session, p, dst);
+    removed = await removeTemporaryOnce(session, guard, p, dst);
   } catch (e) {
     // the destination pool or namespace is gone (deleted while the copy ran): nothing of the copy is left
-    if (isCephError(e, 'ENOENT') && (e.op === 'rados_ioctx_create' || e.op === 'rbd_namespace_exists')) return false;
+    if (isMissingScope(e)) return false;
     throw e;
   }
   // trust the objects, not the return codes: a name still listed, an id object or a trash entry still there
@@ -143,7 +144,6 @@ export async function removeTemporary(session: CephSession, p: CopyParams): Prom
   // look again 3 s later: a CI run saw a directory entry of the temporary come back after a check that found
   // none, while the cleanup still used rbd_remove (whose failure path restores the image under its name).
   // Rare and slow path: 3 s more for a copy that failed or was cut short
-  const guard = new PoolGuard(session);
   for (const wait of [0, 3000]) {
     if (wait) await new Promise((r) => setTimeout(r, wait));
     const left = await guard.nameState(dst, p.temporary);
@@ -165,8 +165,7 @@ export async function removeTemporary(session: CephSession, p: CopyParams): Prom
  * removed by id (its snapshots first); a removal that fails leaves the entry in the trash, hidden from the
  * name, and the engine runs the cleanup again. Nothing here adds a directory entry.
  */
-async function removeTemporaryOnce(session: CephSession, p: CopyParams, dst: string): Promise<boolean> {
-  const guard = new PoolGuard(session);
+async function removeTemporaryOnce(session: CephSession, guard: PoolGuard, p: CopyParams, dst: string): Promise<boolean> {
   return unboundedIoctx(session)(dst, async (io) => {
     let removed = false;
     const state = await guard.nameState(dst, p.temporary);

@@ -45,6 +45,19 @@ export function isCephError(e: unknown, ...codes: string[]): e is CephError {
   return e instanceof CephError && (codes.length === 0 || codes.includes(e.code));
 }
 
+/** Operations whose ENOENT means the pool or the namespace itself is missing (see CephConnection.withIoctx). */
+const SCOPE_OPS = new Set(['rados_ioctx_create', 'rbd_namespace_exists']);
+
+/** ENOENT about the pool or namespace itself: opening its I/O context failed. */
+export function isMissingScope(e: unknown): e is CephError {
+  return isCephError(e, 'ENOENT') && SCOPE_OPS.has(e.op);
+}
+
+/** ENOENT about something inside a pool and namespace that exist (an image, a snapshot, an object). */
+export function isMissingInScope(e: unknown): e is CephError {
+  return isCephError(e, 'ENOENT') && !SCOPE_OPS.has(e.op);
+}
+
 /** Throw a CephError when a librados/librbd return code is negative; pass it through otherwise. */
 export function check<T extends number | bigint>(op: string, rc: T, target?: string): T {
   if (rc < 0) throw new CephError(op, Number(rc), target);

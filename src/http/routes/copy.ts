@@ -3,7 +3,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { COPY_ACTION, registerImageCopy, temporaryName, type CopyParams } from '../../ceph/copy.js';
 import { splitPoolSpec } from '../../ceph/connection.js';
-import { isCephError } from '../../ceph/errors.js';
+import { isMissingInScope } from '../../ceph/errors.js';
 import { featureBits } from '../../ceph/features.js';
 import { allows } from '../auth.js';
 import { ApiError } from '../errors.js';
@@ -47,7 +47,7 @@ export const copyRoutes: FastifyPluginAsyncZod = async (app) => {
     const info = await ceph.images.stat(src, image); // 404 for the source
     // 409 before starting; 404 POOL_NOT_FOUND / NAMESPACE_NOT_FOUND for the destination's scope
     const taken = await ceph.images.stat(dst, destination.name).then(() => true, (e: unknown) => {
-      if (isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create' && e.op !== 'rbd_namespace_exists') return false;
+      if (isMissingInScope(e)) return false;
       throw e;
     });
     if (taken) {

@@ -2,7 +2,7 @@
 // anything is applied; the changes then run as resize → features → rename (the name last, so a failure
 // before it leaves the image where the caller knows it), and the answer says what was done.
 import type { CephClient } from '../../ceph/client.js';
-import { isCephError } from '../../ceph/errors.js';
+import { isCephError, isMissingInScope } from '../../ceph/errors.js';
 import {
   FeatureChangeError, ImageFeatures, INLINE_REBUILD_MAX_OBJECTS, planFeatureChange, REBUILD_ACTION, type FeaturePlan,
 } from '../../ceph/image-features.js';
@@ -33,7 +33,7 @@ export async function patchImage(ceph: CephClient, spec: string, image: string, 
   const rename = name !== undefined && name !== image ? name : undefined;
   if (rename !== undefined) {
     const taken = await ceph.images.stat(spec, rename).then((i) => i, (e: unknown) => {
-      if (isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create' && e.op !== 'rbd_namespace_exists') return undefined;
+      if (isMissingInScope(e)) return undefined;
       throw e;
     });
     // the same image under both names: a rename whose process died mid-way (its retry, typically). Finish or

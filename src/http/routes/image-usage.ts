@@ -5,7 +5,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ImageIostatReader } from '../../ceph/iostat.js';
 import { ImageUsageReader, UsageTimeoutError } from '../../ceph/usage.js';
-import { allows } from '../auth.js';
+import { visibleTo } from '../auth.js';
 import { isCephError } from '../../ceph/errors.js';
 import { ApiError } from '../errors.js';
 import { specOf } from '../paths.js';
@@ -87,8 +87,7 @@ export const imageUsageRoutes: FastifyPluginAsyncZod = async (app) => {
     const spec = specOf(req.params);
     await app.ceph.withIoctx(spec, async () => undefined); // 404 for a missing pool or namespace
     const report = await fromMgr(spec, () => iostat.pool(spec, req.query.sortBy));
-    const { principal } = req;
-    const items = principal ? report.items.filter((i) => allows(principal, i.pool, i.namespace)) : report.items;
+    const items = visibleTo(req.principal, report.items).shown;
     return { ...report, sortBy: req.query.sortBy, items };
   });
 };

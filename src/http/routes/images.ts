@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { CreateImageOptions, ImageInfo } from '../../ceph/images.js';
-import { CephError, isCephError } from '../../ceph/errors.js';
+import { CephError, isCephError, isMissingInScope } from '../../ceph/errors.js';
 import { heldState, type DanglingName } from '../../ceph/pool-guard.js';
 import { featureBits, CREATABLE_FEATURES } from '../../ceph/features.js';
 import { allows, allowsPool, type Principal } from '../auth.js';
@@ -140,7 +140,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
 
   /** The image was made (or found) a moment ago and is gone now: another replica removed it. Retryable. */
   const vanished = (e: unknown, pool: string, name: string): unknown =>
-    (isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create' && e.op !== 'rbd_namespace_exists'
+    (isMissingInScope(e)
       ? new ApiError('CONFLICT', `${pool}/${name} was removed by another request right after this one made or found it; retry.`, {}, e)
       : e);
 
@@ -419,7 +419,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
         await ceph.images.remove(pool, image);
         return;
       }
-      if (isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create' && e.op !== 'rbd_namespace_exists') {
+      if (isMissingInScope(e)) {
         const state = await ceph.pools.guard.nameState(pool, image);
         if (state.kind === 'dangling') {
           await ceph.pools.guard.removeStrayId(pool, image, state);

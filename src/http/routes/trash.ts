@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { CephClient } from '../../ceph/client.js';
-import { isCephError } from '../../ceph/errors.js';
+import { isCephError, isMissingInScope } from '../../ceph/errors.js';
 import { TRASH_ID_PATTERN, TrashMoveRefused, type TrashEntry } from '../../ceph/trash.js';
 import { DURATION_HELP, parseDuration } from '../duration.js';
 import { ApiError } from '../errors.js';
@@ -47,7 +47,7 @@ export async function deleteViaTrash(ceph: CephClient, reply: FastifyReply, spec
       throw new ApiError('IMAGE_HAS_SNAPSHOTS', `Image ${spec}/${image} has ${e.snapshotCount} snapshot(s); delete them first.`,
         { snapshotCount: e.snapshotCount });
     }
-    if (isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create' && e.op !== 'rbd_namespace_exists') return false;
+    if (isMissingInScope(e)) return false;
     throw e;
   }
   reply.header('x-trash-id', moved.id);
