@@ -168,6 +168,12 @@ describe('copy', () => {
     const id = r.json().id as string;
     const running = await waitTask(id, (s) => s !== 'queued');
     expect(running.state).toBe('running');
+    // 'running' is written before the copy has made its temporary (a loaded CI run looked too early once):
+    // wait for the temporary to appear, the task still running
+    for (const until = Date.now() + 15_000; !ls().some((n) => n.startsWith('.rbdapi-copy-')) && Date.now() < until;) {
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect((await waitTask(id, () => true)).state).toBe('running');
     const hidden = await t.app.inject({ method: 'GET', url: `${base}/big-copy` });
     expect(hidden.statusCode, hidden.body).toBe(404);
     expect(ls()).not.toContain('big-copy');
