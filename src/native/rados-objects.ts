@@ -45,6 +45,12 @@ export const radosObjects = {
   writeOpSetxattr: librados.func('void rados_write_op_setxattr(void *write_op, const char *name, const void *value, size_t value_len)'),
   /** void rados_write_op_write_full(rados_write_op_t write_op, const char *buffer, size_t len); — copies */
   writeOpWriteFull: librados.func('void rados_write_op_write_full(void *write_op, const void *buffer, size_t len)'),
+  /**
+   * void rados_write_op_exec(rados_write_op_t write_op, const char *cls, const char *method,
+   *                          const char *in_buf, size_t in_len, int *prval);
+   * Queues a class method call; in_buf is copied. prval may be NULL (the op's result is the method's).
+   */
+  writeOpExec: librados.func('void rados_write_op_exec(void *write_op, const char *cls, const char *method, const void *in_buf, size_t in_len, void *prval)'),
   /** void rados_write_op_remove(rados_write_op_t write_op); — queues only */
   writeOpRemove: librados.func('void rados_write_op_remove(void *write_op)'),
   /**

@@ -1,7 +1,7 @@
 // Unit checks of the robustness building blocks: the per-name lock's bounded wait, the full-scan limiter
 // (bound, queue, sharing), the call limiter's overdue watchdog and trace, and the errno mapping of ESTALE.
 import { describe, expect, it } from 'vitest';
-import { KeyedLock, LockBusyError } from '../../src/http/keyed-lock.js';
+import { KeyedLock, LockBusyError } from '../../src/ceph/keyed-lock.js';
 import { ScanLimiter } from '../../src/http/scan-limit.js';
 import { ApiError, fromCephError } from '../../src/http/errors.js';
 import { CephError } from '../../src/ceph/errors.js';

@@ -17,7 +17,7 @@ import { Snapshots } from '../../ceph/snapshots.js';
 import { splitPoolSpec } from '../../ceph/connection.js';
 import { allows, visibleTo, type Principal } from '../auth.js';
 import { ApiError, fromCephError } from '../errors.js';
-import { KeyedLock } from '../keyed-lock.js';
+import { KeyedLock } from '../../ceph/keyed-lock.js';
 import { imagePath, specOf } from '../paths.js';
 import { replyTask } from '../task-reply.js';
 import { taskSchema } from '../schemas/tasks.js';

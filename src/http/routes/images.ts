@@ -10,7 +10,7 @@ import { allows, allowsPool, type Principal } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { cloneHandlers } from './clones.js';
 import { deleteViaTrash, keepForQuery, parseKeepFor } from './trash.js';
-import { KeyedLock, LockBusyError } from '../keyed-lock.js';
+import { KeyedLock, LockBusyError } from '../../ceph/keyed-lock.js';
 import type { StillRunning } from '../../ceph/client.js';
 import { imagePath, specOf } from '../paths.js';
 import { patchImage } from './image-patch.js';
