@@ -54,7 +54,7 @@ export class CephClient implements CephSession {
     this.trash = new Trash(this, this.tasks);
     registerImageShrink(this, this.tasks);
     registerImageCopy(this, this.tasks);
-    registerObjectMapRebuild(this.tasks);
+    registerObjectMapRebuild(this.tasks, this);
     this.#backoff = opts.backoffMinMs ?? 500;
   }
 

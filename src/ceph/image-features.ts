@@ -10,6 +10,7 @@ import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { poolSpec } from './connection.js';
 import type { CephSession } from './connection.js';
+import { holdTaskImage } from './image-lock.js';
 import { CephError } from './errors.js';
 import { DISABLE_ONLY_FEATURES, FEATURE_BITS, featureNames, MUTABLE_FEATURES, type FeatureName } from './features.js';
 import { withOpenImage } from './open-image.js';
@@ -170,7 +171,7 @@ export const INLINE_REBUILD_MAX_OBJECTS = 8192;
  * The `image.object-map-rebuild` task: rbd_rebuild_object_map with progress, cancellable. Interrupted → resume
  * (rebuilding again is idempotent).
  */
-export function registerObjectMapRebuild(tasks: TaskEngine): void {
+export function registerObjectMapRebuild(tasks: TaskEngine, session: CephSession): void {
   if (tasks.hasHandler(REBUILD_ACTION)) return;
   tasks.register<Record<string, never>>({
     action: REBUILD_ACTION,
@@ -178,7 +179,7 @@ export function registerObjectMapRebuild(tasks: TaskEngine): void {
     run: async (ctx) => {
       const { pool, namespace, image, imageId } = ctx.task.target;
       const target = `${poolSpec(pool, namespace)}/${image}`;
-      return ctx.io(async (p) => {
+      return holdTaskImage(session, ctx.task, () => ctx.io(async (p) => {
         const out: [Pointer | null] = [null];
         try {
           if (imageId) await nativeChecked('rbd_open_by_id', target, rbdManage.openById, p, imageId, out, null);
@@ -197,7 +198,7 @@ export function registerObjectMapRebuild(tasks: TaskEngine): void {
         } finally {
           await native('rbd_close', rbd.close, img);
         }
-      });
+      }));
     },
   });
 }

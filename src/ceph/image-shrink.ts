@@ -8,12 +8,13 @@ import { rbdTrash } from '../native/rbd-trash.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import type { CephSession } from './connection.js';
+import { holdTaskImage } from './image-lock.js';
 import { CephError } from './errors.js';
 import { TaskFailure, type TaskContext, type TaskEngine } from './tasks.js';
 
 export interface ShrinkParams { size: number }
 
-export function registerImageShrink(_session: CephSession, tasks: TaskEngine): void {
+export function registerImageShrink(session: CephSession, tasks: TaskEngine): void {
   tasks.register<ShrinkParams>({
     action: 'image.shrink',
     interrupted: 'resume',
@@ -22,7 +23,7 @@ export function registerImageShrink(_session: CephSession, tasks: TaskEngine): v
       const size = ctx.params.size;
       const target = `${namespace ? `${pool}/${namespace}` : pool}/${image}`;
       if (!Number.isSafeInteger(size) || size < 0) throw new TaskFailure('VALIDATION_FAILED', `size must be whole bytes, got ${String(size)}`);
-      return ctx.io(async (p) => {
+      return holdTaskImage(session, ctx.task, () => ctx.io(async (p) => {
         const out: [Pointer | null] = [null];
         try {
           // by id when known: a rename (or a new image under the old name) does not redirect the shrink
@@ -47,7 +48,7 @@ export function registerImageShrink(_session: CephSession, tasks: TaskEngine): v
           const rc = await native<number>('rbd_close', rbdTrash.close, img);
           if (rc < 0 && rc !== -E.ENOENT) { /* the handle is gone either way */ }
         }
-      });
+      }));
     },
   });
 }

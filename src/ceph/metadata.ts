@@ -7,6 +7,7 @@ import type { Pointer } from '../native/types.js';
 import { native, nativeChecked } from './call.js';
 import type { CephSession } from './connection.js';
 import { CephError, check } from './errors.js';
+import { imageKey, mutationLocks } from './image-lock.js';
 import { withOpenImage } from './open-image.js';
 
 /** Keys: 1–256 printable ASCII characters, no spaces. */
@@ -96,8 +97,10 @@ export class ImageMetadata {
     return this.onImage(spec, image, true, (img, target) => listConfig(img, target));
   }
 
+  /** Reads open read-only; writes (readOnly false) hold the image's mutation lock (image-lock.ts). */
   private onImage<T>(spec: string, image: string, readOnly: boolean, fn: (img: Pointer, target: string) => Promise<T>): Promise<T> {
-    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly }, (img) => fn(img, `${spec}/${image}`)));
+    const open = () => this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly }, (img) => fn(img, `${spec}/${image}`)));
+    return readOnly ? open() : mutationLocks(this.conn).run([imageKey(spec, image)], open);
   }
 }
 

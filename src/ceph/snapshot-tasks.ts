@@ -20,6 +20,7 @@ import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { checkSnapshotName } from './clones.js';
 import { CephError, check } from './errors.js';
+import { holdTaskImage } from './image-lock.js';
 import { TaskFailure, type TaskContext, type TaskEngine, type TaskSession } from './tasks.js';
 
 export const ROLLBACK_ACTION = 'snapshot.rollback';
@@ -116,7 +117,7 @@ export function registerSnapshotTasks(tasks: TaskEngine, session: TaskSession): 
         const target = `${specText(pool, namespace)}/${image}`;
         if (!snapshot) throw new TaskFailure('VALIDATION_FAILED', 'a rollback task needs target.snapshot');
         checkSnapshotName('rbd_snap_rollback_with_progress', snapshot, target);
-        return longIo(session, specText(pool, namespace), async (io) => {
+        return holdTaskImage(session, ctx.task, () => longIo(session, specText(pool, namespace), async (io) => {
           const watchers = await withImage(io, target, image, true, (img) => watcherAddresses(img, target));
           if (watchers.length > 0) {
             throw new TaskFailure('IMAGE_IN_USE', `Image ${target} is open by ${watchers.length} client(s) (${watchers.join(', ')}); `
@@ -134,7 +135,7 @@ export function registerSnapshotTasks(tasks: TaskEngine, session: TaskSession): 
             }
           });
           return { snapshot };
-        });
+        }));
       },
     });
   }
@@ -145,7 +146,7 @@ export function registerSnapshotTasks(tasks: TaskEngine, session: TaskSession): 
       run: async (ctx: TaskContext<Record<string, unknown>>) => {
         const { pool, namespace, image } = ctx.task.target;
         const target = `${specText(pool, namespace)}/${image}`;
-        return longIo(session, specText(pool, namespace), async (io) => withImage(io, target, image, false, async (img) => {
+        return holdTaskImage(session, ctx.task, () => longIo(session, specText(pool, namespace), async (io) => withImage(io, target, image, false, async (img) => {
           // A flatten after a flatten whose process was killed mid-way loses data: librbd's copy-up skips some
           // objects, and once the parent is detached those blocks read as zeros. Seen with the rbd CLI's flatten
           // too (snapshots-kill.test.ts; Ceph 16.2.15), while reads through the parent were still right. So a
@@ -164,7 +165,7 @@ export function registerSnapshotTasks(tasks: TaskEngine, session: TaskSession): 
             throw e;
           }
           return { flattened: true, copiedThroughParent: from > 0 };
-        }));
+        })));
       },
     });
   }

@@ -9,6 +9,8 @@ import { native, nativeChecked, nativeLong } from './call.js';
 import { checkSnapshotName, childrenAt, listSnapshotIds, type ChildInfo } from './clones.js';
 import type { CephSession } from './connection.js';
 import { CephError } from './errors.js';
+import type { Handle } from './handle.js';
+import { imageKey, mutationLocks } from './image-lock.js';
 import { withOpenImage } from './open-image.js';
 
 export interface SnapshotInfo {
@@ -33,6 +35,11 @@ export class SnapshotHasChildrenError extends CephError {
 
 export class Snapshots {
   constructor(private readonly conn: CephSession) {}
+
+  /** `fn` in the image's pool spec, holding the image's mutation lock (image-lock.ts): every change goes through here. */
+  private mutate<T>(spec: string, image: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T> {
+    return mutationLocks(this.conn).run([imageKey(spec, image)], () => this.conn.withIoctx(spec, fn));
+  }
 
   /** The user snapshots of an image, oldest first (snapshot ids grow with time). */
   list(spec: string, image: string): Promise<SnapshotInfo[]> {
@@ -63,7 +70,7 @@ export class Snapshots {
   /** rbd_snap_create2 (quiesce hooks of rbd-nbd clients are notified, as `rbd snap create` does). EEXIST. */
   create(spec: string, image: string, snap: string): Promise<void> {
     checkSnapshotName('rbd_snap_create2', snap, `${spec}/${image}`);
-    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, {}, async (img) => {
+    return this.mutate(spec, image, (io) => withOpenImage(io, spec, image, {}, async (img) => {
       await nativeChecked('rbd_snap_create2', `${spec}/${image}@${snap}`, rbdSnapshots.create2, img, snap, 0, noProgress, null);
     }));
   }
@@ -72,7 +79,7 @@ export class Snapshots {
   rename(spec: string, image: string, from: string, to: string): Promise<void> {
     checkSnapshotName('rbd_snap_rename', from, `${spec}/${image}`);
     checkSnapshotName('rbd_snap_rename', to, `${spec}/${image}`);
-    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, {}, async (img) => {
+    return this.mutate(spec, image, (io) => withOpenImage(io, spec, image, {}, async (img) => {
       await nativeChecked('rbd_snap_rename', `${spec}/${image}@${from}`, rbdSnapshots.rename, img, from, to);
     }));
   }
@@ -84,7 +91,7 @@ export class Snapshots {
   setProtected(spec: string, image: string, snap: string, protect: boolean): Promise<boolean> {
     checkSnapshotName('rbd_snap_is_protected', snap, `${spec}/${image}`);
     const target = `${spec}/${image}@${snap}`;
-    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, {}, async (img) => {
+    return this.mutate(spec, image, (io) => withOpenImage(io, spec, image, {}, async (img) => {
       if ((await isProtected(img, snap, target)) === protect) return false;
       if (protect) await nativeChecked('rbd_snap_protect', target, rbdSnapshots.protect, img, snap);
       else await nativeChecked('rbd_snap_unprotect', target, rbdSnapshots.unprotect, img, snap);
@@ -112,7 +119,7 @@ export class Snapshots {
   remove(spec: string, image: string, snap: string): Promise<void> {
     checkSnapshotName('rbd_snap_remove2', snap, `${spec}/${image}`);
     const target = `${spec}/${image}@${snap}`;
-    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, {}, async (img) => {
+    return this.mutate(spec, image, (io) => withOpenImage(io, spec, image, {}, async (img) => {
       const s = (await userSnapshots(img, `${spec}/${image}`)).find((x) => x.name === snap);
       if (!s) throw new CephError('rbd_snap_get', -E.ENOENT, target);
       const children = await childrenAt(img, s.id, target);
@@ -131,7 +138,7 @@ export class Snapshots {
     checkSnapshotName('rbd_snap_rollback_with_progress', snap, `${spec}/${image}`);
     if (!progress) return Promise.reject(new CephError('rbd_snap_rollback_with_progress', -E.EINVAL, 'a progress callback is required'));
     const target = `${spec}/${image}@${snap}`;
-    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, {}, async (img) => {
+    return this.mutate(spec, image, (io) => withOpenImage(io, spec, image, {}, async (img) => {
       await nativeLong('rbd_snap_rollback_with_progress', target, rbdSnapshots.rollbackWithProgress, img, snap, progress, null);
     }));
   }

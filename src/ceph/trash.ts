@@ -1,14 +1,14 @@
 // The RBD trash of a pool spec: list, get, move an image in (after the checks rbd_trash_move does not make),
 // restore, and removal as tasks (image.remove, trash.remove, trash.purge). Facts: rbd-lifecycle-facts §3.
-import { createHash, randomBytes } from 'node:crypto';
 import { E } from '../native/errno.js';
-import { radosObjects as R, timeval } from '../native/rados-objects.js';
 import { decodeWatchers, watcherArray } from '../native/memory.js';
 import { decodeTrashInfos, RBD_TRASH_IMAGE_SOURCE, rbdTrash, TRASH_INFO_SIZE, type TrashInfoValue } from '../native/rbd-trash.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { splitPoolSpec, type CephSession } from './connection.js';
 import { CephError, isCephError } from './errors.js';
+import { imageKey, mutationLocks, trashKey } from './image-lock.js';
+import { readImageId } from './image-directory.js';
 import { TaskFailure, type TaskContext, type TaskEngine, type TaskRecord } from './tasks.js';
 
 export type TrashSource = 'user' | 'mirroring' | 'migration' | 'removing' | 'user_parent';
@@ -42,6 +42,14 @@ export class TrashMoveRefused extends Error {
   }
 }
 
+/** A trash entry that was there when a restore began and was restored or removed by another request meanwhile. */
+export class TrashEntryGone extends Error {
+  constructor(readonly spec: string, readonly id: string) {
+    super(`trash entry ${id} of ${spec} was restored or removed by another request meanwhile`);
+    this.name = 'TrashEntryGone';
+  }
+}
+
 export interface MovedImage { id: string; name: string; pool: string; deferredUntil: string }
 
 const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
@@ -57,9 +65,6 @@ function toEntry(v: TrashInfoValue): TrashEntry {
 interface RemoveParams { id: string; force?: boolean }
 
 export class Trash {
-  /** one move at a time per image name in this process: concurrent DELETEs give one 204, the others 404 */
-  private readonly moving = new Map<string, Promise<unknown>>();
-
   constructor(private readonly session: CephSession, private readonly tasks: TaskEngine) {
     const remove = (action: string) => ({
       action,
@@ -91,9 +96,10 @@ export class Trash {
    * another request moved it first).
    */
   moveImage(spec: string, name: string, keepForSeconds = 0): Promise<MovedImage> {
-    const key = `${spec}\0${name}`;
-    const prev = this.moving.get(key) ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(() => this.acrossInstances(spec, name, () =>
+    // the image's mutation lock (this process and every replica): two DELETEs never move one image twice (two
+    // concurrent rbd_trash_move calls of one image both returned 0 here), and no change of the image (a snapshot,
+    // metadata) lands between the checks below and the move, nor after it on the trashed image
+    return mutationLocks(this.session).run([imageKey(spec, name)], () =>
       this.session.withIoctx(spec, (io) => io.use('rbd_trash_move', async (p) => {
         const target = `${spec}/${name}`;
         const { id, watchers, snapshotCount } = await inspect(p, target, name);
@@ -101,49 +107,30 @@ export class Trash {
         if (snapshotCount > 0) throw new TrashMoveRefused('has-snapshots', target, watchers, snapshotCount);
         await nativeChecked('rbd_trash_move', target, rbdTrash.move, p, name, keepForSeconds);
         return { id, name, pool: spec, deferredUntil: new Date(Date.now() + keepForSeconds * 1000).toISOString() };
-      }))));
-    this.moving.set(key, next);
-    void next.catch(() => undefined).finally(() => { if (this.moving.get(key) === next) this.moving.delete(key); });
-    return next;
-  }
-
-  /**
-   * Run `fn` holding a RADOS lock for this image name, so that replicas never move one image twice at once
-   * (two concurrent rbd_trash_move calls of one image both returned 0 here). The lock objects are 256 buckets
-   * per pool (rbdapi_trash_lock.<n>, default namespace; no litter), each lock lasts at most 30 s.
-   */
-  private async acrossInstances<T>(spec: string, name: string, fn: () => Promise<T>): Promise<T> {
-    const { pool, namespace } = splitPoolSpec(spec);
-    const oid = `rbdapi_trash_lock.${bucketOf(`${namespace}/${name}`)}`;
-    const cookie = randomBytes(8).toString('hex');
-    const started = Date.now();
-    await this.session.withIoctx(pool, (io) => io.use('rados_lock_exclusive', async (p) => {
-      for (let attempt = 0; ; attempt++) {
-        const rc = await native<number>('rados_lock_exclusive', R.lockExclusive, p, oid, 'rbdapi.trash-move', cookie, name, timeval(30_000), 0);
-        if (rc === 0) return;
-        if (rc !== -E.EBUSY) throw new CephError('rados_lock_exclusive', rc, oid);
-        if (Date.now() - started > 10_000) throw new CephError('rados_lock_exclusive', -E.EBUSY, `${spec}/${name}: another instance is deleting it`);
-        await new Promise((r) => setTimeout(r, Math.min(100, 5 + attempt * 5)));
-      }
-    }));
-    try {
-      return await fn();
-    } finally {
-      // not awaited: the answer need not wait for it (the lock expires by itself in 30 s if this fails)
-      void this.session.withIoctx(pool, (io) => io.use('rados_unlock', (p) => native('rados_unlock', R.unlock, p, oid, 'rbdapi.trash-move', cookie)))
-        .catch(() => undefined);
-    }
+      })));
   }
 
   /** Restore under `name` (default: the original name). EEXIST when the name is taken, ENOENT for no such entry. */
-  restore(spec: string, id: string, name?: string): Promise<string> {
-    if (!TRASH_ID_PATTERN.test(id)) return Promise.reject(new CephError('rbd_trash_get', -E.ENOENT, `${spec} trash ${id}`));
-    return this.session.withIoctx(spec, (io) => io.use('rbd_trash_restore', async (p) => {
-      const entry = await getTrash(p, spec, id);
-      const finalName = name ?? entry.name;
-      await nativeChecked('rbd_trash_restore', `${spec}/${finalName}`, rbdTrash.restore, p, id, name ?? '');
+  async restore(spec: string, id: string, name?: string): Promise<string> {
+    if (!TRASH_ID_PATTERN.test(id)) throw new CephError('rbd_trash_get', -E.ENOENT, `${spec} trash ${id}`);
+    const restoreAs = async (finalName: string): Promise<string> => {
+      await this.session.withIoctx(spec, (io) => io.use('rbd_trash_restore', async (p) => {
+        // again, holding the entry: a restore or a removal that ran while this one waited may have taken it
+        await getTrash(p, spec, id).catch((e: unknown) => {
+          throw isCephError(e, 'ENOENT') ? new TrashEntryGone(spec, id) : e;
+        });
+        await nativeChecked('rbd_trash_restore', `${spec}/${finalName}`, rbdTrash.restore, p, id, name ?? '');
+        // acknowledged only when the name opens this image (librbd writes rbd_id.<name> first, then the directory)
+        const now = await readImageId(io, finalName, `${spec}/${finalName}`);
+        if (now !== id) throw new CephError('rbd_trash_restore', -E.EBUSY, `${spec}/${finalName}: not this entry's image after the restore`);
+      }));
       return finalName;
-    }));
+    };
+    // the entry's key and the name's (image-lock.ts orders them): two restores of one entry, or a restore and a
+    // create of the name, never run at once in any replica
+    const entry = await this.get(spec, id);
+    const finalName = name ?? entry.name;
+    return mutationLocks(this.session).run([trashKey(spec, id), imageKey(spec, finalName)], () => restoreAs(finalName));
   }
 
   /** Queue the removal of a trash entry: `image.remove` after a DELETE of the image, `trash.remove` for DELETE /trash/{id}. */
@@ -158,13 +145,19 @@ export class Trash {
     return this.tasks.submit('trash.purge', { pool, namespace, image: '' }, {});
   }
 
+  /** `fn` holding the trash entry's mutation lock, named for the task (a restore meanwhile: 409 naming it). */
+  private holdingEntry<T>(spec: string, id: string, ctx: TaskContext<unknown>, fn: () => Promise<T>): Promise<T> {
+    return mutationLocks(this.session).run([trashKey(spec, id)], fn, { task: ctx.task.id, waitMs: 60_000 });
+  }
+
   private async runRemove(ctx: TaskContext<RemoveParams>): Promise<Record<string, unknown>> {
     const { id, force } = ctx.params;
     const { pool, namespace } = ctx.task.target;
-    const target = `${namespace ? `${pool}/${namespace}` : pool} trash ${id}`;
+    const spec = namespace ? `${pool}/${namespace}` : pool;
+    const target = `${spec} trash ${id}`;
     if (!TRASH_ID_PATTERN.test(id)) throw new TaskFailure('TRASH_ENTRY_NOT_FOUND', `${target}: not an image id`);
     try {
-      await removeEntry(ctx, target, id, force ?? false);
+      await this.holdingEntry(spec, id, ctx, () => removeEntry(ctx, target, id, force ?? false));
     } catch (e) {
       // a resumed run whose entry is gone: the previous runner finished the removal before it died
       if (isCephError(e, 'ENOENT') && ctx.attempt > 1) return { id, removed: true, resumed: true };
@@ -187,7 +180,7 @@ export class Trash {
       const e = due[i]!;
       const target = `${spec} trash ${e.id}`;
       try {
-        await removeEntry(ctx, target, e.id!, false, { from: i / due.length, to: (i + 1) / due.length });
+        await this.holdingEntry(spec, e.id!, ctx, () => removeEntry(ctx, target, e.id!, false, { from: i / due.length, to: (i + 1) / due.length }));
         removed.push(e.id!);
       } catch (err) {
         if (isCephError(err, 'ECANCELED') || ctx.signal.aborted) throw err;
@@ -202,9 +195,6 @@ export class Trash {
   }
 }
 
-function bucketOf(key: string): number {
-  return createHash('sha1').update(key).digest().readUInt8(0);
-}
 
 /**
  * rbd_trash_remove_with_progress. On a resumed run (the previous runner died), EBUSY is most likely the dead

@@ -1,6 +1,7 @@
 // The one place where errors become HTTP answers: application/problem+json (RFC 9457) with a stable
 // `code`, and, when Ceph produced the error, its errno name. Unknown errors are logged, not leaked.
 import { CephError } from '../ceph/errors.js';
+import { ImageBusyError } from '../ceph/image-lock.js';
 
 export const ERROR_CODES = {
   VALIDATION_FAILED: { status: 400, title: 'The request is not valid' },
@@ -38,6 +39,7 @@ export const ERROR_CODES = {
   IMAGE_INCOMPLETE: { status: 409, title: 'A leftover of an interrupted create or delete occupies this name' },
   OPERATION_IN_PROGRESS: { status: 409, title: 'Another operation on this resource is still running' },
   TASK_FINISHED: { status: 409, title: 'The task has already ended' },
+  TRASH_ENTRY_GONE: { status: 409, title: 'Another request restored or removed the trash entry meanwhile' },
   TRASH_DEFERRED: { status: 409, title: 'The trash entry is deferred; removing it needs force=true' },
   SNAPSHOT_EXISTS: { status: 409, title: 'A snapshot with this name exists' },
   SNAPSHOT_PROTECTED: { status: 409, title: 'The snapshot is protected' },
@@ -157,6 +159,14 @@ interface FastifyLikeError { statusCode?: number; code?: string; message: string
 
 export function toApiError(err: unknown): { api: ApiError; unexpected: boolean } {
   if (err instanceof ApiError) return { api: err, unexpected: err.status >= 500 && err.code === 'INTERNAL_ERROR' };
+  if (err instanceof ImageBusyError) {
+    // a task holds the image (a rollback, a flatten…): waiting longer will not help soon; say which
+    if (err.task) {
+      return { api: new ApiError('OPERATION_IN_PROGRESS', `${err.what} is being changed by task ${err.task}; retry once it has ended.`,
+        { task: err.task }), unexpected: false };
+    }
+    return { api: new ApiError('CEPH_BUSY', `Other changes of ${err.what} are running or queued; retry shortly.`), unexpected: false };
+  }
   if (err instanceof CephError) {
     const api = fromCephError(err);
     return { api, unexpected: api.code === 'INTERNAL_ERROR' };

@@ -17,7 +17,7 @@ import { Snapshots } from '../../ceph/snapshots.js';
 import { splitPoolSpec } from '../../ceph/connection.js';
 import { allows, visibleTo, type Principal } from '../auth.js';
 import { ApiError, fromCephError } from '../errors.js';
-import { KeyedLock } from '../../ceph/keyed-lock.js';
+import { imageKey, mutationLocks, type MutationKey } from '../../ceph/image-lock.js';
 import { imagePath, specOf } from '../paths.js';
 import { replyTask } from '../task-reply.js';
 import { taskSchema } from '../schemas/tasks.js';
@@ -44,8 +44,8 @@ export interface CloneRequest {
 }
 
 export interface CloneHooks {
-  /** run `fn` alone for this (pool spec, name) in this process (images.ts' per-name lock; default: a lock of our own) */
-  exclusive?: <T>(spec: string, name: string, fn: () => Promise<T>) => Promise<T>;
+  /** run `fn` holding the mutation lock of (pool spec, name) and of `also` (images.ts' wrapper; default: the locks alone) */
+  exclusive?: <T>(spec: string, name: string, fn: () => Promise<T>, also?: readonly MutationKey[]) => Promise<T>;
   /** called after a clone was made and before it is acknowledged (images.ts' pool-delete guard) */
   confirm?: (spec: string, name: string) => Promise<void>;
   toImage: (info: ImageInfo) => unknown;
@@ -89,8 +89,8 @@ export function cloneHandlers(app: FastifyInstance, hooks: CloneHooks) {
   const snapshots = new Snapshots(ceph);
   /** clones of one name in flight in this process: later requests wait for the first instead of queueing */
   const inFlight = new Map<string, Promise<boolean>>();
-  const ownLock = new KeyedLock();
-  const exclusive = hooks.exclusive ?? (<T>(spec: string, name: string, fn: () => Promise<T>) => ownLock.run(`${spec}\0${name}`, fn));
+  const exclusive = hooks.exclusive ?? (<T>(spec: string, name: string, fn: () => Promise<T>, also: readonly MutationKey[] = []) =>
+    mutationLocks(ceph).run([imageKey(spec, name), ...also], fn));
 
   /** 403 when the token may not read the source's pool (namespace). */
   function checkAccess(source: CloneSource, principal: Principal | undefined): void {
@@ -210,11 +210,13 @@ export function cloneHandlers(app: FastifyInstance, hooks: CloneHooks) {
     if (body.size !== undefined && snapSize !== undefined && body.size < snapSize) {
       throw new ApiError('VALIDATION_FAILED', `size ${body.size} is smaller than the snapshot ${sourceText(source)} (${snapSize} bytes): a clone can only grow.`);
     }
+    // the new name and the source image: a snapshot DELETE (which holds the source image's key) and this clone
+    // never interleave — the clone finds no snapshot (404), or the DELETE finds the clone (409)
     const created = await singleFlight(inFlight, `${spec}\0${name}`, () => exclusive(spec, name, async () => {
       const made = await make(req, source, snapSize);
       if (made && hooks.confirm) await hooks.confirm(spec, name);
       return made;
-    }));
+    }, [imageKey(source.spec, source.image)]));
     if (!created && !req.idempotent) throw new ApiError('IMAGE_EXISTS', `Image ${spec}/${name} already exists.`);
     if (created && req.minimal && hooks.sendMinimal) {
       // the size without opening the clone (an open of a clone opens its parent too): the one asked for, else

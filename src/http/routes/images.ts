@@ -10,7 +10,7 @@ import { allows, allowsPool, type Principal } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { cloneHandlers } from './clones.js';
 import { deleteViaTrash, keepForQuery, parseKeepFor } from './trash.js';
-import { KeyedLock, LockBusyError } from '../../ceph/keyed-lock.js';
+import { imageKey, mutationLocks, type MutationKey } from '../../ceph/image-lock.js';
 import type { StillRunning } from '../../ceph/client.js';
 import { imagePath, specOf } from '../paths.js';
 import { patchImage } from './image-patch.js';
@@ -45,12 +45,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
   const { ceph } = app;
   const cloning = cloneHandlers(app, {
-    toImage, exclusive: (p, n, fn) => exclusive(p, n, fn), confirm: async (p, n) => { await confirmCreated(p, n, true); }, sendMinimal,
+    toImage, exclusive: (p, n, fn, also) => exclusive(p, n, fn, also), confirm: async (p, n) => { await confirmCreated(p, n, true); }, sendMinimal,
   }); // `source` in a body: a clone (routes/clones.ts)
-  // Every write to one (pool spec, name) — POST, PUT, PATCH, DELETE — runs alone in this process, with a
-  // bounded wait (503 CEPH_BUSY beyond it): librbd's create/open/remove of one name at once leave
-  // half-made images and stuck calls (docs/robustness.md).
-  const nameLock = new KeyedLock();
+  // Every write to one (pool spec, name) — POST, PUT, PATCH, DELETE — holds the image's mutation lock
+  // (src/ceph/image-lock.ts: this process and every replica), with a bounded wait (503 CEPH_BUSY beyond it):
+  // librbd's create/open/remove of one name at once leave half-made images and stuck calls (docs/concurrency.md).
+  const locks = mutationLocks(ceph);
   /** the first PUT of each name in flight: PUTs of that name arriving meanwhile wait for it (it never rejects) */
   const putsInFlight = new Map<string, Promise<void>>();
 
@@ -75,11 +75,11 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       `An earlier request on ${pool}/${image} timed out (504) at ${o.since}, but its Ceph operation is still running; retry once it has ended.`,
       { since: o.since });
   };
-  const exclusive = <T>(pool: string, image: string, fn: () => Promise<T>): Promise<T> => {
+  const exclusive = <T>(pool: string, image: string, fn: () => Promise<T>, also: readonly MutationKey[] = []): Promise<T> => {
     const key = `${pool}\0${image}`;
     const busy = inProgress(key, pool, image);
     if (busy) return Promise.reject(busy);
-    return nameLock.run(key, async () => {
+    return locks.run([imageKey(pool, image), ...also], async () => {
       const late = inProgress(key, pool, image);
       if (late) throw late;
       try {
@@ -92,11 +92,6 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
         }
         throw e;
       }
-    }).catch((e: unknown) => {
-      if (e instanceof LockBusyError) {
-        throw new ApiError('CEPH_BUSY', `Other operations on ${pool}/${image} are queued in this instance (${e.queued} waiting); retry shortly.`);
-      }
-      throw e;
     });
   };
 
@@ -362,7 +357,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
     if (out.status === 202) return reply.code(202).header('location', out.location).send(out.body);
     if (out.location) void reply.header('location', out.location);
     return reply.code(200).send(out.body);
-  }));
+  }, req.body.name !== undefined ? [imageKey(specOf(req.params), req.body.name)] : [])); // a rename holds the new name too
 
   app.delete('/images/:image', {
     schema: {

@@ -5,7 +5,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { CephClient } from '../../ceph/client.js';
 import { isCephError, isMissingInScope } from '../../ceph/errors.js';
-import { TRASH_ID_PATTERN, TrashMoveRefused, type TrashEntry } from '../../ceph/trash.js';
+import { TRASH_ID_PATTERN, TrashEntryGone, TrashMoveRefused, type TrashEntry } from '../../ceph/trash.js';
 import { DURATION_HELP, parseDuration } from '../duration.js';
 import { ApiError } from '../errors.js';
 import { imagePath, scopePath, specOf } from '../paths.js';
@@ -123,7 +123,9 @@ export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       tags: ['trash'], summary: 'Restore an image from the trash', operationId: 'restoreTrashEntry',
       description: 'Brings the image back (same id, same data) under its old name or `name`. 201 with its Location; '
-        + '409 IMAGE_EXISTS when the name is taken.',
+        + '409 IMAGE_EXISTS when the name is taken; 409 TRASH_ENTRY_GONE when another request restored or removed the entry '
+        + 'while this one waited (concurrent restores of one entry: exactly one 201); 409 OPERATION_IN_PROGRESS while a '
+        + 'removal task holds it.',
       params: trashParams, body: restoreBody.nullable().optional(),
       response: { 201: z.record(z.string(), z.unknown()), ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
@@ -138,6 +140,9 @@ export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
     try {
       restored = await ceph.trash.restore(spec, id, name);
     } catch (e) {
+      if (e instanceof TrashEntryGone) {
+        throw new ApiError('TRASH_ENTRY_GONE', `Trash entry ${id} was restored or removed by another request while this one waited for it.`);
+      }
       if (isCephError(e, 'ENOENT') && (e.op === 'rbd_trash_get' || e.op === 'rbd_trash_restore')) throw notFound(spec, id);
       if (isCephError(e, 'EEXIST')) throw new ApiError('IMAGE_EXISTS', `An image named ${name ?? 'like the trashed one'} exists in ${spec}; restore it under another name.`, {}, e);
       if (isCephError(e, 'EBUSY')) throw new ApiError('OPERATION_IN_PROGRESS', `Trash entry ${id} is being removed or restored.`, {}, e);

@@ -1,0 +1,194 @@
+// One image, one writer: the mutation lock every change of an image takes (docs/concurrency.md).
+//
+// A key names what a mutation changes: an image by its current name in a pool spec, or a trash entry by its
+// id. Every operation that changes an image, its snapshots, its metadata or its trash entry runs holding the
+// key(s) it touches, in this process AND across replicas:
+//   1. in this process, a FIFO queue per key (KeyedLock) with a bounded wait and a bounded queue;
+//   2. across processes, a RADOS exclusive lock (cls_lock) on one object per key, `rbdapi_mutation.<hash>` in
+//      the pool's default namespace, with a lease (LEASE_MS, renewed every third of it while held, so a dead
+//      holder blocks the key for at most one lease). Releasing unlocks AND removes the object in one atomic
+//      write op: no object is left behind by a holder that ends normally.
+// Operations that take two keys take them in one global order (sorted by lock object), so two of them never
+// wait for each other in a cycle; a key the current async context already holds is not taken again (a route
+// holding an image's key may call a Ceph-layer function that asks for it too).
+// A waiter gives up at its deadline: ImageBusyError, which names the task holding the key when it is one.
+// Reads never take a key.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash, randomBytes } from 'node:crypto';
+import { E } from '../native/errno.js';
+import { radosObjects as R, timeval } from '../native/rados-objects.js';
+import type { Pointer } from '../native/types.js';
+import { native } from './call.js';
+import { splitPoolSpec, type CephSession } from './connection.js';
+import { CephError } from './errors.js';
+import { KeyedLock, LockBusyError } from './keyed-lock.js';
+
+/** What a mutation changes: `image` (by its name) or `trash` (an entry, by id), in pool spec `spec`. */
+export type MutationKey = { spec: string; image: string } | { spec: string; trash: string };
+
+/** The key of an image name / of a trash entry. */
+export const imageKey = (spec: string, image: string): MutationKey => ({ spec, image });
+export const trashKey = (spec: string, trash: string): MutationKey => ({ spec, trash });
+
+/** A key could not be had before the deadline. `task`: the id of the task holding it, when one does. */
+export class ImageBusyError extends Error {
+  constructor(readonly what: string, readonly waitedMs: number, readonly task?: string) {
+    super(task ? `${what} is being changed by task ${task}` : `other changes of ${what} are running (waited ${Math.round(waitedMs)} ms)`);
+    this.name = 'ImageBusyError';
+  }
+}
+
+export interface LockOptions {
+  /** longest wait for all the keys, ms */
+  waitMs?: number;
+  /** a task id: a waiter that gives up is told which task holds the key (long holds) */
+  task?: string;
+}
+
+interface Resolved { id: string; pool: string; oid: string; what: string }
+
+const LOCK_NAME = 'rbdapi.mutation';
+/** the xattr a task's hold names the task in (removed with the object) */
+const TASK_XATTR = 'rbdapi.task';
+const LIBRADOS_LOCK_FLAG_MAY_RENEW = 1;
+
+/** cls_lock_unlock_op { string name; string cookie; } with ENCODE_START(1, 1). */
+function unlockOp(name: string, cookie: string): Buffer {
+  const n = Buffer.from(name);
+  const c = Buffer.from(cookie);
+  const b = Buffer.alloc(6 + 4 + n.length + 4 + c.length);
+  b.writeUInt8(1, 0);
+  b.writeUInt8(1, 1);
+  b.writeUInt32LE(b.length - 6, 2);
+  b.writeUInt32LE(n.length, 6);
+  n.copy(b, 10);
+  b.writeUInt32LE(c.length, 10 + n.length);
+  c.copy(b, 14 + n.length);
+  return b;
+}
+
+function resolve(k: MutationKey): Resolved {
+  const { pool, namespace } = splitPoolSpec(k.spec);
+  const [kind, name] = 'image' in k ? ['image', k.image] : ['trash', k.trash];
+  const id = `${pool}\0${namespace}\0${kind}\0${name}`;
+  const oid = `rbdapi_mutation.${createHash('sha256').update(id).digest('hex').slice(0, 32)}`;
+  return { id, pool, oid, what: kind === 'image' ? `${k.spec}/${name}` : `trash entry ${name} of ${k.spec}` };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class MutationLocks {
+  private readonly local = new KeyedLock({ waitMs: 10_000, maxWaiters: 256 });
+  private readonly held = new AsyncLocalStorage<ReadonlySet<string>>();
+  /** keys this process holds for a task: key id → task id */
+  private readonly tasks = new Map<string, string>();
+
+  constructor(private readonly session: CephSession, private readonly opts = { leaseMs: 15_000, waitMs: 10_000 }) {}
+
+  /** Run `fn` holding every key of `keys` (and those the caller already holds). */
+  run<T>(keys: readonly MutationKey[], fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
+    const held = this.held.getStore() ?? new Set<string>();
+    const byId = new Map(keys.map(resolve).filter((k) => !held.has(k.id)).map((k) => [k.id, k]));
+    const wanted = [...byId.values()].sort((a, b) => (a.oid < b.oid ? -1 : a.oid > b.oid ? 1 : 0));
+    if (wanted.length === 0) return fn();
+    const started = performance.now();
+    const deadline = started + (opts.waitMs ?? this.opts.waitMs);
+    const inside = new Set([...held, ...wanted.map((k) => k.id)]);
+    const take = (i: number): Promise<T> => {
+      if (i === wanted.length) return this.held.run(inside, fn);
+      const k = wanted[i]!;
+      return this.local.run(k.id, async () => {
+        const release = await this.acquire(k, deadline, started, opts.task);
+        if (opts.task) this.tasks.set(k.id, opts.task);
+        try {
+          return await take(i + 1);
+        } finally {
+          this.tasks.delete(k.id);
+          await release();
+        }
+      }, { waitMs: Math.max(0, deadline - performance.now()) }).catch((e: unknown) => {
+        if (e instanceof LockBusyError) throw new ImageBusyError(k.what, performance.now() - started, this.tasks.get(k.id));
+        throw e;
+      });
+    };
+    return take(0);
+  }
+
+  /** The RADOS lock of `k`, polled until `deadline`; returns its release. */
+  private async acquire(k: Resolved, deadline: number, started: number, task: string | undefined): Promise<() => Promise<void>> {
+    const cookie = randomBytes(8).toString('hex');
+    await this.withPool(k.pool, async (io) => {
+      for (let attempt = 0; ; attempt++) {
+        const rc = await native<number>('rados_lock_exclusive', R.lockExclusive, io, k.oid, LOCK_NAME, cookie, k.what.slice(0, 200),
+          timeval(this.opts.leaseMs), 0);
+        if (rc === 0) break;
+        if (rc !== -E.EBUSY) throw new CephError('rados_lock_exclusive', rc, k.oid);
+        const left = deadline - performance.now();
+        if (left <= 0) throw new ImageBusyError(k.what, performance.now() - started, await holderTask(io, k.oid));
+        await sleep(Math.min(left, 5 + attempt * 10, 100));
+      }
+      if (task) {
+        const v = Buffer.from(task);
+        await native<number>('rados_setxattr', R.setxattr, io, k.oid, TASK_XATTR, v, v.length);
+      }
+    });
+    // renewed while held: a hold longer than the lease (a task, a slow OSD) keeps it; a process that stops
+    // renewing (killed, stalled) loses it after one lease
+    const renew = setInterval(() => {
+      void this.withPool(k.pool, (io) => native<number>('rados_lock_exclusive', R.lockExclusive, io, k.oid, LOCK_NAME, cookie,
+        k.what.slice(0, 200), timeval(this.opts.leaseMs), LIBRADOS_LOCK_FLAG_MAY_RENEW)).catch(() => undefined);
+    }, Math.max(1000, Math.floor(this.opts.leaseMs / 3)));
+    renew.unref();
+    return async () => {
+      clearInterval(renew);
+      // unlock + remove in one op: when the lease ran out and another holder has the lock now, the unlock fails
+      // (ENOENT) and nothing is removed
+      await this.withPool(k.pool, async (io) => {
+        const op = R.createWriteOp();
+        try {
+          const input = unlockOp(LOCK_NAME, cookie);
+          R.writeOpExec(op, 'lock', 'unlock', input, input.length, null);
+          R.writeOpRemove(op);
+          await native<number>('rados_write_op_operate', R.writeOpOperate, op, io, k.oid, null, 0);
+        } finally {
+          R.releaseWriteOp(op);
+        }
+      }).catch(() => undefined); // the lease ends by itself
+    };
+  }
+
+  private withPool<T>(pool: string, fn: (io: Pointer) => Promise<T>): Promise<T> {
+    return this.session.withIoctx(pool, (io) => io.use('rados_lock_exclusive', fn));
+  }
+}
+
+/** The task named on a held lock object, if any. */
+async function holderTask(io: Pointer, oid: string): Promise<string | undefined> {
+  const buf = Buffer.alloc(128);
+  const rc = await native<number>('rados_getxattr', R.getxattr, io, oid, TASK_XATTR, buf, buf.length).catch(() => -1);
+  return rc > 0 ? buf.toString('utf8', 0, rc) : undefined;
+}
+
+/**
+ * A task's hold of its target image for the whole run (rollback, flatten, shrink, object-map rebuild): changes
+ * requested meanwhile wait, and past their deadline are told which task holds the image (409, not a watcher
+ * address of this service). Waits up to a minute for changes already running.
+ */
+export function holdTaskImage<T>(session: CephSession, task: { id: string; target: { pool: string; namespace: string; image: string } },
+  fn: () => Promise<T>): Promise<T> {
+  const { pool, namespace, image } = task.target;
+  return mutationLocks(session).run([imageKey(namespace ? `${pool}/${namespace}` : pool, image)], fn, { task: task.id, waitMs: 60_000 });
+}
+
+const registry = new WeakMap<CephSession, MutationLocks>();
+
+/** The one MutationLocks of a session (every Ceph-layer class of one client shares its queues). */
+export function mutationLocks(session: CephSession): MutationLocks {
+  let locks = registry.get(session);
+  if (!locks) {
+    locks = new MutationLocks(session);
+    registry.set(session, locks);
+  }
+  return locks;
+}
+
