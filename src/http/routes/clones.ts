@@ -9,7 +9,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { Clones, type CloneIntent, type CloneSource } from '../../ceph/clones.js';
-import { CephError, isCephError } from '../../ceph/errors.js';
+import { CephError, isCephError, isMissingScope } from '../../ceph/errors.js';
 import { featureBits } from '../../ceph/features.js';
 import type { ImageInfo } from '../../ceph/images.js';
 import { FLATTEN_ACTION, registerSnapshotTasks } from '../../ceph/snapshot-tasks.js';
@@ -216,7 +216,11 @@ export function cloneHandlers(app: FastifyInstance, hooks: CloneHooks) {
       const made = await make(req, source, snapSize);
       if (made && hooks.confirm) await hooks.confirm(spec, name);
       return made;
-    }, [imageKey(source.spec, source.image)]));
+    }, [imageKey(source.spec, source.image)]).catch(async (e: unknown) => {
+      // the source's pool is missing (its lock object could not be reached): say so as the clone source
+      if (isMissingScope(e)) await sourceSize(source);
+      throw e;
+    }));
     if (!created && !req.idempotent) throw new ApiError('IMAGE_EXISTS', `Image ${spec}/${name} already exists.`);
     if (created && req.minimal && hooks.sendMinimal) {
       // the size without opening the clone (an open of a clone opens its parent too): the one asked for, else
