@@ -36,6 +36,10 @@ export const configSchema = z.object({
   CEPH_LONG_CONCURRENCY: int(1, 16, 2),
   /** a task runner's lease in RADOS, ms (renewed every third of it; another replica takes over once it expires) */
   TASK_LEASE_MS: int(3000, 600_000, 15_000),
+  /** how long a request waits for an image's mutation lock (other changes of it) before 503 CEPH_BUSY, ms */
+  MUTATION_LOCK_WAIT_MS: int(100, 600_000, 10_000),
+  /** the mutation lock's lease in RADOS, ms: how long a killed or frozen holder blocks an image (renewed every third) */
+  MUTATION_LOCK_LEASE_MS: int(3000, 600_000, 15_000),
   /** how often every replica looks for queued tasks and expired leases, ms */
   TASK_SCAN_MS: int(200, 600_000, 2000),
   /** how often a running task's progress may be written, ms */

@@ -153,6 +153,7 @@ async function main(): Promise<void> {
       run: config.TASK_RUNNER === 'on',
       retentionMs: config.TASK_RETENTION_DAYS * 86_400_000,
     },
+    locks: { waitMs: config.MUTATION_LOCK_WAIT_MS, leaseMs: config.MUTATION_LOCK_LEASE_MS },
   }, {
     onStateChange: (state, error) => {
       const err = error instanceof Error ? error.message : error === undefined ? undefined : String(error);

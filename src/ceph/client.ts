@@ -8,6 +8,7 @@ import { CephError } from './errors.js';
 import { callTrace, type CallTrace } from './call.js';
 import type { Handle } from './handle.js';
 import { Images } from './images.js';
+import { mutationLocks, type MutationLockSettings } from './image-lock.js';
 import { Pools } from './pools.js';
 import { registerImageShrink } from './image-shrink.js';
 import { registerImageCopy } from './copy.js';
@@ -25,6 +26,8 @@ export interface ClientOptions extends ConnectOptions {
   backoffMaxMs?: number;
   /** the task engine's settings (default: from TASK_* environment variables, see tasks.ts) */
   tasks?: Partial<TaskEngineOptions>;
+  /** the per-image mutation lock's lease and wait (image-lock.ts) */
+  locks?: Partial<MutationLockSettings>;
 }
 
 export interface ClientEvents {
@@ -48,6 +51,7 @@ export class CephClient implements CephSession {
   #mapTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: ClientOptions, private readonly events: ClientEvents = {}) {
+    mutationLocks(this, opts.locks); // first, so that every user of this client's locks gets these settings
     this.pools = new Pools(this);
     this.images = new Images(this);
     this.tasks = new TaskEngine(this, opts.tasks);

@@ -16,6 +16,7 @@ import { CephError, check, isCephError, isMissingScope } from './errors.js';
 import type { Handle } from './handle.js';
 import { TaskFailure, type TaskContext, type TaskEngine } from './tasks.js';
 import { listSnapshotIds } from './clones.js';
+import { imageKey, mutationLocks } from './image-lock.js';
 import { withImageOptions } from './image-options.js';
 import { PoolGuard } from './pool-guard.js';
 import { COPY_TEMP_PREFIX } from './image-directory.js';
@@ -77,13 +78,15 @@ async function runCopy(session: CephSession, ctx: TaskContext<CopyParams>): Prom
       }
     }));
     if (ctx.signal.aborted) throw new TaskFailure('CANCELLED', 'The copy was cancelled.');
-    await unboundedIoctx(session)(dst, (io) => io.use('rbd_rename', async (d) => {
+    // the destination name's mutation lock: a create, restore or rename into that name runs before or after,
+    // never between librbd's rename steps (docs/concurrency.md)
+    await mutationLocks(session).run([imageKey(dst, p.destination.name)], () => unboundedIoctx(session)(dst, (io) => io.use('rbd_rename', async (d) => {
       const rc = await native<number>('rbd_rename', rbdManage.rename, d, p.temporary, p.destination.name);
       if (rc === -E.EEXIST) {
         throw new TaskFailure('IMAGE_EXISTS', `Image ${dst}/${p.destination.name} was created while the copy ran; the copy was discarded.`, 'EEXIST');
       }
       check('rbd_rename', rc, `${dst}/${p.destination.name}`);
-    }));
+    })), { task: ctx.task.id, waitMs: 60_000 });
   } catch (e) {
     await removeTemporary(session, p).catch(() => undefined);
     if (isCephError(e, 'ENOENT') && (e.op === 'rbd_open_read_only' || e.op === 'rbd_open_by_id_read_only')) {

@@ -45,6 +45,13 @@ export interface LockOptions {
   task?: string;
 }
 
+export interface MutationLockSettings {
+  /** how long a holder that stops renewing (killed, frozen) keeps a key, ms */
+  leaseMs: number;
+  /** how long a request waits for a key before 503 CEPH_BUSY / 409 OPERATION_IN_PROGRESS, ms */
+  waitMs: number;
+}
+
 interface Resolved { id: string; pool: string; oid: string; what: string }
 
 const LOCK_NAME = 'rbdapi.mutation';
@@ -67,6 +74,9 @@ function unlockOp(name: string, cookie: string): Buffer {
   return b;
 }
 
+/** The RADOS object whose lock guards `k` (for tools and tests). */
+export const lockObjectOf = (k: MutationKey): string => resolve(k).oid;
+
 function resolve(k: MutationKey): Resolved {
   const { pool, namespace } = splitPoolSpec(k.spec);
   const [kind, name] = 'image' in k ? ['image', k.image] : ['trash', k.trash];
@@ -83,7 +93,11 @@ export class MutationLocks {
   /** keys this process holds for a task: key id → task id */
   private readonly tasks = new Map<string, string>();
 
-  constructor(private readonly session: CephSession, private readonly opts = { leaseMs: 15_000, waitMs: 10_000 }) {}
+  private readonly opts: MutationLockSettings;
+
+  constructor(private readonly session: CephSession, settings: Partial<MutationLockSettings> = {}) {
+    this.opts = { leaseMs: settings.leaseMs ?? 15_000, waitMs: settings.waitMs ?? 10_000 };
+  }
 
   /** Run `fn` holding every key of `keys` (and those the caller already holds). */
   run<T>(keys: readonly MutationKey[], fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
@@ -182,11 +196,14 @@ export function holdTaskImage<T>(session: CephSession, task: { id: string; targe
 
 const registry = new WeakMap<CephSession, MutationLocks>();
 
-/** The one MutationLocks of a session (every Ceph-layer class of one client shares its queues). */
-export function mutationLocks(session: CephSession): MutationLocks {
+/**
+ * The one MutationLocks of a session (every Ceph-layer class of one client shares its queues). `settings` apply
+ * when it is made (CephClient makes it first, with the service's configuration).
+ */
+export function mutationLocks(session: CephSession, settings?: Partial<MutationLockSettings>): MutationLocks {
   let locks = registry.get(session);
   if (!locks) {
-    locks = new MutationLocks(session);
+    locks = new MutationLocks(session, settings);
     registry.set(session, locks);
   }
   return locks;

@@ -1,0 +1,104 @@
+// The per-image mutation lock itself (src/ceph/image-lock.ts, docs/concurrency.md), across two Ceph clients as
+// two replicas would hold it: a change waiting behind another client's hold gets 503 CEPH_BUSY with Retry-After
+// at its deadline, or 409 OPERATION_IN_PROGRESS naming the task that holds the image; a holder that died keeps
+// the image for one lease and no longer; a hold that ends leaves no lock object behind.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CephClient } from '../../src/ceph/client.js';
+import { imageKey, lockObjectOf, mutationLocks } from '../../src/ceph/image-lock.js';
+import { buildApp } from '../../src/http/app.js';
+import type { FastifyInstance } from 'fastify';
+import { connect, connectionOptions, makePool } from '../helpers/cluster.js';
+import { radosCli } from '../helpers/rbd-cli.js';
+import type { CephConnection } from '../../src/ceph/connection.js';
+
+let conn: CephConnection;
+let pool: { name: string; remove: () => Promise<void> };
+let holder: CephClient; // another replica
+let ceph: CephClient;
+let app: FastifyInstance;
+
+const client = (waitMs: number, leaseMs = 15_000) => new CephClient({
+  ...connectionOptions('rbdapi-pools'), operationTimeoutMs: 30_000, mountTimeout: 10, monOpTimeout: 10, osdOpTimeout: 10,
+  tasks: { run: false }, locks: { waitMs, leaseMs },
+});
+
+beforeAll(async () => {
+  conn = await connect();
+  pool = await makePool(conn, 'image-lock');
+  holder = client(10_000, 4000);
+  await holder.ready();
+  ceph = client(1500);
+  await ceph.ready();
+  app = await buildApp({ ceph });
+  await app.ready();
+});
+afterAll(async () => {
+  await app?.close();
+  await ceph?.close();
+  await holder?.close();
+  await pool?.remove();
+  await conn?.close();
+});
+
+const lockObjects = async () => (await radosCli('-p', pool.name, 'ls')).split('\n').filter((o) => o.startsWith('rbdapi_mutation.'));
+
+/** Hold `image`'s key from the other client until the returned function is called. */
+async function holdFromOtherReplica(image: string, task?: string): Promise<() => Promise<void>> {
+  let release!: () => void;
+  let held!: () => void;
+  const acquired = new Promise<void>((r) => { held = r; });
+  const done = mutationLocks(holder).run([imageKey(pool.name, image)], async () => {
+    held();
+    await new Promise<void>((r) => { release = r; });
+  }, task ? { task } : {});
+  await acquired;
+  return async () => { release(); await done; };
+}
+
+describe('the per-image mutation lock', () => {
+  it('a change behind another replica\'s hold: 503 CEPH_BUSY with Retry-After at the deadline, then it goes through', async () => {
+    const url = `/api/v1/pools/${pool.name}/images`;
+    expect((await app.inject({ method: 'POST', url, payload: { name: 'a', size: 1 << 20 } })).statusCode).toBe(201);
+    const release = await holdFromOtherReplica('a');
+    const started = Date.now();
+    const r = await app.inject({ method: 'PUT', url: `${url}/a/metadata/k`, payload: { value: 'v' } });
+    expect(r.statusCode).toBe(503);
+    expect(r.json().code).toBe('CEPH_BUSY');
+    expect(r.headers['retry-after']).toBeDefined();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
+    await release();
+    expect((await app.inject({ method: 'PUT', url: `${url}/a/metadata/k`, payload: { value: 'v' } })).statusCode).toBe(201);
+    expect(await lockObjects()).toEqual([]);
+  });
+
+  it('a change behind a task\'s hold: 409 OPERATION_IN_PROGRESS naming the task', async () => {
+    const url = `/api/v1/pools/${pool.name}/images`;
+    expect((await app.inject({ method: 'POST', url, payload: { name: 'b', size: 1 << 20 } })).statusCode).toBe(201);
+    const release = await holdFromOtherReplica('b', 'task-123');
+    try {
+      const r = await app.inject({ method: 'DELETE', url: `${url}/b` });
+      expect(r.statusCode).toBe(409);
+      expect(r.json()).toMatchObject({ code: 'OPERATION_IN_PROGRESS', task: 'task-123' });
+    } finally {
+      await release();
+    }
+    expect((await app.inject({ method: 'DELETE', url: `${url}/b` })).statusCode).toBe(204);
+    expect(await lockObjects()).toEqual([]);
+  });
+
+  it('a holder that died keeps the image for one lease, no longer', async () => {
+    const url = `/api/v1/pools/${pool.name}/images`;
+    expect((await app.inject({ method: 'POST', url, payload: { name: 'c', size: 1 << 20 } })).statusCode).toBe(201);
+    // a process that took the lock and died: the rados CLI takes it with a 3 s lease and exits
+    const oid = lockObjectOf(imageKey(pool.name, 'c'));
+    await radosCli('-p', pool.name, 'lock', 'get', oid, 'rbdapi.mutation', '--lock-cookie', 'dead', '--lock-duration', '3');
+    const first = await app.inject({ method: 'PUT', url: `${url}/c/snapshots/s` });
+    expect(first.statusCode).toBe(503); // within the lease (1.5 s wait)
+    let r = first;
+    const until = Date.now() + 10_000;
+    while (r.statusCode === 503 && Date.now() < until) r = await app.inject({ method: 'PUT', url: `${url}/c/snapshots/s` });
+    expect(r.statusCode).toBe(201);
+    // the dead holder's object went with the next holder's release
+    expect(await lockObjects()).toEqual([]);
+  });
+});
