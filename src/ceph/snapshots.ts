@@ -28,7 +28,7 @@ const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) :
 
 /** A snapshot that clones depend on (EBUSY, op snapshot_has_children), with the clones seen. */
 export class SnapshotHasChildrenError extends CephError {
-  constructor(target: string, readonly children: ChildInfo[]) {
+  constructor(target: string, readonly snapshot: string, readonly children: ChildInfo[]) {
     super('snapshot_has_children', -E.EBUSY, target);
   }
 }
@@ -67,12 +67,70 @@ export class Snapshots {
     }));
   }
 
+  /** create() and get() in one hold of the image's lock: a DELETE of the snapshot cannot fall between them. */
+  createDescribed(spec: string, image: string, snap: string): Promise<SnapshotInfo> {
+    return mutationLocks(this.conn).run([imageKey(spec, image)], async () => {
+      await this.create(spec, image, snap);
+      return this.get(spec, image, snap);
+    });
+  }
+
+  /**
+   * The snapshot, taken unless it exists (`created` says which). An existing one is found first without the
+   * image's lock (a read: a retry after a crash does not wait for the dead process's lock to expire); a missing
+   * one is created and described in one hold of the lock, so a concurrent DELETE comes before or after, never between.
+   */
+  async ensure(spec: string, image: string, snap: string): Promise<{ created: boolean; info: SnapshotInfo }> {
+    try {
+      return { created: false, info: await this.get(spec, image, snap) };
+    } catch (e) {
+      if (!(e instanceof CephError && e.code === 'ENOENT' && e.op === 'rbd_snap_get')) throw e;
+    }
+    return mutationLocks(this.conn).run([imageKey(spec, image)], async () => {
+      let created = true;
+      try {
+        await this.create(spec, image, snap);
+      } catch (e) {
+        if (!(e instanceof CephError && e.code === 'EEXIST')) throw e;
+        created = false;
+      }
+      return { created, info: await this.get(spec, image, snap) };
+    });
+  }
+
   /** rbd_snap_create2 (quiesce hooks of rbd-nbd clients are notified, as `rbd snap create` does). EEXIST. */
   create(spec: string, image: string, snap: string): Promise<void> {
     checkSnapshotName('rbd_snap_create2', snap, `${spec}/${image}`);
     return this.mutate(spec, image, (io) => withOpenImage(io, spec, image, {}, async (img) => {
       await nativeChecked('rbd_snap_create2', `${spec}/${image}@${snap}`, rbdSnapshots.create2, img, snap, 0, noProgress, null);
     }));
+  }
+
+  /**
+   * Rename and/or protect/unprotect in one hold of the image's lock, checked before anything changes (an unprotect
+   * of a snapshot with clones: SnapshotHasChildrenError, nothing renamed). Returns the snapshot as it is now.
+   */
+  patch(spec: string, image: string, snap: string, change: { name?: string | undefined; protected?: boolean | undefined }): Promise<SnapshotInfo> {
+    return mutationLocks(this.conn).run([imageKey(spec, image)], async () => {
+      const current = await this.get(spec, image, snap);
+      if (change.protected === false && current.protected && current.children > 0) {
+        throw new SnapshotHasChildrenError(`${spec}/${image}@${snap}`, snap, await this.children(spec, image, snap));
+      }
+      let now = snap;
+      if (change.name !== undefined && change.name !== snap) {
+        await this.rename(spec, image, snap, change.name);
+        now = change.name;
+      }
+      if (change.protected !== undefined) {
+        try {
+          await this.setProtected(spec, image, now, change.protected);
+        } catch (e) {
+          if (!(e instanceof CephError && e.code === 'EBUSY' && e.op === 'rbd_snap_unprotect')) throw e;
+          throw new SnapshotHasChildrenError(`${spec}/${image}@${now}`, now, await this.children(spec, image, now));
+        }
+      }
+      return this.get(spec, image, now);
+    });
   }
 
   /** rbd_snap_rename: ENOENT (from missing), EEXIST (to taken). */
@@ -123,7 +181,7 @@ export class Snapshots {
       const s = (await userSnapshots(img, `${spec}/${image}`)).find((x) => x.name === snap);
       if (!s) throw new CephError('rbd_snap_get', -E.ENOENT, target);
       const children = await childrenAt(img, s.id, target);
-      if (children.length > 0) throw new SnapshotHasChildrenError(target, children.map((c) => ({ ...c, snapshot: snap })));
+      if (children.length > 0) throw new SnapshotHasChildrenError(target, snap, children.map((c) => ({ ...c, snapshot: snap })));
       if (await isProtected(img, snap, target)) throw new CephError('rbd_snap_remove2', -E.EBUSY, target);
       await nativeChecked('rbd_snap_remove2', target, rbdSnapshots.remove2, img, snap, 0, noProgress, null);
     }));

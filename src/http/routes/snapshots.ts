@@ -12,7 +12,6 @@ import { registerSnapshotTasks, ROLLBACK_ACTION } from '../../ceph/snapshot-task
 import { SnapshotHasChildrenError, Snapshots } from '../../ceph/snapshots.js';
 import { visibleTo, type Principal } from '../auth.js';
 import { ApiError } from '../errors.js';
-import { singleFlight } from './clones.js';
 import { imagePath, specOf } from '../paths.js';
 import { replyTask } from '../task-reply.js';
 import { imageParams, problems } from '../schemas/common.js';
@@ -38,9 +37,6 @@ export function nameChildren(children: readonly ChildInfo[], hidden = 0): string
 export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
   const snapshots = new Snapshots(app.ceph);
   registerSnapshotTasks(app.ceph.tasks, app.ceph); // before the client starts running tasks (main.ts builds the app first)
-  /** PUTs of one snapshot name in flight in this process: later ones wait for the first instead of racing it */
-  const creating = new Map<string, Promise<boolean>>();
-
   /** 409 naming the clones the caller may see; another tenant's are counted (`hiddenChildren`), not named. */
   const hasChildren = (principal: Principal | undefined, spec: string, image: string, snap: string, children: ChildInfo[], cause?: unknown): ApiError => {
     const { shown, hidden } = visibleTo(principal, children);
@@ -49,25 +45,6 @@ export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
       { children: shown.map(({ pool, namespace, image: i, trash }) => ({ pool, namespace, image: i, trash })), ...(hidden ? { hiddenChildren: hidden } : {}) },
       isCephError(cause) ? cause : undefined);
   };
-
-  /**
-   * Create unless it exists; true when this call created it. Concurrent calls for one name share one create.
-   * An existing snapshot is found without opening the image for writing: after a crash the dead process may
-   * still hold the image's exclusive lock (until the OSD drops its watch), and a retry should not wait for it.
-   */
-  const ensure = (spec: string, image: string, snap: string): Promise<boolean> =>
-    singleFlight(creating, `${spec}\0${image}\0${snap}`, async () => {
-      try {
-        await snapshots.find(spec, image, snap);
-        return false;
-      } catch (e) {
-        if (!isCephError(e, 'ENOENT') || e.op !== 'rbd_snap_get') throw e;
-      }
-      return snapshots.create(spec, image, snap).then(() => true, (e: unknown) => {
-        if (isCephError(e, 'EEXIST')) return false;
-        throw e;
-      });
-    });
 
   app.get('/images/:image/snapshots', {
     schema: {
@@ -91,8 +68,7 @@ export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
     const spec = specOf(req.params);
     const { image } = req.params;
     const { name } = req.body;
-    await snapshots.create(spec, image, name);
-    const info = await snapshots.get(spec, image, name);
+    const info = await snapshots.createDescribed(spec, image, name);
     return reply.code(201).header('location', snapshotPath(spec, image, name)).send(info);
   });
 
@@ -107,18 +83,18 @@ export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (req, reply) => {
     const spec = specOf(req.params);
     const { image, snapshot } = req.params;
-    let created = false;
-    if (SNAPSHOT_NAME_PATTERN.test(snapshot)) {
-      created = await ensure(spec, image, snapshot);
+    if (!SNAPSHOT_NAME_PATTERN.test(snapshot)) {
+      // a name the API does not create (librbd would): an existing one (made with the CLI) is shown, and for a
+      // missing one saying why beats a 404
+      try {
+        const info = await snapshots.get(spec, image, snapshot);
+        return reply.code(200).header('location', snapshotPath(spec, image, snapshot)).send(info);
+      } catch (e) {
+        if (isCephError(e, 'ENOENT') && e.op === 'rbd_snap_get') throw new ApiError('VALIDATION_FAILED', SNAPSHOT_NAME_RULE);
+        throw e;
+      }
     }
-    let info;
-    try {
-      info = await snapshots.get(spec, image, snapshot);
-    } catch (e) {
-      // an unsafe name that does not exist: it is not created, and saying why beats a 404
-      if (!created && isCephError(e, 'ENOENT') && e.op === 'rbd_snap_get') throw new ApiError('VALIDATION_FAILED', SNAPSHOT_NAME_RULE);
-      throw e;
-    }
+    const { created, info } = await snapshots.ensure(spec, image, snapshot);
     return reply.code(created ? 201 : 200).header('location', snapshotPath(spec, image, snapshot)).send(info);
   });
 
@@ -144,27 +120,13 @@ export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
     const spec = specOf(req.params);
     const { image, snapshot } = req.params;
     const { name, protected: protect } = req.body;
-    const current = await snapshots.get(spec, image, snapshot);
-    // refuse before changing anything, so a PATCH is never half applied
-    if (protect === false && current.protected && current.children > 0) {
-      throw hasChildren(req.principal, spec, image, snapshot, await snapshots.children(spec, image, snapshot));
+    try {
+      const info = await snapshots.patch(spec, image, snapshot, { name, protected: protect });
+      return reply.header('location', snapshotPath(spec, image, info.name)).send(info);
+    } catch (e) {
+      if (e instanceof SnapshotHasChildrenError) throw hasChildren(req.principal, spec, image, e.snapshot, e.children, e);
+      throw e;
     }
-    let now = snapshot;
-    if (name !== undefined && name !== snapshot) {
-      await snapshots.rename(spec, image, snapshot, name);
-      now = name;
-    }
-    if (protect !== undefined) {
-      try {
-        await snapshots.setProtected(spec, image, now, protect);
-      } catch (e) {
-        if (isCephError(e, 'EBUSY') && e.op === 'rbd_snap_unprotect') {
-          throw hasChildren(req.principal, spec, image, now, await snapshots.children(spec, image, now), e);
-        }
-        throw e;
-      }
-    }
-    return reply.header('location', snapshotPath(spec, image, now)).send(await snapshots.get(spec, image, now));
   });
 
   app.delete('/images/:image/snapshots/:snapshot', {
@@ -181,7 +143,7 @@ export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
     try {
       await snapshots.remove(spec, image, snapshot);
     } catch (e) {
-      if (e instanceof SnapshotHasChildrenError) throw hasChildren(req.principal, spec, image, snapshot, e.children, e);
+      if (e instanceof SnapshotHasChildrenError) throw hasChildren(req.principal, spec, image, e.snapshot, e.children, e);
       if (isCephError(e, 'EBUSY') && e.op === 'rbd_snap_remove2') {
         throw new ApiError('SNAPSHOT_PROTECTED',
           `Snapshot ${spec}/${image}@${snapshot} is protected; PATCH it with {"protected": false} first.`, {}, e);
