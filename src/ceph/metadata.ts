@@ -178,7 +178,7 @@ export async function checkMetadataLimits(img: Pointer, target: string, key: str
   let start = '';
   for (;;) {
     // a chunk whose values alone take more than the limit is read in smaller ones; one such value is over it
-    const chunk = await readChunk(img, target, start, 256, METADATA_MAX_BYTES, 64 * 1024);
+    const chunk = await readChunk(img, target, start, 256, METADATA_MAX_BYTES);
     if ('tooLarge' in chunk) throw new MetadataLimitError(target, 'bytes', keys, bytes + chunk.tooLarge);
     for (const [k, v] of chunk.entries) {
       if (k === key) {
@@ -255,13 +255,15 @@ async function readPage(img: Pointer, target: string, o: MetadataPageOptions): P
  * the sizes `max` entries need: when their values would take more than `maxValueBytes`, fewer entries are asked
  * for; `tooLarge` (the bytes librbd asked for) when even the next one alone would. `more`: the call returned all `max` (more may follow).
  */
-async function readChunk(img: Pointer, target: string, start: string, max: number, maxValueBytes: number,
-  firstValueBytes = 16 * 1024): Promise<{ entries: [string, string][]; more: boolean } | { tooLarge: number }> {
-  let keySize = 8 * 1024;
-  let valSize = Math.min(firstValueBytes, Math.max(1, maxValueBytes));
+async function readChunk(img: Pointer, target: string, start: string, max: number, maxValueBytes: number):
+  Promise<{ entries: [string, string][]; more: boolean } | { tooLarge: number }> {
+  let keySize = 16 * 1024;
+  // as much as may be used at once: one call in the usual case (librbd reads the entries again after an ERANGE)
+  let valSize = Math.max(1, Math.min(maxValueBytes, METADATA_MAX_BYTES));
   for (let attempt = 0; attempt < 24; attempt++) {
-    const kbuf = Buffer.alloc(keySize);
-    const vbuf = Buffer.alloc(valSize);
+    // only the first klen/vlen bytes, which librbd wrote, are read
+    const kbuf = Buffer.allocUnsafe(keySize);
+    const vbuf = Buffer.allocUnsafe(valSize);
     const klen: [number] = [keySize];
     const vlen: [number] = [valSize];
     const rc = await native<number>('rbd_metadata_list', rbdManage.metadataList, img, start, max, kbuf, klen, vbuf, vlen);
