@@ -131,7 +131,7 @@ export interface paths {
         };
         /**
          * List images, a page at a time
-         * @description Sorted by name (byte order: uppercase before lowercase, UTF-8 by bytes). A page is read straight from the pool's image directory after the cursor, so it costs the same in a pool of 100 images as in one of 100,000; `prefix` narrows the same read. `search` (a case-insensitive substring) reads the directory from the cursor until the page is full: up to the whole pool when few names match. `total` is given only with `total=true`, which counts the matching names of the whole pool (O(pool)). `details=false` (default) never reads an image; `details=true` reads only the images of the returned page, a few at a time: each image's header in one OSD operation (an image with snapshots is opened read-only). Watchers are given by GET of one image. `nextCursor` neither loses nor repeats images that exist throughout the listing while others are created or removed.
+         * @description Sorted by name (byte order: uppercase before lowercase, UTF-8 by bytes). A page is read straight from the pool's image directory after the cursor, so it costs the same in a pool of 100 images as in one of 100,000; `prefix` narrows the same read. `search` (a case-insensitive substring) reads the directory from the cursor until the page is full: up to the whole pool when few names match. `total` is given only with `total=true`, which counts the matching names of the whole pool (O(pool)). `details=false` (default) never reads an image; `details=true` reads only the images of the returned page, a few at a time: each image's header in one OSD operation (an image with snapshots is opened read-only). Watchers are given by GET of one image. `nextCursor` neither loses nor repeats images that exist throughout the listing while others are created or removed. A page holds at most `limit` images and 1048576 bytes of JSON: a page cut by bytes has fewer items and a `nextCursor` right after its last one. Pages with details are read a few at a time per replica; beyond the queue 503 CEPH_BUSY with Retry-After.
          */
         get: operations["listImages"];
         put?: never;
@@ -155,7 +155,7 @@ export interface paths {
         };
         /**
          * List images, a page at a time
-         * @description Sorted by name (byte order: uppercase before lowercase, UTF-8 by bytes). A page is read straight from the pool's image directory after the cursor, so it costs the same in a pool of 100 images as in one of 100,000; `prefix` narrows the same read. `search` (a case-insensitive substring) reads the directory from the cursor until the page is full: up to the whole pool when few names match. `total` is given only with `total=true`, which counts the matching names of the whole pool (O(pool)). `details=false` (default) never reads an image; `details=true` reads only the images of the returned page, a few at a time: each image's header in one OSD operation (an image with snapshots is opened read-only). Watchers are given by GET of one image. `nextCursor` neither loses nor repeats images that exist throughout the listing while others are created or removed.
+         * @description Sorted by name (byte order: uppercase before lowercase, UTF-8 by bytes). A page is read straight from the pool's image directory after the cursor, so it costs the same in a pool of 100 images as in one of 100,000; `prefix` narrows the same read. `search` (a case-insensitive substring) reads the directory from the cursor until the page is full: up to the whole pool when few names match. `total` is given only with `total=true`, which counts the matching names of the whole pool (O(pool)). `details=false` (default) never reads an image; `details=true` reads only the images of the returned page, a few at a time: each image's header in one OSD operation (an image with snapshots is opened read-only). Watchers are given by GET of one image. `nextCursor` neither loses nor repeats images that exist throughout the listing while others are created or removed. A page holds at most `limit` images and 1048576 bytes of JSON: a page cut by bytes has fewer items and a `nextCursor` right after its last one. Pages with details are read a few at a time per replica; beyond the queue 503 CEPH_BUSY with Retry-After.
          */
         get: operations["listImagesInNamespace"];
         put?: never;
@@ -235,7 +235,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every metadata key of an image */
+        /**
+         * Every metadata key of an image
+         * @description A JSON object of keys and values, in key order. An image holds at most 1024 keys and 1048576 bytes of this object (PUT refuses more: 409 METADATA_LIMIT_EXCEEDED), so one answer holds it all. A page is bounded by `limit` keys and 1048576 bytes, and reads no more than that from Ceph: when more keys follow (a smaller `limit`, or metadata written outside the API beyond the limits), the answer has a `Link: <…?cursor=…>; rel="next"` header for the next page. A value larger than a page (only the rbd CLI can write one) is 409 METADATA_TOO_LARGE. Listings are read a few at a time per replica; beyond the queue 503 CEPH_BUSY with Retry-After.
+         */
         get: operations["listImageMetadata"];
         put?: never;
         post?: never;
@@ -256,7 +259,7 @@ export interface paths {
         get: operations["getImageMetadata"];
         /**
          * Set a metadata key of an image
-         * @description 201 when the key is new, 200 when it was replaced. `conf_<option>` keys set a librbd option for this image (per-image QoS: `conf_rbd_qos_iops_limit`, `conf_rbd_qos_bps_limit`, …): the option must be one librbd knows (see `GET …/config`) and the value of its type, or the answer is 400.
+         * @description 201 when the key is new, 200 when it was replaced. `conf_<option>` keys set a librbd option for this image (per-image QoS: `conf_rbd_qos_iops_limit`, `conf_rbd_qos_bps_limit`, …): the option must be one librbd knows (see `GET …/config`) and the value of its type, or the answer is 400. An image holds at most 1024 keys and 1048576 bytes of metadata (measured as GET …/metadata answers it: the UTF-8 bytes of the JSON object, for plain text the keys' and values' bytes plus 6 per key); a PUT that would pass either is 409 METADATA_LIMIT_EXCEEDED (`limit`: "keys" or "bytes") and changes nothing.
          */
         put: operations["putImageMetadata"];
         post?: never;
@@ -294,7 +297,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every metadata key of an image */
+        /**
+         * Every metadata key of an image
+         * @description A JSON object of keys and values, in key order. An image holds at most 1024 keys and 1048576 bytes of this object (PUT refuses more: 409 METADATA_LIMIT_EXCEEDED), so one answer holds it all. A page is bounded by `limit` keys and 1048576 bytes, and reads no more than that from Ceph: when more keys follow (a smaller `limit`, or metadata written outside the API beyond the limits), the answer has a `Link: <…?cursor=…>; rel="next"` header for the next page. A value larger than a page (only the rbd CLI can write one) is 409 METADATA_TOO_LARGE. Listings are read a few at a time per replica; beyond the queue 503 CEPH_BUSY with Retry-After.
+         */
         get: operations["listImageMetadataInNamespace"];
         put?: never;
         post?: never;
@@ -315,7 +321,7 @@ export interface paths {
         get: operations["getImageMetadataInNamespace"];
         /**
          * Set a metadata key of an image
-         * @description 201 when the key is new, 200 when it was replaced. `conf_<option>` keys set a librbd option for this image (per-image QoS: `conf_rbd_qos_iops_limit`, `conf_rbd_qos_bps_limit`, …): the option must be one librbd knows (see `GET …/config`) and the value of its type, or the answer is 400.
+         * @description 201 when the key is new, 200 when it was replaced. `conf_<option>` keys set a librbd option for this image (per-image QoS: `conf_rbd_qos_iops_limit`, `conf_rbd_qos_bps_limit`, …): the option must be one librbd knows (see `GET …/config`) and the value of its type, or the answer is 400. An image holds at most 1024 keys and 1048576 bytes of metadata (measured as GET …/metadata answers it: the UTF-8 bytes of the JSON object, for plain text the keys' and values' bytes plus 6 per key); a PUT that would pass either is 409 METADATA_LIMIT_EXCEEDED (`limit`: "keys" or "bytes") and changes nothing.
          */
         put: operations["putImageMetadataInNamespace"];
         post?: never;
@@ -515,7 +521,7 @@ export interface paths {
         };
         /**
          * An image's snapshots
-         * @description User snapshots, oldest first. Snapshots librbd keeps for its own purposes (the trash namespace of clone format 2, mirroring, groups) are not listed.
+         * @description User snapshots, oldest first. Snapshots librbd keeps for its own purposes (the trash namespace of clone format 2, mirroring, groups) are not listed. A page holds at most `limit` snapshots and 1048576 bytes of JSON; `nextCursor` is given only when more follow. Listings are read a few at a time per replica; beyond the queue 503 CEPH_BUSY with Retry-After.
          */
         get: operations["listSnapshots"];
         put?: never;
@@ -588,7 +594,7 @@ export interface paths {
         };
         /**
          * An image's snapshots
-         * @description User snapshots, oldest first. Snapshots librbd keeps for its own purposes (the trash namespace of clone format 2, mirroring, groups) are not listed.
+         * @description User snapshots, oldest first. Snapshots librbd keeps for its own purposes (the trash namespace of clone format 2, mirroring, groups) are not listed. A page holds at most `limit` snapshots and 1048576 bytes of JSON; `nextCursor` is given only when more follow. Listings are read a few at a time per replica; beyond the queue 503 CEPH_BUSY with Retry-After.
          */
         get: operations["listSnapshotsInNamespace"];
         put?: never;
@@ -661,7 +667,7 @@ export interface paths {
         };
         /**
          * The clones of an image's snapshots
-         * @description Every clone of every snapshot of the image, in any pool and namespace the service can read. Clones in the trash (`trash: true`) still depend on their snapshot until their removal has run. Clones in pools or namespaces the token may not use (another tenant's) are counted in `hidden`, not listed.
+         * @description Every clone of every snapshot of the image, in any pool and namespace the service can read. Clones in the trash (`trash: true`) still depend on their snapshot until their removal has run. Clones in pools or namespaces the token may not use (another tenant's) are counted in `hidden`, not listed. A page holds at most `limit` clones and 1048576 bytes of JSON; `nextCursor` is given only when more follow. Listings are read a few at a time per replica; beyond the queue 503 CEPH_BUSY with Retry-After.
          */
         get: operations["listImageChildren"];
         put?: never;
@@ -701,7 +707,7 @@ export interface paths {
         };
         /**
          * The clones of an image's snapshots
-         * @description Every clone of every snapshot of the image, in any pool and namespace the service can read. Clones in the trash (`trash: true`) still depend on their snapshot until their removal has run. Clones in pools or namespaces the token may not use (another tenant's) are counted in `hidden`, not listed.
+         * @description Every clone of every snapshot of the image, in any pool and namespace the service can read. Clones in the trash (`trash: true`) still depend on their snapshot until their removal has run. Clones in pools or namespaces the token may not use (another tenant's) are counted in `hidden`, not listed. A page holds at most `limit` clones and 1048576 bytes of JSON; `nextCursor` is given only when more follow. Listings are read a few at a time per replica; beyond the queue 503 CEPH_BUSY with Retry-After.
          */
         get: operations["listImageChildrenInNamespace"];
         put?: never;
@@ -741,7 +747,7 @@ export interface paths {
         };
         /**
          * List tasks, newest first
-         * @description Tasks of every pool the token may see (or of `pool`), newest first; `state` filters. Pass `nextCursor` as `cursor` for the next page.
+         * @description Tasks of every pool the token may see (or of `pool`), newest first; `state` filters. Pass `nextCursor` as `cursor` for the next page. A page holds at most `limit` tasks and 1048576 bytes of JSON. Listings are read a few at a time per replica; beyond the queue 503 CEPH_BUSY.
          */
         get: operations["listTasks"];
         put?: never;
@@ -802,7 +808,7 @@ export interface paths {
         };
         /**
          * List the trash
-         * @description Newest deletion first. Pass `nextCursor` as `cursor` for the next page.
+         * @description Newest deletion first. Pass `nextCursor` as `cursor` for the next page. A page holds at most `limit` entries and 1048576 bytes of JSON. Listings are read a few at a time per replica; beyond the queue 503 CEPH_BUSY.
          */
         get: operations["listTrash"];
         put?: never;
@@ -883,7 +889,7 @@ export interface paths {
         };
         /**
          * List the trash
-         * @description Newest deletion first. Pass `nextCursor` as `cursor` for the next page.
+         * @description Newest deletion first. Pass `nextCursor` as `cursor` for the next page. A page holds at most `limit` entries and 1048576 bytes of JSON. Listings are read a few at a time per replica; beyond the queue 503 CEPH_BUSY.
          */
         get: operations["listTrashInNamespace"];
         put?: never;
@@ -1091,7 +1097,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
+            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
             /** @description the errno name, when Ceph produced the error */
             errno?: string;
             instance?: string;
@@ -1240,6 +1246,8 @@ export interface components {
         SnapshotList: {
             /** @description user snapshots, oldest first */
             items: components["schemas"]["Snapshot"][];
+            /** @description only when more snapshots follow: pass as `cursor` for the next page */
+            nextCursor?: string;
         };
         CloneChild: {
             pool: string;
@@ -1252,9 +1260,12 @@ export interface components {
             trash: boolean;
         };
         CloneChildList: {
+            /** @description by snapshot (oldest first), then pool, namespace and image name */
             items: components["schemas"]["CloneChild"][];
-            /** @description clones in pools or namespaces this token may not use: counted, not listed */
+            /** @description clones in pools or namespaces this token may not use: counted, not listed (of every page) */
             hidden: number;
+            /** @description only when more clones follow: pass as `cursor` for the next page */
+            nextCursor?: string;
         };
         /** @description what the PATCH changed */
         ImagePatchApplied: {
@@ -1395,7 +1406,7 @@ export interface components {
             /** @description named namespaces of the pool, sorted; the default namespace is not listed */
             items: components["schemas"]["Namespace"][];
         };
-        /** @description every metadata key of the image and its value */
+        /** @description metadata keys of the image and their values, in key order: all of them unless the answer has a `Link: <…>; rel="next"` header (only for metadata written outside the API beyond its limits) */
         ImageMetadata: {
             [key: string]: string;
         };
@@ -3420,7 +3431,12 @@ export interface operations {
     };
     listImageMetadata: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description at most this many keys (default 1024, the most an image may hold) */
+                limit?: number;
+                /** @description from the `Link: <…>; rel="next"` of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 /** @description the pool's name, percent-encoded */
@@ -3470,6 +3486,15 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3558,6 +3583,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -3600,7 +3634,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
-                    /** @description the value, at most 16384 characters */
+                    /** @description the value, at most 16384 characters; an image holds at most 1024 keys and 1048576 bytes of metadata (as GET …/metadata answers it: the JSON object's UTF-8 bytes) */
                     value: string;
                 };
             };
@@ -3653,6 +3687,15 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3840,7 +3883,12 @@ export interface operations {
     };
     listImageMetadataInNamespace: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description at most this many keys (default 1024, the most an image may hold) */
+                limit?: number;
+                /** @description from the `Link: <…>; rel="next"` of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 /** @description the pool's name, percent-encoded */
@@ -3892,6 +3940,15 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3982,6 +4039,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -4026,7 +4092,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
-                    /** @description the value, at most 16384 characters */
+                    /** @description the value, at most 16384 characters; an image holds at most 1024 keys and 1048576 bytes of metadata (as GET …/metadata answers it: the JSON object's UTF-8 bytes) */
                     value: string;
                 };
             };
@@ -4079,6 +4145,15 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5012,7 +5087,11 @@ export interface operations {
     };
     listSnapshots: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                /** @description from `nextCursor` of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 /** @description the pool's name, percent-encoded */
@@ -5639,7 +5718,11 @@ export interface operations {
     };
     listSnapshotsInNamespace: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                /** @description from `nextCursor` of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 /** @description the pool's name, percent-encoded */
@@ -6280,7 +6363,11 @@ export interface operations {
     };
     listImageChildren: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                /** @description from `nextCursor` of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 /** @description the pool's name, percent-encoded */
@@ -6447,7 +6534,11 @@ export interface operations {
     };
     listImageChildrenInNamespace: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                /** @description from `nextCursor` of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 /** @description the pool's name, percent-encoded */

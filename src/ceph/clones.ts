@@ -84,13 +84,17 @@ export class Clones {
     return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly: true }, async (img) => readParent(img, `${spec}/${image}`)));
   }
 
-  /** The clones of every snapshot of `spec`/`image` (in every pool the key can read). */
-  children(spec: string, image: string): Promise<ChildInfo[]> {
+  /**
+   * The clones of every snapshot of `spec`/`image` (in every pool the key can read): by snapshot id, then pool,
+   * namespace and image name (the order a listing pages in; `snapshotId` is for its cursor).
+   */
+  children(spec: string, image: string): Promise<(ChildInfo & { snapshotId: number })[]> {
     return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly: true }, async (img) => {
       const target = `${spec}/${image}`;
-      const out: ChildInfo[] = [];
+      const out: (ChildInfo & { snapshotId: number })[] = [];
       for (const s of await listSnapshotIds(img, target)) {
-        for (const c of await childrenAt(img, s.id, target)) out.push({ ...c, snapshot: s.name });
+        const children = (await childrenAt(img, s.id, target)).map((c) => ({ ...c, snapshot: s.name, snapshotId: Number(s.id) }));
+        out.push(...children.sort(compareChildren));
       }
       return out;
     }));
@@ -236,6 +240,16 @@ export async function childrenAt(img: Pointer, snapId: bigint, target: string): 
   } finally {
     await native('rbd_snap_set_by_id', rbdSnapshots.setById, img, CEPH_NOSNAP);
   }
+}
+
+/** The order of clones in a listing: snapshot id, then pool, namespace and image name. */
+export function compareChildren(a: { snapshotId: number; pool: string; namespace: string; image: string },
+  b: { snapshotId: number; pool: string; namespace: string; image: string }): number {
+  if (a.snapshotId !== b.snapshotId) return a.snapshotId - b.snapshotId;
+  for (const k of ['pool', 'namespace', 'image'] as const) {
+    if (a[k] !== b[k]) return a[k] < b[k] ? -1 : 1;
+  }
+  return 0;
 }
 
 /** "pool" + "ns" → "pool/ns" (the pool spec of a child or parent). */

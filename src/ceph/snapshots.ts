@@ -41,10 +41,16 @@ export class Snapshots {
     return mutationLocks(this.conn).run([imageKey(spec, image)], () => this.conn.withIoctx(spec, fn));
   }
 
-  /** The user snapshots of an image, oldest first (snapshot ids grow with time). */
-  list(spec: string, image: string): Promise<SnapshotInfo[]> {
-    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly: true }, (img) =>
-      describeSnapshots(img, `${spec}/${image}`)));
+  /**
+   * The user snapshots of an image, oldest first (snapshot ids grow with time): at most `limit` after the id
+   * `afterId` (a page; `more` when others follow). Only the page's snapshots are read beyond their ids and names.
+   */
+  list(spec: string, image: string, page: { afterId?: number | undefined; limit: number } = { limit: Number.MAX_SAFE_INTEGER }):
+    Promise<{ items: SnapshotInfo[]; more: boolean }> {
+    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly: true }, async (img) => {
+      const items = await describeSnapshots(img, `${spec}/${image}`, undefined, { afterId: page.afterId ?? -1, limit: page.limit + 1 });
+      return { items: items.slice(0, page.limit), more: items.length > page.limit };
+    }));
   }
 
   /** One user snapshot; ENOENT (op rbd_snap_get) when there is none of that name. */
@@ -232,9 +238,12 @@ async function isProtected(img: Pointer, snap: string, target: string): Promise<
  * rbd_snap_get_timestamp aborts the process for an id the handle does not know, so rbd_snap_get_namespace_type
  * (which refreshes the handle and answers ENOENT for such an id) runs right before it on the same handle.
  */
-async function describeSnapshots(img: Pointer, target: string, only?: string): Promise<SnapshotInfo[]> {
+async function describeSnapshots(img: Pointer, target: string, only?: string,
+  page: { afterId: number; limit: number } = { afterId: -1, limit: Number.MAX_SAFE_INTEGER }): Promise<SnapshotInfo[]> {
   const out: SnapshotInfo[] = [];
   for (const s of await listSnapshotIds(img, target)) {
+    if (out.length >= page.limit) break;
+    if (Number(s.id) <= page.afterId) continue;
     if (only !== undefined && s.name !== only) continue;
     const type = await namespaceType(img, s.id, target);
     if (type !== RBD_SNAP_NAMESPACE_TYPE.USER) continue; // gone meanwhile, or trash/group/mirror

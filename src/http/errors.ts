@@ -44,6 +44,8 @@ export const ERROR_CODES = {
   SNAPSHOT_EXISTS: { status: 409, title: 'A snapshot with this name exists' },
   SNAPSHOT_PROTECTED: { status: 409, title: 'The snapshot is protected' },
   SNAPSHOT_HAS_CHILDREN: { status: 409, title: 'The snapshot has clones' },
+  METADATA_LIMIT_EXCEEDED: { status: 409, title: "The image's metadata would exceed its limits (keys or bytes)" },
+  METADATA_TOO_LARGE: { status: 409, title: 'A metadata value is larger than the API serves (written outside it)' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   RATE_LIMITED: { status: 429, title: 'Too many requests for this token' },

@@ -1,6 +1,10 @@
-// Full scans of a pool's image directory (`search=`, `total=true`) cost O(pool): a few at a time, and identical
-// ones in flight share one scan. Beyond the queue, or after waiting too long, 503 CEPH_BUSY + Retry-After:
-// memory and Ceph load stay bounded however many such listings arrive at once.
+// A few at a time, the rest queued; beyond the queue, or after waiting too long, 503 CEPH_BUSY + Retry-After:
+// memory and Ceph load stay bounded however many such requests arrive at once. Two uses:
+// - full scans of a pool's image directory (`search=`, `total=true`) cost O(pool): identical ones in flight
+//   share one scan (image-list.ts);
+// - listing pages that hold up to a page's bytes each (metadata, images with details, snapshots, clones, trash,
+//   tasks): one limiter per process (listingLimiter), so the memory they take at once is at most
+//   LISTING_CONCURRENCY pages (see page-bytes.ts for the bytes of one).
 import { ApiError } from './errors.js';
 
 interface Waiter { grant: () => void; timer: NodeJS.Timeout }
@@ -19,23 +23,27 @@ export class ScanLimiter {
   private readonly queue: Waiter[] = [];
   private readonly inFlight = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly limits: ScanLimits = { concurrency: 4, maxQueue: 64, waitMs: 10_000 }) {}
+  constructor(private readonly limits: ScanLimits = { concurrency: 4, maxQueue: 64, waitMs: 10_000 },
+    private readonly busy: (why: string) => ApiError = scanBusy) {}
 
   get active(): number { return this.running; }
   get waiting(): number { return this.queue.length; }
+
+  /** Run `fn` under the limit, on its own (never shared: a read that must see every earlier write). */
+  async limit<T>(fn: () => Promise<T>): Promise<T> {
+    await this.acquire();
+    try {
+      return await fn();
+    } finally {
+      this.release();
+    }
+  }
 
   /** Run the scan `fn` under the limit; a scan with the same key already in flight is shared, not repeated. */
   run<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const shared = this.inFlight.get(key);
     if (shared) return shared as Promise<T>;
-    const scan = (async () => {
-      await this.acquire();
-      try {
-        return await fn();
-      } finally {
-        this.release();
-      }
-    })();
+    const scan = this.limit(fn);
     this.inFlight.set(key, scan);
     void scan.then(() => undefined, () => undefined).finally(() => {
       if (this.inFlight.get(key) === scan) this.inFlight.delete(key);
@@ -49,7 +57,7 @@ export class ScanLimiter {
       return Promise.resolve();
     }
     if (this.queue.length >= this.limits.maxQueue) {
-      return Promise.reject(busy(`${this.running} full scans are running and ${this.queue.length} waiting`));
+      return Promise.reject(this.busy(`${this.running} are running and ${this.queue.length} waiting`));
     }
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
@@ -57,7 +65,7 @@ export class ScanLimiter {
         timer: setTimeout(() => {
           const i = this.queue.indexOf(waiter);
           if (i >= 0) this.queue.splice(i, 1);
-          reject(busy(`waited ${this.limits.waitMs} ms behind other full scans`));
+          reject(this.busy(`waited ${this.limits.waitMs} ms behind others`));
         }, this.limits.waitMs),
       };
       this.queue.push(waiter);
@@ -75,5 +83,23 @@ export class ScanLimiter {
   }
 }
 
-const busy = (why: string): ApiError => new ApiError('CEPH_BUSY',
+const scanBusy = (why: string): ApiError => new ApiError('CEPH_BUSY',
   `Too many listings that scan a whole pool (search=, total=true) are in flight (${why}); retry shortly, or list by prefix= (not a full scan).`);
+
+/** Listing pages read at once per process, and how many may wait (none of them holds a page while waiting). */
+export const LISTING_LIMITS: ScanLimits = { concurrency: 8, maxQueue: 512, waitMs: 10_000 };
+
+const listingBusy = (why: string): ApiError => new ApiError('CEPH_BUSY',
+  `Too many listing pages (metadata, images with details, snapshots, clones, trash, tasks) are being read (${why}); retry shortly.`);
+
+const listingLimiters = new WeakMap<object, ScanLimiter>();
+
+/** The listing-page limiter of the process that `owner` (the app's Ceph client) belongs to: one for all routes. */
+export function listingLimiter(owner: object): ScanLimiter {
+  let l = listingLimiters.get(owner);
+  if (!l) {
+    l = new ScanLimiter(LISTING_LIMITS, listingBusy);
+    listingLimiters.set(owner, l);
+  }
+  return l;
+}

@@ -8,7 +8,7 @@
 // clone of that source is answered 200; anything less is removed and the clone made again (201).
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { Clones, type CloneIntent, type CloneSource } from '../../ceph/clones.js';
+import { Clones, compareChildren, type CloneIntent, type CloneSource } from '../../ceph/clones.js';
 import { CephError, isCephError, isMissingScope } from '../../ceph/errors.js';
 import { featureBits } from '../../ceph/features.js';
 import type { ImageInfo } from '../../ceph/images.js';
@@ -23,7 +23,10 @@ import { replyTask } from '../task-reply.js';
 import { taskSchema } from '../schemas/tasks.js';
 import { imageParams, problems } from '../schemas/common.js';
 import type { CloneSpecInput } from '../schemas/images.js';
-import { childrenListSchema } from '../schemas/snapshots.js';
+import { childrenListQuery, childrenListSchema } from '../schemas/snapshots.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import { fittingItems, PAGE_BYTES } from '../page-bytes.js';
+import { listingLimiter } from '../scan-limit.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** an intent record younger than this may belong to a clone still being made by another instance */
@@ -272,13 +275,33 @@ export const cloneRoutes: FastifyPluginAsyncZod = async (app) => {
       tags: ['clones'], summary: "The clones of an image's snapshots", operationId: 'listImageChildren',
       description: 'Every clone of every snapshot of the image, in any pool and namespace the service can read. Clones '
         + 'in the trash (`trash: true`) still depend on their snapshot until their removal has run. Clones in pools or '
-        + 'namespaces the token may not use (another tenant\'s) are counted in `hidden`, not listed.',
+        + 'namespaces the token may not use (another tenant\'s) are counted in `hidden`, not listed. A page holds at '
+        + `most \`limit\` clones and ${PAGE_BYTES} bytes of JSON; \`nextCursor\` is given only when more follow. Listings are `
+        + 'read a few at a time per replica; beyond the queue 503 CEPH_BUSY with Retry-After.',
       params: imageParams,
+      querystring: childrenListQuery,
       response: { 200: childrenListSchema, ...problems(400, 401, 403, 404, 503, 504) },
     },
   }, async (req) => {
-    const { shown, hidden } = visibleTo(req.principal, await clones.children(specOf(req.params), req.params.image));
-    return { items: shown.map(({ pool, namespace, image, snapshot, trash }) => ({ pool, namespace, image, snapshot, trash })), hidden };
+    const { limit, cursor } = req.query;
+    let after: { snapshotId: number; pool: string; namespace: string; image: string } | undefined;
+    if (cursor !== undefined) {
+      try {
+        const [snapshotId, pool, namespace, image] = JSON.parse(decodeCursor(cursor) ?? 'null') as unknown[];
+        if (!Number.isSafeInteger(snapshotId) || typeof pool !== 'string' || typeof namespace !== 'string' || typeof image !== 'string') throw new Error();
+        after = { snapshotId: snapshotId as number, pool, namespace, image };
+      } catch {
+        throw new ApiError('VALIDATION_FAILED', 'cursor is not valid: pass nextCursor from a previous page.');
+      }
+    }
+    const all = await listingLimiter(app.ceph).limit(() => clones.children(specOf(req.params), req.params.image));
+    const { shown, hidden } = visibleTo(req.principal, all);
+    const rest = after ? shown.filter((c) => compareChildren(c, after!) > 0) : shown;
+    const items = rest.slice(0, limit).map(({ pool, namespace, image, snapshot, trash }) => ({ pool, namespace, image, snapshot, trash }));
+    items.length = fittingItems(items); // at most a page's bytes
+    const last = rest[items.length - 1];
+    const more = rest.length > items.length && last;
+    return { items, hidden, ...(more ? { nextCursor: encodeCursor(JSON.stringify([last.snapshotId, last.pool, last.namespace, last.image])) } : {}) };
   });
 
   app.post('/images/:image/flatten', {

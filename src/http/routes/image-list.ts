@@ -12,13 +12,16 @@ import { specOf } from '../paths.js';
 import { problems, scopeParams } from '../schemas/common.js';
 import { imageListSchema, listImagesQuery } from '../schemas/images.js';
 import { toImage } from './images.js';
-import { ScanLimiter } from '../scan-limit.js';
+import { fittingItems, PAGE_BYTES } from '../page-bytes.js';
+import { listingLimiter, ScanLimiter } from '../scan-limit.js';
 
 export const imageListRoutes: FastifyPluginAsyncZod = async (app) => {
   const { ceph, settings } = app;
   const directory = new ImageDirectory(ceph);
   // search= and total=true read the whole directory: a few at a time, identical ones shared (scan-limit.ts)
   const scans = new ScanLimiter();
+  // pages with details: a few at a time per process (their memory is bounded by that × a page's bytes)
+  const pages = listingLimiter(ceph);
 
   app.get('/images', {
     schema: {
@@ -31,7 +34,9 @@ export const imageListRoutes: FastifyPluginAsyncZod = async (app) => {
         + '`details=false` (default) never reads an image; `details=true` reads only the images of the returned '
         + 'page, a few at a time: each image\'s header in one OSD operation (an image with snapshots is opened '
         + 'read-only). Watchers are given by GET of one image. `nextCursor` neither loses nor repeats images '
-        + 'that exist throughout the listing while others are created or removed.',
+        + `that exist throughout the listing while others are created or removed. A page holds at most \`limit\` images and `
+        + `${PAGE_BYTES} bytes of JSON: a page cut by bytes has fewer items and a \`nextCursor\` right after its last one. `
+        + 'Pages with details are read a few at a time per replica; beyond the queue 503 CEPH_BUSY with Retry-After.',
       params: scopeParams,
       querystring: listImagesQuery,
       response: { 200: imageListSchema, ...problems(400, 401, 403, 404, 503, 504) },
@@ -59,12 +64,19 @@ export const imageListRoutes: FastifyPluginAsyncZod = async (app) => {
           () => directory.count(pool, { prefix: query.prefix, search: search || undefined }))
         : undefined,
     ]);
-    const last = page.entries[page.entries.length - 1];
-    const nextCursor = page.more && last ? encodeCursor(last.name) : null;
     const counted = count === undefined ? {} : { total: count };
-    if (!details) return { items: page.entries.map(({ name }) => ({ name })), ...counted, nextCursor };
+    /** the page's items, cut to a page's bytes; the cursor follows the last item kept */
+    const bounded = <T extends { name: string }>(items: T[]) => {
+      const n = fittingItems(items);
+      const cut = n < items.length;
+      const last = cut ? items[n - 1] : page.entries[page.entries.length - 1];
+      return { items: cut ? items.slice(0, n) : items, ...counted, nextCursor: (page.more || cut) && last ? encodeCursor(last.name) : null };
+    };
+    if (!details) return bounded(page.entries.map(({ name }) => ({ name })));
     // the directory gave each name's id: the header reads need nothing else
-    const infos = await ceph.images.statMany(pool, page.entries, settings.detailsConcurrency);
-    return { items: infos.filter((i): i is ImageInfo => i !== undefined).map(toImage), ...counted, nextCursor };
+    return pages.limit(async () => {
+      const infos = await ceph.images.statMany(pool, page.entries, settings.detailsConcurrency);
+      return bounded(infos.filter((i): i is ImageInfo => i !== undefined).map(toImage));
+    });
   });
 };

@@ -14,9 +14,13 @@ import { visibleTo, type Principal } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { imagePath, specOf } from '../paths.js';
 import { replyTask } from '../task-reply.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import { fittingItems, PAGE_BYTES } from '../page-bytes.js';
+import { listingLimiter } from '../scan-limit.js';
 import { imageParams, problems } from '../schemas/common.js';
 import {
-  createSnapshotBody, patchSnapshotBody, rollbackQuery, SNAPSHOT_NAME_PATTERN, snapshotListSchema, snapshotParams, snapshotSchema,
+  createSnapshotBody, patchSnapshotBody, rollbackQuery, SNAPSHOT_NAME_PATTERN, snapshotListQuery, snapshotListSchema, snapshotParams,
+  snapshotSchema,
 } from '../schemas/snapshots.js';
 import { taskSchema } from '../schemas/tasks.js';
 
@@ -50,11 +54,26 @@ export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       tags: ['snapshots'], summary: "An image's snapshots", operationId: 'listSnapshots',
       description: 'User snapshots, oldest first. Snapshots librbd keeps for its own purposes (the trash namespace of '
-        + 'clone format 2, mirroring, groups) are not listed.',
+        + 'clone format 2, mirroring, groups) are not listed. A page holds at most `limit` snapshots and '
+        + `${PAGE_BYTES} bytes of JSON; \`nextCursor\` is given only when more follow. Listings are read a few at a time `
+        + 'per replica; beyond the queue 503 CEPH_BUSY with Retry-After.',
       params: imageParams,
+      querystring: snapshotListQuery,
       response: { 200: snapshotListSchema, ...problems(400, 401, 403, 404, 503, 504) },
     },
-  }, async (req) => ({ items: await snapshots.list(specOf(req.params), req.params.image) }));
+  }, async (req) => {
+    const { limit, cursor } = req.query;
+    let afterId: number | undefined;
+    if (cursor !== undefined) {
+      const id = decodeCursor(cursor);
+      if (id === undefined || !/^[0-9]{1,15}$/.test(id)) throw new ApiError('VALIDATION_FAILED', 'cursor is not valid: pass nextCursor from a previous page.');
+      afterId = Number(id);
+    }
+    const page = await listingLimiter(app.ceph).limit(() => snapshots.list(specOf(req.params), req.params.image, { afterId, limit }));
+    const n = fittingItems(page.items); // at most a page's bytes
+    const more = page.more || n < page.items.length;
+    return { items: page.items.slice(0, n), ...(more && n > 0 ? { nextCursor: encodeCursor(String(page.items[n - 1]!.id)) } : {}) };
+  });
 
   app.post('/images/:image/snapshots', {
     schema: {

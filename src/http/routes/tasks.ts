@@ -9,6 +9,9 @@ import { ApiError, toApiError } from '../errors.js';
 import { problems } from '../schemas/common.js';
 import { TASK_ID_PATTERN, taskIdParams, taskListQuery, taskListSchema, taskSchema } from '../schemas/tasks.js';
 import { taskView } from '../task-reply.js';
+import { indexKey } from '../../ceph/task-store.js';
+import { fittingItems, PAGE_BYTES } from '../page-bytes.js';
+import { listingLimiter } from '../scan-limit.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -52,7 +55,8 @@ export const taskRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       tags: ['tasks'], summary: 'List tasks, newest first', operationId: 'listTasks',
       description: 'Tasks of every pool the token may see (or of `pool`), newest first; `state` filters. '
-        + 'Pass `nextCursor` as `cursor` for the next page.',
+        + `Pass \`nextCursor\` as \`cursor\` for the next page. A page holds at most \`limit\` tasks and ${PAGE_BYTES} bytes `
+        + 'of JSON. Listings are read a few at a time per replica; beyond the queue 503 CEPH_BUSY.',
       querystring: taskListQuery,
       response: { 200: taskListSchema, ...problems(400, 401, 403, 404, 503, 504) },
     },
@@ -64,12 +68,15 @@ export const taskRoutes: FastifyPluginAsyncZod = async (app) => {
       throw new ApiError('VALIDATION_FAILED', 'cursor is not a cursor this API gave out.');
     }
     try {
-      const page = await ceph.tasks.list({
+      const page = await listingLimiter(ceph).limit(() => ceph.tasks.list({
         pool, state, limit, cursor,
         visible: p ? (pl, ns) => allows(p, pl, ns) : undefined,
         visiblePool: p ? (pl) => seesPool(p, pl) : undefined,
-      });
-      return { items: page.items.map(taskView), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+      }));
+      const items = page.items.map(taskView);
+      const n = fittingItems(items); // at most a page's bytes: the next page starts after the last task kept
+      const nextCursor = n < items.length ? indexKey(items[n - 1]!.id) : page.nextCursor;
+      return { items: items.slice(0, n), ...(nextCursor ? { nextCursor } : {}) };
     } catch (e) {
       if (isCephError(e, 'ENOENT') && pool !== undefined) throw new ApiError('POOL_NOT_FOUND', `Pool ${pool} does not exist.`, {}, e);
       throw e;

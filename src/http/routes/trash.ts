@@ -12,6 +12,8 @@ import { imagePath, scopePath, specOf } from '../paths.js';
 import { booleanQuery, IMAGE_NAME_PATTERN, problems, scopeParams } from '../schemas/common.js';
 import { restoreBody, taskSchema, trashEntrySchema, trashListQuery, trashListSchema, trashParams } from '../schemas/tasks.js';
 import { monitorLink, replyTask } from '../task-reply.js';
+import { fittingItems, PAGE_BYTES } from '../page-bytes.js';
+import { listingLimiter } from '../scan-limit.js';
 
 export const trashPath = (spec: string, id: string): string => `${scopePath(spec)}/trash/${encodeURIComponent(id)}`;
 
@@ -89,7 +91,8 @@ export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/trash', {
     schema: {
       tags: ['trash'], summary: 'List the trash', operationId: 'listTrash',
-      description: 'Newest deletion first. Pass `nextCursor` as `cursor` for the next page.',
+      description: `Newest deletion first. Pass \`nextCursor\` as \`cursor\` for the next page. A page holds at most \`limit\` `
+        + `entries and ${PAGE_BYTES} bytes of JSON. Listings are read a few at a time per replica; beyond the queue 503 CEPH_BUSY.`,
       params: scopeParams, querystring: trashListQuery,
       response: { 200: trashListSchema, ...problems(400, 401, 403, 404, 503, 504) },
     },
@@ -102,13 +105,16 @@ export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
       if (!m) throw new ApiError('VALIDATION_FAILED', 'cursor is not a cursor this API gave out.');
       after = { ms: Number(m[1]), id: m[2]! };
     }
-    const all = await ceph.trash.list(spec);
-    const rest = after ? all.filter((e) => {
-      const ms = Date.parse(e.deletedAt);
-      return ms < after!.ms || (ms === after!.ms && e.id > after!.id);
-    }) : all;
-    const items = rest.slice(0, limit);
-    return { items, ...(rest.length > limit ? { nextCursor: cursorOf(items[items.length - 1]!) } : {}) };
+    return listingLimiter(ceph).limit(async () => {
+      const all = await ceph.trash.list(spec);
+      const rest = after ? all.filter((e) => {
+        const ms = Date.parse(e.deletedAt);
+        return ms < after!.ms || (ms === after!.ms && e.id > after!.id);
+      }) : all;
+      const items = rest.slice(0, limit);
+      items.length = fittingItems(items); // at most a page's bytes
+      return { items, ...(rest.length > items.length ? { nextCursor: cursorOf(items[items.length - 1]!) } : {}) };
+    });
   });
 
   app.get('/trash/:id', {

@@ -1,9 +1,16 @@
 import { z } from 'zod';
-import { METADATA_KEY_PATTERN, METADATA_VALUE_MAX } from '../../ceph/metadata.js';
+import { METADATA_KEY_PATTERN, METADATA_MAX_BYTES, METADATA_MAX_KEYS, METADATA_VALUE_MAX } from '../../ceph/metadata.js';
 import { imageParams } from './common.js';
 
 export const metadataSchema = z.record(z.string(), z.string())
-  .meta({ id: 'ImageMetadata', description: 'every metadata key of the image and its value' });
+  .meta({ id: 'ImageMetadata', description: 'metadata keys of the image and their values, in key order: all of them unless the '
+    + 'answer has a `Link: <…>; rel="next"` header (only for metadata written outside the API beyond its limits)' });
+
+export const metadataListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(METADATA_MAX_KEYS).default(METADATA_MAX_KEYS)
+    .describe(`at most this many keys (default ${METADATA_MAX_KEYS}, the most an image may hold)`),
+  cursor: z.string().max(8192).optional().describe('from the `Link: <…>; rel="next"` of the previous page'),
+}).strict();
 
 export const metadataEntrySchema = z.object({ key: z.string(), value: z.string() }).meta({ id: 'ImageMetadataEntry' });
 
@@ -24,7 +31,8 @@ export const metadataKeyParams = imageParams.extend({
 
 export const metadataPutBody = z.object({
   value: z.string().max(METADATA_VALUE_MAX).refine((s) => !s.includes('\0'), 'values cannot contain NUL')
-    .describe(`the value, at most ${METADATA_VALUE_MAX} characters`),
+    .describe(`the value, at most ${METADATA_VALUE_MAX} characters; an image holds at most ${METADATA_MAX_KEYS} keys and `
+      + `${METADATA_MAX_BYTES} bytes of metadata (as GET …/metadata answers it: the JSON object's UTF-8 bytes)`),
 }).strict();
 
 export const configOptionSchema = z.object({

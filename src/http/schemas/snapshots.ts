@@ -25,7 +25,13 @@ export const snapshotSchema = z.object({
 
 export const snapshotListSchema = z.object({
   items: z.array(snapshotSchema).describe('user snapshots, oldest first'),
+  nextCursor: z.string().optional().describe('only when more snapshots follow: pass as `cursor` for the next page'),
 }).meta({ id: 'SnapshotList' });
+
+export const snapshotListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(1000),
+  cursor: z.string().max(256).optional().describe('from `nextCursor` of the previous page'),
+}).strict();
 
 export const createSnapshotBody = z.object({ name: snapshotNameForCreate }).strict().meta({ id: 'CreateSnapshot' });
 
@@ -49,6 +55,12 @@ export const childSchema = z.object({
 }).meta({ id: 'CloneChild' });
 
 export const childrenListSchema = z.object({
-  items: z.array(childSchema),
-  hidden: z.number().int().min(0).describe('clones in pools or namespaces this token may not use: counted, not listed'),
+  items: z.array(childSchema).describe('by snapshot (oldest first), then pool, namespace and image name'),
+  hidden: z.number().int().min(0).describe('clones in pools or namespaces this token may not use: counted, not listed (of every page)'),
+  nextCursor: z.string().optional().describe('only when more clones follow: pass as `cursor` for the next page'),
 }).meta({ id: 'CloneChildList' });
+
+export const childrenListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(1000),
+  cursor: z.string().max(8192).optional().describe('from `nextCursor` of the previous page'),
+}).strict();
