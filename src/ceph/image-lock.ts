@@ -41,7 +41,8 @@ export class ImageBusyError extends Error {
 export interface LockOptions {
   /** longest wait for all the keys, ms */
   waitMs?: number;
-  /** a task id: a waiter that gives up is told which task holds the key (long holds) */
+  /** a task id: a waiter that gives up is told which task holds the key (long holds); a task's run takes its
+   * keys afresh, whatever async context started it */
   task?: string;
 }
 
@@ -101,7 +102,9 @@ export class MutationLocks {
 
   /** Run `fn` holding every key of `keys` (and those the caller already holds). */
   run<T>(keys: readonly MutationKey[], fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
-    const held = this.held.getStore() ?? new Set<string>();
+    // a task never inherits the holds of the request that queued it (a runner started from inside a request's
+    // async context would otherwise believe it holds that request's keys)
+    const held = opts.task ? new Set<string>() : this.held.getStore() ?? new Set<string>();
     const byId = new Map(keys.map(resolve).filter((k) => !held.has(k.id)).map((k) => [k.id, k]));
     const wanted = [...byId.values()].sort((a, b) => (a.oid < b.oid ? -1 : a.oid > b.oid ? 1 : 0));
     if (wanted.length === 0) return fn();
