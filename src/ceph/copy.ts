@@ -50,14 +50,14 @@ export function temporaryName(): string {
 type LongSession = CephSession & { withIoctxLong?: CephSession['withIoctx'] };
 const unboundedIoctx = (c: LongSession): CephSession['withIoctx'] => (c.withIoctxLong ?? c.withIoctx).bind(c);
 
-/** Register the `image.copy` handler on the task engine. */
-export function registerImageCopy(session: CephSession, tasks: TaskEngine): void {
+/** Register the `image.copy` handler on the task engine (it works through the run's own client, ctx.session). */
+export function registerImageCopy(_session: CephSession, tasks: TaskEngine): void {
   if (tasks.hasHandler(COPY_ACTION)) return;
   tasks.register<CopyParams>({
     action: COPY_ACTION,
-    run: (ctx) => runCopy(session, ctx),
+    run: (ctx) => runCopy(ctx.session, ctx),
     // a copy cut short is not resumed: remove what it made, the task ends INTERRUPTED
-    interrupted: async (ctx) => { await removeTemporary(session, ctx.params); },
+    interrupted: async (ctx) => { await removeTemporary(ctx.session, ctx.params); },
   });
 }
 
