@@ -765,7 +765,7 @@ export interface paths {
         post?: never;
         /**
          * Cancel a task
-         * @description A queued task ends `cancelled` at once (204). A running task is asked to stop (202 with the task, `cancelRequested: true`); it ends `cancelled` within seconds. 409 TASK_FINISHED when it already ended.
+         * @description A queued task ends `cancelled` at once (204). A running task is asked to stop, and the answer waits for its runner (up to 10 s): 202 with the task once it has ended `cancelled` (the cancel took effect). A 202 always means the task ended `cancelled`; a task that ends `succeeded` or `failed` never got a 202. 409 TASK_FINISHED when it had already ended, or ended meanwhile because its work could no longer be stopped (`state` says how); 409 TASK_NOT_CANCELLABLE when its runner did not stop it in time (a step that cannot be interrupted, or a stalled runner): the request stays recorded, so the task still ends `cancelled` if its runner stops it later, else it runs to its end; GET it for the outcome.
          */
         delete: operations["cancelTask"];
         options?: never;
@@ -1091,7 +1091,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
+            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "TASK_NOT_CANCELLABLE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
             /** @description the errno name, when Ceph produced the error */
             errno?: string;
             instance?: string;
