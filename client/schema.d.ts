@@ -765,7 +765,7 @@ export interface paths {
         post?: never;
         /**
          * Cancel a task
-         * @description A queued task ends `cancelled` at once (204). A running task is asked to stop, and the answer waits for its runner (up to 10 s): 202 with the task once it has ended `cancelled` (the cancel took effect). A 202 always means the task ended `cancelled`; a task that ends `succeeded` or `failed` never got a 202. 409 TASK_FINISHED when it had already ended, or ended meanwhile because its work could no longer be stopped (`state` says how); 409 TASK_NOT_CANCELLABLE when its runner did not stop it in time (a step that cannot be interrupted, or a stalled runner): the request stays recorded, so the task still ends `cancelled` if its runner stops it later, else it runs to its end; GET it for the outcome.
+         * @description A queued task ends `cancelled` at once (204). A running task is asked to stop, and the answer waits for its runner (up to 10 s): 202 with the task once it has ended `cancelled` (the cancel took effect). A 202 always means the task ended `cancelled`; a task that ends `succeeded` or `failed` never got a 202. A task with a commit point (image.copy: the rename) is answered at once: 202 before it (it will end `cancelled`), 409 TASK_NOT_CANCELLABLE after it. 409 TASK_FINISHED when it had already ended, or ended meanwhile because its work could no longer be stopped (`state` says how); 409 TASK_NOT_CANCELLABLE when its runner did not stop it in time (a step that cannot be interrupted, or a stalled runner): the request stays recorded, so the task still ends `cancelled` if its runner stops it later, else it runs to its end; GET it for the outcome.
          */
         delete: operations["cancelTask"];
         options?: never;

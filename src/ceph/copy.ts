@@ -56,6 +56,8 @@ export function registerImageCopy(_session: CephSession, tasks: TaskEngine): voi
   tasks.register<CopyParams>({
     action: COPY_ACTION,
     run: (ctx) => runCopy(ctx.session, ctx),
+    // the rename of the temporary is the one step that cannot be undone: until then a cancel always takes effect
+    commitPoint: true,
     // a copy cut short is not resumed: remove what it made, the task ends INTERRUPTED
     interrupted: async (ctx) => { await removeTemporary(ctx.session, ctx.params); },
   });
@@ -77,6 +79,7 @@ async function runCopy(session: CephSession, ctx: TaskContext<CopyParams>): Prom
       }
     }));
     if (ctx.signal.aborted) throw new TaskFailure('CANCELLED', 'The copy was cancelled.');
+    await ctx.commit();
     await unboundedIoctx(session)(dst, (io) => io.use('rbd_rename', async (d) => {
       const rc = await native<number>('rbd_rename', rbdManage.rename, d, p.temporary, p.destination.name);
       if (rc === -E.EEXIST) {

@@ -63,6 +63,13 @@ export interface TaskContext<P> {
    * it, never through the service's request client, so a takeover's fencing stops this run and nothing else.
    */
   session: TaskSession;
+  /**
+   * The commit point of a handler with `commitPoint: true`: call it right before the first step that cannot be
+   * undone. Throws (the task ends cancelled) when a cancel was accepted before; afterwards a cancel answers 409
+   * TASK_NOT_CANCELLABLE. One compare-and-swap on the record, so a cancel and the commit exclude each other
+   * across replicas. A no-op for other handlers.
+   */
+  commit(): Promise<void>;
   /** 1 on the first run, more when a runner took the task over and runs it again ('resume') */
   attempt: number;
 }
@@ -75,6 +82,12 @@ export interface TaskHandler<P = Record<string, unknown>> {
    * leaves nothing half-made; the task then ends failed with code INTERRUPTED.
    */
   interrupted: 'resume' | ((ctx: TaskContext<P>) => Promise<void>);
+  /**
+   * The handler calls ctx.commit() before its first step that cannot be undone, and undoes everything before it
+   * when cancelled. Until then a cancel is accepted at once (202: it will take effect); after it, refused at once.
+   * Without a commit point a cancel's answer waits for the runner's outcome (cancel()).
+   */
+  commitPoint?: boolean;
 }
 
 /** Throw from a handler to fail the task with a stable code of your own. */
@@ -355,6 +368,8 @@ export class TaskEngine {
         const rec = await readRecord(p, id);
         if (!rec || rec.id !== id) throw new TaskNotFoundError(id);
         if (isFinished(rec.state)) throw new TaskFinishedError(publicView(rec));
+        // past its commit point: the work can no longer be stopped
+        if (rec.state === 'running' && rec.commit === 'passed') throw new TaskNotCancellableError(publicView(rec), 0);
         if (rec.state === 'running' && rec.cancelRequested) return rec;
         const next: StoredTask = rec.state === 'queued'
           ? { ...rec, v: rec.v + 1, state: 'cancelled', finishedAt: nowIso() }
@@ -373,6 +388,8 @@ export class TaskEngine {
       throw new CephError('task_cancel', -E.EAGAIN, `task ${id} kept changing`);
     }));
     if (asked.state === 'cancelled') return { task: publicView(asked), wasRunning: false };
+    // before its commit point: the runner's commit will find the request and stop (see ctx.commit)
+    if (asked.commit === 'pending') return { task: publicView(asked), wasRunning: true };
     // the runner's answer: the final state (written once, by compare-and-swap)
     const started = Date.now();
     let last = asked;
@@ -549,6 +566,8 @@ export class TaskEngine {
         attempts: (rec.attempts ?? 0) + 1, runner: this.instance, ...(myAddr ? { runnerAddr: myAddr } : {}),
       };
       if (!myAddr) delete next.runnerAddr;
+      if (handler.commitPoint && (mode === 'start' || mode === 'resume')) next.commit = 'pending';
+      else delete next.commit;
       if (!(await withIo((p) => casRecord(p, next)))) return 'skipped'; // cancelled or changed meanwhile: next scan decides
       rec = next;
       if (!takenOver) {
@@ -627,6 +646,29 @@ export class TaskEngine {
       },
       io: longIo,
       session: runner,
+      commit: async () => {
+        if (rec.commit !== 'pending') return;
+        const cancelled = () => {
+          run.stopReason ??= 'cancel';
+          run.abort.abort(new Error('cancelled'));
+          return new CephError('task_commit', -E.ECANCELED, `task ${c.id} was cancelled before its commit point`);
+        };
+        if (run.stopReason === 'cancel') throw cancelled();
+        await withIo(async (p) => {
+          for (let attempt = 0; attempt < 20; attempt++) {
+            const fresh = await readRecord(p, c.id);
+            if (!fresh || fresh.runner !== rec.runner || fresh.attempts !== rec.attempts || isFinished(fresh.state)) {
+              run.stopReason ??= 'lease';
+              run.abort.abort(new Error('lease lost'));
+              throw new CephError('task_commit', -E.EBUSY, `task ${c.id} is not this run's any more`);
+            }
+            if (fresh.cancelRequested) throw cancelled();
+            const next: StoredTask = { ...fresh, v: fresh.v + 1, commit: 'passed' };
+            if (await casRecord(p, next)) { rec = next; return; }
+          }
+          throw new CephError('task_commit', -E.EAGAIN, c.id);
+        });
+      },
     };
 
     // keeper: lease renewal, progress writes (throttled), cancel requests from other replicas
@@ -698,7 +740,7 @@ export class TaskEngine {
     if (run.stopReason === 'shutdown' && !ok) return 'handover';
     const end = (state: TaskState, patch: Partial<StoredTask>, reason: string) =>
       this.finish(runner, c.pool, rec, state, patch, reason).then((r) => (r === 'lost' ? 'lost' as const : 'done' as const));
-    if (mode === 'cancelled' || (run.stopReason === 'cancel' && !ok)) {
+    if (mode === 'cancelled' || (run.stopReason === 'cancel' && (!ok || rec.commit === 'pending'))) {
       return end('cancelled', { progress: progressNow() }, 'cancelled');
     }
     if (mode === 'cleanup') {

@@ -140,6 +140,8 @@ export const taskRoutes: FastifyPluginAsyncZod = async (app) => {
       description: 'A queued task ends `cancelled` at once (204). A running task is asked to stop, and the answer waits '
         + 'for its runner (up to 10 s): 202 with the task once it has ended `cancelled` (the cancel took effect). '
         + 'A 202 always means the task ended `cancelled`; a task that ends `succeeded` or `failed` never got a 202. '
+        + 'A task with a commit point (image.copy: the rename) is answered at once: 202 before it (it will end `cancelled`), '
+        + '409 TASK_NOT_CANCELLABLE after it. '
         + '409 TASK_FINISHED when it had already ended, or ended meanwhile because its work could no longer be stopped '
         + '(`state` says how); 409 TASK_NOT_CANCELLABLE when its runner did not stop it in time (a step that cannot be '
         + 'interrupted, or a stalled runner): the request stays recorded, so the task still ends `cancelled` if its runner '
@@ -158,6 +160,10 @@ export const taskRoutes: FastifyPluginAsyncZod = async (app) => {
         throw new ApiError('TASK_FINISHED', e.tooLate
           ? `Task ${task.id} ended ${e.task.state} before it could be stopped: the cancel came too late.`
           : `Task ${task.id} already ended (${e.task.state}).`, { state: e.task.state });
+      }
+      if (e instanceof TaskNotCancellableError && e.waitedMs === 0) {
+        throw new ApiError('TASK_NOT_CANCELLABLE', `Task ${task.id} is past the step after which it cannot be stopped; `
+          + 'it runs to its end: GET the task for its outcome.', { state: e.task.state });
       }
       if (e instanceof TaskNotCancellableError) {
         throw new ApiError('TASK_NOT_CANCELLABLE', `Task ${task.id} did not stop within ${Math.round(e.waitedMs / 1000)} s `
