@@ -3,7 +3,7 @@
 // deadline, and exposes Pools and Images over whichever connection is current.
 import type { Pointer } from '../native/types.js';
 import { E } from '../native/errno.js';
-import { CephConnection, type CephSession, type ConnectOptions, type MonCommandResult } from './connection.js';
+import { CephConnection, withDeadline, type CephSession, type ConnectOptions, type MonCommandResult } from './connection.js';
 import { CephError } from './errors.js';
 import { callTrace, type CallTrace } from './call.js';
 import type { Handle } from './handle.js';
@@ -13,6 +13,7 @@ import { Pools } from './pools.js';
 import { registerImageShrink } from './image-shrink.js';
 import { registerImageCopy } from './copy.js';
 import { registerObjectMapRebuild } from './image-features.js';
+import { RunnerClients } from './runner-clients.js';
 import { TaskEngine, type TaskEngineOptions } from './tasks.js';
 import { Trash } from './trash.js';
 
@@ -40,6 +41,8 @@ export class CephClient implements CephSession {
   /** durable long operations (src/ceph/tasks.ts); runs tasks while connected */
   readonly tasks: TaskEngine;
   readonly trash: Trash;
+  /** the task runs' own librados clients: a takeover's fencing never reaches this client (runner-clients.ts) */
+  readonly runnerClients: RunnerClients;
   #conn: CephConnection | undefined;
   #state: ClientState = 'disconnected';
   #lastError: unknown;
@@ -54,11 +57,12 @@ export class CephClient implements CephSession {
     mutationLocks(this, opts.locks); // first, so that every user of this client's locks gets these settings
     this.pools = new Pools(this);
     this.images = new Images(this);
-    this.tasks = new TaskEngine(this, opts.tasks);
+    this.runnerClients = new RunnerClients(opts);
+    this.tasks = new TaskEngine(this, opts.tasks, this.runnerClients);
     this.trash = new Trash(this, this.tasks);
     registerImageShrink(this, this.tasks);
     registerImageCopy(this, this.tasks);
-    registerObjectMapRebuild(this.tasks, this);
+    registerObjectMapRebuild(this.tasks);
     this.#backoff = opts.backoffMinMs ?? 500;
   }
 
@@ -77,6 +81,7 @@ export class CephClient implements CephSession {
   async close(): Promise<void> {
     // tasks first, while connected: a running task's lease is released (handed over) before the connection goes
     await this.tasks.stop();
+    await this.runnerClients.close();
     this.setState('closed');
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#mapTimer);
@@ -215,24 +220,4 @@ export class CephClient implements CephSession {
   }
 }
 
-/** A deadline error whose work goes on: `pending` settles when it really ends. */
-export type StillRunning = CephError & { pending?: Promise<unknown> };
-
-/**
- * Reject when `promise` takes longer than `ms` (the work itself goes on; the error's `pending` follows it).
- * With a trace: ETIMEDOUT names the native call that was running; if the work was only waiting for a local
- * slot, it is a `busy` error (503 CEPH_BUSY), not "the cluster did not answer".
- */
-export function withDeadline<T>(op: string, ms: number, promise: Promise<T>, trace?: CallTrace): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const e: StillRunning = trace && trace.queued > 0 && trace.running === 0
-        ? new CephError(trace.op ?? op, -E.EAGAIN, `waited ${ms} ms for a free Ceph slot in this instance`, 'busy')
-        : new CephError(trace?.op ?? op, -E.ETIMEDOUT, `no answer within ${ms} ms`);
-      e.pending = promise.then(() => undefined, () => undefined);
-      reject(e);
-    }, ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
+export { withDeadline, type StillRunning } from './connection.js';

@@ -7,7 +7,7 @@ import { cString, takeRadosBuffer } from '../native/memory.js';
 import { E, errnoName } from '../native/errno.js';
 import { capMallocArenas, trimMalloc } from '../native/malloc.js';
 import type { Pointer } from '../native/types.js';
-import { native, nativeChecked, nativeProbe } from './call.js';
+import { native, nativeChecked, nativeProbe, type CallTrace } from './call.js';
 import { CephError, check, isCephError } from './errors.js';
 import { Handle } from './handle.js';
 
@@ -331,4 +331,26 @@ export function splitPoolSpec(spec: string): { pool: string; namespace: string }
 /** The inverse of splitPoolSpec. */
 export function poolSpec(pool: string, namespace: string | undefined): string {
   return namespace ? `${pool}/${namespace}` : pool;
+}
+
+/** A deadline error whose work goes on: `pending` settles when it really ends. */
+export type StillRunning = CephError & { pending?: Promise<unknown> };
+
+/**
+ * Reject when `promise` takes longer than `ms` (the work itself goes on; the error's `pending` follows it).
+ * With a trace: ETIMEDOUT names the native call that was running; if the work was only waiting for a local
+ * slot, it is a `busy` error (503 CEPH_BUSY), not "the cluster did not answer".
+ */
+export function withDeadline<T>(op: string, ms: number, promise: Promise<T>, trace?: CallTrace): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const e: StillRunning = trace && trace.queued > 0 && trace.running === 0
+        ? new CephError(trace.op ?? op, -E.EAGAIN, `waited ${ms} ms for a free Ceph slot in this instance`, 'busy')
+        : new CephError(trace?.op ?? op, -E.ETIMEDOUT, `no answer within ${ms} ms`);
+      e.pending = promise.then(() => undefined, () => undefined);
+      reject(e);
+    }, ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }

@@ -51,14 +51,16 @@ export function temporaryName(): string {
 type LongSession = CephSession & { withIoctxLong?: CephSession['withIoctx'] };
 const unboundedIoctx = (c: LongSession): CephSession['withIoctx'] => (c.withIoctxLong ?? c.withIoctx).bind(c);
 
-/** Register the `image.copy` handler on the task engine. */
-export function registerImageCopy(session: CephSession, tasks: TaskEngine): void {
+/** Register the `image.copy` handler on the task engine (it works through the run's own client, ctx.session). */
+export function registerImageCopy(_session: CephSession, tasks: TaskEngine): void {
   if (tasks.hasHandler(COPY_ACTION)) return;
   tasks.register<CopyParams>({
     action: COPY_ACTION,
-    run: (ctx) => runCopy(session, ctx),
+    run: (ctx) => runCopy(ctx.session, ctx),
+    // the rename of the temporary is the one step that cannot be undone: until then a cancel always takes effect
+    commitPoint: true,
     // a copy cut short is not resumed: remove what it made, the task ends INTERRUPTED
-    interrupted: async (ctx) => { await removeTemporary(session, ctx.params); },
+    interrupted: async (ctx) => { await removeTemporary(ctx.session, ctx.params); },
   });
 }
 
@@ -78,6 +80,7 @@ async function runCopy(session: CephSession, ctx: TaskContext<CopyParams>): Prom
       }
     }));
     if (ctx.signal.aborted) throw new TaskFailure('CANCELLED', 'The copy was cancelled.');
+    await ctx.commit();
     // the destination name's mutation lock: a create, restore or rename into that name runs before or after,
     // never between librbd's rename steps (docs/concurrency.md)
     await mutationLocks(session).run([imageKey(dst, p.destination.name)], () => unboundedIoctx(session)(dst, (io) => io.use('rbd_rename', async (d) => {

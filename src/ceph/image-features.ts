@@ -171,7 +171,7 @@ export const INLINE_REBUILD_MAX_OBJECTS = 8192;
  * The `image.object-map-rebuild` task: rbd_rebuild_object_map with progress, cancellable. Interrupted → resume
  * (rebuilding again is idempotent).
  */
-export function registerObjectMapRebuild(tasks: TaskEngine, session: CephSession): void {
+export function registerObjectMapRebuild(tasks: TaskEngine): void {
   if (tasks.hasHandler(REBUILD_ACTION)) return;
   tasks.register<Record<string, never>>({
     action: REBUILD_ACTION,
@@ -179,7 +179,7 @@ export function registerObjectMapRebuild(tasks: TaskEngine, session: CephSession
     run: async (ctx) => {
       const { pool, namespace, image, imageId } = ctx.task.target;
       const target = `${poolSpec(pool, namespace)}/${image}`;
-      return holdTaskImage(session, ctx.task, () => ctx.io(async (p) => {
+      return holdTaskImage(ctx.session, ctx.task, () => ctx.io(async (p) => {
         const out: [Pointer | null] = [null];
         try {
           if (imageId) await nativeChecked('rbd_open_by_id', target, rbdManage.openById, p, imageId, out, null);

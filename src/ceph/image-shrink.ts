@@ -14,7 +14,7 @@ import { TaskFailure, type TaskContext, type TaskEngine } from './tasks.js';
 
 export interface ShrinkParams { size: number }
 
-export function registerImageShrink(session: CephSession, tasks: TaskEngine): void {
+export function registerImageShrink(_session: CephSession, tasks: TaskEngine): void {
   tasks.register<ShrinkParams>({
     action: 'image.shrink',
     interrupted: 'resume',
@@ -23,7 +23,7 @@ export function registerImageShrink(session: CephSession, tasks: TaskEngine): vo
       const size = ctx.params.size;
       const target = `${namespace ? `${pool}/${namespace}` : pool}/${image}`;
       if (!Number.isSafeInteger(size) || size < 0) throw new TaskFailure('VALIDATION_FAILED', `size must be whole bytes, got ${String(size)}`);
-      return holdTaskImage(session, ctx.task, () => ctx.io(async (p) => {
+      return holdTaskImage(ctx.session, ctx.task, () => ctx.io(async (p) => {
         const out: [Pointer | null] = [null];
         try {
           // by id when known: a rename (or a new image under the old name) does not redirect the shrink

@@ -107,7 +107,8 @@ function isZero(b: Buffer): boolean {
   return true;
 }
 
-export function registerSnapshotTasks(tasks: TaskEngine, session: TaskSession): void {
+/** Both handlers work through the run's own client (ctx.session), not `_session`. */
+export function registerSnapshotTasks(tasks: TaskEngine, _session: TaskSession): void {
   if (!tasks.hasHandler(ROLLBACK_ACTION)) {
     tasks.register<Record<string, unknown>>({
       action: ROLLBACK_ACTION,
@@ -117,7 +118,7 @@ export function registerSnapshotTasks(tasks: TaskEngine, session: TaskSession): 
         const target = `${specText(pool, namespace)}/${image}`;
         if (!snapshot) throw new TaskFailure('VALIDATION_FAILED', 'a rollback task needs target.snapshot');
         checkSnapshotName('rbd_snap_rollback_with_progress', snapshot, target);
-        return holdTaskImage(session, ctx.task, () => longIo(session, specText(pool, namespace), async (io) => {
+        return holdTaskImage(ctx.session, ctx.task, () => longIo(ctx.session, specText(pool, namespace), async (io) => {
           const watchers = await withImage(io, target, image, true, (img) => watcherAddresses(img, target));
           if (watchers.length > 0) {
             throw new TaskFailure('IMAGE_IN_USE', `Image ${target} is open by ${watchers.length} client(s) (${watchers.join(', ')}); `
@@ -146,7 +147,7 @@ export function registerSnapshotTasks(tasks: TaskEngine, session: TaskSession): 
       run: async (ctx: TaskContext<Record<string, unknown>>) => {
         const { pool, namespace, image } = ctx.task.target;
         const target = `${specText(pool, namespace)}/${image}`;
-        return holdTaskImage(session, ctx.task, () => longIo(session, specText(pool, namespace), async (io) => withImage(io, target, image, false, async (img) => {
+        return holdTaskImage(ctx.session, ctx.task, () => longIo(ctx.session, specText(pool, namespace), async (io) => withImage(io, target, image, false, async (img) => {
           // A flatten after a flatten whose process was killed mid-way loses data: librbd's copy-up skips some
           // objects, and once the parent is detached those blocks read as zeros. Seen with the rbd CLI's flatten
           // too (snapshots-kill.test.ts; Ceph 16.2.15), while reads through the parent were still right. So a

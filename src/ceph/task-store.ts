@@ -48,6 +48,8 @@ export interface StoredTask extends TaskRecord {
   runner?: string;
   /** its librados client address: blocklisted by the replica that takes the task over (fencing) */
   runnerAddr?: string;
+  /** a handler with a commit point: 'pending' (a cancel is accepted at once) or 'passed' (refused) */
+  commit?: 'pending' | 'passed';
 }
 
 export const RECORD_PREFIX = 'rbdapi_task.';
@@ -228,6 +230,6 @@ export async function removeIfEmpty(io: Pointer, id: string): Promise<void> {
 
 /** The public view of a stored record. */
 export function publicView(s: StoredTask): TaskRecord {
-  const { v: _v, runner: _r, runnerAddr: _a, ...rest } = s;
+  const { v: _v, runner: _r, runnerAddr: _a, commit: _c, ...rest } = s;
   return rest;
 }

@@ -10,9 +10,16 @@
 // starts at once when a slot is free. At most LONG (longLimiter) tasks run per process, picked round-robin
 // by pool spec, so one tenant's long purge does not hold another tenant's flatten.
 //
+// Runners' clients: a task runs on a librados client of its own (runner-clients.ts), never on the client
+// that serves requests, so the fencing of a takeover (blocklisting the previous run's client) stops that run
+// and nothing else of the replica.
+//
 // Cancel: a queued task becomes cancelled at once (compare-and-swap); a running one gets cancelRequested in
 // its record, which its runner sees within a second: the signal aborts and librbd progress callbacks return
-// -ECANCELED.
+// -ECANCELED. Whether that stops the work is known only when the handler returns (librbd may finish a step
+// anyway), so cancel() waits for the outcome: `cancelled` is the runner's word that the work stopped; a task
+// that ended succeeded/failed meanwhile, or a runner that did not answer within cancelWaitMs, is "too late"
+// (409). One final state, written once by compare-and-swap: an accepted cancel and a success exclude each other.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { longLimiter } from '../native/async-call.js';
@@ -25,6 +32,7 @@ import { native } from './call.js';
 import { poolSpec, splitPoolSpec, type CephSession } from './connection.js';
 import { CephError, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
+import { sharedRunner, type RunnerSession, type RunnerSource } from './runner-clients.js';
 import {
   ACTIVE_OBJECT, casRecord, createRecord, FINISHED_OBJECT, idOfKey, INDEX_OBJECT, indexKey, isFinished, isIndexKey, lockLease, newTaskId,
   omapPage, omapRemove, omapSet, parseTaskId, publicView, readRecord, removeIfEmpty, removeRecord, unlockLease,
@@ -50,6 +58,18 @@ export interface TaskContext<P> {
   withProgress<T>(fn: (cb: unknown) => Promise<T>, range?: { from: number; to: number }): Promise<T>;
   /** An I/O context of the task's pool spec (target.pool/target.namespace), without the per-request deadline. */
   io<T>(fn: (io: Pointer) => Promise<T>): Promise<T>;
+  /**
+   * This run's own librados client: do every other Ceph call of the task (other pools, image handles) through
+   * it, never through the service's request client, so a takeover's fencing stops this run and nothing else.
+   */
+  session: TaskSession;
+  /**
+   * The commit point of a handler with `commitPoint: true`: call it right before the first step that cannot be
+   * undone. Throws (the task ends cancelled) when a cancel was accepted before; afterwards a cancel answers 409
+   * TASK_NOT_CANCELLABLE. One compare-and-swap on the record, so a cancel and the commit exclude each other
+   * across replicas. A no-op for other handlers.
+   */
+  commit(): Promise<void>;
   /** 1 on the first run, more when a runner took the task over and runs it again ('resume') */
   attempt: number;
 }
@@ -62,6 +82,12 @@ export interface TaskHandler<P = Record<string, unknown>> {
    * leaves nothing half-made; the task then ends failed with code INTERRUPTED.
    */
   interrupted: 'resume' | ((ctx: TaskContext<P>) => Promise<void>);
+  /**
+   * The handler calls ctx.commit() before its first step that cannot be undone, and undoes everything before it
+   * when cancelled. Until then a cancel is accepted at once (202: it will take effect); after it, refused at once.
+   * Without a commit point a cancel's answer waits for the runner's outcome (cancel()).
+   */
+  commitPoint?: boolean;
 }
 
 /** Throw from a handler to fail the task with a stable code of your own. */
@@ -76,7 +102,18 @@ export class TaskNotFoundError extends Error {
   constructor(readonly id: string) { super(`task ${id} does not exist`); this.name = 'TaskNotFoundError'; }
 }
 export class TaskFinishedError extends Error {
-  constructor(readonly task: TaskRecord) { super(`task ${task.id} already ended (${task.state})`); this.name = 'TaskFinishedError'; }
+  /** `tooLate`: it ended (succeeded/failed) while this cancel waited for its runner */
+  constructor(readonly task: TaskRecord, readonly tooLate = false) {
+    super(`task ${task.id} ${tooLate ? 'ended' : 'already ended'} (${task.state})`);
+    this.name = 'TaskFinishedError';
+  }
+}
+/** A cancel its runner did not confirm within cancelWaitMs: not accepted (the request stays in the record). */
+export class TaskNotCancellableError extends Error {
+  constructor(readonly task: TaskRecord, readonly waitedMs: number) {
+    super(`task ${task.id} did not stop within ${waitedMs} ms`);
+    this.name = 'TaskNotCancellableError';
+  }
 }
 
 export interface TaskTransition {
@@ -112,6 +149,8 @@ export interface TaskEngineOptions {
   run: boolean;
   /** finished tasks are removed this long after they ended, ms (0 = kept for ever) */
   retentionMs: number;
+  /** how long a cancel of a running task waits for its runner to stop it, ms */
+  cancelWaitMs: number;
 }
 
 /** The defaults; the service sets them from TASK_* (src/config.ts). */
@@ -121,6 +160,7 @@ export const DEFAULT_TASK_OPTIONS: TaskEngineOptions = {
   progressMs: 500,
   run: true,
   retentionMs: 7 * 86_400_000,
+  cancelWaitMs: 10_000,
 };
 
 /** What the engine needs from the client. */
@@ -162,8 +202,15 @@ export class TaskEngine {
   private started = false;
   private stopping = false;
 
-  constructor(private readonly session: TaskSession, opts: Partial<TaskEngineOptions> = {}) {
+  private readonly runners: RunnerSource;
+
+  /**
+   * `session` serves submit, reads, cancel and the scan; task runs get their clients from `runners` (default:
+   * `session` itself, for tools and tests on one connection — then a takeover fences that whole client).
+   */
+  constructor(private readonly session: TaskSession, opts: Partial<TaskEngineOptions> = {}, runners?: RunnerSource) {
     this.opts = { ...DEFAULT_TASK_OPTIONS, ...opts };
+    this.runners = runners ?? sharedRunner(session);
   }
 
   register<P>(handler: TaskHandler<P>): void {
@@ -186,6 +233,7 @@ export class TaskEngine {
     if (this.started || !this.opts.run) return;
     this.started = true;
     this.stopping = false;
+    this.runners.warm?.();
     const tick = () => {
       this.scanTimer = setTimeout(() => {
         void this.scan().finally(() => { if (this.started) tick(); });
@@ -307,17 +355,22 @@ export class TaskEngine {
   }
 
   /**
-   * Cancel: a queued task ends cancelled at once; a running one is asked to stop (cancelRequested) and ends
-   * cancelled when its runner has stopped. TaskFinishedError when it already ended.
+   * Cancel. A queued task ends cancelled at once (`wasRunning` false). A running one is asked to stop
+   * (cancelRequested), then this waits for its runner's answer: the task ended `cancelled` (the work stopped:
+   * the cancel took effect). TaskFinishedError when it had already ended, or ended succeeded/failed meanwhile
+   * (`tooLate`: the work could not be stopped any more); TaskNotCancellableError when the runner did not stop
+   * it within cancelWaitMs (a step that cannot be interrupted, or a stalled runner).
    */
-  async cancel(id: string): Promise<TaskRecord> {
+  async cancel(id: string): Promise<{ task: TaskRecord; wasRunning: boolean }> {
     const pool = await this.poolOfTask(id);
-    return this.session.withIoctx(pool, (io) => io.use('task_cancel', async (p) => {
+    const asked = await this.session.withIoctx(pool, (io) => io.use('task_cancel', async (p) => {
       for (let attempt = 0; attempt < 20; attempt++) {
         const rec = await readRecord(p, id);
         if (!rec || rec.id !== id) throw new TaskNotFoundError(id);
         if (isFinished(rec.state)) throw new TaskFinishedError(publicView(rec));
-        if (rec.state === 'running' && rec.cancelRequested) return publicView(rec);
+        // past its commit point: the work can no longer be stopped
+        if (rec.state === 'running' && rec.commit === 'passed') throw new TaskNotCancellableError(publicView(rec), 0);
+        if (rec.state === 'running' && rec.cancelRequested) return rec;
         const next: StoredTask = rec.state === 'queued'
           ? { ...rec, v: rec.v + 1, state: 'cancelled', finishedAt: nowIso() }
           : { ...rec, v: rec.v + 1, cancelRequested: true };
@@ -330,10 +383,25 @@ export class TaskEngine {
           this.emit(next, 'running', 'running', 'cancel-requested');
           this.running.get(id)?.requestCancel?.();
         }
-        return publicView(next);
+        return next;
       }
       throw new CephError('task_cancel', -E.EAGAIN, `task ${id} kept changing`);
     }));
+    if (asked.state === 'cancelled') return { task: publicView(asked), wasRunning: false };
+    // before its commit point: the runner's commit will find the request and stop (see ctx.commit)
+    if (asked.commit === 'pending') return { task: publicView(asked), wasRunning: true };
+    // the runner's answer: the final state (written once, by compare-and-swap)
+    const started = Date.now();
+    let last = asked;
+    for (let i = 0; Date.now() - started < this.opts.cancelWaitMs; i++) {
+      await sleep(Math.min(100, 20 + i * 10));
+      const rec = await this.session.withIoctx(pool, (io) => io.use('task_get', (p) => readRecord(p, id))).catch(() => undefined);
+      if (!rec) continue;
+      last = rec;
+      if (rec.state === 'cancelled') return { task: publicView(rec), wasRunning: true };
+      if (isFinished(rec.state)) throw new TaskFinishedError(publicView(rec), true);
+    }
+    throw new TaskNotCancellableError(publicView(last), this.opts.cancelWaitMs);
   }
 
   // ---------------------------------------------------------------------------------------------- running
@@ -425,17 +493,37 @@ export class TaskEngine {
     this.pump();
   }
 
+  /**
+   * One run, on a client of its own (see runners). A reused client that was fenced meanwhile fails the
+   * first call (the lease): then once more on a new one. The client is reused only after a clean end.
+   */
   private async runOne(c: Candidate, run: LocalRun): Promise<void> {
+    let runner = await this.runners.acquire();
+    let outcome: 'done' | 'lost' | 'skipped' = 'skipped';
+    try {
+      try {
+        outcome = await this.runOn(runner, c, run);
+      } catch (e) {
+        if (!runner.fenced || this.stopping) throw e;
+        this.runners.release(runner, false);
+        runner = await this.runners.acquire();
+        outcome = await this.runOn(runner, c, run);
+      }
+    } finally {
+      this.runners.release(runner, outcome !== 'lost' && !runner.fenced);
+    }
+  }
+
+  private async runOn(runner: RunnerSession, c: Candidate, run: LocalRun): Promise<'done' | 'lost' | 'skipped'> {
     const cookie = randomBytes(8).toString('hex');
-    const withIo = <T>(fn: (p: Pointer) => Promise<T>) => this.session.withIoctx(c.pool, (io) => io.use('task_run', fn));
+    const withIo = <T>(fn: (p: Pointer) => Promise<T>) => runner.withIoctx(c.pool, (io) => io.use('task_run', fn));
     const rc = await withIo((p) => lockLease(p, c.id, cookie, this.instance, this.opts.leaseMs, false));
     if (rc === -E.EBUSY || rc === -E.EEXIST) {
       // another runner holds it: look again after its lease could have expired
       this.backoff.set(c.id, Date.now() + Math.min(this.opts.leaseMs, this.opts.scanMs * 2));
-      return;
+      return 'skipped';
     }
     if (rc < 0) throw new CephError('rados_lock_exclusive', rc, c.id);
-    let handedOver = false;
     try {
       let rec = await withIo((p) => readRecord(p, c.id));
       if (!rec || rec.id !== c.id) {
@@ -443,31 +531,33 @@ export class TaskEngine {
           await removeIfEmpty(p, c.id);
           await omapRemove(p, ACTIVE_OBJECT, [c.id]);
         });
-        return;
+        return 'skipped';
       }
       if (isFinished(rec.state)) {
         await withIo((p) => removeIndexEntries(p, rec!, true));
-        return;
+        return 'skipped';
       }
       const handler = this.handlers.get(rec.action);
       if (!handler) {
         // another version of the service (a rolling upgrade) knows this action: leave it to a replica that does
         this.backoff.set(c.id, Date.now() + 60_000);
-        return;
+        return 'skipped';
       }
       const takenOver = rec.state === 'running';
       const mode: 'start' | 'resume' | 'cleanup' | 'cancelled' = !takenOver ? 'start'
         : rec.cancelRequested ? 'cancelled' : handler.interrupted === 'resume' ? 'resume' : 'cleanup';
-      const myAddr = await this.session.withCluster('rados_getaddrs', async (cl) => clientAddress(cl)).catch(() => undefined);
+      // this run's own client: the address a later takeover would fence
+      const myAddr = await runner.withCluster('rados_getaddrs', async (cl) => clientAddress(cl)).catch(() => undefined);
       if (takenOver && rec.runnerAddr && rec.runnerAddr !== myAddr) {
-        // fence the previous runner: if it is only stalled, it can no longer touch the image; if it died, the
-        // OSDs drop its watches now instead of after osd_client_watch_timeout (30 s)
-        const fenced = await this.session.monCommand({ prefix: 'osd blocklist', blocklistop: 'add', addr: rec.runnerAddr })
+        // fence the previous run: its client (a client of that run alone, never the replica's request client)
+        // can no longer touch the image if it is only stalled; if it died, the OSDs drop its watches now
+        // instead of after osd_client_watch_timeout (30 s)
+        const fenced = await runner.monCommand({ prefix: 'osd blocklist', blocklistop: 'add', addr: rec.runnerAddr })
           .then(() => true, () => false);
         // our next operations carry the map that blocklists it: an OSD waits for that map before serving them,
         // so nothing the previous runner still had in flight lands after our cleanup or resume begins
         if (fenced) {
-          await this.session.withCluster('rados_wait_for_latest_osdmap', (cluster) =>
+          await runner.withCluster('rados_wait_for_latest_osdmap', (cluster) =>
             native('rados_wait_for_latest_osdmap', rados.waitForLatestOsdmap, cluster)).catch(() => undefined);
         }
       }
@@ -475,41 +565,46 @@ export class TaskEngine {
         ...rec, v: rec.v + 1, state: 'running', startedAt: rec.startedAt ?? nowIso(),
         attempts: (rec.attempts ?? 0) + 1, runner: this.instance, ...(myAddr ? { runnerAddr: myAddr } : {}),
       };
-      if (!(await withIo((p) => casRecord(p, next)))) return; // cancelled or changed meanwhile: next scan decides
+      if (!myAddr) delete next.runnerAddr;
+      if (handler.commitPoint && (mode === 'start' || mode === 'resume')) next.commit = 'pending';
+      else delete next.commit;
+      if (!(await withIo((p) => casRecord(p, next)))) return 'skipped'; // cancelled or changed meanwhile: next scan decides
       rec = next;
       if (!takenOver) {
         await withIo((p) => omapSet(p, INDEX_OBJECT, [{ key: indexKey(rec!.id), value: indexValue(rec!) }])).catch(() => undefined);
       }
       this.emit(rec, takenOver ? 'running' : 'queued', 'running', mode === 'start' ? 'started' : mode === 'resume' ? 'resumed' : 'taken-over');
-      const outcome = await this.execute(c, run, rec, handler, mode, cookie);
+      const outcome = await this.execute(runner, c, run, rec, handler, mode, cookie);
+      if (outcome === 'lost') {
+        // another runner took it over (its lease ran out: a stalled event loop, a slow cluster): write nothing
+        this.emit(rec, 'running', 'running', 'lost');
+        return 'lost';
+      }
       if (outcome === 'handover') {
-        handedOver = true;
         // a clean handover: the next runner need not fence (blocklist) this still-running process
         await withIo(async (p) => {
           const fresh = await readRecord(p, c.id);
-          if (fresh && fresh.state === 'running' && fresh.runner === this.instance) {
+          if (fresh && fresh.state === 'running' && fresh.runner === this.instance && fresh.attempts === rec!.attempts) {
             const { runnerAddr: _gone, ...rest } = fresh;
             await casRecord(p, { ...rest, v: fresh.v + 1 });
           }
         }).catch(() => undefined);
       }
+      return 'done';
     } finally {
       // released on every path: after a handover (shutdown) the record still says running, so the next
       // replica's scan takes it over at once instead of waiting for the lease to expire
       await withIo((p) => unlockLease(p, c.id, cookie)).catch(() => undefined);
-      void handedOver;
     }
   }
 
   /** Run the handler (or its cleanup) under the lease, with progress, cancel and lease renewal. */
-  private async execute(c: Candidate, run: LocalRun, start: StoredTask, handler: TaskHandler<never>,
+  private async execute(runner: RunnerSession, c: Candidate, run: LocalRun, start: StoredTask, handler: TaskHandler<never>,
     mode: 'start' | 'resume' | 'cleanup' | 'cancelled', cookie: string): Promise<'done' | 'handover' | 'lost'> {
     let rec = start;
-    const withIo = <T>(fn: (p: Pointer) => Promise<T>) => this.session.withIoctx(c.pool, (io) => io.use('task_run', fn));
-    const longIo = <T>(fn: (p: Pointer) => Promise<T>) => {
-      const s = this.session;
-      return s.withIoctxLong ? s.withIoctxLong(c.spec, (io) => io.use('task_io', fn)) : s.withIoctx(c.spec, (io) => io.use('task_io', fn));
-    };
+    const withIo = <T>(fn: (p: Pointer) => Promise<T>) => runner.withIoctx(c.pool, (io) => io.use('task_run', fn));
+    const longIo = <T>(fn: (p: Pointer) => Promise<T>) => runner.withIoctxLong
+      ? runner.withIoctxLong(c.spec, (io) => io.use('task_io', fn)) : runner.withIoctx(c.spec, (io) => io.use('task_io', fn));
     let explicit = rec.progress;
     let current: { prog: ProgressCallback; from: number; to: number } | undefined;
     const progs = new Set<ProgressCallback>();
@@ -550,6 +645,30 @@ export class TaskEngine {
         }
       },
       io: longIo,
+      session: runner,
+      commit: async () => {
+        if (rec.commit !== 'pending') return;
+        const cancelled = () => {
+          run.stopReason ??= 'cancel';
+          run.abort.abort(new Error('cancelled'));
+          return new CephError('task_commit', -E.ECANCELED, `task ${c.id} was cancelled before its commit point`);
+        };
+        if (run.stopReason === 'cancel') throw cancelled();
+        await withIo(async (p) => {
+          for (let attempt = 0; attempt < 20; attempt++) {
+            const fresh = await readRecord(p, c.id);
+            if (!fresh || fresh.runner !== rec.runner || fresh.attempts !== rec.attempts || isFinished(fresh.state)) {
+              run.stopReason ??= 'lease';
+              run.abort.abort(new Error('lease lost'));
+              throw new CephError('task_commit', -E.EBUSY, `task ${c.id} is not this run's any more`);
+            }
+            if (fresh.cancelRequested) throw cancelled();
+            const next: StoredTask = { ...fresh, v: fresh.v + 1, commit: 'passed' };
+            if (await casRecord(p, next)) { rec = next; return; }
+          }
+          throw new CephError('task_commit', -E.EAGAIN, c.id);
+        });
+      },
     };
 
     // keeper: lease renewal, progress writes (throttled), cancel requests from other replicas
@@ -562,6 +681,12 @@ export class TaskEngine {
       keeperBusy = true;
       void (async () => {
         const now = Date.now();
+        if (runner.fenced) {
+          // this run's client was blocklisted: a takeover fenced it
+          run.stopReason ??= 'lease';
+          run.abort.abort(new Error('fenced'));
+          return;
+        }
         if (now - lastRenew >= this.opts.leaseMs / 3) {
           const r = await withIo((p) => lockLease(p, c.id, cookie, this.instance, this.opts.leaseMs, true)).catch(() => undefined);
           if (r === 0) lastRenew = now;
@@ -611,38 +736,43 @@ export class TaskEngine {
       while (keeperBusy) await sleep(10);
     }
 
-    if (run.stopReason === 'lease') return 'lost';
+    if (run.stopReason === 'lease' || runner.fenced) return 'lost';
     if (run.stopReason === 'shutdown' && !ok) return 'handover';
-    if (mode === 'cancelled' || (run.stopReason === 'cancel' && !ok)) {
-      await this.finish(c.pool, rec, 'cancelled', { progress: progressNow() }, 'cancelled');
-      return 'done';
+    const end = (state: TaskState, patch: Partial<StoredTask>, reason: string) =>
+      this.finish(runner, c.pool, rec, state, patch, reason).then((r) => (r === 'lost' ? 'lost' as const : 'done' as const));
+    if (mode === 'cancelled' || (run.stopReason === 'cancel' && (!ok || rec.commit === 'pending'))) {
+      return end('cancelled', { progress: progressNow() }, 'cancelled');
     }
     if (mode === 'cleanup') {
       if (error !== undefined) throw error; // cleanup failed: try again later (lease released, backoff)
-      await this.finish(c.pool, rec, 'failed', {
+      return end('failed', {
         progress: progressNow(),
         error: { code: 'INTERRUPTED', detail: 'The service instance running this task stopped before it finished; what it had begun was undone.' },
       }, 'interrupted');
-      return 'done';
     }
-    if (ok) {
-      await this.finish(c.pool, rec, 'succeeded', { progress: 1, ...(result ? { result } : {}) }, 'succeeded');
-    } else {
-      await this.finish(c.pool, rec, 'failed', { progress: progressNow(), error: this.describe(error) }, 'failed');
-    }
-    return 'done';
+    // the work was done (or failed) although a cancel was asked for: the cancel came too late (its caller was
+    // told so: cancel() answers only with the final state), and the record says what happened
+    if (ok) return end('succeeded', { progress: 1, ...(result ? { result } : {}) }, 'succeeded');
+    return end('failed', { progress: progressNow(), error: this.describe(error) }, 'failed');
   }
 
-  /** End a task (compare-and-swap on the latest version), then update both indexes. */
-  private async finish(pool: string, from: StoredTask, state: TaskState, patch: Partial<StoredTask>, reason: string): Promise<StoredTask> {
-    return this.session.withIoctx(pool, (io) => io.use('task_finish', async (p) => {
+  /**
+   * End a task (compare-and-swap on the latest version), then update both indexes. Only this run may end it:
+   * 'lost' (nothing written) when the record names another runner or attempt (a takeover).
+   */
+  private async finish(runner: RunnerSession, pool: string, from: StoredTask, state: TaskState, patch: Partial<StoredTask>,
+    reason: string): Promise<StoredTask | 'lost'> {
+    return runner.withIoctx(pool, (io) => io.use('task_finish', async (p) => {
       let rec = from;
       for (let attempt = 0; attempt < 20; attempt++) {
         const fresh = await readRecord(p, rec.id);
         if (!fresh) return rec;
         if (isFinished(fresh.state)) return fresh;
+        if (fresh.runner !== from.runner || fresh.attempts !== from.attempts) return 'lost';
         const next: StoredTask = { ...fresh, ...patch, v: fresh.v + 1, state, finishedAt: nowIso() };
         if (state !== 'failed') delete next.error;
+        // a cancel that did not take effect is not kept on a task that succeeded or failed
+        if (state !== 'cancelled') delete next.cancelRequested;
         if (await casRecord(p, next)) {
           await removeIndexEntries(p, next, true).catch(() => undefined);
           this.emit(next, fresh.state, state, reason);

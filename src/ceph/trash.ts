@@ -147,7 +147,7 @@ export class Trash {
 
   /** `fn` holding the trash entry's mutation lock, named for the task (a restore meanwhile: 409 naming it). */
   private holdingEntry<T>(spec: string, id: string, ctx: TaskContext<unknown>, fn: () => Promise<T>): Promise<T> {
-    return mutationLocks(this.session).run([trashKey(spec, id)], fn, { task: ctx.task.id, waitMs: 60_000 });
+    return mutationLocks(ctx.session).run([trashKey(spec, id)], fn, { task: ctx.task.id, waitMs: 60_000 });
   }
 
   private async runRemove(ctx: TaskContext<RemoveParams>): Promise<Record<string, unknown>> {

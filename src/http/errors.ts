@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   IMAGE_INCOMPLETE: { status: 409, title: 'A leftover of an interrupted create or delete occupies this name' },
   OPERATION_IN_PROGRESS: { status: 409, title: 'Another operation on this resource is still running' },
   TASK_FINISHED: { status: 409, title: 'The task has already ended' },
+  TASK_NOT_CANCELLABLE: { status: 409, title: 'The task could not be stopped: it goes on to its end' },
   TRASH_ENTRY_GONE: { status: 409, title: 'Another request restored or removed the trash entry meanwhile' },
   TRASH_DEFERRED: { status: 409, title: 'The trash entry is deferred; removing it needs force=true' },
   SNAPSHOT_EXISTS: { status: 409, title: 'A snapshot with this name exists' },

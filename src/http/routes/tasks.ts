@@ -3,7 +3,9 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isCephError } from '../../ceph/errors.js';
-import { isFinished, TaskFailure, TaskFinishedError, TaskNotFoundError, type TaskRecord } from '../../ceph/tasks.js';
+import {
+  isFinished, TaskFailure, TaskFinishedError, TaskNotCancellableError, TaskNotFoundError, type TaskRecord,
+} from '../../ceph/tasks.js';
 import { allows, seesPool } from '../auth.js';
 import { ApiError, toApiError } from '../errors.js';
 import { problems } from '../schemas/common.js';
@@ -142,20 +144,39 @@ export const taskRoutes: FastifyPluginAsyncZod = async (app) => {
   app.delete('/tasks/:id', {
     schema: {
       tags: ['tasks'], summary: 'Cancel a task', operationId: 'cancelTask',
-      description: 'A queued task ends `cancelled` at once (204). A running task is asked to stop (202 with the task, '
-        + '`cancelRequested: true`); it ends `cancelled` within seconds. 409 TASK_FINISHED when it already ended.',
+      description: 'A queued task ends `cancelled` at once (204). A running task is asked to stop, and the answer waits '
+        + 'for its runner (up to 10 s): 202 with the task once it has ended `cancelled` (the cancel took effect). '
+        + 'A 202 always means the task ended `cancelled`; a task that ends `succeeded` or `failed` never got a 202. '
+        + 'A task with a commit point (image.copy: the rename) is answered at once: 202 before it (it will end `cancelled`), '
+        + '409 TASK_NOT_CANCELLABLE after it. '
+        + '409 TASK_FINISHED when it had already ended, or ended meanwhile because its work could no longer be stopped '
+        + '(`state` says how); 409 TASK_NOT_CANCELLABLE when its runner did not stop it in time (a step that cannot be '
+        + 'interrupted, or a stalled runner): the request stays recorded, so the task still ends `cancelled` if its runner '
+        + 'stops it later, else it runs to its end; GET it for the outcome.',
       params: taskIdParams,
       response: { 202: taskSchema, 204: z.null(), ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
   }, async (req, reply) => {
     const task = await visibleTask(req, req.params.id);
     try {
-      const after = await ceph.tasks.cancel(task.id);
-      if (after.state === 'cancelled') return reply.code(204).send(null);
+      const { task: after, wasRunning } = await ceph.tasks.cancel(task.id);
+      if (!wasRunning) return reply.code(204).send(null);
       return reply.code(202).send(taskView(after));
     } catch (e) {
       if (e instanceof TaskFinishedError) {
-        throw new ApiError('TASK_FINISHED', `Task ${task.id} already ended (${e.task.state}).`, { state: e.task.state });
+        throw new ApiError('TASK_FINISHED', e.tooLate
+          ? `Task ${task.id} ended ${e.task.state} before it could be stopped: the cancel came too late.`
+          : `Task ${task.id} already ended (${e.task.state}).`, { state: e.task.state });
+      }
+      if (e instanceof TaskNotCancellableError && e.waitedMs === 0) {
+        throw new ApiError('TASK_NOT_CANCELLABLE', `Task ${task.id} is past the step after which it cannot be stopped; `
+          + 'it runs to its end: GET the task for its outcome.', { state: e.task.state });
+      }
+      if (e instanceof TaskNotCancellableError) {
+        throw new ApiError('TASK_NOT_CANCELLABLE', `Task ${task.id} did not stop within ${Math.round(e.waitedMs / 1000)} s `
+          + '(it is in a step that cannot be interrupted, or its runner is stalled). The request stays recorded: the task ends '
+          + 'cancelled if its runner stops it later, else it runs to its end; GET the task for its outcome.',
+        { state: e.task.state });
       }
       if (e instanceof TaskNotFoundError) throw new ApiError('TASK_NOT_FOUND', `Task ${task.id} does not exist.`);
       throw e;
