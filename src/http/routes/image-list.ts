@@ -11,7 +11,7 @@ import { decodeCursor, encodeCursor } from '../cursor.js';
 import { specOf } from '../paths.js';
 import { problems, scopeParams } from '../schemas/common.js';
 import { imageListSchema, listImagesQuery } from '../schemas/images.js';
-import { toImage } from './images.js';
+import { toImage } from '../image-view.js';
 import { ScanLimiter } from '../scan-limit.js';
 
 export const imageListRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -65,6 +65,6 @@ export const imageListRoutes: FastifyPluginAsyncZod = async (app) => {
     if (!details) return { items: page.entries.map(({ name }) => ({ name })), ...counted, nextCursor };
     // the directory gave each name's id: the header reads need nothing else
     const infos = await ceph.images.statMany(pool, page.entries, settings.detailsConcurrency);
-    return { items: infos.filter((i): i is ImageInfo => i !== undefined).map(toImage), ...counted, nextCursor };
+    return { items: infos.filter((i): i is ImageInfo => i !== undefined).map((i) => toImage(i, req.principal)), ...counted, nextCursor };
   });
 };

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { CreateImageOptions, ImageInfo } from '../../ceph/images.js';
+import { toImage } from '../image-view.js';
 import { CephError, isCephError, isMissingInScope } from '../../ceph/errors.js';
 import { heldState, type DanglingName } from '../../ceph/pool-guard.js';
 import { featureBits, CREATABLE_FEATURES } from '../../ceph/features.js';
@@ -19,9 +20,6 @@ import { IMAGE_NAME_PATTERN, imageParams, problems, scopeParams } from '../schem
 import {
   imageSchema, type ImageSpecInput, createImageOrCloneBody, putImageOrCloneBody,
 } from '../schemas/images.js';
-
-export type ImageView = Omit<ImageInfo, 'featureBits'>;
-export const toImage = ({ featureBits: _bits, ...rest }: ImageInfo): ImageView => rest;
 
 const createdImageSchema = z.union([
   imageSchema,
@@ -207,7 +205,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       }
       const info = await ceph.images.describeNew(pool, name, id) // no open: one header read (the guard read the id)
         .catch((e: unknown) => { throw vanished(e, pool, name); });
-      return reply.code(201).header('location', imagePath(pool, name)).send(toImage(info));
+      return reply.code(201).header('location', imagePath(pool, name)).send(toImage(info, req.principal));
     });
   });
 
@@ -266,7 +264,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       const existing = id === undefined ? undefined : await ceph.images.stat(pool, image).catch(unanswered);
       if (existing && specDifferences(existing, spec).length === 0) {
         await confirmCreated(pool, image, false);
-        return reply.code(200).header('location', imagePath(pool, image)).send(toImage(existing));
+        return reply.code(200).header('location', imagePath(pool, image)).send(toImage(existing, req.principal));
       }
     }
     return exclusive(pool, image, async () => {
@@ -312,7 +310,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
         }
         await confirmCreated(pool, image, false);
       }
-      return reply.code(created ? 201 : 200).header('location', imagePath(pool, image)).send(toImage(info));
+      return reply.code(created ? 201 : 200).header('location', imagePath(pool, image)).send(toImage(info, req.principal));
     });
   }
 
@@ -331,7 +329,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       if (await ceph.pools.guard.listedId(pool, req.params.image) !== info.id) {
         throw new ApiError('IMAGE_NOT_FOUND', `Image ${pool}/${req.params.image} does not exist (a stray id object of an interrupted rename names it).`);
       }
-      return toImage(info);
+      return toImage(info, req.principal);
     } catch (e) {
       // listed but not openable: say so (409 IMAGE_INCOMPLETE, as POST does) instead of a 404 that contradicts listings
       if (isCephError(e, 'ENOENT') && e.op.startsWith('rbd_open') && await leftover(pool, req.params.image)) {
@@ -358,7 +356,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: patchedImageSchema, 202: patchTaskSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
   }, async (req, reply) => exclusive(specOf(req.params), req.params.image, async () => {
-    const out = await patchImage(ceph, specOf(req.params), req.params.image, req.body);
+    const out = await patchImage(ceph, specOf(req.params), req.params.image, req.body, req.principal);
     if (out.status === 202) return reply.code(202).header('location', out.location).send(out.body);
     if (out.location) void reply.header('location', out.location);
     return reply.code(200).send(out.body);
