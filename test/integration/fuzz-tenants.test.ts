@@ -167,7 +167,7 @@ describe('a token scoped to pool/tenant-a', () => {
   it("sees its clone of another tenant's snapshot as a clone of something not named (parent {hidden, overlap})", async () => {
     const mine = `/api/v1/pools/${pool.name}/namespaces/tenant-a/images`;
     // the operator clones snapshots of tenant B, of the default namespace and of another pool into tenant A
-    const sources = { fromB: { namespace: 'tenant-b' }, fromDefault: { pool: pool.name, namespace: '' }, fromOther: { pool: other.name } };
+    const sources: Record<string, { pool?: string; namespace?: string }> = { fromB: { namespace: 'tenant-b' }, fromDefault: { pool: pool.name, namespace: '' }, fromOther: { pool: other.name } };
     for (const [name, where] of Object.entries(sources)) {
       const made = await t.app.inject({ method: 'PUT', url: `${mine}/${name}`, ...as(ADMIN, { source: { ...where, image: 'img', snapshot: 'snap' } }) });
       expect(made.statusCode, made.body).toBe(201);
