@@ -142,9 +142,17 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       ? new ApiError('CONFLICT', `${pool}/${name} was removed by another request right after this one made or found it; retry.`, {}, e)
       : e);
 
-  const incomplete = (pool: string, name: string): ApiError => new ApiError('IMAGE_INCOMPLETE',
-    `${pool}/${name} is listed but not a whole image (the leftover of an interrupted create or delete). `
-    + 'DELETE it, or PUT it to remove the leftover and create the image.', { image: name });
+  /** 409 saying which of the name's objects the pool guard found, and which is missing or disagrees. */
+  const incomplete = (pool: string, name: string, { listedId, idObject }: DanglingName): ApiError => {
+    const what = listedId === undefined
+      ? `is not listed in the pool's directory, but a stray id object rbd_id.${name} (naming image id ${idObject}) remains`
+      : idObject === undefined ? `is listed in the pool's directory (image id ${listedId}), but its id object rbd_id.${name} is missing`
+        : idObject !== listedId ? `is listed in the pool's directory as image id ${listedId}, but its id object rbd_id.${name} names image id ${idObject}`
+          : `is listed in the pool's directory and has its id object (image id ${listedId}), but the image header rbd_header.${listedId} is missing`;
+    return new ApiError('IMAGE_INCOMPLETE', `${pool}/${name} ${what}: the leftover of an interrupted create, delete, rename or restore. `
+      + 'DELETE it, or PUT it to remove the leftover and create the image.',
+    { image: name, ...(listedId !== undefined ? { listedId } : {}), ...(idObject !== undefined ? { idObject } : {}) });
+  };
 
   async function createOptions(spec: ImageSpecInput, principal: Principal | undefined): Promise<CreateImageOptions> {
     if (spec.dataPool !== undefined && principal && !allowsPool(principal, spec.dataPool)) {
@@ -196,7 +204,8 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       try {
         await ceph.images.create(pool, name, spec.size, options);
       } catch (e) {
-        if (isCephError(e, 'EEXIST') && await leftover(pool, name)) throw incomplete(pool, name);
+        const left = isCephError(e, 'EEXIST') ? await leftover(pool, name) : undefined;
+        if (left) throw incomplete(pool, name, left);
         throw e;
       }
       const id = await confirmCreated(pool, name, true);
@@ -326,15 +335,18 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       const info = await ceph.images.stat(pool, req.params.image);
       // librbd opens by the id object alone; a rename killed between its steps leaves one for the name the
       // directory does not list (PATCH's retry finishes it): the image is not there under this name
-      if (await ceph.pools.guard.listedId(pool, req.params.image) !== info.id) {
-        throw new ApiError('IMAGE_NOT_FOUND', `Image ${pool}/${req.params.image} does not exist (a stray id object of an interrupted rename names it).`);
+      const listedId = await ceph.pools.guard.listedId(pool, req.params.image);
+      if (listedId !== info.id) {
+        // listed, but as another image than the id object names: a leftover, as POST says (once the state has held)
+        const left = listedId !== undefined ? await leftover(pool, req.params.image) : undefined;
+        if (left) throw incomplete(pool, req.params.image, left);
+        throw new ApiError('IMAGE_NOT_FOUND', `Image ${pool}/${req.params.image} does not exist (a stray id object of an interrupted rename or restore names it).`);
       }
       return toImage(info, req.principal);
     } catch (e) {
       // listed but not openable: say so (409 IMAGE_INCOMPLETE, as POST does) instead of a 404 that contradicts listings
-      if (isCephError(e, 'ENOENT') && e.op.startsWith('rbd_open') && await leftover(pool, req.params.image)) {
-        throw incomplete(pool, req.params.image);
-      }
+      const left = isCephError(e, 'ENOENT') && e.op.startsWith('rbd_open') ? await leftover(pool, req.params.image) : undefined;
+      if (left) throw incomplete(pool, req.params.image, left);
       throw e;
     }
   });
