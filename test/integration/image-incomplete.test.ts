@@ -2,7 +2,7 @@
 // rename or restore can leave is built with the rados CLI (directory entry, id object, header), and GET/POST
 // of the name must name the object that is missing or disagrees — never "listed" for a name the directory does
 // not list (the second probe, N3: a stray rbd_id.<name> of a double restore was called "listed"). Afterwards
-// DELETE or PUT clear the name, and the image a stray id object points at is never touched.
+// DELETE or PUT clear the name, and the image a stray id object points at is never touched (PUT deleted it).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -112,4 +112,25 @@ describe('IMAGE_INCOMPLETE names what is wrong', () => {
     expect(JSON.parse(rbd('info', '--format', 'json', `${pool.name}/${owner}`))).toMatchObject({ id: ownerId, size: 3 * 1024 * 1024 });
   });
 
+  it('PUT or DELETE of a name whose id object names another image never touches that image', async () => {
+    const problems: string[] = [];
+    for (const [method, state] of [['PUT', 'stray'], ['DELETE', 'stray'], ['PUT', 'mixed'], ['DELETE', 'mixed']] as const) {
+      const owner = unique(`own${method[0]}${state[0]}`);
+      const name = unique(`nm${method[0]}${state[0]}`);
+      rbd('create', '--size', '3M', `${pool.name}/${owner}`);
+      const ownerId = idOf(owner);
+      if (state === 'mixed') rbd('create', '--size', '1M', `${pool.name}/${name}`);
+      copyIdObject(owner, name);
+      const r = method === 'PUT' ? await t.app.inject({ method: 'PUT', url: `${base()}/${name}`, ...json({ size: '1MiB' }) })
+        : await t.app.inject({ method: 'DELETE', url: `${base()}/${name}` });
+      let info = '';
+      try { info = rbd('info', '--format', 'json', `${pool.name}/${owner}`); } catch (e) { info = `rbd info failed: ${String(e).slice(0, 200)}`; }
+      const ok = info.startsWith('{') && JSON.parse(info).id === ownerId && listed(owner);
+      const expected = method === 'PUT' ? 201 : 204;
+      if (r.statusCode !== expected) problems.push(`${method} of a ${state} name: ${r.statusCode} ${r.body.slice(0, 200)}`);
+      if (method === 'PUT' && !(listed(name) && idOf(name) !== ownerId)) problems.push(`PUT of a ${state} name: not a new image of its own`);
+      if (!ok) problems.push(`${method} of a ${state} name (${r.statusCode} ${r.body.slice(0, 160)}): the owner ${owner} is gone: ${info.slice(0, 160)}; trash: ${rbd('trash', 'ls', '--all', pool.name).trim()}`);
+    }
+    expect(problems, problems.join('\n')).toEqual([]);
+  }, 120_000);
 });

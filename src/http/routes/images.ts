@@ -129,6 +129,13 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
 
   /** Remove a leftover: rbd_remove (finds it through rbd_directory), then the stray id object. */
   async function removeLeftover(pool: string, name: string): Promise<void> {
+    // a name the directory does not list: rbd_remove would open the image its stray id object names — another
+    // name's image, when a restore or rename was cut short — and delete it. Only the stray object goes (as DELETE)
+    const unlisted = await ceph.pools.guard.nameState(pool, name);
+    if (unlisted.kind === 'dangling' && unlisted.listedId === undefined) {
+      await ceph.pools.guard.removeStrayId(pool, name, unlisted);
+      return;
+    }
     await ceph.images.remove(pool, name).catch((e: unknown) => {
       if (!isCephError(e, 'ENOENT', 'ESTALE')) throw e;
     });
