@@ -1021,7 +1021,7 @@ export interface components {
         CloneSource: {
             /** @description default: the pool of the new image (and then its namespace too) */
             pool?: string;
-            /** @description default: the new image's namespace when `pool` is not given, the pool's default namespace when it is */
+            /** @description '' = the pool's default namespace (as in `parent`); default: the new image's namespace when `pool` is not given, the pool's default namespace when it is */
             namespace?: string;
             image: string;
             snapshot: string;
@@ -1105,7 +1105,7 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
-        /** @description the snapshot this image is a clone of; null when it is not a clone */
+        /** @description the snapshot this image is a clone of */
         ImageParent: {
             pool: string;
             /** @description '' = the pool's default namespace */
@@ -1114,7 +1114,14 @@ export interface components {
             snapshot: string;
             /** @description bytes of this image still read from the parent snapshot */
             overlap: number;
-        } | null;
+        };
+        /** @description the image is a clone of a snapshot in a pool or namespace this token may not use (another tenant's): not named, as `…/children` counts such clones in `hidden` without naming them */
+        HiddenParent: {
+            /** @constant */
+            hidden: true;
+            /** @description bytes of this image still read from the parent snapshot */
+            overlap: number;
+        };
         Image: {
             name: string;
             id: string;
@@ -1132,7 +1139,8 @@ export interface components {
             blockNamePrefix: string;
             createdAt: string;
             snapshotCount: number;
-            parent: components["schemas"]["ImageParent"];
+            /** @description the snapshot this image is a clone of; null when it is not a clone */
+            parent: (components["schemas"]["ImageParent"] | components["schemas"]["HiddenParent"]) | null;
             /** @description clients that have the image open (rbd map, VMs); given for one image, not in listings, where it would cost an OSD round trip per image */
             watchers?: {
                 address: string;
@@ -1158,7 +1166,8 @@ export interface components {
             blockNamePrefix?: string;
             createdAt?: string;
             snapshotCount?: number;
-            parent?: components["schemas"]["ImageParent"];
+            /** @description the snapshot this image is a clone of; null when it is not a clone */
+            parent?: (components["schemas"]["ImageParent"] | components["schemas"]["HiddenParent"]) | null;
             /** @description clients that have the image open (rbd map, VMs); given for one image, not in listings, where it would cost an OSD round trip per image */
             watchers?: {
                 address: string;
@@ -1300,7 +1309,8 @@ export interface components {
             blockNamePrefix: string;
             createdAt: string;
             snapshotCount: number;
-            parent: components["schemas"]["ImageParent"];
+            /** @description the snapshot this image is a clone of; null when it is not a clone */
+            parent: (components["schemas"]["ImageParent"] | components["schemas"]["HiddenParent"]) | null;
             /** @description clients that have the image open (rbd map, VMs); given for one image, not in listings, where it would cost an OSD round trip per image */
             watchers?: {
                 address: string;

@@ -11,6 +11,7 @@ import { Metrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import { registerAccessLog } from './plugins/access-log.js';
 import { registerAudit } from './plugins/audit.js';
+import { registerRefusalAudit } from './plugins/audit-refused.js';
 import { registerAuthentication } from './plugins/authentication.js';
 import { registerCors } from './plugins/cors.js';
 import { registerAuthFailureLimit, registerRateLimit, type RateLimitSettings } from './plugins/rate-limit.js';
@@ -136,7 +137,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (opts.auth) registerAuthentication(app, opts.auth);
   // after authentication (keyed by the token's name), before any route is added (it hooks each route)
   if (opts.rateLimit) await registerRateLimit(app, opts.rateLimit);
-  if (opts.audit) registerAudit(app, opts.audit);
+  if (opts.audit) {
+    registerAudit(app, opts.audit);
+    registerRefusalAudit(app, opts.audit, opts.auth); // what no route hook sees: refused before routing, bodies that never came
+  }
   registerProblems(app);
   await registerOpenApi(app, opts.version ?? '0.1.0');
 

@@ -183,6 +183,26 @@ describe('clone by PUT / POST', () => {
     expect((await t.app.inject({ method: 'GET', url: `${base}/plain` })).json().parent).toBeNull();
     expect((await t.app.inject({ method: 'GET', url: `${base}/c2` })).json().parent).toMatchObject({ image: 'golden' });
   });
+
+  it('source namespace "" is the pool\'s default namespace, with or without pool (as in parent and a copy\'s destination)', async () => {
+    await rbdCli('namespace', 'create', `${pool.name}/nsd`);
+    const nsd = `/api/v1/pools/${pool.name}/namespaces/nsd/images`;
+    const parent = { pool: pool.name, namespace: '', image: 'golden', snapshot: 'v1', overlap: pattern.length };
+    for (const [name, source] of [['d1', { namespace: '', ...golden }], ['d2', { pool: pool.name, namespace: '', ...golden }]] as const) {
+      const r = await put(name, { source }, nsd);
+      expect(r.statusCode, `${JSON.stringify(source)}: ${r.body}`).toBe(201);
+      expect(r.json().parent).toEqual(parent);
+      const again = await put(name, { source }, nsd); // the same clone: 200, not a conflict with itself
+      expect(again.statusCode, again.body).toBe(200);
+      const posted = await t.app.inject({ method: 'POST', url: nsd, ...json({ name: `${name}p`, source }) });
+      expect(posted.statusCode, posted.body).toBe(201);
+      expect(posted.json().parent).toEqual(parent);
+    }
+    // without `namespace` (and without pool) the source is looked for in the new image's own namespace
+    expect((await put('d3', { source: golden }, nsd)).json().code).toBe('IMAGE_NOT_FOUND');
+    const rbdChildren = (await rbdCli('children', `${pool.name}/golden@v1`)).trim().split('\n');
+    expect(rbdChildren).toEqual(expect.arrayContaining(['d1', 'd2', 'd1p', 'd2p'].map((n) => `${pool.name}/nsd/${n}`)));
+  });
 });
 
 describe('flatten (a task)', () => {

@@ -163,4 +163,92 @@ describe('a token scoped to pool/tenant-a', () => {
     expect(delAdmin.statusCode).toBe(409);
     expect(delAdmin.json().detail).toContain('tenant-b/secret-clone');
   });
+
+  it("sees its clone of another tenant's snapshot as a clone of something not named (parent {hidden, overlap})", async () => {
+    const mine = `/api/v1/pools/${pool.name}/namespaces/tenant-a/images`;
+    // the operator clones snapshots of tenant B, of the default namespace and of another pool into tenant A
+    const sources: Record<string, { pool?: string; namespace?: string }> = { fromB: { namespace: 'tenant-b' }, fromDefault: { pool: pool.name, namespace: '' }, fromOther: { pool: other.name } };
+    for (const [name, where] of Object.entries(sources)) {
+      const made = await t.app.inject({ method: 'PUT', url: `${mine}/${name}`, ...as(ADMIN, { source: { ...where, image: 'img', snapshot: 'snap' } }) });
+      expect(made.statusCode, made.body).toBe(201);
+      // the operator's answer names it
+      expect(made.json().parent).toMatchObject({ pool: where.pool ?? pool.name, namespace: where.namespace ?? '', image: 'img', snapshot: 'snap' });
+    }
+    const hidden = { hidden: true, overlap: 8 * 1024 * 1024 };
+    const leaks = (body: string): string[] => ['tenant-b', other.name, '"namespace":""'].filter((w) => body.includes(w));
+    for (const name of Object.keys(sources)) {
+      const answers = {
+        get: await t.app.inject({ method: 'GET', url: `${mine}/${name}`, ...as(TENANT_A) }),
+        put: await t.app.inject({ method: 'PUT', url: `${mine}/${name}`, ...as(TENANT_A, { size: '8MiB' }) }),
+        patch: await t.app.inject({ method: 'PATCH', url: `${mine}/${name}`, ...as(TENANT_A, { size: '8MiB' }) }),
+      };
+      for (const [what, r] of Object.entries(answers)) {
+        expect(r.statusCode, `${what} ${name}: ${r.body}`).toBe(200);
+        expect(r.json().parent, `${what} ${name}`).toEqual(hidden);
+        expect(leaks(r.body), `${what} ${name}: ${r.body}`).toEqual([]);
+      }
+      // a PUT of the name as a clone of tenant A's own snapshot: a conflict that does not name the real source
+      const conflict = await t.app.inject({ method: 'PUT', url: `${mine}/${name}`, ...as(TENANT_A, { source: { image: 'img', snapshot: 'snap' } }) });
+      expect(conflict.statusCode, conflict.body).toBe(409);
+      expect(conflict.json().code).toBe('IMAGE_SPEC_CONFLICT');
+      expect(conflict.json().detail).toContain('a snapshot in a pool or namespace this token may not use');
+      expect(leaks(conflict.body), conflict.body).toEqual([]);
+      expect((await t.app.inject({ method: 'GET', url: `${mine}/${name}`, ...as(ADMIN) })).json().parent).toHaveProperty('image', 'img');
+    }
+    const list = await t.app.inject({ method: 'GET', url: `${mine}?details=true`, ...as(TENANT_A) });
+    expect(list.statusCode).toBe(200);
+    expect(leaks(list.body), list.body).toEqual([]);
+    const parents = Object.fromEntries(list.json().items.map((i: { name: string; parent: unknown }) => [i.name, i.parent]));
+    expect(parents).toMatchObject({ fromB: hidden, fromDefault: hidden, fromOther: hidden, img: null });
+    // its own clone (made above) keeps a named parent
+    expect(parents.cloned).toEqual({ pool: pool.name, namespace: 'tenant-a', image: 'img', snapshot: 'snap', overlap: 8 * 1024 * 1024 });
+  });
+
+  it('one scope, one spelling: a pool or namespace name holding "/" or NUL is 400 on every route and in every pool field', async () => {
+    const failures: string[] = [];
+    let requests = 0;
+    const expect400 = (what: string, r: { statusCode: number; body: string; json: () => any }, field: string) => {
+      requests++;
+      if (r.statusCode !== 400 || r.json().code !== 'VALIDATION_FAILED' || !String(r.json().detail).includes(field)) {
+        failures.push(`${what} → ${r.statusCode} ${r.body.slice(0, 200)}`);
+      }
+    };
+    // `pool%2Ftenant-a` would be the tenant's scope spelled as one pool name (a grant "pool/tenant-a" matches it
+    // as a whole); `tenant-a%2Fx` a namespace inside a namespace
+    for (const { template, method } of documentedRoutes()) {
+      if (!template.includes('{pool}') || template.endsWith('/events')) continue;
+      const spellings: [string, string, string][] = [
+        [`${pool.name}%2Ftenant-a`, 'tenant-a', 'params.pool'], [`${pool.name}%00`, 'tenant-a', 'params.pool'],
+        [`${pool.name}%2F`, 'tenant-a', 'params.pool'],
+        ...(template.includes('{namespace}') ? [[pool.name, 'tenant-a%2Fx', 'params.namespace'], [pool.name, 'tenant-a%00', 'params.namespace']] as [string, string, string][] : []),
+      ];
+      for (const [p, ns, field] of spellings) {
+        const real: Record<string, string> = { pool: p, namespace: ns, image: 'img', snapshot: 'snap', key: 'k1', id: 'someid' };
+        const url = fillTemplate(template, (name) => real[name] ?? 'x') + (template.endsWith('/rollback') ? '?confirm=img' : '');
+        // the operator's token: whatever a grant says, the name is refused as a name
+        expect400(`${method.toUpperCase()} ${url}`, await t.app.inject({ method: method.toUpperCase() as 'GET', url, ...as(ADMIN, bodyFor(method, template)) }), field);
+      }
+    }
+    // the probe's requests with the tenant's own token
+    for (const url of [`/api/v1/pools/${pool.name}%2Ftenant-a/images`, `/api/v1/pools/${pool.name}%2Ftenant-a/iostat`,
+      `/api/v1/pools/${pool.name}%2Ftenant-a/namespaces/tenant-b/images`]) {
+      expect400(`GET ${url} (tenant A)`, await t.app.inject({ method: 'GET', url, ...as(TENANT_A) }), 'params.pool');
+    }
+    for (const q of [`${pool.name}%00`, `${pool.name}%2Ftenant-a`, `${pool.name}/tenant-a`, '%2F']) {
+      for (const token of [ADMIN, TENANT_A]) expect400(`GET /tasks?pool=${q}`, await t.app.inject({ method: 'GET', url: `/api/v1/tasks?pool=${q}`, ...as(token) }), 'querystring.pool');
+    }
+    // pool fields of bodies: dataPool (create, PUT, clone, copy), a clone's source pool and namespace
+    const mine = `/api/v1/pools/${pool.name}/namespaces/tenant-a/images`;
+    for (const bad of [`${pool.name}/tenant-a`, 'p\0']) {
+      expect400('POST dataPool', await t.app.inject({ method: 'POST', url: mine, ...as(ADMIN, { name: 'dp', size: '1MiB', dataPool: bad }) }), 'dataPool');
+      expect400('PUT dataPool', await t.app.inject({ method: 'PUT', url: `${mine}/dp`, ...as(ADMIN, { size: '1MiB', dataPool: bad }) }), 'dataPool');
+      expect400('copy dataPool', await t.app.inject({ method: 'POST', url: `${mine}/img/copy`, ...as(ADMIN, { destination: { name: 'dp' }, dataPool: bad }) }), 'dataPool');
+      expect400('copy destination pool', await t.app.inject({ method: 'POST', url: `${mine}/img/copy`, ...as(ADMIN, { destination: { pool: bad, name: 'dp' } }) }), 'destination.pool');
+      expect400('clone source pool', await t.app.inject({ method: 'PUT', url: `${mine}/dp`, ...as(ADMIN, { source: { pool: bad, image: 'img', snapshot: 'snap' } }) }), 'source.pool');
+      expect400('clone source namespace', await t.app.inject({ method: 'PUT', url: `${mine}/dp`, ...as(ADMIN, { source: { namespace: bad.replace(`${pool.name}/`, 'x/'), image: 'img', snapshot: 'snap' } }) }), 'source.namespace');
+    }
+    console.log(`${requests} requests with a "/" or NUL in a pool or namespace name`);
+    expect(failures, failures.join('\n')).toEqual([]);
+    expect(rbd('ls', '--namespace', 'tenant-a', pool.name).trim().split('\n')).not.toContain('dp');
+  });
 });

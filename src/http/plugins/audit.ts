@@ -13,6 +13,9 @@
 // spelling pool[/namespace][/image][@snapshot]; `outcome` has the status, the error code and errno, and the
 // task id when the answer points at one (Location or Link: /api/v1/tasks/{id}). Bodies and headers are never
 // logged.
+//
+// Requests refused before routing, or whose body never arrived, are audited by plugins/audit-refused.ts.
+import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { API_PREFIX } from '../paths.js';
@@ -24,10 +27,20 @@ declare module 'fastify' {
   }
 }
 
-const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/**
+ * Requests that have their line (Node's request objects): one whose body never arrived is audited from
+ * clientError (plugins/audit-refused.ts) and may still reach onResponse.
+ */
+export const audited = new WeakSet<IncomingMessage>();
+export const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const UNCHANGED_PLURALS = new Set(['trash', 'metadata', 'status', 'usage', 'progress']);
 const IRREGULAR: Record<string, string> = { features: 'feature', aliases: 'alias', statuses: 'status' };
 const TASK_LINK = /\/api\/v1\/tasks\/([^/?#>\s]+)/;
+/** the path as sent, without the query, cut to 2048 characters (a refused 16 KiB URL is not kept whole) */
+export const pathOf = (url: string): string => {
+  const path = url.split('?')[0]!;
+  return path.length > 2048 ? `${path.slice(0, 2048)}…` : path;
+};
 
 /** path words that name a collection (a POST on them creates); any other word after an item is a verb */
 const COLLECTIONS = new Set(['pools', 'images', 'snapshots', 'snaps', 'namespaces', 'trash', 'metadata', 'tasks', 'features',
@@ -111,8 +124,8 @@ export function auditTarget(route: string | undefined, params: Record<string, un
   return out || undefined;
 }
 
-type Result = 'success' | 'denied' | 'rejected' | 'error';
-const resultOf = (status: number): Result =>
+export type Result = 'success' | 'denied' | 'rejected' | 'error';
+export const resultOf = (status: number): Result =>
   status < 400 ? 'success' : status === 401 || status === 403 || status === 429 ? 'denied' : status < 500 ? 'rejected' : 'error';
 
 function taskIdOf(reply: FastifyReply): string | undefined {
@@ -149,7 +162,7 @@ export function auditLine(req: FastifyRequest, reply: FastifyReply): AuditReques
     principal: req.principal?.name ?? null,
     source: req.ip,
     method: req.method,
-    path: req.url.split('?')[0]!,
+    path: pathOf(req.url),
     action: req.routeOptions.config?.audit ?? auditAction(req.method, route),
     ...(target !== undefined ? { target } : {}),
     outcome: {
@@ -231,6 +244,8 @@ export function registerAudit(app: FastifyInstance, audit: Logger): void {
     if (req.method === 'OPTIONS') return; // CORS preflights and the like change nothing
     const status = reply.statusCode;
     if (!MUTATING.has(req.method) && status !== 401 && status !== 403) return;
+    if (audited.has(req.raw)) return;
+    audited.add(req.raw);
     const line = auditLine(req, reply);
     audit.info(line, `${line.action} ${line.target ?? line.path} ${status}`);
   });

@@ -3,6 +3,7 @@
 // (clientError: 400/408/431, written by hand), a wrong method (405 with Allow). Each of those also gets an
 // access-log line and a metric here, since no route hook runs for them.
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
@@ -28,6 +29,8 @@ export function frameworkErrorHandler(err: FastifyError, req: FastifyRequest, re
       .send(toProblem(api, req.url.slice(0, 256), req.id));
     req.server.metrics.observeHttp(methodLabel(req.method), undefined, api.status, (performance.now() - started) / 1000);
     req.log.info({ method: req.method, url: req.url.split('?')[0]!.slice(0, 256), status: api.status, code: api.code, durationMs: 0 }, 'request');
+    req.server.auditUnrouted?.({ requestId: req.id, method: req.method, url: req.url, source: req.ip, status: api.status, code: api.code,
+      authorization: req.headers.authorization });
   }
 }
 
@@ -55,6 +58,16 @@ export function clientErrorHandler(this: FastifyInstance, err: Error & { code?: 
     const body = JSON.stringify(toProblem(api, undefined, id));
     this.metrics.observeHttp('OTHER', undefined, api.status, 0);
     this.log.info({ reqId: id, status: api.status, code, errno: err.code, msg: 'request' }, 'request');
+    // the audit trail wants a refused mutation too: its method, URL and token from the routed request whose body
+    // never came (timed out, or the client closed mid-body), else from the bytes Node could not parse
+    const pending = (socket as { _httpMessage?: { req?: IncomingMessage } })._httpMessage?.req;
+    const raw = (err as { rawPacket?: unknown }).rawPacket;
+    const head = Buffer.isBuffer(raw) ? raw.subarray(0, 65_536).toString('latin1') : '';
+    const requestLine = pending?.method && pending.url ? [pending.method, pending.url] : /^([A-Z]+) (\S+)/.exec(head)?.slice(1);
+    if (requestLine && this.auditUnrouted) {
+      this.auditUnrouted({ requestId: id, method: requestLine[0]!, url: requestLine[1]!, source: socket.remoteAddress ?? '', status: api.status,
+        code, raw: pending, authorization: pending ? pending.headers.authorization : /\r?\nauthorization:[ \t]*([^\r\n]*)/i.exec(head)?.[1] });
+    }
     if (socket.writable) {
       socket.write(`HTTP/1.1 ${api.status} ${api.title}\r\nContent-Type: application/problem+json\r\n`
         + `Content-Length: ${Buffer.byteLength(body)}\r\nx-request-id: ${id}\r\nConnection: close\r\n\r\n${body}`);

@@ -18,6 +18,7 @@ import { splitPoolSpec } from '../../ceph/connection.js';
 import { allows, visibleTo, type Principal } from '../auth.js';
 import { ApiError, fromCephError } from '../errors.js';
 import { imageKey, mutationLocks, type MutationKey } from '../../ceph/image-lock.js';
+import { parentText } from '../image-view.js';
 import { imagePath, specOf } from '../paths.js';
 import { replyTask } from '../task-reply.js';
 import { taskSchema } from '../schemas/tasks.js';
@@ -51,7 +52,7 @@ export interface CloneHooks {
   exclusive?: <T>(spec: string, name: string, fn: () => Promise<T>, also?: readonly MutationKey[]) => Promise<T>;
   /** called after a clone was made and before it is acknowledged (images.ts' pool-delete guard) */
   confirm?: (spec: string, name: string) => Promise<void>;
-  toImage: (info: ImageInfo) => unknown;
+  toImage: (info: ImageInfo, principal: Principal | undefined) => unknown;
   /** 201 with `{name, pool, size}` only (images.ts' answer to `Prefer: return=minimal`) */
   sendMinimal?: (reply: FastifyReply, spec: string, name: string, size: number) => FastifyReply;
 }
@@ -67,10 +68,10 @@ export function resolveSource(targetSpec: string, source: CloneSpecInput['source
 const sourceText = (s: CloneSource): string => `${s.spec}/${s.image}@${s.snapshot}`;
 
 /** What differs between an existing image and a requested clone (only what the caller gave). */
-export function cloneDifferences(info: ImageInfo, source: CloneSource, body: CloneSpecInput): string[] {
+export function cloneDifferences(info: ImageInfo, source: CloneSource, body: CloneSpecInput, principal?: Principal): string[] {
   const d: string[] = [];
   const p = info.parent;
-  const have = p ? `${p.namespace ? `${p.pool}/${p.namespace}` : p.pool}/${p.image}@${p.snapshot}` : undefined;
+  const have = p ? parentText(p, principal) : undefined; // another tenant's snapshot is not named
   if (have !== sourceText(source)) d.push(`source is ${have ?? 'none (not a clone)'}, requested ${sourceText(source)}`);
   if (body.size !== undefined && info.size !== body.size) d.push(`size is ${info.size}, requested ${body.size}`);
   if (body.objectSize !== undefined && info.objectSize !== body.objectSize) d.push(`objectSize is ${info.objectSize}, requested ${body.objectSize}`);
@@ -234,13 +235,13 @@ export function cloneHandlers(app: FastifyInstance, hooks: CloneHooks) {
     // a clone made here a moment ago is described from its header (no open, which would open the parent too)
     const info = created ? await ceph.images.describeNew(spec, name, undefined, source) : await ceph.images.stat(spec, name);
     if (!created) {
-      const diff = cloneDifferences(info, source, body);
+      const diff = cloneDifferences(info, source, body, req.principal);
       if (diff.length > 0) {
         throw new ApiError('IMAGE_SPEC_CONFLICT', `Image ${spec}/${name} exists with a different specification: ${diff.join('; ')}.`,
           { differences: diff });
       }
     }
-    return reply.code(created ? 201 : 200).header('location', imagePath(spec, name)).send(hooks.toImage(info));
+    return reply.code(created ? 201 : 200).header('location', imagePath(spec, name)).send(hooks.toImage(info, req.principal));
   }
 
   return { provision, clones, snapshots };

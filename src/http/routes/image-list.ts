@@ -11,7 +11,7 @@ import { decodeCursor, encodeCursor } from '../cursor.js';
 import { specOf } from '../paths.js';
 import { problems, scopeParams } from '../schemas/common.js';
 import { imageListSchema, listImagesQuery } from '../schemas/images.js';
-import { toImage } from './images.js';
+import { toImage } from '../image-view.js';
 import { fittingItems, PAGE_BYTES } from '../page-bytes.js';
 import { listingLimiter, ScanLimiter } from '../scan-limit.js';
 
@@ -76,7 +76,7 @@ export const imageListRoutes: FastifyPluginAsyncZod = async (app) => {
     // the directory gave each name's id: the header reads need nothing else
     return pages.limit(async () => {
       const infos = await ceph.images.statMany(pool, page.entries, settings.detailsConcurrency);
-      return bounded(infos.filter((i): i is ImageInfo => i !== undefined).map(toImage));
+      return bounded(infos.filter((i): i is ImageInfo => i !== undefined).map((i) => toImage(i, req.principal)));
     });
   });
 };

@@ -6,9 +6,10 @@ import { isCephError, isMissingInScope } from '../../ceph/errors.js';
 import {
   FeatureChangeError, ImageFeatures, INLINE_REBUILD_MAX_OBJECTS, planFeatureChange, REBUILD_ACTION, type FeaturePlan,
 } from '../../ceph/image-features.js';
-import type { ImageInfo } from '../../ceph/images.js';
 import { finishInterruptedRename, renameImage } from '../../ceph/rename.js';
 import { ApiError } from '../errors.js';
+import type { Principal } from '../auth.js';
+import { toImage } from '../image-view.js';
 import { imagePath } from '../paths.js';
 import { formatSize } from '../size.js';
 import type { PatchAppliedOutput, PatchedImage, PatchImageInput, PatchTaskAnswer } from '../schemas/image-patch.js';
@@ -20,12 +21,10 @@ export type PatchOutcome =
   /** a shrink of an image without object map runs as the image.shrink task */
   | { status: 202; location: string; body: PatchTaskAnswer };
 
-const view = ({ featureBits: _bits, ...rest }: ImageInfo) => rest;
-
 /** the most object numbers a shrink of an image with an object map cuts off inline (~0.4 s); more is a task */
 export const INLINE_SHRINK_MAX_OBJECTS = 262_144;
 
-export async function patchImage(ceph: CephClient, spec: string, image: string, body: PatchImageInput): Promise<PatchOutcome> {
+export async function patchImage(ceph: CephClient, spec: string, image: string, body: PatchImageInput, principal: Principal | undefined): Promise<PatchOutcome> {
   const { name, size, allowShrink, features } = body;
   const current = await ceph.images.stat(spec, image);
 
@@ -39,7 +38,7 @@ export async function patchImage(ceph: CephClient, spec: string, image: string, 
     // the same image under both names: a rename whose process died mid-way (its retry, typically). Finish or
     // undo it, then carry on as if it had completed or never started
     const half = taken?.id === current.id ? await finishInterruptedRename(ceph, spec, image, rename, current.id) : undefined;
-    if (half === 'renamed') return renamedBefore(await patchImage(ceph, spec, rename, { ...body, name: undefined }), spec, image, rename);
+    if (half === 'renamed') return renamedBefore(await patchImage(ceph, spec, rename, { ...body, name: undefined }, principal), spec, image, rename);
     if (half === 'in-progress') {
       throw new ApiError('OPERATION_IN_PROGRESS', `Image ${spec}/${image} is being renamed by another request; retry.`);
     }
@@ -113,7 +112,7 @@ export async function patchImage(ceph: CephClient, spec: string, image: string, 
     return { status: 202, location: taskPath(task.id), body: { ...taskView(task), applied } };
   }
   const after = await ceph.images.stat(spec, finalName);
-  return { status: 200, location: rename !== undefined ? imagePath(spec, finalName) : undefined, body: { ...view(after), applied } };
+  return { status: 200, location: rename !== undefined ? imagePath(spec, finalName) : undefined, body: { ...toImage(after, principal), applied } };
 }
 
 /** The answer to a rename finished by removing what an interrupted one left: the rest of the PATCH, renamed. */

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { CreateImageOptions, ImageInfo } from '../../ceph/images.js';
+import { toImage } from '../image-view.js';
 import { CephError, isCephError, isMissingInScope } from '../../ceph/errors.js';
 import { heldState, type DanglingName } from '../../ceph/pool-guard.js';
 import { featureBits, CREATABLE_FEATURES } from '../../ceph/features.js';
@@ -19,9 +20,6 @@ import { IMAGE_NAME_PATTERN, imageParams, problems, scopeParams } from '../schem
 import {
   imageSchema, type ImageSpecInput, createImageOrCloneBody, putImageOrCloneBody,
 } from '../schemas/images.js';
-
-export type ImageView = Omit<ImageInfo, 'featureBits'>;
-export const toImage = ({ featureBits: _bits, ...rest }: ImageInfo): ImageView => rest;
 
 const createdImageSchema = z.union([
   imageSchema,
@@ -126,6 +124,13 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
 
   /** Remove a leftover: rbd_remove (finds it through rbd_directory), then the stray id object. */
   async function removeLeftover(pool: string, name: string): Promise<void> {
+    // a name the directory does not list: rbd_remove would open the image its stray id object names — another
+    // name's image, when a restore or rename was cut short — and delete it. Only the stray object goes (as DELETE)
+    const unlisted = await ceph.pools.guard.nameState(pool, name);
+    if (unlisted.kind === 'dangling' && unlisted.listedId === undefined) {
+      await ceph.pools.guard.removeStrayId(pool, name, unlisted);
+      return;
+    }
     await ceph.images.remove(pool, name).catch((e: unknown) => {
       if (!isCephError(e, 'ENOENT', 'ESTALE')) throw e;
     });
@@ -139,9 +144,17 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       ? new ApiError('CONFLICT', `${pool}/${name} was removed by another request right after this one made or found it; retry.`, {}, e)
       : e);
 
-  const incomplete = (pool: string, name: string): ApiError => new ApiError('IMAGE_INCOMPLETE',
-    `${pool}/${name} is listed but not a whole image (the leftover of an interrupted create or delete). `
-    + 'DELETE it, or PUT it to remove the leftover and create the image.', { image: name });
+  /** 409 saying which of the name's objects the pool guard found, and which is missing or disagrees. */
+  const incomplete = (pool: string, name: string, { listedId, idObject }: DanglingName): ApiError => {
+    const what = listedId === undefined
+      ? `is not listed in the pool's directory, but a stray id object rbd_id.${name} (naming image id ${idObject}) remains`
+      : idObject === undefined ? `is listed in the pool's directory (image id ${listedId}), but its id object rbd_id.${name} is missing`
+        : idObject !== listedId ? `is listed in the pool's directory as image id ${listedId}, but its id object rbd_id.${name} names image id ${idObject}`
+          : `is listed in the pool's directory and has its id object (image id ${listedId}), but the image header rbd_header.${listedId} is missing`;
+    return new ApiError('IMAGE_INCOMPLETE', `${pool}/${name} ${what}: the leftover of an interrupted create, delete, rename or restore. `
+      + 'DELETE it, or PUT it to remove the leftover and create the image.',
+    { image: name, ...(listedId !== undefined ? { listedId } : {}), ...(idObject !== undefined ? { idObject } : {}) });
+  };
 
   async function createOptions(spec: ImageSpecInput, principal: Principal | undefined): Promise<CreateImageOptions> {
     if (spec.dataPool !== undefined && principal && !allowsPool(principal, spec.dataPool)) {
@@ -193,7 +206,8 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       try {
         await ceph.images.create(pool, name, spec.size, options);
       } catch (e) {
-        if (isCephError(e, 'EEXIST') && await leftover(pool, name)) throw incomplete(pool, name);
+        const left = isCephError(e, 'EEXIST') ? await leftover(pool, name) : undefined;
+        if (left) throw incomplete(pool, name, left);
         throw e;
       }
       const id = await confirmCreated(pool, name, true);
@@ -202,7 +216,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       }
       const info = await ceph.images.describeNew(pool, name, id) // no open: one header read (the guard read the id)
         .catch((e: unknown) => { throw vanished(e, pool, name); });
-      return reply.code(201).header('location', imagePath(pool, name)).send(toImage(info));
+      return reply.code(201).header('location', imagePath(pool, name)).send(toImage(info, req.principal));
     });
   });
 
@@ -261,7 +275,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       const existing = id === undefined ? undefined : await ceph.images.stat(pool, image).catch(unanswered);
       if (existing && specDifferences(existing, spec).length === 0) {
         await confirmCreated(pool, image, false);
-        return reply.code(200).header('location', imagePath(pool, image)).send(toImage(existing));
+        return reply.code(200).header('location', imagePath(pool, image)).send(toImage(existing, req.principal));
       }
     }
     return exclusive(pool, image, async () => {
@@ -307,7 +321,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
         }
         await confirmCreated(pool, image, false);
       }
-      return reply.code(created ? 201 : 200).header('location', imagePath(pool, image)).send(toImage(info));
+      return reply.code(created ? 201 : 200).header('location', imagePath(pool, image)).send(toImage(info, req.principal));
     });
   }
 
@@ -323,15 +337,18 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       const info = await ceph.images.stat(pool, req.params.image);
       // librbd opens by the id object alone; a rename killed between its steps leaves one for the name the
       // directory does not list (PATCH's retry finishes it): the image is not there under this name
-      if (await ceph.pools.guard.listedId(pool, req.params.image) !== info.id) {
-        throw new ApiError('IMAGE_NOT_FOUND', `Image ${pool}/${req.params.image} does not exist (a stray id object of an interrupted rename names it).`);
+      const listedId = await ceph.pools.guard.listedId(pool, req.params.image);
+      if (listedId !== info.id) {
+        // listed, but as another image than the id object names: a leftover, as POST says (once the state has held)
+        const left = listedId !== undefined ? await leftover(pool, req.params.image) : undefined;
+        if (left) throw incomplete(pool, req.params.image, left);
+        throw new ApiError('IMAGE_NOT_FOUND', `Image ${pool}/${req.params.image} does not exist (a stray id object of an interrupted rename or restore names it).`);
       }
-      return toImage(info);
+      return toImage(info, req.principal);
     } catch (e) {
       // listed but not openable: say so (409 IMAGE_INCOMPLETE, as POST does) instead of a 404 that contradicts listings
-      if (isCephError(e, 'ENOENT') && e.op.startsWith('rbd_open') && await leftover(pool, req.params.image)) {
-        throw incomplete(pool, req.params.image);
-      }
+      const left = isCephError(e, 'ENOENT') && e.op.startsWith('rbd_open') ? await leftover(pool, req.params.image) : undefined;
+      if (left) throw incomplete(pool, req.params.image, left);
       throw e;
     }
   });
@@ -353,7 +370,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: patchedImageSchema, 202: patchTaskSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
   }, async (req, reply) => exclusive(specOf(req.params), req.params.image, async () => {
-    const out = await patchImage(ceph, specOf(req.params), req.params.image, req.body);
+    const out = await patchImage(ceph, specOf(req.params), req.params.image, req.body, req.principal);
     if (out.status === 202) return reply.code(202).header('location', out.location).send(out.body);
     if (out.location) void reply.header('location', out.location);
     return reply.code(200).send(out.body);

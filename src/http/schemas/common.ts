@@ -20,11 +20,24 @@ const existingName = (what: string) => z.string().min(1).max(4096)
   .refine((s) => !s.includes('\0'), `${what} names cannot contain NUL`)
   .describe(`the ${what}'s name, percent-encoded`);
 
-export const poolParams = z.object({ pool: existingName('pool') });
+/**
+ * The name of an existing pool or namespace, wherever one is given (path, query, body). Never NUL, and never
+ * "/": it separates pool, namespace and image in a pool spec ("pool/ns"), so `/pools/rbd%2Fta` would be a
+ * second spelling of the scope /pools/rbd/namespaces/ta (and a pool grant `rbd/ta` would match it). Neither
+ * Ceph's rbd CLI nor this API can make such a name.
+ */
+const scopeName = (what: 'pool' | 'namespace', min: number, max: number) => z.string().min(min).max(max)
+  .refine((s) => !s.includes('\0'), `${what} names cannot contain NUL`)
+  .refine((s) => !s.includes('/'), `${what} names cannot contain "/" (it separates pool, namespace and image)`);
+export const existingPoolName = (max = 4096) => scopeName('pool', 1, max);
+/** `allowDefault`: '' names the pool's default namespace (in bodies; a path has no empty segment). */
+export const existingNamespaceName = ({ allowDefault = false } = {}) => scopeName('namespace', allowDefault ? 0 : 1, 4096);
+
+export const poolParams = z.object({ pool: existingPoolName().describe("the pool's name, percent-encoded") });
 /** A route under /pools/{pool} and /pools/{pool}/namespaces/{namespace} (see registerScoped in paths.ts). */
-export const namespaceParam = existingName('namespace').describe('the RBD namespace, percent-encoded');
+export const namespaceParam = existingNamespaceName().describe('the RBD namespace, percent-encoded');
 export const scopeParams = z.object({
-  pool: existingName('pool'),
+  pool: existingPoolName().describe("the pool's name, percent-encoded"),
   // registerScoped makes it required under /namespaces/{namespace} and drops it elsewhere
   namespace: namespaceParam.optional(),
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CREATABLE_FEATURES } from '../../ceph/features.js';
-import { imageNameForCreate, poolNameForCreate, sizeSchema } from './common.js';
+import { existingPoolName, imageNameForCreate, poolNameForCreate, sizeSchema } from './common.js';
 import { namespaceNameForCreate } from './namespaces.js';
 
 export const copyImageBody = z.object({
@@ -13,7 +13,7 @@ export const copyImageBody = z.object({
   snapshots: z.boolean().default(false).describe('true: a deep copy with every snapshot; false: the image\'s current data only'),
   features: z.array(z.enum(CREATABLE_FEATURES)).max(16).optional().describe('features of the copy; default: the source\'s features'),
   objectSize: sizeSchema.optional().describe('a power of two from 4KiB to 32MiB; default: the source\'s'),
-  dataPool: z.string().min(1).max(255).optional().describe('pool for the copy\'s data objects'),
+  dataPool: existingPoolName(255).optional().describe('pool for the copy\'s data objects'),
 }).strict().superRefine((b, ctx) => {
   if (b.objectSize !== undefined) {
     const o = b.objectSize;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CREATABLE_FEATURES } from '../../ceph/features.js';
-import { booleanQuery, imageNameForCreate, sizeSchema } from './common.js';
+import { booleanQuery, existingNamespaceName, existingPoolName, imageNameForCreate, sizeSchema } from './common.js';
 
 export const watcherSchema = z.object({ address: z.string(), id: z.number().int(), cookie: z.number().int() });
 
@@ -19,11 +19,21 @@ const imageFields = {
   blockNamePrefix: z.string(),
   createdAt: z.string(),
   snapshotCount: z.number().int(),
-  parent: z.object({
-    pool: z.string(), namespace: z.string().describe("'' = the pool's default namespace"),
-    image: z.string(), snapshot: z.string(),
-    overlap: z.number().int().describe('bytes of this image still read from the parent snapshot'),
-  }).nullable().meta({ id: 'ImageParent', description: 'the snapshot this image is a clone of; null when it is not a clone' }),
+  parent: z.union([
+    z.object({
+      pool: z.string(), namespace: z.string().describe("'' = the pool's default namespace"),
+      image: z.string(), snapshot: z.string(),
+      overlap: z.number().int().describe('bytes of this image still read from the parent snapshot'),
+    }).meta({ id: 'ImageParent', description: 'the snapshot this image is a clone of' }),
+    z.object({
+      hidden: z.literal(true),
+      overlap: z.number().int().describe('bytes of this image still read from the parent snapshot'),
+    }).strict().meta({
+      id: 'HiddenParent',
+      description: 'the image is a clone of a snapshot in a pool or namespace this token may not use (another tenant\'s): '
+        + 'not named, as `…/children` counts such clones in `hidden` without naming them',
+    }),
+  ]).nullable().describe('the snapshot this image is a clone of; null when it is not a clone'),
   watchers: z.array(watcherSchema).optional()
     .describe('clients that have the image open (rbd map, VMs); given for one image, not in listings, where it would cost an OSD round trip per image'),
 };
@@ -63,7 +73,7 @@ const imageSpecFields = {
   objectSize: sizeSchema.optional().describe('a power of two from 4KiB to 32MiB; default 4MiB'),
   stripeUnit: sizeSchema.optional().describe('must divide objectSize'),
   stripeCount: z.number().int().min(1).max(65536).optional(),
-  dataPool: z.string().min(1).max(255).optional().describe('pool for data objects (e.g. erasure-coded)'),
+  dataPool: existingPoolName(255).optional().describe('pool for data objects (e.g. erasure-coded)'),
 };
 
 function checkSpec(spec: { features?: string[] | undefined; objectSize?: number | undefined; stripeUnit?: number | undefined }, ctx: z.RefinementCtx): void {
@@ -103,9 +113,10 @@ const existingName = (what: string) => z.string().min(1).max(4096)
 
 /** Where a clone's data come from: a snapshot of an existing image (any existing names, not only safe ones). */
 export const cloneSourceSchema = z.object({
-  pool: existingName('pool').optional().describe('default: the pool of the new image (and then its namespace too)'),
-  namespace: existingName('namespace').optional()
-    .describe("default: the new image's namespace when `pool` is not given, the pool's default namespace when it is"),
+  pool: existingPoolName().optional().describe('default: the pool of the new image (and then its namespace too)'),
+  namespace: existingNamespaceName({ allowDefault: true }).optional()
+    .describe("'' = the pool's default namespace (as in `parent`); default: the new image's namespace when `pool` is not given, "
+      + "the pool's default namespace when it is"),
   image: existingName('image'),
   snapshot: existingName('snapshot'),
 }).strict().meta({ id: 'CloneSource', description: 'the snapshot the new image is a copy-on-write clone of' });

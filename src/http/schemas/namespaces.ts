@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NAMESPACE_NAME_PATTERN } from '../../ceph/namespaces.js';
-import { poolParams } from './common.js';
+import { existingNamespaceName, poolParams } from './common.js';
 import { poolRbdStatsSchema } from './pool-stats.js';
 
 export const namespaceNameForCreate = z.string()
@@ -25,5 +25,5 @@ export const namespaceListSchema = z.object({
 export const namespaceCreateParams = poolParams.extend({ namespace: namespaceNameForCreate });
 /** DELETE: any existing name. */
 export const namespaceDeleteParams = poolParams.extend({
-  namespace: z.string().min(1).max(4096).refine((s) => !s.includes('\0'), 'namespace names cannot contain NUL'),
+  namespace: existingNamespaceName(),
 });

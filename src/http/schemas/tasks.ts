@@ -1,6 +1,6 @@
 // Task and trash schemas (OpenAPI).
 import { z } from 'zod';
-import { scopeParams } from './common.js';
+import { existingPoolName, scopeParams } from './common.js';
 
 export const TASK_STATE_VALUES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 
@@ -35,7 +35,7 @@ export const TASK_ID_PATTERN = /^[0-9]{1,10}-[0-9a-z]{9}-[0-9a-f]{8}$/;
 export const taskIdParams = z.object({ id: z.string().min(1).max(256).describe('a task id') });
 
 export const taskListQuery = z.object({
-  pool: z.string().min(1).max(4096).optional().describe('only tasks of this pool'),
+  pool: existingPoolName().optional().describe('only tasks of this pool'),
   state: z.enum(TASK_STATE_VALUES).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().max(256).optional().describe('nextCursor of the previous page'),
