@@ -77,19 +77,19 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
     const key = `${pool}\0${image}`;
     const busy = inProgress(key, pool, image);
     if (busy) return Promise.reject(busy);
+    // a call past its deadline — in the work or in taking the lock itself (a RADOS lock on a stuck OSD) — marks
+    // the name until that call really ends
     return locks.run([imageKey(pool, image), ...also], async () => {
       const late = inProgress(key, pool, image);
       if (late) throw late;
-      try {
-        return await fn();
-      } catch (e) {
-        const pending = (e as StillRunning).pending;
-        if (isCephError(e, 'ETIMEDOUT', 'EAGAIN') && pending && !stillRunning.has(key)) {
-          stillRunning.set(key, { since: new Date().toISOString() });
-          void pending.finally(() => stillRunning.delete(key));
-        }
-        throw e;
+      return fn();
+    }).catch((e: unknown) => {
+      const pending = (e as StillRunning).pending;
+      if (isCephError(e, 'ETIMEDOUT', 'EAGAIN') && pending && !stillRunning.has(key)) {
+        stillRunning.set(key, { since: new Date().toISOString() });
+        void pending.finally(() => stillRunning.delete(key));
       }
+      throw e;
     });
   };
 
