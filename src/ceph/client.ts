@@ -10,9 +10,7 @@ import type { Handle } from './handle.js';
 import { Images } from './images.js';
 import { mutationLocks, type MutationLockSettings } from './image-lock.js';
 import { Pools } from './pools.js';
-import { registerImageShrink } from './image-shrink.js';
-import { registerImageCopy } from './copy.js';
-import { registerObjectMapRebuild } from './image-features.js';
+import { registerTaskHandlers } from './task-handlers.js';
 import { RunnerClients } from './runner-clients.js';
 import { TaskEngine, type TaskEngineOptions } from './tasks.js';
 import { Trash } from './trash.js';
@@ -60,9 +58,7 @@ export class CephClient implements CephSession {
     this.runnerClients = new RunnerClients(opts);
     this.tasks = new TaskEngine(this, opts.tasks, this.runnerClients);
     this.trash = new Trash(this, this.tasks);
-    registerImageShrink(this, this.tasks);
-    registerImageCopy(this, this.tasks);
-    registerObjectMapRebuild(this.tasks);
+    registerTaskHandlers(this.tasks, this.trash); // every action, before any task runs (task-handlers.ts)
     this.#backoff = opts.backoffMinMs ?? 500;
   }
 

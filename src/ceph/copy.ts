@@ -52,8 +52,7 @@ type LongSession = CephSession & { withIoctxLong?: CephSession['withIoctx'] };
 const unboundedIoctx = (c: LongSession): CephSession['withIoctx'] => (c.withIoctxLong ?? c.withIoctx).bind(c);
 
 /** Register the `image.copy` handler on the task engine (it works through the run's own client, ctx.session). */
-export function registerImageCopy(_session: CephSession, tasks: TaskEngine): void {
-  if (tasks.hasHandler(COPY_ACTION)) return;
+export function registerImageCopy(tasks: TaskEngine): void {
   tasks.register<CopyParams>({
     action: COPY_ACTION,
     run: (ctx) => runCopy(ctx.session, ctx),

@@ -172,7 +172,6 @@ export const INLINE_REBUILD_MAX_OBJECTS = 8192;
  * (rebuilding again is idempotent).
  */
 export function registerObjectMapRebuild(tasks: TaskEngine): void {
-  if (tasks.hasHandler(REBUILD_ACTION)) return;
   tasks.register<Record<string, never>>({
     action: REBUILD_ACTION,
     interrupted: 'resume',

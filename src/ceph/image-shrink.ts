@@ -7,14 +7,13 @@ import { E } from '../native/errno.js';
 import { rbdTrash } from '../native/rbd-trash.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
-import type { CephSession } from './connection.js';
 import { holdTaskImage } from './image-lock.js';
 import { CephError } from './errors.js';
 import { TaskFailure, type TaskContext, type TaskEngine } from './tasks.js';
 
 export interface ShrinkParams { size: number }
 
-export function registerImageShrink(_session: CephSession, tasks: TaskEngine): void {
+export function registerImageShrink(tasks: TaskEngine): void {
   tasks.register<ShrinkParams>({
     action: 'image.shrink',
     interrupted: 'resume',

@@ -107,9 +107,9 @@ function isZero(b: Buffer): boolean {
   return true;
 }
 
-/** Both handlers work through the run's own client (ctx.session), not `_session`. */
-export function registerSnapshotTasks(tasks: TaskEngine, _session: TaskSession): void {
-  if (!tasks.hasHandler(ROLLBACK_ACTION)) {
+/** Both handlers work through the run's own client (ctx.session). */
+export function registerSnapshotTasks(tasks: TaskEngine): void {
+  {
     tasks.register<Record<string, unknown>>({
       action: ROLLBACK_ACTION,
       interrupted: 'resume',
@@ -140,7 +140,7 @@ export function registerSnapshotTasks(tasks: TaskEngine, _session: TaskSession):
       },
     });
   }
-  if (!tasks.hasHandler(FLATTEN_ACTION)) {
+  {
     tasks.register<Record<string, unknown>>({
       action: FLATTEN_ACTION,
       interrupted: 'resume',

@@ -65,7 +65,10 @@ function toEntry(v: TrashInfoValue): TrashEntry {
 interface RemoveParams { id: string; force?: boolean }
 
 export class Trash {
-  constructor(private readonly session: CephSession, private readonly tasks: TaskEngine) {
+  constructor(private readonly session: CephSession, private readonly tasks: TaskEngine) {}
+
+  /** The handlers of image.remove, trash.remove and trash.purge (task-handlers.ts registers them). */
+  registerHandlers(tasks: TaskEngine): void {
     const remove = (action: string) => ({
       action,
       run: (ctx: TaskContext<RemoveParams>) => this.runRemove(ctx),

@@ -12,7 +12,7 @@ import { Clones, compareChildren, type CloneIntent, type CloneSource } from '../
 import { CephError, isCephError, isMissingScope } from '../../ceph/errors.js';
 import { featureBits } from '../../ceph/features.js';
 import type { ImageInfo } from '../../ceph/images.js';
-import { FLATTEN_ACTION, registerSnapshotTasks } from '../../ceph/snapshot-tasks.js';
+import { FLATTEN_ACTION } from '../../ceph/snapshot-tasks.js';
 import { Snapshots } from '../../ceph/snapshots.js';
 import { splitPoolSpec } from '../../ceph/connection.js';
 import { allows, visibleTo, type Principal } from '../auth.js';
@@ -269,7 +269,6 @@ export async function singleFlight(inFlight: Map<string, Promise<boolean>>, key:
 
 export const cloneRoutes: FastifyPluginAsyncZod = async (app) => {
   const clones = new Clones(app.ceph);
-  registerSnapshotTasks(app.ceph.tasks, app.ceph); // before the client starts running tasks (main.ts builds the app first)
 
   app.get('/images/:image/children', {
     schema: {

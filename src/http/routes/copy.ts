@@ -1,7 +1,7 @@
 // POST /api/v1/pools/{pool}[/namespaces/{namespace}]/images/{image}/copy → 202 + the `image.copy` task.
 // The destination appears under its name only when the copy is complete (src/ceph/copy.ts).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { COPY_ACTION, registerImageCopy, temporaryName, type CopyParams } from '../../ceph/copy.js';
+import { COPY_ACTION, temporaryName, type CopyParams } from '../../ceph/copy.js';
 import { splitPoolSpec } from '../../ceph/connection.js';
 import { isMissingInScope } from '../../ceph/errors.js';
 import { featureBits } from '../../ceph/features.js';
@@ -15,7 +15,6 @@ import { replyTask } from '../task-reply.js';
 
 export const copyRoutes: FastifyPluginAsyncZod = async (app) => {
   const { ceph } = app;
-  registerImageCopy(ceph, ceph.tasks);
 
   app.post('/images/:image/copy', {
     schema: {

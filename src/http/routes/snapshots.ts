@@ -8,7 +8,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ChildInfo } from '../../ceph/clones.js';
 import { isCephError } from '../../ceph/errors.js';
-import { registerSnapshotTasks, ROLLBACK_ACTION } from '../../ceph/snapshot-tasks.js';
+import { ROLLBACK_ACTION } from '../../ceph/snapshot-tasks.js';
 import { SnapshotHasChildrenError, Snapshots } from '../../ceph/snapshots.js';
 import { visibleTo, type Principal } from '../auth.js';
 import { ApiError } from '../errors.js';
@@ -40,7 +40,6 @@ export function nameChildren(children: readonly ChildInfo[], hidden = 0): string
 
 export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
   const snapshots = new Snapshots(app.ceph);
-  registerSnapshotTasks(app.ceph.tasks, app.ceph); // before the client starts running tasks (main.ts builds the app first)
   /** 409 naming the clones the caller may see; another tenant's are counted (`hiddenChildren`), not named. */
   const hasChildren = (principal: Principal | undefined, spec: string, image: string, snap: string, children: ChildInfo[], cause?: unknown): ApiError => {
     const { shown, hidden } = visibleTo(principal, children);

@@ -1,0 +1,19 @@
+// The one list of the task engine's handlers: every action a task record can name, registered by CephClient
+// before it runs any task — so a process runs every action whatever HTTP routes it serves (a replica without the
+// snapshot routes once backed off rollbacks as an unknown action). Each handler does its Ceph work through its
+// run's own client (ctx.session, runner-clients.ts). To add an action: write its handler next to the concept it
+// changes (copy.ts, trash.ts, …) and register it here.
+import { registerImageCopy } from './copy.js';
+import { registerObjectMapRebuild } from './image-features.js';
+import { registerImageShrink } from './image-shrink.js';
+import { registerSnapshotTasks } from './snapshot-tasks.js';
+import type { TaskEngine } from './tasks.js';
+import type { Trash } from './trash.js';
+
+export function registerTaskHandlers(tasks: TaskEngine, trash: Trash): void {
+  trash.registerHandlers(tasks); // image.remove, trash.remove, trash.purge
+  registerImageShrink(tasks); // image.shrink
+  registerObjectMapRebuild(tasks); // image.object-map-rebuild
+  registerImageCopy(tasks); // image.copy
+  registerSnapshotTasks(tasks); // snapshot.rollback, image.flatten
+}
