@@ -19,7 +19,7 @@ import { E } from '../native/errno.js';
 import { radosObjects as R, timeval } from '../native/rados-objects.js';
 import type { Pointer } from '../native/types.js';
 import { native } from './call.js';
-import { splitPoolSpec, type CephSession } from './connection.js';
+import { poolSpec, splitPoolSpec, type CephSession } from './connection.js';
 import { CephError } from './errors.js';
 import { KeyedLock, LockBusyError } from './keyed-lock.js';
 
@@ -194,7 +194,7 @@ async function holderTask(io: Pointer, oid: string): Promise<string | undefined>
 export function holdTaskImage<T>(session: CephSession, task: { id: string; target: { pool: string; namespace: string; image: string } },
   fn: () => Promise<T>): Promise<T> {
   const { pool, namespace, image } = task.target;
-  return mutationLocks(session).run([imageKey(namespace ? `${pool}/${namespace}` : pool, image)], fn, { task: task.id, waitMs: 60_000 });
+  return mutationLocks(session).run([imageKey(poolSpec(pool, namespace), image)], fn, { task: task.id, waitMs: 60_000 });
 }
 
 const registry = new WeakMap<CephSession, MutationLocks>();

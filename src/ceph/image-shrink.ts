@@ -7,6 +7,7 @@ import { E } from '../native/errno.js';
 import { rbdTrash } from '../native/rbd-trash.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
+import { poolSpec } from './connection.js';
 import { holdTaskImage } from './image-lock.js';
 import { CephError } from './errors.js';
 import { TaskFailure, type TaskContext, type TaskEngine } from './tasks.js';
@@ -20,7 +21,7 @@ export function registerImageShrink(tasks: TaskEngine): void {
     run: async (ctx: TaskContext<ShrinkParams>) => {
       const { pool, namespace, image, imageId } = ctx.task.target;
       const size = ctx.params.size;
-      const target = `${namespace ? `${pool}/${namespace}` : pool}/${image}`;
+      const target = `${poolSpec(pool, namespace)}/${image}`;
       if (!Number.isSafeInteger(size) || size < 0) throw new TaskFailure('VALIDATION_FAILED', `size must be whole bytes, got ${String(size)}`);
       return holdTaskImage(ctx.session, ctx.task, () => ctx.io(async (p) => {
         const out: [Pointer | null] = [null];

@@ -20,13 +20,13 @@ import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { checkSnapshotName } from './clones.js';
 import { CephError, check } from './errors.js';
+import { poolSpec as specText } from './connection.js';
 import { holdTaskImage } from './image-lock.js';
 import { TaskFailure, type TaskContext, type TaskEngine, type TaskSession } from './tasks.js';
 
 export const ROLLBACK_ACTION = 'snapshot.rollback';
 export const FLATTEN_ACTION = 'image.flatten';
 
-const specText = (pool: string, namespace: string): string => (namespace ? `${pool}/${namespace}` : pool);
 
 /** Open `image` in the raw I/O context `io` for `fn`, always closing it; IMAGE_NOT_FOUND as a task failure. */
 async function withImage<T>(io: Pointer, target: string, image: string, readOnly: boolean, fn: (img: Pointer) => Promise<T>): Promise<T> {

@@ -5,7 +5,7 @@ import { decodeWatchers, watcherArray } from '../native/memory.js';
 import { decodeTrashInfos, RBD_TRASH_IMAGE_SOURCE, rbdTrash, TRASH_INFO_SIZE, type TrashInfoValue } from '../native/rbd-trash.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
-import { splitPoolSpec, type CephSession } from './connection.js';
+import { poolSpec, splitPoolSpec, type CephSession } from './connection.js';
 import { CephError, isCephError } from './errors.js';
 import { imageKey, mutationLocks, trashKey } from './image-lock.js';
 import { readImageId } from './image-directory.js';
@@ -156,7 +156,7 @@ export class Trash {
   private async runRemove(ctx: TaskContext<RemoveParams>): Promise<Record<string, unknown>> {
     const { id, force } = ctx.params;
     const { pool, namespace } = ctx.task.target;
-    const spec = namespace ? `${pool}/${namespace}` : pool;
+    const spec = poolSpec(pool, namespace);
     const target = `${spec} trash ${id}`;
     if (!TRASH_ID_PATTERN.test(id)) throw new TaskFailure('TRASH_ENTRY_NOT_FOUND', `${target}: not an image id`);
     try {
@@ -171,7 +171,7 @@ export class Trash {
 
   private async runPurge(ctx: TaskContext<Record<string, never>>): Promise<Record<string, unknown>> {
     const { pool, namespace } = ctx.task.target;
-    const spec = namespace ? `${pool}/${namespace}` : pool;
+    const spec = poolSpec(pool, namespace);
     const nowSec = Math.floor(Date.now() / 1000);
     const all = await ctx.io((p) => listTrash(p, spec));
     const due = all.filter((e) => (e.source === RBD_TRASH_IMAGE_SOURCE.USER || e.source === RBD_TRASH_IMAGE_SOURCE.USER_PARENT)

@@ -14,7 +14,7 @@ import { featureBits } from '../../ceph/features.js';
 import type { ImageInfo } from '../../ceph/images.js';
 import { FLATTEN_ACTION } from '../../ceph/snapshot-tasks.js';
 import { Snapshots } from '../../ceph/snapshots.js';
-import { splitPoolSpec } from '../../ceph/connection.js';
+import { poolSpec, splitPoolSpec } from '../../ceph/connection.js';
 import { allows, visibleTo, type Principal } from '../auth.js';
 import { ApiError, fromCephError } from '../errors.js';
 import { imageKey, mutationLocks, type MutationKey } from '../../ceph/image-lock.js';
@@ -62,7 +62,7 @@ export function resolveSource(targetSpec: string, source: CloneSpecInput['source
   const target = splitPoolSpec(targetSpec);
   const pool = source.pool ?? target.pool;
   const namespace = source.namespace ?? (source.pool === undefined ? target.namespace : '');
-  return { spec: namespace ? `${pool}/${namespace}` : pool, image: source.image, snapshot: source.snapshot };
+  return { spec: poolSpec(pool, namespace), image: source.image, snapshot: source.snapshot };
 }
 
 const sourceText = (s: CloneSource): string => `${s.spec}/${s.image}@${s.snapshot}`;

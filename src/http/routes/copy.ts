@@ -2,7 +2,7 @@
 // The destination appears under its name only when the copy is complete (src/ceph/copy.ts).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { COPY_ACTION, temporaryName, type CopyParams } from '../../ceph/copy.js';
-import { splitPoolSpec } from '../../ceph/connection.js';
+import { poolSpec, splitPoolSpec } from '../../ceph/connection.js';
 import { isMissingInScope } from '../../ceph/errors.js';
 import { featureBits } from '../../ceph/features.js';
 import { allows } from '../auth.js';
@@ -33,7 +33,7 @@ export const copyRoutes: FastifyPluginAsyncZod = async (app) => {
     const source = splitPoolSpec(src);
     const pool = destination.pool ?? source.pool;
     const namespace = destination.namespace ?? (pool === source.pool ? source.namespace : '');
-    const dst = namespace ? `${pool}/${namespace}` : pool;
+    const dst = poolSpec(pool, namespace);
     if (req.principal && !allows(req.principal, pool, namespace)) {
       throw new ApiError('FORBIDDEN', `This token may not use ${namespace ? `namespace "${namespace}" of ` : ''}pool "${pool}" (destination).`);
     }

@@ -9,6 +9,7 @@ import { heldState, type DanglingName } from '../../ceph/pool-guard.js';
 import { featureBits, CREATABLE_FEATURES } from '../../ceph/features.js';
 import { allows, allowsPool, type Principal } from '../auth.js';
 import { ApiError } from '../errors.js';
+import { imageInUse } from '../replies.js';
 import { cloneHandlers } from './clones.js';
 import { deleteViaTrash, keepForQuery, parseKeepFor } from './trash.js';
 import { imageKey, mutationLocks, type MutationKey } from '../../ceph/image-lock.js';
@@ -16,7 +17,7 @@ import type { StillRunning } from '../../ceph/client.js';
 import { imagePath, specOf } from '../paths.js';
 import { patchImage } from './image-patch.js';
 import { patchImageBody, patchedImageSchema, patchTaskSchema } from '../schemas/image-patch.js';
-import { IMAGE_NAME_PATTERN, imageParams, problems, scopeParams } from '../schemas/common.js';
+import { IMAGE_NAME_PATTERN, IMAGE_NAME_RULE, imageParams, problems, scopeParams } from '../schemas/common.js';
 import {
   imageSchema, type ImageSpecInput, createImageOrCloneBody, putImageOrCloneBody,
 } from '../schemas/images.js';
@@ -309,7 +310,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       } catch (e) {
         if (!created && !raced && isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create') {
           throw new ApiError('VALIDATION_FAILED',
-            'image names are 1–128 characters: letters, digits, ".", "_", "-", starting with a letter or digit');
+            IMAGE_NAME_RULE);
         }
         throw vanished(e, pool, image);
       }
@@ -405,10 +406,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
     } catch (e) {
       if (isCephError(e, 'EBUSY')) {
         const info = await ceph.images.stat(pool, image).catch(() => undefined);
-        const watchers = info?.watchers ?? [];
-        throw new ApiError('IMAGE_IN_USE',
-          `Image ${pool}/${image} is open by ${watchers.length || 'another'} client(s)${watchers.length ? `: ${watchers.map((w) => w.address).join(', ')}` : ''}; unmap or close it first.`,
-          { watchers }, e);
+        throw imageInUse(pool, image, info?.watchers ?? [], 'first', e);
       }
       if (isCephError(e, 'ENOTEMPTY')) {
         const info = await ceph.images.stat(pool, image).catch(() => undefined);

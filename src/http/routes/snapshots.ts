@@ -12,12 +12,13 @@ import { ROLLBACK_ACTION } from '../../ceph/snapshot-tasks.js';
 import { SnapshotHasChildrenError, Snapshots } from '../../ceph/snapshots.js';
 import { visibleTo, type Principal } from '../auth.js';
 import { ApiError } from '../errors.js';
+import { imageInUse } from '../replies.js';
 import { imagePath, specOf } from '../paths.js';
 import { replyTask } from '../task-reply.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { fittingItems, PAGE_BYTES } from '../page-bytes.js';
 import { listingLimiter } from '../scan-limit.js';
-import { imageParams, problems } from '../schemas/common.js';
+import { imageParams, problems, SNAPSHOT_NAME_RULE } from '../schemas/common.js';
 import {
   createSnapshotBody, patchSnapshotBody, rollbackQuery, SNAPSHOT_NAME_PATTERN, snapshotListQuery, snapshotListSchema, snapshotParams,
   snapshotSchema,
@@ -27,7 +28,6 @@ import { taskSchema } from '../schemas/tasks.js';
 export const snapshotPath = (spec: string, image: string, snap: string): string =>
   `${imagePath(spec, image)}/snapshots/${encodeURIComponent(snap)}`;
 
-const SNAPSHOT_NAME_RULE = 'snapshot names are 1–128 characters: letters, digits, ".", "_", "-", starting with a letter or digit';
 
 /** "pool/ns/image, pool/image2" (at most 10, then "and N more"; `hidden` more the reader may not see). */
 export function nameChildren(children: readonly ChildInfo[], hidden = 0): string {
@@ -193,9 +193,7 @@ export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
     const info = await app.ceph.images.stat(spec, image);
     const watchers = info.watchers ?? [];
     if (watchers.length > 0) {
-      throw new ApiError('IMAGE_IN_USE',
-        `Image ${spec}/${image} is open by ${watchers.length} client(s): ${watchers.map((w) => w.address).join(', ')}; unmap or close it before rolling back.`,
-        { watchers });
+      throw imageInUse(spec, image, watchers, 'before rolling back');
     }
     const task = await app.ceph.tasks.submit(ROLLBACK_ACTION,
       { pool: req.params.pool, namespace: req.params.namespace ?? '', image, imageId: info.id, snapshot });

@@ -8,8 +8,9 @@ import { isCephError, isMissingInScope } from '../../ceph/errors.js';
 import { TRASH_ID_PATTERN, TrashEntryGone, TrashMoveRefused, type TrashEntry } from '../../ceph/trash.js';
 import { DURATION_HELP, parseDuration } from '../duration.js';
 import { ApiError } from '../errors.js';
+import { imageInUse } from '../replies.js';
 import { imagePath, scopePath, specOf } from '../paths.js';
-import { booleanQuery, IMAGE_NAME_PATTERN, problems, scopeParams } from '../schemas/common.js';
+import { booleanQuery, IMAGE_NAME_PATTERN, IMAGE_NAME_RULE, problems, scopeParams } from '../schemas/common.js';
 import { restoreBody, taskSchema, trashEntrySchema, trashListQuery, trashListSchema, trashParams } from '../schemas/tasks.js';
 import { monitorLink, replyTask } from '../task-reply.js';
 import { fittingItems, PAGE_BYTES } from '../page-bytes.js';
@@ -42,9 +43,7 @@ export async function deleteViaTrash(ceph: CephClient, reply: FastifyReply, spec
   } catch (e) {
     if (e instanceof TrashMoveRefused) {
       if (e.reason === 'in-use') {
-        throw new ApiError('IMAGE_IN_USE',
-          `Image ${spec}/${image} is open by ${e.watchers.length} client(s): ${e.watchers.map((w) => w.address).join(', ')}; unmap or close it first.`,
-          { watchers: e.watchers });
+        throw imageInUse(spec, image, e.watchers);
       }
       throw new ApiError('IMAGE_HAS_SNAPSHOTS', `Image ${spec}/${image} has ${e.snapshotCount} snapshot(s); delete them first.`,
         { snapshotCount: e.snapshotCount });
@@ -140,7 +139,7 @@ export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
     const id = validId(req.params.id);
     const name = req.body?.name;
     if (name !== undefined && !IMAGE_NAME_PATTERN.test(name)) {
-      throw new ApiError('VALIDATION_FAILED', 'image names are 1–128 characters: letters, digits, ".", "_", "-", starting with a letter or digit');
+      throw new ApiError('VALIDATION_FAILED', IMAGE_NAME_RULE);
     }
     let restored: string;
     try {

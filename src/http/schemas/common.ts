@@ -7,13 +7,16 @@ import { MAX_SIZE, parseSize } from '../size.js';
 export const POOL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 export const IMAGE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-export const poolNameForCreate = z.string()
-  .regex(POOL_NAME_PATTERN, 'pool names are 1–63 characters: letters, digits, ".", "_", "-", starting with a letter or digit')
-  .describe('1–63 characters: letters, digits, ".", "_", "-"; starts with a letter or digit');
+/** The one wording of the name rule: `nameRule('image', 128)` for an error detail, `nameRuleText(128)` for a schema. */
+export const nameRule = (what: string, max: number): string =>
+  `${what} names are 1–${max} characters: letters, digits, ".", "_", "-", starting with a letter or digit`;
+export const nameRuleText = (max: number): string => `1–${max} characters: letters, digits, ".", "_", "-"; starts with a letter or digit`;
+export const IMAGE_NAME_RULE = nameRule('image', 128);
+export const SNAPSHOT_NAME_RULE = nameRule('snapshot', 128);
 
-export const imageNameForCreate = z.string()
-  .regex(IMAGE_NAME_PATTERN, 'image names are 1–128 characters: letters, digits, ".", "_", "-", starting with a letter or digit')
-  .describe('1–128 characters: letters, digits, ".", "_", "-"; starts with a letter or digit');
+export const poolNameForCreate = z.string().regex(POOL_NAME_PATTERN, nameRule('pool', 63)).describe(nameRuleText(63));
+
+export const imageNameForCreate = z.string().regex(IMAGE_NAME_PATTERN, IMAGE_NAME_RULE).describe(nameRuleText(128));
 
 /** Any existing name, percent-encoded in the path. */
 const existingName = (what: string) => z.string().min(1).max(4096)

@@ -1,11 +1,9 @@
 import { z } from 'zod';
 import { NAMESPACE_NAME_PATTERN } from '../../ceph/namespaces.js';
-import { existingNamespaceName, poolParams } from './common.js';
+import { existingNamespaceName, nameRule, nameRuleText, poolParams } from './common.js';
 import { poolRbdStatsSchema } from './pool-stats.js';
 
-export const namespaceNameForCreate = z.string()
-  .regex(NAMESPACE_NAME_PATTERN, 'namespace names are 1–63 characters: letters, digits, ".", "_", "-", starting with a letter or digit')
-  .describe('1–63 characters: letters, digits, ".", "_", "-"; starts with a letter or digit');
+export const namespaceNameForCreate = z.string().regex(NAMESPACE_NAME_PATTERN, nameRule('namespace', 63)).describe(nameRuleText(63));
 
 export const namespaceSchema = z.object({
   name: z.string(),

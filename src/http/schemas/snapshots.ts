@@ -1,12 +1,10 @@
 import { z } from 'zod';
-import { IMAGE_NAME_PATTERN, imageParams } from './common.js';
+import { IMAGE_NAME_PATTERN, imageParams, nameRuleText, SNAPSHOT_NAME_RULE } from './common.js';
 
 /** Names accepted when a snapshot is created or renamed: the image names' safe pattern (no '/', '@', ''). */
 export const SNAPSHOT_NAME_PATTERN = IMAGE_NAME_PATTERN;
-const SNAPSHOT_NAME_RULE = 'snapshot names are 1–128 characters: letters, digits, ".", "_", "-", starting with a letter or digit';
 
-export const snapshotNameForCreate = z.string().regex(SNAPSHOT_NAME_PATTERN, SNAPSHOT_NAME_RULE)
-  .describe('1–128 characters: letters, digits, ".", "_", "-"; starts with a letter or digit');
+export const snapshotNameForCreate = z.string().regex(SNAPSHOT_NAME_PATTERN, SNAPSHOT_NAME_RULE).describe(nameRuleText(128));
 
 /** Any existing snapshot name, percent-encoded in the path (snapshots made elsewhere may have other names). */
 export const snapshotParams = imageParams.extend({
