@@ -111,21 +111,27 @@ export class MutationLocks {
     const started = performance.now();
     const deadline = started + (opts.waitMs ?? this.opts.waitMs);
     const inside = new Set([...held, ...wanted.map((k) => k.id)]);
+    // The caller gets fn's outcome as soon as fn ends; each key is then released in the background (unlock +
+    // remove, one round trip the answer need not wait for) while its local queue stays held until that is done,
+    // so a waiter in this process never polls a lock this process is still letting go of.
     const take = (i: number): Promise<T> => {
       if (i === wanted.length) return this.held.run(inside, fn);
       const k = wanted[i]!;
-      return this.local.run(k.id, async () => {
-        const release = await this.acquire(k, deadline, started, opts.task);
-        if (opts.task) this.tasks.set(k.id, opts.task);
-        try {
-          return await take(i + 1);
-        } finally {
-          this.tasks.delete(k.id);
-          await release();
-        }
-      }, { waitMs: Math.max(0, deadline - performance.now()) }).catch((e: unknown) => {
-        if (e instanceof LockBusyError) throw new ImageBusyError(k.what, performance.now() - started, this.tasks.get(k.id));
-        throw e;
+      return new Promise<T>((resolve, reject) => {
+        this.local.run(k.id, async () => {
+          const release = await this.acquire(k, deadline, started, opts.task);
+          if (opts.task) this.tasks.set(k.id, opts.task);
+          try {
+            resolve(await take(i + 1));
+          } catch (e) {
+            reject(e);
+          } finally {
+            this.tasks.delete(k.id);
+            await release();
+          }
+        }, { waitMs: Math.max(0, deadline - performance.now()) }).catch((e: unknown) => {
+          reject(e instanceof LockBusyError ? new ImageBusyError(k.what, performance.now() - started, this.tasks.get(k.id)) : e);
+        });
       });
     };
     return take(0);
