@@ -13,7 +13,7 @@ let pool: { name: string; remove: () => Promise<void> };
 let survivor: SourceService;
 const MiB = 1024 * 1024;
 
-const env = () => ({ ...serviceEnv(), LOG_LEVEL: 'error', TASK_LEASE_MS: '3000' });
+const env = () => ({ ...serviceEnv(), LOG_LEVEL: 'error', TASK_LEASE_MS: '3000', MUTATION_LOCK_LEASE_MS: '3000' });
 
 beforeAll(async () => {
   admin = await connect('admin');

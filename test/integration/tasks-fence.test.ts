@@ -18,7 +18,7 @@ const serviceEnv = () => {
   const dir = clusterDir();
   return {
     CEPH_CONF: `${dir}/ceph.conf`, CEPH_CLIENT_ID: 'rbdapi', CEPH_KEYRING: `${dir}/ceph.client.rbdapi.keyring`,
-    TASK_LEASE_MS: '3000', TASK_SCAN_MS: '500',
+    TASK_LEASE_MS: '3000', TASK_SCAN_MS: '500', MUTATION_LOCK_LEASE_MS: '3000',
   };
 };
 
