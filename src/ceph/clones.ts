@@ -3,8 +3,9 @@
 // told apart from an image someone made on purpose.
 import { E } from '../native/errno.js';
 import {
-  decodeLinkedImageSpecs, decodeSnapSpec, linkedImageSpecArray, radosObjects, rbdClones, snapSpecBuffer,
+  decodeLinkedImageSpecs, decodeSnapSpec, linkedImageSpecArray, rbdClones, snapSpecBuffer,
 } from '../native/rbd-clones.js';
+import { radosObject } from '../native/rados-object.js';
 import { decodeSnapInfo, rbdSnapshots, snapInfoArray } from '../native/rbd-snapshots.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
@@ -117,7 +118,7 @@ export class Clones {
   nameTaken(spec: string, name: string): Promise<boolean> {
     return this.conn.withIoctx(spec, (io) => io.use('rados_read', async (p) => {
       const buf = Buffer.alloc(64);
-      const rc = await native<number>('rados_read', radosObjects.read, p, `rbd_id.${name}`, buf, buf.length, 0);
+      const rc = await native<number>('rados_read', radosObject.read, p, `rbd_id.${name}`, buf, buf.length, 0);
       if (rc === -E.ENOENT) return false;
       check('rados_read', rc, `rbd_id.${name}`);
       return true;
@@ -128,7 +129,7 @@ export class Clones {
   recordIntent(spec: string, name: string, source: CloneSource): Promise<void> {
     const body = Buffer.from(JSON.stringify({ source, startedAt: new Date().toISOString() } satisfies CloneIntent));
     return this.conn.withIoctx(spec, (io) => io.use('rados_write_full', async (p) => {
-      await nativeChecked('rados_write_full', intentObject(name), radosObjects.writeFull, p, intentObject(name), body, body.length);
+      await nativeChecked('rados_write_full', intentObject(name), radosObject.writeFull, p, intentObject(name), body, body.length);
     }));
   }
 
@@ -136,7 +137,7 @@ export class Clones {
   readIntent(spec: string, name: string): Promise<CloneIntent | undefined> {
     return this.conn.withIoctx(spec, (io) => io.use('rados_read', async (p) => {
       const buf = Buffer.alloc(16 * 1024);
-      const rc = await native<number>('rados_read', radosObjects.read, p, intentObject(name), buf, buf.length, 0);
+      const rc = await native<number>('rados_read', radosObject.read, p, intentObject(name), buf, buf.length, 0);
       if (rc === -E.ENOENT) return undefined;
       check('rados_read', rc, intentObject(name));
       try {
@@ -150,7 +151,7 @@ export class Clones {
 
   clearIntent(spec: string, name: string): Promise<void> {
     return this.conn.withIoctx(spec, (io) => io.use('rados_remove', async (p) => {
-      const rc = await native<number>('rados_remove', radosObjects.remove, p, intentObject(name));
+      const rc = await native<number>('rados_remove', radosObject.remove, p, intentObject(name));
       if (rc < 0 && rc !== -E.ENOENT) throw new CephError('rados_remove', rc, intentObject(name));
     }));
   }

@@ -1,5 +1,5 @@
 // RBD images: list, inspect, create with options, resize, remove.
-import { rados } from '../native/rados.js';
+import { radosPool } from '../native/rados-pool.js';
 import { noProgress, rbd } from '../native/rbd.js';
 import { rbdManage } from '../native/rbd-manage.js';
 import { SIZES, type Pointer, type RbdImageInfoValue, type TimespecValue } from '../native/types.js';
@@ -166,7 +166,7 @@ export class Images {
     const { pool, namespace } = splitPoolSpec(origin.spec);
     if (namespace !== '') return undefined;
     const same = await this.conn.withIoctx(origin.spec, async (src) =>
-      ref.poolId === await src.use('rados_ioctx_get_id', async (p) => num(rados.ioctxGetId(p) as number | bigint))
+      ref.poolId === await src.use('rados_ioctx_get_id', async (p) => num(radosPool.ioctxGetId(p) as number | bigint))
       && ref.imageId === await readImageId(src, origin.image, `${origin.spec}/${origin.image}`))
       .catch(() => false); // the source's pool gone meanwhile, or any doubt: the caller opens the clone
     return same ? { pool, namespace: '', image: origin.image, snapshot: origin.snapshot, overlap: ref.overlap } : undefined;
@@ -297,7 +297,7 @@ export class Images {
     if (dataPoolId < 0) return Promise.resolve(null);
     let name = cache?.get(dataPoolId);
     if (!name) {
-      name = io.use('rados_ioctx_get_id', async (p) => num(rados.ioctxGetId(p) as number | bigint))
+      name = io.use('rados_ioctx_get_id', async (p) => num(radosPool.ioctxGetId(p) as number | bigint))
         .then((own) => (own === dataPoolId ? null : this.poolName(dataPoolId)));
       cache?.set(dataPoolId, name);
     }
@@ -307,7 +307,7 @@ export class Images {
   private poolName(id: number): Promise<string> {
     return this.conn.withCluster('rados_pool_reverse_lookup', async (cluster) => {
       const buf = Buffer.alloc(256);
-      await nativeChecked('rados_pool_reverse_lookup', String(id), rados.poolReverseLookup, cluster, id, buf, buf.length);
+      await nativeChecked('rados_pool_reverse_lookup', String(id), radosPool.poolReverseLookup, cluster, id, buf, buf.length);
       return cString(buf);
     });
   }

@@ -1,8 +1,10 @@
 // Reading C memory that librados/librbd fill in: arrays of structs in caller Buffers, NUL-separated
 // name lists, and librados-allocated buffers (released here with rados_buffer_free).
-import { koffi } from './library.js';
-import { rados } from './rados.js';
+import { koffi, librados } from './library.js';
 import { RbdImageSpec, RbdImageWatcher, SIZES, type Pointer } from './types.js';
+
+/** void rados_buffer_free(char *buf); */
+const radosBufferFree = librados.func('void rados_buffer_free(void *buf)');
 
 export interface WatcherValue { addr: string; id: number | bigint; cookie: number | bigint }
 
@@ -59,6 +61,16 @@ export function takeRadosBuffer(ptr: Pointer | null | undefined, len: number | b
     const n = Number(len);
     return n > 0 ? Buffer.from(koffi.view(ptr, n)).toString('utf8') : '';
   } finally {
-    rados.bufferFree(ptr);
+    radosBufferFree(ptr);
+  }
+}
+
+/** Copy `len` bytes of a librados-allocated buffer (rados_read_op_exec's out_buf) into a Buffer, then free it. */
+export function takeRadosBytes(ptr: bigint, len: number): Buffer {
+  if (ptr === 0n) return Buffer.alloc(0);
+  try {
+    return len > 0 ? Buffer.from(new Uint8Array(koffi.view(ptr, len))) : Buffer.alloc(0);
+  } finally {
+    radosBufferFree(ptr);
   }
 }

@@ -1,14 +1,13 @@
 // librbd prototypes for clones (copy-on-write children of a snapshot): clone, parent, overlap, children,
-// flatten (rbd/librbd.h, Ceph 16.2), and the three plain librados object calls that keep a clone's intent
-// record (rados/librados.h). Each binding's comment quotes the C prototype it wraps. Calls that can touch the
-// network are only ever made through the async call helpers (src/ceph/call.ts).
+// flatten (rbd/librbd.h, Ceph 16.2). Each binding's comment quotes the C prototype it wraps. Calls that can
+// touch the network are only ever made through the async call helpers (src/ceph/call.ts).
 //
 // Hazards (shared/reference/rbd-lifecycle-facts.md §0, §2):
 // - rbd_clone3 with an EMPTY parent snapshot name fails a ceph_assert (SIGABRT): callers check the name first;
 // - rbd_flatten_with_progress calls its callback without a NULL check: never NULL, always `.async`;
 // - the result structs are caller memory (Buffers here) whose strings librbd strdup()s: release them with the
 //   matching *_cleanup on the same memory, and only when the call returned 0.
-import { koffi, librados, librbd } from './library.js';
+import { koffi, librbd } from './library.js';
 import './types.js';
 import './rbd.js'; // declares librbd_progress_fn_t
 
@@ -76,15 +75,6 @@ export const rbdClones = {
   read: librbd.func('int64_t rbd_read(rbd_image_t image, uint64_t ofs, size_t len, void *buf)'),
   /** ssize_t rbd_write(rbd_image_t image, uint64_t ofs, size_t len, const char *buf); — bytes written */
   write: librbd.func('int64_t rbd_write(rbd_image_t image, uint64_t ofs, size_t len, const void *buf)'),
-};
-
-export const radosObjects = {
-  /** int rados_write_full(rados_ioctx_t io, const char *oid, const char *buf, size_t len); */
-  writeFull: librados.func('int rados_write_full(rados_ioctx_t io, const char *oid, const void *buf, size_t len)'),
-  /** int rados_read(rados_ioctx_t io, const char *oid, char *buf, size_t len, uint64_t off); — bytes read */
-  read: librados.func('int rados_read(rados_ioctx_t io, const char *oid, void *buf, size_t len, uint64_t off)'),
-  /** int rados_remove(rados_ioctx_t io, const char *oid); */
-  remove: librados.func('int rados_remove(rados_ioctx_t io, const char *oid)'),
 };
 
 /** A zeroed rbd_linked_image_spec_t array (at least one entry, so the pointer is never NULL). */

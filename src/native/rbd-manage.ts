@@ -1,9 +1,9 @@
-// librbd/librados prototypes for managing images and namespaces: rename, copy, metadata and per-image config,
-// features, object map rebuild, disk usage (diff iterate), pool RBD stats, namespaces, mgr commands.
-// Each binding's comment quotes the C prototype it wraps (rbd/librbd.h, rados/librados.h, Ceph 16.2).
+// librbd prototypes for managing images and namespaces: rename, copy, metadata and per-image config,
+// features, object map rebuild, disk usage (diff iterate), pool RBD stats, namespaces.
+// Each binding's comment quotes the C prototype it wraps (rbd/librbd.h, Ceph 16.2).
 // Calls that can touch the network are only ever made through the async call helpers (src/ceph/call.ts);
 // calls marked "local memory" only touch process memory and may run on the main thread.
-import { koffi, librados, librbd } from './library.js';
+import { koffi, librbd } from './library.js';
 import './types.js';
 import './rbd.js'; // declares librbd_progress_fn_t
 import type { Pointer } from './types.js';
@@ -153,18 +153,6 @@ export const rbdManage = {
 
   /** int rbd_trash_list(rados_ioctx_t io, rbd_trash_image_info_t *trash_entries, size_t *num_entries); (count only: NULL, 0) */
   trashCount: librbd.func('int rbd_trash_list(rados_ioctx_t io, void *trash_entries, _Inout_ size_t *num_entries)'),
-};
-
-export const radosManage = {
-  /**
-   * int rados_mgr_command(rados_t cluster, const char **cmd, size_t cmdlen, const char *inbuf, size_t inbuflen,
-   *                       char **outbuf, size_t *outbuflen, char **outs, size_t *outslen);
-   * outbuf and outs are allocated by librados and released with rados_buffer_free().
-   */
-  mgrCommand: librados.func(
-    'int rados_mgr_command(rados_t cluster, const char **cmd, size_t cmdlen, const char *inbuf, size_t inbuflen, ' +
-      '_Out_ void **outbuf, _Out_ size_t *outbuflen, _Out_ void **outs, _Out_ size_t *outslen)',
-  ),
 };
 
 /** A zeroed array of `count` rbd_config_option_t (never empty, so the pointer is never NULL). */
