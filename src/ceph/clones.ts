@@ -2,11 +2,9 @@
 // link, the children of an image's snapshots, flatten, and the intent record that lets an interrupted clone be
 // told apart from an image someone made on purpose.
 import { E } from '../native/errno.js';
-import {
-  decodeLinkedImageSpecs, decodeSnapSpec, linkedImageSpecArray, rbdClones, snapSpecBuffer,
-} from '../native/rbd-clones.js';
+import { decodeSnapInfo, rbdSnapshot, snapInfoArray } from '../native/rbd-snapshot.js';
+import { decodeLinkedImageSpecs, decodeSnapSpec, linkedImageSpecArray, rbdClone, snapSpecBuffer } from '../native/rbd-clone.js';
 import { radosObject } from '../native/rados-object.js';
-import { decodeSnapInfo, rbdSnapshots, snapInfoArray } from '../native/rbd-snapshots.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { poolSpec, type CephSession } from './connection.js';
@@ -76,7 +74,7 @@ export class Clones {
     return this.conn.withIoctx(source.spec, (pio) => this.conn.withIoctx(spec, (cio) =>
       pio.use('rbd_clone3', (p) => cio.use('rbd_clone3', async (c) => {
         await withImageOptions({ cloneFormat: 2, ...opts }, (o) =>
-          nativeChecked('rbd_clone3', target, rbdClones.clone3, p, source.image, source.snapshot, c, name, o));
+          nativeChecked('rbd_clone3', target, rbdClone.clone3, p, source.image, source.snapshot, c, name, o));
       }))));
   }
 
@@ -110,7 +108,7 @@ export class Clones {
   flatten(spec: string, image: string, progress: unknown): Promise<void> {
     if (!progress) return Promise.reject(new CephError('rbd_flatten_with_progress', -E.EINVAL, 'a progress callback is required'));
     return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, {}, async (img) => {
-      await nativeLong('rbd_flatten_with_progress', `${spec}/${image}`, rbdClones.flattenWithProgress, img, progress, null);
+      await nativeLong('rbd_flatten_with_progress', `${spec}/${image}`, rbdClone.flattenWithProgress, img, progress, null);
     }));
   }
 
@@ -164,14 +162,14 @@ export class Clones {
 export function readParent(img: Pointer, target: string): ParentInfo | null {
   const spec = linkedImageSpecArray(1);
   const snap = snapSpecBuffer();
-  const rc = rbdClones.getParent(img, spec, snap) as number;
+  const rc = rbdClone.getParent(img, spec, snap) as number;
   if (rc === -E.ENOENT) return null;
   check('rbd_get_parent', rc, target);
   try {
     const p = decodeLinkedImageSpecs(spec, 1)[0]!;
     const s = decodeSnapSpec(snap);
     const overlap: [number | bigint] = [0];
-    check('rbd_get_overlap', rbdClones.getOverlap(img, overlap) as number, target);
+    check('rbd_get_overlap', rbdClone.getOverlap(img, overlap) as number, target);
     return {
       pool: p.pool_name ?? '',
       namespace: p.pool_namespace ?? '',
@@ -183,8 +181,8 @@ export function readParent(img: Pointer, target: string): ParentInfo | null {
       trash: Boolean(p.trash),
     };
   } finally {
-    rbdClones.linkedImageSpecCleanup(spec);
-    rbdClones.snapSpecCleanup(snap);
+    rbdClone.linkedImageSpecCleanup(spec);
+    rbdClone.snapSpecCleanup(snap);
   }
 }
 
@@ -194,7 +192,7 @@ export async function listSnapshotIds(img: Pointer, target: string): Promise<{ i
   for (let attempt = 0; attempt < 8; attempt++) {
     const buf = snapInfoArray(capacity);
     const max: [number] = [capacity];
-    const rc = await native<number>('rbd_snap_list', rbdSnapshots.list, img, buf, max);
+    const rc = await native<number>('rbd_snap_list', rbdSnapshot.list, img, buf, max);
     if (rc === -E.ERANGE) {
       capacity = Math.max(max[0], capacity * 2);
       continue;
@@ -205,7 +203,7 @@ export async function listSnapshotIds(img: Pointer, target: string): Promise<{ i
         .map((s) => ({ id: BigInt(s.id), name: s.name ?? '', size: num(s.size) }))
         .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     } finally {
-      rbdSnapshots.listEnd(buf);
+      rbdSnapshot.listEnd(buf);
     }
   }
   throw new CephError('rbd_snap_list', -E.ERANGE, `${target}: the snapshot list kept growing`);
@@ -216,13 +214,13 @@ export async function listSnapshotIds(img: Pointer, target: string): Promise<{ i
  * to the head. The handle must not be used by anything else meanwhile.
  */
 export async function childrenAt(img: Pointer, snapId: bigint, target: string): Promise<Omit<ChildInfo, 'snapshot'>[]> {
-  await nativeChecked('rbd_snap_set_by_id', target, rbdSnapshots.setById, img, snapId);
+  await nativeChecked('rbd_snap_set_by_id', target, rbdSnapshot.setById, img, snapId);
   try {
     let capacity = 16;
     for (let attempt = 0; attempt < 8; attempt++) {
       const buf = linkedImageSpecArray(capacity);
       const max: [number | bigint] = [capacity];
-      const rc = await native<number>('rbd_list_children3', rbdClones.listChildren3, img, buf, max);
+      const rc = await native<number>('rbd_list_children3', rbdClone.listChildren3, img, buf, max);
       if (rc === -E.ERANGE) {
         capacity = Math.max(num(max[0]), capacity * 2);
         continue;
@@ -234,12 +232,12 @@ export async function childrenAt(img: Pointer, snapId: bigint, target: string): 
           pool: c.pool_name ?? '', namespace: c.pool_namespace ?? '', image: c.image_name ?? '', trash: Boolean(c.trash),
         }));
       } finally {
-        rbdClones.linkedImageSpecListCleanup(buf, n);
+        rbdClone.linkedImageSpecListCleanup(buf, n);
       }
     }
     throw new CephError('rbd_list_children3', -E.ERANGE, `${target}: the children list kept growing`);
   } finally {
-    await native('rbd_snap_set_by_id', rbdSnapshots.setById, img, CEPH_NOSNAP);
+    await native('rbd_snap_set_by_id', rbdSnapshot.setById, img, CEPH_NOSNAP);
   }
 }
 

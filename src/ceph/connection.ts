@@ -2,7 +2,7 @@
 // after close() every call throws a `closed` CephError instead of touching freed memory.
 import { radosCluster } from '../native/rados-cluster.js';
 import { radosPool } from '../native/rados-pool.js';
-import { rbd } from '../native/rbd.js';
+import { rbdNamespace } from '../native/rbd-namespace.js';
 import { limiter, longLimiter, threadpoolSize } from '../native/async-call.js';
 import { cString, takeRadosBuffer } from '../native/memory.js';
 import { E, errnoName } from '../native/errno.js';
@@ -159,7 +159,7 @@ export class CephConnection implements CephSession {
           radosPool.ioctxSetNamespace(out[0]!, namespace);
           const exists: [boolean] = [false];
           try {
-            await nativeChecked('rbd_namespace_exists', pool, rbd.namespaceExists, out[0]!, namespace, exists);
+            await nativeChecked('rbd_namespace_exists', pool, rbdNamespace.exists, out[0]!, namespace, exists);
           } catch (e) {
             await io.close().catch(() => undefined);
             throw e;

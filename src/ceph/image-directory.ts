@@ -26,7 +26,7 @@ import { splitPoolSpec, type CephSession } from './connection.js';
 import { CephError, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
 import type { ImageSpec } from './images.js';
-import { rbd } from '../native/rbd.js';
+import { rbdNamespace } from '../native/rbd-namespace.js';
 
 /** The name prefix of a copy's temporary destination (copy.ts); the API refuses names that start with '.'. */
 export const COPY_TEMP_PREFIX = '.rbdapi-copy-';
@@ -259,7 +259,7 @@ export class ImageDirectory {
     if (namespace === '') return;
     const exists: [boolean] = [false];
     await this.conn.withIoctx(splitPoolSpec(pool).pool, (io) => io.use('rbd_namespace_exists', async (p) => {
-      const rc = await native<number>('rbd_namespace_exists', rbd.namespaceExists, p, namespace, exists);
+      const rc = await native<number>('rbd_namespace_exists', rbdNamespace.exists, p, namespace, exists);
       if (rc < 0) throw new CephError('rbd_namespace_exists', rc, pool);
     }));
     if (!exists[0]) throw new CephError('rbd_namespace_exists', -E.ENOENT, pool);

@@ -4,7 +4,7 @@
 import { radosCluster } from '../native/rados-cluster.js';
 import { radosObject } from '../native/rados-object.js';
 import { radosPool } from '../native/rados-pool.js';
-import { rbd } from '../native/rbd.js';
+import { rbdPool } from '../native/rbd-pool.js';
 import { splitNulList } from '../native/memory.js';
 import type { Pointer, RadosPoolStatValue } from '../native/types.js';
 import { native, nativeChecked } from './call.js';
@@ -164,7 +164,7 @@ export class Pools {
         { prefix: 'osd pool application enable', pool: name, app: application, yes_i_really_mean_it: true }, name);
       if (application === 'rbd') {
         await this.conn.withIoctx(name, (io) =>
-          io.use('rbd_pool_init', (p: Pointer) => nativeChecked('rbd_pool_init', name, rbd.poolInit, p, false)));
+          io.use('rbd_pool_init', (p: Pointer) => nativeChecked('rbd_pool_init', name, rbdPool.poolInit, p, false)));
       }
     } catch (e) {
       // roll back only the pool this call made: same name AND same id

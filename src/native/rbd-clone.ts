@@ -9,14 +9,14 @@
 //   matching *_cleanup on the same memory, and only when the call returned 0.
 import { koffi, librbd } from './library.js';
 import './types.js';
-import './rbd.js'; // declares librbd_progress_fn_t
+import './progress.js'; // declares librbd_progress_fn_t
 
 /**
  * typedef struct {
  *   int64_t pool_id; char *pool_name; char *pool_namespace; char *image_id; char *image_name; bool trash;
  * } rbd_linked_image_spec_t;
  */
-export const LinkedImageSpec = koffi.struct('rbd_clones_linked_image_spec_t', {
+export const LinkedImageSpec = koffi.struct('rbd_linked_image_spec_t', {
   pool_id: 'int64_t',
   pool_name: 'char *',
   pool_namespace: 'char *',
@@ -31,14 +31,14 @@ export interface LinkedImageSpecValue {
 export const LINKED_IMAGE_SPEC_SIZE = koffi.sizeof(LinkedImageSpec);
 
 /** typedef struct { uint64_t id; rbd_snap_namespace_type_t namespace_type; char *name; } rbd_snap_spec_t; */
-export const SnapSpec = koffi.struct('rbd_clones_snap_spec_t', { id: 'uint64_t', namespace_type: 'int', name: 'char *' });
+export const SnapSpec = koffi.struct('rbd_snap_spec_t', { id: 'uint64_t', namespace_type: 'int', name: 'char *' });
 export interface SnapSpecValue { id: number | bigint; namespace_type: number; name: string | null }
 export const SNAP_SPEC_SIZE = koffi.sizeof(SnapSpec);
 
 /** enum rbd_image_option values for clones (FORMAT..DATA_POOL are in types.ts). */
 export const RBD_IMAGE_OPTION_CLONE = { CLONE_FORMAT: 12 } as const;
 
-export const rbdClones = {
+export const rbdClone = {
   /**
    * int rbd_clone3(rados_ioctx_t p_ioctx, const char *p_name, const char *p_snapname,
    *                rados_ioctx_t c_ioctx, const char *c_name, rbd_image_options_t c_opts);
@@ -71,10 +71,6 @@ export const rbdClones = {
    * cb never NULL; a negative return from cb stops it (-ECANCELED). -EINVAL when the image has no parent.
    */
   flattenWithProgress: librbd.func('int rbd_flatten_with_progress(rbd_image_t image, librbd_progress_fn_t *cb, void *cbdata)'),
-  /** ssize_t rbd_read(rbd_image_t image, uint64_t ofs, size_t len, char *buf); — bytes read (a clone reads through to its parent) */
-  read: librbd.func('int64_t rbd_read(rbd_image_t image, uint64_t ofs, size_t len, void *buf)'),
-  /** ssize_t rbd_write(rbd_image_t image, uint64_t ofs, size_t len, const char *buf); — bytes written */
-  write: librbd.func('int64_t rbd_write(rbd_image_t image, uint64_t ofs, size_t len, const void *buf)'),
 };
 
 /** A zeroed rbd_linked_image_spec_t array (at least one entry, so the pointer is never NULL). */
