@@ -8,9 +8,22 @@ const radosBufferFree = librados.func('void rados_buffer_free(void *buf)');
 
 export interface WatcherValue { addr: string; id: number | bigint; cookie: number | bigint }
 
+/** A C struct type declared with koffi.struct. */
+export type StructType = Parameters<typeof koffi.sizeof>[0];
+
+/** A zeroed Buffer big enough for `count` structs of `type` (at least one, so the pointer is never NULL). */
+export function structArray(type: StructType, count: number): Buffer {
+  return Buffer.alloc(Math.max(1, count) * koffi.sizeof(type));
+}
+
+/** The first `count` structs of `type` in `buf` (a C array librados/librbd filled in); none for count <= 0. */
+export function decodeStructs<T>(buf: Buffer, type: StructType, count: number): T[] {
+  return count > 0 ? koffi.decode(buf, type, count) as T[] : [];
+}
+
 /** A zeroed Buffer big enough for `count` rbd_image_spec_t (at least one, so the pointer is never NULL). */
 export function imageSpecArray(count: number): Buffer {
-  return Buffer.alloc(Math.max(1, count) * SIZES.rbd_image_spec_t);
+  return structArray(RbdImageSpec, count);
 }
 
 /**
@@ -35,12 +48,11 @@ export function decodeImageSpecId(buf: Buffer, index: number): string {
 }
 
 export function watcherArray(count: number): Buffer {
-  return Buffer.alloc(Math.max(1, count) * SIZES.rbd_image_watcher_t);
+  return structArray(RbdImageWatcher, count);
 }
 
 export function decodeWatchers(buf: Buffer, count: number): WatcherValue[] {
-  if (count === 0) return [];
-  return koffi.decode(buf, RbdImageWatcher, count) as WatcherValue[];
+  return decodeStructs<WatcherValue>(buf, RbdImageWatcher, count);
 }
 
 /** "a\0b\0\0" → ["a", "b"] (the first `len` bytes). */

@@ -10,6 +10,8 @@
 import { koffi, librbd } from './library.js';
 import './types.js';
 import './progress.js'; // declares librbd_progress_fn_t
+import { layoutOf, type StructLayout } from './layout.js';
+import { decodeStructs, structArray } from './memory.js';
 
 /**
  * typedef struct {
@@ -74,14 +76,8 @@ export const rbdClone = {
 };
 
 /** A zeroed rbd_linked_image_spec_t array (at least one entry, so the pointer is never NULL). */
-export function linkedImageSpecArray(count: number): Buffer {
-  return Buffer.alloc(Math.max(1, count) * LINKED_IMAGE_SPEC_SIZE);
-}
-
-export function decodeLinkedImageSpecs(buf: Buffer, count: number): LinkedImageSpecValue[] {
-  if (count <= 0) return [];
-  return koffi.decode(buf, LinkedImageSpec, count) as LinkedImageSpecValue[];
-}
+export const linkedImageSpecArray = (count: number): Buffer => structArray(LinkedImageSpec, count);
+export const decodeLinkedImageSpecs = (buf: Buffer, count: number): LinkedImageSpecValue[] => decodeStructs(buf, LinkedImageSpec, count);
 
 export function snapSpecBuffer(): Buffer {
   return Buffer.alloc(SNAP_SPEC_SIZE);
@@ -92,17 +88,10 @@ export function decodeSnapSpec(buf: Buffer): SnapSpecValue {
 }
 
 /** Size and offsets (for test/unit/snapshot-clone-layout.test.ts, compared with gcc). */
-export function cloneLayouts(): Record<string, { size: number; offsets: Record<string, number> }> {
+export function cloneLayouts(): Record<string, StructLayout> {
   return {
-    rbd_linked_image_spec_t: {
-      size: LINKED_IMAGE_SPEC_SIZE,
-      offsets: Object.fromEntries(['pool_id', 'pool_name', 'pool_namespace', 'image_id', 'image_name', 'trash']
-        .map((f) => [f, koffi.offsetof(LinkedImageSpec, f)])),
-    },
-    rbd_snap_spec_t: {
-      size: SNAP_SPEC_SIZE,
-      offsets: Object.fromEntries(['id', 'namespace_type', 'name'].map((f) => [f, koffi.offsetof(SnapSpec, f)])),
-    },
+    rbd_linked_image_spec_t: layoutOf(LinkedImageSpec, ['pool_id', 'pool_name', 'pool_namespace', 'image_id', 'image_name', 'trash']),
+    rbd_snap_spec_t: layoutOf(SnapSpec, ['id', 'namespace_type', 'name']),
   };
 }
 

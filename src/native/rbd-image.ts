@@ -9,6 +9,7 @@
 import { koffi, librbd } from './library.js';
 import './types.js';
 import './progress.js'; // declares librbd_progress_fn_t
+import { cConstants } from './layout.js';
 
 /** enum rbd_image_option values used by copies (the others are in types.ts). */
 export const RBD_IMAGE_OPTION_COPY = { FLATTEN: 11, CLONE_FORMAT: 12 } as const;
@@ -123,7 +124,7 @@ export const rbdImage = {
 /** The C constants these bindings rely on, by their C names (for test/unit/manage-layout.test.ts). */
 export function imageConstants(): Record<string, number> {
   return {
-    ...Object.fromEntries(Object.entries(RBD_IMAGE_OPTION_COPY).map(([k, v]) => [`RBD_IMAGE_OPTION_${k}`, v])),
+    ...cConstants('RBD_IMAGE_OPTION_', RBD_IMAGE_OPTION_COPY),
     RBD_FLAG_OBJECT_MAP_INVALID: Number(RBD_FLAG.OBJECT_MAP_INVALID),
     RBD_FLAG_FAST_DIFF_INVALID: Number(RBD_FLAG.FAST_DIFF_INVALID),
   };

@@ -4,6 +4,8 @@
 // only touch process memory and may run on the main thread.
 import { koffi, librbd } from './library.js';
 import './types.js';
+import { cConstants, layoutOf, type StructLayout } from './layout.js';
+import { decodeStructs, structArray } from './memory.js';
 
 /**
  * typedef struct {
@@ -44,26 +46,13 @@ export const rbdMetadata = {
 };
 
 /** A zeroed array of `count` rbd_config_option_t (never empty, so the pointer is never NULL). */
-export function configOptionArray(count: number): Buffer {
-  return Buffer.alloc(Math.max(1, count) * RBD_CONFIG_OPTION_SIZE);
-}
-
-export function decodeConfigOptions(buf: Buffer, count: number): RbdConfigOptionValue[] {
-  if (count <= 0) return [];
-  return koffi.decode(buf, RbdConfigOption, count) as RbdConfigOptionValue[];
-}
+export const configOptionArray = (count: number): Buffer => structArray(RbdConfigOption, count);
+export const decodeConfigOptions = (buf: Buffer, count: number): RbdConfigOptionValue[] => decodeStructs(buf, RbdConfigOption, count);
 
 /** Field offsets and sizes, for test/unit/manage-layout.test.ts (compared with gcc on the real headers). */
-export function metadataLayouts(): Record<string, { size: number; offsets: Record<string, number> }> {
-  return {
-    rbd_config_option_t: {
-      size: RBD_CONFIG_OPTION_SIZE,
-      offsets: { name: koffi.offsetof(RbdConfigOption, 'name'), value: koffi.offsetof(RbdConfigOption, 'value'), source: koffi.offsetof(RbdConfigOption, 'source') },
-    },
-  };
+export function metadataLayouts(): Record<string, StructLayout> {
+  return { rbd_config_option_t: layoutOf(RbdConfigOption, ['name', 'value', 'source']) };
 }
 
 /** The C constants these bindings rely on, by their C names. */
-export function metadataConstants(): Record<string, number> {
-  return Object.fromEntries(Object.entries(RBD_CONFIG_SOURCE).map(([k, v]) => [`RBD_CONFIG_SOURCE_${k}`, v]));
-}
+export const metadataConstants = (): Record<string, number> => cConstants('RBD_CONFIG_SOURCE_', RBD_CONFIG_SOURCE);

@@ -5,6 +5,7 @@
 // calls marked "local memory" only touch process memory and may run on the main thread.
 import { koffi, librbd } from './library.js';
 import './types.js';
+import { cConstants } from './layout.js';
 
 // typedef void *rbd_pool_stats_t;
 koffi.pointer('rbd_pool_stats_t', koffi.opaque('rbd_pool_stats_s'));
@@ -49,6 +50,4 @@ export const rbdPool = {
 };
 
 /** The C constants these bindings rely on, by their C names (for test/unit/manage-layout.test.ts). */
-export function poolConstants(): Record<string, number> {
-  return Object.fromEntries(Object.entries(RBD_POOL_STAT_OPTION).map(([k, v]) => [`RBD_POOL_STAT_OPTION_${k}`, v]));
-}
+export const poolConstants = (): Record<string, number> => cConstants('RBD_POOL_STAT_OPTION_', RBD_POOL_STAT_OPTION);

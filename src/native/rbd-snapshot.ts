@@ -11,6 +11,8 @@
 import { koffi, librbd } from './library.js';
 import './types.js';
 import './progress.js'; // declares librbd_progress_fn_t
+import { cConstants, layoutOf, type StructLayout } from './layout.js';
+import { decodeStructs, structArray } from './memory.js';
 
 /** typedef struct { uint64_t id; uint64_t size; const char *name; } rbd_snap_info_t; */
 export const SnapInfo = koffi.struct('rbd_snap_info_t', { id: 'uint64_t', size: 'uint64_t', name: 'const char *' });
@@ -81,30 +83,19 @@ export const rbdSnapshot = {
 };
 
 /** A zeroed array of `count` rbd_snap_info_t (never empty, so the pointer is never NULL). */
-export function snapInfoArray(count: number): Buffer {
-  return Buffer.alloc(Math.max(1, count) * SNAP_INFO_SIZE);
-}
-
+export const snapInfoArray = (count: number): Buffer => structArray(SnapInfo, count);
 /** The first `count` entries of an rbd_snap_info_t array filled by rbd_snap_list. */
-export function decodeSnapInfo(buf: Buffer, count: number): SnapInfoValue[] {
-  if (count <= 0) return [];
-  return koffi.decode(buf, SnapInfo, count) as SnapInfoValue[];
-}
+export const decodeSnapInfo = (buf: Buffer, count: number): SnapInfoValue[] => decodeStructs(buf, SnapInfo, count);
 
 /** Size and offsets (for test/unit/snapshot-clone-layout.test.ts, compared with gcc). */
-export function snapshotLayouts(): Record<string, { size: number; offsets: Record<string, number> }> {
-  return {
-    rbd_snap_info_t: {
-      size: SNAP_INFO_SIZE,
-      offsets: Object.fromEntries(['id', 'size', 'name'].map((f) => [f, koffi.offsetof(SnapInfo, f)])),
-    },
-  };
+export function snapshotLayouts(): Record<string, StructLayout> {
+  return { rbd_snap_info_t: layoutOf(SnapInfo, ['id', 'size', 'name']) };
 }
 
 export function snapshotConstants(): Record<string, number> {
   return {
-    ...Object.fromEntries(Object.entries(RBD_SNAP_NAMESPACE_TYPE).map(([k, v]) => [`RBD_SNAP_NAMESPACE_TYPE_${k}`, v])),
-    ...Object.fromEntries(Object.entries(RBD_SNAP_CREATE).map(([k, v]) => [`RBD_SNAP_CREATE_${k}`, v])),
-    ...Object.fromEntries(Object.entries(RBD_SNAP_REMOVE).map(([k, v]) => [`RBD_SNAP_REMOVE_${k}`, v])),
+    ...cConstants('RBD_SNAP_NAMESPACE_TYPE_', RBD_SNAP_NAMESPACE_TYPE),
+    ...cConstants('RBD_SNAP_CREATE_', RBD_SNAP_CREATE),
+    ...cConstants('RBD_SNAP_REMOVE_', RBD_SNAP_REMOVE),
   };
 }

@@ -4,6 +4,8 @@
 import { koffi, librbd } from './library.js';
 import './types.js';
 import './progress.js'; // declares librbd_progress_fn_t
+import { cConstants, layoutOf, type StructLayout } from './layout.js';
+import { decodeStructs } from './memory.js';
 
 /**
  * typedef struct {
@@ -62,22 +64,11 @@ export const rbdTrash = {
 };
 
 /** Decode `count` entries of an rbd_trash_image_info_t array. */
-export function decodeTrashInfos(buf: Buffer, count: number): TrashInfoValue[] {
-  if (count === 0) return [];
-  return koffi.decode(buf, RbdTrashImageInfo, count) as TrashInfoValue[];
-}
+export const decodeTrashInfos = (buf: Buffer, count: number): TrashInfoValue[] => decodeStructs(buf, RbdTrashImageInfo, count);
 
 /** Size and offsets (for the layout test against gcc). */
-export function trashLayouts(): Record<string, { size: number; offsets: Record<string, number> }> {
-  const fields = ['id', 'name', 'source', 'deletion_time', 'deferment_end_time'];
-  return {
-    rbd_trash_image_info_t: {
-      size: koffi.sizeof(RbdTrashImageInfo),
-      offsets: Object.fromEntries(fields.map((f) => [f, koffi.offsetof(RbdTrashImageInfo, f)])),
-    },
-  };
+export function trashLayouts(): Record<string, StructLayout> {
+  return { rbd_trash_image_info_t: layoutOf(RbdTrashImageInfo, ['id', 'name', 'source', 'deletion_time', 'deferment_end_time']) };
 }
 
-export function trashConstants(): Record<string, number> {
-  return Object.fromEntries(Object.entries(RBD_TRASH_IMAGE_SOURCE).map(([k, v]) => [`RBD_TRASH_IMAGE_SOURCE_${k}`, v]));
-}
+export const trashConstants = (): Record<string, number> => cConstants('RBD_TRASH_IMAGE_SOURCE_', RBD_TRASH_IMAGE_SOURCE);
