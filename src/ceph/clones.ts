@@ -2,10 +2,9 @@
 // link, the children of an image's snapshots, flatten, and the intent record that lets an interrupted clone be
 // told apart from an image someone made on purpose.
 import { E } from '../native/errno.js';
-import {
-  decodeLinkedImageSpecs, decodeSnapSpec, linkedImageSpecArray, radosObjects, rbdClones, snapSpecBuffer,
-} from '../native/rbd-clones.js';
-import { decodeSnapInfo, rbdSnapshots, snapInfoArray } from '../native/rbd-snapshots.js';
+import { decodeSnapInfo, rbdSnapshot, snapInfoArray } from '../native/rbd-snapshot.js';
+import { decodeLinkedImageSpecs, decodeSnapSpec, linkedImageSpecArray, rbdClone, snapSpecBuffer } from '../native/rbd-clone.js';
+import { radosObject } from '../native/rados-object.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { poolSpec, type CephSession } from './connection.js';
@@ -75,7 +74,7 @@ export class Clones {
     return this.conn.withIoctx(source.spec, (pio) => this.conn.withIoctx(spec, (cio) =>
       pio.use('rbd_clone3', (p) => cio.use('rbd_clone3', async (c) => {
         await withImageOptions({ cloneFormat: 2, ...opts }, (o) =>
-          nativeChecked('rbd_clone3', target, rbdClones.clone3, p, source.image, source.snapshot, c, name, o));
+          nativeChecked('rbd_clone3', target, rbdClone.clone3, p, source.image, source.snapshot, c, name, o));
       }))));
   }
 
@@ -109,7 +108,7 @@ export class Clones {
   flatten(spec: string, image: string, progress: unknown): Promise<void> {
     if (!progress) return Promise.reject(new CephError('rbd_flatten_with_progress', -E.EINVAL, 'a progress callback is required'));
     return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, {}, async (img) => {
-      await nativeLong('rbd_flatten_with_progress', `${spec}/${image}`, rbdClones.flattenWithProgress, img, progress, null);
+      await nativeLong('rbd_flatten_with_progress', `${spec}/${image}`, rbdClone.flattenWithProgress, img, progress, null);
     }));
   }
 
@@ -117,7 +116,7 @@ export class Clones {
   nameTaken(spec: string, name: string): Promise<boolean> {
     return this.conn.withIoctx(spec, (io) => io.use('rados_read', async (p) => {
       const buf = Buffer.alloc(64);
-      const rc = await native<number>('rados_read', radosObjects.read, p, `rbd_id.${name}`, buf, buf.length, 0);
+      const rc = await native<number>('rados_read', radosObject.read, p, `rbd_id.${name}`, buf, buf.length, 0);
       if (rc === -E.ENOENT) return false;
       check('rados_read', rc, `rbd_id.${name}`);
       return true;
@@ -128,7 +127,7 @@ export class Clones {
   recordIntent(spec: string, name: string, source: CloneSource): Promise<void> {
     const body = Buffer.from(JSON.stringify({ source, startedAt: new Date().toISOString() } satisfies CloneIntent));
     return this.conn.withIoctx(spec, (io) => io.use('rados_write_full', async (p) => {
-      await nativeChecked('rados_write_full', intentObject(name), radosObjects.writeFull, p, intentObject(name), body, body.length);
+      await nativeChecked('rados_write_full', intentObject(name), radosObject.writeFull, p, intentObject(name), body, body.length);
     }));
   }
 
@@ -136,7 +135,7 @@ export class Clones {
   readIntent(spec: string, name: string): Promise<CloneIntent | undefined> {
     return this.conn.withIoctx(spec, (io) => io.use('rados_read', async (p) => {
       const buf = Buffer.alloc(16 * 1024);
-      const rc = await native<number>('rados_read', radosObjects.read, p, intentObject(name), buf, buf.length, 0);
+      const rc = await native<number>('rados_read', radosObject.read, p, intentObject(name), buf, buf.length, 0);
       if (rc === -E.ENOENT) return undefined;
       check('rados_read', rc, intentObject(name));
       try {
@@ -150,7 +149,7 @@ export class Clones {
 
   clearIntent(spec: string, name: string): Promise<void> {
     return this.conn.withIoctx(spec, (io) => io.use('rados_remove', async (p) => {
-      const rc = await native<number>('rados_remove', radosObjects.remove, p, intentObject(name));
+      const rc = await native<number>('rados_remove', radosObject.remove, p, intentObject(name));
       if (rc < 0 && rc !== -E.ENOENT) throw new CephError('rados_remove', rc, intentObject(name));
     }));
   }
@@ -163,14 +162,14 @@ export class Clones {
 export function readParent(img: Pointer, target: string): ParentInfo | null {
   const spec = linkedImageSpecArray(1);
   const snap = snapSpecBuffer();
-  const rc = rbdClones.getParent(img, spec, snap) as number;
+  const rc = rbdClone.getParent(img, spec, snap) as number;
   if (rc === -E.ENOENT) return null;
   check('rbd_get_parent', rc, target);
   try {
     const p = decodeLinkedImageSpecs(spec, 1)[0]!;
     const s = decodeSnapSpec(snap);
     const overlap: [number | bigint] = [0];
-    check('rbd_get_overlap', rbdClones.getOverlap(img, overlap) as number, target);
+    check('rbd_get_overlap', rbdClone.getOverlap(img, overlap) as number, target);
     return {
       pool: p.pool_name ?? '',
       namespace: p.pool_namespace ?? '',
@@ -182,8 +181,8 @@ export function readParent(img: Pointer, target: string): ParentInfo | null {
       trash: Boolean(p.trash),
     };
   } finally {
-    rbdClones.linkedImageSpecCleanup(spec);
-    rbdClones.snapSpecCleanup(snap);
+    rbdClone.linkedImageSpecCleanup(spec);
+    rbdClone.snapSpecCleanup(snap);
   }
 }
 
@@ -193,7 +192,7 @@ export async function listSnapshotIds(img: Pointer, target: string): Promise<{ i
   for (let attempt = 0; attempt < 8; attempt++) {
     const buf = snapInfoArray(capacity);
     const max: [number] = [capacity];
-    const rc = await native<number>('rbd_snap_list', rbdSnapshots.list, img, buf, max);
+    const rc = await native<number>('rbd_snap_list', rbdSnapshot.list, img, buf, max);
     if (rc === -E.ERANGE) {
       capacity = Math.max(max[0], capacity * 2);
       continue;
@@ -204,7 +203,7 @@ export async function listSnapshotIds(img: Pointer, target: string): Promise<{ i
         .map((s) => ({ id: BigInt(s.id), name: s.name ?? '', size: num(s.size) }))
         .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     } finally {
-      rbdSnapshots.listEnd(buf);
+      rbdSnapshot.listEnd(buf);
     }
   }
   throw new CephError('rbd_snap_list', -E.ERANGE, `${target}: the snapshot list kept growing`);
@@ -215,13 +214,13 @@ export async function listSnapshotIds(img: Pointer, target: string): Promise<{ i
  * to the head. The handle must not be used by anything else meanwhile.
  */
 export async function childrenAt(img: Pointer, snapId: bigint, target: string): Promise<Omit<ChildInfo, 'snapshot'>[]> {
-  await nativeChecked('rbd_snap_set_by_id', target, rbdSnapshots.setById, img, snapId);
+  await nativeChecked('rbd_snap_set_by_id', target, rbdSnapshot.setById, img, snapId);
   try {
     let capacity = 16;
     for (let attempt = 0; attempt < 8; attempt++) {
       const buf = linkedImageSpecArray(capacity);
       const max: [number | bigint] = [capacity];
-      const rc = await native<number>('rbd_list_children3', rbdClones.listChildren3, img, buf, max);
+      const rc = await native<number>('rbd_list_children3', rbdClone.listChildren3, img, buf, max);
       if (rc === -E.ERANGE) {
         capacity = Math.max(num(max[0]), capacity * 2);
         continue;
@@ -233,12 +232,12 @@ export async function childrenAt(img: Pointer, snapId: bigint, target: string): 
           pool: c.pool_name ?? '', namespace: c.pool_namespace ?? '', image: c.image_name ?? '', trash: Boolean(c.trash),
         }));
       } finally {
-        rbdClones.linkedImageSpecListCleanup(buf, n);
+        rbdClone.linkedImageSpecListCleanup(buf, n);
       }
     }
     throw new CephError('rbd_list_children3', -E.ERANGE, `${target}: the children list kept growing`);
   } finally {
-    await native('rbd_snap_set_by_id', rbdSnapshots.setById, img, CEPH_NOSNAP);
+    await native('rbd_snap_set_by_id', rbdSnapshot.setById, img, CEPH_NOSNAP);
   }
 }
 

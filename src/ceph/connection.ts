@@ -1,7 +1,8 @@
 // A connection to a Ceph cluster (one rados_t). Opened with bounded timeouts, closed idempotently;
 // after close() every call throws a `closed` CephError instead of touching freed memory.
-import { rados } from '../native/rados.js';
-import { rbd } from '../native/rbd.js';
+import { radosCluster } from '../native/rados-cluster.js';
+import { radosPool } from '../native/rados-pool.js';
+import { rbdNamespace } from '../native/rbd-namespace.js';
 import { limiter, longLimiter, threadpoolSize } from '../native/async-call.js';
 import { cString, takeRadosBuffer } from '../native/memory.js';
 import { E, errnoName } from '../native/errno.js';
@@ -55,11 +56,11 @@ export class CephConnection implements CephSession {
   static async connect(opts: ConnectOptions = {}): Promise<CephConnection> {
     const clientName = `client.${opts.clientId ?? 'admin'}`;
     const out: [Pointer | null] = [null];
-    const rc = await native<number>('rados_create2', rados.create2, out, opts.clusterName ?? 'ceph', clientName, 0);
+    const rc = await native<number>('rados_create2', radosCluster.create2, out, opts.clusterName ?? 'ceph', clientName, 0);
     check('rados_create2', rc, clientName);
     const ptr = out[0]!;
     try {
-      await nativeChecked('rados_conf_read_file', opts.confFile ?? '$CEPH_CONF', rados.confReadFile, ptr, opts.confFile ?? null);
+      await nativeChecked('rados_conf_read_file', opts.confFile ?? '$CEPH_CONF', radosCluster.confReadFile, ptr, opts.confFile ?? null);
       const settings: Record<string, string> = {
         client_mount_timeout: String(opts.mountTimeout ?? 10),
         rados_mon_op_timeout: String(opts.monOpTimeout ?? 10),
@@ -69,18 +70,18 @@ export class CephConnection implements CephSession {
       };
       for (const [key, value] of Object.entries(settings)) {
         // local memory only: safe on the main thread
-        check('rados_conf_set', rados.confSet(ptr, key, value) as number, key);
+        check('rados_conf_set', radosCluster.confSet(ptr, key, value) as number, key);
       }
-      await nativeChecked('rados_connect', clientName, rados.connect, ptr);
+      await nativeChecked('rados_connect', clientName, radosCluster.connect, ptr);
     } catch (e) {
-      await native('rados_shutdown', rados.shutdown, ptr);
+      await native('rados_shutdown', radosCluster.shutdown, ptr);
       throw e;
     }
     const holder: { conn?: CephConnection } = {};
     // the I/O contexts go before the cluster handle: rados_ioctx_destroy after rados_shutdown is a use-after-free
     const handle = new Handle('rados_t', ptr, async (p) => {
       await holder.conn?.closeIoctxsForShutdown();
-      await native('rados_shutdown', rados.shutdown, p);
+      await native('rados_shutdown', radosCluster.shutdown, p);
     });
     holder.conn = new CephConnection(handle, clientName);
     return holder.conn;
@@ -95,7 +96,7 @@ export class CephConnection implements CephSession {
   configValue(key: string): Promise<string> {
     return this.cluster.use('rados_conf_get', async (p) => {
       const buf = Buffer.alloc(4096);
-      check('rados_conf_get', rados.confGet(p, key, buf, buf.length) as number, key);
+      check('rados_conf_get', radosCluster.confGet(p, key, buf, buf.length) as number, key);
       return cString(buf);
     });
   }
@@ -143,22 +144,22 @@ export class CephConnection implements CephSession {
       pending = (async () => {
         const { pool: poolName, namespace } = splitPoolSpec(pool);
         const out: [Pointer | null] = [null];
-        let rc = await native<number>('rados_ioctx_create', rados.ioctxCreate, cluster, poolName, out);
+        let rc = await native<number>('rados_ioctx_create', radosPool.ioctxCreate, cluster, poolName, out);
         if (rc === -E.ENOENT) {
           // our OSD map may predate a pool another client (another replica) just made: catch up, then retry
-          await nativeChecked('rados_wait_for_latest_osdmap', undefined, rados.waitForLatestOsdmap, cluster);
-          rc = await native<number>('rados_ioctx_create', rados.ioctxCreate, cluster, poolName, out);
+          await nativeChecked('rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster);
+          rc = await native<number>('rados_ioctx_create', radosPool.ioctxCreate, cluster, poolName, out);
         }
         check('rados_ioctx_create', rc, poolName);
-        const io = new Handle('rados_ioctx_t', out[0]!, (p) => native('rados_ioctx_destroy', rados.ioctxDestroy, p));
+        const io = new Handle('rados_ioctx_t', out[0]!, (p) => native('rados_ioctx_destroy', radosPool.ioctxDestroy, p));
         // int64_t rados_ioctx_get_id(rados_ioctx_t io): local memory
-        const id = Number(rados.ioctxGetId(out[0]!) as number | bigint);
+        const id = Number(radosPool.ioctxGetId(out[0]!) as number | bigint);
         if (namespace !== '') {
           // librbd answers a missing namespace with empty listings, not ENOENT: check it once per context
-          rados.ioctxSetNamespace(out[0]!, namespace);
+          radosPool.ioctxSetNamespace(out[0]!, namespace);
           const exists: [boolean] = [false];
           try {
-            await nativeChecked('rbd_namespace_exists', pool, rbd.namespaceExists, out[0]!, namespace, exists);
+            await nativeChecked('rbd_namespace_exists', pool, rbdNamespace.exists, out[0]!, namespace, exists);
           } catch (e) {
             await io.close().catch(() => undefined);
             throw e;
@@ -179,8 +180,8 @@ export class CephConnection implements CephSession {
 
   /** Is `pool` now missing, or a different pool than the one with id `id`? (catches up with the OSD map) */
   private async poolChanged(cluster: Pointer, pool: string, id: number): Promise<boolean> {
-    await nativeChecked('rados_wait_for_latest_osdmap', undefined, rados.waitForLatestOsdmap, cluster);
-    const now = await native<number | bigint>('rados_pool_lookup', rados.poolLookup, cluster, pool);
+    await nativeChecked('rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster);
+    const now = await native<number | bigint>('rados_pool_lookup', radosPool.poolLookup, cluster, pool);
     return Number(now) !== id;
   }
 
@@ -191,7 +192,7 @@ export class CephConnection implements CephSession {
    */
   catchUpOsdMap(): Promise<void> {
     return this.withCluster('rados_wait_for_latest_osdmap', async (cluster) => {
-      const rc = await nativeProbe<number>('rados_wait_for_latest_osdmap', rados.waitForLatestOsdmap, cluster);
+      const rc = await nativeProbe<number>('rados_wait_for_latest_osdmap', radosCluster.waitForLatestOsdmap, cluster);
       if (rc < 0) throw new CephError('rados_wait_for_latest_osdmap', rc);
     });
   }
@@ -233,7 +234,7 @@ export class CephConnection implements CephSession {
       const outlen: [number] = [0];
       const outs: [Pointer | null] = [null];
       const outslen: [number] = [0];
-      const rc = await (probe ? nativeProbe : native)<number>(op, rados.monCommand, cluster, cmd, 1, null, 0, outbuf, outlen, outs, outslen);
+      const rc = await (probe ? nativeProbe : native)<number>(op, radosCluster.monCommand, cluster, cmd, 1, null, 0, outbuf, outlen, outs, outslen);
       const out = takeRadosBuffer(outbuf[0], outlen[0]);
       const status = takeRadosBuffer(outs[0], outslen[0]);
       if (rc < 0) throw new CephError(op, rc, target ?? status.trim());
@@ -245,7 +246,7 @@ export class CephConnection implements CephSession {
   fsid(): Promise<string> {
     return this.withCluster('rados_cluster_fsid', async (cluster) => {
       const buf = Buffer.alloc(64);
-      const n = await nativeChecked('rados_cluster_fsid', undefined, rados.clusterFsid, cluster, buf, buf.length);
+      const n = await nativeChecked('rados_cluster_fsid', undefined, radosCluster.clusterFsid, cluster, buf, buf.length);
       return buf.toString('utf8', 0, n).replace(/\0.*$/, '');
     });
   }
@@ -254,7 +255,7 @@ export class CephConnection implements CephSession {
 /** librados and librbd versions, e.g. "3.0.0" (librados API version, not Ceph's). */
 export function libraryVersion(): string {
   const a = [0], b = [0], c = [0];
-  rados.version(a, b, c);
+  radosCluster.version(a, b, c);
   return `${a[0]}.${b[0]}.${c[0]}`;
 }
 

@@ -6,9 +6,10 @@
 // clone is flattened into its copy.
 import { randomBytes } from 'node:crypto';
 import { E } from '../native/errno.js';
-import { noProgress, rbd } from '../native/rbd.js';
-import { rbdManage } from '../native/rbd-manage.js';
-import { RBD_SNAP_REMOVE, rbdSnapshots } from '../native/rbd-snapshots.js';
+import { noProgress } from '../native/progress.js';
+import { rbdImage } from '../native/rbd-image.js';
+import { RBD_SNAP_REMOVE, rbdSnapshot } from '../native/rbd-snapshot.js';
+import { rbdTrash } from '../native/rbd-trash.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { poolSpec, type CephSession } from './connection.js';
@@ -22,7 +23,6 @@ import { PoolGuard } from './pool-guard.js';
 import { COPY_TEMP_PREFIX } from './image-directory.js';
 import { withOpenImage } from './open-image.js';
 import { listTrash } from './trash.js';
-import { rbdTrash } from '../native/rbd-trash.js';
 
 export const COPY_ACTION = 'image.copy';
 export const TEMP_PREFIX = COPY_TEMP_PREFIX;
@@ -75,7 +75,7 @@ async function runCopy(session: CephSession, ctx: TaskContext<CopyParams>): Prom
       try {
         await copyInto(ctx, img, destIo, `${dst}/${p.temporary}`, p);
       } finally {
-        await native('rbd_close', rbd.close, img);
+        await native('rbd_close', rbdImage.close, img);
       }
     }));
     if (ctx.signal.aborted) throw new TaskFailure('CANCELLED', 'The copy was cancelled.');
@@ -83,7 +83,7 @@ async function runCopy(session: CephSession, ctx: TaskContext<CopyParams>): Prom
     // the destination name's mutation lock: a create, restore or rename into that name runs before or after,
     // never between librbd's rename steps (docs/concurrency.md)
     await mutationLocks(session).run([imageKey(dst, p.destination.name)], () => unboundedIoctx(session)(dst, (io) => io.use('rbd_rename', async (d) => {
-      const rc = await native<number>('rbd_rename', rbdManage.rename, d, p.temporary, p.destination.name);
+      const rc = await native<number>('rbd_rename', rbdImage.rename, d, p.temporary, p.destination.name);
       if (rc === -E.EEXIST) {
         throw new TaskFailure('IMAGE_EXISTS', `Image ${dst}/${p.destination.name} was created while the copy ran; the copy was discarded.`, 'EEXIST');
       }
@@ -102,8 +102,8 @@ async function runCopy(session: CephSession, ctx: TaskContext<CopyParams>): Prom
 async function openSource(srcIo: Pointer, src: string, image: string, imageId: string | undefined): Promise<Pointer> {
   const out: [Pointer | null] = [null];
   // by id when known: a rename of the source while queued does not redirect the copy
-  if (imageId) await nativeChecked('rbd_open_by_id_read_only', `${src}/${image}`, rbdManage.openByIdReadOnly, srcIo, imageId, out, null);
-  else await nativeChecked('rbd_open_read_only', `${src}/${image}`, rbd.openReadOnly, srcIo, image, out, null);
+  if (imageId) await nativeChecked('rbd_open_by_id_read_only', `${src}/${image}`, rbdImage.openByIdReadOnly, srcIo, imageId, out, null);
+  else await nativeChecked('rbd_open_read_only', `${src}/${image}`, rbdImage.openReadOnly, srcIo, image, out, null);
   return out[0]!;
 }
 
@@ -118,9 +118,9 @@ async function copyInto(ctx: TaskContext<CopyParams>, img: Pointer, destIo: Hand
       flatten: p.snapshots,
     }, async (o) => {
       if (p.snapshots) {
-        await ctx.withProgress((cb) => nativeLong('rbd_deep_copy_with_progress', target, rbdManage.deepCopyWithProgress, img, d, tempName(target), o, cb, null));
+        await ctx.withProgress((cb) => nativeLong('rbd_deep_copy_with_progress', target, rbdImage.deepCopyWithProgress, img, d, tempName(target), o, cb, null));
       } else {
-        await ctx.withProgress((cb) => nativeLong('rbd_copy_with_progress4', target, rbdManage.copyWithProgress4, img, d, tempName(target), o, cb, null, 4096));
+        await ctx.withProgress((cb) => nativeLong('rbd_copy_with_progress4', target, rbdImage.copyWithProgress4, img, d, tempName(target), o, cb, null, 4096));
       }
     });
   });
@@ -186,9 +186,9 @@ async function removeTemporaryOnce(session: CephSession, guard: PoolGuard, p: Co
       const target = `${dst}/${p.temporary} (trash ${id})`;
       await io.use('rbd_trash_remove', async (d) => {
         const out: [Pointer | null] = [null];
-        const rc = await native<number>('rbd_open_by_id', rbdTrash.openById, d, id, out, null);
+        const rc = await native<number>('rbd_open_by_id', rbdImage.openById, d, id, out, null);
         if (rc === 0) {
-          try { await removeSnapshots(out[0]!, target); } finally { await native('rbd_close', rbd.close, out[0]!); }
+          try { await removeSnapshots(out[0]!, target); } finally { await native('rbd_close', rbdImage.close, out[0]!); }
         } else if (rc !== -E.ENOENT) {
           check('rbd_open_by_id', rc, target);
         }
@@ -219,7 +219,7 @@ async function trashIdsNamed(session: CephSession, spec: string, name: string): 
 
 async function removeSnapshots(img: Pointer, target: string): Promise<void> {
   for (const snap of await snapshotNames(img, target)) {
-    await nativeLong('rbd_snap_remove2', `${target}@${snap}`, rbdSnapshots.remove2, img, snap,
+    await nativeLong('rbd_snap_remove2', `${target}@${snap}`, rbdSnapshot.remove2, img, snap,
       RBD_SNAP_REMOVE.UNPROTECT | RBD_SNAP_REMOVE.FLATTEN, noProgress, null);
   }
 }

@@ -17,8 +17,8 @@
 // the read), not an error.
 // The service's own temporaries (a copy's `.rbdapi-copy-*` destination until it is complete) are neither
 // listed nor counted: a page that holds one reads on past it, so pages stay full and cursors exact.
-import { rados } from '../native/rados.js';
-import { radosOmap, takeRadosBytes } from '../native/rados-omap.js';
+import { radosObject } from '../native/rados-object.js';
+import { takeRadosBytes } from '../native/memory.js';
 import { E } from '../native/errno.js';
 import type { Pointer } from '../native/types.js';
 import { native } from './call.js';
@@ -26,7 +26,7 @@ import { splitPoolSpec, type CephSession } from './connection.js';
 import { CephError, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
 import type { ImageSpec } from './images.js';
-import { rbd } from '../native/rbd.js';
+import { rbdNamespace } from '../native/rbd-namespace.js';
 
 /** The name prefix of a copy's temporary destination (copy.ts); the API refuses names that start with '.'. */
 export const COPY_TEMP_PREFIX = '.rbdapi-copy-';
@@ -107,22 +107,22 @@ export async function readDirectoryPage(io: Handle<'rados_ioctx_t'>, q: PageQuer
   }
   const prefixBytes = Buffer.from(prefix, 'utf8');
   const input = dirListInput(startAfter(q.after === undefined ? undefined : Buffer.from(q.after, 'utf8'), prefixBytes), q.limit + 1);
-  const op = rados.createReadOp() as Pointer | null;
+  const op = radosObject.createReadOp() as Pointer | null;
   if (!op) throw new CephError('rados_create_read_op', -E.ENOMEM, target);
   // written by librados during rados_read_op_operate (see rados-omap.ts): referenced until it returns
   const slab = Buffer.alloc(24);
   const outPtr = slab.subarray(0, 8), outLen = slab.subarray(8, 16), prval = slab.subarray(16, 20);
   let out: Buffer | undefined;
   try {
-    radosOmap.readOpExec(op, 'rbd', 'dir_list', input, input.length, outPtr, outLen, prval);
+    radosObject.readOpExec(op, 'rbd', 'dir_list', input, input.length, outPtr, outLen, prval);
     const rc = await io.use('rados_read_op_operate', (p) =>
-      native<number>('rados_read_op_operate', rados.readOpOperate, op, p, DIRECTORY, 0));
+      native<number>('rados_read_op_operate', radosObject.readOpOperate, op, p, DIRECTORY, 0));
     out = takeRadosBytes(outPtr.readBigUInt64LE(0), Number(outLen.readBigUInt64LE(0)));
     if (rc < 0) throw new CephError('rbd_directory', rc, target);
     const prc = prval.readInt32LE(0);
     if (prc < 0) throw new CephError('rbd_directory', prc, target);
   } finally {
-    rados.releaseReadOp(op);
+    radosObject.releaseReadOp(op);
     void slab;
     void input;
   }
@@ -163,21 +163,21 @@ function decodeDirList(out: Buffer, prefix: Buffer, limit: number, target: strin
  */
 export async function readImageId(io: Handle<'rados_ioctx_t'>, name: string, target: string): Promise<string | undefined> {
   if (name.includes('\0') || name === '') return undefined;
-  const op = rados.createReadOp() as Pointer | null;
+  const op = radosObject.createReadOp() as Pointer | null;
   if (!op) throw new CephError('rados_create_read_op', -E.ENOMEM, target);
   // an id is at most a few dozen bytes; 4 + 128 is plenty (a longer object is not an id)
   const slab = Buffer.alloc(8 + 4 + 4 + 132);
   const used = slab.subarray(0, 8), prval = slab.subarray(8, 12), data = slab.subarray(16);
   try {
-    radosOmap.readOpRead(op, 0, data.length, data, used, prval);
+    radosObject.readOpRead(op, 0, data.length, data, used, prval);
     const rc = await io.use('rados_read_op_operate', (p) =>
-      native<number>('rados_read_op_operate', rados.readOpOperate, op, p, `rbd_id.${name}`, 0));
+      native<number>('rados_read_op_operate', radosObject.readOpOperate, op, p, `rbd_id.${name}`, 0));
     if (rc === -E.ETIMEDOUT) throw new CephError('rados_read_op_operate', rc, target);
     if (rc < 0 || prval.readInt32LE(0) < 0) return undefined;
     const id = decodeEncodedString(data.subarray(0, Number(used.readBigUInt64LE(0))));
     return id !== undefined && /^[0-9a-zA-Z]+$/.test(id) ? id : undefined;
   } finally {
-    rados.releaseReadOp(op);
+    radosObject.releaseReadOp(op);
     void slab;
   }
 }
@@ -259,7 +259,7 @@ export class ImageDirectory {
     if (namespace === '') return;
     const exists: [boolean] = [false];
     await this.conn.withIoctx(splitPoolSpec(pool).pool, (io) => io.use('rbd_namespace_exists', async (p) => {
-      const rc = await native<number>('rbd_namespace_exists', rbd.namespaceExists, p, namespace, exists);
+      const rc = await native<number>('rbd_namespace_exists', rbdNamespace.exists, p, namespace, exists);
       if (rc < 0) throw new CephError('rbd_namespace_exists', rc, pool);
     }));
     if (!exists[0]) throw new CephError('rbd_namespace_exists', -E.ENOENT, pool);

@@ -4,8 +4,8 @@
 // then applied one feature at a time in dependency order. An object map switched on is rebuilt (until then
 // librbd marks it invalid and fast-diff is not used).
 import { E } from '../native/errno.js';
-import { noProgress } from '../native/rbd.js';
-import { RBD_FLAG, rbdManage } from '../native/rbd-manage.js';
+import { noProgress } from '../native/progress.js';
+import { RBD_FLAG, rbdImage } from '../native/rbd-image.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { poolSpec } from './connection.js';
@@ -14,7 +14,6 @@ import { holdTaskImage } from './image-lock.js';
 import { CephError } from './errors.js';
 import { DISABLE_ONLY_FEATURES, FEATURE_BITS, featureNames, MUTABLE_FEATURES, type FeatureName } from './features.js';
 import { withOpenImage } from './open-image.js';
-import { rbd } from '../native/rbd.js';
 import { TaskFailure, type TaskEngine } from './tasks.js';
 
 /** The order librbd accepts: disable dependents first, enable prerequisites first (as the Ceph Dashboard does). */
@@ -106,11 +105,11 @@ export class ImageFeatures {
       const before = await currentFeatures(img, target);
       for (const name of plan.disable) {
         if ((await currentFeatures(img, target) & FEATURE_BITS[name]) === 0n) continue;
-        await nativeChecked('rbd_update_features', `${target} (disable ${name})`, rbdManage.updateFeatures, img, FEATURE_BITS[name], 0);
+        await nativeChecked('rbd_update_features', `${target} (disable ${name})`, rbdImage.updateFeatures, img, FEATURE_BITS[name], 0);
       }
       for (const name of plan.enable) {
         if ((await currentFeatures(img, target) & FEATURE_BITS[name]) !== 0n) continue;
-        await nativeChecked('rbd_update_features', `${target} (enable ${name})`, rbdManage.updateFeatures, img, FEATURE_BITS[name], 1);
+        await nativeChecked('rbd_update_features', `${target} (enable ${name})`, rbdImage.updateFeatures, img, FEATURE_BITS[name], 1);
       }
       const after = await currentFeatures(img, target);
       // what actually changed (librbd switches some features along with others)
@@ -118,7 +117,7 @@ export class ImageFeatures {
       const disabled = DISABLE_ORDER.filter((f) => (before & FEATURE_BITS[f]) !== 0n && (after & FEATURE_BITS[f]) === 0n);
       let objectMapRebuilt = false;
       if (rebuild && (plan.enable.includes('object-map') || plan.enable.includes('fast-diff')) && await objectMapInvalid(img, target)) {
-        await nativeLong('rbd_rebuild_object_map', target, rbdManage.rebuildObjectMap, img, noProgress, null);
+        await nativeLong('rbd_rebuild_object_map', target, rbdImage.rebuildObjectMap, img, noProgress, null);
         objectMapRebuilt = true;
       }
       return { enabled, disabled, objectMapRebuilt, features: featureNames(after) };
@@ -132,7 +131,7 @@ export class ImageFeatures {
       if ((await currentFeatures(img, target) & FEATURE_BITS['object-map']) === 0n) {
         throw new CephError('rbd_rebuild_object_map', -E.EINVAL, `${target}: object-map is not enabled`);
       }
-      await nativeLong('rbd_rebuild_object_map', target, rbdManage.rebuildObjectMap, img, progress, null);
+      await nativeLong('rbd_rebuild_object_map', target, rbdImage.rebuildObjectMap, img, progress, null);
     }));
   }
 
@@ -148,13 +147,13 @@ export class ImageFeatures {
 
 async function currentFeatures(img: Pointer, target: string): Promise<bigint> {
   const out: [number | bigint] = [0];
-  await nativeChecked('rbd_get_features', target, rbdManage.getFeatures, img, out);
+  await nativeChecked('rbd_get_features', target, rbdImage.getFeatures, img, out);
   return BigInt(out[0]);
 }
 
 export async function imageFlags(img: Pointer, target: string): Promise<bigint> {
   const out: [number | bigint] = [0];
-  const rc = await native<number>('rbd_get_flags', rbdManage.getFlags, img, out);
+  const rc = await native<number>('rbd_get_flags', rbdImage.getFlags, img, out);
   if (rc < 0) throw new CephError('rbd_get_flags', rc, target);
   return BigInt(out[0]);
 }
@@ -181,8 +180,8 @@ export function registerObjectMapRebuild(tasks: TaskEngine): void {
       return holdTaskImage(ctx.session, ctx.task, () => ctx.io(async (p) => {
         const out: [Pointer | null] = [null];
         try {
-          if (imageId) await nativeChecked('rbd_open_by_id', target, rbdManage.openById, p, imageId, out, null);
-          else await nativeChecked('rbd_open', target, rbd.open, p, image, out, null);
+          if (imageId) await nativeChecked('rbd_open_by_id', target, rbdImage.openById, p, imageId, out, null);
+          else await nativeChecked('rbd_open', target, rbdImage.open, p, image, out, null);
         } catch (e) {
           if (e instanceof CephError && e.code === 'ENOENT') throw new TaskFailure('IMAGE_NOT_FOUND', `Image ${target} does not exist.`, 'ENOENT');
           throw e;
@@ -192,10 +191,10 @@ export function registerObjectMapRebuild(tasks: TaskEngine): void {
           if ((await currentFeatures(img, target) & FEATURE_BITS['object-map']) === 0n) {
             throw new TaskFailure('FEATURE_NOT_CHANGEABLE', `${target} has no object map (object-map was switched off meanwhile).`);
           }
-          await ctx.withProgress((cb) => nativeLong('rbd_rebuild_object_map', target, rbdManage.rebuildObjectMap, img, cb, null));
+          await ctx.withProgress((cb) => nativeLong('rbd_rebuild_object_map', target, rbdImage.rebuildObjectMap, img, cb, null));
           return { rebuilt: true };
         } finally {
-          await native('rbd_close', rbd.close, img);
+          await native('rbd_close', rbdImage.close, img);
         }
       }));
     },

@@ -13,7 +13,7 @@
 // beyond the known ones) makes it answer `undefined`, and the
 // caller opens the image the usual way. test/integration/image-header.test.ts checks every field against
 // rbd_open_read_only + rbd_stat on images of every shape the API can make.
-import { rados } from '../native/rados.js';
+import { radosObject } from '../native/rados-object.js';
 import { E } from '../native/errno.js';
 import { LIBRADOS_OP_FLAG_FAILOK, type Pointer } from '../native/types.js';
 import { native } from './call.js';
@@ -100,7 +100,7 @@ function slots(slab: Buffer): Slot[] {
 export async function readImageHeader(io: Handle<'rados_ioctx_t'>, imageId: string, target: string,
   opts: { clone?: boolean } = {}): Promise<HeaderDetails | undefined> {
   if (!/^[0-9a-zA-Z]+$/.test(imageId)) return undefined; // format 1 images have no id and no rbd_header object
-  const op = rados.createReadOp() as Pointer | null;
+  const op = radosObject.createReadOp() as Pointer | null;
   if (!op) throw new CephError('rados_create_read_op', -E.ENOMEM, target);
   // librados writes into these views of one Buffer during rados_read_op_operate; they are used after it
   // returns, so the memory is referenced until then
@@ -109,17 +109,17 @@ export async function readImageHeader(io: Handle<'rados_ioctx_t'>, imageId: stri
     for (let i = 0; i < ACTIONS.length; i++) {
       const a = ACTIONS[i]!;
       const v = views[i]!;
-      rados.readOpExecUserBuf(op, 'rbd', a.method, a.input, a.input.length, v.out, v.out.length, v.used, v.prval);
-      if (a.failOk) rados.readOpSetFlags(op, LIBRADOS_OP_FLAG_FAILOK);
+      radosObject.readOpExecUserBuf(op, 'rbd', a.method, a.input, a.input.length, v.out, v.out.length, v.used, v.prval);
+      if (a.failOk) radosObject.readOpSetFlags(op, LIBRADOS_OP_FLAG_FAILOK);
     }
     const rc = await io.use('rados_read_op_operate', (p) =>
-      native<number>('rados_read_op_operate', rados.readOpOperate, op, p, `rbd_header.${imageId}`, 0));
+      native<number>('rados_read_op_operate', radosObject.readOpOperate, op, p, `rbd_header.${imageId}`, 0));
     if (rc === -E.ETIMEDOUT) throw new CephError('rados_read_op_operate', rc, target);
     if (rc < 0) return undefined;
     return decode(views, opts.clone === true);
   } finally {
     void views; // referenced here so that every path keeps the memory librados wrote into until now
-    rados.releaseReadOp(op);
+    radosObject.releaseReadOp(op);
   }
 }
 
@@ -201,7 +201,7 @@ function decode(views: Slot[], clone: boolean): HeaderDetails | undefined {
 export async function readImageSize(io: Handle<'rados_ioctx_t'>, imageId: string, target: string): Promise<number | undefined> {
   const out = Buffer.alloc(16);
   const rc = await io.use('rados_exec', (p) =>
-    native<number>('rados_exec', rados.exec, p, `rbd_header.${imageId}`, 'rbd', 'get_size', NOSNAP_IN, NOSNAP_IN.length, out, out.length));
+    native<number>('rados_exec', radosObject.exec, p, `rbd_header.${imageId}`, 'rbd', 'get_size', NOSNAP_IN, NOSNAP_IN.length, out, out.length));
   void out; // librados wrote into it until the call ended
   if (rc === -E.ETIMEDOUT) throw new CephError('rados_exec', rc, target);
   if (rc !== 9) return undefined;

@@ -16,7 +16,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomBytes } from 'node:crypto';
 import { E } from '../native/errno.js';
-import { radosObjects as R, timeval } from '../native/rados-objects.js';
+import { radosObject as R, timeval } from '../native/rados-object.js';
 import type { Pointer } from '../native/types.js';
 import { native } from './call.js';
 import { poolSpec, splitPoolSpec, type CephSession } from './connection.js';

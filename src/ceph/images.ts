@@ -1,7 +1,9 @@
 // RBD images: list, inspect, create with options, resize, remove.
-import { rados } from '../native/rados.js';
-import { noProgress, rbd } from '../native/rbd.js';
-import { rbdManage } from '../native/rbd-manage.js';
+import { radosPool } from '../native/rados-pool.js';
+import { noProgress } from '../native/progress.js';
+import { rbdPool } from '../native/rbd-pool.js';
+import { rbdImage } from '../native/rbd-image.js';
+import { rbdSnapshot } from '../native/rbd-snapshot.js';
 import { SIZES, type Pointer, type RbdImageInfoValue, type TimespecValue } from '../native/types.js';
 import { cString, decodeImageSpecId, decodeImageSpecNames, decodeWatchers, imageSpecArray, watcherArray } from '../native/memory.js';
 import { E } from '../native/errno.js';
@@ -130,7 +132,7 @@ export class Images {
     const bad = badSize('rbd_create4', pool, name, size);
     if (bad) return Promise.reject(bad);
     return this.conn.withIoctx(pool, (io) => io.use('rbd_create4', (p) => withImageOptions({ format: 2, ...opts }, (o) =>
-      nativeChecked('rbd_create4', `${pool}/${name}`, rbd.create4, p, name, size, o).then(() => undefined))));
+      nativeChecked('rbd_create4', `${pool}/${name}`, rbdImage.create4, p, name, size, o).then(() => undefined))));
   }
 
   /** create(), then describeNew(): the full representation of the new image without opening it. */
@@ -166,7 +168,7 @@ export class Images {
     const { pool, namespace } = splitPoolSpec(origin.spec);
     if (namespace !== '') return undefined;
     const same = await this.conn.withIoctx(origin.spec, async (src) =>
-      ref.poolId === await src.use('rados_ioctx_get_id', async (p) => num(rados.ioctxGetId(p) as number | bigint))
+      ref.poolId === await src.use('rados_ioctx_get_id', async (p) => num(radosPool.ioctxGetId(p) as number | bigint))
       && ref.imageId === await readImageId(src, origin.image, `${origin.spec}/${origin.image}`))
       .catch(() => false); // the source's pool gone meanwhile, or any doubt: the caller opens the clone
     return same ? { pool, namespace: '', image: origin.image, snapshot: origin.snapshot, overlap: ref.overlap } : undefined;
@@ -200,14 +202,14 @@ export class Images {
     return this.conn.withIoctx(pool, (io) =>
       withImage(io, pool, name, false, (img) =>
         // a shrink trims objects (without an object map: every object number): on the long-call budget
-        (allowShrink ? nativeLong : nativeChecked)('rbd_resize2', `${pool}/${name}`, rbd.resize2, img, size, allowShrink, noProgress, null)
+        (allowShrink ? nativeLong : nativeChecked)('rbd_resize2', `${pool}/${name}`, rbdImage.resize2, img, size, allowShrink, noProgress, null)
           .then(() => undefined)));
   }
 
   /** rbd_remove: EBUSY while the image has watchers, ENOTEMPTY while it has snapshots. */
   remove(pool: string, name: string): Promise<void> {
     return this.conn.withIoctx(pool, (io) => io.use('rbd_remove', async (p) => {
-      await nativeChecked('rbd_remove', `${pool}/${name}`, rbd.remove, p, name);
+      await nativeChecked('rbd_remove', `${pool}/${name}`, rbdImage.remove, p, name);
     }));
   }
 
@@ -215,13 +217,13 @@ export class Images {
   snapshotCreate(pool: string, name: string, snap: string): Promise<void> {
     return this.conn.withIoctx(pool, (io) =>
       withImage(io, pool, name, false, (img) =>
-        nativeChecked('rbd_snap_create', `${pool}/${name}@${snap}`, rbd.snapCreate, img, snap).then(() => undefined)));
+        nativeChecked('rbd_snap_create', `${pool}/${name}@${snap}`, rbdSnapshot.create, img, snap).then(() => undefined)));
   }
 
   snapshotRemove(pool: string, name: string, snap: string): Promise<void> {
     return this.conn.withIoctx(pool, (io) =>
       withImage(io, pool, name, false, (img) =>
-        nativeChecked('rbd_snap_remove', `${pool}/${name}@${snap}`, rbd.snapRemove, img, snap).then(() => undefined)));
+        nativeChecked('rbd_snap_remove', `${pool}/${name}@${snap}`, rbdSnapshot.remove, img, snap).then(() => undefined)));
   }
 
   /**
@@ -253,13 +255,13 @@ export class Images {
       const idBuf = Buffer.alloc(64);
       // Read-only handle: these only read the image context loaded by rbd_open_read_only (no watch is
       // registered, so no refresh can be pending) — inline, without seven threadpool round trips per image.
-      nativeInline('rbd_stat', target, rbd.stat, img, info, SIZES.rbd_image_info_t);
-      nativeInline('rbd_get_features', target, rbd.getFeatures, img, features);
-      nativeInline('rbd_get_create_timestamp', target, rbd.getCreateTimestamp, img, ts);
-      nativeInline('rbd_get_stripe_unit', target, rbd.getStripeUnit, img, su);
-      nativeInline('rbd_get_stripe_count', target, rbd.getStripeCount, img, sc);
-      nativeInline('rbd_get_id', target, rbd.getId, img, idBuf, idBuf.length);
-      const dataPoolIdRaw = rbd.getDataPoolId(img) as number | bigint;
+      nativeInline('rbd_stat', target, rbdImage.stat, img, info, SIZES.rbd_image_info_t);
+      nativeInline('rbd_get_features', target, rbdImage.getFeatures, img, features);
+      nativeInline('rbd_get_create_timestamp', target, rbdImage.getCreateTimestamp, img, ts);
+      nativeInline('rbd_get_stripe_unit', target, rbdImage.getStripeUnit, img, su);
+      nativeInline('rbd_get_stripe_count', target, rbdImage.getStripeCount, img, sc);
+      nativeInline('rbd_get_id', target, rbdImage.getId, img, idBuf, idBuf.length);
+      const dataPoolIdRaw = rbdImage.getDataPoolId(img) as number | bigint;
       const snapshotCount = countSnapshots(img, target);
       const p = readParent(img, target); // inline: the parent is opened with the image (clones.ts)
       const parent = p && { pool: p.pool, namespace: p.namespace, image: p.image, snapshot: p.snapshot, overlap: p.overlap };
@@ -297,7 +299,7 @@ export class Images {
     if (dataPoolId < 0) return Promise.resolve(null);
     let name = cache?.get(dataPoolId);
     if (!name) {
-      name = io.use('rados_ioctx_get_id', async (p) => num(rados.ioctxGetId(p) as number | bigint))
+      name = io.use('rados_ioctx_get_id', async (p) => num(radosPool.ioctxGetId(p) as number | bigint))
         .then((own) => (own === dataPoolId ? null : this.poolName(dataPoolId)));
       cache?.set(dataPoolId, name);
     }
@@ -307,7 +309,7 @@ export class Images {
   private poolName(id: number): Promise<string> {
     return this.conn.withCluster('rados_pool_reverse_lookup', async (cluster) => {
       const buf = Buffer.alloc(256);
-      await nativeChecked('rados_pool_reverse_lookup', String(id), rados.poolReverseLookup, cluster, id, buf, buf.length);
+      await nativeChecked('rados_pool_reverse_lookup', String(id), radosPool.poolReverseLookup, cluster, id, buf, buf.length);
       return cString(buf);
     });
   }
@@ -350,7 +352,7 @@ async function listImages<T extends { page: readonly string[] }>(io: Pointer, po
   for (let attempt = 0; attempt < 8; attempt++) {
     const buf = imageSpecArray(capacity);
     const count: [number] = [capacity];
-    const rc = await native<number>('rbd_list2', rbd.list2, io, buf, count);
+    const rc = await native<number>('rbd_list2', rbdPool.list2, io, buf, count);
     if (rc === -E.ERANGE) {
       capacity = Math.max(count[0], capacity * 2);
       continue;
@@ -371,7 +373,7 @@ async function listImages<T extends { page: readonly string[] }>(io: Pointer, po
       });
       return { names, chosen, picked };
     } finally {
-      rbd.imageSpecListCleanup(buf, count[0]); // frees the strings librbd strdup()ed, not buf
+      rbdPool.imageSpecListCleanup(buf, count[0]); // frees the strings librbd strdup()ed, not buf
     }
   }
   throw new CephError('rbd_list2', -E.ERANGE, `${pool}: image list kept growing`);
@@ -398,7 +400,7 @@ function sortedIndexOf(names: readonly string[], name: string): number | undefin
 function countSnapshots(img: Pointer, target: string): number {
   // A NULL array with *max_snaps = 0 always gets -ERANGE and the count needed (+1 for the terminator).
   const max: [number] = [0];
-  const rc = rbd.snapList(img, null, max) as number;
+  const rc = rbdSnapshot.list(img, null, max) as number;
   if (rc === -E.ERANGE) return Math.max(0, max[0] - 1);
   check('rbd_snap_list', rc, target);
   return 0;
@@ -409,7 +411,7 @@ async function listWatchers(img: Pointer, target: string): Promise<Watcher[]> {
   for (let attempt = 0; attempt < 8; attempt++) {
     const buf = watcherArray(capacity);
     const count: [number] = [capacity];
-    const rc = await native<number>('rbd_watchers_list', rbd.watchersList, img, buf, count);
+    const rc = await native<number>('rbd_watchers_list', rbdImage.watchersList, img, buf, count);
     if (rc === -E.ERANGE) {
       capacity = Math.max(count[0], capacity * 2);
       continue;
@@ -418,7 +420,7 @@ async function listWatchers(img: Pointer, target: string): Promise<Watcher[]> {
     try {
       return decodeWatchers(buf, count[0]).map((w) => ({ address: w.addr, id: num(w.id), cookie: num(w.cookie) }));
     } finally {
-      rbd.watchersListCleanup(buf, count[0]);
+      rbdImage.watchersListCleanup(buf, count[0]);
     }
   }
   throw new CephError('rbd_watchers_list', -E.ERANGE, target);
@@ -453,13 +455,13 @@ async function withImage<T>(io: Handle<'rados_ioctx_t'>, pool: string, name: str
   const op = byId !== undefined && readOnly ? 'rbd_open_by_id_read_only' : readOnly ? 'rbd_open_read_only' : 'rbd_open';
   const img = await io.use(op, async (p) => {
     const out: [Pointer | null] = [null];
-    if (op === 'rbd_open_by_id_read_only') await nativeChecked(op, target, rbdManage.openByIdReadOnly, p, byId, out, null);
-    else await nativeChecked(op, target, readOnly ? rbd.openReadOnly : rbd.open, p, name, out, null);
+    if (op === 'rbd_open_by_id_read_only') await nativeChecked(op, target, rbdImage.openByIdReadOnly, p, byId, out, null);
+    else await nativeChecked(op, target, readOnly ? rbdImage.openReadOnly : rbdImage.open, p, name, out, null);
     return out[0]!;
   });
   try {
     return await fn(img);
   } finally {
-    await native('rbd_close', rbd.close, img);
+    await native('rbd_close', rbdImage.close, img);
   }
 }

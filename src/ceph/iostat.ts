@@ -3,7 +3,7 @@
 // of a pool spec. The first request registers an OSD perf query in the mgr, which expires after a minute
 // without a request: while consoles poll, this process keeps asking every 30 s (for 5 minutes after the last
 // poll) so the query stays registered and rates stay available.
-import { radosManage } from '../native/rbd-manage.js';
+import { radosCluster } from '../native/rados-cluster.js';
 import { takeRadosBuffer } from '../native/memory.js';
 import type { Pointer } from '../native/types.js';
 import { native } from './call.js';
@@ -56,7 +56,7 @@ export function mgrCommand(conn: CephSession, command: Record<string, unknown>):
     const outlen: [number] = [0];
     const outs: [Pointer | null] = [null];
     const outslen: [number] = [0];
-    const rc = await native<number>(op, radosManage.mgrCommand, cluster, [JSON.stringify(command)], 1, null, 0, outbuf, outlen, outs, outslen);
+    const rc = await native<number>(op, radosCluster.mgrCommand, cluster, [JSON.stringify(command)], 1, null, 0, outbuf, outlen, outs, outslen);
     const out = takeRadosBuffer(outbuf[0], outlen[0]);
     const status = takeRadosBuffer(outs[0], outslen[0]);
     if (rc < 0) throw new CephError(op, rc, status.trim() || undefined);

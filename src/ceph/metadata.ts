@@ -2,7 +2,7 @@
 // `conf_<option>` overrides librbd option <option> for this image (QoS limits, cache, …).
 import { E } from '../native/errno.js';
 import { cString } from '../native/memory.js';
-import { configOptionArray, decodeConfigOptions, RBD_CONFIG_SOURCE, rbdManage } from '../native/rbd-manage.js';
+import { configOptionArray, decodeConfigOptions, RBD_CONFIG_SOURCE, rbdMetadata } from '../native/rbd-metadata.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked } from './call.js';
 import type { CephSession } from './connection.js';
@@ -144,7 +144,7 @@ export class ImageMetadata {
   set(spec: string, image: string, key: string, value: string): Promise<boolean> {
     return this.onImage(spec, image, false, async (img, target) => {
       const { existed } = await checkMetadataLimits(img, target, key, value);
-      await nativeChecked('rbd_metadata_set', `${target} key ${key}`, rbdManage.metadataSet, img, key, value);
+      await nativeChecked('rbd_metadata_set', `${target} key ${key}`, rbdMetadata.set, img, key, value);
       return !existed;
     });
   }
@@ -152,7 +152,7 @@ export class ImageMetadata {
   /** Remove a key; CephError ENOENT (op rbd_metadata_remove) when it is missing. */
   remove(spec: string, image: string, key: string): Promise<void> {
     return this.onImage(spec, image, false, async (img, target) => {
-      await nativeChecked('rbd_metadata_remove', `${target} key ${key}`, rbdManage.metadataRemove, img, key);
+      await nativeChecked('rbd_metadata_remove', `${target} key ${key}`, rbdMetadata.remove, img, key);
     });
   }
 
@@ -203,7 +203,7 @@ async function getValue(img: Pointer, target: string, key: string): Promise<stri
   for (let attempt = 0; attempt < 4; attempt++) {
     const buf = Buffer.alloc(size);
     const len: [number] = [size];
-    const rc = await native<number>('rbd_metadata_get', rbdManage.metadataGet, img, key, buf, len);
+    const rc = await native<number>('rbd_metadata_get', rbdMetadata.get, img, key, buf, len);
     if (rc === -E.ERANGE) {
       // a value the API could not have written, larger than any page: not read into memory
       if (len[0] > METADATA_MAX_BYTES) throw new MetadataEntryTooLargeError(target, '', len[0], key);
@@ -269,7 +269,7 @@ async function readChunk(img: Pointer, target: string, start: string, max: numbe
     const vbuf = Buffer.allocUnsafe(valSize);
     const klen: [number] = [keySize];
     const vlen: [number] = [valSize];
-    const rc = await native<number>('rbd_metadata_list', rbdManage.metadataList, img, start, max, kbuf, klen, vbuf, vlen);
+    const rc = await native<number>('rbd_metadata_list', rbdMetadata.list, img, start, max, kbuf, klen, vbuf, vlen);
     if (rc === -E.ERANGE) {
       if (vlen[0] > maxValueBytes) {
         if (max === 1) return { tooLarge: vlen[0] };
@@ -308,7 +308,7 @@ async function listConfig(img: Pointer, target: string): Promise<ConfigOption[]>
   for (let attempt = 0; attempt < 6; attempt++) {
     const buf = configOptionArray(capacity);
     const max: [number] = [capacity];
-    const rc = await native<number>('rbd_config_image_list', rbdManage.configImageList, img, buf, max);
+    const rc = await native<number>('rbd_config_image_list', rbdMetadata.configImageList, img, buf, max);
     if (rc === -E.ERANGE) {
       capacity = Math.max(max[0], capacity * 2);
       continue;
@@ -319,7 +319,7 @@ async function listConfig(img: Pointer, target: string): Promise<ConfigOption[]>
         name: o.name, value: o.value ?? '', source: SOURCES[o.source] ?? 'config', type: inferConfigType(o.value ?? ''),
       }));
     } finally {
-      rbdManage.configImageListCleanup(buf, max[0]);
+      rbdMetadata.configImageListCleanup(buf, max[0]);
     }
   }
   throw new CephError('rbd_config_image_list', -E.ERANGE, target);

@@ -2,8 +2,9 @@
 // the pool's other namespaces (its own rados namespace); `pool/ns` pool specs address it everywhere else.
 import { E } from '../native/errno.js';
 import { splitNulList } from '../native/memory.js';
-import { rbd } from '../native/rbd.js';
-import { rbdManage } from '../native/rbd-manage.js';
+import { rbdPool } from '../native/rbd-pool.js';
+import { rbdTrash } from '../native/rbd-trash.js';
+import { rbdNamespace } from '../native/rbd-namespace.js';
 import { native, nativeChecked } from './call.js';
 import type { CephSession } from './connection.js';
 import { CephError, check } from './errors.js';
@@ -29,7 +30,7 @@ export class Namespaces {
       for (let attempt = 0; attempt < 8; attempt++) {
         const buf = Buffer.alloc(size);
         const len: [number] = [size];
-        const rc = await native<number>('rbd_namespace_list', rbdManage.namespaceList, p, buf, len);
+        const rc = await native<number>('rbd_namespace_list', rbdNamespace.list, p, buf, len);
         if (rc === -E.ERANGE) {
           size = Math.max(len[0], size * 2);
           continue;
@@ -44,7 +45,7 @@ export class Namespaces {
   async exists(pool: string, namespace: string): Promise<boolean> {
     return this.conn.withIoctx(pool, (io) => io.use('rbd_namespace_exists', async (p) => {
       const out: [boolean] = [false];
-      await nativeChecked('rbd_namespace_exists', `${pool}/${namespace}`, rbdManage.namespaceExists, p, namespace, out);
+      await nativeChecked('rbd_namespace_exists', `${pool}/${namespace}`, rbdNamespace.exists, p, namespace, out);
       return out[0];
     }));
   }
@@ -55,7 +56,7 @@ export class Namespaces {
       return Promise.reject(new CephError('rbd_namespace_create', -E.EINVAL, `${pool}/${namespace}: not a valid namespace name`));
     }
     return this.conn.withIoctx(pool, (io) => io.use('rbd_namespace_create', async (p) => {
-      const rc = await native<number>('rbd_namespace_create', rbdManage.namespaceCreate, p, namespace);
+      const rc = await native<number>('rbd_namespace_create', rbdNamespace.create, p, namespace);
       if (rc === -E.EEXIST) return false;
       check('rbd_namespace_create', rc, `${pool}/${namespace}`);
       return true;
@@ -70,7 +71,7 @@ export class Namespaces {
     if (namespace === '') throw new CephError('rbd_namespace_remove', -E.EINVAL, `${pool}: the default namespace cannot be removed`);
     try {
       await this.conn.withIoctx(pool, (io) => io.use('rbd_namespace_remove', async (p) => {
-        await nativeChecked('rbd_namespace_remove', `${pool}/${namespace}`, rbdManage.namespaceRemove, p, namespace);
+        await nativeChecked('rbd_namespace_remove', `${pool}/${namespace}`, rbdNamespace.remove, p, namespace);
       }));
     } finally {
       this.conn.forgetPool(`${pool}/${namespace}`);
@@ -81,8 +82,8 @@ export class Namespaces {
   usage(pool: string, namespace: string): Promise<NamespaceUsage> {
     const spec = `${pool}/${namespace}`;
     return this.conn.withIoctx(spec, (io) => io.use('rbd_namespace_usage', async (p) => {
-      const images = await countList(spec, 'rbd_list2', (buf, n) => native<number>('rbd_list2', rbd.list2, p, buf, n));
-      const trashImages = await countList(spec, 'rbd_trash_list', (buf, n) => native<number>('rbd_trash_list', rbdManage.trashCount, p, buf, n));
+      const images = await countList(spec, 'rbd_list2', (buf, n) => native<number>('rbd_list2', rbdPool.list2, p, buf, n));
+      const trashImages = await countList(spec, 'rbd_trash_list', (buf, n) => native<number>('rbd_trash_list', rbdTrash.list, p, buf, n));
       return { name: namespace, images, trashImages };
     }));
   }

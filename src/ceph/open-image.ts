@@ -1,6 +1,6 @@
 // Opening an image for the duration of one operation (always closed afterwards), for the management
 // modules (metadata, features, usage, copy). A fresh handle per operation: open handles serve cached metadata.
-import { rbd } from '../native/rbd.js';
+import { rbdImage } from '../native/rbd-image.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked } from './call.js';
 import type { Handle } from './handle.js';
@@ -19,12 +19,12 @@ export async function withOpenImage<T>(io: Handle<'rados_ioctx_t'>, spec: string
   const op = readOnly ? 'rbd_open_read_only' : 'rbd_open';
   const img = await io.use(op, async (p) => {
     const out: [Pointer | null] = [null];
-    await nativeChecked(op, target, readOnly ? rbd.openReadOnly : rbd.open, p, name, out, opts.snapshot ?? null);
+    await nativeChecked(op, target, readOnly ? rbdImage.openReadOnly : rbdImage.open, p, name, out, opts.snapshot ?? null);
     return out[0]!;
   });
   try {
     return await fn(img);
   } finally {
-    await native('rbd_close', rbd.close, img);
+    await native('rbd_close', rbdImage.close, img);
   }
 }

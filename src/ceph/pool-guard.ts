@@ -14,7 +14,7 @@
 // marker stat comes after its directory write, so it sees the marker — unless the pool was deleted first, and
 // then (b) sees the image's own object gone. A 201/200 is only sent when neither happened.
 import { randomUUID } from 'node:crypto';
-import { rados } from '../native/rados.js';
+import { radosObject } from '../native/rados-object.js';
 import { E } from '../native/errno.js';
 import type { Pointer } from '../native/types.js';
 import { native } from './call.js';
@@ -55,21 +55,21 @@ const listInput = (startAfter: string, max: number): Buffer => Buffer.concat([st
 
 /** One cls method call on one object (a compound read of one action). */
 async function cls(io: Handle<'rados_ioctx_t'>, oid: string, method: string, input: Buffer, capacity: number): Promise<ClsResult> {
-  const op = rados.createReadOp() as Pointer | null;
+  const op = radosObject.createReadOp() as Pointer | null;
   if (!op) throw new CephError('rados_create_read_op', -E.ENOMEM, oid);
   const out = Buffer.alloc(capacity);
   const used = Buffer.alloc(8);
   const prval = Buffer.alloc(4);
   try {
-    rados.readOpExecUserBuf(op, 'rbd', method, input, input.length, out, out.length, used, prval);
+    radosObject.readOpExecUserBuf(op, 'rbd', method, input, input.length, out, out.length, used, prval);
     const rc = await io.use('rados_read_op_operate', (p) =>
-      native<number>(`cls_rbd.${method}`, rados.readOpOperate, op, p, oid, 0));
+      native<number>(`cls_rbd.${method}`, radosObject.readOpOperate, op, p, oid, 0));
     if (rc < 0) return { rc, out: Buffer.alloc(0) };
     const r = prval.readInt32LE(0);
     return { rc: r, out: r < 0 ? Buffer.alloc(0) : Buffer.from(out.subarray(0, Number(used.readBigUInt64LE(0)))) };
   } finally {
     void [out, used, prval, input];
-    rados.releaseReadOp(op);
+    radosObject.releaseReadOp(op);
   }
 }
 
@@ -90,9 +90,9 @@ export class PoolGuard {
     return this.conn.withIoctx(pool, async (io) => {
       for (let attempt = 0; attempt < 2; attempt++) {
         const rc = await writeOp(io, DELETION_MARKER, (op) => {
-          rados.writeOpCreate(op, LIBRADOS_CREATE_EXCLUSIVE, null);
+          radosObject.writeOpCreate(op, LIBRADOS_CREATE_EXCLUSIVE, null);
           const v = Buffer.from(owner);
-          rados.writeOpSetxattr(op, OWNER_XATTR, v, v.length);
+          radosObject.writeOpSetxattr(op, OWNER_XATTR, v, v.length);
         });
         if (rc === 0) return owner;
         if (rc !== -E.EEXIST) throw new CephError('pool_deletion_marker', rc, pool);
@@ -251,35 +251,35 @@ async function directoryId(io: Handle<'rados_ioctx_t'>, spec: string, name: stri
 export async function removeStrayObjects(io: Handle<'rados_ioctx_t'>, name: string, state: NameState): Promise<void> {
   if (state.kind !== 'dangling') return;
   if (state.idObject !== undefined && state.idObject !== state.listedId) {
-    const rc = await io.use('rados_remove', (p) => native<number>('rados_remove', rados.remove, p, `rbd_id.${name}`));
+    const rc = await io.use('rados_remove', (p) => native<number>('rados_remove', radosObject.remove, p, `rbd_id.${name}`));
     if (rc < 0 && rc !== -E.ENOENT) throw new CephError('rados_remove', rc, `rbd_id.${name}`);
   }
   if (state.listedId !== undefined && !(await objectExists(io, `rbd_header.${state.listedId}`))) {
     const input = Buffer.concat([str(name), str(state.listedId)]);
     const rc = await io.use('rados_exec', (p) =>
-      native<number>('cls_rbd.dir_remove_image', rados.exec, p, 'rbd_directory', 'rbd', 'dir_remove_image', input, input.length, null, 0));
+      native<number>('cls_rbd.dir_remove_image', radosObject.exec, p, 'rbd_directory', 'rbd', 'dir_remove_image', input, input.length, null, 0));
     void input;
     if (rc < 0 && rc !== -E.ENOENT) throw new CephError('cls_rbd.dir_remove_image', rc, name);
   }
 }
 
 async function writeOp(io: Handle<'rados_ioctx_t'>, oid: string, build: (op: Pointer) => void): Promise<number> {
-  const op = rados.createWriteOp() as Pointer | null;
+  const op = radosObject.createWriteOp() as Pointer | null;
   if (!op) throw new CephError('rados_create_write_op', -E.ENOMEM, oid);
   try {
     build(op);
     return await io.use('rados_write_op_operate', (p) =>
-      native<number>('rados_write_op_operate', rados.writeOpOperate, op, p, oid, null, 0));
+      native<number>('rados_write_op_operate', radosObject.writeOpOperate, op, p, oid, null, 0));
   } finally {
-    rados.releaseWriteOp(op);
+    radosObject.releaseWriteOp(op);
   }
 }
 
 async function removeIfOwner(io: Handle<'rados_ioctx_t'>, owner: string): Promise<void> {
   const rc = await writeOp(io, DELETION_MARKER, (op) => {
     const v = Buffer.from(owner);
-    rados.writeOpCmpxattr(op, OWNER_XATTR, LIBRADOS_CMPXATTR_OP_EQ, v, v.length);
-    rados.writeOpRemove(op);
+    radosObject.writeOpCmpxattr(op, OWNER_XATTR, LIBRADOS_CMPXATTR_OP_EQ, v, v.length);
+    radosObject.writeOpRemove(op);
   });
   // ECANCELED: the xattr differs (another deleter's marker now); ENOENT: already gone
   if (rc < 0 && rc !== -E.ENOENT && rc !== -E.ECANCELED) throw new CephError('pool_deletion_marker', rc, DELETION_MARKER);
@@ -288,11 +288,11 @@ async function removeIfOwner(io: Handle<'rados_ioctx_t'>, owner: string): Promis
 async function markerState(io: Handle<'rados_ioctx_t'>): Promise<{ mtimeMs: number; owner: string } | undefined> {
   const size: [number | bigint] = [0];
   const mtime: [number | bigint] = [0];
-  const rc = await io.use('rados_stat', (p) => native<number>('rados_stat', rados.stat, p, DELETION_MARKER, size, mtime));
+  const rc = await io.use('rados_stat', (p) => native<number>('rados_stat', radosObject.stat, p, DELETION_MARKER, size, mtime));
   if (rc === -E.ENOENT) return undefined;
   if (rc < 0) throw new CephError('rados_stat', rc, DELETION_MARKER);
   const buf = Buffer.alloc(128);
-  const n = await io.use('rados_getxattr', (p) => native<number>('rados_getxattr', rados.getxattr, p, DELETION_MARKER, OWNER_XATTR, buf, buf.length));
+  const n = await io.use('rados_getxattr', (p) => native<number>('rados_getxattr', radosObject.getxattr, p, DELETION_MARKER, OWNER_XATTR, buf, buf.length));
   if (n === -E.ENOENT) return undefined;
   return { mtimeMs: Number(mtime[0]) * 1000, owner: n > 0 ? buf.toString('utf8', 0, n) : '' };
 }
@@ -300,7 +300,7 @@ async function markerState(io: Handle<'rados_ioctx_t'>): Promise<{ mtimeMs: numb
 async function objectExists(io: Handle<'rados_ioctx_t'>, oid: string): Promise<boolean> {
   const size: [number | bigint] = [0];
   const mtime: [number | bigint] = [0];
-  const rc = await io.use('rados_stat', (p) => native<number>('rados_stat', rados.stat, p, oid, size, mtime));
+  const rc = await io.use('rados_stat', (p) => native<number>('rados_stat', radosObject.stat, p, oid, size, mtime));
   if (rc === -E.ENOENT) return false;
   if (rc < 0) throw new CephError('rados_stat', rc, oid);
   return true;

@@ -1,6 +1,6 @@
 // RBD statistics of a pool (or one namespace of it): image and snapshot counts and provisioned bytes, in the
 // directory and in the trash (rbd_pool_stats_get: reads 1–2 headers per image, opens none, scans no data).
-import { RBD_POOL_STAT_OPTION, rbdManage } from '../native/rbd-manage.js';
+import { RBD_POOL_STAT_OPTION, rbdPool } from '../native/rbd-pool.js';
 import type { Pointer } from '../native/types.js';
 import { nativeChecked } from './call.js';
 import type { CephSession } from './connection.js';
@@ -26,20 +26,20 @@ const FIELDS: [keyof PoolRbdStats, number][] = [
 export function poolRbdStats(conn: CephSession, spec: string): Promise<PoolRbdStats> {
   return conn.withIoctx(spec, (io) => io.use('rbd_pool_stats_get', async (p) => {
     const holder: [Pointer | null] = [null];
-    rbdManage.poolStatsCreate(holder); // local memory
+    rbdPool.poolStatsCreate(holder); // local memory
     const stats = holder[0]!;
     // librbd writes each value through the pointer registered here, during rbd_pool_stats_get
     const values = FIELDS.map(() => Buffer.alloc(8));
     try {
       FIELDS.forEach(([field, option], i) => {
-        check('rbd_pool_stats_option_add_uint64', rbdManage.poolStatsOptionAddUint64(stats, option, values[i]) as number, field);
+        check('rbd_pool_stats_option_add_uint64', rbdPool.poolStatsOptionAddUint64(stats, option, values[i]) as number, field);
       });
-      await nativeChecked('rbd_pool_stats_get', spec, rbdManage.poolStatsGet, p, stats);
+      await nativeChecked('rbd_pool_stats_get', spec, rbdPool.poolStatsGet, p, stats);
       const out = {} as PoolRbdStats;
       FIELDS.forEach(([field], i) => { out[field] = Number(values[i]!.readBigUInt64LE(0)); });
       return out;
     } finally {
-      rbdManage.poolStatsDestroy(stats);
+      rbdPool.poolStatsDestroy(stats);
     }
   }));
 }

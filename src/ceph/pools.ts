@@ -1,8 +1,10 @@
 // Pools: list, inspect, create (ready for RBD), delete.
 // Create/tag/delete go through mon commands, so a key with only `allow command "osd pool create"` etc.
 // (not the broad `allow service osd rw` that rados_pool_create needs) is enough.
-import { rados } from '../native/rados.js';
-import { rbd } from '../native/rbd.js';
+import { radosCluster } from '../native/rados-cluster.js';
+import { radosObject } from '../native/rados-object.js';
+import { radosPool } from '../native/rados-pool.js';
+import { rbdPool } from '../native/rbd-pool.js';
 import { splitNulList } from '../native/memory.js';
 import type { Pointer, RadosPoolStatValue } from '../native/types.js';
 import { native, nativeChecked } from './call.js';
@@ -66,11 +68,11 @@ export class Pools {
   /** Pool names, via rados_pool_list (retried with the size it asks for), after catching up with the OSD map. */
   listNames(): Promise<string[]> {
     return this.conn.withCluster('rados_pool_list', async (cluster) => {
-      await nativeChecked('rados_wait_for_latest_osdmap', undefined, rados.waitForLatestOsdmap, cluster);
+      await nativeChecked('rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster);
       let size = 256;
       for (let attempt = 0; ; attempt++) {
         const buf = Buffer.alloc(size);
-        const needed = await nativeChecked('rados_pool_list', undefined, rados.poolList, cluster, buf, buf.length);
+        const needed = await nativeChecked('rados_pool_list', undefined, radosPool.poolList, cluster, buf, buf.length);
         // rados_pool_list returns the length it needs; when that exceeds the buffer, nothing usable was written
         if (needed <= buf.length) return splitNulList(buf, needed).sort();
         if (attempt > 5) throw new CephError('rados_pool_list', -E.ERANGE, 'pool list kept growing');
@@ -108,8 +110,8 @@ export class Pools {
     return this.conn.withCluster('rados_pool_lookup', async (cluster) => {
       // another client (another replica of this service) may have made or deleted the pool since our
       // OSD map was last updated: catch up first (one monitor round trip), so the answer is current
-      await nativeChecked('rados_wait_for_latest_osdmap', undefined, rados.waitForLatestOsdmap, cluster);
-      const id = await native<number | bigint>('rados_pool_lookup', rados.poolLookup, cluster, name);
+      await nativeChecked('rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster);
+      const id = await native<number | bigint>('rados_pool_lookup', radosPool.poolLookup, cluster, name);
       return toNumber(check('rados_pool_lookup', id, name));
     });
   }
@@ -162,7 +164,7 @@ export class Pools {
         { prefix: 'osd pool application enable', pool: name, app: application, yes_i_really_mean_it: true }, name);
       if (application === 'rbd') {
         await this.conn.withIoctx(name, (io) =>
-          io.use('rbd_pool_init', (p: Pointer) => nativeChecked('rbd_pool_init', name, rbd.poolInit, p, false)));
+          io.use('rbd_pool_init', (p: Pointer) => nativeChecked('rbd_pool_init', name, rbdPool.poolInit, p, false)));
       }
     } catch (e) {
       // roll back only the pool this call made: same name AND same id
@@ -176,13 +178,13 @@ export class Pools {
   /** Exclusive create of the creator object: EEXIST when another creator of this pool got there first. */
   private claim(name: string): Promise<void> {
     return this.conn.withIoctx(name, (io) => io.use('rados_write_op_operate', async (p) => {
-      const op = rados.createWriteOp() as Pointer | null;
+      const op = radosObject.createWriteOp() as Pointer | null;
       if (!op) throw new CephError('rados_create_write_op', -E.ENOMEM, name);
       try {
-        rados.writeOpCreate(op, 1 /* LIBRADOS_CREATE_EXCLUSIVE */, null);
-        await nativeChecked('rados_write_op_operate', name, rados.writeOpOperate, op, p, CREATOR_OBJECT, null, 0);
+        radosObject.writeOpCreate(op, 1 /* LIBRADOS_CREATE_EXCLUSIVE */, null);
+        await nativeChecked('rados_write_op_operate', name, radosObject.writeOpOperate, op, p, CREATOR_OBJECT, null, 0);
       } finally {
-        rados.releaseWriteOp(op);
+        radosObject.releaseWriteOp(op);
       }
     }));
   }
@@ -243,14 +245,14 @@ export class Pools {
   /** After a pool change, make this client's OSD map catch up so lookups see it at once. */
   private syncOsdmap(): Promise<void> {
     return this.conn.withCluster('rados_wait_for_latest_osdmap', async (cluster) => {
-      await nativeChecked('rados_wait_for_latest_osdmap', undefined, rados.waitForLatestOsdmap, cluster);
+      await nativeChecked('rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster);
     });
   }
 
   /** Delete a pool with librados' rados_pool_delete (needs `mon 'allow service osd rw'`-level caps). */
   deleteWithLibrados(name: string): Promise<void> {
     return this.conn.withCluster('rados_pool_delete', async (cluster) => {
-      await nativeChecked('rados_pool_delete', name, rados.poolDelete, cluster, name);
+      await nativeChecked('rados_pool_delete', name, radosPool.poolDelete, cluster, name);
       this.conn.forgetPool(name);
     });
   }
@@ -259,7 +261,7 @@ export class Pools {
   stats(name: string): Promise<PoolStats> {
     return this.conn.withIoctx(name, (io) => io.use('rados_ioctx_pool_stat', async (p) => {
       const st = {} as RadosPoolStatValue;
-      await nativeChecked('rados_ioctx_pool_stat', name, rados.ioctxPoolStat, p, st);
+      await nativeChecked('rados_ioctx_pool_stat', name, radosPool.ioctxPoolStat, p, st);
       return {
         storedBytes: toNumber(st.num_bytes),
         objects: toNumber(st.num_objects),

@@ -1,7 +1,7 @@
 // Renaming an image within its pool and namespace (rbd_rename works on the directory: clients that have
 // the image open keep it, they refer to it by id), and finishing a rename whose process died mid-way.
 import { E } from '../native/errno.js';
-import { rbdManage } from '../native/rbd-manage.js';
+import { rbdImage } from '../native/rbd-image.js';
 import { nativeChecked } from './call.js';
 import type { CephSession } from './connection.js';
 import { CephError } from './errors.js';
@@ -16,7 +16,7 @@ function badName(name: string): boolean {
 export function renameImage(conn: CephSession, spec: string, from: string, to: string): Promise<void> {
   if (badName(to)) return Promise.reject(new CephError('rbd_rename', -E.EINVAL, `${spec}/${to}: not a valid image name`));
   return conn.withIoctx(spec, (io) => io.use('rbd_rename', async (p) => {
-    await nativeChecked('rbd_rename', `${spec}/${to}`, rbdManage.rename, p, from, to);
+    await nativeChecked('rbd_rename', `${spec}/${to}`, rbdImage.rename, p, from, to);
   }));
 }
 

@@ -12,10 +12,9 @@
 // context without the per-request deadline.
 import { E } from '../native/errno.js';
 import { decodeWatchers, watcherArray } from '../native/memory.js';
-import { rbd } from '../native/rbd.js';
-import { rbdClones } from '../native/rbd-clones.js';
-import { rbdManage } from '../native/rbd-manage.js';
-import { rbdSnapshots } from '../native/rbd-snapshots.js';
+import { rbdImage } from '../native/rbd-image.js';
+import { rbdSnapshot } from '../native/rbd-snapshot.js';
+import { rbdClone } from '../native/rbd-clone.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { checkSnapshotName } from './clones.js';
@@ -33,7 +32,7 @@ async function withImage<T>(io: Pointer, target: string, image: string, readOnly
   const out: [Pointer | null] = [null];
   const op = readOnly ? 'rbd_open_read_only' : 'rbd_open';
   try {
-    await nativeChecked(op, target, readOnly ? rbd.openReadOnly : rbd.open, io, image, out, null);
+    await nativeChecked(op, target, readOnly ? rbdImage.openReadOnly : rbdImage.open, io, image, out, null);
   } catch (e) {
     if (e instanceof CephError && e.code === 'ENOENT') throw new TaskFailure('IMAGE_NOT_FOUND', `Image ${target} does not exist.`, e.code);
     throw e;
@@ -41,7 +40,7 @@ async function withImage<T>(io: Pointer, target: string, image: string, readOnly
   try {
     return await fn(out[0]!);
   } finally {
-    await native('rbd_close', rbd.close, out[0]!);
+    await native('rbd_close', rbdImage.close, out[0]!);
   }
 }
 
@@ -51,13 +50,13 @@ export async function watcherAddresses(img: Pointer, target: string): Promise<st
   for (let attempt = 0; attempt < 8; attempt++) {
     const buf = watcherArray(capacity);
     const count: [number] = [capacity];
-    const rc = await native<number>('rbd_watchers_list', rbd.watchersList, img, buf, count);
+    const rc = await native<number>('rbd_watchers_list', rbdImage.watchersList, img, buf, count);
     if (rc === -E.ERANGE) { capacity = Math.max(count[0], capacity * 2); continue; }
     check('rbd_watchers_list', rc, target);
     try {
       return decodeWatchers(buf, count[0]).map((w) => w.addr);
     } finally {
-      rbd.watchersListCleanup(buf, count[0]);
+      rbdImage.watchersListCleanup(buf, count[0]);
     }
   }
   throw new CephError('rbd_watchers_list', -E.ERANGE, target);
@@ -79,21 +78,21 @@ function longIo<T>(session: TaskSession, spec: string, fn: (io: Pointer) => Prom
  */
 async function copyThroughParent(img: Pointer, target: string, ctx: TaskContext<Record<string, unknown>>): Promise<void> {
   const overlap: [number | bigint] = [0];
-  const rc = await native<number>('rbd_get_overlap', rbdClones.getOverlap, img, overlap);
+  const rc = await native<number>('rbd_get_overlap', rbdClone.getOverlap, img, overlap);
   if (rc === -E.ENOENT) return; // no parent (any more)
   check('rbd_get_overlap', rc, target);
   const size: [number | bigint] = [0];
-  await nativeChecked('rbd_get_size', target, rbdManage.getSize, img, size);
+  await nativeChecked('rbd_get_size', target, rbdImage.getSize, img, size);
   const end = Math.min(Number(overlap[0]), Number(size[0]));
   const step = 4 * 1024 * 1024;
   const buf = Buffer.alloc(step);
   for (let ofs = 0; ofs < end; ofs += step) {
     if (ctx.signal.aborted) throw new CephError('rbd_read', -E.ECANCELED, target);
     const len = Math.min(step, end - ofs);
-    const got = Number(await nativeLong('rbd_read', target, rbdClones.read, img, ofs, len, buf));
+    const got = Number(await nativeLong('rbd_read', target, rbdImage.read, img, ofs, len, buf));
     const block = buf.subarray(0, got);
     if (!isZero(block)) {
-      const put = Number(await nativeLong('rbd_write', target, rbdClones.write, img, ofs, got, block));
+      const put = Number(await nativeLong('rbd_write', target, rbdImage.write, img, ofs, got, block));
       if (put !== got) throw new CephError('rbd_write', -E.EIO, `${target}: short write at ${ofs}`);
     }
     ctx.progress(0.8 * Math.min(1, (ofs + len) / end));
@@ -127,7 +126,7 @@ export function registerSnapshotTasks(tasks: TaskEngine): void {
           await withImage(io, target, image, false, async (img) => {
             try {
               await ctx.withProgress((cb) => nativeLong('rbd_snap_rollback_with_progress', `${target}@${snapshot}`,
-                rbdSnapshots.rollbackWithProgress, img, snapshot, cb, null));
+                rbdSnapshot.rollbackWithProgress, img, snapshot, cb, null));
             } catch (e) {
               if (e instanceof CephError && e.code === 'EROFS') {
                 throw new TaskFailure('IMAGE_IN_USE', `Another client holds the exclusive lock of ${target}.`, e.code);
@@ -159,7 +158,7 @@ export function registerSnapshotTasks(tasks: TaskEngine): void {
             from = 0.8;
           }
           try {
-            await ctx.withProgress((cb) => nativeLong('rbd_flatten_with_progress', target, rbdClones.flattenWithProgress, img, cb, null), { from, to: 1 });
+            await ctx.withProgress((cb) => nativeLong('rbd_flatten_with_progress', target, rbdClone.flattenWithProgress, img, cb, null), { from, to: 1 });
           } catch (e) {
             // no parent (any more): an earlier run of this task, or another client, finished it
             if (e instanceof CephError && e.code === 'EINVAL') return { flattened: true, alreadyFlat: true, copiedThroughParent: from > 0 };

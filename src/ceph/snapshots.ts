@@ -2,8 +2,8 @@
 // (never of a snapshot with clones), rollback. One fresh image handle per operation, never shared between two
 // calls at once (rbd_snap_get_timestamp's guard relies on it).
 import { E } from '../native/errno.js';
-import { noProgress } from '../native/rbd.js';
-import { RBD_SNAP_NAMESPACE_TYPE, rbdSnapshots } from '../native/rbd-snapshots.js';
+import { noProgress } from '../native/progress.js';
+import { RBD_SNAP_NAMESPACE_TYPE, rbdSnapshot } from '../native/rbd-snapshot.js';
 import type { Pointer, TimespecValue } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { checkSnapshotName, childrenAt, listSnapshotIds, type ChildInfo } from './clones.js';
@@ -108,7 +108,7 @@ export class Snapshots {
   create(spec: string, image: string, snap: string): Promise<void> {
     checkSnapshotName('rbd_snap_create2', snap, `${spec}/${image}`);
     return this.mutate(spec, image, (io) => withOpenImage(io, spec, image, {}, async (img) => {
-      await nativeChecked('rbd_snap_create2', `${spec}/${image}@${snap}`, rbdSnapshots.create2, img, snap, 0, noProgress, null);
+      await nativeChecked('rbd_snap_create2', `${spec}/${image}@${snap}`, rbdSnapshot.create2, img, snap, 0, noProgress, null);
     }));
   }
 
@@ -144,7 +144,7 @@ export class Snapshots {
     checkSnapshotName('rbd_snap_rename', from, `${spec}/${image}`);
     checkSnapshotName('rbd_snap_rename', to, `${spec}/${image}`);
     return this.mutate(spec, image, (io) => withOpenImage(io, spec, image, {}, async (img) => {
-      await nativeChecked('rbd_snap_rename', `${spec}/${image}@${from}`, rbdSnapshots.rename, img, from, to);
+      await nativeChecked('rbd_snap_rename', `${spec}/${image}@${from}`, rbdSnapshot.rename, img, from, to);
     }));
   }
 
@@ -157,8 +157,8 @@ export class Snapshots {
     const target = `${spec}/${image}@${snap}`;
     return this.mutate(spec, image, (io) => withOpenImage(io, spec, image, {}, async (img) => {
       if ((await isProtected(img, snap, target)) === protect) return false;
-      if (protect) await nativeChecked('rbd_snap_protect', target, rbdSnapshots.protect, img, snap);
-      else await nativeChecked('rbd_snap_unprotect', target, rbdSnapshots.unprotect, img, snap);
+      if (protect) await nativeChecked('rbd_snap_protect', target, rbdSnapshot.protect, img, snap);
+      else await nativeChecked('rbd_snap_unprotect', target, rbdSnapshot.unprotect, img, snap);
       return true;
     }));
   }
@@ -189,7 +189,7 @@ export class Snapshots {
       const children = await childrenAt(img, s.id, target);
       if (children.length > 0) throw new SnapshotHasChildrenError(target, snap, children.map((c) => ({ ...c, snapshot: snap })));
       if (await isProtected(img, snap, target)) throw new CephError('rbd_snap_remove2', -E.EBUSY, target);
-      await nativeChecked('rbd_snap_remove2', target, rbdSnapshots.remove2, img, snap, 0, noProgress, null);
+      await nativeChecked('rbd_snap_remove2', target, rbdSnapshot.remove2, img, snap, 0, noProgress, null);
     }));
   }
 
@@ -203,7 +203,7 @@ export class Snapshots {
     if (!progress) return Promise.reject(new CephError('rbd_snap_rollback_with_progress', -E.EINVAL, 'a progress callback is required'));
     const target = `${spec}/${image}@${snap}`;
     return this.mutate(spec, image, (io) => withOpenImage(io, spec, image, {}, async (img) => {
-      await nativeLong('rbd_snap_rollback_with_progress', target, rbdSnapshots.rollbackWithProgress, img, snap, progress, null);
+      await nativeLong('rbd_snap_rollback_with_progress', target, rbdSnapshot.rollbackWithProgress, img, snap, progress, null);
     }));
   }
 }
@@ -221,7 +221,7 @@ async function userSnapshots(img: Pointer, target: string): Promise<{ id: bigint
 /** rbd_snap_get_namespace_type; undefined when the id is gone (another client removed it). */
 async function namespaceType(img: Pointer, id: bigint, target: string): Promise<number | undefined> {
   const t: [number] = [-1];
-  const rc = await native<number>('rbd_snap_get_namespace_type', rbdSnapshots.getNamespaceType, img, id, t);
+  const rc = await native<number>('rbd_snap_get_namespace_type', rbdSnapshot.getNamespaceType, img, id, t);
   if (rc === -E.ENOENT) return undefined;
   if (rc < 0) throw new CephError('rbd_snap_get_namespace_type', rc, target);
   return t[0];
@@ -229,7 +229,7 @@ async function namespaceType(img: Pointer, id: bigint, target: string): Promise<
 
 async function isProtected(img: Pointer, snap: string, target: string): Promise<boolean> {
   const p: [number] = [0];
-  await nativeChecked('rbd_snap_is_protected', target, rbdSnapshots.isProtected, img, snap, p);
+  await nativeChecked('rbd_snap_is_protected', target, rbdSnapshot.isProtected, img, snap, p);
   return p[0] !== 0;
 }
 
@@ -248,7 +248,7 @@ async function describeSnapshots(img: Pointer, target: string, only?: string,
     const type = await namespaceType(img, s.id, target);
     if (type !== RBD_SNAP_NAMESPACE_TYPE.USER) continue; // gone meanwhile, or trash/group/mirror
     const ts = {} as TimespecValue;
-    await nativeChecked('rbd_snap_get_timestamp', target, rbdSnapshots.getTimestamp, img, s.id, ts);
+    await nativeChecked('rbd_snap_get_timestamp', target, rbdSnapshot.getTimestamp, img, s.id, ts);
     let prot: boolean;
     try {
       prot = await isProtected(img, s.name, `${target}@${s.name}`);

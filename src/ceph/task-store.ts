@@ -9,10 +9,8 @@
 //   rbdapi_tasks.finished omap of finished tasks by end time, oldest first: what retention (TASK_RETENTION_DAYS) trims
 import { randomBytes } from 'node:crypto';
 import { E } from '../native/errno.js';
-import {
-  drainOmap, LIBRADOS_CMPXATTR_OP_EQ, LIBRADOS_LOCK_FLAG_MAY_RENEW, radosObjects as R, stringArray, timeval,
-  type OmapPair,
-} from '../native/rados-objects.js';
+import { LIBRADOS_CMPXATTR_OP_EQ, LIBRADOS_LOCK_FLAG_MAY_RENEW, radosObject as R, timeval } from '../native/rados-object.js';
+import { drainOmap, radosOmap, stringArray, type OmapPair } from '../native/rados-omap.js';
 import type { Pointer } from '../native/types.js';
 import { native } from './call.js';
 import { CephError } from './errors.js';
@@ -159,7 +157,7 @@ export async function omapSet(io: Pointer, oid: string, pairs: readonly OmapPair
   const v = stringArray(pairs.map((p) => p.value));
   const op = R.createWriteOp();
   try {
-    R.writeOpOmapSet2(op, k.ptrs, v.ptrs, k.lens, v.lens, pairs.length);
+    radosOmap.writeOpOmapSet2(op, k.ptrs, v.ptrs, k.lens, v.lens, pairs.length);
     const rc = await native<number>('rados_write_op_operate', R.writeOpOperate, op, io, oid, null, 0);
     if (rc < 0) throw new CephError('rados_write_op_operate', rc, oid);
   } finally {
@@ -173,7 +171,7 @@ export async function omapRemove(io: Pointer, oid: string, keys: readonly string
   const op = R.createWriteOp();
   try {
     R.writeOpAssertExists(op);
-    R.writeOpOmapRmKeys2(op, k.ptrs, k.lens, keys.length);
+    radosOmap.writeOpOmapRmKeys2(op, k.ptrs, k.lens, keys.length);
     const rc = await native<number>('rados_write_op_operate', R.writeOpOperate, op, io, oid, null, 0);
     if (rc < 0 && rc !== -E.ENOENT) throw new CephError('rados_write_op_operate', rc, oid);
   } finally {
@@ -186,17 +184,17 @@ export async function omapPage(io: Pointer, oid: string, startAfter: string, max
   const op = R.createReadOp();
   const iter = Buffer.alloc(8), more = Buffer.alloc(1), prval = Buffer.alloc(4);
   try {
-    R.readOpOmapGetVals2(op, startAfter, '', max, iter, more, prval);
+    radosOmap.readOpOmapGetVals2(op, startAfter, '', max, iter, more, prval);
     const rc = await native<number>('rados_read_op_operate', R.readOpOperate, op, io, oid, 0);
     const iterPtr = iter.readBigUInt64LE(0);
     // a failed read (ENOENT, or ETIMEDOUT with an OSD gone) never filled the iterator: walking it reads
     // uninitialised memory (SIGSEGV in rados_omap_get_next2, seen with a killed OSD); only free it
     if (rc === -E.ENOENT) {
-      if (iterPtr) R.omapGetEnd(iterPtr);
+      if (iterPtr) radosOmap.omapGetEnd(iterPtr);
       return { entries: [], more: false };
     }
     if (rc < 0) {
-      if (iterPtr) R.omapGetEnd(iterPtr);
+      if (iterPtr) radosOmap.omapGetEnd(iterPtr);
       throw new CephError('rados_read_op_operate', rc, oid);
     }
     return { entries: drainOmap(iterPtr), more: more[0] !== 0 };

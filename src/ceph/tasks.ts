@@ -24,9 +24,9 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { longLimiter } from '../native/async-call.js';
 import { E } from '../native/errno.js';
-import { rados } from '../native/rados.js';
+import { clientAddress, radosCluster } from '../native/rados-cluster.js';
+import { radosPool } from '../native/rados-pool.js';
 import { registerProgress, type ProgressCallback } from '../native/progress.js';
-import { clientAddress } from '../native/rados-objects.js';
 import type { Pointer } from '../native/types.js';
 import { native } from './call.js';
 import { poolSpec, splitPoolSpec, type CephSession } from './connection.js';
@@ -275,7 +275,7 @@ export class TaskEngine {
     if (!this.handlers.has(action)) throw new RangeError(`no task handler for ${action}`);
     const { pool } = splitPoolSpec(target.pool);
     const rec = await this.session.withIoctx(pool, (io) => io.use('task_submit', async (p) => {
-      const poolId = Number(rados.ioctxGetId(p) as number | bigint);
+      const poolId = Number(radosPool.ioctxGetId(p) as number | bigint);
       const task: StoredTask = {
         id: newTaskId(poolId), action, target: { ...target, pool }, state: 'queued', progress: 0, createdAt: nowIso(),
         ...(params ? { params } : {}), v: 1, attempts: 0,
@@ -558,7 +558,7 @@ export class TaskEngine {
         // so nothing the previous runner still had in flight lands after our cleanup or resume begins
         if (fenced) {
           await runner.withCluster('rados_wait_for_latest_osdmap', (cluster) =>
-            native('rados_wait_for_latest_osdmap', rados.waitForLatestOsdmap, cluster)).catch(() => undefined);
+            native('rados_wait_for_latest_osdmap', radosCluster.waitForLatestOsdmap, cluster)).catch(() => undefined);
         }
       }
       const next: StoredTask = {
@@ -800,10 +800,10 @@ export class TaskEngine {
     try {
       return await this.session.withCluster('rados_pool_reverse_lookup', async (cluster) => {
         const buf = Buffer.alloc(512);
-        let rc = await native<number>('rados_pool_reverse_lookup', rados.poolReverseLookup, cluster, parsed.poolId, buf, buf.length);
+        let rc = await native<number>('rados_pool_reverse_lookup', radosPool.poolReverseLookup, cluster, parsed.poolId, buf, buf.length);
         if (rc === -E.ENOENT) {
-          await native('rados_wait_for_latest_osdmap', rados.waitForLatestOsdmap, cluster);
-          rc = await native<number>('rados_pool_reverse_lookup', rados.poolReverseLookup, cluster, parsed.poolId, buf, buf.length);
+          await native('rados_wait_for_latest_osdmap', radosCluster.waitForLatestOsdmap, cluster);
+          rc = await native<number>('rados_pool_reverse_lookup', radosPool.poolReverseLookup, cluster, parsed.poolId, buf, buf.length);
         }
         if (rc < 0) throw new CephError('rados_pool_reverse_lookup', rc, String(parsed.poolId));
         const end = buf.indexOf(0);
@@ -820,7 +820,7 @@ export class TaskEngine {
       let size = 64 * 1024;
       for (let i = 0; i < 4; i++) {
         const buf = Buffer.alloc(size);
-        const rc = await native<number>('rados_pool_list', rados.poolList, cluster, buf, buf.length);
+        const rc = await native<number>('rados_pool_list', radosPool.poolList, cluster, buf, buf.length);
         if (rc < 0) throw new CephError('rados_pool_list', rc);
         if (rc > buf.length) { size = rc; continue; }
         return buf.toString('utf8', 0, rc).split('\0').filter((s) => s.length > 0);

@@ -3,7 +3,8 @@
 // parent), then the same for the image since its last snapshot. With fast-diff enabled and valid, librbd
 // reads object maps; otherwise it lists every object (slow on big images), so the walk is bounded by a deadline.
 import { E } from '../native/errno.js';
-import { RBD_FLAG, rbdManage, registerDiffCallback, unregisterCallback } from '../native/rbd-manage.js';
+import { RBD_FLAG, rbdImage, registerDiffCallback, unregisterCallback } from '../native/rbd-image.js';
+import { rbdSnapshot } from '../native/rbd-snapshot.js';
 import { listSnapshotIds } from './clones.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked } from './call.js';
@@ -83,9 +84,9 @@ export class ImageUsageReader {
 async function walk(img: Pointer, target: string, exact: boolean, state: { cancelled: boolean; method: 'fast-diff' | 'scan' }):
   Promise<Omit<ImageUsage, 'elapsedMs'>> {
   const size: [number | bigint] = [0];
-  await nativeChecked('rbd_get_size', target, rbdManage.getSize, img, size);
+  await nativeChecked('rbd_get_size', target, rbdImage.getSize, img, size);
   const features: [number | bigint] = [0];
-  await nativeChecked('rbd_get_features', target, rbdManage.getFeatures, img, features);
+  await nativeChecked('rbd_get_features', target, rbdImage.getFeatures, img, features);
   const flags = await imageFlags(img, target);
   const fastDiff = (BigInt(features[0]) & FEATURE_BITS['fast-diff']) !== 0n
     && (flags & (RBD_FLAG.OBJECT_MAP_INVALID | RBD_FLAG.FAST_DIFF_INVALID)) === 0n;
@@ -96,12 +97,12 @@ async function walk(img: Pointer, target: string, exact: boolean, state: { cance
   const snapshots: SnapshotUsage[] = [];
   let previous: string | null = null;
   for (const s of snaps) {
-    await nativeChecked('rbd_snap_set', `${target}@${s.name}`, rbdManage.snapSet, img, s.name);
+    await nativeChecked('rbd_snap_set', `${target}@${s.name}`, rbdSnapshot.set, img, s.name);
     const used = await diffBytes(img, `${target}@${s.name}`, previous, s.size, exact, state);
     snapshots.push({ name: s.name, id: s.id, provisionedBytes: s.size, usedBytes: used });
     previous = s.name;
   }
-  if (snaps.length > 0) await nativeChecked('rbd_snap_set', target, rbdManage.snapSet, img, null);
+  if (snaps.length > 0) await nativeChecked('rbd_snap_set', target, rbdSnapshot.set, img, null);
   const usedBytes = await diffBytes(img, target, previous, num(size[0]), exact, state);
   return {
     provisionedBytes: num(size[0]),
@@ -123,7 +124,7 @@ async function diffBytes(img: Pointer, target: string, from: string | null, len:
     return 0;
   });
   try {
-    const rc = await native<number>('rbd_diff_iterate2', rbdManage.diffIterate2, img, from, 0, len, 0, exact ? 0 : 1, cb, null);
+    const rc = await native<number>('rbd_diff_iterate2', rbdImage.diffIterate2, img, from, 0, len, 0, exact ? 0 : 1, cb, null);
     if (state.cancelled) throw new CephError('rbd_diff_iterate2', -E.ETIMEDOUT, target);
     check('rbd_diff_iterate2', rc, target);
     return total;

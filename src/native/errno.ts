@@ -37,6 +37,7 @@ export const CEPH_MEANINGS: Readonly<Record<string, string>> = {
 let strerror: ((n: number) => string) | undefined;
 function libcMessage(n: number): string | undefined {
   try {
+    // char *strerror(int errnum);
     // Main thread only: strerror's buffer is not thread-safe, but this never runs on a worker.
     strerror ??= koffi.load('libc.so.6').func('const char *strerror(int errnum)') as (n: number) => string;
     const m = strerror(n);

@@ -5,6 +5,16 @@ import { RadosPoolStat, RBD_IMAGE_OPTION, RbdImageInfo, RbdImageSpec, RbdImageWa
 
 export interface StructLayout { size: number; offsets: Record<string, number> }
 
+/** Size and field offsets, in bytes, of one koffi struct. */
+export function layoutOf(type: Parameters<typeof koffi.sizeof>[0], fields: readonly string[]): StructLayout {
+  return { size: koffi.sizeof(type), offsets: Object.fromEntries(fields.map((f) => [f, koffi.offsetof(type, f)])) };
+}
+
+/** { A: 1 } with prefix "RBD_X_" → { RBD_X_A: 1 }: constants by their C names, for comparing with gcc. */
+export function cConstants(prefix: string, values: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [`${prefix}${k}`, v]));
+}
+
 const STRUCTS = {
   rbd_image_spec_t: [RbdImageSpec, ['id', 'name']],
   rbd_image_info_t: [RbdImageInfo, ['size', 'obj_size', 'num_objs', 'order', 'block_name_prefix', 'parent_pool', 'parent_name']],
@@ -19,17 +29,10 @@ const STRUCTS = {
 
 /** Size and field offsets, in bytes, of every struct the bindings declare, keyed by the C type name. */
 export function structLayouts(): Record<string, StructLayout> {
-  const out: Record<string, StructLayout> = {};
-  for (const [cName, [type, fields]] of Object.entries(STRUCTS)) {
-    out[cName] = {
-      size: koffi.sizeof(type),
-      offsets: Object.fromEntries(fields.map((f) => [f, koffi.offsetof(type, f)])),
-    };
-  }
-  return out;
+  return Object.fromEntries(Object.entries(STRUCTS).map(([cName, [type, fields]]) => [cName, layoutOf(type, fields)]));
 }
 
 /** The RBD_IMAGE_OPTION_* values the bindings use. */
 export function imageOptionValues(): Record<string, number> {
-  return Object.fromEntries(Object.entries(RBD_IMAGE_OPTION).map(([k, v]) => [`RBD_IMAGE_OPTION_${k}`, v]));
+  return cConstants('RBD_IMAGE_OPTION_', RBD_IMAGE_OPTION);
 }

@@ -1,14 +1,29 @@
 // Reading C memory that librados/librbd fill in: arrays of structs in caller Buffers, NUL-separated
 // name lists, and librados-allocated buffers (released here with rados_buffer_free).
-import { koffi } from './library.js';
-import { rados } from './rados.js';
+import { koffi, librados } from './library.js';
 import { RbdImageSpec, RbdImageWatcher, SIZES, type Pointer } from './types.js';
+
+/** void rados_buffer_free(char *buf); */
+const radosBufferFree = librados.func('void rados_buffer_free(void *buf)');
 
 export interface WatcherValue { addr: string; id: number | bigint; cookie: number | bigint }
 
+/** A C struct type declared with koffi.struct. */
+export type StructType = Parameters<typeof koffi.sizeof>[0];
+
+/** A zeroed Buffer big enough for `count` structs of `type` (at least one, so the pointer is never NULL). */
+export function structArray(type: StructType, count: number): Buffer {
+  return Buffer.alloc(Math.max(1, count) * koffi.sizeof(type));
+}
+
+/** The first `count` structs of `type` in `buf` (a C array librados/librbd filled in); none for count <= 0. */
+export function decodeStructs<T>(buf: Buffer, type: StructType, count: number): T[] {
+  return count > 0 ? koffi.decode(buf, type, count) as T[] : [];
+}
+
 /** A zeroed Buffer big enough for `count` rbd_image_spec_t (at least one, so the pointer is never NULL). */
 export function imageSpecArray(count: number): Buffer {
-  return Buffer.alloc(Math.max(1, count) * SIZES.rbd_image_spec_t);
+  return structArray(RbdImageSpec, count);
 }
 
 /**
@@ -33,12 +48,11 @@ export function decodeImageSpecId(buf: Buffer, index: number): string {
 }
 
 export function watcherArray(count: number): Buffer {
-  return Buffer.alloc(Math.max(1, count) * SIZES.rbd_image_watcher_t);
+  return structArray(RbdImageWatcher, count);
 }
 
 export function decodeWatchers(buf: Buffer, count: number): WatcherValue[] {
-  if (count === 0) return [];
-  return koffi.decode(buf, RbdImageWatcher, count) as WatcherValue[];
+  return decodeStructs<WatcherValue>(buf, RbdImageWatcher, count);
 }
 
 /** "a\0b\0\0" → ["a", "b"] (the first `len` bytes). */
@@ -59,6 +73,16 @@ export function takeRadosBuffer(ptr: Pointer | null | undefined, len: number | b
     const n = Number(len);
     return n > 0 ? Buffer.from(koffi.view(ptr, n)).toString('utf8') : '';
   } finally {
-    rados.bufferFree(ptr);
+    radosBufferFree(ptr);
+  }
+}
+
+/** Copy `len` bytes of a librados-allocated buffer (rados_read_op_exec's out_buf) into a Buffer, then free it. */
+export function takeRadosBytes(ptr: bigint, len: number): Buffer {
+  if (ptr === 0n) return Buffer.alloc(0);
+  try {
+    return len > 0 ? Buffer.from(new Uint8Array(koffi.view(ptr, len))) : Buffer.alloc(0);
+  } finally {
+    radosBufferFree(ptr);
   }
 }

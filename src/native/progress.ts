@@ -7,11 +7,33 @@
 // The native call that receives the callback must be made with `.async` (a sync call would block the main
 // thread that has to run the callback: deadlock), and the callback must stay registered until that call
 // has returned: `unregister()` comes after.
+//
+// This file declares the librbd_progress_fn_t type the bindings name (import it before binding them), and
+// noProgress for calls whose progress nobody reads.
 import { koffi } from './library.js';
-import './rbd.js'; // declares librbd_progress_fn_t: int (*)(uint64_t offset, uint64_t total, void *ptr)
+
+/** typedef int (*librbd_progress_fn_t)(uint64_t offset, uint64_t total, void *ptr); */
+const ProgressFn = koffi.proto('int librbd_progress_fn_t(uint64_t offset, uint64_t total, void *ptr)');
 
 /** The one progress type every binding uses (`librbd_progress_fn_t *cb` in their prototypes). */
 export const PROGRESS_FN_POINTER = 'librbd_progress_fn_t *';
+
+/**
+ * A progress callback that does nothing. librbd calls the callback it is given without a NULL check, so NULL
+ * crashes the process. A JS callback (koffi.register) would be run on the JS main thread for every object
+ * librbd touches — a shrink or removal without object map calls it ~12,000 times a second and blocks a librbd
+ * thread on each. So it is C code instead: libc's `int sched_yield(void)`, which ignores the arguments (passed
+ * in registers on x86-64 and arm64) and returns 0 ("go on"). A JS no-op only if libc cannot be searched.
+ */
+export const noProgress: unknown = (() => {
+  try {
+    // void *dlsym(void *handle, const char *symbol);
+    const dlsym = koffi.load('libc.so.6').func('void *dlsym(void *handle, const char *symbol)') as (h: null, s: string) => bigint | null;
+    const p = dlsym(null, 'sched_yield'); // RTLD_DEFAULT
+    if (p) return p;
+  } catch { /* below */ }
+  return koffi.register(() => 0, koffi.pointer(ProgressFn));
+})();
 
 const ECANCELED = 125;
 

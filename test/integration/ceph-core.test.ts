@@ -9,7 +9,7 @@ import { featureBits } from '../../src/ceph/features.js';
 import { Handle } from '../../src/ceph/handle.js';
 import { Images } from '../../src/ceph/images.js';
 import { Pools } from '../../src/ceph/pools.js';
-import { rados } from '../../src/native/rados.js';
+import { radosPool } from '../../src/native/rados-pool.js';
 import { clusterDir, connect, makePool, uniqueName } from '../helpers/cluster.js';
 
 let admin: CephConnection;
@@ -332,7 +332,7 @@ describe('sizes, list buffers and handles', () => {
     let escaped: Handle<'rados_ioctx_t'> | undefined;
     const id = await owner.withIoctx(pool.name, async (io) => {
       escaped = io;
-      return io.use('rados_ioctx_get_id', async (p) => Number(rados.ioctxGetId(p) as number | bigint));
+      return io.use('rados_ioctx_get_id', async (p) => Number(radosPool.ioctxGetId(p) as number | bigint));
     });
     expect(id).toBe(await pools.lookup(pool.name));
     expect(escaped!.isOpen).toBe(true);
@@ -345,8 +345,8 @@ describe('sizes, list buffers and handles', () => {
     expect(e).toMatchObject({ kind: 'closed', code: 'ENOTCONN', op: 'rados_ioctx_get_id' });
     expect(() => new Handle('rados_t', 0n, () => undefined)).toThrow(TypeError);
     // koffi checks the JS type of a handle argument before calling C
-    expect(() => rados.ioctxGetId('not a pointer' as never)).toThrow(TypeError);
-    expect(() => rados.ioctxGetId({} as never)).toThrow(TypeError);
+    expect(() => radosPool.ioctxGetId('not a pointer' as never)).toThrow(TypeError);
+    expect(() => radosPool.ioctxGetId({} as never)).toThrow(TypeError);
     // the raw rados_t of a closed connection is never handed out again
     const c = await connect('admin');
     let raw: unknown;

@@ -1,10 +1,16 @@
-// The structs and constants of src/native/rbd-manage.ts against gcc on the installed librbd headers.
+// The structs and constants of src/native/rbd-metadata.ts, rbd-image.ts and rbd-pool.ts against gcc on the
+// installed librbd headers.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { manageConstants, manageLayouts } from '../../src/native/rbd-manage.js';
+import { imageConstants } from '../../src/native/rbd-image.js';
+import { metadataConstants, metadataLayouts } from '../../src/native/rbd-metadata.js';
+import { poolConstants } from '../../src/native/rbd-pool.js';
+
+const manageLayouts = metadataLayouts;
+const manageConstants = (): Record<string, number> => ({ ...poolConstants(), ...imageConstants(), ...metadataConstants() });
 
 function compile(): string {
   const lines: string[] = [];
@@ -20,7 +26,7 @@ function compile(): string {
   return execFileSync(join(dir, 'l'), { encoding: 'utf8' });
 }
 
-describe('rbd-manage bindings: layouts and constants (koffi vs gcc)', () => {
+describe('rbd-metadata, rbd-image and rbd-pool bindings: layouts and constants (koffi vs gcc)', () => {
   const out = compile();
   const structs: Record<string, { size: number; offsets: Record<string, number> }> = {};
   const constants: Record<string, number> = {};

@@ -1,12 +1,12 @@
-// The structs and constants of src/native/rbd-snapshots.ts and rbd-clones.ts against gcc on the installed
+// The structs and constants of src/native/rbd-snapshot.ts and rbd-clone.ts against gcc on the installed
 // librbd headers: a wrong offset would have librbd write strings into the wrong place.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cloneConstants, cloneLayouts } from '../../src/native/rbd-clones.js';
-import { snapshotConstants, snapshotLayouts } from '../../src/native/rbd-snapshots.js';
+import { cloneConstants, cloneLayouts } from '../../src/native/rbd-clone.js';
+import { snapshotConstants, snapshotLayouts } from '../../src/native/rbd-snapshot.js';
 
 const layouts = { ...snapshotLayouts(), ...cloneLayouts() };
 const constants = { ...snapshotConstants(), ...cloneConstants() };

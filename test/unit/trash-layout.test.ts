@@ -1,12 +1,12 @@
 // rbd_trash_image_info_t and the trash source enum of src/native/rbd-trash.ts against gcc on the installed headers,
-// and the lock flag / cmpxattr constants of src/native/rados-objects.ts.
+// and the lock flag / cmpxattr constants of src/native/rados-object.ts.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { trashConstants, trashLayouts } from '../../src/native/rbd-trash.js';
-import { LIBRADOS_CMPXATTR_OP_EQ, LIBRADOS_LOCK_FLAG_MAY_RENEW, timeval } from '../../src/native/rados-objects.js';
+import { LIBRADOS_CMPXATTR_OP_EQ, LIBRADOS_LOCK_FLAG_MAY_RENEW, timeval } from '../../src/native/rados-object.js';
 
 function compile(): string {
   const lines: string[] = [];
@@ -25,7 +25,7 @@ function compile(): string {
   return execFileSync(join(dir, 'l'), { encoding: 'utf8' });
 }
 
-describe('rbd-trash and rados-objects bindings: layouts and constants (koffi vs gcc)', () => {
+describe('rbd-trash and rados-object bindings: layouts and constants (koffi vs gcc)', () => {
   const out = compile();
   const structs: Record<string, { size: number; offsets: Record<string, number> }> = {};
   const constants: Record<string, number> = {};

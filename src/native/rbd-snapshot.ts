@@ -2,7 +2,7 @@
 // wraps. Calls that can touch the network are only ever made through the async call helpers (src/ceph/call.ts).
 //
 // Hazards (shared/reference/rbd-lifecycle-facts.md §0):
-// - every librbd_progress_fn_t argument is called without a NULL check: pass noProgress (rbd.ts) or a task's
+// - every librbd_progress_fn_t argument is called without a NULL check: pass noProgress (progress.ts) or a task's
 //   callback, never NULL, and always call such functions with `.async` (the callback runs on the JS thread);
 // - rbd_snap_get_timestamp with an id the handle does not know fails a ceph_assert (SIGABRT): call
 //   rbd_snap_get_namespace_type with the same id on the same handle right before it (that one refreshes and
@@ -10,10 +10,12 @@
 // - librbd accepts any snapshot name ("", "a/b", "x@y"): callers validate names first.
 import { koffi, librbd } from './library.js';
 import './types.js';
-import './rbd.js'; // declares librbd_progress_fn_t
+import './progress.js'; // declares librbd_progress_fn_t
+import { cConstants, layoutOf, type StructLayout } from './layout.js';
+import { decodeStructs, structArray } from './memory.js';
 
 /** typedef struct { uint64_t id; uint64_t size; const char *name; } rbd_snap_info_t; */
-export const SnapInfo = koffi.struct('rbd_snaps_snap_info_t', { id: 'uint64_t', size: 'uint64_t', name: 'const char *' });
+export const SnapInfo = koffi.struct('rbd_snap_info_t', { id: 'uint64_t', size: 'uint64_t', name: 'const char *' });
 export interface SnapInfoValue { id: number | bigint; size: number | bigint; name: string | null }
 export const SNAP_INFO_SIZE = koffi.sizeof(SnapInfo);
 
@@ -24,7 +26,7 @@ export const RBD_SNAP_CREATE = { SKIP_QUIESCE: 1, IGNORE_QUIESCE_ERROR: 2 } as c
 /** #define RBD_SNAP_REMOVE_UNPROTECT (1 << 0); RBD_SNAP_REMOVE_FLATTEN (1 << 1) — the service never passes them */
 export const RBD_SNAP_REMOVE = { UNPROTECT: 1, FLATTEN: 2 } as const;
 
-export const rbdSnapshots = {
+export const rbdSnapshot = {
   /**
    * int rbd_snap_list(rbd_image_t image, rbd_snap_info_t *snaps, int *max_snaps);
    * Needs *max_snaps >= count + 1 (a terminating entry: id 0, name NULL); -ERANGE sets *max_snaps to that.
@@ -33,6 +35,8 @@ export const rbdSnapshots = {
   list: librbd.func('int rbd_snap_list(rbd_image_t image, void *snaps, _Inout_ int *max_snaps)'),
   /** void rbd_snap_list_end(rbd_snap_info_t *snaps); — frees the names; local memory */
   listEnd: librbd.func('void rbd_snap_list_end(void *snaps)'),
+  /** int rbd_snap_create(rbd_image_t image, const char *snapname); (used by tests to make snapshots) */
+  create: librbd.func('int rbd_snap_create(rbd_image_t image, const char *snapname)'),
   /**
    * int rbd_snap_create2(rbd_image_t image, const char *snap_name, uint32_t flags,
    *                      librbd_progress_fn_t cb, void *cbdata);
@@ -45,6 +49,8 @@ export const rbdSnapshots = {
    * cb never NULL. With clone-v2 children it returns 0 and moves the snapshot to the trash namespace.
    */
   remove2: librbd.func('int rbd_snap_remove2(rbd_image_t image, const char *snap_name, uint32_t flags, librbd_progress_fn_t *cb, void *cbdata)'),
+  /** int rbd_snap_remove(rbd_image_t image, const char *snapname); */
+  remove: librbd.func('int rbd_snap_remove(rbd_image_t image, const char *snapname)'),
   /** int rbd_snap_rename(rbd_image_t image, const char *snapname, const char* dstsnapsname); */
   rename: librbd.func('int rbd_snap_rename(rbd_image_t image, const char *snapname, const char *dstsnapsname)'),
   /** int rbd_snap_protect(rbd_image_t image, const char *snap_name); -EBUSY when already protected */
@@ -77,30 +83,19 @@ export const rbdSnapshots = {
 };
 
 /** A zeroed array of `count` rbd_snap_info_t (never empty, so the pointer is never NULL). */
-export function snapInfoArray(count: number): Buffer {
-  return Buffer.alloc(Math.max(1, count) * SNAP_INFO_SIZE);
-}
-
+export const snapInfoArray = (count: number): Buffer => structArray(SnapInfo, count);
 /** The first `count` entries of an rbd_snap_info_t array filled by rbd_snap_list. */
-export function decodeSnapInfo(buf: Buffer, count: number): SnapInfoValue[] {
-  if (count <= 0) return [];
-  return koffi.decode(buf, SnapInfo, count) as SnapInfoValue[];
-}
+export const decodeSnapInfo = (buf: Buffer, count: number): SnapInfoValue[] => decodeStructs(buf, SnapInfo, count);
 
 /** Size and offsets (for test/unit/snapshot-clone-layout.test.ts, compared with gcc). */
-export function snapshotLayouts(): Record<string, { size: number; offsets: Record<string, number> }> {
-  return {
-    rbd_snap_info_t: {
-      size: SNAP_INFO_SIZE,
-      offsets: Object.fromEntries(['id', 'size', 'name'].map((f) => [f, koffi.offsetof(SnapInfo, f)])),
-    },
-  };
+export function snapshotLayouts(): Record<string, StructLayout> {
+  return { rbd_snap_info_t: layoutOf(SnapInfo, ['id', 'size', 'name']) };
 }
 
 export function snapshotConstants(): Record<string, number> {
   return {
-    ...Object.fromEntries(Object.entries(RBD_SNAP_NAMESPACE_TYPE).map(([k, v]) => [`RBD_SNAP_NAMESPACE_TYPE_${k}`, v])),
-    ...Object.fromEntries(Object.entries(RBD_SNAP_CREATE).map(([k, v]) => [`RBD_SNAP_CREATE_${k}`, v])),
-    ...Object.fromEntries(Object.entries(RBD_SNAP_REMOVE).map(([k, v]) => [`RBD_SNAP_REMOVE_${k}`, v])),
+    ...cConstants('RBD_SNAP_NAMESPACE_TYPE_', RBD_SNAP_NAMESPACE_TYPE),
+    ...cConstants('RBD_SNAP_CREATE_', RBD_SNAP_CREATE),
+    ...cConstants('RBD_SNAP_REMOVE_', RBD_SNAP_REMOVE),
   };
 }

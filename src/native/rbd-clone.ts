@@ -1,23 +1,24 @@
 // librbd prototypes for clones (copy-on-write children of a snapshot): clone, parent, overlap, children,
-// flatten (rbd/librbd.h, Ceph 16.2), and the three plain librados object calls that keep a clone's intent
-// record (rados/librados.h). Each binding's comment quotes the C prototype it wraps. Calls that can touch the
-// network are only ever made through the async call helpers (src/ceph/call.ts).
+// flatten (rbd/librbd.h, Ceph 16.2). Each binding's comment quotes the C prototype it wraps. Calls that can
+// touch the network are only ever made through the async call helpers (src/ceph/call.ts).
 //
 // Hazards (shared/reference/rbd-lifecycle-facts.md §0, §2):
 // - rbd_clone3 with an EMPTY parent snapshot name fails a ceph_assert (SIGABRT): callers check the name first;
 // - rbd_flatten_with_progress calls its callback without a NULL check: never NULL, always `.async`;
 // - the result structs are caller memory (Buffers here) whose strings librbd strdup()s: release them with the
 //   matching *_cleanup on the same memory, and only when the call returned 0.
-import { koffi, librados, librbd } from './library.js';
+import { koffi, librbd } from './library.js';
 import './types.js';
-import './rbd.js'; // declares librbd_progress_fn_t
+import './progress.js'; // declares librbd_progress_fn_t
+import { layoutOf, type StructLayout } from './layout.js';
+import { decodeStructs, structArray } from './memory.js';
 
 /**
  * typedef struct {
  *   int64_t pool_id; char *pool_name; char *pool_namespace; char *image_id; char *image_name; bool trash;
  * } rbd_linked_image_spec_t;
  */
-export const LinkedImageSpec = koffi.struct('rbd_clones_linked_image_spec_t', {
+export const LinkedImageSpec = koffi.struct('rbd_linked_image_spec_t', {
   pool_id: 'int64_t',
   pool_name: 'char *',
   pool_namespace: 'char *',
@@ -32,14 +33,14 @@ export interface LinkedImageSpecValue {
 export const LINKED_IMAGE_SPEC_SIZE = koffi.sizeof(LinkedImageSpec);
 
 /** typedef struct { uint64_t id; rbd_snap_namespace_type_t namespace_type; char *name; } rbd_snap_spec_t; */
-export const SnapSpec = koffi.struct('rbd_clones_snap_spec_t', { id: 'uint64_t', namespace_type: 'int', name: 'char *' });
+export const SnapSpec = koffi.struct('rbd_snap_spec_t', { id: 'uint64_t', namespace_type: 'int', name: 'char *' });
 export interface SnapSpecValue { id: number | bigint; namespace_type: number; name: string | null }
 export const SNAP_SPEC_SIZE = koffi.sizeof(SnapSpec);
 
 /** enum rbd_image_option values for clones (FORMAT..DATA_POOL are in types.ts). */
 export const RBD_IMAGE_OPTION_CLONE = { CLONE_FORMAT: 12 } as const;
 
-export const rbdClones = {
+export const rbdClone = {
   /**
    * int rbd_clone3(rados_ioctx_t p_ioctx, const char *p_name, const char *p_snapname,
    *                rados_ioctx_t c_ioctx, const char *c_name, rbd_image_options_t c_opts);
@@ -72,30 +73,11 @@ export const rbdClones = {
    * cb never NULL; a negative return from cb stops it (-ECANCELED). -EINVAL when the image has no parent.
    */
   flattenWithProgress: librbd.func('int rbd_flatten_with_progress(rbd_image_t image, librbd_progress_fn_t *cb, void *cbdata)'),
-  /** ssize_t rbd_read(rbd_image_t image, uint64_t ofs, size_t len, char *buf); — bytes read (a clone reads through to its parent) */
-  read: librbd.func('int64_t rbd_read(rbd_image_t image, uint64_t ofs, size_t len, void *buf)'),
-  /** ssize_t rbd_write(rbd_image_t image, uint64_t ofs, size_t len, const char *buf); — bytes written */
-  write: librbd.func('int64_t rbd_write(rbd_image_t image, uint64_t ofs, size_t len, const void *buf)'),
-};
-
-export const radosObjects = {
-  /** int rados_write_full(rados_ioctx_t io, const char *oid, const char *buf, size_t len); */
-  writeFull: librados.func('int rados_write_full(rados_ioctx_t io, const char *oid, const void *buf, size_t len)'),
-  /** int rados_read(rados_ioctx_t io, const char *oid, char *buf, size_t len, uint64_t off); — bytes read */
-  read: librados.func('int rados_read(rados_ioctx_t io, const char *oid, void *buf, size_t len, uint64_t off)'),
-  /** int rados_remove(rados_ioctx_t io, const char *oid); */
-  remove: librados.func('int rados_remove(rados_ioctx_t io, const char *oid)'),
 };
 
 /** A zeroed rbd_linked_image_spec_t array (at least one entry, so the pointer is never NULL). */
-export function linkedImageSpecArray(count: number): Buffer {
-  return Buffer.alloc(Math.max(1, count) * LINKED_IMAGE_SPEC_SIZE);
-}
-
-export function decodeLinkedImageSpecs(buf: Buffer, count: number): LinkedImageSpecValue[] {
-  if (count <= 0) return [];
-  return koffi.decode(buf, LinkedImageSpec, count) as LinkedImageSpecValue[];
-}
+export const linkedImageSpecArray = (count: number): Buffer => structArray(LinkedImageSpec, count);
+export const decodeLinkedImageSpecs = (buf: Buffer, count: number): LinkedImageSpecValue[] => decodeStructs(buf, LinkedImageSpec, count);
 
 export function snapSpecBuffer(): Buffer {
   return Buffer.alloc(SNAP_SPEC_SIZE);
@@ -106,17 +88,10 @@ export function decodeSnapSpec(buf: Buffer): SnapSpecValue {
 }
 
 /** Size and offsets (for test/unit/snapshot-clone-layout.test.ts, compared with gcc). */
-export function cloneLayouts(): Record<string, { size: number; offsets: Record<string, number> }> {
+export function cloneLayouts(): Record<string, StructLayout> {
   return {
-    rbd_linked_image_spec_t: {
-      size: LINKED_IMAGE_SPEC_SIZE,
-      offsets: Object.fromEntries(['pool_id', 'pool_name', 'pool_namespace', 'image_id', 'image_name', 'trash']
-        .map((f) => [f, koffi.offsetof(LinkedImageSpec, f)])),
-    },
-    rbd_snap_spec_t: {
-      size: SNAP_SPEC_SIZE,
-      offsets: Object.fromEntries(['id', 'namespace_type', 'name'].map((f) => [f, koffi.offsetof(SnapSpec, f)])),
-    },
+    rbd_linked_image_spec_t: layoutOf(LinkedImageSpec, ['pool_id', 'pool_name', 'pool_namespace', 'image_id', 'image_name', 'trash']),
+    rbd_snap_spec_t: layoutOf(SnapSpec, ['id', 'namespace_type', 'name']),
   };
 }
 
