@@ -78,6 +78,7 @@ export class CephClient implements CephSession {
     // tasks first, while connected: a running task's lease is released (handed over) before the connection goes
     await this.tasks.stop();
     await this.runnerClients.close();
+    await mutationLocks(this).drain(); // image locks released after their answers were sent: let them go first
     this.setState('closed');
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#mapTimer);

@@ -93,6 +93,8 @@ export class MutationLocks {
   private readonly held = new AsyncLocalStorage<ReadonlySet<string>>();
   /** keys this process holds for a task: key id → task id */
   private readonly tasks = new Map<string, string>();
+  /** releases running after their answers were sent */
+  private readonly releasing = new Set<Promise<void>>();
 
   private readonly opts: MutationLockSettings;
 
@@ -111,9 +113,11 @@ export class MutationLocks {
     const started = performance.now();
     const deadline = started + (opts.waitMs ?? this.opts.waitMs);
     const inside = new Set([...held, ...wanted.map((k) => k.id)]);
-    // The caller gets fn's outcome as soon as fn ends; each key is then released in the background (unlock +
+    // A request gets fn's outcome as soon as fn ends; each key is then released in the background (unlock +
     // remove, one round trip the answer need not wait for) while its local queue stays held until that is done,
-    // so a waiter in this process never polls a lock this process is still letting go of.
+    // so a waiter in this process never polls a lock this process is still letting go of. A task's run ends only
+    // once its keys are released: a runner that stops (SIGTERM hands its task over) lets go of the image first.
+    const early = !opts.task;
     const take = (i: number): Promise<T> => {
       if (i === wanted.length) return this.held.run(inside, fn);
       const k = wanted[i]!;
@@ -121,13 +125,20 @@ export class MutationLocks {
         this.local.run(k.id, async () => {
           const release = await this.acquire(k, deadline, started, opts.task);
           if (opts.task) this.tasks.set(k.id, opts.task);
+          let settle: () => void = () => undefined;
           try {
-            resolve(await take(i + 1));
+            const value = await take(i + 1);
+            settle = () => resolve(value);
           } catch (e) {
-            reject(e);
+            settle = () => reject(e);
           } finally {
             this.tasks.delete(k.id);
-            await release();
+            if (early) settle();
+            const releasing = release();
+            this.releasing.add(releasing);
+            await releasing;
+            this.releasing.delete(releasing);
+            if (!early) settle();
           }
         }, { waitMs: Math.max(0, deadline - performance.now()) }).catch((e: unknown) => {
           reject(e instanceof LockBusyError ? new ImageBusyError(k.what, performance.now() - started, this.tasks.get(k.id)) : e);
@@ -137,24 +148,43 @@ export class MutationLocks {
     return take(0);
   }
 
+  /** Resolves once every release in flight has ended (before the connection closes). */
+  async drain(): Promise<void> {
+    await Promise.all([...this.releasing]);
+  }
+
   /** The RADOS lock of `k`, polled until `deadline`; returns its release. */
   private async acquire(k: Resolved, deadline: number, started: number, task: string | undefined): Promise<() => Promise<void>> {
     const cookie = randomBytes(8).toString('hex');
-    await this.withPool(k.pool, async (io) => {
-      for (let attempt = 0; ; attempt++) {
-        const rc = await native<number>('rados_lock_exclusive', R.lockExclusive, io, k.oid, LOCK_NAME, cookie, k.what.slice(0, 200),
+    // one call per attempt, each under the client's operation deadline, the pauses between them outside it. A call
+    // that passes its deadline (a stuck OSD) and takes the lock later is let go at once: nobody waits for it
+    for (let attempt = 0; ; attempt++) {
+      let gaveUp = false;
+      const call = this.withPool(k.pool, async (io) => {
+        const got = await native<number>('rados_lock_exclusive', R.lockExclusive, io, k.oid, LOCK_NAME, cookie, k.what.slice(0, 200),
           timeval(this.opts.leaseMs), 0);
-        if (rc === 0) break;
-        if (rc !== -E.EBUSY) throw new CephError('rados_lock_exclusive', rc, k.oid);
-        const left = deadline - performance.now();
-        if (left <= 0) throw new ImageBusyError(k.what, performance.now() - started, await holderTask(io, k.oid));
-        await sleep(Math.min(left, 5 + attempt * 10, 100));
+        if (got === 0 && gaveUp) void this.unlock(k, cookie);
+        return got;
+      });
+      let rc: number;
+      try {
+        rc = await call;
+      } catch (e) {
+        gaveUp = true;
+        throw e;
       }
-      if (task) {
-        const v = Buffer.from(task);
-        await native<number>('rados_setxattr', R.setxattr, io, k.oid, TASK_XATTR, v, v.length);
+      if (rc === 0) break;
+      if (rc !== -E.EBUSY) throw new CephError('rados_lock_exclusive', rc, k.oid);
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        throw new ImageBusyError(k.what, performance.now() - started, await this.withPool(k.pool, (io) => holderTask(io, k.oid)).catch(() => undefined));
       }
-    });
+      await sleep(Math.min(left, 5 + attempt * 10, 100));
+    }
+    if (task) {
+      const v = Buffer.from(task);
+      await this.withPool(k.pool, (io) => native<number>('rados_setxattr', R.setxattr, io, k.oid, TASK_XATTR, v, v.length));
+    }
     // renewed while held: a hold longer than the lease (a task, a slow OSD) keeps it; a process that stops
     // renewing (killed, stalled) loses it after one lease
     const renew = setInterval(() => {
@@ -164,20 +194,26 @@ export class MutationLocks {
     renew.unref();
     return async () => {
       clearInterval(renew);
-      // unlock + remove in one op: when the lease ran out and another holder has the lock now, the unlock fails
-      // (ENOENT) and nothing is removed
-      await this.withPool(k.pool, async (io) => {
-        const op = R.createWriteOp();
-        try {
-          const input = unlockOp(LOCK_NAME, cookie);
-          R.writeOpExec(op, 'lock', 'unlock', input, input.length, null);
-          R.writeOpRemove(op);
-          await native<number>('rados_write_op_operate', R.writeOpOperate, op, io, k.oid, null, 0);
-        } finally {
-          R.releaseWriteOp(op);
-        }
-      }).catch(() => undefined); // the lease ends by itself
+      await this.unlock(k, cookie);
     };
+  }
+
+  /**
+   * Unlock + remove the lock object in one op: when the lease ran out and another holder has the lock now, the
+   * unlock fails (ENOENT) and nothing is removed. Errors are dropped: the lease ends by itself.
+   */
+  private unlock(k: Resolved, cookie: string): Promise<void> {
+    return this.withPool(k.pool, async (io) => {
+      const op = R.createWriteOp();
+      try {
+        const input = unlockOp(LOCK_NAME, cookie);
+        R.writeOpExec(op, 'lock', 'unlock', input, input.length, null);
+        R.writeOpRemove(op);
+        await native<number>('rados_write_op_operate', R.writeOpOperate, op, io, k.oid, null, 0);
+      } finally {
+        R.releaseWriteOp(op);
+      }
+    }).catch(() => undefined);
   }
 
   private withPool<T>(pool: string, fn: (io: Pointer) => Promise<T>): Promise<T> {

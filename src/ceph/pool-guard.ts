@@ -244,6 +244,13 @@ async function directoryId(io: Handle<'rados_ioctx_t'>, spec: string, name: stri
   return listed.rc >= 0 && listed.out.length >= 4 ? decodeString(listed.out)[0] : undefined;
 }
 
+/** cls_rbd dir_get_name on rbd_directory: the name image `id` is listed under, undefined when it is not listed. */
+export async function directoryName(io: Handle<'rados_ioctx_t'>, spec: string, id: string): Promise<string | undefined> {
+  const listed = await cls(io, 'rbd_directory', 'dir_get_name', str(id), 4096);
+  if (listed.rc < 0 && listed.rc !== -E.ENOENT) throw new CephError('cls_rbd.dir_get_name', listed.rc, `${spec} image id ${id}`);
+  return listed.rc >= 0 && listed.out.length >= 4 ? decodeString(listed.out)[0] : undefined;
+}
+
 /**
  * Clean what rbd_remove left of a dangling name: an id object that no directory entry matches, and a
  * directory entry whose image header does not exist. Never touches a whole image.

@@ -11,6 +11,7 @@ import { poolSpec, splitPoolSpec, type CephSession } from './connection.js';
 import { CephError, isCephError } from './errors.js';
 import { imageKey, mutationLocks, trashKey } from './image-lock.js';
 import { readImageId } from './image-directory.js';
+import { directoryName } from './pool-guard.js';
 import { TaskFailure, type TaskContext, type TaskEngine, type TaskRecord } from './tasks.js';
 
 export type TrashSource = 'user' | 'mirroring' | 'migration' | 'removing' | 'user_parent';
@@ -46,8 +47,9 @@ export class TrashMoveRefused extends Error {
 
 /** A trash entry that was there when a restore began and was restored or removed by another request meanwhile. */
 export class TrashEntryGone extends Error {
-  constructor(readonly spec: string, readonly id: string) {
-    super(`trash entry ${id} of ${spec} was restored or removed by another request meanwhile`);
+  /** `restoredAs`: the name the image is listed under now, when it was restored (not removed) */
+  constructor(readonly spec: string, readonly id: string, readonly restoredAs?: string) {
+    super(`trash entry ${id} of ${spec} was ${restoredAs !== undefined ? `restored as ${restoredAs}` : 'restored or removed'} by another request meanwhile`);
     this.name = 'TrashEntryGone';
   }
 }
@@ -121,8 +123,8 @@ export class Trash {
     const restoreAs = async (finalName: string): Promise<string> => {
       await this.session.withIoctx(spec, (io) => io.use('rbd_trash_restore', async (p) => {
         // again, holding the entry: a restore or a removal that ran while this one waited may have taken it
-        await getTrash(p, spec, id).catch((e: unknown) => {
-          throw isCephError(e, 'ENOENT') ? new TrashEntryGone(spec, id) : e;
+        await getTrash(p, spec, id).catch(async (e: unknown) => {
+          throw isCephError(e, 'ENOENT') ? new TrashEntryGone(spec, id, await directoryName(io, spec, id).catch(() => undefined)) : e;
         });
         await nativeChecked('rbd_trash_restore', `${spec}/${finalName}`, rbdTrash.restore, p, id, name ?? '');
         // acknowledged only when the name opens this image (librbd writes rbd_id.<name> first, then the directory)
@@ -133,7 +135,13 @@ export class Trash {
     };
     // the entry's key and the name's (image-lock.ts orders them): two restores of one entry, or a restore and a
     // create of the name, never run at once in any replica
-    const entry = await this.get(spec, id);
+    // an entry that is gone because its image was restored (it is listed again under its id) is a 409 for this
+    // restore, not a 404: two restores of one entry give one 201, whichever order they arrive in
+    const entry = await this.get(spec, id).catch(async (e: unknown) => {
+      const restoredAs = isCephError(e, 'ENOENT') && e.op === 'rbd_trash_get'
+        ? await this.session.withIoctx(spec, (io) => directoryName(io, spec, id)).catch(() => undefined) : undefined;
+      throw restoredAs !== undefined ? new TrashEntryGone(spec, id, restoredAs) : e;
+    });
     const finalName = name ?? entry.name;
     return mutationLocks(this.session).run([trashKey(spec, id), imageKey(spec, finalName)], () => restoreAs(finalName));
   }

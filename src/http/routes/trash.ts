@@ -146,7 +146,10 @@ export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
       restored = await ceph.trash.restore(spec, id, name);
     } catch (e) {
       if (e instanceof TrashEntryGone) {
-        throw new ApiError('TRASH_ENTRY_GONE', `Trash entry ${id} was restored or removed by another request while this one waited for it.`);
+        throw new ApiError('TRASH_ENTRY_GONE', e.restoredAs !== undefined
+          ? `Trash entry ${id} was restored as ${spec}/${e.restoredAs} by another request.`
+          : `Trash entry ${id} was restored or removed by another request while this one waited for it.`,
+        e.restoredAs !== undefined ? { restoredAs: e.restoredAs, image: imagePath(spec, e.restoredAs) } : {});
       }
       if (isCephError(e, 'ENOENT') && (e.op === 'rbd_trash_get' || e.op === 'rbd_trash_restore')) throw notFound(spec, id);
       if (isCephError(e, 'EEXIST')) throw new ApiError('IMAGE_EXISTS', `An image named ${name ?? 'like the trashed one'} exists in ${spec}; restore it under another name.`, {}, e);
