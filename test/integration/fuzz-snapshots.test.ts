@@ -88,7 +88,7 @@ describe('fuzzing snapshot and clone routes on a real cluster', () => {
       if (method === 'DELETE' && r.statusCode === 204) snapshots.delete(name);
       expect(await snapshotNames(), `${label} changed the snapshots`).toEqual([...snapshots].sort());
     }), { numRuns: RUNS, endOnFailure: true });
-  });
+  }, 180_000); // an rbd CLI run per case: ~30 s on a quiet machine, past 60 s on a loaded one
 
   it('POST …/snapshots and PATCH bodies: arbitrary JSON → 2xx/4xx, names validated', async () => {
     const body = fc.oneof(

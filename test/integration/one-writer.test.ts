@@ -94,7 +94,7 @@ describe('one image, one writer', () => {
       }
     }
     expect(failures).toEqual([]);
-  });
+  }, 240_000);
 
   it(`a snapshot DELETE racing clones of it: never 204 with a 201 (${ROUNDS} rounds)`, async () => {
     const failures: string[] = [];
@@ -126,7 +126,7 @@ describe('one image, one writer', () => {
     }
     expect(failures).toEqual([]);
     expect(deleted + refused).toBe(ROUNDS);
-  });
+  }, 240_000);
 
   it(`an image DELETE racing snapshot creates, PATCHes and metadata writes: a 204 means it goes (${ROUNDS} rounds)`, async () => {
     const failures: string[] = [];
@@ -163,5 +163,5 @@ describe('one image, one writer', () => {
     }
     expect(await trashIds()).toEqual([]);
     expect(failures).toEqual([]);
-  });
+  }, 240_000);
 });
