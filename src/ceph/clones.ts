@@ -11,6 +11,7 @@ import { poolSpec, type CephSession } from './connection.js';
 import { CephError, check } from './errors.js';
 import { withImageOptions } from './image-options.js';
 import { withOpenImage } from './open-image.js';
+import { withGrowingCapacity } from './retry.js';
 
 /** Where a clone's data come from. `overlap`: bytes of the image still read through from the parent. */
 export interface ParentInfo {
@@ -187,26 +188,23 @@ export function readParent(img: Pointer, target: string): ParentInfo | null {
 }
 
 /** Ids and names of every snapshot of an open image (every namespace), in id order. */
-export async function listSnapshotIds(img: Pointer, target: string): Promise<{ id: bigint; name: string; size: number }[]> {
-  let capacity = 16;
-  for (let attempt = 0; attempt < 8; attempt++) {
+export function listSnapshotIds(img: Pointer, target: string): Promise<{ id: bigint; name: string; size: number }[]> {
+  return withGrowingCapacity<{ id: bigint; name: string; size: number }[]>('rbd_snap_list', target, 16, async (capacity) => {
     const buf = snapInfoArray(capacity);
     const max: [number] = [capacity];
     const rc = await native<number>('rbd_snap_list', rbdSnapshot.list, img, buf, max);
-    if (rc === -E.ERANGE) {
-      capacity = Math.max(max[0], capacity * 2);
-      continue;
-    }
+    if (rc === -E.ERANGE) return { needed: max[0] };
     check('rbd_snap_list', rc, target);
     try {
-      return decodeSnapInfo(buf, rc)
-        .map((s) => ({ id: BigInt(s.id), name: s.name ?? '', size: num(s.size) }))
-        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      return {
+        value: decodeSnapInfo(buf, rc)
+          .map((s) => ({ id: BigInt(s.id), name: s.name ?? '', size: num(s.size) }))
+          .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+      };
     } finally {
       rbdSnapshot.listEnd(buf);
     }
-  }
-  throw new CephError('rbd_snap_list', -E.ERANGE, `${target}: the snapshot list kept growing`);
+  });
 }
 
 /**

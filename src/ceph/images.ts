@@ -16,6 +16,7 @@ import { readImageHeader, readImageSize, type HeaderDetails, type ParentRef } fr
 import { withImageOptions } from './image-options.js';
 import { readParent } from './clones.js';
 import { readImageId } from './image-directory.js';
+import { withGrowingCapacity } from './retry.js';
 
 export interface CreateImageOptions {
   /** feature bits; undefined = the cluster's default (rbd_default_features) */
@@ -406,24 +407,20 @@ function countSnapshots(img: Pointer, target: string): number {
   return 0;
 }
 
-async function listWatchers(img: Pointer, target: string): Promise<Watcher[]> {
-  let capacity = 8;
-  for (let attempt = 0; attempt < 8; attempt++) {
+/** The clients that have an open image open (rbd_watchers_list; a read-only handle registers no watch of its own). */
+export function listWatchers(img: Pointer, target: string): Promise<Watcher[]> {
+  return withGrowingCapacity<Watcher[]>('rbd_watchers_list', target, 8, async (capacity) => {
     const buf = watcherArray(capacity);
     const count: [number] = [capacity];
     const rc = await native<number>('rbd_watchers_list', rbdImage.watchersList, img, buf, count);
-    if (rc === -E.ERANGE) {
-      capacity = Math.max(count[0], capacity * 2);
-      continue;
-    }
+    if (rc === -E.ERANGE) return { needed: count[0] };
     check('rbd_watchers_list', rc, target);
     try {
-      return decodeWatchers(buf, count[0]).map((w) => ({ address: w.addr, id: num(w.id), cookie: num(w.cookie) }));
+      return { value: decodeWatchers(buf, count[0]).map((w) => ({ address: w.addr, id: num(w.id), cookie: num(w.cookie) })) };
     } finally {
       rbdImage.watchersListCleanup(buf, count[0]);
     }
-  }
-  throw new CephError('rbd_watchers_list', -E.ERANGE, target);
+  });
 }
 
 /**

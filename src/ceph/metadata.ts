@@ -9,6 +9,7 @@ import type { CephSession } from './connection.js';
 import { CephError, check } from './errors.js';
 import { imageKey, mutationLocks } from './image-lock.js';
 import { withOpenImage } from './open-image.js';
+import { withGrowingCapacity } from './retry.js';
 
 /** Keys: 1–256 printable ASCII characters, no spaces. */
 export const METADATA_KEY_PATTERN = /^[!-~]{1,256}$/;
@@ -303,24 +304,21 @@ function splitTerminated(buf: Buffer, len: number): string[] {
   return out;
 }
 
-async function listConfig(img: Pointer, target: string): Promise<ConfigOption[]> {
-  let capacity = 128;
-  for (let attempt = 0; attempt < 6; attempt++) {
+function listConfig(img: Pointer, target: string): Promise<ConfigOption[]> {
+  return withGrowingCapacity<ConfigOption[]>('rbd_config_image_list', target, 128, async (capacity) => {
     const buf = configOptionArray(capacity);
     const max: [number] = [capacity];
     const rc = await native<number>('rbd_config_image_list', rbdMetadata.configImageList, img, buf, max);
-    if (rc === -E.ERANGE) {
-      capacity = Math.max(max[0], capacity * 2);
-      continue;
-    }
+    if (rc === -E.ERANGE) return { needed: max[0] };
     check('rbd_config_image_list', rc, target);
     try {
-      return decodeConfigOptions(buf, max[0]).map((o) => ({
-        name: o.name, value: o.value ?? '', source: SOURCES[o.source] ?? 'config', type: inferConfigType(o.value ?? ''),
-      }));
+      return {
+        value: decodeConfigOptions(buf, max[0]).map((o) => ({
+          name: o.name, value: o.value ?? '', source: SOURCES[o.source] ?? 'config', type: inferConfigType(o.value ?? ''),
+        })),
+      };
     } finally {
       rbdMetadata.configImageListCleanup(buf, max[0]);
     }
-  }
-  throw new CephError('rbd_config_image_list', -E.ERANGE, target);
+  }, 6);
 }

@@ -21,6 +21,7 @@ import { checkSnapshotName } from './clones.js';
 import { CephError, check } from './errors.js';
 import { poolSpec as specText } from './connection.js';
 import { holdTaskImage } from './image-lock.js';
+import { listWatchers } from './images.js';
 import { TaskFailure, type TaskContext, type TaskEngine, type TaskSession } from './tasks.js';
 
 export const ROLLBACK_ACTION = 'snapshot.rollback';
@@ -42,24 +43,6 @@ async function withImage<T>(io: Pointer, target: string, image: string, readOnly
   } finally {
     await native('rbd_close', rbdImage.close, out[0]!);
   }
-}
-
-/** Clients that have the image open (a read-only handle registers no watch of its own). */
-export async function watcherAddresses(img: Pointer, target: string): Promise<string[]> {
-  let capacity = 8;
-  for (let attempt = 0; attempt < 8; attempt++) {
-    const buf = watcherArray(capacity);
-    const count: [number] = [capacity];
-    const rc = await native<number>('rbd_watchers_list', rbdImage.watchersList, img, buf, count);
-    if (rc === -E.ERANGE) { capacity = Math.max(count[0], capacity * 2); continue; }
-    check('rbd_watchers_list', rc, target);
-    try {
-      return decodeWatchers(buf, count[0]).map((w) => w.addr);
-    } finally {
-      rbdImage.watchersListCleanup(buf, count[0]);
-    }
-  }
-  throw new CephError('rbd_watchers_list', -E.ERANGE, target);
 }
 
 /**
@@ -118,7 +101,7 @@ export function registerSnapshotTasks(tasks: TaskEngine): void {
         if (!snapshot) throw new TaskFailure('VALIDATION_FAILED', 'a rollback task needs target.snapshot');
         checkSnapshotName('rbd_snap_rollback_with_progress', snapshot, target);
         return holdTaskImage(ctx.session, ctx.task, () => longIo(ctx.session, specText(pool, namespace), async (io) => {
-          const watchers = await withImage(io, target, image, true, (img) => watcherAddresses(img, target));
+          const watchers = (await withImage(io, target, image, true, (img) => listWatchers(img, target))).map((w) => w.address);
           if (watchers.length > 0) {
             throw new TaskFailure('IMAGE_IN_USE', `Image ${target} is open by ${watchers.length} client(s) (${watchers.join(', ')}); `
               + 'rolling back under them would corrupt what they see. Unmap or close it first.');
