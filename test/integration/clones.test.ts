@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, json, type TestApp } from '../helpers/app.js';
 import { connect, makePool } from '../helpers/cluster.js';
-import { exportImage, importRandom, radosCli, rbdCli } from '../helpers/rbd-cli.js';
+import { exportImage, importRandom, radosCli, rbdCli } from '../helpers/cli.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -219,7 +219,7 @@ describe('flatten (a task)', () => {
     const r = await t.app.inject({ method: 'POST', url: `${base}/fchild/flatten` });
     expect(r.statusCode, r.body).toBe(202);
     expect(r.json()).toMatchObject({ action: 'image.flatten', target: { pool: pool.name, image: 'fchild' } });
-    const done = await waitTask(t.app, r.headers.location as string);
+    const { task: done } = await waitTask(t.app, r.headers.location as string);
     expect(done).toMatchObject({ state: 'succeeded', progress: 1 });
     expect((await t.app.inject({ method: 'GET', url: `${base}/fchild` })).json().parent).toBeNull();
     expect(JSON.parse(await rbdCli('info', '--format', 'json', `${pool.name}/fchild`)).parent).toBeUndefined();

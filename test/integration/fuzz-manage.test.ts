@@ -1,7 +1,6 @@
 // Property-based fuzzing (fast-check) of the management routes on a real cluster: metadata and conf_ keys,
 // PATCH (rename, size, features), copy, namespaces, usage and iostat queries. Never a 5xx or a crash; a rejected
 // request changes nothing (checked with the rbd CLI / the Ceph layer).
-import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CephConnection } from '../../src/ceph/connection.js';
@@ -9,7 +8,8 @@ import { Images } from '../../src/ceph/images.js';
 import { ImageMetadata } from '../../src/ceph/metadata.js';
 import { Namespaces } from '../../src/ceph/namespaces.js';
 import { json, testApp, type TestApp } from '../helpers/app.js';
-import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+import { connect, makePool } from '../helpers/cluster.js';
+import { rbdSync as rbd } from '../helpers/cli.js';
 
 let t: TestApp;
 let conn: CephConnection;
@@ -17,10 +17,6 @@ let pool: { name: string; remove: () => Promise<void> };
 let base: string;
 const RUNS = Number(process.env.FUZZ_RUNS ?? 60);
 
-function rbd(...args: string[]): string {
-  const dir = clusterDir();
-  return execFileSync('rbd', ['-c', `${dir}/ceph.conf`, '--id', 'admin', '--keyring', `${dir}/ceph.client.admin.keyring`, ...args], { encoding: 'utf8' });
-}
 
 const text = fc.oneof(
   fc.string({ maxLength: 40 }),

@@ -9,7 +9,7 @@ import type { CephConnection } from '../../src/ceph/connection.js';
 import { Images } from '../../src/ceph/images.js';
 import { testApp, type TestApp } from '../helpers/app.js';
 import { connect, makePool } from '../helpers/cluster.js';
-import { rbdCli } from '../helpers/rbd-cli.js';
+import { rbdCli } from '../helpers/cli.js';
 
 let t: TestApp;
 let conn: CephConnection;

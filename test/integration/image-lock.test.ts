@@ -8,7 +8,7 @@ import { imageKey, lockObjectOf, mutationLocks } from '../../src/ceph/image-lock
 import { buildApp } from '../../src/http/app.js';
 import type { FastifyInstance } from 'fastify';
 import { connect, connectionOptions, makePool } from '../helpers/cluster.js';
-import { radosCli } from '../helpers/rbd-cli.js';
+import { radosCli } from '../helpers/cli.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 
 let conn: CephConnection;

@@ -12,13 +12,13 @@ import { omapSet } from '../../src/ceph/task-store.js';
 import { PAGE_BYTES } from '../../src/http/page-bytes.js';
 import { json, testApp, type TestApp } from '../helpers/app.js';
 import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+import { rbdSync as rbd } from '../helpers/cli.js';
 
 let t: TestApp;
 let conn: CephConnection;
 let pool: { name: string; remove: () => Promise<void> };
 let base: string;
 
-const rbd = (...args: string[]) => execFileSync('rbd', ['-c', `${clusterDir()}/ceph.conf`, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
 
 beforeAll(async () => {
   conn = await connect('admin');

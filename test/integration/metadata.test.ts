@@ -1,20 +1,16 @@
 // Image metadata and per-image librbd settings (QoS) on the real cluster, cross-checked with the rbd CLI.
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { ImageMetadata } from '../../src/ceph/metadata.js';
 import { json, testApp, type TestApp } from '../helpers/app.js';
-import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+import { connect, makePool } from '../helpers/cluster.js';
+import { rbdSync as rbd } from '../helpers/cli.js';
 
 let t: TestApp;
 let conn: CephConnection;
 let pool: { name: string; remove: () => Promise<void> };
 let img: string;
 
-function rbd(...args: string[]): string {
-  const dir = clusterDir();
-  return execFileSync('rbd', ['-c', `${dir}/ceph.conf`, '--id', 'admin', '--keyring', `${dir}/ceph.client.admin.keyring`, ...args], { encoding: 'utf8' });
-}
 
 beforeAll(async () => {
   conn = await connect('admin');

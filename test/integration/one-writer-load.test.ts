@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, json, type TestApp } from '../helpers/app.js';
 import { connect, makePool } from '../helpers/cluster.js';
-import { rbdCli } from '../helpers/rbd-cli.js';
+import { rbdCli } from '../helpers/cli.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 
 let a: TestApp;

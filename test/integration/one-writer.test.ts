@@ -10,8 +10,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, json, type TestApp } from '../helpers/app.js';
 import { connect, makePool } from '../helpers/cluster.js';
-import { radosCli, rbdCli } from '../helpers/rbd-cli.js';
-import { monitorId, waitTask } from '../helpers/tasks.js';
+import { radosCli, rbdCli } from '../helpers/cli.js';
+import { monitorId, waitTask } from '../helpers/wait-task.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 
 let a: TestApp;

@@ -2,11 +2,11 @@
 // name; every answer is a documented code, and afterwards the name is a whole image (GET 200, `rbd info`
 // works) or absent from every listing. Leftovers of interrupted creates/deletes (made here by hand, as a
 // crash leaves them) are reported by POST, repaired by PUT and removed by DELETE.
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, json, type TestApp } from '../helpers/app.js';
-import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+import { connect, makePool } from '../helpers/cluster.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
+import { radosSync, rbdSync as rbd } from '../helpers/cli.js';
 
 let t: TestApp;
 let t2: TestApp; // a second replica
@@ -26,9 +26,7 @@ afterAll(async () => {
   await conn.close();
 });
 
-const conf = () => ['-c', `${clusterDir()}/ceph.conf`];
-const rbd = (...args: string[]) => execFileSync('rbd', [...conf(), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-const rados = (...args: string[]) => execFileSync('rados', [...conf(), '-p', pool.name, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const rados = (...args: string[]) => radosSync('-p', pool.name, ...args);
 const rbdInfoOk = (name: string): boolean => {
   try { rbd('info', `${pool.name}/${name}`); return true; } catch { return false; }
 };

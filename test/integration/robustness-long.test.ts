@@ -2,18 +2,17 @@
 // without object map (every object number is trimmed) run at once; meanwhile GET of an image and a page of
 // names answer within 1 s, and /readyz stays 200. Also: a shrink through Images.resize (the long-call budget,
 // a progress function that is C code, not a JS callback per object) works.
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, json, type TestApp } from '../helpers/app.js';
-import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+import { connect, makePool } from '../helpers/cluster.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { nativeLoad } from '../../src/ceph/connection.js';
+import { rbdSync as rbd } from '../helpers/cli.js';
 
 let t: TestApp;
 let conn: CephConnection;
 let pool: { name: string; remove: () => Promise<void> };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const rbd = (...args: string[]) => execFileSync('rbd', ['-c', `${clusterDir()}/ceph.conf`, ...args], { encoding: 'utf8' });
 
 beforeAll(async () => {
   conn = await connect();

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, json, type TestApp } from '../helpers/app.js';
 import { connect, makePool } from '../helpers/cluster.js';
-import { exportImage, importRandom, overwrite, rbdCli } from '../helpers/rbd-cli.js';
+import { exportImage, importRandom, overwrite, rbdCli } from '../helpers/cli.js';
 import { waitTask } from '../helpers/wait-task.js';
 import { Images } from '../../src/ceph/images.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
@@ -178,7 +178,7 @@ describe('delete', () => {
       expect(early.statusCode).toBe(409);
       if (early.json().code === 'SNAPSHOT_HAS_CHILDREN') expect(early.json().children[0]).toMatchObject({ image: 'busy-clone', trash: true });
       else expect(early.json().code).toBe('SNAPSHOT_PROTECTED');
-      const removal = await waitTask(t.app, monitor);
+      const { task: removal } = await waitTask(t.app, monitor);
       expect(removal.state, JSON.stringify(removal.error)).toBe('succeeded');
     }
     await t.app.inject({ method: 'PATCH', url: `${base}/busy/snapshots/base`, ...json({ protected: false }) });
@@ -225,7 +225,7 @@ describe('rollback (a task)', () => {
     expect(r.statusCode, r.body).toBe(202);
     expect(r.headers.location).toMatch(/^\/api\/v1\/tasks\/[0-9]+-[0-9a-z]{9}-[0-9a-f]{8}$/);
     expect(r.json()).toMatchObject({ action: 'snapshot.rollback', target: { pool: pool.name, namespace: '', image: 'rb', snapshot: 'before' } });
-    const done = await waitTask(t.app, r.headers.location as string);
+    const { task: done } = await waitTask(t.app, r.headers.location as string);
     expect(done).toMatchObject({ state: 'succeeded', progress: 1 });
     expect((await exportImage(pool.name, 'rb')).equals(pattern)).toBe(true);
     expect((await snapsOf('rb')).map((s) => s.name)).toEqual(['before']);

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { testApp, type TestApp } from '../helpers/app.js';
 import { connect, makePool } from '../helpers/cluster.js';
-import { rbdCli, waitTask } from '../helpers/tasks.js';
+import { rbdCli } from '../helpers/cli.js';
+import { waitTask } from '../helpers/wait-task.js';
 
 let admin: CephConnection;
 let pool: { name: string; remove: () => Promise<void> };

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, json, type TestApp } from '../helpers/app.js';
 import { connect, makePool } from '../helpers/cluster.js';
-import { monitorId, objectsOf, rbdCli, waitTask } from '../helpers/tasks.js';
+import { objectsOf, rbdCli } from '../helpers/cli.js';
+import { monitorId, waitTask } from '../helpers/wait-task.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { lockLease, unlockLease } from '../../src/ceph/task-store.js';
 

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { testApp, json, type TestApp } from '../helpers/app.js';
 import { connect, makePool } from '../helpers/cluster.js';
-import { objectsOf, rbdCli, waitTask } from '../helpers/tasks.js';
+import { objectsOf, rbdCli } from '../helpers/cli.js';
+import { waitTask } from '../helpers/wait-task.js';
 
 let t: TestApp;
 let admin: CephConnection;
