@@ -4,18 +4,18 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CephConnection } from '../../src/ceph/connection.js';
-import { json, testApp, type TestApp } from '../helpers/app.js';
-import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+import { afterAll, describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
+import { json, type TestApp } from '../helpers/app.js';
+import { clusterDir } from '../helpers/cluster.js';
 import { cliSyncBytes, rbdSync as rbd } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { startService, type Service } from '../helpers/service.js';
 import { waitTask as waitTaskState, type TaskJson } from '../helpers/wait-task.js';
 
+const it = usePoolApp({ prefix: 'copy', key: 'rbdapi' });
 let t: TestApp;
-let conn: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 let base: string;
 let work: string;
 const services: Service[] = [];
@@ -41,10 +41,8 @@ async function copy(source: string, body: unknown, scope = base) {
   return t.app.inject({ method: 'POST', url: `${scope}/${source}/copy`, ...json(body) });
 }
 
-beforeAll(async () => {
-  conn = await connect('admin');
-  pool = await makePool(conn, 'copy');
-  t = await testApp('rbdapi');
+it.beforeAll(({ pool: p, replicas }) => {
+  pool = p; [t] = replicas as [TestApp];
   base = `/api/v1/pools/${pool.name}/images`;
   work = mkdtempSync(join(tmpdir(), 'rbdapi-copy-'));
   importRandom('src', 24 * MiB);
@@ -58,9 +56,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const s of services) if (s.child.exitCode === null) s.child.kill('SIGKILL');
-  await t?.close();
-  await pool?.remove();
-  await conn?.close();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 

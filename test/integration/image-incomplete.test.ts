@@ -6,26 +6,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CephConnection } from '../../src/ceph/connection.js';
-import { json, testApp, type TestApp } from '../helpers/app.js';
-import { connect, makePool } from '../helpers/cluster.js';
+import { afterAll, describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
+import { json, type TestApp } from '../helpers/app.js';
 import { radosSync, rbdSync as rbd } from '../helpers/cli.js';
 
+const it = usePoolApp({ prefix: 'incomplete', key: 'rbdapi-pools' });
 let t: TestApp;
-let conn: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 const dir = mkdtempSync(join(tmpdir(), 'incomplete-'));
 
-beforeAll(async () => {
-  conn = await connect();
-  pool = await makePool(conn, 'incomplete');
-  t = await testApp('rbdapi-pools');
+it.beforeAll(({ pool: p, replicas }) => {
+  pool = p; [t] = replicas as [TestApp];
 });
 afterAll(async () => {
-  await t?.close();
-  await pool?.remove();
-  await conn?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -1,13 +1,12 @@
 // PATCH /images/{image}: rename, resize and runtime feature changes, checked with the rbd CLI.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CephConnection } from '../../src/ceph/connection.js';
-import { json, testApp, type TestApp } from '../helpers/app.js';
-import { connect, makePool } from '../helpers/cluster.js';
+import { describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
+import { json, type TestApp } from '../helpers/app.js';
 import { radosSync, rbdSync as rbd } from '../helpers/cli.js';
 
+const it = usePoolApp({ prefix: 'patch', key: 'rbdapi' });
 let t: TestApp;
-let conn: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 let base: string;
 const MiB = 1024 * 1024;
 
@@ -20,17 +19,9 @@ const create = async (name: string, extra: Record<string, unknown> = {}, url = b
 };
 const patch = (name: string, body: unknown, url = base) => t.app.inject({ method: 'PATCH', url: `${url}/${name}`, ...json(body) });
 
-beforeAll(async () => {
-  conn = await connect('admin');
-  pool = await makePool(conn, 'patch');
-  t = await testApp('rbdapi');
+it.beforeAll(({ pool: p, replicas }) => {
+  pool = p; [t] = replicas as [TestApp];
   base = `/api/v1/pools/${pool.name}/images`;
-});
-
-afterAll(async () => {
-  await t?.close();
-  await pool?.remove();
-  await conn?.close();
 });
 
 describe('rename', () => {

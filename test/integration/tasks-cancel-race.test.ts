@@ -2,29 +2,21 @@
 // 40 rounds: a purge of a small trash, then DELETE /tasks/{id} on two instances at once after a random 0–4 ms:
 // every 202 (or 204) ⇒ the task ended `cancelled`; a task that ended `succeeded` got only 409s. And the trash
 // agrees: a succeeded purge left none of the round's entries, a cancelled one left what it had not removed.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
-import { testApp, type TestApp } from '../helpers/app.js';
-import { connect, makePool } from '../helpers/cluster.js';
+import type { TestApp } from '../helpers/app.js';
 import { rbdCli } from '../helpers/cli.js';
 import { waitTask } from '../helpers/wait-task.js';
 
+const it = usePoolApp({ prefix: 'tcancel', key: 'rbdapi', replicas: 2 });
 let admin: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 let a: TestApp;
 let b: TestApp;
 
-beforeAll(async () => {
-  admin = await connect('admin');
-  pool = await makePool(admin, 'tcancel');
-  a = await testApp('rbdapi');
-  b = await testApp('rbdapi');
-});
-afterAll(async () => {
-  await a?.close();
-  await b?.close();
-  await pool.remove();
-  await admin.close();
+it.beforeAll(({ pool: p, replicas, conn: c }) => {
+  pool = p; [a, b] = replicas as [TestApp, TestApp]; admin = c;
 });
 
 async function trashIds(): Promise<string[]> {
