@@ -17,14 +17,13 @@ if [ ! -s "$conf" ] || ! timeout 15 ceph -c "$conf" --id admin --keyring "$TEST_
 fi
 
 # the API files of the loop: images, pools, snapshots, trash, namespaces, auth, the typed client's contract
-# check and the mutation lock — each under ~15 s on 2 cores; the rest run in `npm test`
+# check — each under ~10 s on 2 cores; the rest run in `npm test`
 quick=(
   test/unit
   test/integration/api-images.test.ts
   test/integration/api-pools.test.ts
   test/integration/api-auth.test.ts
   test/integration/client.test.ts
-  test/integration/image-lock.test.ts
   test/integration/pool-stats.test.ts
 )
 exec npx vitest run --project unit --project api "${quick[@]}" "$@"
