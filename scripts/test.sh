@@ -18,15 +18,18 @@ echo "== typecheck + build"
 npx tsc -p tsconfig.json --noEmit || status=1
 npm run --silent build || status=1
 
-echo "== unit and integration tests (vitest, real Ceph cluster)"
-npx vitest run --exclude 'test/e2e/**' --reporter=default --reporter=json --outputFile.json=.build/vitest.json || status=1
+# vitest projects (vitest.config.ts): unit and api side by side (two files at a time, the api files on the
+# shared cluster), then fault alone, one file at a time (OSD/monitor faults on clusters of their own, kill -9
+# and SIGSTOP of service processes, hung OSD operations, memory under load)
+echo "== unit, api and fault tests (vitest, real Ceph cluster)"
+npx vitest run --project unit --project api --project fault --reporter=default --reporter=json --outputFile.json=.build/vitest.json || status=1
 
 reports=(.build/vitest.json)
 rm -f .build/vitest-e2e.json
 if [ "${SKIP_IMAGE_E2E:-0}" != 1 ]; then
   # after the rest, alone: the image builds take both cores
   echo "== container image end-to-end (testcontainers over podman: private registry, pull secret, hardened run)"
-  TEST_SKIP_CLUSTER=1 npx vitest run test/e2e --reporter=default --reporter=json --outputFile.json=.build/vitest-e2e.json || status=1
+  npx vitest run --project e2e --reporter=default --reporter=json --outputFile.json=.build/vitest-e2e.json || status=1
   reports+=(.build/vitest-e2e.json)
 fi
 

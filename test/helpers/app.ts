@@ -1,6 +1,6 @@
 // Builds the real app on a real connection to the test cluster.
 import type { FastifyInstance } from 'fastify';
-import { CephClient } from '../../src/ceph/client.js';
+import { CephClient, type ClientOptions } from '../../src/ceph/client.js';
 import { buildApp, type AppOptions } from '../../src/http/app.js';
 import { connectionOptions, type TestKey } from './cluster.js';
 
@@ -10,8 +10,9 @@ export interface TestApp {
   close: () => Promise<void>;
 }
 
-export async function testApp(key: TestKey = 'admin', extra: Partial<AppOptions> = {}): Promise<TestApp> {
-  const ceph = new CephClient({ ...connectionOptions(key), operationTimeoutMs: 30_000, mountTimeout: 10, monOpTimeout: 10, osdOpTimeout: 10 });
+/** The app on a Ceph client of its own with `key`; `client` overrides the client's options (deadlines, locks, tasks). */
+export async function testApp(key: TestKey = 'admin', extra: Partial<AppOptions> = {}, client: Partial<ClientOptions> = {}): Promise<TestApp> {
+  const ceph = new CephClient({ ...connectionOptions(key), operationTimeoutMs: 30_000, mountTimeout: 10, monOpTimeout: 10, osdOpTimeout: 10, ...client });
   await ceph.ready();
   const app = await buildApp({ ceph, ...extra });
   await app.ready();

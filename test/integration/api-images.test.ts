@@ -1,26 +1,21 @@
 // /api/v1/pools/{pool}/images on the real cluster: every route and error code of the contract.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
 import { testApp, json, type TestApp } from '../helpers/app.js';
-import { connect, makePool, uniqueName } from '../helpers/cluster.js';
+import { makePool, uniqueName } from '../helpers/cluster.js';
 import { Images } from '../../src/ceph/images.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 
+const it = usePoolApp({ prefix: 'api-img', key: 'rbdapi' });
 let t: TestApp;
 let admin: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 let base: string;
 const GiB = 1024 ** 3;
 
-beforeAll(async () => {
-  admin = await connect('admin');
-  pool = await makePool(admin, 'api-img');
-  t = await testApp('rbdapi');
+it.beforeAll(({ pool: p, replicas, conn: c }) => {
+  pool = p; [t] = replicas as [TestApp]; admin = c;
   base = `/api/v1/pools/${pool.name}/images`;
-});
-afterAll(async () => {
-  await t.close();
-  await pool.remove();
-  await admin.close();
 });
 
 const names = async (): Promise<string[]> => new Images(admin).listNames(pool.name);

@@ -14,8 +14,8 @@ import { buildApp, REDACT_PATHS } from '../../src/http/app.js';
 import { TokenStore } from '../../src/http/auth.js';
 import { auditAction, auditTarget, auditTasks, type AuditableTask, type TransitionListener } from '../../src/http/plugins/audit.js';
 import { connect, connectionOptions, makePool, uniqueName, serviceEnv } from '../helpers/cluster.js';
-import { rbdCli } from '../helpers/rbd-cli.js';
-import { startExpectingExit, startFromSource, type SourceService } from '../helpers/service-src.js';
+import { rbdCli } from '../helpers/cli.js';
+import { startExpectingExit, startService, type Service } from '../helpers/service.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import type { FastifyInstance } from 'fastify';
 
@@ -338,7 +338,7 @@ describe('the service process', () => {
     ...serviceEnv(),
     API_TOKENS_FILE: tokens,
   });
-  let svc: SourceService | undefined;
+  let svc: Service | undefined;
   afterAll(async () => {
     await svc?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -351,7 +351,7 @@ describe('the service process', () => {
 
   it('AUDIT_LOG_FILE with LOG_LEVEL=silent: the file has every mutation; stdout has nothing', async () => {
     const file = join(dir, 'sub', 'audit.log');
-    svc = await startFromSource({ ...env(), LOG_LEVEL: 'silent', AUDIT_LOG_FILE: file });
+    svc = await startService({ ...env(), LOG_LEVEL: 'silent', AUDIT_LOG_FILE: file });
     const P = `${svc.url}/api/v1/pools/${pool.name}`;
     expect((await call(`${P}/images`, 'POST', WRITE, { name: 'proc1', size: '1MiB' })).status).toBe(201);
     expect((await call(`${P}/images/proc1`, 'PATCH', WRITE, { size: '2MiB' })).status).toBe(200);
@@ -379,7 +379,7 @@ describe('the service process', () => {
   }, 120_000);
 
   it('without AUDIT_LOG_FILE, with LOG_LEVEL=error: audit lines on stdout, nothing else at info', async () => {
-    svc = await startFromSource({ ...env(), LOG_LEVEL: 'error' });
+    svc = await startService({ ...env(), LOG_LEVEL: 'error' });
     const P = `${svc.url}/api/v1/pools/${pool.name}`;
     expect((await call(`${P}/images/proc2`, 'PUT', WRITE, { size: '1MiB' })).status).toBe(201);
     expect((await call(`${P}/images/proc2`, 'DELETE', WRITE)).status).toBe(204);

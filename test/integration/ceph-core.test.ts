@@ -1,7 +1,6 @@
 // The typed Ceph layer (src/ceph over src/native) against the real throwaway cluster: no HTTP.
 // Every assertion is about real cluster state, cross-checked through a second, independent connection
 // or the ceph/rbd CLI (tests may shell out; src/ never does).
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CephConnection } from '../../src/ceph/connection.js';
 import { CephError, isCephError } from '../../src/ceph/errors.js';
@@ -11,6 +10,7 @@ import { Images } from '../../src/ceph/images.js';
 import { Pools } from '../../src/ceph/pools.js';
 import { radosPool } from '../../src/native/rados-pool.js';
 import { clusterDir, connect, makePool, uniqueName } from '../helpers/cluster.js';
+import { cephSync, radosSync, rbdSync as cli } from '../helpers/cli.js';
 
 let admin: CephConnection;
 let other: CephConnection;
@@ -19,7 +19,6 @@ let images: Images;
 let pools: Pools;
 const MiB = 1024 * 1024;
 
-const cli = (...args: string[]) => execFileSync('rbd', ['-c', `${clusterDir()}/ceph.conf`, '-n', 'client.admin', ...args], { encoding: 'utf8' });
 const expectCephError = async (p: Promise<unknown>, code: string, op?: string) => {
   const e = await p.then(() => undefined, (err: unknown) => err);
   expect(e, `expected ${code}`).toBeInstanceOf(CephError);
@@ -103,8 +102,8 @@ describe('pools', () => {
     const got = await new Pools(other).get(name);
     expect(got.stats).toMatchObject({ objects: expect.any(Number), storedBytes: expect.any(Number) });
     // rbd_pool_init wrote the pool's rbd_info object
-    execFileSync('rados', ['-c', `${clusterDir()}/ceph.conf`, '-n', 'client.admin', '-p', name, 'stat', 'rbd_info'], { stdio: 'pipe' });
-    expect(JSON.parse(execFileSync('ceph', ['-c', `${clusterDir()}/ceph.conf`, '-n', 'client.admin', 'osd', 'pool', 'application', 'get', name, '-f', 'json'], { encoding: 'utf8' }))).toHaveProperty('rbd');
+    radosSync('-p', name, 'stat', 'rbd_info');
+    expect(JSON.parse(cephSync('osd', 'pool', 'application', 'get', name, '-f', 'json'))).toHaveProperty('rbd');
     await expectCephError(pools.create(name, { pgNum: 8 }), 'EEXIST');
     await pools.delete(name);
     expect(await new Pools(other).exists(name)).toBe(false);
@@ -319,7 +318,7 @@ describe('sizes, list buffers and handles', () => {
       const listed = await new Pools(other).listNames();
       expect(listed).toEqual(expect.arrayContaining(long));
       expect(listed).toEqual([...listed].sort());
-      const cliPools = execFileSync('ceph', ['-c', `${clusterDir()}/ceph.conf`, '-n', 'client.admin', 'osd', 'pool', 'ls'], { encoding: 'utf8' }).trim().split('\n');
+      const cliPools = cephSync('osd', 'pool', 'ls').trim().split('\n');
       for (const name of long) expect(cliPools).toContain(name);
     } finally {
       for (const name of long) if (await pools.exists(name)) await pools.delete(name);

@@ -1,9 +1,10 @@
 // Clones through POST/PUT /images with `source`, parent in every image representation, GET …/children,
 // on the real cluster; data read through clones compared byte for byte with what was written to the parent.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
 import { testApp, json, type TestApp } from '../helpers/app.js';
-import { connect, makePool } from '../helpers/cluster.js';
-import { exportImage, importRandom, radosCli, rbdCli } from '../helpers/rbd-cli.js';
+import { makePool } from '../helpers/cluster.js';
+import { exportImage, importRandom, radosCli, rbdCli } from '../helpers/cli.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,31 +13,27 @@ import { TokenStore } from '../../src/http/auth.js';
 import { waitTask } from '../helpers/wait-task.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 
+const it = usePoolApp({ prefix: 'clone', key: 'rbdapi' });
 let t: TestApp;
 let admin: CephConnection;
 let images: Images;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 let other: { name: string; remove: () => Promise<void> };
 let base: string;
 let pattern: Buffer;
 const MiB = 1024 * 1024;
 
-beforeAll(async () => {
-  admin = await connect('admin');
+it.beforeAll(async ({ pool: p, replicas, conn: c }) => {
+  pool = p; [t] = replicas as [TestApp]; admin = c;
   images = new Images(admin);
-  pool = await makePool(admin, 'clone');
   other = await makePool(admin, 'clone-other');
-  t = await testApp('rbdapi');
   base = `/api/v1/pools/${pool.name}/images`;
   pattern = await importRandom(pool.name, 'golden', 12 * MiB + 4096);
   await t.app.inject({ method: 'PUT', url: `${base}/golden/snapshots/v1` });
 });
 afterAll(async () => {
-  await t.close();
   // clones first (a parent with clone-v2 children cannot go), then the pools
   await other.remove();
-  await pool.remove();
-  await admin.close();
 });
 
 const put = (name: string, body: unknown, b = base) => t.app.inject({ method: 'PUT', url: `${b}/${name}`, ...json(body) });
@@ -219,7 +216,7 @@ describe('flatten (a task)', () => {
     const r = await t.app.inject({ method: 'POST', url: `${base}/fchild/flatten` });
     expect(r.statusCode, r.body).toBe(202);
     expect(r.json()).toMatchObject({ action: 'image.flatten', target: { pool: pool.name, image: 'fchild' } });
-    const done = await waitTask(t.app, r.headers.location as string);
+    const { task: done } = await waitTask(t.app, r.headers.location as string);
     expect(done).toMatchObject({ state: 'succeeded', progress: 1 });
     expect((await t.app.inject({ method: 'GET', url: `${base}/fchild` })).json().parent).toBeNull();
     expect(JSON.parse(await rbdCli('info', '--format', 'json', `${pool.name}/fchild`)).parent).toBeUndefined();

@@ -3,23 +3,19 @@
 // client still has open — it goes to the trash and stays there, never back under its name (librbd's
 // rbd_remove restores an image it cannot remove into the directory, a directory entry reappearing after the
 // cleanup looked), until a later pass; a directory entry whose image header is gone; a trash entry only.
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { removeTemporary, type CopyParams } from '../../src/ceph/copy.js';
 import { Images } from '../../src/ceph/images.js';
 import { isCephError } from '../../src/ceph/errors.js';
-import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+import { connect, makePool } from '../helpers/cluster.js';
+import { cliSync } from '../helpers/cli.js';
 
 let conn: CephConnection;
 let holder: CephConnection;
 let pool: { name: string; remove: () => Promise<void> };
 
-const cli = (tool: 'rbd' | 'rados', ...args: string[]): string => {
-  const dir = clusterDir();
-  return execFileSync(tool, ['-c', `${dir}/ceph.conf`, '--id', 'admin', '--keyring', `${dir}/ceph.client.admin.keyring`, ...args],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-};
+const cli = (tool: 'rbd' | 'rados', ...args: string[]): string => cliSync(tool, args);
 const rbd = (...args: string[]) => cli('rbd', ...args);
 const listed = (): string[] => rbd('ls', pool.name).split('\n').filter(Boolean);
 const inTrash = (): string[] => (JSON.parse(rbd('trash', 'ls', '--all', '--format', 'json', pool.name)) as { name: string }[]).map((e) => e.name);

@@ -1,34 +1,27 @@
 // POST …/copy: copies and deep copies compared byte for byte with `rbd export`, snapshots listed on the
 // destination, the destination invisible until complete, cancel and kill -9 leave nothing behind.
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CephConnection } from '../../src/ceph/connection.js';
-import { json, testApp, type TestApp } from '../helpers/app.js';
-import { clusterDir, connect, makePool } from '../helpers/cluster.js';
-import { startService, type ServiceProcess } from '../helpers/service.js';
+import { afterAll, describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
+import { json, type TestApp } from '../helpers/app.js';
+import { clusterDir } from '../helpers/cluster.js';
+import { cliSyncBytes, rbdSync as rbd } from '../helpers/cli.js';
+import { eventually } from '../helpers/eventually.js';
+import { startService, type Service } from '../helpers/service.js';
+import { waitTask as waitTaskState, type TaskJson } from '../helpers/wait-task.js';
 
+const it = usePoolApp({ prefix: 'copy', key: 'rbdapi' });
 let t: TestApp;
-let conn: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 let base: string;
 let work: string;
-const services: ServiceProcess[] = [];
+const services: Service[] = [];
 const MiB = 1024 * 1024;
 
-function rbd(...args: string[]): string {
-  const dir = clusterDir();
-  return execFileSync('rbd', ['-c', `${dir}/ceph.conf`, '--id', 'admin', '--keyring', `${dir}/ceph.client.admin.keyring`, ...args],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * MiB });
-}
-function exportImage(spec: string): Buffer {
-  const dir = clusterDir();
-  return execFileSync('rbd', ['-c', `${dir}/ceph.conf`, '--id', 'admin', '--keyring', `${dir}/ceph.client.admin.keyring`, '--no-progress', 'export', spec, '-'],
-    { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 512 * MiB });
-}
+const exportImage = (spec: string): Buffer => cliSyncBytes('rbd', ['--no-progress', 'export', spec, '-']);
 const ls = (ns?: string): string[] => rbd('ls', ...(ns ? ['--namespace', ns] : []), pool.name).split('\n').filter(Boolean).sort();
 const snapNames = (spec: string): string[] => (JSON.parse(rbd('snap', 'ls', '--format', 'json', spec)) as { name: string }[]).map((s) => s.name);
 
@@ -40,25 +33,16 @@ function importRandom(name: string, bytes: number, objectSize = '4M'): void {
   rmSync(f);
 }
 
-async function waitTask(id: string, until: (s: string) => boolean = (s) => ['succeeded', 'failed', 'cancelled'].includes(s), ms = 120_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const r = await t.app.inject({ method: 'GET', url: `/api/v1/tasks/${id}` });
-    expect(r.statusCode, r.body).toBe(200);
-    const task = r.json();
-    if (until(task.state) || Date.now() > end) return task;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-}
+/** The task's view once `until` holds (default: it ended); fails past `ms`. */
+const waitTask = async (id: string, until: (s: string) => boolean = (s) => ['succeeded', 'failed', 'cancelled'].includes(s), ms = 120_000) =>
+  (await waitTaskState(t.app, id, ms, (task) => until(task.state))).task as TaskJson & { error: { code: string; detail: string } };
 
 async function copy(source: string, body: unknown, scope = base) {
   return t.app.inject({ method: 'POST', url: `${scope}/${source}/copy`, ...json(body) });
 }
 
-beforeAll(async () => {
-  conn = await connect('admin');
-  pool = await makePool(conn, 'copy');
-  t = await testApp('rbdapi');
+it.beforeAll(({ pool: p, replicas }) => {
+  pool = p; [t] = replicas as [TestApp];
   base = `/api/v1/pools/${pool.name}/images`;
   work = mkdtempSync(join(tmpdir(), 'rbdapi-copy-'));
   importRandom('src', 24 * MiB);
@@ -72,9 +56,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const s of services) if (s.child.exitCode === null) s.child.kill('SIGKILL');
-  await t?.close();
-  await pool?.remove();
-  await conn?.close();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -170,9 +151,7 @@ describe('copy', () => {
     expect(running.state).toBe('running');
     // 'running' is written before the copy has made its temporary (a loaded CI run looked too early once):
     // wait for the temporary to appear, the task still running
-    for (const until = Date.now() + 15_000; !ls().some((n) => n.startsWith('.rbdapi-copy-')) && Date.now() < until;) {
-      await new Promise((res) => setTimeout(res, 50));
-    }
+    await eventually(() => ls().some((n) => n.startsWith('.rbdapi-copy-')), { intervalMs: 50, what: 'the temporary' });
     expect((await waitTask(id, () => true)).state).toBe('running');
     const hidden = await t.app.inject({ method: 'GET', url: `${base}/big-copy` });
     expect(hidden.statusCode, hidden.body).toBe(404);
@@ -193,7 +172,7 @@ describe('copy', () => {
     const svc = await startService({
       CEPH_CONF: `${dir}/ceph.conf`, CEPH_CLIENT_ID: 'rbdapi', CEPH_KEYRING: `${dir}/ceph.client.rbdapi.keyring`,
       TASK_LEASE_MS: '3000', TASK_SCAN_MS: '500', MUTATION_LOCK_LEASE_MS: '3000',
-    });
+    }, { entry: 'dist', readyTimeoutMs: 30_000 });
     services.push(svc);
     const started = await fetch(`${svc.url}${base}/big/copy`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ destination: { name: 'killed' }, snapshots: true }),
@@ -201,14 +180,11 @@ describe('copy', () => {
     expect(started.status).toBe(202);
     const id = ((await started.json()) as { id: string }).id;
     // wait until the copy has written something under its temporary name
-    const end = Date.now() + 30_000;
-    for (;;) {
+    await eventually(async () => {
       const task = (await (await fetch(`${svc.url}/api/v1/tasks/${id}`)).json()) as { state: string; progress: number };
-      if (task.state === 'running' && task.progress > 0.05) break;
-      expect(task.state).not.toBe('succeeded');
-      if (Date.now() > end) throw new Error(`the copy did not progress: ${JSON.stringify(task)}`);
-      await new Promise((res) => setTimeout(res, 50));
-    }
+      expect(task.state, 'the copy ended before it was killed').not.toBe('succeeded');
+      expect(task.state === 'running' && task.progress > 0.05, `the copy did not progress: ${JSON.stringify(task)}`).toBe(true);
+    }, { timeoutMs: 30_000, intervalMs: 50, what: 'the copy writing' });
     expect(ls().some((n) => n.startsWith('.rbdapi-copy-'))).toBe(true);
     svc.child.kill('SIGKILL');
     expect((await svc.exited).signal).toBe('SIGKILL');

@@ -5,12 +5,12 @@ import { Pool as HttpPool } from 'undici';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { Images } from '../../src/ceph/images.js';
 import { connect, makePool, serviceEnv } from '../helpers/cluster.js';
-import { startService, type ServiceProcess } from '../helpers/service.js';
+import { startService, type Service } from '../helpers/service.js';
 
 let conn: CephConnection;
 let pool: { name: string; remove: () => Promise<void> };
 let images: Images;
-const running: ServiceProcess[] = [];
+const running: Service[] = [];
 
 const victimEnv = () => ({
   ...serviceEnv(),
@@ -41,7 +41,7 @@ afterAll(async () => {
 
 describe('under load (real HTTP, service process)', () => {
   it('200 concurrent PUTs of one name: exactly one image, one 201, the rest 200 with the same spec', async () => {
-    const svc = await startService(victimEnv());
+    const svc = await startService(victimEnv(), { entry: 'dist', readyTimeoutMs: 30_000 });
     running.push(svc);
     const http = new HttpPool(svc.url, { connections: 200 });
     const answers = await Promise.all(Array.from({ length: 200 }, () =>
@@ -72,7 +72,7 @@ describe('under load (real HTTP, service process)', () => {
   }, 120_000);
 
   it('SIGTERM while 50 creates are in flight: each create completed (201, image exists) or never started; exit 0 within 10 s', async () => {
-    const svc = await startService(victimEnv());
+    const svc = await startService(victimEnv(), { entry: 'dist', readyTimeoutMs: 30_000 });
     running.push(svc);
     const http = new HttpPool(svc.url, { connections: 50 });
     // warm the connections so every request below is in flight at once

@@ -11,7 +11,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CephClient } from '../../src/ceph/client.js';
 import { buildApp } from '../../src/http/app.js';
-import { startFromSource, type SourceService } from '../helpers/service-src.js';
+import { cliOn } from '../helpers/cli.js';
+import { startService, type Service } from '../helpers/service.js';
 
 const DIR = resolve('.ceph/faults-osd');
 const CONF = `${DIR}/ceph.conf`;
@@ -47,8 +48,7 @@ function startOsd(): void {
   const r = spawnSync('ceph-osd', ['-c', CONF, '-i', '0'], { env: { ...clusterEnv, MALLOC_ARENA_MAX: '2' }, encoding: 'utf8', timeout: 60_000 });
   if (r.status !== 0) throw new Error(`ceph-osd did not start: ${r.stderr}`);
 }
-const rbdCli = (...args: string[]) => execFileSync('rbd', ['-c', CONF, '-n', 'client.admin', ...args], { encoding: 'utf8', timeout: 30_000 });
-const radosCli = (...args: string[]) => execFileSync('rados', ['-c', CONF, '-n', 'client.admin', ...args], { encoding: 'utf8', timeout: 30_000 });
+const { rbd: rbdCli, rados: radosCli, ceph: cephCli } = cliOn(CONF, 30_000);
 
 interface Answer { label: string; status: number; code?: string; ms: number }
 
@@ -228,7 +228,7 @@ describe('the OSD lost under load (in-process app on a cluster of its own)', () 
 });
 
 describe('the service process restarted while the OSD is gone', () => {
-  let svc: SourceService | undefined;
+  let svc: Service | undefined;
   const env = {
     CEPH_CONF: CONF, CEPH_CLIENT_ID: KEY_ID, CEPH_KEYRING: KEYRING,
     CEPH_OP_TIMEOUT: String(OP_TIMEOUT_S), CEPH_CONNECT_TIMEOUT: String(OP_TIMEOUT_S),
@@ -257,7 +257,7 @@ describe('the service process restarted while the OSD is gone', () => {
   // the PG read lease (0.8 x osd_heartbeat_grace = 16 s) keeps its PGs "waiting for readable" long after SIGCONT
   // (30 s and more seen, whatever the client does) — Ceph's lease, not the service; docs/security.md.
   it('stops cleanly during the outage; a new process starts, is ready, answers 504 within the deadline, recovers within 10 s', async () => {
-    svc = await startFromSource(env);
+    svc = await startService(env);
     let send = sender(svc.url);
     expect((await send('PUT', '/api/v1/pools/rbd/images/victim-restart', { size: '1MiB' })).status).toBeLessThan(300);
     const before = await send('GET', '/api/v1/pools/rbd/images/before');
@@ -290,9 +290,9 @@ describe('the service process restarted while the OSD is gone', () => {
     // never reached the service because the listener was already closed — a refused connection
     for (const a of old) expect(a.status === 0 ? a.code : a.status, JSON.stringify(a)).toBeOneOf([504, 503, 'ECONNREFUSED']);
 
-    // a new process while the OSD is still gone: it starts, /readyz 200 (startFromSource waits for it)
+    // a new process while the OSD is still gone: it starts, /readyz 200 (startService waits for it)
     const startedAt = performance.now();
-    svc = await startFromSource(env, { readyTimeoutMs: 30_000 });
+    svc = await startService(env, { readyTimeoutMs: 30_000 });
     console.log(`new process ready ${Math.round(performance.now() - startedAt)} ms after start with the OSD stopped`);
     send = sender(svc.url);
     const answers = await outageLoad(send, 'restart');
@@ -304,7 +304,7 @@ describe('the service process restarted while the OSD is gone', () => {
     const took = await recovery(send, 'restart', back);
     console.log(`restart: working again ${Math.round(took)} ms after ceph-osd was started`);
     if (took < 0) {
-      const cli = (...args: string[]) => { try { return execFileSync('ceph', ['-c', CONF, '-n', 'client.admin', ...args], { encoding: 'utf8', timeout: 20_000 }); } catch (e) { return String(e); } };
+      const cli = (...args: string[]) => { try { return cephCli(...args); } catch (e) { return String(e); } };
       console.log(`health: ${cli('health', 'detail')}\nops: ${cli('tell', 'osd.0', 'dump_ops_in_flight').slice(0, 6000)}\nblocked: ${cli('tell', 'osd.0', 'dump_blocked_ops').slice(0, 3000)}`);
     }
     if (took < 0) console.log(`service output (tail):\n${svc.output().split('\n').filter((l) => !l.includes('"audit":true')).slice(-30).join('\n')}`);

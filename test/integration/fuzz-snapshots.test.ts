@@ -4,35 +4,29 @@
 // a rejected request changes nothing: the snapshots and images stay as they were.
 import fc from 'fast-check';
 import type { InjectOptions } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { Images } from '../../src/ceph/images.js';
-import { testApp, type TestApp } from '../helpers/app.js';
-import { connect, makePool } from '../helpers/cluster.js';
-import { rbdCli } from '../helpers/rbd-cli.js';
+import { type TestApp } from '../helpers/app.js';
+import { rbdCli } from '../helpers/cli.js';
 
+const it = usePoolApp({ prefix: 'fuzzsnap', key: 'rbdapi' });
 let t: TestApp;
 let conn: CephConnection;
 let images: Images;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 let base: string;
 const RUNS = Number(process.env.FUZZ_RUNS ?? 60);
 const snapshots = new Set<string>(['s1']);
 const imagesExpected = new Set<string>(['img']);
 
-beforeAll(async () => {
-  conn = await connect('admin');
-  pool = await makePool(conn, 'fuzzsnap');
+it.beforeAll(async ({ pool: p, replicas, conn: c }) => {
+  pool = p; [t] = replicas as [TestApp]; conn = c;
   images = new Images(conn);
-  t = await testApp('rbdapi');
   base = `/api/v1/pools/${pool.name}/images`;
   await images.create(pool.name, 'img', 4 * 1024 * 1024);
   expect((await inject({ method: 'PUT', url: `${base}/img/snapshots/s1` })).statusCode).toBe(201);
-});
-afterAll(async () => {
-  await t?.close();
-  await pool?.remove();
-  await conn?.close();
 });
 
 const snapName = fc.oneof(

@@ -2,34 +2,28 @@
 // cursors, limits, states, durations, restore bodies, force flags. Never a 5xx, never a crash, and a rejected
 // request changes nothing (the image and the trash stay as they were).
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
-import { testApp, type TestApp } from '../helpers/app.js';
-import { connect, makePool } from '../helpers/cluster.js';
-import { rbdCli } from '../helpers/tasks.js';
+import { type TestApp } from '../helpers/app.js';
+import { rbdCli } from '../helpers/cli.js';
 
+const it = usePoolApp({ prefix: 'fuzzt', key: 'rbdapi' });
 let t: TestApp;
 let admin: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 let base: string;
 let trashId: string;
 const RUNS = Number(process.env.FUZZ_RUNS ?? 100);
 
-beforeAll(async () => {
-  admin = await connect('admin');
-  pool = await makePool(admin, 'fuzzt');
-  t = await testApp('rbdapi');
+it.beforeAll(async ({ pool: p, replicas, conn: c }) => {
+  pool = p; [t] = replicas as [TestApp]; admin = c;
   base = `/api/v1/pools/${pool.name}`;
   await rbdCli('create', '--size', '1M', `${pool.name}/stay`);
   await rbdCli('create', '--size', '1M', `${pool.name}/kept`);
   trashId = (JSON.parse(await rbdCli('info', '--format', 'json', `${pool.name}/kept`)) as { id: string }).id;
   const r = await t.app.inject({ method: 'DELETE', url: `${base}/images/kept?keepFor=1y` });
   expect(r.statusCode).toBe(204);
-});
-afterAll(async () => {
-  await t?.close();
-  await pool?.remove();
-  await admin?.close();
 });
 
 const weird = fc.oneof(

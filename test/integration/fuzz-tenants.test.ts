@@ -4,13 +4,13 @@
 // destination is somebody else's. Every answer must be a refusal (403 FORBIDDEN, or 404 for what it may not
 // know exists), never a 2xx and never a 5xx — but for the tenant's own pool, its namespace list and its I/O
 // table, which answer filtered to tenant A; tenant B's images, snapshots and metadata are unchanged after.
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { TokenStore } from '../../src/http/auth.js';
 import { testApp, type TestApp } from '../helpers/app.js';
-import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+import { connect, makePool } from '../helpers/cluster.js';
 import { documentedRoutes, fillTemplate } from '../helpers/openapi-routes.js';
+import { rbdSync as rbd } from '../helpers/cli.js';
 
 const ADMIN = 'tenants-admin-0123456789abcdef';
 const TENANT_A = 'tenants-a-0123456789abcdef0123';
@@ -24,10 +24,6 @@ const as = (token: string, body?: unknown) => ({
   headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
   ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
 });
-const rbd = (...args: string[]): string => {
-  const dir = clusterDir();
-  return execFileSync('rbd', ['-c', `${dir}/ceph.conf`, '--id', 'admin', '--keyring', `${dir}/ceph.client.admin.keyring`, ...args], { encoding: 'utf8' });
-};
 /** What tenant B has, as the rbd CLI sees it: images, their sizes, snapshots and metadata. */
 const tenantB = (): string => ['', '--namespace=tenant-b'].map((ns) => {
   const args = ns ? [ns] : [];

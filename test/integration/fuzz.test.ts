@@ -2,35 +2,28 @@
 // real cluster: never a 5xx, never a crash, and a rejected request leaves the pool exactly as it was.
 // Accepted creates are tracked (the pool is dropped at the end, so huge thin images cost nothing to remove).
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { Images } from '../../src/ceph/images.js';
 import { parseSize } from '../../src/http/size.js';
-import { testApp, type TestApp } from '../helpers/app.js';
-import { connect, makePool } from '../helpers/cluster.js';
+import { type TestApp } from '../helpers/app.js';
 
+const it = usePoolApp({ prefix: 'fuzz', key: 'rbdapi-pools' });
 let t: TestApp;
 let conn: CephConnection;
 let images: Images;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 const expected = new Set<string>();
 const RUNS = Number(process.env.FUZZ_RUNS ?? 120);
 
-beforeAll(async () => {
-  conn = await connect('admin');
-  pool = await makePool(conn, 'fuzz');
+it.beforeAll(async ({ pool: p, replicas, conn: c }) => {
+  pool = p; [t] = replicas as [TestApp]; conn = c;
   images = new Images(conn);
-  t = await testApp('rbdapi-pools');
   // one image to PATCH and DELETE against
   const r = await t.app.inject({ method: 'PUT', url: `/api/v1/pools/${pool.name}/images/keep`, payload: '{"size":"1GiB"}', headers: { 'content-type': 'application/json' } });
   expect(r.statusCode).toBe(201);
   expected.add('keep');
-});
-
-afterAll(async () => {
-  await t?.close();
-  await pool?.remove();
-  await conn?.close();
 });
 
 const units = fc.constantFrom('', 'B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'kib', 'K', 'KB', 'GB', 'gb', 'iB', ' GiB', 'GiB ', 'G i B', '㎇', 'MiB\u0000');

@@ -4,21 +4,23 @@
 // pools and namespaces; an empty pool; total on request only; bad input → 400, never a 5xx.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { ImageDirectory, MAX_DIRECTORY_PAGE } from '../../src/ceph/image-directory.js';
 import { Images, type ImageSpec } from '../../src/ceph/images.js';
-import { clusterDir, connect, makePool, uniqueName } from '../helpers/cluster.js';
+import { clusterDir, makePool, uniqueName } from '../helpers/cluster.js';
 import { testApp, type TestApp } from '../helpers/app.js';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
 
+const it = usePoolApp({ prefix: 'dir', key: 'admin' });
 let admin: CephConnection;
 let images: Images;
 let directory: ImageDirectory;
 let t: TestApp;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 let empty: { name: string; remove: () => Promise<void> };
 const NS = 'tenant-a';
 
@@ -76,11 +78,10 @@ async function reference(spec: string): Promise<ImageSpec[]> {
   return (await images.listSpecs(spec)).sort((x, y) => byteOrder(x.name, y.name));
 }
 
-beforeAll(async () => {
-  admin = await connect('admin');
+it.beforeAll(async ({ pool: p, replicas, conn: c }) => {
+  pool = p; [t] = replicas as [TestApp]; admin = c;
   images = new Images(admin);
   directory = new ImageDirectory(admin);
-  pool = await makePool(admin, 'dir');
   empty = await makePool(admin, 'dir-empty');
   // shuffled creation order: the directory's order must not come from it
   const shuffled = [...SHAPES].sort(() => Math.random() - 0.5);
@@ -91,17 +92,13 @@ beforeAll(async () => {
   await rbdCli('namespace', 'create', `${pool.name}/empty-ns`);
   // the namespace holds some names of the default namespace and some of its own
   for (const n of ['a', 'B', 'only-in-ns', 'é', 'name_x']) await images.create(`${pool.name}/${NS}`, n, MiB);
-  t = await testApp('admin');
 }, 120_000);
 
 afterAll(async () => {
-  await t?.close();
   for (const n of ['a', 'B', 'only-in-ns', 'é', 'name_x']) await images?.remove(`${pool.name}/${NS}`, n).catch(() => undefined);
   await rbdCli('namespace', 'remove', `${pool.name}/${NS}`).catch(() => undefined);
   await rbdCli('namespace', 'remove', `${pool.name}/empty-ns`).catch(() => undefined);
-  await pool?.remove();
   await empty?.remove();
-  await admin?.close();
 }, 120_000);
 
 describe('pages from rbd_directory', () => {

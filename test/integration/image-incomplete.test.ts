@@ -3,35 +3,27 @@
 // of the name must name the object that is missing or disagrees — never "listed" for a name the directory does
 // not list (the second probe, N3: a stray rbd_id.<name> of a double restore was called "listed"). Afterwards
 // DELETE or PUT clear the name, and the image a stray id object points at is never touched (PUT deleted it).
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CephConnection } from '../../src/ceph/connection.js';
-import { json, testApp, type TestApp } from '../helpers/app.js';
-import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+import { afterAll, describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
+import { json, type TestApp } from '../helpers/app.js';
+import { radosSync, rbdSync as rbd } from '../helpers/cli.js';
 
+const it = usePoolApp({ prefix: 'incomplete', key: 'rbdapi-pools' });
 let t: TestApp;
-let conn: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 const dir = mkdtempSync(join(tmpdir(), 'incomplete-'));
 
-beforeAll(async () => {
-  conn = await connect();
-  pool = await makePool(conn, 'incomplete');
-  t = await testApp('rbdapi-pools');
+it.beforeAll(({ pool: p, replicas }) => {
+  pool = p; [t] = replicas as [TestApp];
 });
 afterAll(async () => {
-  await t?.close();
-  await pool?.remove();
-  await conn?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-const conf = () => ['-c', `${clusterDir()}/ceph.conf`];
-const rbd = (...args: string[]) => execFileSync('rbd', [...conf(), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-const rados = (...args: string[]) => execFileSync('rados', [...conf(), '-p', pool.name, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const rados = (...args: string[]) => radosSync('-p', pool.name, ...args);
 const idOf = (name: string) => rados('get', `rbd_id.${name}`, '-').slice(4).trim();
 const listed = (name: string) => rbd('ls', pool.name).split('\n').includes(name);
 const objects = () => rados('ls').split('\n');

@@ -2,43 +2,31 @@
 // two replicas would hold it: a change waiting behind another client's hold gets 503 CEPH_BUSY with Retry-After
 // at its deadline, or 409 OPERATION_IN_PROGRESS naming the task that holds the image; a holder that died keeps
 // the image for one lease and no longer; a hold that ends leaves no lock object behind.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { CephClient } from '../../src/ceph/client.js';
 import { imageKey, lockObjectOf, mutationLocks } from '../../src/ceph/image-lock.js';
-import { buildApp } from '../../src/http/app.js';
-import type { FastifyInstance } from 'fastify';
-import { connect, connectionOptions, makePool } from '../helpers/cluster.js';
-import { radosCli } from '../helpers/rbd-cli.js';
-import type { CephConnection } from '../../src/ceph/connection.js';
+import { usePoolApp, type TestPool } from '../fixtures.js';
+import { connectionOptions } from '../helpers/cluster.js';
+import { radosCli } from '../helpers/cli.js';
 
-let conn: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
-let holder: CephClient; // another replica
-let ceph: CephClient;
-let app: FastifyInstance;
+const it = usePoolApp({
+  prefix: 'image-lock', key: 'rbdapi-pools',
+  client: { tasks: { run: false }, locks: { waitMs: 1500, leaseMs: 15_000 } },
+})
+  // another replica's Ceph client: holds images' keys for 10 s at most, with a 4 s lease
+  .extend('holder', { scope: 'file' }, async ({}, { onCleanup }) => {
+    const holder = new CephClient({
+      ...connectionOptions('rbdapi-pools'), operationTimeoutMs: 30_000, mountTimeout: 10, monOpTimeout: 10, osdOpTimeout: 10,
+      tasks: { run: false }, locks: { waitMs: 10_000, leaseMs: 4000 },
+    });
+    onCleanup(() => holder.close());
+    await holder.ready();
+    return holder;
+  });
 
-const client = (waitMs: number, leaseMs = 15_000) => new CephClient({
-  ...connectionOptions('rbdapi-pools'), operationTimeoutMs: 30_000, mountTimeout: 10, monOpTimeout: 10, osdOpTimeout: 10,
-  tasks: { run: false }, locks: { waitMs, leaseMs },
-});
-
-beforeAll(async () => {
-  conn = await connect();
-  pool = await makePool(conn, 'image-lock');
-  holder = client(10_000, 4000);
-  await holder.ready();
-  ceph = client(1500);
-  await ceph.ready();
-  app = await buildApp({ ceph });
-  await app.ready();
-});
-afterAll(async () => {
-  await app?.close();
-  await ceph?.close();
-  await holder?.close();
-  await pool?.remove();
-  await conn?.close();
-});
+let pool: TestPool;
+let holder: CephClient;
+it.beforeAll(({ pool: p, holder: h }) => { pool = p; holder = h; });
 
 const lockObjects = async () => (await radosCli('-p', pool.name, 'ls')).split('\n').filter((o) => o.startsWith('rbdapi_mutation.'));
 /** The lock objects once the releases in flight have ended (a release runs after the answer): polled, up to 5 s. */
@@ -64,7 +52,7 @@ async function holdFromOtherReplica(image: string, task?: string): Promise<() =>
 }
 
 describe('the per-image mutation lock', () => {
-  it('a change behind another replica\'s hold: 503 CEPH_BUSY with Retry-After at the deadline, then it goes through', async () => {
+  it('a change behind another replica\'s hold: 503 CEPH_BUSY with Retry-After at the deadline, then it goes through', async ({ app }) => {
     const url = `/api/v1/pools/${pool.name}/images`;
     expect((await app.inject({ method: 'POST', url, payload: { name: 'a', size: 1 << 20 } })).statusCode).toBe(201);
     const release = await holdFromOtherReplica('a');
@@ -79,7 +67,7 @@ describe('the per-image mutation lock', () => {
     expect(await settledLockObjects()).toEqual([]);
   });
 
-  it('a change behind a task\'s hold: 409 OPERATION_IN_PROGRESS naming the task', async () => {
+  it('a change behind a task\'s hold: 409 OPERATION_IN_PROGRESS naming the task', async ({ app }) => {
     const url = `/api/v1/pools/${pool.name}/images`;
     expect((await app.inject({ method: 'POST', url, payload: { name: 'b', size: 1 << 20 } })).statusCode).toBe(201);
     const release = await holdFromOtherReplica('b', 'task-123');
@@ -94,7 +82,7 @@ describe('the per-image mutation lock', () => {
     expect(await settledLockObjects()).toEqual([]);
   });
 
-  it('a holder that died keeps the image for one lease, no longer', async () => {
+  it('a holder that died keeps the image for one lease, no longer', async ({ app }) => {
     const url = `/api/v1/pools/${pool.name}/images`;
     expect((await app.inject({ method: 'POST', url, payload: { name: 'c', size: 1 << 20 } })).statusCode).toBe(201);
     // a process that took the lock and died: the rados CLI takes it with a 3 s lease and exits

@@ -1,20 +1,15 @@
 // PATCH /images/{image}: rename, resize and runtime feature changes, checked with the rbd CLI.
-import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CephConnection } from '../../src/ceph/connection.js';
-import { json, testApp, type TestApp } from '../helpers/app.js';
-import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+import { describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
+import { json, type TestApp } from '../helpers/app.js';
+import { radosSync, rbdSync as rbd } from '../helpers/cli.js';
 
+const it = usePoolApp({ prefix: 'patch', key: 'rbdapi' });
 let t: TestApp;
-let conn: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 let base: string;
 const MiB = 1024 * 1024;
 
-function rbd(...args: string[]): string {
-  const dir = clusterDir();
-  return execFileSync('rbd', ['-c', `${dir}/ceph.conf`, '--id', 'admin', '--keyring', `${dir}/ceph.client.admin.keyring`, ...args], { encoding: 'utf8' });
-}
 interface RbdInfo { name: string; size: number; features: string[]; flags: string[] }
 const info = (name: string, ns?: string): RbdInfo =>
   JSON.parse(rbd('info', '--format', 'json', ...(ns ? ['--namespace', ns] : []), `${pool.name}/${name}`)) as RbdInfo;
@@ -24,17 +19,9 @@ const create = async (name: string, extra: Record<string, unknown> = {}, url = b
 };
 const patch = (name: string, body: unknown, url = base) => t.app.inject({ method: 'PATCH', url: `${url}/${name}`, ...json(body) });
 
-beforeAll(async () => {
-  conn = await connect('admin');
-  pool = await makePool(conn, 'patch');
-  t = await testApp('rbdapi');
+it.beforeAll(({ pool: p, replicas }) => {
+  pool = p; [t] = replicas as [TestApp];
   base = `/api/v1/pools/${pool.name}/images`;
-});
-
-afterAll(async () => {
-  await t?.close();
-  await pool?.remove();
-  await conn?.close();
 });
 
 describe('rename', () => {
@@ -78,10 +65,7 @@ describe('rename', () => {
 
   // librbd renames in steps: write rbd_id.<new>, move the directory entry, remove rbd_id.<old>. The states a
   // process killed between them leaves are made here with the rados CLI (manage-kill hits them by chance)
-  const rados = (...args: string[]): string => {
-    const dir = clusterDir();
-    return execFileSync('rados', ['-c', `${dir}/ceph.conf`, '--id', 'admin', '--keyring', `${dir}/ceph.client.admin.keyring`, '-p', pool.name, ...args], { encoding: 'utf8' });
-  };
+  const rados = (...args: string[]): string => radosSync('-p', pool.name, ...args);
   const idObjects = (): string[] => rados('ls').split('\n').filter((o) => o.startsWith('rbd_id.')).sort();
 
   it('a rename killed after the directory moved (old id object left): the retry finishes it, 200; the old name then 404', async () => {

@@ -5,32 +5,25 @@
 // header's omap, as librbd stores it (key metadata_<key>, the value's bytes).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { METADATA_MAX_BYTES, METADATA_MAX_KEYS } from '../../src/ceph/metadata.js';
 import { omapSet } from '../../src/ceph/task-store.js';
 import { PAGE_BYTES } from '../../src/http/page-bytes.js';
-import { json, testApp, type TestApp } from '../helpers/app.js';
-import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+import { json, type TestApp } from '../helpers/app.js';
+import { clusterDir } from '../helpers/cluster.js';
+import { rbdSync as rbd } from '../helpers/cli.js';
 
+const it = usePoolApp({ prefix: 'bounds', key: 'rbdapi' });
 let t: TestApp;
 let conn: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 let base: string;
 
-const rbd = (...args: string[]) => execFileSync('rbd', ['-c', `${clusterDir()}/ceph.conf`, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
-
-beforeAll(async () => {
-  conn = await connect('admin');
-  pool = await makePool(conn, 'bounds');
-  t = await testApp('rbdapi');
+it.beforeAll(({ pool: p, replicas, conn: c }) => {
+  pool = p; [t] = replicas as [TestApp]; conn = c;
   base = `/api/v1/pools/${pool.name}/images`;
-});
-
-afterAll(async () => {
-  await t?.close();
-  await pool?.remove();
-  await conn?.close();
 });
 
 async function makeImage(name: string): Promise<void> {

@@ -4,13 +4,13 @@
 // listed-but-broken name, never two names, never an image lost.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, makePool, serviceEnv } from '../helpers/cluster.js';
-import { exportImage, importRandom, radosCli, rbdCli } from '../helpers/rbd-cli.js';
-import { startFromSource, stopSurvivor, type SourceService } from '../helpers/service-src.js';
+import { exportImage, importRandom, radosCli, rbdCli } from '../helpers/cli.js';
+import { startService, stopSurvivor, type Service } from '../helpers/service.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 
 let admin: CephConnection;
 let pool: { name: string; remove: () => Promise<void> };
-let survivor: SourceService;
+let survivor: Service;
 const MiB = 1024 * 1024;
 
 const env = () => ({ ...serviceEnv(), LOG_LEVEL: 'error', TASK_LEASE_MS: '3000', MUTATION_LOCK_LEASE_MS: '3000' });
@@ -18,7 +18,7 @@ const env = () => ({ ...serviceEnv(), LOG_LEVEL: 'error', TASK_LEASE_MS: '3000',
 beforeAll(async () => {
   admin = await connect('admin');
   pool = await makePool(admin, 'mkill');
-  survivor = await startFromSource(env(), { readyTimeoutMs: 120_000 });
+  survivor = await startService(env(), { readyTimeoutMs: 120_000 });
 }, 180_000);
 afterAll(async () => {
   await stopSurvivor(survivor);
@@ -27,12 +27,12 @@ afterAll(async () => {
 });
 
 type Method = 'PATCH' | 'POST' | 'GET' | 'DELETE' | 'PUT';
-const send = (svc: SourceService, method: Method, path: string, body?: unknown) => fetch(`${svc.url}/api/v1/pools/${pool.name}${path}`, {
+const send = (svc: Service, method: Method, path: string, body?: unknown) => fetch(`${svc.url}/api/v1/pools/${pool.name}${path}`, {
   method, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
 });
 
 /** A request retried on 503/504 and 409 OPERATION_IN_PROGRESS, as a client should after a crash. */
-async function retried(svc: SourceService, method: Method, path: string, body?: unknown, count = { n: 0 }): Promise<{ status: number; body: Record<string, unknown> }> {
+async function retried(svc: Service, method: Method, path: string, body?: unknown, count = { n: 0 }): Promise<{ status: number; body: Record<string, unknown> }> {
   const until = Date.now() + 120_000;
   for (;;) {
     const r = await send(svc, method, path, body);
@@ -49,7 +49,7 @@ async function retried(svc: SourceService, method: Method, path: string, body?: 
  * On a started victim, time a warm-up request like the one to kill (`warm`, the second of two), then send
  * `request` and kill -9 the process after `fraction` of the warm-up's time; resolves once it is gone.
  */
-async function killMidway(warm: (k: number) => Promise<Response>, request: (v: SourceService) => Promise<Response>, fraction: number, victim: SourceService): Promise<string> {
+async function killMidway(warm: (k: number) => Promise<Response>, request: (v: Service) => Promise<Response>, fraction: number, victim: Service): Promise<string> {
   // the first warm-up pays for the cold process (JIT, first I/O contexts); the second one is timed
   const cold = await warm(0);
   expect(cold.status, await cold.text()).toBeLessThan(300);
@@ -76,7 +76,7 @@ describe('kill -9 mid-way, then retry', () => {
       const from = `r${i}`, to = `r${i}-renamed`;
       const data = await importRandom(pool.name, from, 4 * MiB);
       for (const k of [0, 1]) await importRandom(pool.name, `warm${i}-${k}`, MiB);
-      const victim = await startFromSource(env(), { readyTimeoutMs: 120_000 });
+      const victim = await startService(env(), { readyTimeoutMs: 120_000 });
       const how = await killMidway((k) => send(victim, 'PATCH', `/images/warm${i}-${k}`, { name: `warm${i}-${k}b` }),
         (v) => send(v, 'PATCH', `/images/${from}`, { name: to }), i / (rounds - 1), victim);
       const rawNow = `${JSON.stringify((await names()).filter((n) => n.startsWith(from)))} ${JSON.stringify((await idObjects()).filter((o) => o.startsWith(`rbd_id.${from}`)))}`;
@@ -133,7 +133,7 @@ describe('kill -9 mid-way, then retry', () => {
         warmIds.push(await trashed(`twarm${i}-${k}`));
       }
       const id = await trashed(image);
-      const victim = await startFromSource(env(), { readyTimeoutMs: 120_000 });
+      const victim = await startService(env(), { readyTimeoutMs: 120_000 });
       const how = await killMidway((k) => send(victim, 'POST', `/trash/${warmIds[k]}/restore`, {}),
         (v) => send(v, 'POST', `/trash/${id}/restore`, {}), i / (rounds - 1), victim);
       const inTrash = (JSON.parse(await rbdCli('trash', 'ls', '--format', 'json', pool.name)) as { id: string }[]).some((e) => e.id === id);

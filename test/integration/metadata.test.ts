@@ -1,34 +1,22 @@
 // Image metadata and per-image librbd settings (QoS) on the real cluster, cross-checked with the rbd CLI.
-import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { ImageMetadata } from '../../src/ceph/metadata.js';
-import { json, testApp, type TestApp } from '../helpers/app.js';
-import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+import { json, type TestApp } from '../helpers/app.js';
+import { rbdSync as rbd } from '../helpers/cli.js';
 
+const it = usePoolApp({ prefix: 'meta', key: 'rbdapi' });
 let t: TestApp;
 let conn: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 let img: string;
 
-function rbd(...args: string[]): string {
-  const dir = clusterDir();
-  return execFileSync('rbd', ['-c', `${dir}/ceph.conf`, '--id', 'admin', '--keyring', `${dir}/ceph.client.admin.keyring`, ...args], { encoding: 'utf8' });
-}
-
-beforeAll(async () => {
-  conn = await connect('admin');
-  pool = await makePool(conn, 'meta');
-  t = await testApp('rbdapi');
+it.beforeAll(async ({ pool: p, replicas, conn: c }) => {
+  pool = p; [t] = replicas as [TestApp]; conn = c;
   const r = await t.app.inject({ method: 'POST', url: `/api/v1/pools/${pool.name}/images`, ...json({ name: 'm', size: '64MiB' }) });
   expect(r.statusCode).toBe(201);
   img = `/api/v1/pools/${pool.name}/images/m`;
-});
-
-afterAll(async () => {
-  await t?.close();
-  await pool?.remove();
-  await conn?.close();
 });
 
 describe('metadata', () => {
@@ -72,7 +60,11 @@ describe('metadata', () => {
     const r = await t.app.inject({ method: 'POST', url: `/api/v1/pools/${pool.name}/images`, ...json({ name: 'many', size: '4MiB' }) });
     expect(r.statusCode).toBe(201);
     const meta = new ImageMetadata(conn);
-    for (let i = 0; i < 300; i++) await meta.set(pool.name, 'many', `k${String(i).padStart(3, '0')}`, `v${i}`);
+    // 20 writers at a time (one at a time took ~35 s on 2 cores)
+    const keys = Array.from({ length: 300 }, (_, i) => i);
+    for (let from = 0; from < keys.length; from += 20) {
+      await Promise.all(keys.slice(from, from + 20).map((i) => meta.set(pool.name, 'many', `k${String(i).padStart(3, '0')}`, `v${i}`)));
+    }
     const all = (await t.app.inject({ method: 'GET', url: `/api/v1/pools/${pool.name}/images/many/metadata` })).json() as Record<string, string>;
     expect(Object.keys(all)).toHaveLength(300);
     expect(all.k299).toBe('v299');

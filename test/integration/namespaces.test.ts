@@ -1,11 +1,11 @@
 // RBD namespaces on the real cluster: list/create/delete, isolation of images between namespaces and the
 // default namespace, and tokens scoped to a namespace (pool/ns, pool/*). Cross-checked with the rbd CLI.
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { TokenStore } from '../../src/http/auth.js';
 import { testApp, type TestApp } from '../helpers/app.js';
-import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+import { connect, makePool } from '../helpers/cluster.js';
+import { rbdSync as rbd } from '../helpers/cli.js';
 
 const ADMIN = 'ns-admin-0123456789abcdef0123';
 const TENANT_A = 'ns-tenant-a-0123456789abcdef01';
@@ -22,10 +22,6 @@ let base: string;
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });
 const jsonAs = (token: string, body: unknown) => ({ payload: JSON.stringify(body), headers: { 'content-type': 'application/json', ...auth(token) } });
 
-function rbd(...args: string[]): string {
-  const dir = clusterDir();
-  return execFileSync('rbd', ['-c', `${dir}/ceph.conf`, '--id', 'admin', '--keyring', `${dir}/ceph.client.admin.keyring`, ...args], { encoding: 'utf8' });
-}
 
 beforeAll(async () => {
   conn = await connect('admin');

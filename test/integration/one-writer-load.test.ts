@@ -3,28 +3,18 @@
 // snapshot creates and deletes, PATCHes, GETs, clones — and the process stays up (an abort inside librbd kills
 // this test's worker), every answer is documented (never a 5xx other than 503 CEPH_BUSY with Retry-After), and
 // the image is whole afterwards with no snapshot in librbd's trash namespace.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testApp, json, type TestApp } from '../helpers/app.js';
-import { connect, makePool } from '../helpers/cluster.js';
-import { rbdCli } from '../helpers/rbd-cli.js';
-import type { CephConnection } from '../../src/ceph/connection.js';
+import { describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
+import { json, type TestApp } from '../helpers/app.js';
+import { rbdCli } from '../helpers/cli.js';
 
+const it = usePoolApp({ prefix: 'one-writer-load', key: 'rbdapi-pools', replicas: 2 });
 let a: TestApp;
 let b: TestApp;
-let conn: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 
-beforeAll(async () => {
-  conn = await connect();
-  pool = await makePool(conn, 'one-writer-load');
-  a = await testApp('rbdapi-pools');
-  b = await testApp('rbdapi-pools');
-});
-afterAll(async () => {
-  await a?.close();
-  await b?.close();
-  await pool?.remove();
-  await conn?.close();
+it.beforeAll(({ pool: p, replicas }) => {
+  pool = p; [a, b] = replicas as [TestApp, TestApp];
 });
 
 const REQUESTS = Number(process.env.ONE_WRITER_LOAD_REQUESTS ?? 1500);

@@ -7,29 +7,19 @@
 //      SNAPSHOT_HAS_CHILDREN); never 204 with a 201, nothing in librbd's trash snapshot namespace
 //   3. an image DELETE racing snapshot creates, PATCHes and metadata writes: a 204 DELETE's removal task
 //      succeeds and nothing is left in the trash; never 409 IMAGE_IN_USE naming this service's own client
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testApp, json, type TestApp } from '../helpers/app.js';
-import { connect, makePool } from '../helpers/cluster.js';
-import { radosCli, rbdCli } from '../helpers/rbd-cli.js';
-import { monitorId, waitTask } from '../helpers/tasks.js';
-import type { CephConnection } from '../../src/ceph/connection.js';
+import { describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
+import { json, type TestApp } from '../helpers/app.js';
+import { radosCli, rbdCli } from '../helpers/cli.js';
+import { monitorId, waitTask } from '../helpers/wait-task.js';
 
+const it = usePoolApp({ prefix: 'one-writer', key: 'rbdapi-pools', replicas: 2 });
 let a: TestApp;
 let b: TestApp; // a second replica
-let conn: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 
-beforeAll(async () => {
-  conn = await connect();
-  pool = await makePool(conn, 'one-writer');
-  a = await testApp('rbdapi-pools');
-  b = await testApp('rbdapi-pools');
-});
-afterAll(async () => {
-  await a?.close();
-  await b?.close();
-  await pool?.remove();
-  await conn?.close();
+it.beforeAll(({ pool: p, replicas }) => {
+  pool = p; [a, b] = replicas as [TestApp, TestApp];
 });
 
 const ROUNDS = Number(process.env.ONE_WRITER_ROUNDS ?? 20);

@@ -1,10 +1,10 @@
 // RBD statistics of pools (GET /pools/{pool}, GET /pools?stats=rbd) equal `rbd pool stats --format json`.
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { TokenStore } from '../../src/http/auth.js';
 import { testApp, type TestApp } from '../helpers/app.js';
-import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+import { connect, makePool } from '../helpers/cluster.js';
+import { rbdSync as rbd } from '../helpers/cli.js';
 
 const ALL = 'pstats-all-0123456789abcdef012';
 const TENANT = 'pstats-tenant-0123456789abcdef';
@@ -13,11 +13,6 @@ let conn: CephConnection;
 let pool: { name: string; remove: () => Promise<void> };
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });
 
-function rbd(...args: string[]): string {
-  const dir = clusterDir();
-  return execFileSync('rbd', ['-c', `${dir}/ceph.conf`, '--id', 'admin', '--keyring', `${dir}/ceph.client.admin.keyring`, ...args],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
 interface CliStats { images: { count: number; provisioned_bytes: number; snap_count: number }; trash: { count: number; provisioned_bytes: number } }
 const cliStats = (spec: string): CliStats => JSON.parse(rbd('pool', 'stats', '--format', 'json', spec)) as CliStats;
 

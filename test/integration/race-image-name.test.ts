@@ -2,33 +2,21 @@
 // name; every answer is a documented code, and afterwards the name is a whole image (GET 200, `rbd info`
 // works) or absent from every listing. Leftovers of interrupted creates/deletes (made here by hand, as a
 // crash leaves them) are reported by POST, repaired by PUT and removed by DELETE.
-import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testApp, json, type TestApp } from '../helpers/app.js';
-import { clusterDir, connect, makePool } from '../helpers/cluster.js';
-import type { CephConnection } from '../../src/ceph/connection.js';
+import { describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
+import { json, type TestApp } from '../helpers/app.js';
+import { radosSync, rbdSync as rbd } from '../helpers/cli.js';
 
+const it = usePoolApp({ prefix: 'race-name', key: 'rbdapi-pools', replicas: 2 });
 let t: TestApp;
 let t2: TestApp; // a second replica
-let conn: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 
-beforeAll(async () => {
-  conn = await connect();
-  pool = await makePool(conn, 'race-name');
-  t = await testApp('rbdapi-pools');
-  t2 = await testApp('rbdapi-pools');
-});
-afterAll(async () => {
-  await t.close();
-  await t2.close();
-  await pool.remove();
-  await conn.close();
+it.beforeAll(({ pool: p, replicas }) => {
+  pool = p; [t, t2] = replicas as [TestApp, TestApp];
 });
 
-const conf = () => ['-c', `${clusterDir()}/ceph.conf`];
-const rbd = (...args: string[]) => execFileSync('rbd', [...conf(), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-const rados = (...args: string[]) => execFileSync('rados', [...conf(), '-p', pool.name, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const rados = (...args: string[]) => radosSync('-p', pool.name, ...args);
 const rbdInfoOk = (name: string): boolean => {
   try { rbd('info', `${pool.name}/${name}`); return true; } catch { return false; }
 };

@@ -1,10 +1,10 @@
 // Item 1 of the robustness issue: a pool delete without `force` never destroys an image whose create was
 // acknowledged — not by this instance, not by another replica. Two app instances (two Ceph clients, as two
 // replicas): one deletes the pool without force while the other answers 40 creates spread over the delete.
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, json, type TestApp } from '../helpers/app.js';
-import { clusterDir, uniqueName } from '../helpers/cluster.js';
+import { uniqueName } from '../helpers/cluster.js';
+import { cephSync as ceph, rbdSync as rbd } from '../helpers/cli.js';
 
 let a: TestApp; // deletes pools
 let b: TestApp; // creates images (another replica)
@@ -21,9 +21,7 @@ afterAll(async () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const rbd = (...args: string[]) => execFileSync('rbd', ['-c', `${clusterDir()}/ceph.conf`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-const poolExists = (p: string) => execFileSync('ceph', ['-c', `${clusterDir()}/ceph.conf`, 'osd', 'pool', 'ls'], { encoding: 'utf8' })
-  .split('\n').includes(p);
+const poolExists = (p: string) => ceph('osd', 'pool', 'ls').split('\n').includes(p);
 
 async function makePool(): Promise<string> {
   const name = uniqueName('race-pd');

@@ -2,28 +2,19 @@
 // without object map (every object number is trimmed) run at once; meanwhile GET of an image and a page of
 // names answer within 1 s, and /readyz stays 200. Also: a shrink through Images.resize (the long-call budget,
 // a progress function that is C code, not a JS callback per object) works.
-import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testApp, json, type TestApp } from '../helpers/app.js';
-import { clusterDir, connect, makePool } from '../helpers/cluster.js';
-import type { CephConnection } from '../../src/ceph/connection.js';
+import { describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
+import { json, type TestApp } from '../helpers/app.js';
 import { nativeLoad } from '../../src/ceph/connection.js';
+import { rbdSync as rbd } from '../helpers/cli.js';
 
+const it = usePoolApp({ prefix: 'rob-long', key: 'admin' });
 let t: TestApp;
-let conn: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const rbd = (...args: string[]) => execFileSync('rbd', ['-c', `${clusterDir()}/ceph.conf`, ...args], { encoding: 'utf8' });
 
-beforeAll(async () => {
-  conn = await connect();
-  pool = await makePool(conn, 'rob-long');
-  t = await testApp('admin');
-});
-afterAll(async () => {
-  await t.close();
-  await pool.remove();
-  await conn.close();
+it.beforeAll(({ pool: p, replicas }) => {
+  pool = p; [t] = replicas as [TestApp];
 });
 
 describe('long work vs short work', () => {

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { omapSet } from '../../src/ceph/task-store.js';
 import { connect, makePool, serviceEnv } from '../helpers/cluster.js';
-import { startService, type ServiceProcess } from '../helpers/service.js';
+import { startService, type Service } from '../helpers/service.js';
 
 const PAGE_BYTES = 1024 * 1024;
 const MiB = 1024 * 1024;
@@ -22,14 +22,14 @@ const WRITE = 'write-token-0123456789abcdef';
 
 let conn: CephConnection;
 let pool: { name: string; remove: () => Promise<void> };
-let svc: ServiceProcess | undefined;
+let svc: Service | undefined;
 const dir = mkdtempSync(join(tmpdir(), 'mem-pages-'));
 
 beforeAll(async () => {
   conn = await connect('admin');
   pool = await makePool(conn, 'mempg');
   writeFileSync(join(dir, 'tokens'), `${READ} read * reader\n${WRITE} write * writer\n`);
-  svc = await startService({ ...serviceEnv(), API_TOKENS_FILE: join(dir, 'tokens'), LOG_LEVEL: 'warn', UV_THREADPOOL_SIZE: '32' });
+  svc = await startService({ ...serviceEnv(), API_TOKENS_FILE: join(dir, 'tokens'), LOG_LEVEL: 'warn', UV_THREADPOOL_SIZE: '32' }, { entry: 'dist', readyTimeoutMs: 30_000 });
 }, 60_000);
 
 afterAll(async () => {

@@ -2,21 +2,19 @@
 // (its peak RSS is read from /proc, VmHWM); a pool of ROBUSTNESS_SCAN_IMAGES images (default 20,000) made
 // with bench/rbdbench (librbd from C) unless it exists; 200 concurrent full-scan listings (`search=`), all
 // different, then 70 identical ones. Every answer is 200 or 503 CEPH_BUSY; the peak RSS stays bounded.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterDir } from '../helpers/cluster.js';
-import { freePort } from '../helpers/service.js';
+import { clusterDir, serviceEnv } from '../helpers/cluster.js';
+import { startService } from '../helpers/service.js';
+import { cephSync as ceph, radosSync, rbdSync } from '../helpers/cli.js';
 
 const IMAGES = Number(process.env.ROBUSTNESS_SCAN_IMAGES ?? 20_000);
 const POOL = `rob-scan${IMAGES}`;
-const conf = () => ['-c', `${clusterDir()}/ceph.conf`];
-const ceph = (...args: string[]) => execFileSync('ceph', [...conf(), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function countImages(): number {
   try {
-    return execFileSync('rados', [...conf(), '-p', POOL, 'listomapkeys', 'rbd_directory'], { encoding: 'utf8', maxBuffer: 1 << 28 })
+    return radosSync('-p', POOL, 'listomapkeys', 'rbd_directory')
       .split('\n').filter((k) => k.startsWith('name_')).length;
   } catch {
     return -1;
@@ -28,7 +26,7 @@ beforeAll(() => {
   if (!ceph('osd', 'pool', 'ls').split('\n').includes(POOL)) {
     ceph('osd', 'pool', 'create', POOL, '8');
     ceph('osd', 'pool', 'set', POOL, 'size', '1', '--yes-i-really-mean-it');
-    execFileSync('rbd', [...conf(), 'pool', 'init', POOL]);
+    rbdSync('pool', 'init', POOL);
   }
   if (countImages() < IMAGES) {
     if (!existsSync('bench/rbdbench')) execFileSync('gcc', ['-O2', '-o', 'bench/rbdbench', 'bench/rbdbench.c', '-lrbd', '-lrados', '-lpthread']);
@@ -47,7 +45,7 @@ beforeAll(() => {
   }
 }, 700_000);
 
-let child: ReturnType<typeof spawn> | undefined;
+let child: ChildProcess | undefined;
 afterAll(() => {
   if (child && child.exitCode === null) child.kill('SIGKILL');
   // the pool goes at the end like every test pool; ROBUSTNESS_KEEP_SCAN_POOL=1 keeps it for the next run
@@ -62,25 +60,10 @@ const rss = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSyn
 describe('200 (then 70 identical) concurrent full-scan listings of a large pool', () => {
   it('answer 200 or 503 CEPH_BUSY, and the peak RSS stays bounded', async () => {
     expect(countImages()).toBeGreaterThanOrEqual(IMAGES);
-    const port = await freePort();
-    const dir = clusterDir();
-    let out = '';
-    child = spawn(process.execPath, ['--max-semi-space-size=4', '--import', 'tsx', 'src/main.ts'], {
-      env: {
-        PATH: process.env.PATH ?? '', UV_THREADPOOL_SIZE: '32', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn',
-        CEPH_CONF: `${dir}/ceph.conf`, CEPH_CLIENT_ID: 'admin', CEPH_KEYRING: `${dir}/ceph.client.admin.keyring`,
-        RATE_LIMIT_PER_SECOND: '0',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.on('data', (d) => { out += String(d); });
-    child.stderr!.on('data', (d) => { out += String(d); });
-    const url = `http://127.0.0.1:${port}`;
-    for (let i = 0; ; i++) {
-      try { if ((await fetch(`${url}/readyz`)).status === 200) break; } catch { /* not yet */ }
-      if (i > 300 || child.exitCode !== null) throw new Error(`not ready:\n${out}`);
-      await sleep(100);
-    }
+    const svc = await startService({ ...serviceEnv('admin'), UV_THREADPOOL_SIZE: '32', LOG_LEVEL: 'warn', RATE_LIMIT_PER_SECOND: '0' },
+      { nodeArgs: ['--max-semi-space-size=4'], readyTimeoutMs: 30_000 });
+    child = svc.child;
+    const url = svc.url;
     const pid = child.pid!;
     // warm up: one scan, so that the baseline includes the code paths
     expect((await fetch(`${url}/api/v1/pools/${POOL}/images?search=zzz&limit=1000`)).status).toBe(200);

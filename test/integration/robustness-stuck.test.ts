@@ -6,18 +6,16 @@
 //  - 5: calls past their deadline are counted (rbdapi_ceph_calls_overdue) and logged once each; when every
 //       slot holds one, /readyz is 503; after SIGTERM the process exits once SHUTDOWN_TIMEOUT_MS has passed
 //       (a real process: process.exit() would wait for the stuck worker thread).
-import { execFileSync, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CephClient } from '../../src/ceph/client.js';
 import { buildApp } from '../../src/http/app.js';
 import { configureConcurrency } from '../../src/ceph/connection.js';
-import { clusterDir, connectionOptions, uniqueName } from '../helpers/cluster.js';
-import { freePort } from '../helpers/service.js';
+import { connectionOptions, serviceEnv, uniqueName } from '../helpers/cluster.js';
+import { eventually } from '../helpers/eventually.js';
+import { startService } from '../helpers/service.js';
 import { json } from '../helpers/app.js';
+import { cephSync as ceph, rbdSync as rbd } from '../helpers/cli.js';
 
-const conf = () => ['-c', `${clusterDir()}/ceph.conf`];
-const ceph = (...args: string[]) => execFileSync('ceph', [...conf(), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-const rbd = (...args: string[]) => execFileSync('rbd', [...conf(), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let stuckPool: string;
@@ -114,50 +112,37 @@ describe('item 4: what a deadline says', () => {
 describe('item 5: stuck calls are visible, and SIGTERM really ends the process', () => {
   it('overdue metric + one warning each, /readyz 503 when every slot is stuck, exit after SHUTDOWN_TIMEOUT_MS', async () => {
     block(stuckPool);
-    const port = await freePort();
-    const dir = clusterDir();
-    let out = '';
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: {
-        PATH: process.env.PATH ?? '', UV_THREADPOOL_SIZE: '12', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info',
-        CEPH_CONF: `${dir}/ceph.conf`, CEPH_CLIENT_ID: 'admin', CEPH_KEYRING: `${dir}/ceph.client.admin.keyring`,
-        CEPH_OP_TIMEOUT: '60', CEPH_CALL_OVERDUE_MS: '1500', CEPH_CONCURRENCY: '2', SHUTDOWN_TIMEOUT_MS: '1500',
-        READY_CACHE_MS: '0', RATE_LIMIT_PER_SECOND: '0',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout.on('data', (d) => { out += String(d); });
-    child.stderr.on('data', (d) => { out += String(d); });
-    const exited = new Promise<{ code: number | null; signal: string | null; at: number }>((resolve) => {
-      child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() }));
-    });
-    const url = `http://127.0.0.1:${port}`;
+    const svc = await startService({
+      ...serviceEnv('admin'), UV_THREADPOOL_SIZE: '12',
+      CEPH_OP_TIMEOUT: '60', CEPH_CALL_OVERDUE_MS: '1500', CEPH_CONCURRENCY: '2', SHUTDOWN_TIMEOUT_MS: '1500',
+      READY_CACHE_MS: '0', RATE_LIMIT_PER_SECOND: '0',
+    }, { readyTimeoutMs: 30_000 });
+    const { child, url, exited } = svc;
+    const out = () => svc.output();
     try {
-      for (let i = 0; ; i++) {
-        try { if ((await fetch(`${url}/readyz`)).status === 200) break; } catch { /* not yet */ }
-        if (i > 300 || child.exitCode !== null) throw new Error(`not ready:\n${out}`);
-        await sleep(100);
-      }
-      // two requests whose calls hang: both slots are held
+      // two requests whose calls hang: both slots are held; both pass CEPH_CALL_OVERDUE_MS (1.5 s)
       const hung = [0, 1].map((i) => fetch(`${url}/api/v1/pools/${stuckPool}/images/h${i}`).catch(() => undefined));
       void hung;
-      await sleep(3000);
-      const metrics = await (await fetch(`${url}/metrics`)).text();
-      expect(metrics).toMatch(/^rbdapi_ceph_calls_overdue 2$/m);
+      await eventually(async () => {
+        expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^rbdapi_ceph_calls_overdue 2$/m);
+        expect(out().split('\n').filter((l) => l.includes('running past its deadline'))).toHaveLength(2);
+      }, { timeoutMs: 10_000, what: 'two overdue calls' });
       const ready = await fetch(`${url}/readyz`);
       expect(ready.status).toBe(503);
       expect(JSON.stringify(await ready.json())).toMatch(/stuck|past their deadline/);
-      const warnings = out.split('\n').filter((l) => l.includes('running past its deadline'));
+      const warnings = out().split('\n').filter((l) => l.includes('running past its deadline'));
       expect(warnings).toHaveLength(2);
       expect(JSON.parse(warnings[0]!)).toMatchObject({ level: 40, op: expect.stringMatching(/^(rbd_|rados_read_op)/) });
 
       const sent = Date.now();
       child.kill('SIGTERM');
       const end = await Promise.race([exited, sleep(15_000).then(() => undefined)]);
-      expect(end, `still running 15 s after SIGTERM:\n${out.slice(-2000)}`).toBeDefined();
+      expect(end, `still running 15 s after SIGTERM:\n${out().slice(-2000)}`).toBeDefined();
       expect(end!.at - sent).toBeLessThan(1500 + 3000);
-      await new Promise((r) => { if (child.stdout.readableEnded) r(undefined); else child.stdout.once('end', r); });
-      expect(out, `exit ${JSON.stringify(end)} after ${end!.at - sent} ms; log tail:\n${out.slice(-1500)}`).toMatch(/graceful shutdown timed out/);
+      await new Promise((r) => { if (child.stdout!.readableEnded) r(undefined); else child.stdout!.once('end', r); });
+      // logged once each over the process's whole life (not again while still stuck)
+      expect(out().split('\n').filter((l) => l.includes('running past its deadline'))).toHaveLength(2);
+      expect(out(), `exit ${JSON.stringify(end)} after ${end!.at - sent} ms; log tail:\n${out().slice(-1500)}`).toMatch(/graceful shutdown timed out/);
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }

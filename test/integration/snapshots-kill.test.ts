@@ -3,15 +3,15 @@
 // a whole clone of the right snapshot that reads the parent's data byte for byte.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, makePool, serviceEnv } from '../helpers/cluster.js';
-import { exportImage, importRandom, overwrite, radosCli, rbdCli } from '../helpers/rbd-cli.js';
-import { startFromSource, stopSurvivor, type SourceService } from '../helpers/service-src.js';
+import { exportImage, importRandom, overwrite, radosCli, rbdCli } from '../helpers/cli.js';
+import { startService, stopSurvivor, type Service } from '../helpers/service.js';
 import { Images } from '../../src/ceph/images.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 
 let admin: CephConnection;
 let images: Images;
 let pool: { name: string; remove: () => Promise<void> };
-let survivor: SourceService;
+let survivor: Service;
 let pattern: Buffer;
 const MiB = 1024 * 1024;
 
@@ -23,7 +23,7 @@ beforeAll(async () => {
   pool = await makePool(admin, 'snapkill');
   pattern = await importRandom(pool.name, 'golden', 4 * MiB);
   await rbdCli('snap', 'create', `${pool.name}/golden@v1`);
-  survivor = await startFromSource(env(), { readyTimeoutMs: 120_000 });
+  survivor = await startService(env(), { readyTimeoutMs: 120_000 });
 }, 180_000);
 afterAll(async () => {
   await stopSurvivor(survivor);
@@ -31,7 +31,7 @@ afterAll(async () => {
   await admin?.close();
 });
 
-const putOnce = (svc: SourceService, path: string, body?: unknown) => fetch(`${svc.url}/api/v1/pools/${pool.name}${path}`, {
+const putOnce = (svc: Service, path: string, body?: unknown) => fetch(`${svc.url}/api/v1/pools/${pool.name}${path}`, {
   method: 'PUT', ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
 });
 
@@ -40,7 +40,7 @@ const putOnce = (svc: SourceService, path: string, body?: unknown) => fetch(`${s
  * keeps its watch on the images it had open until the OSD drops it (osd_client_watch_timeout, 30 s): calls that
  * need the image's exclusive lock time out, and an unfinished clone cannot be removed before.
  */
-async function put(svc: SourceService, path: string, body?: unknown, retries?: { count: number }): Promise<Response> {
+async function put(svc: Service, path: string, body?: unknown, retries?: { count: number }): Promise<Response> {
   const until = Date.now() + 120_000;
   for (;;) {
     const r = await putOnce(svc, path, body).catch((e: unknown) => {
@@ -60,7 +60,7 @@ async function put(svc: SourceService, path: string, body?: unknown, retries?: {
  * `path` and kill -9 the process after `fraction` of the time the warm-up took; resolves once it is gone.
  */
 async function killMidway(warm: string, path: string, body: unknown, fraction: number): Promise<string> {
-  const victim = await startFromSource(env(), { readyTimeoutMs: 120_000 });
+  const victim = await startService(env(), { readyTimeoutMs: 120_000 });
   // the first warm-up may wait for the lock a killed predecessor held (retried); the second one is timed
   const w = await put(victim, warm, body);
   expect(w.status, await w.text()).toBeLessThan(300);
@@ -137,7 +137,7 @@ describe('kill -9 mid-way, then retry', () => {
     const data = await importRandom(pool.name, 'fparent', 48 * MiB);
     await rbdCli('snap', 'create', `${pool.name}/fparent@f1`);
     expect((await put(survivor, '/images/fchild', { source: { image: 'fparent', snapshot: 'f1' } })).status).toBe(201);
-    const victim = await startFromSource({ ...env(), TASK_LEASE_MS: process.env.VICTIM_LEASE_MS ?? '3000' }, { readyTimeoutMs: 120_000 });
+    const victim = await startService({ ...env(), TASK_LEASE_MS: process.env.VICTIM_LEASE_MS ?? '3000' }, { readyTimeoutMs: 120_000 });
     const r = await fetch(`${victim.url}/api/v1/pools/${pool.name}/images/fchild/flatten`, { method: 'POST' });
     expect(r.status).toBe(202);
     const location = r.headers.get('location')!;
@@ -187,7 +187,7 @@ describe('kill -9 mid-way, then retry', () => {
     await rbdCli('snap', 'create', `${pool.name}/rb@r1`);
     await overwrite(pool.name, 'rb', 8 * MiB);
     expect((await exportImage(pool.name, 'rb')).equals(data)).toBe(false);
-    const victim = await startFromSource(env(), { readyTimeoutMs: 120_000 });
+    const victim = await startService(env(), { readyTimeoutMs: 120_000 });
     const r = await fetch(`${victim.url}/api/v1/pools/${pool.name}/images/rb/snapshots/r1/rollback?confirm=rb`, { method: 'POST' });
     expect(r.status, await r.clone().text()).toBe(202);
     const location = r.headers.get('location')!;

@@ -1,32 +1,26 @@
 // /api/v1/pools/{pool}[/namespaces/{ns}]/images/{image}/snapshots on the real cluster: every route and error code,
 // the guards against librbd's hazards (children checked before a delete, names validated), concurrency.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testApp, json, type TestApp } from '../helpers/app.js';
-import { connect, makePool } from '../helpers/cluster.js';
-import { exportImage, importRandom, overwrite, rbdCli } from '../helpers/rbd-cli.js';
+import { describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
+import { json, type TestApp } from '../helpers/app.js';
+import { exportImage, importRandom, overwrite, rbdCli } from '../helpers/cli.js';
 import { waitTask } from '../helpers/wait-task.js';
 import { Images } from '../../src/ceph/images.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 
+const it = usePoolApp({ prefix: 'snap', key: 'rbdapi' });
 let t: TestApp;
 let admin: CephConnection;
 let images: Images;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 let base: string;
 const MiB = 1024 * 1024;
 
-beforeAll(async () => {
-  admin = await connect('admin');
+it.beforeAll(async ({ pool: p, replicas, conn: c }) => {
+  pool = p; [t] = replicas as [TestApp]; admin = c;
   images = new Images(admin);
-  pool = await makePool(admin, 'snap');
-  t = await testApp('rbdapi');
   base = `/api/v1/pools/${pool.name}/images`;
   for (const name of ['img', 'busy', 'prot', 'odd', 'conc', 'gone']) await images.create(pool.name, name, 16 * MiB);
-});
-afterAll(async () => {
-  await t.close();
-  await pool.remove();
-  await admin.close();
 });
 
 const snapsOf = async (image: string, all = false): Promise<{ name: string; id: number; namespace?: string }[]> =>
@@ -178,7 +172,7 @@ describe('delete', () => {
       expect(early.statusCode).toBe(409);
       if (early.json().code === 'SNAPSHOT_HAS_CHILDREN') expect(early.json().children[0]).toMatchObject({ image: 'busy-clone', trash: true });
       else expect(early.json().code).toBe('SNAPSHOT_PROTECTED');
-      const removal = await waitTask(t.app, monitor);
+      const { task: removal } = await waitTask(t.app, monitor);
       expect(removal.state, JSON.stringify(removal.error)).toBe('succeeded');
     }
     await t.app.inject({ method: 'PATCH', url: `${base}/busy/snapshots/base`, ...json({ protected: false }) });
@@ -225,7 +219,7 @@ describe('rollback (a task)', () => {
     expect(r.statusCode, r.body).toBe(202);
     expect(r.headers.location).toMatch(/^\/api\/v1\/tasks\/[0-9]+-[0-9a-z]{9}-[0-9a-f]{8}$/);
     expect(r.json()).toMatchObject({ action: 'snapshot.rollback', target: { pool: pool.name, namespace: '', image: 'rb', snapshot: 'before' } });
-    const done = await waitTask(t.app, r.headers.location as string);
+    const { task: done } = await waitTask(t.app, r.headers.location as string);
     expect(done).toMatchObject({ state: 'succeeded', progress: 1 });
     expect((await exportImage(pool.name, 'rb')).equals(pattern)).toBe(true);
     expect((await snapsOf('rb')).map((s) => s.name)).toEqual(['before']);

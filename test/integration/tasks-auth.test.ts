@@ -5,7 +5,8 @@ import type { CephConnection } from '../../src/ceph/connection.js';
 import { TokenStore } from '../../src/http/auth.js';
 import { testApp, type TestApp } from '../helpers/app.js';
 import { connect, makePool } from '../helpers/cluster.js';
-import { monitorId, rbdCli, waitTask } from '../helpers/tasks.js';
+import { rbdCli } from '../helpers/cli.js';
+import { monitorId, waitTask } from '../helpers/wait-task.js';
 
 const ALL = 'all-pools-token-0123456789';
 const ONLY_A = 'pool-a-token-0123456789abc';

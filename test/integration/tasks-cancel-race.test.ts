@@ -2,28 +2,21 @@
 // 40 rounds: a purge of a small trash, then DELETE /tasks/{id} on two instances at once after a random 0–4 ms:
 // every 202 (or 204) ⇒ the task ended `cancelled`; a task that ended `succeeded` got only 409s. And the trash
 // agrees: a succeeded purge left none of the round's entries, a cancelled one left what it had not removed.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
-import { testApp, type TestApp } from '../helpers/app.js';
-import { connect, makePool } from '../helpers/cluster.js';
-import { rbdCli, waitTask } from '../helpers/tasks.js';
+import type { TestApp } from '../helpers/app.js';
+import { rbdCli } from '../helpers/cli.js';
+import { waitTask } from '../helpers/wait-task.js';
 
+const it = usePoolApp({ prefix: 'tcancel', key: 'rbdapi', replicas: 2 });
 let admin: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 let a: TestApp;
 let b: TestApp;
 
-beforeAll(async () => {
-  admin = await connect('admin');
-  pool = await makePool(admin, 'tcancel');
-  a = await testApp('rbdapi');
-  b = await testApp('rbdapi');
-});
-afterAll(async () => {
-  await a?.close();
-  await b?.close();
-  await pool.remove();
-  await admin.close();
+it.beforeAll(({ pool: p, replicas, conn: c }) => {
+  pool = p; [a, b] = replicas as [TestApp, TestApp]; admin = c;
 });
 
 async function trashIds(): Promise<string[]> {
@@ -35,11 +28,13 @@ describe('cancel of a running task', () => {
     const tally = new Map<string, number>();
     const broken: string[] = [];
     for (let round = 0; round < 40; round++) {
-      // two small entries: the purge takes a few hundred ms
-      for (const n of [0, 1]) {
-        await rbdCli('create', '--size', '64M', `${pool.name}/c${round}-${n}`);
+      // two small entries: the purge takes a few hundred ms (made in-process and moved by the CLI at once:
+      // a CLI process per step made this file take minutes on 2 cores)
+      await Promise.all([0, 1].map(async (n) => {
+        const made = await a.app.inject({ method: 'POST', url: `/api/v1/pools/${pool.name}/images`, payload: { name: `c${round}-${n}`, size: '64MiB' } });
+        expect(made.statusCode, made.body).toBe(201);
         await rbdCli('trash', 'mv', `${pool.name}/c${round}-${n}`);
-      }
+      }));
       const before = await trashIds();
       expect(before.length).toBe(2);
       const p = await a.app.inject({ method: 'POST', url: `/api/v1/pools/${pool.name}/trash/purge` });
@@ -64,7 +59,7 @@ describe('cancel of a running task', () => {
       // a cancelled purge stopped before its end: not every entry was removed
       if (task.state === 'cancelled') expect(left.length).toBeGreaterThan(0);
       // the next round starts from an empty trash
-      for (const t of left) await rbdCli('trash', 'rm', '--force', `--pool=${pool.name}`, t);
+      await Promise.all(left.map((t) => rbdCli('trash', 'rm', '--force', `--pool=${pool.name}`, t)));
     }
     // eslint-disable-next-line no-console
     console.log(`40 rounds: ${JSON.stringify(Object.fromEntries(tally))}`);

@@ -1,20 +1,20 @@
 // Fairness: one tenant's backlog of long removals does not hold another tenant's task. Tenant A (namespace
 // a) queues three long removals (1 TiB images without object map: ~100k objects each); tenant B (namespace b)
 // then deletes a small image: B's removal must start and finish while A's backlog is still running.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
-import { testApp, type TestApp } from '../helpers/app.js';
-import { connect, makePool } from '../helpers/cluster.js';
-import { monitorId, rbdCli, waitTask } from '../helpers/tasks.js';
+import { type TestApp } from '../helpers/app.js';
+import { rbdCli } from '../helpers/cli.js';
+import { monitorId, waitTask } from '../helpers/wait-task.js';
 
+const it = usePoolApp({ prefix: 'tfair', key: 'rbdapi' });
 let t: TestApp;
 let admin: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 
-beforeAll(async () => {
-  admin = await connect('admin');
-  pool = await makePool(admin, 'tfair');
-  t = await testApp('rbdapi');
+it.beforeAll(async ({ pool: p, replicas, conn: c }) => {
+  pool = p; [t] = replicas as [TestApp]; admin = c;
   await rbdCli('namespace', 'create', `${pool.name}/a`);
   await rbdCli('namespace', 'create', `${pool.name}/b`);
 });
@@ -24,9 +24,6 @@ afterAll(async () => {
   for (const x of list.json().items as { id: string; state: string }[]) {
     if (x.state === 'queued' || x.state === 'running') await t.app.inject({ method: 'DELETE', url: `/api/v1/tasks/${x.id}` });
   }
-  await t.close();
-  await pool.remove();
-  await admin.close();
 });
 
 describe('fairness across pool specs', () => {

@@ -6,13 +6,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { clusterDir, connect, makePool } from '../helpers/cluster.js';
-import { startService, type ServiceProcess } from '../helpers/service.js';
-import { monitorId, objectsOf, rbdCli, type TaskJson } from '../helpers/tasks.js';
+import { startService, type Service } from '../helpers/service.js';
+import { objectsOf, rbdCli } from '../helpers/cli.js';
+import { monitorId, type TaskJson } from '../helpers/wait-task.js';
 
 let admin: CephConnection;
 let pool: { name: string; remove: () => Promise<void> };
 let base: string;
-const services: ServiceProcess[] = [];
+const services: Service[] = [];
 
 const serviceEnv = () => {
   const dir = clusterDir();
@@ -59,7 +60,7 @@ const post = (url: string, path: string, body: unknown) => fetch(`${url}${path}`
 });
 
 /** The lines of a service's log about one task (pino JSON, one per transition). */
-function taskLines(svc: ServiceProcess, id: string): { reason: string; instance: string }[] {
+function taskLines(svc: Service, id: string): { reason: string; instance: string }[] {
   return svc.output().split('\n').filter((l) => l.includes(`"id":"${id}"`)).map((l) => {
     const j = JSON.parse(l) as { task: { reason: string }; instance: string };
     return { reason: j.task.reason, instance: j.instance };
@@ -71,9 +72,9 @@ describe('a stalled task runner is fenced, not its replica', () => {
     // 256 GiB without object map: the removal walks 65,536 objects (seconds)
     await rbdCli('create', '--size', '256G', '--image-feature', 'layering', `${pool.name}/big`);
     const imageId = (JSON.parse(await rbdCli('info', '--format', 'json', `${pool.name}/big`)) as { id: string }).id;
-    const a = await startService(serviceEnv());
+    const a = await startService(serviceEnv(), { entry: 'dist', readyTimeoutMs: 30_000 });
     services.push(a);
-    const b = await startService(serviceEnv());
+    const b = await startService(serviceEnv(), { entry: 'dist', readyTimeoutMs: 30_000 });
     services.push(b);
     // images for A to serve afterwards
     for (let i = 0; i < 4; i++) {

@@ -5,13 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { testApp, type TestApp } from '../helpers/app.js';
 import { clusterDir, connect, makePool } from '../helpers/cluster.js';
-import { startService, type ServiceProcess } from '../helpers/service.js';
-import { monitorId, objectsOf, rbdCli, waitTask, type TaskJson } from '../helpers/tasks.js';
+import { startService, type Service } from '../helpers/service.js';
+import { objectsOf, rbdCli } from '../helpers/cli.js';
+import { monitorId, waitTask, type TaskJson } from '../helpers/wait-task.js';
 
 let admin: CephConnection;
 let pool: { name: string; remove: () => Promise<void> };
 let base: string;
-const services: ServiceProcess[] = [];
+const services: Service[] = [];
 const apps: TestApp[] = [];
 
 const serviceEnv = () => {
@@ -56,7 +57,7 @@ describe('a service killed mid-task', () => {
     await rbdCli('create', '--size', '256G', '--image-feature', 'layering', `${pool.name}/big`);
     const info = await rbdCli('info', '--format', 'json', `${pool.name}/big`);
     const imageId = (JSON.parse(info) as { id: string }).id;
-    const svc = await startService(serviceEnv());
+    const svc = await startService(serviceEnv(), { entry: 'dist', readyTimeoutMs: 30_000 });
     services.push(svc);
     const d = await fetch(`${svc.url}${base}/images/big`, { method: 'DELETE' });
     expect(d.status).toBe(204);
@@ -88,7 +89,7 @@ describe('a service killed mid-task', () => {
 
   it('SIGTERM while a task runs: the lease is released and another instance takes it over at once', async () => {
     await rbdCli('create', '--size', '256G', '--image-feature', 'layering', `${pool.name}/big2`);
-    const svc = await startService(serviceEnv());
+    const svc = await startService(serviceEnv(), { entry: 'dist', readyTimeoutMs: 30_000 });
     services.push(svc);
     const d = await fetch(`${svc.url}${base}/images/big2`, { method: 'DELETE' });
     expect(d.status).toBe(204);

@@ -1,27 +1,22 @@
 // Figures for docs/tasks.md, measured on the test cluster (printed): DELETE of a 1 GiB image through the trash
 // (target p50 ≤ 20 ms), 202 → running for a task when the runner is idle (target ≤ 1 s), 202 → done for the
 // purge of a 1 GiB image whose every object is written.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
-import { testApp, json, type TestApp } from '../helpers/app.js';
-import { connect, makePool } from '../helpers/cluster.js';
-import { monitorId, objectsOf, rbdCli, waitTask } from '../helpers/tasks.js';
+import { json, type TestApp } from '../helpers/app.js';
+import { objectsOf, rbdCli } from '../helpers/cli.js';
+import { monitorId, waitTask } from '../helpers/wait-task.js';
 
+const it = usePoolApp({ prefix: 'tlat', key: 'rbdapi' });
 let t: TestApp;
 let admin: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 let base: string;
 
-beforeAll(async () => {
-  admin = await connect('admin');
-  pool = await makePool(admin, 'tlat');
-  t = await testApp('rbdapi');
+it.beforeAll(({ pool: p, replicas, conn: c }) => {
+  pool = p; [t] = replicas as [TestApp]; admin = c;
   base = `/api/v1/pools/${pool.name}`;
-});
-afterAll(async () => {
-  await t.close();
-  await pool.remove();
-  await admin.close();
 });
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;

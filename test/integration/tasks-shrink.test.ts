@@ -4,27 +4,22 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
-import { testApp, type TestApp } from '../helpers/app.js';
-import { connect, makePool } from '../helpers/cluster.js';
-import { rbdCli, waitTask } from '../helpers/tasks.js';
+import { type TestApp } from '../helpers/app.js';
+import { rbdCli } from '../helpers/cli.js';
+import { waitTask } from '../helpers/wait-task.js';
 
+const it = usePoolApp({ prefix: 'tshrink', key: 'rbdapi' });
 let t: TestApp;
 let admin: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 const MiB = 1024 ** 2;
 const tmp = mkdtempSync(join(tmpdir(), 'rbdapi-shrink-'));
 
-beforeAll(async () => {
-  admin = await connect('admin');
-  pool = await makePool(admin, 'tshrink');
-  t = await testApp('rbdapi');
-});
-afterAll(async () => {
-  await t.close();
-  await pool.remove();
-  await admin.close();
+it.beforeAll(({ pool: p, replicas, conn: c }) => {
+  pool = p; [t] = replicas as [TestApp]; admin = c;
 });
 
 describe('image.shrink task', () => {

@@ -5,34 +5,27 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
 import { testApp, json, type TestApp } from '../helpers/app.js';
-import { connect, makePool } from '../helpers/cluster.js';
-import { monitorId, objectsOf, rbdCli, waitTask } from '../helpers/tasks.js';
+import { objectsOf, rbdCli } from '../helpers/cli.js';
+import { monitorId, waitTask } from '../helpers/wait-task.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { lockLease, unlockLease } from '../../src/ceph/task-store.js';
 
+const it = usePoolApp({ prefix: 'tasks', key: 'rbdapi', replicas: 2 });
 let t: TestApp;
 let t2: TestApp;
 let admin: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 let base: string;
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
 const tmp = mkdtempSync(join(tmpdir(), 'rbdapi-tasks-'));
 
-beforeAll(async () => {
-  admin = await connect('admin');
-  pool = await makePool(admin, 'tasks');
-  t = await testApp('rbdapi');
-  t2 = await testApp('rbdapi');
+it.beforeAll(({ pool: p, replicas, conn: c }) => {
+  pool = p; [t, t2] = replicas as [TestApp, TestApp]; admin = c;
   base = `/api/v1/pools/${pool.name}`;
-});
-afterAll(async () => {
-  await t?.close();
-  await t2?.close();
-  await pool.remove();
-  await admin.close();
 });
 
 async function createImage(name: string, size: number | string = '1GiB', features?: string[]): Promise<string> {
@@ -323,7 +316,6 @@ describe('task errors and cancel', () => {
     await t.app.inject({ method: 'DELETE', url: `/api/v1/tasks/${again.json().id}` });
   });
 });
-
 
 void GiB;
 

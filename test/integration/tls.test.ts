@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { httpsOptions, loadTls, TlsReloader } from '../../src/http/tls.js';
 import { serviceEnv } from '../helpers/cluster.js';
-import { startExpectingExit, startFromSource, type SourceService } from '../helpers/service-src.js';
+import { startExpectingExit, startService, type Service } from '../helpers/service.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tls-test-'));
 const f = (name: string) => join(dir, name);
@@ -118,14 +118,14 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('the service over HTTPS (process, Secret-style certificate directory)', () => {
-  let svc: SourceService | undefined;
+  let svc: Service | undefined;
   let secret: SecretDir;
   const ca = () => readFileSync(f('ca.crt'));
 
   beforeAll(async () => {
     secret = new SecretDir(f('secret'));
     secret.write({ 'tls.crt': readFileSync(f('server1.crt')), 'tls.key': readFileSync(f('server1.key')) });
-    svc = await startFromSource({ ...cephEnv(), TLS_CERT_FILE: secret.cert, TLS_KEY_FILE: secret.key, REQUIRE_TLS: 'true', TLS_RELOAD_INTERVAL_MS: '60000' }, { ca: ca() });
+    svc = await startService({ ...cephEnv(), TLS_CERT_FILE: secret.cert, TLS_KEY_FILE: secret.key, REQUIRE_TLS: 'true', TLS_RELOAD_INTERVAL_MS: '60000' }, { ca: ca() });
   }, 90_000);
   afterAll(async () => { await svc?.stop(); });
 
@@ -195,9 +195,9 @@ describe('the service over HTTPS (process, Secret-style certificate directory)',
 });
 
 describe('client certificates (TLS_CA_FILE)', () => {
-  let svc: SourceService | undefined;
+  let svc: Service | undefined;
   beforeAll(async () => {
-    svc = await startFromSource({ ...cephEnv(), TLS_CERT_FILE: f('server1.crt'), TLS_KEY_FILE: f('server1.key'), TLS_CA_FILE: f('clientca.crt') }, { ca: readFileSync(f('ca.crt')) });
+    svc = await startService({ ...cephEnv(), TLS_CERT_FILE: f('server1.crt'), TLS_KEY_FILE: f('server1.key'), TLS_CA_FILE: f('clientca.crt') }, { ca: readFileSync(f('ca.crt')) });
   }, 90_000);
   afterAll(async () => { await svc?.stop(); });
 

@@ -1,27 +1,23 @@
 // /pools/{pool}[/namespaces/{ns}]/trash on the real cluster with the least-privilege key: list and paging,
 // get, restore (errors), remove (deferred/force), purge (what is due goes, the rest stays, snapshots skipped),
 // namespaces, and the trash of a pool that is deleted.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { testApp, json, type TestApp } from '../helpers/app.js';
-import { connect, makePool } from '../helpers/cluster.js';
-import { objectsOf, rbdCli, waitTask } from '../helpers/tasks.js';
+import { makePool } from '../helpers/cluster.js';
+import { objectsOf, rbdCli } from '../helpers/cli.js';
+import { waitTask } from '../helpers/wait-task.js';
 
+const it = usePoolApp({ prefix: 'trash', key: 'rbdapi' });
 let t: TestApp;
 let admin: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 let base: string;
 
-beforeAll(async () => {
-  admin = await connect('admin');
-  pool = await makePool(admin, 'trash');
-  t = await testApp('rbdapi');
+it.beforeAll(({ pool: p, replicas, conn: c }) => {
+  pool = p; [t] = replicas as [TestApp]; admin = c;
   base = `/api/v1/pools/${pool.name}`;
-});
-afterAll(async () => {
-  await t.close();
-  await pool.remove();
-  await admin.close();
 });
 
 async function imageId(spec: string): Promise<string> {

@@ -1,21 +1,15 @@
 // GET …/usage equals `rbd du --format json`, row for row, on images with and without fast-diff, with snapshots,
 // in a namespace; a scan past timeoutMs is 504 USAGE_TIMEOUT.
-import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CephConnection } from '../../src/ceph/connection.js';
-import { json, testApp, type TestApp } from '../helpers/app.js';
-import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+import { describe, expect } from 'vitest';
+import { usePoolApp, type TestPool } from '../fixtures.js';
+import { json, type TestApp } from '../helpers/app.js';
+import { rbdSync as rbd } from '../helpers/cli.js';
 
+const it = usePoolApp({ prefix: 'usage', key: 'rbdapi' });
 let t: TestApp;
-let conn: CephConnection;
-let pool: { name: string; remove: () => Promise<void> };
+let pool: TestPool;
 let base: string;
 
-function rbd(...args: string[]): string {
-  const dir = clusterDir();
-  return execFileSync('rbd', ['-c', `${dir}/ceph.conf`, '--id', 'admin', '--keyring', `${dir}/ceph.client.admin.keyring`, ...args],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
 const write = (spec: string, total: string, pattern = 'rand', size = '4K') =>
   rbd('bench', '--io-type', 'write', '--io-size', size, '--io-total', total, '--io-pattern', pattern, spec);
 
@@ -38,17 +32,9 @@ function expectSameAsDu(body: { provisionedBytes: number; usedBytes: number; tot
   expect(body.totalUsedBytes).toBe(rows.reduce((a, r) => a + r.used_size, 0));
 }
 
-beforeAll(async () => {
-  conn = await connect('admin');
-  pool = await makePool(conn, 'usage');
-  t = await testApp('rbdapi');
+it.beforeAll(({ pool: p, replicas }) => {
+  pool = p; [t] = replicas as [TestApp];
   base = `/api/v1/pools/${pool.name}/images`;
-});
-
-afterAll(async () => {
-  await t?.close();
-  await pool?.remove();
-  await conn?.close();
 });
 
 describe('usage', () => {
