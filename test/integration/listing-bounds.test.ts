@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { METADATA_MAX_BYTES, METADATA_MAX_KEYS } from '../../src/ceph/metadata.js';
-import { omapSet } from '../../src/ceph/task-store.js';
+import { omapSet } from '../../src/ceph/tasks/omap.js';
 import { PAGE_BYTES } from '../../src/http/page-bytes.js';
 import { json, testApp, type TestApp } from '../helpers/app.js';
 import { clusterDir, connect, makePool } from '../helpers/cluster.js';

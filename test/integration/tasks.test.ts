@@ -10,7 +10,7 @@ import { testApp, json, type TestApp } from '../helpers/app.js';
 import { connect, makePool } from '../helpers/cluster.js';
 import { monitorId, objectsOf, rbdCli, waitTask } from '../helpers/tasks.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
-import { lockLease, unlockLease } from '../../src/ceph/task-store.js';
+import { lockLease, unlockLease } from '../../src/ceph/tasks/store.js';
 
 let t: TestApp;
 let t2: TestApp;
