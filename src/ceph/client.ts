@@ -10,9 +10,10 @@ import type { Handle } from './handle.js';
 import { Images } from './images.js';
 import { mutationLocks, type MutationLockSettings } from './image-lock.js';
 import { Pools } from './pools.js';
-import { registerTaskHandlers } from './task-handlers.js';
-import { RunnerClients } from './runner-clients.js';
-import { TaskEngine, type TaskEngineOptions } from './tasks.js';
+import { registerTaskHandlers } from './tasks/handlers.js';
+import { RunnerClients } from './tasks/runner-clients.js';
+import { TaskEngine } from './tasks/engine.js';
+import type { TaskEngineOptions } from './tasks/types.js';
 import { Trash } from './trash.js';
 
 export type ClientState = 'connecting' | 'connected' | 'disconnected' | 'closed';
@@ -23,7 +24,7 @@ export interface ClientOptions extends ConnectOptions {
   /** first and largest pause between reconnect attempts, ms */
   backoffMinMs?: number;
   backoffMaxMs?: number;
-  /** the task engine's settings (default: from TASK_* environment variables, see tasks.ts) */
+  /** the task engine's settings (default: from TASK_* environment variables, see tasks/types.ts) */
   tasks?: Partial<TaskEngineOptions>;
   /** the per-image mutation lock's lease and wait (image-lock.ts) */
   locks?: Partial<MutationLockSettings>;
@@ -36,10 +37,10 @@ export interface ClientEvents {
 export class CephClient implements CephSession {
   readonly pools: Pools;
   readonly images: Images;
-  /** durable long operations (src/ceph/tasks.ts); runs tasks while connected */
+  /** durable long operations (src/ceph/tasks/engine.ts); runs tasks while connected */
   readonly tasks: TaskEngine;
   readonly trash: Trash;
-  /** the task runs' own librados clients: a takeover's fencing never reaches this client (runner-clients.ts) */
+  /** the task runs' own librados clients: a takeover's fencing never reaches this client (tasks/runner-clients.ts) */
   readonly runnerClients: RunnerClients;
   #conn: CephConnection | undefined;
   #state: ClientState = 'disconnected';
@@ -58,7 +59,7 @@ export class CephClient implements CephSession {
     this.runnerClients = new RunnerClients(opts);
     this.tasks = new TaskEngine(this, opts.tasks, this.runnerClients);
     this.trash = new Trash(this, this.tasks);
-    registerTaskHandlers(this.tasks, this.trash); // every action, before any task runs (task-handlers.ts)
+    registerTaskHandlers(this.tasks, this.trash); // every action, before any task runs (tasks/handlers.ts)
     this.#backoff = opts.backoffMinMs ?? 500;
   }
 

@@ -14,7 +14,8 @@ import { holdTaskImage } from './image-lock.js';
 import { CephError } from './errors.js';
 import { DISABLE_ONLY_FEATURES, FEATURE_BITS, featureNames, MUTABLE_FEATURES, type FeatureName } from './features.js';
 import { withOpenImage } from './open-image.js';
-import { TaskFailure, type TaskEngine } from './tasks.js';
+import type { TaskEngine } from './tasks/engine.js';
+import { TaskFailure } from './tasks/types.js';
 
 /** The order librbd accepts: disable dependents first, enable prerequisites first (as the Ceph Dashboard does). */
 const DISABLE_ORDER: readonly FeatureName[] = ['fast-diff', 'object-map', 'journaling', 'exclusive-lock', 'deep-flatten'];

@@ -10,7 +10,8 @@ import { native, nativeChecked, nativeLong } from './call.js';
 import { poolSpec } from './connection.js';
 import { holdTaskImage } from './image-lock.js';
 import { CephError } from './errors.js';
-import { TaskFailure, type TaskContext, type TaskEngine } from './tasks.js';
+import type { TaskEngine } from './tasks/engine.js';
+import { TaskFailure, type TaskContext } from './tasks/types.js';
 
 export interface ShrinkParams { size: number }
 

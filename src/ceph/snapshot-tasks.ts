@@ -1,4 +1,4 @@
-// The long operations of snapshots and clones, as tasks of the task engine (tasks.ts):
+// The long operations of snapshots and clones, as tasks of the task engine (tasks/engine.ts):
 //   snapshot.rollback  target {pool, namespace, image, snapshot}: rewrite the image as it was at the snapshot.
 //                      Refused (IMAGE_IN_USE) while a client has the image open: librbd itself only refuses a
 //                      client holding the exclusive lock, and rolling back under a mounted filesystem corrupts it.
@@ -22,7 +22,8 @@ import { CephError, check } from './errors.js';
 import { poolSpec as specText } from './connection.js';
 import { holdTaskImage } from './image-lock.js';
 import { listWatchers } from './images.js';
-import { TaskFailure, type TaskContext, type TaskEngine, type TaskSession } from './tasks.js';
+import type { TaskEngine } from './tasks/engine.js';
+import { TaskFailure, type TaskContext, type TaskSession } from './tasks/types.js';
 
 export const ROLLBACK_ACTION = 'snapshot.rollback';
 export const FLATTEN_ACTION = 'image.flatten';

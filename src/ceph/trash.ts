@@ -12,7 +12,8 @@ import { CephError, isCephError } from './errors.js';
 import { imageKey, mutationLocks, trashKey } from './image-lock.js';
 import { readImageId } from './image-directory.js';
 import { directoryName } from './pool-guard.js';
-import { TaskFailure, type TaskContext, type TaskEngine, type TaskRecord } from './tasks.js';
+import type { TaskEngine } from './tasks/engine.js';
+import { TaskFailure, type TaskContext, type TaskRecord } from './tasks/types.js';
 
 export type TrashSource = 'user' | 'mirroring' | 'migration' | 'removing' | 'user_parent';
 const SOURCES: Record<number, TrashSource> = {
@@ -71,7 +72,7 @@ interface RemoveParams { id: string; force?: boolean }
 export class Trash {
   constructor(private readonly session: CephSession, private readonly tasks: TaskEngine) {}
 
-  /** The handlers of image.remove, trash.remove and trash.purge (task-handlers.ts registers them). */
+  /** The handlers of image.remove, trash.remove and trash.purge (tasks/handlers.ts registers them). */
   registerHandlers(tasks: TaskEngine): void {
     const remove = (action: string) => ({
       action,

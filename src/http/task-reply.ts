@@ -1,7 +1,7 @@
 // How a task looks over HTTP, and the answer every route that starts a long operation gives:
 // 202 Accepted, `Location: /api/v1/tasks/{id}` and the task.
 import type { FastifyReply } from 'fastify';
-import type { TaskRecord } from '../ceph/tasks.js';
+import type { TaskRecord } from '../ceph/tasks/types.js';
 import { ERROR_CODES, problemType, type ErrorCode } from './errors.js';
 import { API_PREFIX } from './paths.js';
 

@@ -9,7 +9,7 @@ import { describe, expect } from 'vitest';
 import { usePoolApp, type TestPool } from '../fixtures.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { METADATA_MAX_BYTES, METADATA_MAX_KEYS } from '../../src/ceph/metadata.js';
-import { omapSet } from '../../src/ceph/task-store.js';
+import { omapSet } from '../../src/ceph/tasks/omap.js';
 import { PAGE_BYTES } from '../../src/http/page-bytes.js';
 import { json, type TestApp } from '../helpers/app.js';
 import { clusterDir } from '../helpers/cluster.js';

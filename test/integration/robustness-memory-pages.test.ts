@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CephConnection } from '../../src/ceph/connection.js';
-import { omapSet } from '../../src/ceph/task-store.js';
+import { omapSet } from '../../src/ceph/tasks/omap.js';
 import { connect, makePool, serviceEnv } from '../helpers/cluster.js';
 import { startService, type Service } from '../helpers/service.js';
 

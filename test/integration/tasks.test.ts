@@ -11,7 +11,7 @@ import { testApp, json, type TestApp } from '../helpers/app.js';
 import { objectsOf, rbdCli } from '../helpers/cli.js';
 import { monitorId, waitTask } from '../helpers/wait-task.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
-import { lockLease, unlockLease } from '../../src/ceph/task-store.js';
+import { lockLease, unlockLease } from '../../src/ceph/tasks/store.js';
 
 const it = usePoolApp({ prefix: 'tasks', key: 'rbdapi', replicas: 2 });
 let t: TestApp;

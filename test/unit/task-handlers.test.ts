@@ -1,4 +1,4 @@
-// One list of task handlers (src/ceph/task-handlers.ts), registered by the Ceph client itself: a client that no
+// One list of task handlers (src/ceph/tasks/handlers.ts), registered by the Ceph client itself: a client that no
 // HTTP route has touched can run every action a task record may name (a replica built without the snapshot or
 // clone routes once backed rollbacks and flattens off as unknown actions).
 import { describe, expect, it } from 'vitest';

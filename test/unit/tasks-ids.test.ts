@@ -1,6 +1,6 @@
 // Pure parts of the task engine and the trash routes: ids, index keys (newest first), keepFor durations.
 import { describe, expect, it } from 'vitest';
-import { idOfKey, indexKey, isIndexKey, newTaskId, parseTaskId } from '../../src/ceph/task-store.js';
+import { idOfKey, indexKey, isIndexKey, newTaskId, parseTaskId } from '../../src/ceph/tasks/store.js';
 import { parseDuration } from '../../src/http/duration.js';
 
 describe('task ids and index keys', () => {

@@ -176,7 +176,7 @@ export function auditLine(req: FastifyRequest, reply: FastifyReply): AuditReques
 
 // ---- task transitions ----
 
-/** The part of the task engine (src/ceph/tasks.ts) the audit trail uses. */
+/** The part of the task engine (src/ceph/tasks/engine.ts) the audit trail uses. */
 export interface AuditableTask {
   id: string;
   action: string;
@@ -188,7 +188,7 @@ export interface AuditableTask {
   startedAt?: string;
   finishedAt?: string;
 }
-/** One transition as the task engine reports it (src/ceph/tasks.ts TaskTransition). */
+/** One transition as the task engine reports it (src/ceph/tasks/types.ts TaskTransition). */
 export interface AuditableTransition {
   task: AuditableTask;
   from?: string | undefined;
@@ -233,7 +233,7 @@ export function auditTasks(audit: Logger, source: TransitionSource): () => void 
   return typeof off === 'function' ? off : () => {};
 }
 
-/** The task engine of the Ceph client, when there is one (src/ceph/tasks.ts). */
+/** The task engine of the Ceph client, when there is one (src/ceph/tasks/engine.ts). */
 function taskSource(app: FastifyInstance): TransitionSource | undefined {
   const tasks = (app.ceph as unknown as { tasks?: Partial<TransitionSource> }).tasks;
   return tasks && typeof tasks.onTransition === 'function' ? (tasks as TransitionSource) : undefined;

@@ -1,17 +1,17 @@
-// /api/v1/tasks: durable long operations (src/ceph/tasks.ts). Read through any replica: the state is in RADOS.
+// /api/v1/tasks: durable long operations (src/ceph/tasks/). Read through any replica: the state is in RADOS.
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isCephError } from '../../ceph/errors.js';
 import {
   isFinished, TaskFailure, TaskFinishedError, TaskNotCancellableError, TaskNotFoundError, type TaskRecord,
-} from '../../ceph/tasks.js';
+} from '../../ceph/tasks/types.js';
 import { allows, seesPool } from '../auth.js';
 import { ApiError, toApiError } from '../errors.js';
 import { problems } from '../schemas/common.js';
 import { TASK_ID_PATTERN, taskIdParams, taskListQuery, taskListSchema, taskSchema } from '../schemas/tasks.js';
 import { taskView } from '../task-reply.js';
-import { indexKey } from '../../ceph/task-store.js';
+import { indexKey } from '../../ceph/tasks/store.js';
 import { fittingItems, PAGE_BYTES } from '../page-bytes.js';
 import { listingLimiter } from '../scan-limit.js';
 

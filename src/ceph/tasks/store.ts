@@ -7,48 +7,18 @@
 //   rbdapi_tasks.active   omap of the tasks not finished yet (queued, running), oldest first: key <id>, value
 //                         {"ns": namespace}; what runners scan
 //   rbdapi_tasks.finished omap of finished tasks by end time, oldest first: what retention (TASK_RETENTION_DAYS) trims
+//
+// Besides the record I/O, this file keeps the three omap indexes in step with a record: a new task enters the
+// index and the active list; an ended one stays in the index with its final state, leaves the active list and
+// enters the finished list, from which retention trims it.
 import { randomBytes } from 'node:crypto';
-import { E } from '../native/errno.js';
-import { LIBRADOS_CMPXATTR_OP_EQ, LIBRADOS_LOCK_FLAG_MAY_RENEW, radosObject as R, timeval } from '../native/rados-object.js';
-import { drainOmap, radosOmap, stringArray, type OmapPair } from '../native/rados-omap.js';
-import type { Pointer } from '../native/types.js';
-import { native } from './call.js';
-import { CephError } from './errors.js';
-
-export type TaskState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-export const TASK_STATES: readonly TaskState[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
-export const isFinished = (s: TaskState): boolean => s === 'succeeded' || s === 'failed' || s === 'cancelled';
-
-export interface TaskTarget { pool: string; namespace: string; image: string; imageId?: string; snapshot?: string }
-export interface TaskError { code: string; detail: string; errno?: string }
-export interface TaskRecord {
-  id: string;
-  action: string;
-  target: TaskTarget;
-  state: TaskState;
-  progress: number;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-  error?: TaskError;
-  params?: Record<string, unknown>;
-  result?: Record<string, unknown>;
-  /** a cancel was asked for while the task ran; the runner stops at its next step */
-  cancelRequested?: boolean;
-  /** runs started: 1 = first run; more = a replica took it over after its runner died and ran it again */
-  attempts?: number;
-}
-
-/** The record as stored: the public fields plus the version and the runner's bookkeeping. */
-export interface StoredTask extends TaskRecord {
-  v: number;
-  /** the instance running it (host:pid:random) */
-  runner?: string;
-  /** its librados client address: blocklisted by the replica that takes the task over (fencing) */
-  runnerAddr?: string;
-  /** a handler with a commit point: 'pending' (a cancel is accepted at once) or 'passed' (refused) */
-  commit?: 'pending' | 'passed';
-}
+import { E } from '../../native/errno.js';
+import { LIBRADOS_CMPXATTR_OP_EQ, LIBRADOS_LOCK_FLAG_MAY_RENEW, radosObject as R, timeval } from '../../native/rados-object.js';
+import type { Pointer } from '../../native/types.js';
+import { native } from '../call.js';
+import { CephError } from '../errors.js';
+import { omapPage, omapRemove, omapSet } from './omap.js';
+import { isFinished, type StoredTask, type TaskListOptions, type TaskRecord, type TaskState } from './types.js';
 
 export const RECORD_PREFIX = 'rbdapi_task.';
 export const INDEX_OBJECT = 'rbdapi_tasks';
@@ -151,59 +121,6 @@ export async function removeRecord(io: Pointer, id: string): Promise<void> {
   if (rc < 0 && rc !== -E.ENOENT) throw new CephError('rados_remove', rc, recordOid(id));
 }
 
-export async function omapSet(io: Pointer, oid: string, pairs: readonly OmapPair[]): Promise<void> {
-  if (pairs.length === 0) return;
-  const k = stringArray(pairs.map((p) => p.key));
-  const v = stringArray(pairs.map((p) => p.value));
-  const op = R.createWriteOp();
-  try {
-    radosOmap.writeOpOmapSet2(op, k.ptrs, v.ptrs, k.lens, v.lens, pairs.length);
-    const rc = await native<number>('rados_write_op_operate', R.writeOpOperate, op, io, oid, null, 0);
-    if (rc < 0) throw new CephError('rados_write_op_operate', rc, oid);
-  } finally {
-    R.releaseWriteOp(op);
-  }
-}
-
-export async function omapRemove(io: Pointer, oid: string, keys: readonly string[]): Promise<void> {
-  if (keys.length === 0) return;
-  const k = stringArray(keys);
-  const op = R.createWriteOp();
-  try {
-    R.writeOpAssertExists(op);
-    radosOmap.writeOpOmapRmKeys2(op, k.ptrs, k.lens, keys.length);
-    const rc = await native<number>('rados_write_op_operate', R.writeOpOperate, op, io, oid, null, 0);
-    if (rc < 0 && rc !== -E.ENOENT) throw new CephError('rados_write_op_operate', rc, oid);
-  } finally {
-    R.releaseWriteOp(op);
-  }
-}
-
-/** Up to `max` entries after `startAfter` (key order); a missing object has none. */
-export async function omapPage(io: Pointer, oid: string, startAfter: string, max: number): Promise<{ entries: OmapPair[]; more: boolean }> {
-  const op = R.createReadOp();
-  const iter = Buffer.alloc(8), more = Buffer.alloc(1), prval = Buffer.alloc(4);
-  try {
-    radosOmap.readOpOmapGetVals2(op, startAfter, '', max, iter, more, prval);
-    const rc = await native<number>('rados_read_op_operate', R.readOpOperate, op, io, oid, 0);
-    const iterPtr = iter.readBigUInt64LE(0);
-    // a failed read (ENOENT, or ETIMEDOUT with an OSD gone) never filled the iterator: walking it reads
-    // uninitialised memory (SIGSEGV in rados_omap_get_next2, seen with a killed OSD); only free it
-    if (rc === -E.ENOENT) {
-      if (iterPtr) radosOmap.omapGetEnd(iterPtr);
-      return { entries: [], more: false };
-    }
-    if (rc < 0) {
-      if (iterPtr) radosOmap.omapGetEnd(iterPtr);
-      throw new CephError('rados_read_op_operate', rc, oid);
-    }
-    return { entries: drainOmap(iterPtr), more: more[0] !== 0 };
-  } finally {
-    R.releaseReadOp(op);
-    void [iter, more, prval];
-  }
-}
-
 /**
  * Take (or, with renew, extend) the runner's lease on a task record. 0 = ours; -EBUSY = another runner holds
  * it; -EEXIST = we hold it already. (Locking a missing object creates it empty: readRecord treats that as none.)
@@ -230,4 +147,104 @@ export async function removeIfEmpty(io: Pointer, id: string): Promise<void> {
 export function publicView(s: StoredTask): TaskRecord {
   const { v: _v, runner: _r, runnerAddr: _a, commit: _c, ...rest } = s;
   return rest;
+}
+
+export const nowIso = (): string => new Date().toISOString();
+
+// ------------------------------------------------------------------------------------------------ the indexes
+
+function indexValue(t: StoredTask): string {
+  return JSON.stringify({ s: t.state, a: t.action, ns: t.target.namespace });
+}
+
+/** Write the task's entry in the main index (its current state). */
+export function setIndexEntry(p: Pointer, t: StoredTask): Promise<void> {
+  return omapSet(p, INDEX_OBJECT, [{ key: indexKey(t.id), value: indexValue(t) }]);
+}
+
+/** A new task: its record, then its entries in the index and the active list (all undone if one fails). */
+export async function addTask(p: Pointer, task: StoredTask): Promise<void> {
+  await createRecord(p, task);
+  try {
+    await Promise.all([
+      setIndexEntry(p, task),
+      omapSet(p, ACTIVE_OBJECT, [{ key: task.id, value: JSON.stringify({ ns: task.target.namespace }) }]),
+    ]);
+  } catch (e) {
+    await removeIndexEntries(p, task).catch(() => undefined);
+    await removeRecord(p, task.id).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Update the main index's state and (when finished) drop the task from the active list. */
+export async function removeIndexEntries(p: Pointer, t: StoredTask, keepInIndex = false): Promise<void> {
+  const ended = t.finishedAt ? Date.parse(t.finishedAt) : NaN;
+  await Promise.all([
+    keepInIndex ? setIndexEntry(p, t) : omapRemove(p, INDEX_OBJECT, [indexKey(t.id)]),
+    isFinished(t.state) || !keepInIndex ? omapRemove(p, ACTIVE_OBJECT, [t.id]) : Promise.resolve(),
+    keepInIndex && isFinished(t.state) && Number.isFinite(ended)
+      ? omapSet(p, FINISHED_OBJECT, [{ key: `${String(ended).padStart(13, '0')}.${t.id}`, value: '' }]) : Promise.resolve(),
+  ]);
+}
+
+/**
+ * End a task (compare-and-swap on the latest version), then update both indexes; `ended` hears of it. Only
+ * the run that wrote `from` may end it: 'lost' (nothing written) when the record names another runner or
+ * attempt (a takeover).
+ */
+export async function finishRecord(p: Pointer, from: StoredTask, state: TaskState, patch: Partial<StoredTask>,
+  ended: (next: StoredTask, was: TaskState) => void): Promise<StoredTask | 'lost'> {
+  let rec = from;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const fresh = await readRecord(p, rec.id);
+    if (!fresh) return rec;
+    if (isFinished(fresh.state)) return fresh;
+    if (fresh.runner !== from.runner || fresh.attempts !== from.attempts) return 'lost';
+    const next: StoredTask = { ...fresh, ...patch, v: fresh.v + 1, state, finishedAt: nowIso() };
+    if (state !== 'failed') delete next.error;
+    // a cancel that did not take effect is not kept on a task that succeeded or failed
+    if (state !== 'cancelled') delete next.cancelRequested;
+    if (await casRecord(p, next)) {
+      await removeIndexEntries(p, next, true).catch(() => undefined);
+      ended(next, fresh.state);
+      return next;
+    }
+    rec = fresh;
+  }
+  throw new CephError('task_finish', -E.EAGAIN, rec.id);
+}
+
+/** Remove the records and index entries of tasks that ended before `before` (ms); at most `max`. */
+export async function trimFinished(p: Pointer, before: number, max: number): Promise<number> {
+  const { entries } = await omapPage(p, FINISHED_OBJECT, '', max);
+  const old = entries.filter((e) => Number(e.key.slice(0, 13)) < before);
+  if (old.length === 0) return 0;
+  const ids = old.map((e) => e.key.slice(14)).filter((id) => parseTaskId(id) !== undefined);
+  await Promise.all(ids.map((id) => removeRecord(p, id)));
+  await omapRemove(p, INDEX_OBJECT, ids.map(indexKey));
+  await omapRemove(p, FINISHED_OBJECT, old.map((e) => e.key));
+  return old.length;
+}
+
+/** One pool's index keys after the cursor that pass the listing's filters: up to limit + 1 (more), newest first. */
+export async function indexPage(p: Pointer, pool: string, o: TaskListOptions): Promise<{ keys: { key: string; pool: string }[]; more: boolean }> {
+  const keys: { key: string; pool: string }[] = [];
+  let after = o.cursor ?? '';
+  // scan at most 50,000 index entries per request (a state filter over a long history)
+  for (let pages = 0; pages < 50; pages++) {
+    const { entries, more } = await omapPage(p, INDEX_OBJECT, after, 1000);
+    for (const e of entries) {
+      after = e.key;
+      if (!isIndexKey(e.key)) continue;
+      let v: { s?: string; ns?: string } = {};
+      try { v = JSON.parse(e.value) as typeof v; } catch { /* keep */ }
+      if (o.state !== undefined && v.s !== o.state) continue;
+      if (o.visible && !o.visible(pool, v.ns ?? '')) continue;
+      keys.push({ key: e.key, pool });
+      if (keys.length > o.limit) return { keys, more: true };
+    }
+    if (!more) return { keys, more: false };
+  }
+  return { keys, more: true };
 }

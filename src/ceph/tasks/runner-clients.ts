@@ -1,5 +1,5 @@
 // Task runners' own librados clients. A replica that takes a task over fences the previous runner by
-// blocklisting the librados client address in the task's record (tasks.ts). Were that the replica's only
+// blocklisting the librados client address in the task's record (runner.ts). Were that the replica's only
 // client, every request it serves would fail with it (503 CEPH_UNAVAILABLE: the second probe's N7). So a task
 // runs on a client of its own: a separate rados_t that serves one task at a time and nothing else. A takeover
 // then fences exactly the stalled run; the request-serving client (client.ts) never appears in a task record.
@@ -7,14 +7,14 @@
 // Clients are kept (idle, up to `maxIdle`, closed after `idleMs`) and reused for the next task when their run
 // ended cleanly. A client that saw ESHUTDOWN (blocklisted), whose run lost its lease, or that is closed is
 // never reused: it is shut down (its image handles and I/O contexts go with it) and the next task gets a new one.
-import { E } from '../native/errno.js';
-import { callTrace, type CallTrace } from './call.js';
-import { CephConnection, withDeadline, type ConnectOptions, type MonCommandResult } from './connection.js';
-import { CephError } from './errors.js';
-import type { Handle } from './handle.js';
-import type { Pointer } from '../native/types.js';
+import { E } from '../../native/errno.js';
+import { callTrace, type CallTrace } from '../call.js';
+import { CephConnection, withDeadline, type ConnectOptions, type MonCommandResult } from '../connection.js';
+import { CephError } from '../errors.js';
+import type { Handle } from '../handle.js';
+import type { Pointer } from '../../native/types.js';
 
-/** What a task run does its Ceph work through (tasks.ts): a session, plus withIoctxLong for long calls. */
+/** What a task run does its Ceph work through (runner.ts): a session, plus withIoctxLong for long calls. */
 export interface RunnerSession {
   withCluster<T>(op: string, fn: (cluster: Pointer) => Promise<T>): Promise<T>;
   withIoctx<T>(pool: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T>;

@@ -3,12 +3,12 @@
 // snapshot routes once backed off rollbacks as an unknown action). Each handler does its Ceph work through its
 // run's own client (ctx.session, runner-clients.ts). To add an action: write its handler next to the concept it
 // changes (copy.ts, trash.ts, …) and register it here.
-import { registerImageCopy } from './copy.js';
-import { registerObjectMapRebuild } from './image-features.js';
-import { registerImageShrink } from './image-shrink.js';
-import { registerSnapshotTasks } from './snapshot-tasks.js';
-import type { TaskEngine } from './tasks.js';
-import type { Trash } from './trash.js';
+import { registerImageCopy } from '../copy.js';
+import { registerObjectMapRebuild } from '../image-features.js';
+import { registerImageShrink } from '../image-shrink.js';
+import { registerSnapshotTasks } from '../snapshot-tasks.js';
+import type { TaskEngine } from './engine.js';
+import type { Trash } from '../trash.js';
 
 export function registerTaskHandlers(tasks: TaskEngine, trash: Trash): void {
   trash.registerHandlers(tasks); // image.remove, trash.remove, trash.purge

@@ -1,0 +1,215 @@
+// The task engine: long operations (trash purge, image removal, shrink, flatten, copy, rollback…) run as
+// durable tasks. State lives in RADOS (store.ts), so every replica answers the same for a task and a task
+// outlives the process that started it. Tasks run in the service, not in the mgr's rbd_support queue
+// (docs/tasks.md says why, with measurements).
+//
+// Which file does what (src/ceph/tasks/):
+//   engine.ts        this: the public API (register, submit, get, list, cancel, transitions) and the wiring
+//   types.ts         the record, TaskContext/TaskHandler, TaskFailure, the API's errors, the options
+//   handlers.ts      the one list of handlers (every action), registered by CephClient
+//   scheduler.ts     which task runs next here: the scan, the candidates, round robin by pool spec
+//   runner.ts        one run: lease, fencing of the previous run, the handler, the final state
+//   run-context.ts   what the handler gets (ctx: progress, I/O, session, commit point)
+//   lease-keeper.ts  while it runs: lease renewal, progress writes, cancels and takeovers seen in the record
+//   runner-clients.ts the runs' own librados clients (what a takeover fences)
+//   store.ts         the RADOS objects: records (compare-and-swap), ids, lease, the indexes, retention
+//   omap.ts          the omap primitives the store uses
+//   pool-lookup.ts   the pool of a task id; the pools to scan
+//
+// Cancel: a queued task becomes cancelled at once (compare-and-swap); a running one gets cancelRequested in
+// its record, which its runner sees within a second: the signal aborts and librbd progress callbacks return
+// -ECANCELED. Whether that stops the work is known only when the handler returns (librbd may finish a step
+// anyway), so cancel() waits for the outcome: `cancelled` is the runner's word that the work stopped; a task
+// that ended succeeded/failed meanwhile, or a runner that did not answer within cancelWaitMs, is "too late"
+// (409). One final state, written once by compare-and-swap: an accepted cancel and a success exclude each other.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { E } from '../../native/errno.js';
+import { radosPool } from '../../native/rados-pool.js';
+import { poolSpec, splitPoolSpec } from '../connection.js';
+import { CephError } from '../errors.js';
+import { poolNames, poolOfTask } from './pool-lookup.js';
+import { TaskRunner } from './runner.js';
+import { sharedRunner, type RunnerSource } from './runner-clients.js';
+import { Scheduler } from './scheduler.js';
+import {
+  addTask, casRecord, idOfKey, indexPage, isIndexKey, newTaskId, nowIso, publicView, readRecord, removeIndexEntries, trimFinished,
+} from './store.js';
+import {
+  DEFAULT_TASK_OPTIONS, isFinished, TaskFailure, TaskFinishedError, TaskNotCancellableError, TaskNotFoundError,
+  type StoredTask, type TaskEngineOptions, type TaskError, type TaskHandler, type TaskListOptions, type TaskRecord,
+  type TaskSession, type TaskState, type TaskTarget, type TaskTransition, type TransitionListener,
+} from './types.js';
+
+export class TaskEngine {
+  readonly instance = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  readonly opts: TaskEngineOptions;
+  private readonly handlers = new Map<string, TaskHandler<never>>();
+  private readonly listeners = new Set<TransitionListener>();
+  private describe: (e: unknown) => TaskError = defaultDescribe;
+  private readonly runners: RunnerSource;
+  private readonly scheduler: Scheduler;
+  private readonly runner: TaskRunner;
+
+  /**
+   * `session` serves submit, reads, cancel and the scan; task runs get their clients from `runners` (default:
+   * `session` itself, for tools and tests on one connection — then a takeover fences that whole client).
+   */
+  constructor(private readonly session: TaskSession, opts: Partial<TaskEngineOptions> = {}, runners?: RunnerSource) {
+    this.opts = { ...DEFAULT_TASK_OPTIONS, ...opts };
+    this.runners = runners ?? sharedRunner(session);
+    this.scheduler = new Scheduler(session, this.opts, (c, run) => this.runner.runOne(c, run));
+    this.runner = new TaskRunner({
+      instance: this.instance, opts: this.opts, runners: this.runners, scheduler: this.scheduler,
+      handler: (action) => this.handlers.get(action),
+      emit: (rec, from, to, reason) => this.emit(rec, from, to, reason),
+      describe: (e) => this.describe(e),
+    });
+  }
+
+  register<P>(handler: TaskHandler<P>): void {
+    this.handlers.set(handler.action, handler as unknown as TaskHandler<never>);
+  }
+
+  hasHandler(action: string): boolean { return this.handlers.has(action); }
+
+  /** Subscribe to every transition this instance makes (submit, start, resume, cancel, end); returns an unsubscribe function. */
+  onTransition(listener: TransitionListener): () => void {
+    this.listeners.add(listener);
+    return () => { this.listeners.delete(listener); };
+  }
+
+  /** How errors thrown by handlers become a task's error (the HTTP layer installs its mapping). */
+  describeErrors(fn: (e: unknown) => TaskError): void { this.describe = fn; }
+
+  /** Start scanning for work (idempotent). Called when the client connects. */
+  start(): void {
+    this.scheduler.start(() => this.runners.warm?.());
+  }
+
+  /**
+   * Stop scanning; running tasks are stopped at their next step and handed over (the lease is released
+   * while the record still says running, so another replica takes them over at once).
+   */
+  stop(waitMs = 5000): Promise<void> { return this.scheduler.stop(waitMs); }
+
+  get runningCount(): number { return this.scheduler.running.size; }
+
+  /** Remove the tasks of `pool` that ended more than `olderThanMs` ago (retention; also run by the scan). */
+  trim(pool: string, olderThanMs: number): Promise<number> {
+    return this.session.withIoctx(pool, (io) => io.use('task_trim', (p) => trimFinished(p, Date.now() - olderThanMs, 1000)));
+  }
+
+  /** Queue a task; it starts at once when this instance has a free slot. */
+  async submit(action: string, target: TaskTarget, params?: Record<string, unknown>): Promise<TaskRecord> {
+    if (!this.handlers.has(action)) throw new RangeError(`no task handler for ${action}`);
+    const { pool } = splitPoolSpec(target.pool);
+    const rec = await this.session.withIoctx(pool, (io) => io.use('task_submit', async (p) => {
+      const poolId = Number(radosPool.ioctxGetId(p) as number | bigint);
+      const task: StoredTask = {
+        id: newTaskId(poolId), action, target: { ...target, pool }, state: 'queued', progress: 0, createdAt: nowIso(),
+        ...(params ? { params } : {}), v: 1, attempts: 0,
+      };
+      await addTask(p, task);
+      return task;
+    }));
+    this.emit(rec, undefined, 'queued', 'submitted');
+    this.scheduler.offer({ pool, id: rec.id, spec: poolSpec(pool, target.namespace) });
+    return publicView(rec);
+  }
+
+  /** One task, from RADOS. TaskNotFoundError for an unknown id or a pool that is gone. */
+  async get(id: string): Promise<TaskRecord> {
+    const pool = await poolOfTask(this.session, id);
+    const rec = await this.session.withIoctx(pool, (io) => io.use('task_get', (p) => readRecord(p, id)));
+    if (!rec || rec.id !== id) throw new TaskNotFoundError(id);
+    return publicView(rec);
+  }
+
+  /** Newest first, across the pools asked for; the cursor is the last item's index key. */
+  async list(o: TaskListOptions): Promise<{ items: TaskRecord[]; nextCursor: string | undefined }> {
+    if (o.cursor !== undefined && !isIndexKey(o.cursor)) throw new RangeError('bad cursor');
+    const pools = o.pool !== undefined ? [o.pool] : (await poolNames(this.session)).filter((p) => o.visiblePool?.(p) ?? true);
+    const perPool = await Promise.all(pools.map((pool) => this.listPool(pool, o).catch((e: unknown) => {
+      // a pool named explicitly must exist; others may vanish or be unreadable for this key meanwhile
+      if (o.pool !== undefined) throw e;
+      return { keys: [] as { key: string; pool: string }[], more: false };
+    })));
+    const merged = perPool.flatMap((r) => r.keys).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const page = merged.slice(0, o.limit);
+    const more = merged.length > o.limit || perPool.some((r) => r.more);
+    const records = await Promise.all(page.map(({ key, pool }) =>
+      this.session.withIoctx(pool, (io) => io.use('task_get', (p) => readRecord(p, idOfKey(key)))).catch(() => undefined)));
+    const items = records.filter((r): r is StoredTask => r !== undefined && (o.state === undefined || r.state === o.state)).map(publicView);
+    return { items, nextCursor: more && page.length > 0 ? page[page.length - 1]!.key : undefined };
+  }
+
+  private async listPool(pool: string, o: TaskListOptions): Promise<{ keys: { key: string; pool: string }[]; more: boolean }> {
+    return this.session.withIoctx(pool, (io) => io.use('task_list', (p) => indexPage(p, pool, o)));
+  }
+
+  /**
+   * Cancel. A queued task ends cancelled at once (`wasRunning` false). A running one is asked to stop
+   * (cancelRequested), then this waits for its runner's answer: the task ended `cancelled` (the work stopped:
+   * the cancel took effect). TaskFinishedError when it had already ended, or ended succeeded/failed meanwhile
+   * (`tooLate`: the work could not be stopped any more); TaskNotCancellableError when the runner did not stop
+   * it within cancelWaitMs (a step that cannot be interrupted, or a stalled runner).
+   */
+  async cancel(id: string): Promise<{ task: TaskRecord; wasRunning: boolean }> {
+    const pool = await poolOfTask(this.session, id);
+    const asked = await this.session.withIoctx(pool, (io) => io.use('task_cancel', async (p) => {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const rec = await readRecord(p, id);
+        if (!rec || rec.id !== id) throw new TaskNotFoundError(id);
+        if (isFinished(rec.state)) throw new TaskFinishedError(publicView(rec));
+        // past its commit point: the work can no longer be stopped
+        if (rec.state === 'running' && rec.commit === 'passed') throw new TaskNotCancellableError(publicView(rec), 0);
+        if (rec.state === 'running' && rec.cancelRequested) return rec;
+        const next: StoredTask = rec.state === 'queued'
+          ? { ...rec, v: rec.v + 1, state: 'cancelled', finishedAt: nowIso() }
+          : { ...rec, v: rec.v + 1, cancelRequested: true };
+        if (!(await casRecord(p, next))) continue;
+        if (next.state === 'cancelled') {
+          await removeIndexEntries(p, next, true).catch(() => undefined);
+          this.scheduler.drop(id);
+          this.emit(next, 'queued', 'cancelled', 'cancelled');
+        } else {
+          this.emit(next, 'running', 'running', 'cancel-requested');
+          this.scheduler.running.get(id)?.requestCancel?.();
+        }
+        return next;
+      }
+      throw new CephError('task_cancel', -E.EAGAIN, `task ${id} kept changing`);
+    }));
+    if (asked.state === 'cancelled') return { task: publicView(asked), wasRunning: false };
+    // before its commit point: the runner's commit will find the request and stop (see ctx.commit)
+    if (asked.commit === 'pending') return { task: publicView(asked), wasRunning: true };
+    // the runner's answer: the final state (written once, by compare-and-swap)
+    const started = Date.now();
+    let last = asked;
+    for (let i = 0; Date.now() - started < this.opts.cancelWaitMs; i++) {
+      await sleep(Math.min(100, 20 + i * 10));
+      const rec = await this.session.withIoctx(pool, (io) => io.use('task_get', (p) => readRecord(p, id))).catch(() => undefined);
+      if (!rec) continue;
+      last = rec;
+      if (rec.state === 'cancelled') return { task: publicView(rec), wasRunning: true };
+      if (isFinished(rec.state)) throw new TaskFinishedError(publicView(rec), true);
+    }
+    throw new TaskNotCancellableError(publicView(last), this.opts.cancelWaitMs);
+  }
+
+  private emit(rec: StoredTask, from: TaskState | undefined, to: TaskState, reason: string): void {
+    const t: TaskTransition = { task: publicView(rec), from, to, reason, instance: this.instance };
+    for (const l of this.listeners) {
+      try { l(t); } catch { /* a listener never breaks the engine */ }
+    }
+  }
+}
+
+/** Without the HTTP layer's mapping: the errno name, or the handler's own code. */
+export function defaultDescribe(e: unknown): TaskError {
+  if (e instanceof TaskFailure) return { code: e.code, detail: e.detail, ...(e.errno ? { errno: e.errno } : {}) };
+  if (e instanceof CephError) return { code: `CEPH_${e.code}`, detail: e.message, errno: e.code };
+  return { code: 'INTERNAL_ERROR', detail: e instanceof Error ? e.message : String(e) };
+}
