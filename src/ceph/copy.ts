@@ -11,7 +11,7 @@ import { rbdImage } from '../native/rbd-image.js';
 import { RBD_SNAP_REMOVE, rbdSnapshot } from '../native/rbd-snapshot.js';
 import { rbdTrash } from '../native/rbd-trash.js';
 import type { Pointer } from '../native/types.js';
-import { native, nativeChecked, nativeLong } from './call.js';
+import { native, nativeLong } from './call.js';
 import { poolSpec, type CephSession } from './connection.js';
 import { CephError, check, isCephError, isMissingScope } from './errors.js';
 import type { Handle } from './handle.js';
@@ -22,7 +22,7 @@ import { imageKey, mutationLocks } from './image-lock.js';
 import { withImageOptions } from './image-options.js';
 import { PoolGuard } from './pool-guard.js';
 import { COPY_TEMP_PREFIX } from './image-directory.js';
-import { withOpenImage } from './open-image.js';
+import { withImageIn, withOpenImage } from './open-image.js';
 import { listTrash } from './trash.js';
 
 export const COPY_ACTION = 'image.copy';
@@ -72,12 +72,9 @@ async function runCopy(session: CephSession, ctx: TaskContext<CopyParams>): Prom
   if (!p.temporary.startsWith(TEMP_PREFIX)) throw new TaskFailure('VALIDATION_FAILED', 'bad temporary name');
   try {
     await unboundedIoctx(session)(dst, (destIo) => ctx.io(async (srcIo) => {
-      const img = await openSource(srcIo, src, image, imageId);
-      try {
-        await copyInto(ctx, img, destIo, `${dst}/${p.temporary}`, p);
-      } finally {
-        await native('rbd_close', rbdImage.close, img);
-      }
+      // by id when known: a rename of the source while queued does not redirect the copy
+      await withImageIn(srcIo, `${src}/${image}`, image, { readOnly: true, byId: imageId || undefined },
+        (img) => copyInto(ctx, img, destIo, `${dst}/${p.temporary}`, p));
     }));
     if (ctx.signal.aborted) throw new TaskFailure('CANCELLED', 'The copy was cancelled.');
     await ctx.commit();
@@ -100,13 +97,6 @@ async function runCopy(session: CephSession, ctx: TaskContext<CopyParams>): Prom
   return { destination: { ...p.destination }, snapshots: p.snapshots };
 }
 
-async function openSource(srcIo: Pointer, src: string, image: string, imageId: string | undefined): Promise<Pointer> {
-  const out: [Pointer | null] = [null];
-  // by id when known: a rename of the source while queued does not redirect the copy
-  if (imageId) await nativeChecked('rbd_open_by_id_read_only', `${src}/${image}`, rbdImage.openByIdReadOnly, srcIo, imageId, out, null);
-  else await nativeChecked('rbd_open_read_only', `${src}/${image}`, rbdImage.openReadOnly, srcIo, image, out, null);
-  return out[0]!;
-}
 
 async function copyInto(ctx: TaskContext<CopyParams>, img: Pointer, destIo: Handle<'rados_ioctx_t'>, target: string, p: CopyParams): Promise<void> {
   await destIo.use(p.snapshots ? 'rbd_deep_copy_with_progress' : 'rbd_copy_with_progress4', async (d) => {

@@ -13,9 +13,9 @@ import type { CephSession } from './connection.js';
 import { holdTaskImage } from './image-lock.js';
 import { CephError } from './errors.js';
 import { DISABLE_ONLY_FEATURES, FEATURE_BITS, featureNames, MUTABLE_FEATURES, type FeatureName } from './features.js';
-import { withOpenImage } from './open-image.js';
+import { withImageIn, withOpenImage } from './open-image.js';
 import type { TaskEngine } from './tasks/engine.js';
-import { TaskFailure } from './tasks/types.js';
+import { imageMissing, TaskFailure } from './tasks/types.js';
 
 /** The order librbd accepts: disable dependents first, enable prerequisites first (as the Ceph Dashboard does). */
 const DISABLE_ORDER: readonly FeatureName[] = ['fast-diff', 'object-map', 'journaling', 'exclusive-lock', 'deep-flatten'];
@@ -178,26 +178,13 @@ export function registerObjectMapRebuild(tasks: TaskEngine): void {
     run: async (ctx) => {
       const { pool, namespace, image, imageId } = ctx.task.target;
       const target = `${poolSpec(pool, namespace)}/${image}`;
-      return holdTaskImage(ctx.session, ctx.task, () => ctx.io(async (p) => {
-        const out: [Pointer | null] = [null];
-        try {
-          if (imageId) await nativeChecked('rbd_open_by_id', target, rbdImage.openById, p, imageId, out, null);
-          else await nativeChecked('rbd_open', target, rbdImage.open, p, image, out, null);
-        } catch (e) {
-          if (e instanceof CephError && e.code === 'ENOENT') throw new TaskFailure('IMAGE_NOT_FOUND', `Image ${target} does not exist.`, 'ENOENT');
-          throw e;
+      return holdTaskImage(ctx.session, ctx.task, () => ctx.io((p) => withImageIn(p, target, image, { byId: imageId || undefined }, async (img) => {
+        if ((await currentFeatures(img, target) & FEATURE_BITS['object-map']) === 0n) {
+          throw new TaskFailure('FEATURE_NOT_CHANGEABLE', `${target} has no object map (object-map was switched off meanwhile).`);
         }
-        const img = out[0]!;
-        try {
-          if ((await currentFeatures(img, target) & FEATURE_BITS['object-map']) === 0n) {
-            throw new TaskFailure('FEATURE_NOT_CHANGEABLE', `${target} has no object map (object-map was switched off meanwhile).`);
-          }
-          await ctx.withProgress((cb) => nativeLong('rbd_rebuild_object_map', target, rbdImage.rebuildObjectMap, img, cb, null));
-          return { rebuilt: true };
-        } finally {
-          await native('rbd_close', rbdImage.close, img);
-        }
-      }));
+        await ctx.withProgress((cb) => nativeLong('rbd_rebuild_object_map', target, rbdImage.rebuildObjectMap, img, cb, null));
+        return { rebuilt: true };
+      }, imageMissing(target))));
     },
   });
 }

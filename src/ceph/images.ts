@@ -17,6 +17,7 @@ import { withImageOptions } from './image-options.js';
 import { readParent } from './clones.js';
 import { readImageId } from './image-directory.js';
 import { withGrowingCapacity } from './retry.js';
+import { withOpenImage } from './open-image.js';
 
 export interface CreateImageOptions {
   /** feature bits; undefined = the cluster's default (rbd_default_features) */
@@ -448,17 +449,6 @@ async function mapSkippingRemoved<I, R>(items: readonly I[], concurrency: number
 /** Open an image (by name, or read-only by `byId`) for the duration of `fn`, always closing it. */
 async function withImage<T>(io: Handle<'rados_ioctx_t'>, pool: string, name: string, readOnly: boolean,
   fn: (img: Pointer) => Promise<T>, byId?: string): Promise<T> {
-  const target = `${pool}/${name}`;
-  const op = byId !== undefined && readOnly ? 'rbd_open_by_id_read_only' : readOnly ? 'rbd_open_read_only' : 'rbd_open';
-  const img = await io.use(op, async (p) => {
-    const out: [Pointer | null] = [null];
-    if (op === 'rbd_open_by_id_read_only') await nativeChecked(op, target, rbdImage.openByIdReadOnly, p, byId, out, null);
-    else await nativeChecked(op, target, readOnly ? rbdImage.openReadOnly : rbdImage.open, p, name, out, null);
-    return out[0]!;
-  });
-  try {
-    return await fn(img);
-  } finally {
-    await native('rbd_close', rbdImage.close, img);
-  }
+  // by id only read-only (a listing's fallback for a name that is not valid UTF-8)
+  return withOpenImage(io, pool, name, { readOnly, byId: readOnly ? byId : undefined }, fn);
 }

@@ -11,7 +11,6 @@
 // Both run on the long-call budget (nativeLong) with the task's progress callback (never NULL), in an I/O
 // context without the per-request deadline.
 import { E } from '../native/errno.js';
-import { decodeWatchers, watcherArray } from '../native/memory.js';
 import { rbdImage } from '../native/rbd-image.js';
 import { rbdSnapshot } from '../native/rbd-snapshot.js';
 import { rbdClone } from '../native/rbd-clone.js';
@@ -22,29 +21,17 @@ import { CephError, check } from './errors.js';
 import { poolSpec as specText } from './connection.js';
 import { holdTaskImage } from './image-lock.js';
 import { listWatchers } from './images.js';
+import { withImageIn } from './open-image.js';
 import type { TaskEngine } from './tasks/engine.js';
-import { TaskFailure, type TaskContext, type TaskSession } from './tasks/types.js';
+import { imageMissing, TaskFailure, type TaskContext, type TaskSession } from './tasks/types.js';
 
 export const ROLLBACK_ACTION = 'snapshot.rollback';
 export const FLATTEN_ACTION = 'image.flatten';
 
 
 /** Open `image` in the raw I/O context `io` for `fn`, always closing it; IMAGE_NOT_FOUND as a task failure. */
-async function withImage<T>(io: Pointer, target: string, image: string, readOnly: boolean, fn: (img: Pointer) => Promise<T>): Promise<T> {
-  const out: [Pointer | null] = [null];
-  const op = readOnly ? 'rbd_open_read_only' : 'rbd_open';
-  try {
-    await nativeChecked(op, target, readOnly ? rbdImage.openReadOnly : rbdImage.open, io, image, out, null);
-  } catch (e) {
-    if (e instanceof CephError && e.code === 'ENOENT') throw new TaskFailure('IMAGE_NOT_FOUND', `Image ${target} does not exist.`, e.code);
-    throw e;
-  }
-  try {
-    return await fn(out[0]!);
-  } finally {
-    await native('rbd_close', rbdImage.close, out[0]!);
-  }
-}
+const withImage = <T>(io: Pointer, target: string, image: string, readOnly: boolean, fn: (img: Pointer) => Promise<T>): Promise<T> =>
+  withImageIn(io, target, image, { readOnly }, fn, imageMissing(target));
 
 /**
  * An I/O context of the task's pool spec without the per-request deadline (the session's withIoctxLong when it

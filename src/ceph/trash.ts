@@ -1,7 +1,6 @@
 // The RBD trash of a pool spec: list, get, move an image in (after the checks rbd_trash_move does not make),
 // restore, and removal as tasks (image.remove, trash.remove, trash.purge). Facts: rbd-lifecycle-facts §3.
 import { E } from '../native/errno.js';
-import { decodeWatchers, watcherArray } from '../native/memory.js';
 import { rbdImage } from '../native/rbd-image.js';
 import { rbdSnapshot } from '../native/rbd-snapshot.js';
 import { decodeTrashInfos, RBD_TRASH_IMAGE_SOURCE, rbdTrash, TRASH_INFO_SIZE, type TrashInfoValue } from '../native/rbd-trash.js';
@@ -14,6 +13,8 @@ import { readImageId } from './image-directory.js';
 import { directoryName } from './pool-guard.js';
 import type { TaskEngine } from './tasks/engine.js';
 import { TaskFailure, type TaskContext, type TaskRecord } from './tasks/types.js';
+import { closeImage, openImage } from './open-image.js';
+import { listWatchers } from './images.js';
 
 export type TrashSource = 'user' | 'mirroring' | 'migration' | 'removing' | 'user_parent';
 const SOURCES: Record<number, TrashSource> = {
@@ -275,9 +276,7 @@ async function getTrash(p: Pointer, spec: string, id: string): Promise<TrashEntr
 
 /** id, watchers and snapshot count of an image, through a read-only handle (which adds no watcher). */
 async function inspect(p: Pointer, target: string, name: string): Promise<{ id: string; watchers: { address: string; id: number; cookie: number }[]; snapshotCount: number }> {
-  const out: [Pointer | null] = [null];
-  await nativeChecked('rbd_open_read_only', target, rbdImage.openReadOnly, p, name, out, null);
-  const img = out[0]!;
+  const img = await openImage(p, target, name, { readOnly: true });
   try {
     const idBuf = Buffer.alloc(64);
     // read-only handle: these read memory loaded at open (see images.ts statIn)
@@ -287,24 +286,10 @@ async function inspect(p: Pointer, target: string, name: string): Promise<{ id: 
     const rcSnap = rbdSnapshot.list(img, null, max) as number;
     const snapshotCount = rcSnap === -E.ERANGE ? Math.max(0, max[0] - 1) : 0;
     if (rcSnap < 0 && rcSnap !== -E.ERANGE) throw new CephError('rbd_snap_list', rcSnap, target);
-    let capacity = 8;
-    let watchers: { address: string; id: number; cookie: number }[] = [];
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const wbuf = watcherArray(capacity);
-      const count: [number] = [capacity];
-      const rc = await native<number>('rbd_watchers_list', rbdImage.watchersList, img, wbuf, count);
-      if (rc === -E.ERANGE) { capacity = Math.max(count[0], capacity * 2); continue; }
-      if (rc < 0) throw new CephError('rbd_watchers_list', rc, target);
-      try {
-        watchers = decodeWatchers(wbuf, count[0]).map((w) => ({ address: w.addr, id: num(w.id), cookie: num(w.cookie) }));
-      } finally {
-        rbdImage.watchersListCleanup(wbuf, count[0]);
-      }
-      break;
-    }
+    const watchers = await listWatchers(img, target);
     const end = idBuf.indexOf(0);
     return { id: idBuf.toString('utf8', 0, end < 0 ? idBuf.length : end), watchers, snapshotCount };
   } finally {
-    await native('rbd_close', rbdImage.close, img);
+    await closeImage(img);
   }
 }

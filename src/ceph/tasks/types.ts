@@ -95,6 +95,10 @@ export class TaskFailure extends Error {
   }
 }
 
+/** For withImageIn: the task's image is gone (its open answered ENOENT) — a failure, not something to retry. */
+export const imageMissing = (target: string) => (e: { code: string }): TaskFailure =>
+  new TaskFailure('IMAGE_NOT_FOUND', `Image ${target} does not exist.`, e.code);
+
 export class TaskNotFoundError extends Error {
   constructor(readonly id: string) { super(`task ${id} does not exist`); this.name = 'TaskNotFoundError'; }
 }
