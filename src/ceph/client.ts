@@ -1,12 +1,10 @@
 // A long-lived cluster client for the service: connects in the background, reconnects with backoff
 // when the connection is lost (blocklisted, never established), bounds every operation by a
 // deadline, and exposes Pools and Images over whichever connection is current.
-import type { Pointer } from '../native/types.js';
 import { E } from '../native/errno.js';
-import { CephConnection, withDeadline, type CephSession, type ConnectOptions, type MonCommandResult } from './connection.js';
+import { CephConnection, ConnectionSession, withDeadline, type ConnectOptions } from './connection.js';
 import { CephError } from './errors.js';
 import { callTrace, type CallTrace } from './call.js';
-import type { Handle } from './handle.js';
 import { Images } from './images.js';
 import { mutationLocks, type MutationLockSettings } from './image-lock.js';
 import { Pools } from './pools.js';
@@ -34,7 +32,7 @@ export interface ClientEvents {
   onStateChange?: (state: ClientState, error?: unknown) => void;
 }
 
-export class CephClient implements CephSession {
+export class CephClient extends ConnectionSession {
   readonly pools: Pools;
   readonly images: Images;
   /** durable long operations (src/ceph/tasks/engine.ts); runs tasks while connected */
@@ -53,6 +51,7 @@ export class CephClient implements CephSession {
   #mapTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: ClientOptions, private readonly events: ClientEvents = {}) {
+    super();
     mutationLocks(this, opts.locks); // first, so that every user of this client's locks gets these settings
     this.pools = new Pools(this);
     this.images = new Images(this);
@@ -90,25 +89,9 @@ export class CephClient implements CephSession {
     await conn?.close();
   }
 
-  withCluster<T>(op: string, fn: (cluster: Pointer) => Promise<T>): Promise<T> {
-    return this.run(op, (c) => c.withCluster(op, fn));
-  }
-
-  withIoctx<T>(pool: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T> {
-    return this.run('rados_ioctx_create', (c) => c.withIoctx(pool, fn));
-  }
-
-  /** withIoctx without the per-operation deadline: for task runners (calls that may take minutes). */
-  withIoctxLong<T>(pool: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T> {
-    return this.run('rados_ioctx_create', (c) => c.withIoctx(pool, fn), false);
-  }
-
   /** Forget the cached I/O context of a pool that was deleted. */
-  forgetPool(pool: string): void { this.#conn?.forgetPool(pool); }
+  override forgetPool(pool: string): void { this.#conn?.forgetPool(pool); }
 
-  monCommand(command: Record<string, unknown>, target?: string): Promise<MonCommandResult> {
-    return this.run(`mon_command(${String(command.prefix)})`, (c) => c.monCommand(command, target));
-  }
 
   /**
    * A cheap round trip to the monitors (for readiness), on the probe's own slot: calls stuck on a lost OSD
@@ -118,7 +101,7 @@ export class CephClient implements CephSession {
     await withDeadline('ping', timeoutMs, this.run('mon_command(version)', (c) => c.monCommand({ prefix: 'version' }, undefined, true)));
   }
 
-  private async run<T>(op: string, fn: (c: CephConnection) => Promise<T>, bounded = true): Promise<T> {
+  protected async run<T>(op: string, fn: (c: CephConnection) => Promise<T>, bounded = true): Promise<T> {
     const conn = this.#conn;
     if (!conn || this.#state !== 'connected') {
       if (this.#state !== 'closed') void this.connectNow();

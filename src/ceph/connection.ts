@@ -355,3 +355,29 @@ export function withDeadline<T>(op: string, ms: number, promise: Promise<T>, tra
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * A session that reaches Ceph through a CephConnection its subclass hands out (and bounds) in `run`: the
+ * service's client (which reconnects) and a task run's own client share these calls.
+ */
+export abstract class ConnectionSession implements CephSession {
+  protected abstract run<T>(op: string, fn: (c: CephConnection) => Promise<T>, bounded?: boolean): Promise<T>;
+  abstract forgetPool(pool: string): void;
+
+  withCluster<T>(op: string, fn: (cluster: Pointer) => Promise<T>): Promise<T> {
+    return this.run(op, (c) => c.withCluster(op, fn));
+  }
+
+  withIoctx<T>(pool: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T> {
+    return this.run('rados_ioctx_create', (c) => c.withIoctx(pool, fn));
+  }
+
+  /** withIoctx without the per-operation deadline: for task runners (calls that may take minutes). */
+  withIoctxLong<T>(pool: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T> {
+    return this.run('rados_ioctx_create', (c) => c.withIoctx(pool, fn), false);
+  }
+
+  monCommand(command: Record<string, unknown>, target?: string): Promise<MonCommandResult> {
+    return this.run(`mon_command(${String(command.prefix)})`, (c) => c.monCommand(command, target));
+  }
+}

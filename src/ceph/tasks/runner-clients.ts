@@ -9,7 +9,7 @@
 // never reused: it is shut down (its image handles and I/O contexts go with it) and the next task gets a new one.
 import { E } from '../../native/errno.js';
 import { callTrace, type CallTrace } from '../call.js';
-import { CephConnection, withDeadline, type ConnectOptions, type MonCommandResult } from '../connection.js';
+import { CephConnection, ConnectionSession, withDeadline, type ConnectOptions, type MonCommandResult } from '../connection.js';
 import { CephError } from '../errors.js';
 import type { Handle } from '../handle.js';
 import type { Pointer } from '../../native/types.js';
@@ -49,33 +49,17 @@ export interface RunnerClientOptions extends ConnectOptions {
 }
 
 /** One librados client serving one task run at a time. */
-export class RunnerClient implements RunnerSession {
+export class RunnerClient extends ConnectionSession implements RunnerSession {
   #fenced = false;
   #mapWatchUntil = 0;
   #mapTimer: NodeJS.Timeout | undefined;
   idleTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly conn: CephConnection, private readonly timeoutMs: number) {}
+  constructor(private readonly conn: CephConnection, private readonly timeoutMs: number) { super(); }
 
   get fenced(): boolean { return this.#fenced || !this.conn.isOpen; }
 
-  withCluster<T>(op: string, fn: (cluster: Pointer) => Promise<T>): Promise<T> {
-    return this.run(op, (c) => c.withCluster(op, fn));
-  }
-
-  withIoctx<T>(pool: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T> {
-    return this.run('rados_ioctx_create', (c) => c.withIoctx(pool, fn));
-  }
-
-  withIoctxLong<T>(pool: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T> {
-    return this.run('rados_ioctx_create', (c) => c.withIoctx(pool, fn), false);
-  }
-
-  monCommand(command: Record<string, unknown>, target?: string): Promise<MonCommandResult> {
-    return this.run(`mon_command(${String(command.prefix)})`, (c) => c.monCommand(command, target));
-  }
-
-  forgetPool(pool: string): void { this.conn.forgetPool(pool); }
+  override forgetPool(pool: string): void { this.conn.forgetPool(pool); }
 
   close(): Promise<void> {
     clearTimeout(this.#mapTimer);
@@ -84,7 +68,7 @@ export class RunnerClient implements RunnerSession {
     return this.conn.close();
   }
 
-  private async run<T>(op: string, fn: (c: CephConnection) => Promise<T>, bounded = true): Promise<T> {
+  protected async run<T>(op: string, fn: (c: CephConnection) => Promise<T>, bounded = true): Promise<T> {
     if (this.#fenced) throw new CephError(op, -E.ESHUTDOWN, 'this task runner\'s client was fenced', 'closed');
     const trace: CallTrace = { op: undefined, queued: 0, running: 0 };
     try {
