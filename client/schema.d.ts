@@ -851,7 +851,7 @@ export interface paths {
         put?: never;
         /**
          * Restore an image from the trash
-         * @description Brings the image back (same id, same data) under its old name or `name`. 201 with its Location; 409 IMAGE_EXISTS when the name is taken; 409 TRASH_ENTRY_GONE when another request restored or removed the entry while this one waited (concurrent restores of one entry: exactly one 201); 409 OPERATION_IN_PROGRESS while a removal task holds it.
+         * @description Brings the image back (same id, same data) under its old name or `name`. 201 with its Location; 409 IMAGE_EXISTS when the name is taken; 409 TRASH_ENTRY_GONE when the entry was restored already (`restoredAs` names the image: also the answer to a retry whose first attempt succeeded) or removed while this request waited (concurrent restores of one entry: exactly one 201); 409 OPERATION_IN_PROGRESS while a removal task holds it.
          */
         post: operations["restoreTrashEntry"];
         delete?: never;
@@ -932,7 +932,7 @@ export interface paths {
         put?: never;
         /**
          * Restore an image from the trash
-         * @description Brings the image back (same id, same data) under its old name or `name`. 201 with its Location; 409 IMAGE_EXISTS when the name is taken; 409 TRASH_ENTRY_GONE when another request restored or removed the entry while this one waited (concurrent restores of one entry: exactly one 201); 409 OPERATION_IN_PROGRESS while a removal task holds it.
+         * @description Brings the image back (same id, same data) under its old name or `name`. 201 with its Location; 409 IMAGE_EXISTS when the name is taken; 409 TRASH_ENTRY_GONE when the entry was restored already (`restoredAs` names the image: also the answer to a retry whose first attempt succeeded) or removed while this request waited (concurrent restores of one entry: exactly one 201); 409 OPERATION_IN_PROGRESS while a removal task holds it.
          */
         post: operations["restoreTrashEntryInNamespace"];
         delete?: never;

@@ -128,9 +128,9 @@ export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       tags: ['trash'], summary: 'Restore an image from the trash', operationId: 'restoreTrashEntry',
       description: 'Brings the image back (same id, same data) under its old name or `name`. 201 with its Location; '
-        + '409 IMAGE_EXISTS when the name is taken; 409 TRASH_ENTRY_GONE when another request restored or removed the entry '
-        + 'while this one waited (concurrent restores of one entry: exactly one 201); 409 OPERATION_IN_PROGRESS while a '
-        + 'removal task holds it.',
+        + '409 IMAGE_EXISTS when the name is taken; 409 TRASH_ENTRY_GONE when the entry was restored already (`restoredAs` '
+        + 'names the image: also the answer to a retry whose first attempt succeeded) or removed while this request waited '
+        + '(concurrent restores of one entry: exactly one 201); 409 OPERATION_IN_PROGRESS while a removal task holds it.',
       params: trashParams, body: restoreBody.nullable().optional(),
       response: { 201: z.record(z.string(), z.unknown()), ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
