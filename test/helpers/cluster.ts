@@ -27,6 +27,14 @@ export function serviceEnv(key: TestKey = 'rbdapi'): { CEPH_CONF: string; CEPH_C
   return { CEPH_CONF: `${dir}/ceph.conf`, CEPH_CLIENT_ID: key, CEPH_KEYRING: `${dir}/ceph.client.${key}.keyring` };
 }
 
+/**
+ * serviceEnv with short leases, for the suites that kill, stop or SIGSTOP a service mid-task: another instance
+ * takes a task over (TASK_LEASE_MS) and an image a dead holder locked (MUTATION_LOCK_LEASE_MS) within ~3 s.
+ */
+export function takeoverEnv(key: TestKey = 'rbdapi'): Record<string, string> {
+  return { ...serviceEnv(key), TASK_LEASE_MS: '3000', TASK_SCAN_MS: '500', MUTATION_LOCK_LEASE_MS: '3000' };
+}
+
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }

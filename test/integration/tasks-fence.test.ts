@@ -5,7 +5,7 @@
 // writes nothing more for it (one run after the takeover, attempts = 2).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CephConnection } from '../../src/ceph/connection.js';
-import { clusterDir, connect, makePool } from '../helpers/cluster.js';
+import { connect, makePool, takeoverEnv } from '../helpers/cluster.js';
 import { startService, type Service } from '../helpers/service.js';
 import { objectsOf, rbdCli } from '../helpers/cli.js';
 import { monitorId, type TaskJson } from '../helpers/wait-task.js';
@@ -15,13 +15,7 @@ let pool: { name: string; remove: () => Promise<void> };
 let base: string;
 const services: Service[] = [];
 
-const serviceEnv = () => {
-  const dir = clusterDir();
-  return {
-    CEPH_CONF: `${dir}/ceph.conf`, CEPH_CLIENT_ID: 'rbdapi', CEPH_KEYRING: `${dir}/ceph.client.rbdapi.keyring`,
-    TASK_LEASE_MS: '3000', TASK_SCAN_MS: '500', MUTATION_LOCK_LEASE_MS: '3000',
-  };
-};
+const serviceEnv = () => takeoverEnv();
 
 beforeAll(async () => {
   admin = await connect('admin');
