@@ -18,7 +18,7 @@ import type { Handle } from './handle.js';
 import type { TaskEngine } from './tasks/engine.js';
 import { TaskFailure, type TaskContext } from './tasks/types.js';
 import { listSnapshotIds } from './clones.js';
-import { imageKey, mutationLocks } from './image-lock.js';
+import { holdForTask, imageKey } from './image-lock.js';
 import { withImageOptions } from './image-options.js';
 import { PoolGuard } from './pool-guard.js';
 import { COPY_TEMP_PREFIX } from './image-directory.js';
@@ -80,13 +80,13 @@ async function runCopy(session: CephSession, ctx: TaskContext<CopyParams>): Prom
     await ctx.commit();
     // the destination name's mutation lock: a create, restore or rename into that name runs before or after,
     // never between librbd's rename steps (docs/concurrency.md)
-    await mutationLocks(session).run([imageKey(dst, p.destination.name)], () => unboundedIoctx(session)(dst, (io) => io.use('rbd_rename', async (d) => {
+    await holdForTask(session, ctx.task.id, [imageKey(dst, p.destination.name)], () => unboundedIoctx(session)(dst, (io) => io.use('rbd_rename', async (d) => {
       const rc = await native<number>('rbd_rename', rbdImage.rename, d, p.temporary, p.destination.name);
       if (rc === -E.EEXIST) {
         throw new TaskFailure('IMAGE_EXISTS', `Image ${dst}/${p.destination.name} was created while the copy ran; the copy was discarded.`, 'EEXIST');
       }
       check('rbd_rename', rc, `${dst}/${p.destination.name}`);
-    })), { task: ctx.task.id, waitMs: 60_000 });
+    })));
   } catch (e) {
     await removeTemporary(session, p).catch(() => undefined);
     if (isCephError(e, 'ENOENT') && (e.op === 'rbd_open_read_only' || e.op === 'rbd_open_by_id_read_only')) {

@@ -228,15 +228,23 @@ async function holderTask(io: Pointer, oid: string): Promise<string | undefined>
   return rc > 0 ? buf.toString('utf8', 0, rc) : undefined;
 }
 
+/** How long a task waits for the keys it needs (changes already running finish first). */
+const TASK_WAIT_MS = 60_000;
+
+/** `fn` holding `keys` for task `taskId`: a waiter that gives up is told which task holds them (409, not 503). */
+export function holdForTask<T>(session: CephSession, taskId: string, keys: readonly MutationKey[], fn: () => Promise<T>): Promise<T> {
+  return mutationLocks(session).run(keys, fn, { task: taskId, waitMs: TASK_WAIT_MS });
+}
+
 /**
  * A task's hold of its target image for the whole run (rollback, flatten, shrink, object-map rebuild): changes
  * requested meanwhile wait, and past their deadline are told which task holds the image (409, not a watcher
- * address of this service). Waits up to a minute for changes already running.
+ * address of this service).
  */
 export function holdTaskImage<T>(session: CephSession, task: { id: string; target: { pool: string; namespace: string; image: string } },
   fn: () => Promise<T>): Promise<T> {
   const { pool, namespace, image } = task.target;
-  return mutationLocks(session).run([imageKey(poolSpec(pool, namespace), image)], fn, { task: task.id, waitMs: 60_000 });
+  return holdForTask(session, task.id, [imageKey(poolSpec(pool, namespace), image)], fn);
 }
 
 const registry = new WeakMap<CephSession, MutationLocks>();

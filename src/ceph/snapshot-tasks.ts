@@ -18,7 +18,7 @@ import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { checkSnapshotName } from './clones.js';
 import { CephError, check } from './errors.js';
-import { poolSpec as specText } from './connection.js';
+import { poolSpec } from './connection.js';
 import { holdTaskImage } from './image-lock.js';
 import { listWatchers } from './images.js';
 import { withImageIn } from './open-image.js';
@@ -79,65 +79,61 @@ function isZero(b: Buffer): boolean {
 
 /** Both handlers work through the run's own client (ctx.session). */
 export function registerSnapshotTasks(tasks: TaskEngine): void {
-  {
-    tasks.register<Record<string, unknown>>({
-      action: ROLLBACK_ACTION,
-      interrupted: 'resume',
-      run: async (ctx: TaskContext<Record<string, unknown>>) => {
-        const { pool, namespace, image, snapshot } = ctx.task.target;
-        const target = `${specText(pool, namespace)}/${image}`;
-        if (!snapshot) throw new TaskFailure('VALIDATION_FAILED', 'a rollback task needs target.snapshot');
-        checkSnapshotName('rbd_snap_rollback_with_progress', snapshot, target);
-        return holdTaskImage(ctx.session, ctx.task, () => longIo(ctx.session, specText(pool, namespace), async (io) => {
-          const watchers = (await withImage(io, target, image, true, (img) => listWatchers(img, target))).map((w) => w.address);
-          if (watchers.length > 0) {
-            throw new TaskFailure('IMAGE_IN_USE', `Image ${target} is open by ${watchers.length} client(s) (${watchers.join(', ')}); `
-              + 'rolling back under them would corrupt what they see. Unmap or close it first.');
-          }
-          await withImage(io, target, image, false, async (img) => {
-            try {
-              await ctx.withProgress((cb) => nativeLong('rbd_snap_rollback_with_progress', `${target}@${snapshot}`,
-                rbdSnapshot.rollbackWithProgress, img, snapshot, cb, null));
-            } catch (e) {
-              if (e instanceof CephError && e.code === 'EROFS') {
-                throw new TaskFailure('IMAGE_IN_USE', `Another client holds the exclusive lock of ${target}.`, e.code);
-              }
-              throw e;
-            }
-          });
-          return { snapshot };
-        }));
-      },
-    });
-  }
-  {
-    tasks.register<Record<string, unknown>>({
-      action: FLATTEN_ACTION,
-      interrupted: 'resume',
-      run: async (ctx: TaskContext<Record<string, unknown>>) => {
-        const { pool, namespace, image } = ctx.task.target;
-        const target = `${specText(pool, namespace)}/${image}`;
-        return holdTaskImage(ctx.session, ctx.task, () => longIo(ctx.session, specText(pool, namespace), async (io) => withImage(io, target, image, false, async (img) => {
-          // A flatten after a flatten whose process was killed mid-way loses data: librbd's copy-up skips some
-          // objects, and once the parent is detached those blocks read as zeros. Seen with the rbd CLI's flatten
-          // too (snapshots-kill.test.ts; Ceph 16.2.15), while reads through the parent were still right. So a
-          // resumed flatten first copies the parent's data into the clone itself, object by object, with plain
-          // reads (which read through to the parent correctly) and writes; librbd's flatten then only detaches.
-          let from = 0;
-          if (ctx.attempt > 1) {
-            await copyThroughParent(img, target, ctx);
-            from = 0.8;
-          }
+  tasks.register<Record<string, unknown>>({
+    action: ROLLBACK_ACTION,
+    interrupted: 'resume',
+    run: async (ctx: TaskContext<Record<string, unknown>>) => {
+      const { pool, namespace, image, snapshot } = ctx.task.target;
+      const target = `${poolSpec(pool, namespace)}/${image}`;
+      if (!snapshot) throw new TaskFailure('VALIDATION_FAILED', 'a rollback task needs target.snapshot');
+      checkSnapshotName('rbd_snap_rollback_with_progress', snapshot, target);
+      return holdTaskImage(ctx.session, ctx.task, () => longIo(ctx.session, poolSpec(pool, namespace), async (io) => {
+        const watchers = (await withImage(io, target, image, true, (img) => listWatchers(img, target))).map((w) => w.address);
+        if (watchers.length > 0) {
+          throw new TaskFailure('IMAGE_IN_USE', `Image ${target} is open by ${watchers.length} client(s) (${watchers.join(', ')}); `
+            + 'rolling back under them would corrupt what they see. Unmap or close it first.');
+        }
+        await withImage(io, target, image, false, async (img) => {
           try {
-            await ctx.withProgress((cb) => nativeLong('rbd_flatten_with_progress', target, rbdClone.flattenWithProgress, img, cb, null), { from, to: 1 });
+            await ctx.withProgress((cb) => nativeLong('rbd_snap_rollback_with_progress', `${target}@${snapshot}`,
+              rbdSnapshot.rollbackWithProgress, img, snapshot, cb, null));
           } catch (e) {
-            // no parent (any more): an earlier run of this task, or another client, finished it
-            if (e instanceof CephError && e.code === 'EINVAL') return { flattened: true, alreadyFlat: true, copiedThroughParent: from > 0 };
+            if (e instanceof CephError && e.code === 'EROFS') {
+              throw new TaskFailure('IMAGE_IN_USE', `Another client holds the exclusive lock of ${target}.`, e.code);
+            }
             throw e;
           }
-          return { flattened: true, copiedThroughParent: from > 0 };
-        })));
-      },
-    });
-  }
+        });
+        return { snapshot };
+      }));
+    },
+  });
+  tasks.register<Record<string, unknown>>({
+    action: FLATTEN_ACTION,
+    interrupted: 'resume',
+    run: async (ctx: TaskContext<Record<string, unknown>>) => {
+      const { pool, namespace, image } = ctx.task.target;
+      const target = `${poolSpec(pool, namespace)}/${image}`;
+      return holdTaskImage(ctx.session, ctx.task, () => longIo(ctx.session, poolSpec(pool, namespace), async (io) => withImage(io, target, image, false, async (img) => {
+        // A flatten after a flatten whose process was killed mid-way loses data: librbd's copy-up skips some
+        // objects, and once the parent is detached those blocks read as zeros. Seen with the rbd CLI's flatten
+        // too (snapshots-kill.test.ts; Ceph 16.2.15), while reads through the parent were still right. So a
+        // resumed flatten first copies the parent's data into the clone itself, object by object, with plain
+        // reads (which read through to the parent correctly) and writes; librbd's flatten then only detaches.
+        let from = 0;
+        if (ctx.attempt > 1) {
+          await copyThroughParent(img, target, ctx);
+          from = 0.8;
+        }
+        try {
+          await ctx.withProgress((cb) => nativeLong('rbd_flatten_with_progress', target, rbdClone.flattenWithProgress, img, cb, null), { from, to: 1 });
+        } catch (e) {
+          // no parent (any more): an earlier run of this task, or another client, finished it
+          if (e instanceof CephError && e.code === 'EINVAL') return { flattened: true, alreadyFlat: true, copiedThroughParent: from > 0 };
+          throw e;
+        }
+        return { flattened: true, copiedThroughParent: from > 0 };
+      })));
+    },
+  });
 }

@@ -8,7 +8,7 @@ import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { poolSpec, splitPoolSpec, type CephSession } from './connection.js';
 import { CephError, isCephError } from './errors.js';
-import { imageKey, mutationLocks, trashKey } from './image-lock.js';
+import { holdForTask, imageKey, mutationLocks, trashKey } from './image-lock.js';
 import { readImageId } from './image-directory.js';
 import { directoryName } from './pool-guard.js';
 import type { TaskEngine } from './tasks/engine.js';
@@ -160,11 +160,6 @@ export class Trash {
     return this.tasks.submit('trash.purge', { pool, namespace, image: '' }, {});
   }
 
-  /** `fn` holding the trash entry's mutation lock, named for the task (a restore meanwhile: 409 naming it). */
-  private holdingEntry<T>(spec: string, id: string, ctx: TaskContext<unknown>, fn: () => Promise<T>): Promise<T> {
-    return mutationLocks(ctx.session).run([trashKey(spec, id)], fn, { task: ctx.task.id, waitMs: 60_000 });
-  }
-
   private async runRemove(ctx: TaskContext<RemoveParams>): Promise<Record<string, unknown>> {
     const { id, force } = ctx.params;
     const { pool, namespace } = ctx.task.target;
@@ -172,7 +167,7 @@ export class Trash {
     const target = `${spec} trash ${id}`;
     if (!TRASH_ID_PATTERN.test(id)) throw new TaskFailure('TRASH_ENTRY_NOT_FOUND', `${target}: not an image id`);
     try {
-      await this.holdingEntry(spec, id, ctx, () => removeEntry(ctx, target, id, force ?? false));
+      await holdForTask(ctx.session, ctx.task.id, [trashKey(spec, id)], () => removeEntry(ctx, target, id, force ?? false));
     } catch (e) {
       // a resumed run whose entry is gone: the previous runner finished the removal before it died
       if (isCephError(e, 'ENOENT') && ctx.attempt > 1) return { id, removed: true, resumed: true };
@@ -195,7 +190,7 @@ export class Trash {
       const e = due[i]!;
       const target = `${spec} trash ${e.id}`;
       try {
-        await this.holdingEntry(spec, e.id!, ctx, () => removeEntry(ctx, target, e.id!, false, { from: i / due.length, to: (i + 1) / due.length }));
+        await holdForTask(ctx.session, ctx.task.id, [trashKey(spec, e.id!)], () => removeEntry(ctx, target, e.id!, false, { from: i / due.length, to: (i + 1) / due.length }));
         removed.push(e.id!);
       } catch (err) {
         if (isCephError(err, 'ECANCELED') || ctx.signal.aborted) throw err;
