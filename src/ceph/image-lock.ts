@@ -126,14 +126,19 @@ export class MutationLocks {
           const release = await this.acquire(k, deadline, started, opts.task);
           if (opts.task) this.tasks.set(k.id, opts.task);
           let settle: () => void = () => undefined;
+          let stillRunning: Promise<unknown> | undefined;
           try {
             const value = await take(i + 1);
             settle = () => resolve(value);
           } catch (e) {
             settle = () => reject(e);
+            // a Ceph call past its deadline goes on in librbd (StillRunning.pending): the image is still being
+            // changed, so the key stays held (and renewed) until that call really ends
+            stillRunning = (e as { pending?: Promise<unknown> } | undefined)?.pending;
           } finally {
             this.tasks.delete(k.id);
             if (early) settle();
+            if (stillRunning) await stillRunning.catch(() => undefined);
             const releasing = release();
             this.releasing.add(releasing);
             await releasing;
