@@ -21,6 +21,7 @@ npm run --silent build || status=1
 # vitest projects (vitest.config.ts): unit and api side by side (two files at a time, the api files on the
 # shared cluster), then fault alone, one file at a time (OSD/monitor faults on clusters of their own, kill -9
 # and SIGSTOP of service processes, hung OSD operations, memory under load)
+export TEST_SERVICE_ENTRY=dist # the service processes tests start run the build just made
 echo "== unit, api and fault tests (vitest, real Ceph cluster)"
 npx vitest run --project unit --project api --project fault --reporter=default --reporter=json --outputFile.json=.build/vitest.json || status=1
 

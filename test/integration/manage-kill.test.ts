@@ -2,10 +2,10 @@
 // points spread over the request) leaves the image whole under exactly one name, and a retry on another process
 // converges: the image under its new name (or restored), its data byte for byte, the old name 404 — never a
 // listed-but-broken name, never two names, never an image lost.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { connect, makePool, serviceEnv } from '../helpers/cluster.js';
 import { exportImage, importRandom, radosCli, rbdCli } from '../helpers/cli.js';
-import { startService, stopSurvivor, type Service } from '../helpers/service.js';
+import { startService, stopSurvivor, victims, type Service } from '../helpers/service.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 
 let admin: CephConnection;
@@ -72,11 +72,13 @@ describe('kill -9 mid-way, then retry', () => {
   it('rename: the image is whole under exactly one name; the retried PATCH ends with it under the new name, data intact', async () => {
     const outcomes: string[] = [];
     const rounds = Number(process.env.KILL_ROUNDS ?? 6);
+    const next = victims(env, { readyTimeoutMs: 120_000 });
+    onTestFinished(() => next.close());
     for (let i = 0; i < rounds; i++) {
       const from = `r${i}`, to = `r${i}-renamed`;
       const data = await importRandom(pool.name, from, 4 * MiB);
       for (const k of [0, 1]) await importRandom(pool.name, `warm${i}-${k}`, MiB);
-      const victim = await startService(env(), { readyTimeoutMs: 120_000 });
+      const victim = await next.next(i === rounds - 1);
       const how = await killMidway((k) => send(victim, 'PATCH', `/images/warm${i}-${k}`, { name: `warm${i}-${k}b` }),
         (v) => send(v, 'PATCH', `/images/${from}`, { name: to }), i / (rounds - 1), victim);
       const rawNow = `${JSON.stringify((await names()).filter((n) => n.startsWith(from)))} ${JSON.stringify((await idObjects()).filter((o) => o.startsWith(`rbd_id.${from}`)))}`;
@@ -119,6 +121,8 @@ describe('kill -9 mid-way, then retry', () => {
   it('trash restore: the image is in the trash or restored, never both or neither; the retried restore ends with it restored, data intact', async () => {
     const outcomes: string[] = [];
     const rounds = 6;
+    const next = victims(env, { readyTimeoutMs: 120_000 });
+    onTestFinished(() => next.close());
     const trashed = async (image: string): Promise<string> => {
       const d = await send(survivor, 'DELETE', `/images/${image}?keepFor=1d`);
       expect(d.status, await d.text()).toBe(204);
@@ -133,7 +137,7 @@ describe('kill -9 mid-way, then retry', () => {
         warmIds.push(await trashed(`twarm${i}-${k}`));
       }
       const id = await trashed(image);
-      const victim = await startService(env(), { readyTimeoutMs: 120_000 });
+      const victim = await next.next(i === rounds - 1);
       const how = await killMidway((k) => send(victim, 'POST', `/trash/${warmIds[k]}/restore`, {}),
         (v) => send(v, 'POST', `/trash/${id}/restore`, {}), i / (rounds - 1), victim);
       const inTrash = (JSON.parse(await rbdCli('trash', 'ls', '--format', 'json', pool.name)) as { id: string }[]).some((e) => e.id === id);

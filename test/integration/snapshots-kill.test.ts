@@ -1,10 +1,10 @@
 // A snapshot or clone request killed mid-way (kill -9 of the service process that serves it) leaves either
 // nothing or a complete object, and a retried PUT (on another service process) answers 200/201 with one object:
 // a whole clone of the right snapshot that reads the parent's data byte for byte.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { connect, makePool, serviceEnv } from '../helpers/cluster.js';
 import { exportImage, importRandom, overwrite, radosCli, rbdCli } from '../helpers/cli.js';
-import { startService, stopSurvivor, type Service } from '../helpers/service.js';
+import { startService, stopSurvivor, victims, type Service } from '../helpers/service.js';
 import { Images } from '../../src/ceph/images.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 
@@ -59,8 +59,7 @@ async function put(svc: Service, path: string, body?: unknown, retries?: { count
  * Start a victim, warm it up with one whole request like the one to kill (`warm`: a path of its own), then send
  * `path` and kill -9 the process after `fraction` of the time the warm-up took; resolves once it is gone.
  */
-async function killMidway(warm: string, path: string, body: unknown, fraction: number): Promise<string> {
-  const victim = await startService(env(), { readyTimeoutMs: 120_000 });
+async function killMidway(victim: Service, warm: string, path: string, body: unknown, fraction: number): Promise<string> {
   // the first warm-up may wait for the lock a killed predecessor held (retried); the second one is timed
   const w = await put(victim, warm, body);
   expect(w.status, await w.text()).toBeLessThan(300);
@@ -91,9 +90,11 @@ describe('kill -9 mid-way, then retry', () => {
     // how long one clone takes here, so that the kills land before, during and after librbd's steps
     const outcomes: string[] = [];
     const rounds = 9;
+    const next = victims(env, { readyTimeoutMs: 120_000 });
+    onTestFinished(() => next.close());
     for (let i = 0; i < rounds; i++) {
       const name = `k${i}`;
-      const how = await killMidway(`/images/warm${i}`, `/images/${name}`, { source: { image: 'golden', snapshot: 'v1' } }, i / (rounds - 1));
+      const how = await killMidway(await next.next(i === rounds - 1), `/images/warm${i}`, `/images/${name}`, { source: { image: 'golden', snapshot: 'v1' } }, i / (rounds - 1));
       const leftBehind = (await images.listNames(pool.name)).includes(name);
       const retries = { count: 0 };
       const retry = await put(survivor, `/images/${name}`, { source: { image: 'golden', snapshot: 'v1' } }, retries);
@@ -118,9 +119,11 @@ describe('kill -9 mid-way, then retry', () => {
     await images.create(pool.name, 'snapimg', 8 * MiB);
     const outcomes: string[] = [];
     const rounds = 6;
+    const next = victims(env, { readyTimeoutMs: 120_000 });
+    onTestFinished(() => next.close());
     for (let i = 0; i < rounds; i++) {
       const snap = `s${i}`;
-      const how = await killMidway(`/images/snapimg/snapshots/warm${i}`, `/images/snapimg/snapshots/${snap}`, undefined, i / (rounds - 1));
+      const how = await killMidway(await next.next(i === rounds - 1), `/images/snapimg/snapshots/warm${i}`, `/images/snapimg/snapshots/${snap}`, undefined, i / (rounds - 1));
       const before = (JSON.parse(await rbdCli('snap', 'ls', '--format', 'json', `${pool.name}/snapimg`)) as { name: string }[]).map((s) => s.name);
       const retries = { count: 0 };
       const retry = await put(survivor, `/images/snapimg/snapshots/${snap}`, undefined, retries);
