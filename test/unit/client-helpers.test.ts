@@ -1,7 +1,7 @@
 // The client's helpers without a service: retries (Retry-After in seconds and as a date, 504 only for methods
 // safe to repeat, a wait longer than allowed not made, the body sent again), the event-stream parser (events
-// split across chunks, CRLF, comments), waitForTask resuming a stream cut before the task ended, and pages
-// following nextCursor until it is null.
+// split across chunks, CRLF, comments), waitForTask resuming a stream cut before the task ended, pages
+// following nextCursor until it is null, and the package versioned with the service.
 import { describe, expect, it } from 'vitest';
 import { createRbdClient, retryAfterMs, retryingFetch, sseEvents, type Task } from '../../client/index.js';
 import { waitForTask } from '../../client/tasks.js';
@@ -106,5 +106,15 @@ describe('pages', () => {
   it('a client with Prefer: return=minimal in its headers must say so with prefer: "minimal"', () => {
     expect(() => createRbdClient('http://x', 't', { headers: { prefer: 'return=minimal' } })).toThrow(/prefer: 'minimal'/);
     expect(() => createRbdClient('http://x', 't', { prefer: 'minimal' })).not.toThrow();
+  });
+});
+
+describe('the package', () => {
+  it('is versioned with the service and the API document it types', async () => {
+    const { readFileSync } = await import('node:fs');
+    const read = (f: string) => JSON.parse(readFileSync(new URL(`../../${f}`, import.meta.url), 'utf8')) as { version?: string; info?: { version: string } };
+    const service = read('package.json').version;
+    expect(read('client/package.json').version).toBe(service);
+    expect(read('openapi/openapi.json').info?.version).toBe(service);
   });
 });
