@@ -1,7 +1,7 @@
 // Cursor pages: every list route answers `{ items, nextCursor? }` (null or absent on the last page) and takes
 // `cursor` (the previous page's `nextCursor`) and `limit`. `pages` asks for page after page until there is no
-// `nextCursor`; `items` yields their items one by one. The first request's parameters (path, query without the cursor, headers, signal)
-// are sent with every page. An error answer is thrown as RbdApiError.
+// `nextCursor`; `items` yields their items one by one. The first request's parameters (path, query without
+// the cursor, headers, signal) are sent with every page. An error answer is thrown as RbdApiError.
 import { RbdApiError } from './errors.js';
 import type { components } from './schema.js';
 
