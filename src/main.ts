@@ -2,12 +2,12 @@
 // and the SIGHUP reloads), start the Ceph client, listen; on SIGTERM/SIGINT, shut down gracefully.
 import { writeSync } from 'node:fs';
 import { nativeLoad } from './ceph/connection.js';
-import { startService, StartupError, type Service } from './startup.js';
+import { buildService, StartupError, type Service } from './startup.js';
 
 async function main(): Promise<void> {
   let service: Service;
   try {
-    service = await startService();
+    service = await buildService();
   } catch (e) {
     if (e instanceof StartupError) {
       process.stderr.write(`rbd-rest-api: ${e.message}\n`);

@@ -2,7 +2,7 @@
 // trail, TLS, the API tokens, the process settings (memory, worker priority, call concurrency, the stuck-call
 // watchdog), the Ceph client and the HTTP app — and the ONE SIGHUP handler that fans out to every reloadable
 // part (the audit file reopened for log rotation, the token file re-read, the TLS files re-checked).
-// src/main.ts calls `startService()`, then only listens and shuts down.
+// src/main.ts calls `buildService()`, then only listens and shuts down.
 import { readFileSync, statSync } from 'node:fs';
 import pino from 'pino';
 import { CephClient } from './ceph/client.js';
@@ -198,7 +198,7 @@ function cephFromConfig(config: Config, logger: pino.Logger): CephClient {
  * Build the service from the environment: nothing listens and the Ceph client is not started yet (main.ts
  * does both). Throws StartupError for anything the operator must fix.
  */
-export async function startService(env: NodeJS.ProcessEnv = process.env): Promise<Service> {
+export async function buildService(env: NodeJS.ProcessEnv = process.env): Promise<Service> {
   let config: Config;
   try {
     config = loadConfig(env);
