@@ -13,7 +13,10 @@
 // idempotent PUT of the new image with `source: {image, snapshot}`. Release deletes the clone, follows its
 // removal task, then deletes that snapshot.
 import { createHash } from 'node:crypto';
-import { createRbdClient, type Image, type Problem, type RbdClient } from '../../client/index.js';
+import { createRbdClient, retryAfterMs, type Image, type Problem, type RbdClient } from '../../client/index.js';
+
+/** Seconds or an HTTP date, as Retry-After carries them (the client's reading). */
+export { retryAfterMs };
 
 export const MiB = 1024 ** 2;
 export const GiB = 1024 ** 3;
@@ -109,14 +112,6 @@ export interface RetryOptions {
 }
 
 const RETRY_STATUSES = new Set([429, 503, 504]);
-
-/** Seconds or an HTTP date, as Retry-After carries them; undefined when absent or unreadable. */
-export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
-  if (!header) return undefined;
-  if (/^\s*\d+\s*$/.test(header)) return Number(header) * 1000;
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
 
 /**
  * Run one API call with retries. `call` gets an AbortSignal for the per-request timeout and returns

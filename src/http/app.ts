@@ -6,19 +6,18 @@ import { randomUUID } from 'node:crypto';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { Logger } from 'pino';
 import type { CephClient } from '../ceph/client.js';
-import type { Principal, Scope, TokenStore } from './auth.js';
-import { Metrics } from './metrics.js';
-import { Readiness } from './readiness.js';
-import { registerAccessLog } from './plugins/access-log.js';
-import { registerAudit } from './plugins/audit.js';
-import { registerRefusalAudit } from './plugins/audit-refused.js';
-import { registerAuthentication } from './plugins/authentication.js';
-import { registerCors } from './plugins/cors.js';
-import { registerAuthFailureLimit, registerRateLimit, type RateLimitSettings } from './plugins/rate-limit.js';
-import { requireClientCertificates } from './tls.js';
-import { registerJsonBody } from './plugins/json-body.js';
-import { registerOpenApi } from './plugins/openapi.js';
-import { clientErrorHandler, frameworkErrorHandler, registerProblems } from './plugins/problems.js';
+import type { TokenStore } from './auth.js';
+import { accessLogPlugin } from './plugins/access-log.js';
+import { auditPlugin } from './plugins/audit.js';
+import { refusalAuditPlugin } from './plugins/audit-refused.js';
+import { authenticationPlugin } from './plugins/authentication.js';
+import { clientCertificatesPlugin } from './plugins/client-certificates.js';
+import { corePlugin, type AppSettings } from './plugins/core.js';
+import { corsPlugin } from './plugins/cors.js';
+import { authFailureLimitPlugin, rateLimitPlugin, type RateLimitSettings } from './plugins/rate-limit.js';
+import { jsonBodyPlugin } from './plugins/json-body.js';
+import { openApiPlugin } from './plugins/openapi.js';
+import { clientErrorHandler, frameworkErrorHandler, problemsPlugin } from './plugins/problems.js';
 import { healthRoutes } from './routes/health.js';
 import { imageListRoutes } from './routes/image-list.js';
 import { imageRoutes } from './routes/images.js';
@@ -33,12 +32,7 @@ import { taskRoutes } from './routes/tasks.js';
 import { trashRoutes } from './routes/trash.js';
 import { API_PREFIX, registerScoped } from './paths.js';
 
-export interface AppSettings {
-  detailsConcurrency: number;
-  bodyLimit: number;
-  readyCacheMs: number;
-  readyTimeoutMs: number;
-}
+export type { AppSettings };
 
 export interface AppOptions {
   ceph: CephClient;
@@ -58,27 +52,6 @@ export interface AppOptions {
   audit?: Logger;
   /** HTTPS server options (src/http/tls.ts httpsOptions); with `requestCert`, API routes need a client certificate */
   https?: HttpsServerOptions;
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    ceph: CephClient;
-    settings: AppSettings;
-    readiness: Readiness;
-    metrics: Metrics;
-  }
-  interface FastifyRequest {
-    /** who sent the request, when authentication is on */
-    principal: Principal | undefined;
-    /** the error code and errno of the answer, for the access log */
-    outcome: { code: string; errno?: string | undefined } | undefined;
-  }
-  interface FastifyContextConfig {
-    /** reachable without a token */
-    public?: boolean;
-    /** the scope a token needs; default: read for GET/HEAD, write otherwise */
-    scope?: Scope;
-  }
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -103,7 +76,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     routerOptions: { maxParamLength: 4096, ignoreTrailingSlash: true },
-    // a request closing down is answered problem+json 503 SHUTTING_DOWN by registerProblems' hook
+    // a request closing down is answered problem+json 503 SHUTTING_DOWN by plugins/problems.ts' hook
     return503OnClosing: false,
     // what the framework answers by itself is problem+json too, logged and counted (plugins/problems.ts)
     frameworkErrors: frameworkErrorHandler,
@@ -111,42 +84,33 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // a request must arrive whole (headers and body) within 30 s (408); a socket silent for 120 s is closed
     requestTimeout: 30_000,
     connectionTimeout: 120_000,
-    // one access-log line per request, written in onResponse below (with route, status, duration, errno)
+    // one access-log line per request, written by plugins/access-log.ts (with route, status, duration, errno)
     logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  app.decorate('ceph', opts.ceph);
-  app.decorate('settings', settings);
-  app.decorate('readiness', new Readiness(opts.ceph, settings.readyCacheMs, settings.readyTimeoutMs));
-  app.decorateRequest('outcome', undefined);
-  app.decorateRequest('principal', undefined);
-
-  const metrics = new Metrics(opts.ceph);
-  app.decorate('metrics', metrics);
-  app.addHook('onClose', async () => metrics.close());
-
-  registerJsonBody(app);
-  registerAccessLog(app, metrics);
-  // CORS answers preflights in onRequest, so it must come before authentication
-  if (opts.corsOrigins?.length) await registerCors(app, opts.corsOrigins);
-  if (opts.https?.requestCert) requireClientCertificates(app);
-  // token guessing: an address with too many 401s gets 429 before the token check (valid tokens still pass)
-  if (opts.auth && opts.rateLimit && opts.rateLimit.perSecond > 0) registerAuthFailureLimit(app, opts.auth);
-  if (opts.auth) registerAuthentication(app, opts.auth);
-  // after authentication (keyed by the token's name), before any route is added (it hooks each route)
-  if (opts.rateLimit) await registerRateLimit(app, opts.rateLimit);
+  // the order is the order of the hooks: CORS answers preflights before authentication; the failed-token limit
+  // comes before the token check, the request limit after it (keyed by the token's name); the audit, problems
+  // and OpenAPI plugins watch routes being added, so they come before the routes
+  await app.register(corePlugin, { ceph: opts.ceph, settings });
+  await app.register(jsonBodyPlugin);
+  await app.register(accessLogPlugin);
+  if (opts.corsOrigins?.length) await app.register(corsPlugin, { origins: opts.corsOrigins });
+  if (opts.https?.requestCert) await app.register(clientCertificatesPlugin);
+  if (opts.auth && opts.rateLimit && opts.rateLimit.perSecond > 0) await app.register(authFailureLimitPlugin, { tokens: opts.auth });
+  if (opts.auth) await app.register(authenticationPlugin, { tokens: opts.auth });
+  if (opts.rateLimit) await app.register(rateLimitPlugin, opts.rateLimit);
   if (opts.audit) {
-    registerAudit(app, opts.audit);
-    registerRefusalAudit(app, opts.audit, opts.auth); // what no route hook sees: refused before routing, bodies that never came
+    await app.register(auditPlugin, { audit: opts.audit });
+    await app.register(refusalAuditPlugin, { audit: opts.audit, tokens: opts.auth });
   }
-  registerProblems(app);
-  await registerOpenApi(app, opts.version ?? '0.1.0');
+  await app.register(problemsPlugin);
+  await app.register(openApiPlugin, { version: opts.version ?? '0.1.0' });
 
   await app.register(healthRoutes);
   app.get('/metrics', { schema: { hide: true }, config: { public: true } }, async (_req, reply) =>
-    reply.type(metrics.contentType).send(await metrics.render()));
+    reply.type(app.metrics.contentType).send(await app.metrics.render()));
   await app.register(poolRoutes, { prefix: API_PREFIX });
   await app.register(namespaceRoutes, { prefix: API_PREFIX });
   await registerScoped(app, imageListRoutes);

@@ -10,10 +10,8 @@ import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import type { ServerOptions } from 'node:https';
 import { dirname } from 'node:path';
-import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
-import type { FastifyInstance } from 'fastify';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { Gauge, type Registry } from 'prom-client';
-import { ApiError } from './errors.js';
 
 export interface TlsFiles {
   cert: string;
@@ -109,21 +107,10 @@ function contextOptions(m: Pick<TlsMaterial, 'cert' | 'key' | 'ca'>): SecureCont
 /**
  * Options for the HTTPS server. With a CA, a client certificate is requested but the handshake is not refused
  * without one (rejectUnauthorized: false): probes and /metrics stay reachable (the kubelet presents no
- * certificate), and the API routes answer 401 unless the certificate verified (requireClientCertificates).
+ * certificate), and the API routes answer 401 unless the certificate verified (plugins/client-certificates.ts).
  */
 export function httpsOptions(m: TlsMaterial): ServerOptions {
   return { ...contextOptions(m), ...(m.ca ? { requestCert: true, rejectUnauthorized: false } : {}) };
-}
-
-/** With TLS_CA_FILE: every route but the public ones needs a client certificate the CA signed. */
-export function requireClientCertificates(app: FastifyInstance): void {
-  app.addHook('onRequest', async (req) => {
-    if (req.routeOptions.config?.public) return;
-    const socket = req.raw.socket as TLSSocket;
-    if (socket.authorized === true) return;
-    const why = socket.authorizationError ? ` (${String(socket.authorizationError)})` : '';
-    throw new ApiError('UNAUTHORIZED', `This API needs a client certificate signed by the configured CA${why}.`);
-  });
 }
 
 /** The server end of reloading: a tls.Server (https.Server is one). */

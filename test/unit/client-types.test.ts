@@ -16,6 +16,11 @@ export async function console1(pool: string): Promise<string[]> {
   const put = await rbd.PUT('/api/v1/pools/{pool}/images/{image}', { params: { path: { pool, image: 'vol1' } }, body: { size: '10GiB', features: ['layering'] } });
   if (put.error) { const p: Problem = put.error; throw new Error(\`\${put.response.status} \${p.code}: \${p.detail}\`); }
   const size: number = put.data.size;
+  const full: Image = put.data; // no Prefer: the full image, not Image | ImageCreated
+  for await (const page of rbd.pages('/api/v1/pools/{pool}/images', { params: { path: { pool }, query: { limit: 2 } } })) void page.items[0]?.name;
+  for await (const snap of rbd.items('/api/v1/pools/{pool}/images/{image}/snapshots', { params: { path: { pool, image: 'vol1' } } })) void snap.name;
+  const task = await rbd.waitForTask('1-abcdefghi-0123abcd', { signal: AbortSignal.timeout(1000), onProgress: (t) => void t.progress });
+  if (task.state === 'failed') void full.features;
   const one = await rbd.GET('/api/v1/pools/{pool}/images/{image}', { params: { path: { pool, image: 'vol1' } } });
   const img: Image | undefined = one.data;
   const page = await rbd.GET('/api/v1/pools/{pool}/images', { params: { path: { pool }, query: { details: 'true', limit: 50 } } });
@@ -34,6 +39,12 @@ const BAD: [string, string][] = [
   [`rbd.PUT('/api/v1/pools/{pool}/images/{image}', { params: { path: { pool: 'p', image: 'i' } }, body: { features: ['layering'] } });`, ''], // neither size nor a clone source
   [`rbd.PUT('/api/v1/pools/{pool}/images/{image}', { params: { path: { pool: 'p', image: 'i' } }, body: { size: '1GiB', features: ['layerin'] } });`, 'TS2820'], // "did you mean 'layering'?"
   [`(async () => { const r = await rbd.GET('/api/v1/pools'); if (r.data) r.data.items[0]?.nosuch; })();`, 'TS2339'],
+  // Prefer: the default client does not take the header; a minimal client's create may be ImageCreated
+  [`rbd.PUT('/api/v1/pools/{pool}/images/{image}', { params: { path: { pool: 'p', image: 'i' }, header: { prefer: 'return=minimal' } }, body: { size: '1GiB' } });`, 'TS2322'],
+  [`(async () => { const r = await createRbdClient('u', 't', { prefer: 'minimal' }).PUT('/api/v1/pools/{pool}/images/{image}', { params: { path: { pool: 'p', image: 'i' } }, body: { size: '1GiB' } }); if (r.data) { const i: import('../../client/index.js').Image = r.data; void i; } })();`, 'TS2322'],
+  // pages only over list routes, items typed
+  [`rbd.pages('/api/v1/pools/{pool}', { params: { path: { pool: 'p' } } });`, 'TS2345'],
+  [`(async () => { for await (const i of rbd.items('/api/v1/pools/{pool}/images', { params: { path: { pool: 'p' } } })) i.nosuch; })();`, 'TS2339'],
 ];
 
 afterAll(() => rmSync(DIR, { recursive: true, force: true }));

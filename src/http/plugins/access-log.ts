@@ -1,8 +1,9 @@
 // The request id (x-request-id in and out), one access-log line per request and the HTTP metrics.
+import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
-import type { Metrics } from '../metrics.js';
 
-export function registerAccessLog(app: FastifyInstance, metrics: Metrics): void {
+async function accessLog(app: FastifyInstance): Promise<void> {
+  const { metrics } = app;
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
@@ -24,3 +25,5 @@ export function registerAccessLog(app: FastifyInstance, metrics: Metrics): void 
     else req.log.info(line, 'request');
   });
 }
+
+export const accessLogPlugin = fp(accessLog, { name: 'rbd-access-log', fastify: '5.x', dependencies: ['rbd-core'] });

@@ -10,6 +10,7 @@
 // matched (an undecodable part as sent, long ones cut to 256 characters), the principal when the request
 // carried a valid token, the status and code it was answered with.
 import type { IncomingMessage } from 'node:http';
+import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { bearerToken, type TokenStore } from '../auth.js';
@@ -45,7 +46,7 @@ function rawSegments(url: string): string[] {
   });
 }
 
-export function registerRefusalAudit(app: FastifyInstance, audit: Logger, tokens?: TokenStore): void {
+async function refusalAudit(app: FastifyInstance, { audit, tokens }: { audit: Logger; tokens?: TokenStore | undefined }): Promise<void> {
   // every route's template, to name what a request refused before routing was aimed at
   const routes: { methods: string[]; template: string; segments: string[] }[] = [];
   app.addHook('onRoute', (route) => {
@@ -75,3 +76,6 @@ export function registerRefusalAudit(app: FastifyInstance, audit: Logger, tokens
     });
   });
 }
+
+/** The other half of the audit trail: registered with it, before the routes (it reads them from onRoute). */
+export const refusalAuditPlugin = fp(refusalAudit, { name: 'rbd-audit-refused', fastify: '5.x', dependencies: ['rbd-audit'] });

@@ -16,6 +16,7 @@
 //
 // Requests refused before routing, or whose body never arrived, are audited by plugins/audit-refused.ts.
 import type { IncomingMessage } from 'node:http';
+import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { API_PREFIX } from '../paths.js';
@@ -239,7 +240,7 @@ function taskSource(app: FastifyInstance): TransitionSource | undefined {
   return tasks && typeof tasks.onTransition === 'function' ? (tasks as TransitionSource) : undefined;
 }
 
-export function registerAudit(app: FastifyInstance, audit: Logger): void {
+async function auditTrail(app: FastifyInstance, { audit }: { audit: Logger }): Promise<void> {
   app.addHook('onResponse', async (req, reply) => {
     if (req.method === 'OPTIONS') return; // CORS preflights and the like change nothing
     const status = reply.statusCode;
@@ -255,3 +256,5 @@ export function registerAudit(app: FastifyInstance, audit: Logger): void {
     app.addHook('onClose', async () => off());
   }
 }
+
+export const auditPlugin = fp(auditTrail, { name: 'rbd-audit', fastify: '5.x', dependencies: ['rbd-core'] });

@@ -1,4 +1,5 @@
 // Bearer tokens on every route but the public ones, then the token's scope and pools.
+import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { allows, allowsScope, seesPool, bearerToken, type Scope, type TokenStore } from '../auth.js';
 import { ApiError } from '../errors.js';
@@ -10,7 +11,7 @@ declare module 'fastify' {
   }
 }
 
-export function registerAuthentication(app: FastifyInstance, tokens: TokenStore): void {
+async function authentication(app: FastifyInstance, { tokens }: { tokens: TokenStore }): Promise<void> {
   app.addHook('onRequest', async (req) => {
     const config = req.routeOptions.config;
     if (config?.public) return;
@@ -40,3 +41,5 @@ export function registerAuthentication(app: FastifyInstance, tokens: TokenStore)
     }
   });
 }
+
+export const authenticationPlugin = fp(authentication, { name: 'rbd-authentication', fastify: '5.x', dependencies: ['rbd-core'] });

@@ -4,6 +4,7 @@
 // so every route accepts `Authorization` from an allowed origin. A non-preflight OPTIONS request (no Origin
 // or no Access-Control-Request-Method) is not CORS at all and goes on to the ordinary not-found/405 handling.
 import cors from '@fastify/cors';
+import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 /** Request headers a page may send (the API reads these; anything else is not needed by a client). */
@@ -47,7 +48,7 @@ const isPreflight = (req: FastifyRequest): boolean =>
   req.method === 'OPTIONS' && typeof req.headers.origin === 'string'
   && typeof req.headers['access-control-request-method'] === 'string';
 
-export async function registerCors(app: FastifyInstance, origins: readonly string[]): Promise<void> {
+async function corsOrigins(app: FastifyInstance, { origins }: { origins: readonly string[] }): Promise<void> {
   const any = origins.includes('*');
   const allowed = new Set(origins);
   await app.register(cors, {
@@ -74,3 +75,5 @@ export async function registerCors(app: FastifyInstance, origins: readonly strin
     },
   });
 }
+
+export const corsPlugin = fp(corsOrigins, { name: 'rbd-cors', fastify: '5.x' });

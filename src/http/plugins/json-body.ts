@@ -1,6 +1,7 @@
 // Request bodies: JSON only (application/json or any +json type, with any parameters such as
 // `charset=utf-8`, in any case); an empty body is "no body" (curl -X DELETE -H 'content-type: application/json'
 // is common). A charset other than UTF-8 is refused with 415; anything else that is not JSON too.
+import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../errors.js';
 
@@ -8,7 +9,7 @@ import { ApiError } from '../errors.js';
 const mediaType = (header: string): string => header.split(';')[0]!.trim().toLowerCase();
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/;
 
-export function registerJsonBody(app: FastifyInstance): void {
+async function jsonBody(app: FastifyInstance): Promise<void> {
   app.removeAllContentTypeParsers();
   // a function matcher: Fastify normalises parameters (`charset="utf-8"`), which an anchored regex refuses
   app.addContentTypeParser(
@@ -40,3 +41,5 @@ export function registerJsonBody(app: FastifyInstance): void {
     done(new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Send application/json.'), undefined);
   });
 }
+
+export const jsonBodyPlugin = fp(jsonBody, { name: 'rbd-json-body', fastify: '5.x' });

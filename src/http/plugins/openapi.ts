@@ -13,6 +13,7 @@
 //   - zod's implicit bounds of an unbounded integer (±(2^53 − 1), "a safe integer") are dropped: they say
 //     nothing, and Swagger UI shows the lower one (-9007199254740991) as the example of every size and count.
 import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { STATUS_CODES } from 'node:http';
@@ -225,7 +226,7 @@ function dropSafeIntegerBounds(node: Json): void {
 const transformObject: typeof jsonSchemaTransformObject = (input) =>
   tidyDocument(jsonSchemaTransformObject(input)) as ReturnType<typeof jsonSchemaTransformObject>;
 
-export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
+async function openApi(app: FastifyInstance, { version }: { version: string }): Promise<void> {
   // Swagger UI's own routes (HTML, scripts) are public; the API behind its Authorize button is not.
   app.addHook('onRoute', (route) => {
     if (route.url === '/docs' || route.url.startsWith('/docs/')) route.config = { ...(route.config ?? {}), public: true };
@@ -256,3 +257,5 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true } });
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
 }
+
+export const openApiPlugin = fp(openApi, { name: 'rbd-openapi', fastify: '5.x' });

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ApiError, toApiError, toProblem, type ErrorCode } from '../errors.js';
 
@@ -76,7 +77,7 @@ export function clientErrorHandler(this: FastifyInstance, err: Error & { code?: 
   }
 }
 
-export function registerProblems(app: FastifyInstance): void {
+async function problems(app: FastifyInstance): Promise<void> {
   app.setErrorHandler((err, req, reply) => {
     let api: ApiError;
     let unexpected: boolean;
@@ -146,3 +147,5 @@ export function registerProblems(app: FastifyInstance): void {
     return reply.code(404).type('application/problem+json').send(toProblem(api, req.url.slice(0, 256), req.id));
   });
 }
+
+export const problemsPlugin = fp(problems, { name: 'rbd-problems', fastify: '5.x', dependencies: ['rbd-core'] });

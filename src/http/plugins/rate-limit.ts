@@ -7,6 +7,7 @@
 // Limits are per replica (each keeps its own buckets).
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import { Counter } from 'prom-client';
 import { bearerToken, type TokenStore } from '../auth.js';
 import { ApiError } from '../errors.js';
@@ -73,7 +74,7 @@ export function rateLimitKey(req: FastifyRequest): string {
   return req.principal ? `token:${req.principal.name}` : `addr:${req.ip}`;
 }
 
-export async function registerRateLimit(app: FastifyInstance, settings: RateLimitSettings): Promise<void> {
+async function requestLimit(app: FastifyInstance, settings: RateLimitSettings): Promise<void> {
   if (settings.perSecond <= 0) return;
   const buckets = new TokenBuckets(settings.perSecond, Math.max(1, settings.burst));
   const limited = limitedCounter(app);
@@ -114,8 +115,8 @@ export const AUTH_FAILURES_PER_SECOND = 1;
  * token, so a client sharing an address (NAT) with a guesser is not locked out. Registered before
  * authentication; counted in rbdapi_http_rate_limited_total{principal="-"}.
  */
-export function registerAuthFailureLimit(app: FastifyInstance, tokens: TokenStore,
-  burst = AUTH_FAILURE_BURST, perSecond = AUTH_FAILURES_PER_SECOND): void {
+async function authFailureLimit(app: FastifyInstance, { tokens, burst = AUTH_FAILURE_BURST, perSecond = AUTH_FAILURES_PER_SECOND }:
+  { tokens: TokenStore; burst?: number; perSecond?: number }): Promise<void> {
   const failures = new TokenBuckets(perSecond, burst);
   const limited = limitedCounter(app);
   app.addHook('onRequest', async (req, reply) => {
@@ -133,6 +134,11 @@ export function registerAuthFailureLimit(app: FastifyInstance, tokens: TokenStor
     if (reply.statusCode === 401) failures.take(req.ip);
   });
 }
+
+/** Per-principal limits; after authentication (keyed by the token's name), before any route is added (it hooks each route). */
+export const rateLimitPlugin = fp(requestLimit, { name: 'rbd-rate-limit', fastify: '5.x', dependencies: ['rbd-core'] });
+/** Failed authentications per address; before authentication (it answers 429 instead of the token check). */
+export const authFailureLimitPlugin = fp(authFailureLimit, { name: 'rbd-auth-failure-limit', fastify: '5.x', dependencies: ['rbd-core'] });
 
 /** The limited-requests counter, shared by both limits (registered once per app). */
 function limitedCounter(app: FastifyInstance): Counter<'principal'> {
