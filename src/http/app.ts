@@ -31,6 +31,7 @@ import { snapshotRoutes } from './routes/snapshots.js';
 import { cloneRoutes } from './routes/clones.js';
 import { taskRoutes } from './routes/tasks.js';
 import { trashRoutes } from './routes/trash.js';
+import { contentImportRoutes, DEFAULT_IMPORT_SETTINGS, type ImportSettings } from './routes/content/import.js';
 import { API_PREFIX, registerScoped } from './paths.js';
 
 export interface AppSettings {
@@ -38,6 +39,8 @@ export interface AppSettings {
   bodyLimit: number;
   readyCacheMs: number;
   readyTimeoutMs: number;
+  /** imports (PUT …/content): size limit, idle time, writes in flight */
+  import: ImportSettings;
 }
 
 export interface AppOptions {
@@ -72,6 +75,8 @@ declare module 'fastify' {
     principal: Principal | undefined;
     /** the error code and errno of the answer, for the access log */
     outcome: { code: string; errno?: string | undefined } | undefined;
+    /** an upload's figures for its audit line (routes/content/import.ts) */
+    auditContent: Record<string, unknown> | undefined;
   }
   interface FastifyContextConfig {
     /** reachable without a token */
@@ -91,7 +96,7 @@ export const REDACT_PATHS = [
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const settings: AppSettings = {
-    detailsConcurrency: 8, bodyLimit: 64 * 1024, readyCacheMs: 2000, readyTimeoutMs: 2000, ...opts.settings,
+    detailsConcurrency: 8, bodyLimit: 64 * 1024, readyCacheMs: 2000, readyTimeoutMs: 2000, import: DEFAULT_IMPORT_SETTINGS, ...opts.settings,
   };
   const app = Fastify({
     ...(opts.loggerInstance ? { loggerInstance: opts.loggerInstance } : { logger: opts.logger ?? false }),
@@ -122,6 +127,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.decorate('readiness', new Readiness(opts.ceph, settings.readyCacheMs, settings.readyTimeoutMs));
   app.decorateRequest('outcome', undefined);
   app.decorateRequest('principal', undefined);
+  app.decorateRequest('auditContent', undefined);
 
   const metrics = new Metrics(opts.ceph);
   app.decorate('metrics', metrics);
@@ -158,5 +164,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await registerScoped(app, cloneRoutes);
   await app.register(taskRoutes, { prefix: API_PREFIX });
   await registerScoped(app, trashRoutes);
+  await registerScoped(app, contentImportRoutes(settings.import));
   return app;
 }
