@@ -183,14 +183,21 @@ export async function streamInto(img: Pointer, target: string, start: number, sr
   }
 }
 
+/** The hidden image an import fills: made by `create`, written through `open`. */
+export interface TemporaryImage {
+  /** the destination's `spec/name` (for messages) */
+  target: string;
+  create(o: { size: number; features?: bigint | undefined; order?: number | undefined; stripeUnit?: number | undefined; stripeCount?: number | undefined }): Promise<void>;
+  open<T>(fn: (img: Pointer) => Promise<T>): Promise<T>;
+}
+
 /**
- * Make an image from `src` under a hidden name, then rename it to `name` (spec `spec`) once complete and
- * checked. ImportError IMAGE_EXISTS when the name was taken meanwhile (the import is discarded).
- * `build` fills the open temporary; it runs inside the import's task (its own client: ctx.session).
+ * Make an image under a hidden name with `build` (which creates it, then fills it), then rename it to `name`
+ * (spec `spec`) once complete and checked. ImportError IMAGE_EXISTS when the name was taken meanwhile (the
+ * import is discarded). `build` runs inside the import's task, on the task's own client (ctx.session).
  */
 export async function importNew<R extends ImportResult>(tasks: TaskEngine, spec: string, name: string, params: Omit<ImportParams, 'destination' | 'temporary'>,
-  create: { size: number; features?: bigint | undefined; order?: number | undefined },
-  build: (ctx: TaskContext<ImportParams>, img: Pointer, target: string) => Promise<R>): Promise<R> {
+  build: (ctx: TaskContext<ImportParams>, tmp: TemporaryImage) => Promise<R>): Promise<R> {
   const { pool, namespace } = splitPoolSpec(spec);
   const full: ImportParams = { ...params, destination: { pool, namespace, name }, temporary: importTemporaryName() };
   return tasks.runHere<ImportParams, R>(IMPORT_ACTION, { pool, namespace, image: name }, full, async (ctx) => {
@@ -198,9 +205,13 @@ export async function importNew<R extends ImportResult>(tasks: TaskEngine, spec:
     const withIo = unboundedIoctx(session);
     const temp = full.temporary;
     const target = `${spec}/${name}`;
+    const tmp: TemporaryImage = {
+      target,
+      create: (o) => new Images(session).create(spec, temp, o.size, o),
+      open: (fn) => withIo(spec, (io) => withOpenImage(io, spec, temp, {}, fn)),
+    };
     try {
-      await new Images(session).create(spec, temp, create.size, { features: create.features, order: create.order });
-      const result = await withIo(spec, (io) => withOpenImage(io, spec, temp, {}, (img) => build(ctx, img, target)));
+      const result = await build(ctx, tmp);
       if (ctx.signal.aborted) throw new ImportError('UPLOAD_ABORTED', 'The import was stopped.');
       // the destination name's mutation lock: a create, restore or rename into that name runs before or after
       await holdForTask(session, ctx.task.id, [imageKey(spec, name)], () => withIo(spec, (io) => io.use('rbd_rename', async (d) => {
@@ -219,8 +230,10 @@ export async function importNew<R extends ImportResult>(tasks: TaskEngine, spec:
 /** A raw image from `src` (size = its length): see importNew. */
 export function importRaw(tasks: TaskEngine, spec: string, name: string, src: ImportSource, limits: ImportLimits,
   opts: { features?: bigint | undefined; order?: number | undefined } = {}): Promise<ImportResult> {
-  return importNew(tasks, spec, name, { kind: 'raw', size: src.length }, { size: src.length, ...opts },
-    (ctx, img, target) => streamInto(img, target, 0, src, ctx.signal, limits, 'skip', (n) => ctx.progress(src.length > 0 ? n / src.length : 1)));
+  return importNew(tasks, spec, name, { kind: 'raw', size: src.length }, async (ctx, tmp) => {
+    await tmp.create({ size: src.length, ...opts });
+    return tmp.open((img) => streamInto(img, tmp.target, 0, src, ctx.signal, limits, 'skip', (n) => ctx.progress(src.length > 0 ? n / src.length : 1)));
+  });
 }
 
 /**
