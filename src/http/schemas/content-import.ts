@@ -24,6 +24,14 @@ export const importQuery = z.object({
     .describe('raw import of a new image: a power of two from 4KiB to 32MiB; default 4MiB'),
 }).strict();
 
+/** The headers an import reads besides Content-Type and Content-Length (the others pass through unchanged). */
+export const importHeaders = z.object({
+  'content-digest': z.string().max(1024).optional()
+    .describe('RFC 9530, e.g. `sha-256=:<base64>:` (or sha-512): verified before the image becomes visible'),
+  'content-range': z.string().max(128).optional()
+    .describe('raw uploads into an existing image: `bytes <first>-<last>/<image size>` writes that part (resumable uploads)'),
+}).loose();
+
 /** The request body in OpenAPI: bytes (the route reads the stream itself; nothing is parsed or validated here). */
 export const binaryBody = z.any().meta({
   type: 'string', format: 'binary',

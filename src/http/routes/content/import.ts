@@ -20,7 +20,7 @@ import { ApiError, type ErrorCode } from '../../errors.js';
 import { imagePath, specOf } from '../../paths.js';
 import { IMAGE_NAME_PATTERN, IMAGE_NAME_RULE, imageParams, problems } from '../../schemas/common.js';
 import {
-  binaryBody, DIFF_TYPE, EXPORT_V2_TYPE, IMPORT_TYPES, importQuery, importResultSchema, RAW_TYPE, type ImportType,
+  binaryBody, DIFF_TYPE, EXPORT_V2_TYPE, IMPORT_TYPES, importHeaders, importQuery, importResultSchema, RAW_TYPE, type ImportType,
 } from '../../schemas/content-import.js';
 import { exemptFromRequestTimeout } from '../../upload-timeout.js';
 
@@ -123,6 +123,7 @@ export function contentImportRoutes(settings: ImportSettings): FastifyPluginAsyn
           + 'cut short, longer or shorter than Content-Length, or idle for longer than the configured time leaves nothing.',
         params: imageParams,
         querystring: importQuery,
+        headers: importHeaders,
         body: binaryBody,
         consumes: [...IMPORT_TYPES],
         response: { 200: importResultSchema, 201: importResultSchema, ...problems(400, 401, 403, 404, 408, 409, 411, 413, 415, 503, 504) },
