@@ -130,6 +130,13 @@ export function contentImportRoutes(settings: ImportSettings): FastifyPluginAsyn
       },
       // before the body is read: refuse what cannot be imported (415, 411, 413) without reading it
       onRequest: async (req) => {
+        // a bad pool, namespace or image name is 400 whatever the body (as on every route)
+        const params = (req.routeOptions.schema?.params ?? imageParams) as typeof imageParams;
+        const parsed = params.safeParse(req.params);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0]!;
+          throw new ApiError('VALIDATION_FAILED', `params.${issue.path.join('.')}: ${issue.message}`);
+        }
         const type = mediaType(req.headers['content-type']);
         if (!(IMPORT_TYPES as readonly string[]).includes(type)) {
           throw new ApiError('UNSUPPORTED_MEDIA_TYPE', `Send ${IMPORT_TYPES.join(', ')} (got ${type || 'no Content-Type'}).`);
