@@ -961,6 +961,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/pools/{pool}/images/{image}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Import image content (raw, rbd diff or rbd export-format 2)
+         * @description The body is streamed into the image as it arrives. **application/octet-stream**: a new image of `Content-Length` bytes, made under a hidden name and visible only when complete and verified (201; 409 IMAGE_EXISTS when the name is taken); runs of zeros are not written. With `Content-Range: bytes a-b/size` the body is a part of the existing image instead (200; `size` must be the image's): resumable uploads. **application/vnd.ceph.rbd-diff**: an `rbd export-diff` stream applied to the existing image, with rbd's checks (its from-snapshot must exist there; its end snapshot is created). **application/vnd.ceph.rbd-export-v2**: an `rbd export --export-format 2` stream, a new image with its snapshots. `Content-Digest: sha-256=:…:` (RFC 9530) is verified before the image becomes visible (400 DIGEST_MISMATCH, nothing left). An upload cut short, longer or shorter than Content-Length, or idle for longer than the configured time leaves nothing.
+         */
+        put: operations["importImageContent"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Import image content (raw, rbd diff or rbd export-format 2)
+         * @description The body is streamed into the image as it arrives. **application/octet-stream**: a new image of `Content-Length` bytes, made under a hidden name and visible only when complete and verified (201; 409 IMAGE_EXISTS when the name is taken); runs of zeros are not written. With `Content-Range: bytes a-b/size` the body is a part of the existing image instead (200; `size` must be the image's): resumable uploads. **application/vnd.ceph.rbd-diff**: an `rbd export-diff` stream applied to the existing image, with rbd's checks (its from-snapshot must exist there; its end snapshot is created). **application/vnd.ceph.rbd-export-v2**: an `rbd export --export-format 2` stream, a new image with its snapshots. `Content-Digest: sha-256=:…:` (RFC 9530) is verified before the image becomes visible (400 DIGEST_MISMATCH, nothing left). An upload cut short, longer or shorter than Content-Length, or idle for longer than the configured time leaves nothing.
+         */
+        put: operations["importImageContentInNamespace"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1097,7 +1137,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
+            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "BODY_LENGTH_MISMATCH" | "DIGEST_MISMATCH" | "INVALID_STREAM" | "UPLOAD_ABORTED" | "UPLOAD_STALLED" | "LENGTH_REQUIRED" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
             /** @description the errno name, when Ceph produced the error */
             errno?: string;
             instance?: string;
@@ -1501,6 +1541,28 @@ export interface components {
             /** @description the image is among the 64 busiest of its pool (otherwise the figures are 0) */
             listed: boolean;
             stats: components["schemas"]["ImageIostat"];
+        };
+        ImportResult: {
+            pool: string;
+            namespace?: string;
+            name: string;
+            /** @description the image's size, bytes */
+            size: number;
+            /** @description body bytes received */
+            bytes: number;
+            /** @description bytes written as data (runs of zeros are left out of a new image) */
+            written: number;
+            /** @description the body's Content-Digest (RFC 9530) as verified, when one was sent */
+            digest?: string;
+            /** @description the part written (Content-Range) */
+            range?: {
+                start: number;
+                end: number;
+            };
+            /** @description diff import: the snapshot the diff starts from */
+            fromSnapshot?: string;
+            /** @description snapshots created by the import */
+            snapshots?: string[];
         };
     };
     responses: never;
@@ -7876,6 +7938,308 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    importImageContent: {
+        parameters: {
+            query?: {
+                /** @description raw import of a new image: its features, comma-separated; default: the cluster default */
+                features?: string;
+                /** @description raw import of a new image: a power of two from 4KiB to 32MiB; default 4MiB */
+                objectSize?: number | string;
+            };
+            header?: {
+                /** @description RFC 9530, e.g. `sha-256=:<base64>:` (or sha-512): verified before the image becomes visible */
+                "content-digest"?: string;
+                /** @description raw uploads into an existing image: `bytes <first>-<last>/<image size>` writes that part (resumable uploads) */
+                "content-range"?: string;
+            };
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        /** @description application/octet-stream: the image's bytes (Content-Length = its size); application/vnd.ceph.rbd-diff: an `rbd export-diff` stream (applied to the existing image); application/vnd.ceph.rbd-export-v2: an `rbd export --export-format 2` stream (a new image with its snapshots). */
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+                "application/vnd.ceph.rbd-diff": string;
+                "application/vnd.ceph.rbd-export-v2": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportResult"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportResult"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Length Required */
+            411: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    importImageContentInNamespace: {
+        parameters: {
+            query?: {
+                /** @description raw import of a new image: its features, comma-separated; default: the cluster default */
+                features?: string;
+                /** @description raw import of a new image: a power of two from 4KiB to 32MiB; default 4MiB */
+                objectSize?: number | string;
+            };
+            header?: {
+                /** @description RFC 9530, e.g. `sha-256=:<base64>:` (or sha-512): verified before the image becomes visible */
+                "content-digest"?: string;
+                /** @description raw uploads into an existing image: `bytes <first>-<last>/<image size>` writes that part (resumable uploads) */
+                "content-range"?: string;
+            };
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        /** @description application/octet-stream: the image's bytes (Content-Length = its size); application/vnd.ceph.rbd-diff: an `rbd export-diff` stream (applied to the existing image); application/vnd.ceph.rbd-export-v2: an `rbd export --export-format 2` stream (a new image with its snapshots). */
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+                "application/vnd.ceph.rbd-diff": string;
+                "application/vnd.ceph.rbd-export-v2": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportResult"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportResult"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Timeout */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Length Required */
+            411: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

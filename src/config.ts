@@ -54,6 +54,12 @@ export const configSchema = z.object({
   DETAILS_CONCURRENCY: int(1, 64, 8),
   /** maximum request body in bytes */
   BODY_LIMIT: int(256, 10 * 1024 * 1024, 64 * 1024),
+  /** imports (PUT …/images/{image}/content): the largest body and new image, bytes (default 1 TiB) */
+  IMPORT_MAX_BYTES: int(0, Number.MAX_SAFE_INTEGER, 2 ** 40),
+  /** an upload that sends nothing for this long is dropped and leaves nothing, ms */
+  IMPORT_IDLE_MS: int(1000, 3_600_000, 30_000),
+  /** librbd writes in flight per import (4 MiB each at most: memory per import) */
+  IMPORT_WRITES_IN_FLIGHT: int(1, 64, 8),
   /** readiness: how long a cluster check result is reused, and how long one check may take */
   READY_CACHE_MS: int(0, 60_000, 2000),
   READY_TIMEOUT_MS: int(100, 60_000, 2000),

@@ -227,6 +227,7 @@ export async function buildService(env: NodeJS.ProcessEnv = process.env): Promis
       bodyLimit: config.BODY_LIMIT,
       readyCacheMs: config.READY_CACHE_MS,
       readyTimeoutMs: config.READY_TIMEOUT_MS,
+      import: { maxBytes: config.IMPORT_MAX_BYTES, idleMs: config.IMPORT_IDLE_MS, writesInFlight: config.IMPORT_WRITES_IN_FLIGHT },
     },
     loggerInstance: logger,
     auth: tokens,

@@ -21,7 +21,7 @@ import { listSnapshotIds } from './clones.js';
 import { holdForTask, imageKey } from './image-lock.js';
 import { withImageOptions } from './image-options.js';
 import { PoolGuard } from './pool-guard.js';
-import { COPY_TEMP_PREFIX } from './image-directory.js';
+import { COPY_TEMP_PREFIX, isServiceTemporary } from './image-directory.js';
 import { withImageIn, withOpenImage } from './open-image.js';
 import { listTrash } from './trash.js';
 
@@ -119,12 +119,15 @@ async function copyInto(ctx: TaskContext<CopyParams>, img: Pointer, destIo: Hand
 
 const tempName = (target: string): string => target.slice(target.lastIndexOf('/') + 1);
 
+/** Where a temporary image is (a copy's, or an import's: content/import.ts). */
+export type TemporaryParams = Pick<CopyParams, 'destination' | 'temporary'>;
+
 /**
- * Remove a copy's temporary image, snapshots first (a deep copy has them). Nothing to do when it does not
- * exist (never made, or already removed).
+ * Remove a copy's (or an import's) temporary image, snapshots first (a deep copy and an export-format 2 import
+ * have them). Nothing to do when it does not exist (never made, or already removed).
  */
-export async function removeTemporary(session: CephSession, p: CopyParams): Promise<boolean> {
-  if (!p.temporary?.startsWith(TEMP_PREFIX)) return false;
+export async function removeTemporary(session: CephSession, p: TemporaryParams): Promise<boolean> {
+  if (!p.temporary || !isServiceTemporary(p.temporary)) return false;
   const dst = poolSpec(p.destination.pool, p.destination.namespace);
   const guard = new PoolGuard(session);
   let removed: boolean;
@@ -161,7 +164,7 @@ export async function removeTemporary(session: CephSession, p: CopyParams): Prom
  * removed by id (its snapshots first); a removal that fails leaves the entry in the trash, hidden from the
  * name, and the engine runs the cleanup again. Nothing here adds a directory entry.
  */
-async function removeTemporaryOnce(session: CephSession, guard: PoolGuard, p: CopyParams, dst: string): Promise<boolean> {
+async function removeTemporaryOnce(session: CephSession, guard: PoolGuard, p: TemporaryParams, dst: string): Promise<boolean> {
   return unboundedIoctx(session)(dst, async (io) => {
     let removed = false;
     const state = await guard.nameState(dst, p.temporary);

@@ -15,7 +15,7 @@
 // Trashed images and migration sources are not in the directory; neither does rbd_list2 list them.
 // A pool in which no image was ever made has no directory object: that is an empty directory (ENOENT from
 // the read), not an error.
-// The service's own temporaries (a copy's `.rbdapi-copy-*` destination until it is complete) are neither
+// The service's own temporaries (a copy's `.rbdapi-copy-*` or an import's `.rbdapi-import-*` destination until it is complete) are neither
 // listed nor counted: a page that holds one reads on past it, so pages stay full and cursors exact.
 import { radosObject } from '../native/rados-object.js';
 import { takeRadosBytes } from '../native/memory.js';
@@ -31,8 +31,11 @@ import { rbdNamespace } from '../native/rbd-namespace.js';
 /** The name prefix of a copy's temporary destination (copy.ts); the API refuses names that start with '.'. */
 export const COPY_TEMP_PREFIX = '.rbdapi-copy-';
 
+/** The name prefix of an import's temporary image (content/import.ts): visible under its name only when complete. */
+export const IMPORT_TEMP_PREFIX = '.rbdapi-import-';
+
 /** A name the service gives its own temporary images: never listed (the API refuses such names). */
-export const isServiceTemporary = (name: string): boolean => name.startsWith(COPY_TEMP_PREFIX);
+export const isServiceTemporary = (name: string): boolean => name.startsWith(COPY_TEMP_PREFIX) || name.startsWith(IMPORT_TEMP_PREFIX);
 
 const DIRECTORY = 'rbd_directory';
 /** the largest page read at once (dir_list is asked for one more, to know whether more follow) */

@@ -30,6 +30,7 @@ import { snapshotRoutes } from './routes/snapshots.js';
 import { cloneRoutes } from './routes/clones.js';
 import { taskRoutes } from './routes/tasks.js';
 import { trashRoutes } from './routes/trash.js';
+import { contentImportRoutes, DEFAULT_IMPORT_SETTINGS, type ImportSettings } from './routes/content/import.js';
 import { API_PREFIX, registerScoped } from './paths.js';
 
 export type { AppSettings };
@@ -64,7 +65,7 @@ export const REDACT_PATHS = [
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const settings: AppSettings = {
-    detailsConcurrency: 8, bodyLimit: 64 * 1024, readyCacheMs: 2000, readyTimeoutMs: 2000, ...opts.settings,
+    detailsConcurrency: 8, bodyLimit: 64 * 1024, readyCacheMs: 2000, readyTimeoutMs: 2000, import: DEFAULT_IMPORT_SETTINGS, ...opts.settings,
   };
   const app = Fastify({
     ...(opts.loggerInstance ? { loggerInstance: opts.loggerInstance } : { logger: opts.logger ?? false }),
@@ -122,5 +123,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await registerScoped(app, cloneRoutes);
   await app.register(taskRoutes, { prefix: API_PREFIX });
   await registerScoped(app, trashRoutes);
+  await registerScoped(app, contentImportRoutes(settings.import));
   return app;
 }

@@ -39,13 +39,15 @@ import {
 import {
   DEFAULT_TASK_OPTIONS, isFinished, TaskFailure, TaskFinishedError, TaskNotCancellableError, TaskNotFoundError,
   type StoredTask, type TaskEngineOptions, type TaskError, type TaskHandler, type TaskListOptions, type TaskRecord,
-  type TaskSession, type TaskState, type TaskTarget, type TaskTransition, type TransitionListener,
+  type TaskSession, type TaskState, type TaskTarget, type TaskTransition, type TransitionListener, type TaskContext, type LocalRun,
 } from './types.js';
 
 export class TaskEngine {
   readonly instance = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   readonly opts: TaskEngineOptions;
   private readonly handlers = new Map<string, TaskHandler<never>>();
+  /** bodies of the tasks runHere runs in this process, by task id */
+  private readonly local = new Map<string, (ctx: TaskContext<never>) => Promise<Record<string, unknown> | void>>();
   private readonly listeners = new Set<TransitionListener>();
   private describe: (e: unknown) => TaskError = defaultDescribe;
   private readonly runners: RunnerSource;
@@ -62,7 +64,11 @@ export class TaskEngine {
     this.scheduler = new Scheduler(session, this.opts, (c, run) => this.runner.runOne(c, run));
     this.runner = new TaskRunner({
       instance: this.instance, opts: this.opts, runners: this.runners, scheduler: this.scheduler,
-      handler: (action) => this.handlers.get(action),
+      handler: (action, id) => {
+        const h = this.handlers.get(action);
+        const body = this.local.get(id);
+        return h && body ? { ...h, run: body } : h;
+      },
       emit: (rec, from, to, reason) => this.emit(rec, from, to, reason),
       describe: (e) => this.describe(e),
     });
@@ -117,6 +123,59 @@ export class TaskEngine {
     this.emit(rec, undefined, 'queued', 'submitted');
     this.scheduler.offer({ pool, id: rec.id, spec: poolSpec(pool, target.namespace) });
     return publicView(rec);
+  }
+
+  /**
+   * Run a task of `action` in this process, now, with `body` as its run: for work that belongs to a request
+   * (an import streams the request's body into the image). The record is durable and leased like any task's
+   * (progress, listed under /tasks); when this process dies, another replica (or this one restarted) takes it
+   * over and runs the action's `interrupted` cleanup — the registered handler's `run` is used only by a replica
+   * that picks the task up before this one does (a rare race: it must fail without doing anything). Not counted
+   * against the scheduler's slots: the request's own limits bound such runs. Resolves with the body's result;
+   * rejects with the body's error (the task ends failed), or with a busy CephError when the task could not be
+   * run here.
+   */
+  async runHere<P, R extends Record<string, unknown> | void>(action: string, target: TaskTarget, params: P,
+    body: (ctx: TaskContext<P>) => Promise<R>): Promise<R> {
+    if (!this.handlers.has(action)) throw new RangeError(`no task handler for ${action}`);
+    const { pool } = splitPoolSpec(target.pool);
+    const rec = await this.session.withIoctx(pool, (io) => io.use('task_submit', async (p) => {
+      const poolId = Number(radosPool.ioctxGetId(p) as number | bigint);
+      const task: StoredTask = {
+        id: newTaskId(poolId), action, target: { ...target, pool }, state: 'queued', progress: 0, createdAt: nowIso(),
+        params: params as Record<string, unknown>, v: 1, attempts: 0,
+      };
+      await addTask(p, task);
+      return task;
+    }));
+    this.emit(rec, undefined, 'queued', 'submitted');
+    let outcome: { ok: true; value: R } | { ok: false; error: unknown } | undefined;
+    let ran: Promise<void> | undefined;
+    this.local.set(rec.id, (ctx) => {
+      ran = (async () => {
+        try {
+          outcome = { ok: true, value: await body(ctx as unknown as TaskContext<P>) };
+        } catch (e) {
+          outcome = { ok: false, error: e };
+        }
+      })();
+      return ran.then(() => {
+        if (!outcome!.ok) throw outcome!.error;
+        return outcome!.value;
+      });
+    });
+    try {
+      const run: LocalRun = { id: rec.id, spec: poolSpec(pool, target.namespace), abort: new AbortController(), done: Promise.resolve() };
+      await this.runner.runOne({ pool, id: rec.id, spec: run.spec }, run);
+      // this process's scheduler may have won the lease by a hair (its scan): the body runs there
+      if (!ran && this.scheduler.running.has(rec.id)) await this.scheduler.running.get(rec.id)!.done;
+      if (ran) await ran;
+    } finally {
+      this.local.delete(rec.id);
+    }
+    if (!outcome) throw CephError.busy(`task ${rec.id} (${action}) was started by another replica`);
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
   }
 
   /** One task, from RADOS. TaskNotFoundError for an unknown id or a pool that is gone. */

@@ -3,6 +3,7 @@
 // snapshot routes once backed off rollbacks as an unknown action). Each handler does its Ceph work through its
 // run's own client (ctx.session, runner-clients.ts). To add an action: write its handler next to the concept it
 // changes (copy.ts, trash.ts, …) and register it here.
+import { registerImageImport } from '../content/import.js';
 import { registerImageCopy } from '../copy.js';
 import { registerObjectMapRebuild } from '../image-features.js';
 import { registerImageShrink } from '../image-shrink.js';
@@ -15,5 +16,6 @@ export function registerTaskHandlers(tasks: TaskEngine, trash: Trash): void {
   registerImageShrink(tasks); // image.shrink
   registerObjectMapRebuild(tasks); // image.object-map-rebuild
   registerImageCopy(tasks); // image.copy
+  registerImageImport(tasks); // image.import (the cleanup of an import whose process died)
   registerSnapshotTasks(tasks); // snapshot.rollback, image.flatten
 }

@@ -35,7 +35,8 @@ export interface RunnerDeps {
   instance: string;
   opts: TaskEngineOptions;
   runners: RunnerSource;
-  handler(action: string): TaskHandler<never> | undefined;
+  /** the handler of `action` (of task `id`: a task run here by runHere has a body of its own) */
+  handler(action: string, id: string): TaskHandler<never> | undefined;
   emit(rec: StoredTask, from: TaskState | undefined, to: TaskState, reason: string): void;
   /** how a handler's error becomes the task's error */
   describe(e: unknown): TaskError;
@@ -91,7 +92,7 @@ export class TaskRunner {
         await withIo((p) => removeIndexEntries(p, rec!, true));
         return 'skipped';
       }
-      const handler = this.d.handler(rec.action);
+      const handler = this.d.handler(rec.action, rec.id);
       if (!handler) {
         // another version of the service (a rolling upgrade) knows this action: leave it to a replica that does
         scheduler.backOff(c.id, Date.now() + 60_000);

@@ -148,6 +148,8 @@ export interface AuditRequestLine {
   action: string;
   target?: string;
   outcome: { result: Result; status: number; code?: string; errno?: string; taskId?: string };
+  /** an upload's figures (imports): declared and received bytes, bytes written, the digest sent */
+  content?: Record<string, unknown>;
 }
 
 export function auditLine(req: FastifyRequest, reply: FastifyReply): AuditRequestLine {
@@ -172,6 +174,7 @@ export function auditLine(req: FastifyRequest, reply: FastifyReply): AuditReques
       ...(req.outcome?.errno ? { errno: req.outcome.errno } : {}),
       ...(taskId !== undefined ? { taskId } : {}),
     },
+    ...(req.auditContent ? { content: req.auditContent } : {}),
   };
 }
 

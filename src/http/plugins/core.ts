@@ -7,12 +7,15 @@ import type { CephClient } from '../../ceph/client.js';
 import type { Principal, Scope } from '../auth.js';
 import { Metrics } from '../metrics.js';
 import { Readiness } from '../readiness.js';
+import type { ImportSettings } from '../routes/content/import.js';
 
 export interface AppSettings {
   detailsConcurrency: number;
   bodyLimit: number;
   readyCacheMs: number;
   readyTimeoutMs: number;
+  /** imports (PUT …/content): size limit, idle time, writes in flight */
+  import: ImportSettings;
 }
 
 declare module 'fastify' {
@@ -27,6 +30,8 @@ declare module 'fastify' {
     principal: Principal | undefined;
     /** the error code and errno of the answer, for the access log */
     outcome: { code: string; errno?: string | undefined } | undefined;
+    /** an upload's figures for its audit line (routes/content/import.ts) */
+    auditContent: Record<string, unknown> | undefined;
   }
   interface FastifyContextConfig {
     /** reachable without a token */
@@ -47,6 +52,7 @@ async function core(app: FastifyInstance, opts: CoreOptions): Promise<void> {
   app.decorate('readiness', new Readiness(opts.ceph, opts.settings.readyCacheMs, opts.settings.readyTimeoutMs));
   app.decorateRequest('outcome', undefined);
   app.decorateRequest('principal', undefined);
+  app.decorateRequest('auditContent', undefined);
   const metrics = new Metrics(opts.ceph);
   app.decorate('metrics', metrics);
   app.addHook('onClose', async () => metrics.close());

@@ -1,0 +1,163 @@
+// Writing a stream of bytes into an open image with librbd's asynchronous writes: a bounded number of writes in
+// flight (the caller's loop awaits a free slot before it reads more of its source: back-pressure reaches the
+// socket), data gathered into aligned chunks, and runs of zeros left out (a new image reads zeros there: sparse,
+// as `rbd import` makes it) or written as zeroes (write_zeroes: an existing image must read zeros there).
+//
+// Memory: at most `maxInFlight` chunks are held by librbd, plus the one being filled.
+import { aioWrite, aioWriteZeroes } from '../../native/rbd-io-write.js';
+import type { Pointer } from '../../native/types.js';
+import { CephError } from '../errors.js';
+
+/** The granularity of the zero detection (`rbd import`'s default sparse size). */
+export const SPARSE_SIZE = 4096;
+/** Bytes gathered before a write is submitted (aligned to image offsets): a 4 MiB object, or 4 of 1 MiB… */
+export const CHUNK_SIZE = 4 << 20;
+const ZEROS = Buffer.alloc(CHUNK_SIZE);
+
+export interface WriterOptions {
+  /** writes in flight at most */
+  maxInFlight: number;
+  /** zero runs: 'skip' (a new image: nothing to write) or 'zeroes' (an existing image: write_zeroes) */
+  zeros: 'skip' | 'zeroes';
+  /** what the writes are about (errors) */
+  target: string;
+}
+
+export function isAllZero(buf: Buffer, start = 0, end = buf.length): boolean {
+  for (let off = start; off < end; off += CHUNK_SIZE) {
+    const n = Math.min(CHUNK_SIZE, end - off);
+    if (buf.compare(ZEROS, 0, n, off, off + n) !== 0) return false;
+  }
+  return true;
+}
+
+/** Asynchronous writes into `img` with a bounded number in flight; the first failure fails every later call. */
+export class ImageWriter {
+  private inFlight = 0;
+  private failure: CephError | undefined;
+  private waiters: (() => void)[] = [];
+  /** bytes submitted as data, and as zero runs left out or zeroed */
+  written = 0;
+  skipped = 0;
+
+  constructor(private readonly img: Pointer, private readonly opts: WriterOptions) {}
+
+  /** Write `buf` at `off`, split into the runs of non-zero SPARSE_SIZE blocks (offsets are aligned by the caller). */
+  async write(off: number, buf: Buffer): Promise<void> {
+    let runStart = -1;
+    let zeroStart = -1;
+    for (let b = 0; b < buf.length; b += SPARSE_SIZE) {
+      const end = Math.min(buf.length, b + SPARSE_SIZE);
+      const zero = buf.compare(ZEROS, 0, end - b, b, end) === 0;
+      if (zero) {
+        if (runStart >= 0) { await this.submitData(off + runStart, buf.subarray(runStart, b)); runStart = -1; }
+        if (zeroStart < 0) zeroStart = b;
+      } else {
+        if (zeroStart >= 0) { await this.submitZeros(off + zeroStart, b - zeroStart); zeroStart = -1; }
+        if (runStart < 0) runStart = b;
+      }
+    }
+    if (runStart >= 0) await this.submitData(off + runStart, buf.subarray(runStart));
+    if (zeroStart >= 0) await this.submitZeros(off + zeroStart, buf.length - zeroStart);
+  }
+
+  /** Write `buf` at `off` as it is (zeros included). */
+  async writeData(off: number, buf: Buffer): Promise<void> {
+    if (buf.length > 0) await this.submitData(off, buf);
+  }
+
+  /** The range reads as zeros afterwards (write_zeroes, whatever was there). */
+  async zero(off: number, len: number): Promise<void> {
+    if (len <= 0) return;
+    await this.slot();
+    this.track(aioWriteZeroes(this.img, off, len), 'rbd_aio_write_zeroes', len, false);
+  }
+
+  /** Wait for every write in flight; throws the first failure. */
+  async drain(): Promise<void> {
+    while (this.inFlight > 0) await new Promise<void>((r) => this.waiters.push(r));
+    if (this.failure) throw this.failure;
+  }
+
+  /** Wait for every write in flight, ignoring failures (before closing the image on an error path). */
+  async settle(): Promise<void> {
+    while (this.inFlight > 0) await new Promise<void>((r) => this.waiters.push(r));
+  }
+
+  private async submitData(off: number, buf: Buffer): Promise<void> {
+    await this.slot();
+    this.track(aioWrite(this.img, off, buf), 'rbd_aio_write2', buf.length, true);
+  }
+
+  private async submitZeros(off: number, len: number): Promise<void> {
+    if (this.opts.zeros === 'skip') { this.skipped += len; return; }
+    await this.zero(off, len);
+  }
+
+  private async slot(): Promise<void> {
+    if (this.failure) throw this.failure;
+    while (this.inFlight >= this.opts.maxInFlight) {
+      await new Promise<void>((r) => this.waiters.push(r));
+      if (this.failure) throw this.failure;
+    }
+  }
+
+  private track(p: Promise<number>, op: string, len: number, data: boolean): void {
+    this.inFlight++;
+    void p.then((rv) => {
+      if (rv < 0) this.failure ??= new CephError(op, rv, this.opts.target);
+      else if (data) this.written += len;
+      else this.skipped += len;
+    }, (e: unknown) => {
+      this.failure ??= e instanceof CephError ? e : new CephError(op, -5, `${this.opts.target}: ${String(e)}`);
+    }).finally(() => {
+      this.inFlight--;
+      const w = this.waiters;
+      this.waiters = [];
+      for (const r of w) r();
+    });
+  }
+}
+
+/**
+ * Gathers a byte stream into CHUNK_SIZE pieces aligned to image offsets (starting at `start`): push() returns
+ * the full chunks ready to write; end() the rest. Each chunk is a fresh Buffer (librbd holds the previous ones).
+ */
+export class Chunker {
+  private buf: Buffer;
+  private fill = 0;
+  private base: number;
+
+  constructor(start: number, private readonly chunkSize = CHUNK_SIZE) {
+    this.base = start;
+    this.buf = Buffer.allocUnsafe(this.firstLength());
+  }
+
+  private firstLength(): number {
+    const rem = this.base % this.chunkSize;
+    return rem === 0 ? this.chunkSize : this.chunkSize - rem;
+  }
+
+  push(data: Buffer): { off: number; buf: Buffer }[] {
+    const out: { off: number; buf: Buffer }[] = [];
+    let pos = 0;
+    while (pos < data.length) {
+      const n = Math.min(data.length - pos, this.buf.length - this.fill);
+      data.copy(this.buf, this.fill, pos, pos + n);
+      this.fill += n;
+      pos += n;
+      if (this.fill === this.buf.length) {
+        out.push({ off: this.base, buf: this.buf });
+        this.base += this.buf.length;
+        this.buf = Buffer.allocUnsafe(this.chunkSize);
+        this.fill = 0;
+      }
+    }
+    return out;
+  }
+
+  end(): { off: number; buf: Buffer } | undefined {
+    if (this.fill === 0) return undefined;
+    return { off: this.base, buf: this.buf.subarray(0, this.fill) };
+  }
+}
