@@ -41,11 +41,15 @@ started=$SECONDS
 say "building $IMAGE from $BASE and Debian $SUITE's ceph packages"
 c=$(buildah from --pull-never "$BASE")
 trap 'buildah rm "$c" >/dev/null 2>&1 || true' EXIT
+# policy-rc.d: no service is started or restarted while installing (there is no init; forky's ceph-mon
+# postinst runs `deb-systemd-invoke try-restart`, which fails without one unless the policy says no)
 buildah run --isolation chroot --runtime runc --network host "$c" -- sh -c '
   export DEBIAN_FRONTEND=noninteractive
+  printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d &&
   apt-get update -qq &&
-  apt-get install -y -qq --no-install-recommends ceph-mon ceph-osd ceph-mgr ceph-common >/dev/null &&
-  apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt/* /var/log/dpkg.log' >&2 ||
+  apt-get install -y -qq --no-install-recommends ceph-mon ceph-osd ceph-mgr ceph-common >/tmp/apt.log 2>&1 ||
+  { tail -n 30 /tmp/apt.log; exit 1; }
+  apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt/* /var/log/dpkg.log /tmp/apt.log' >&2 ||
   fail "apt-get install of the ceph packages failed"
 buildah copy --chmod 0755 "$c" "$HERE/ceph-cluster.sh" /usr/local/bin/ceph-cluster.sh >/dev/null
 buildah config --cmd '["ceph-cluster.sh","status"]' \
