@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/image-ceph.sh — a container image with a throwaway single-node Ceph cluster (mon + memstore OSD +
-# mgr), built from Debian's own packages, with scripts/ceph-cluster.sh as /usr/local/bin/ceph-cluster.sh:
+# mgr; rbd-mirror installed for mirroring tests), built from Debian's own packages, with scripts/ceph-cluster.sh as
+# /usr/local/bin/ceph-cluster.sh:
 #   forky     Ceph 20.2 (Tentacle), on debian:forky-slim (the default; made by `scripts/image-base.sh debian forky`)
 #   bookworm  Ceph 16.2 (Pacific), on the Node 24 bookworm base (scripts/image-base.sh)
 # Used by the container end-to-end test (test/e2e/container.test.ts), which runs it through testcontainers
@@ -47,7 +48,7 @@ buildah run --isolation chroot --runtime runc --network host "$c" -- sh -c '
   export DEBIAN_FRONTEND=noninteractive
   printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d &&
   apt-get update -qq &&
-  apt-get install -y -qq --no-install-recommends ceph-mon ceph-osd ceph-mgr ceph-common >/tmp/apt.log 2>&1 ||
+  apt-get install -y -qq --no-install-recommends ceph-mon ceph-osd ceph-mgr ceph-common rbd-mirror >/tmp/apt.log 2>&1 ||
   { tail -n 30 /tmp/apt.log; exit 1; }
   apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt/* /var/log/dpkg.log /tmp/apt.log' >&2 ||
   fail "apt-get install of the ceph packages failed"
