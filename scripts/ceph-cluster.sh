@@ -152,10 +152,24 @@ link_mgr_modules() {
   done
 }
 
+# A cephx secret in the AES-128 format every client since Ceph 16 reads: type 1, creation time (seconds, ns), length
+# 16, 16 random bytes, base64. Ceph 20's `ceph-authtool --gen-key` makes keys of a newer type that a Pacific client
+# rejects ("Malformed input"), so a cluster of any release made here serves clients of every supported release.
+legacy_key() {
+  local hex
+  hex=$(printf '%08x' "$(date +%s)")
+  {
+    printf '\x01\x00'
+    printf "\\x${hex:6:2}\\x${hex:4:2}\\x${hex:2:2}\\x${hex:0:2}"
+    printf '\x00\x00\x00\x00\x10\x00'
+    head -c 16 /dev/urandom
+  } | base64 -w0
+}
+
 new_key() { # new_key FILE NAME CAPS...
   local file=$1 name=$2
   shift 2
-  ceph-authtool --create-keyring "$file" --gen-key -n "$name" "$@" >/dev/null
+  ceph-authtool --create-keyring "$file" --add-key "$(legacy_key)" -n "$name" "$@" >/dev/null
   chmod 600 "$file"
 }
 
