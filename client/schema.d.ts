@@ -1001,6 +1001,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cluster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Versions and optional features
+         * @description The service version, the librados/librbd versions it loaded, what the cluster's daemons run, and which optional features (librbd newer than 1.16) are available. One build supports Ceph 16 (Pacific) to 20 (Tentacle).
+         */
+        get: operations["getClusterInfo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1137,7 +1157,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "BODY_LENGTH_MISMATCH" | "DIGEST_MISMATCH" | "INVALID_STREAM" | "UPLOAD_ABORTED" | "UPLOAD_STALLED" | "LENGTH_REQUIRED" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
+            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "BODY_LENGTH_MISMATCH" | "DIGEST_MISMATCH" | "INVALID_STREAM" | "UPLOAD_ABORTED" | "UPLOAD_STALLED" | "LENGTH_REQUIRED" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "FEATURE_NOT_AVAILABLE" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
             /** @description the errno name, when Ceph produced the error */
             errno?: string;
             instance?: string;
@@ -1563,6 +1583,87 @@ export interface components {
             fromSnapshot?: string;
             /** @description snapshots created by the import */
             snapshots?: string[];
+        };
+        DaemonVersion: {
+            /** @description e.g. "20.2.4" */
+            version: string;
+            /** @description e.g. "tentacle" */
+            release?: string;
+            /** @description how many daemons of this kind run this version */
+            daemons: number;
+            /** @description as the daemons report it: "ceph version 20.2.4 (…) tentacle (stable)" */
+            text: string;
+        };
+        ClusterInfo: {
+            service: {
+                /** @description this service's version */
+                version: string;
+                /** @description the Node.js version it runs on */
+                node: string;
+            };
+            /** @description the Ceph client libraries loaded by this service */
+            client: {
+                librados: {
+                    /** @description rados_version(), e.g. "3.0.0" (the API version, not Ceph's) */
+                    version: string;
+                };
+                librbd: {
+                    /** @description rbd_version(), e.g. "1.20.0" */
+                    version: string;
+                    /** @description the Ceph release this librbd comes from, e.g. "tentacle" (librbd 1.20) */
+                    release?: string;
+                };
+            };
+            cluster: {
+                fsid: string;
+                /** @description what the daemons run (mon command `versions`), per daemon kind and overall */
+                versions: {
+                    mon: components["schemas"]["DaemonVersion"][];
+                    mgr: components["schemas"]["DaemonVersion"][];
+                    osd: components["schemas"]["DaemonVersion"][];
+                    mds: components["schemas"]["DaemonVersion"][];
+                    overall: components["schemas"]["DaemonVersion"][];
+                };
+            };
+            /** @description optional features that need a newer librbd than 1.16 (Ceph 16); probed when the service starts */
+            features: {
+                /** @description changed extents since a snapshot given by id, including non-user snapshots (rbd_diff_iterate3; librbd 18.2+) */
+                diffFromSnapshotId: {
+                    /** @description the service's librbd has every function this needs; otherwise routes that need it answer 501 FEATURE_NOT_AVAILABLE */
+                    available: boolean;
+                    description: string;
+                };
+                /** @description opening clones whose parent is encrypted with another passphrase (rbd_encryption_load2; librbd 18.2+) */
+                layeredEncryption: {
+                    /** @description the service's librbd has every function this needs; otherwise routes that need it answer 501 FEATURE_NOT_AVAILABLE */
+                    available: boolean;
+                    description: string;
+                };
+                /** @description cloning from a snapshot given by id, e.g. one of a group snapshot (rbd_clone4; librbd 20.2) */
+                cloneFromSnapshotId: {
+                    /** @description the service's librbd has every function this needs; otherwise routes that need it answer 501 FEATURE_NOT_AVAILABLE */
+                    available: boolean;
+                    description: string;
+                };
+                /** @description the original namespace and name of a snapshot in the snapshot trash (rbd_snap_get_trash_namespace2; librbd 20.2) */
+                trashedSnapshotOrigin: {
+                    /** @description the service's librbd has every function this needs; otherwise routes that need it answer 501 FEATURE_NOT_AVAILABLE */
+                    available: boolean;
+                    description: string;
+                };
+                /** @description a group snapshot's details by name (rbd_group_snap_get_info; librbd 20.2) */
+                groupSnapshotInfo: {
+                    /** @description the service's librbd has every function this needs; otherwise routes that need it answer 501 FEATURE_NOT_AVAILABLE */
+                    available: boolean;
+                    description: string;
+                };
+                /** @description mirroring a namespace to a namespace of another name on the peer (rbd_mirror_remote_namespace_get/set; librbd 20.2) */
+                mirrorRemoteNamespace: {
+                    /** @description the service's librbd has every function this needs; otherwise routes that need it answer 501 FEATURE_NOT_AVAILABLE */
+                    available: boolean;
+                    description: string;
+                };
+            };
         };
     };
     responses: never;
@@ -8240,6 +8341,62 @@ export interface operations {
             };
             /** @description Unsupported Media Type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getClusterInfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterInfo"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -113,6 +113,9 @@ log_file = $DIR/log/\$name.log
 pid_file = $DIR/run/\$name.pid
 mon_cluster_log_file = $DIR/log/cluster.log
 mon_cluster_log_file_level = info
+# Ceph 20+: accept the client keys of the old (AES-128) type that clients of Ceph 16-19 need (ignored before 20)
+mon_auth_allow_insecure_key = true
+mon_auth_emergency_allowed_ciphers = aes, aes256k
 # propose map changes every 50 ms (default 1 s): pool create and rbd pool init become ~20x faster
 paxos_propose_interval = 0.05
 paxos_min_wait = 0.01
@@ -152,10 +155,30 @@ link_mgr_modules() {
   done
 }
 
-new_key() { # new_key FILE NAME CAPS...
+# A cephx secret in the AES-128 format every client since Ceph 16 reads: type 1, creation time (seconds, ns), length
+# 16, 16 random bytes, base64. Ceph 20's `ceph-authtool --gen-key` makes keys of a newer type (aes256k) that a
+# Pacific client rejects ("Malformed input"): the client keys are made in the old format (the monitor is told to
+# accept them, mon_auth_allow_insecure_key), so a cluster of any release made here serves clients of every
+# supported release; the daemons' own keys stay of the release's default type.
+legacy_key() {
+  local hex
+  hex=$(printf '%08x' "$(date +%s)")
+  {
+    printf '\x01\x00'
+    printf "\\x${hex:6:2}\\x${hex:4:2}\\x${hex:2:2}\\x${hex:0:2}"
+    printf '\x00\x00\x00\x00\x10\x00'
+    head -c 16 /dev/urandom
+  } | base64 -w0
+}
+
+new_key() { # new_key FILE NAME CAPS...   (client.* keys in the old format, see legacy_key)
   local file=$1 name=$2
   shift 2
-  ceph-authtool --create-keyring "$file" --gen-key -n "$name" "$@" >/dev/null
+  if [ "${name#client.}" != "$name" ]; then
+    ceph-authtool --create-keyring "$file" --add-key "$(legacy_key)" -n "$name" "$@" >/dev/null
+  else
+    ceph-authtool --create-keyring "$file" --gen-key -n "$name" "$@" >/dev/null
+  fi
   chmod 600 "$file"
 }
 

@@ -5,7 +5,7 @@
 #   scripts/image-build.sh                      build rbd-rest-api:dev
 #   IMAGE=rbd-rest-api:0.1.0 scripts/image-build.sh
 #
-# If the base images (node:24-bookworm, node:24-bookworm-slim) are not in local storage, it makes
+# If the base images (node:24-bookworm, debian:forky-slim) are not in local storage, it makes
 # local stand-ins with scripts/image-base.sh first (no public registry is reachable here); set
 # BASE_IMAGES=pull to let buildah pull the official ones instead. Build layers are cached
 # (--layers): a rebuild without changes to package*.json skips `npm ci`.
@@ -24,7 +24,8 @@ IMAGE=${IMAGE:-rbd-rest-api:dev}
 ensure_container_tools
 
 if [ "${BASE_IMAGES:-local}" = local ]; then
-  bash "$HERE/image-base.sh"
+  bash "$HERE/image-base.sh"               # node:24-bookworm (the build stage)
+  bash "$HERE/image-base.sh" debian forky  # debian:forky-slim (the runtime: Ceph 20.2 client libraries)
 fi
 
 started=$SECONDS

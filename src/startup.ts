@@ -164,6 +164,9 @@ function tuneProcess(config: Config, logger: pino.Logger): void {
   if (pool.limit < config.CEPH_CONCURRENCY) {
     logger.warn({ requested: config.CEPH_CONCURRENCY, effective: pool.limit, uvThreadpool: pool.threadpool },
       'CEPH_CONCURRENCY lowered to stay below UV_THREADPOOL_SIZE; raise UV_THREADPOOL_SIZE to allow more');
+  } else {
+    logger.info({ requested: config.CEPH_CONCURRENCY, effective: pool.limit, long: pool.longLimit, uvThreadpool: pool.threadpool },
+      'Ceph call concurrency');
   }
 }
 

@@ -31,6 +31,7 @@ import { cloneRoutes } from './routes/clones.js';
 import { taskRoutes } from './routes/tasks.js';
 import { trashRoutes } from './routes/trash.js';
 import { contentImportRoutes, DEFAULT_IMPORT_SETTINGS, type ImportSettings } from './routes/content/import.js';
+import { clusterRoutes } from './routes/cluster.js';
 import { API_PREFIX, registerScoped } from './paths.js';
 
 export type { AppSettings };
@@ -124,5 +125,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(taskRoutes, { prefix: API_PREFIX });
   await registerScoped(app, trashRoutes);
   await registerScoped(app, contentImportRoutes(settings.import));
+  await app.register(clusterRoutes, { prefix: API_PREFIX, version: opts.version ?? '0.1.0' });
   return app;
 }

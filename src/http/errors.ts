@@ -1,5 +1,6 @@
 // The one place where errors become HTTP answers: application/problem+json (RFC 9457) with a stable
 // `code`, and, when Ceph produced the error, its errno name. Unknown errors are logged, not leaked.
+import { FeatureUnavailableError } from '../ceph/cluster-info.js';
 import { CephError } from '../ceph/errors.js';
 import { ImageBusyError } from '../ceph/image-lock.js';
 
@@ -58,6 +59,7 @@ export const ERROR_CODES = {
   RATE_LIMITED: { status: 429, title: 'Too many requests for this token' },
   INTERNAL_ERROR: { status: 500, title: 'Internal error' },
   INTERRUPTED: { status: 500, title: 'The task was interrupted: its runner stopped before it finished' },
+  FEATURE_NOT_AVAILABLE: { status: 501, title: "This service's Ceph client libraries lack what this needs (GET /api/v1/cluster lists the features)" },
   CEPH_UNAVAILABLE: { status: 503, title: 'The Ceph cluster is unavailable' },
   CEPH_BUSY: { status: 503, title: 'Too many Ceph operations in flight' },
   SHUTTING_DOWN: { status: 503, title: 'The service is shutting down' },
@@ -175,6 +177,9 @@ export function toApiError(err: unknown): { api: ApiError; unexpected: boolean }
         { task: err.task }), unexpected: false };
     }
     return { api: new ApiError('CEPH_BUSY', `Other changes of ${err.what} are running or queued; retry shortly.`), unexpected: false };
+  }
+  if (err instanceof FeatureUnavailableError) {
+    return { api: new ApiError('FEATURE_NOT_AVAILABLE', err.message, { feature: err.feature }), unexpected: false };
   }
   if (err instanceof CephError) {
     const api = fromCephError(err);

