@@ -117,25 +117,35 @@ export class Snapshots {
    * of a snapshot with clones: SnapshotHasChildrenError, nothing renamed). Returns the snapshot as it is now.
    */
   patch(spec: string, image: string, snap: string, change: { name?: string | undefined; protected?: boolean | undefined }): Promise<SnapshotInfo> {
+    const target = `${spec}/${image}`;
     return mutationLocks(this.conn).run([imageKey(spec, image)], async () => {
-      const current = await this.get(spec, image, snap);
-      if (change.protected === false && current.protected && current.children > 0) {
-        throw new SnapshotHasChildrenError(`${spec}/${image}@${snap}`, snap, await this.children(spec, image, snap));
-      }
-      let now = snap;
-      if (change.name !== undefined && change.name !== snap) {
-        await this.rename(spec, image, snap, change.name);
-        now = change.name;
-      }
-      if (change.protected !== undefined) {
-        try {
-          await this.setProtected(spec, image, now, change.protected);
-        } catch (e) {
-          if (!(e instanceof CephError && e.code === 'EBUSY' && e.op === 'rbd_snap_unprotect')) throw e;
-          throw new SnapshotHasChildrenError(`${spec}/${image}@${now}`, now, await this.children(spec, image, now));
+      checkSnapshotName('rbd_snap_get', snap, target);
+      // one read-write open for the whole change: it describes, renames, (un)protects and describes again
+      return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, {}, async (img) => {
+        const current = (await describeSnapshots(img, target, snap))[0];
+        if (!current) throw new CephError('rbd_snap_get', -E.ENOENT, `${target}@${snap}`);
+        if (change.protected === false && current.protected && current.children > 0) {
+          throw new SnapshotHasChildrenError(`${target}@${snap}`, snap, await childrenOf(img, target, snap));
         }
-      }
-      return this.get(spec, image, now);
+        let now = snap;
+        if (change.name !== undefined && change.name !== snap) {
+          checkSnapshotName('rbd_snap_rename', change.name, target);
+          await nativeChecked('rbd_snap_rename', `${target}@${snap}`, rbdSnapshot.rename, img, snap, change.name);
+          now = change.name;
+        }
+        if (change.protected !== undefined && (await isProtected(img, now, `${target}@${now}`)) !== change.protected) {
+          try {
+            if (change.protected) await nativeChecked('rbd_snap_protect', `${target}@${now}`, rbdSnapshot.protect, img, now);
+            else await nativeChecked('rbd_snap_unprotect', `${target}@${now}`, rbdSnapshot.unprotect, img, now);
+          } catch (e) {
+            if (!(e instanceof CephError && e.code === 'EBUSY' && e.op === 'rbd_snap_unprotect')) throw e;
+            throw new SnapshotHasChildrenError(`${target}@${now}`, now, await childrenOf(img, target, now));
+          }
+        }
+        const after = (await describeSnapshots(img, target, now))[0];
+        if (!after) throw new CephError('rbd_snap_get', -E.ENOENT, `${target}@${now}`);
+        return after;
+      }));
     });
   }
 
@@ -166,12 +176,7 @@ export class Snapshots {
   /** The clones of one snapshot. */
   children(spec: string, image: string, snap: string): Promise<ChildInfo[]> {
     checkSnapshotName('rbd_snap_get', snap, `${spec}/${image}`);
-    const target = `${spec}/${image}@${snap}`;
-    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly: true }, async (img) => {
-      const s = (await userSnapshots(img, `${spec}/${image}`)).find((x) => x.name === snap);
-      if (!s) throw new CephError('rbd_snap_get', -E.ENOENT, target);
-      return (await childrenAt(img, s.id, target)).map((c) => ({ ...c, snapshot: snap }));
-    }));
+    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly: true }, (img) => childrenOf(img, `${spec}/${image}`, snap)));
   }
 
   /**
@@ -206,6 +211,13 @@ export class Snapshots {
       await nativeLong('rbd_snap_rollback_with_progress', target, rbdSnapshot.rollbackWithProgress, img, snap, progress, null);
     }));
   }
+}
+
+/** The clones of the user snapshot `snap` of an open image (`target`: its pool spec and name); ENOENT when there is none. */
+async function childrenOf(img: Pointer, target: string, snap: string): Promise<ChildInfo[]> {
+  const s = (await userSnapshots(img, target)).find((x) => x.name === snap);
+  if (!s) throw new CephError('rbd_snap_get', -E.ENOENT, `${target}@${snap}`);
+  return (await childrenAt(img, s.id, `${target}@${snap}`)).map((c) => ({ ...c, snapshot: snap }));
 }
 
 /** User-namespace snapshots of an open image, in id order. */
