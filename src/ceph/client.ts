@@ -105,7 +105,7 @@ export class CephClient extends ConnectionSession {
     const conn = this.#conn;
     if (!conn || this.#state !== 'connected') {
       if (this.#state !== 'closed') void this.connectNow();
-      throw new CephError(op, -E.ENOTCONN, 'not connected to the cluster', 'closed');
+      throw new CephError('cluster', op, -E.ENOTCONN, 'not connected to the cluster', 'closed');
     }
     // the trace tells the deadline which native call was running, or that the work only waited for a slot
     const trace: CallTrace = { op: undefined, queued: 0, running: 0 };

@@ -57,10 +57,10 @@ export class CephConnection implements CephSession {
     const clientName = `client.${opts.clientId ?? 'admin'}`;
     const out: [Pointer | null] = [null];
     const rc = await native<number>('rados_create2', radosCluster.create2, out, opts.clusterName ?? 'ceph', clientName, 0);
-    check('rados_create2', rc, clientName);
+    check('cluster', 'rados_create2', rc, clientName);
     const ptr = out[0]!;
     try {
-      await nativeChecked('rados_conf_read_file', opts.confFile ?? '$CEPH_CONF', radosCluster.confReadFile, ptr, opts.confFile ?? null);
+      await nativeChecked('cluster', 'rados_conf_read_file', opts.confFile ?? '$CEPH_CONF', radosCluster.confReadFile, ptr, opts.confFile ?? null);
       const settings: Record<string, string> = {
         client_mount_timeout: String(opts.mountTimeout ?? 10),
         rados_mon_op_timeout: String(opts.monOpTimeout ?? 10),
@@ -70,9 +70,9 @@ export class CephConnection implements CephSession {
       };
       for (const [key, value] of Object.entries(settings)) {
         // local memory only: safe on the main thread
-        check('rados_conf_set', radosCluster.confSet(ptr, key, value) as number, key);
+        check('cluster', 'rados_conf_set', radosCluster.confSet(ptr, key, value) as number, key);
       }
-      await nativeChecked('rados_connect', clientName, radosCluster.connect, ptr);
+      await nativeChecked('cluster', 'rados_connect', clientName, radosCluster.connect, ptr);
     } catch (e) {
       await native('rados_shutdown', radosCluster.shutdown, ptr);
       throw e;
@@ -96,7 +96,7 @@ export class CephConnection implements CephSession {
   configValue(key: string): Promise<string> {
     return this.cluster.use('rados_conf_get', async (p) => {
       const buf = Buffer.alloc(4096);
-      check('rados_conf_get', radosCluster.confGet(p, key, buf, buf.length) as number, key);
+      check('cluster', 'rados_conf_get', radosCluster.confGet(p, key, buf, buf.length) as number, key);
       return cString(buf);
     });
   }
@@ -147,10 +147,10 @@ export class CephConnection implements CephSession {
         let rc = await native<number>('rados_ioctx_create', radosPool.ioctxCreate, cluster, poolName, out);
         if (rc === -E.ENOENT) {
           // our OSD map may predate a pool another client (another replica) just made: catch up, then retry
-          await nativeChecked('rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster);
+          await nativeChecked('cluster', 'rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster);
           rc = await native<number>('rados_ioctx_create', radosPool.ioctxCreate, cluster, poolName, out);
         }
-        check('rados_ioctx_create', rc, poolName);
+        check('pool', 'rados_ioctx_create', rc, poolName);
         const io = new Handle('rados_ioctx_t', out[0]!, (p) => native('rados_ioctx_destroy', radosPool.ioctxDestroy, p));
         // int64_t rados_ioctx_get_id(rados_ioctx_t io): local memory
         const id = Number(radosPool.ioctxGetId(out[0]!) as number | bigint);
@@ -159,14 +159,14 @@ export class CephConnection implements CephSession {
           radosPool.ioctxSetNamespace(out[0]!, namespace);
           const exists: [boolean] = [false];
           try {
-            await nativeChecked('rbd_namespace_exists', pool, rbdNamespace.exists, out[0]!, namespace, exists);
+            await nativeChecked('namespace', 'rbd_namespace_exists', pool, rbdNamespace.exists, out[0]!, namespace, exists);
           } catch (e) {
             await io.close().catch(() => undefined);
             throw e;
           }
           if (!exists[0]) {
             await io.close().catch(() => undefined);
-            throw new CephError('rbd_namespace_exists', -E.ENOENT, pool);
+            throw new CephError('namespace', 'rbd_namespace_exists', -E.ENOENT, pool);
           }
         }
         const entry = { io, id };
@@ -180,7 +180,7 @@ export class CephConnection implements CephSession {
 
   /** Is `pool` now missing, or a different pool than the one with id `id`? (catches up with the OSD map) */
   private async poolChanged(cluster: Pointer, pool: string, id: number): Promise<boolean> {
-    await nativeChecked('rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster);
+    await nativeChecked('cluster', 'rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster);
     const now = await native<number | bigint>('rados_pool_lookup', radosPool.poolLookup, cluster, pool);
     return Number(now) !== id;
   }
@@ -193,7 +193,7 @@ export class CephConnection implements CephSession {
   catchUpOsdMap(): Promise<void> {
     return this.withCluster('rados_wait_for_latest_osdmap', async (cluster) => {
       const rc = await nativeProbe<number>('rados_wait_for_latest_osdmap', radosCluster.waitForLatestOsdmap, cluster);
-      if (rc < 0) throw new CephError('rados_wait_for_latest_osdmap', rc);
+      if (rc < 0) throw new CephError('cluster', 'rados_wait_for_latest_osdmap', rc);
     });
   }
 
@@ -237,7 +237,8 @@ export class CephConnection implements CephSession {
       const rc = await (probe ? nativeProbe : native)<number>(op, radosCluster.monCommand, cluster, cmd, 1, null, 0, outbuf, outlen, outs, outslen);
       const out = takeRadosBuffer(outbuf[0], outlen[0]);
       const status = takeRadosBuffer(outs[0], outslen[0]);
-      if (rc < 0) throw new CephError(op, rc, target ?? status.trim());
+      // a pool command's failure is about that pool; any other command's about the cluster
+      if (rc < 0) throw new CephError(String(command.prefix).startsWith('osd pool') ? 'pool' : 'cluster', op, rc, target ?? status.trim());
       return { out, status };
     });
   }
@@ -246,7 +247,7 @@ export class CephConnection implements CephSession {
   fsid(): Promise<string> {
     return this.withCluster('rados_cluster_fsid', async (cluster) => {
       const buf = Buffer.alloc(64);
-      const n = await nativeChecked('rados_cluster_fsid', undefined, radosCluster.clusterFsid, cluster, buf, buf.length);
+      const n = await nativeChecked('cluster', 'rados_cluster_fsid', undefined, radosCluster.clusterFsid, cluster, buf, buf.length);
       return buf.toString('utf8', 0, n).replace(/\0.*$/, '');
     });
   }
@@ -347,8 +348,8 @@ export function withDeadline<T>(op: string, ms: number, promise: Promise<T>, tra
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       const e: StillRunning = trace && trace.queued > 0 && trace.running === 0
-        ? new CephError(trace.op ?? op, -E.EAGAIN, `waited ${ms} ms for a free Ceph slot in this instance`, 'busy')
-        : new CephError(trace?.op ?? op, -E.ETIMEDOUT, `no answer within ${ms} ms`);
+        ? new CephError('cluster', trace.op ?? op, -E.EAGAIN, `waited ${ms} ms for a free Ceph slot in this instance`, 'busy')
+        : new CephError('cluster', trace?.op ?? op, -E.ETIMEDOUT, `no answer within ${ms} ms`);
       e.pending = promise.then(() => undefined, () => undefined);
       reject(e);
     }, ms);

@@ -1,6 +1,9 @@
 // The one error type of the Ceph layer. Every negative return code from librados/librbd becomes a
 // CephError carrying the operation, the errno number and name, and Ceph's meaning of it.
 import { errnoInfo, E } from '../native/errno.js';
+import type { ChildInfo } from './clones.js';
+import { METADATA_MAX_BYTES, METADATA_MAX_KEYS } from './metadata.js';
+import type { TaskRecord } from './tasks/types.js';
 
 /**
  * What kind of failure this is:
@@ -9,6 +12,22 @@ import { errnoInfo, E } from '../native/errno.js';
  * - `busy`: the process-wide limit of Ceph calls in flight and queued was reached
  */
 export type CephErrorKind = 'ceph' | 'closed' | 'busy';
+
+/**
+ * What failed, set where the error is raised (what the failing call works on):
+ * - `cluster`: the connection, configuration, monitor and manager commands, the OSD map, pool listings by id
+ * - `pool`: a pool itself (opening its I/O context, looking it up, creating or deleting it, its statistics)
+ * - `namespace`: an RBD namespace itself (its existence check, create, remove, listing)
+ * - `image`: an image, or something librbd does to one (open, stat, resize, remove, clone, trash move, listings)
+ * - `newImage`: the image an rbd_create4 is making (a name that is too long is an invalid argument, not a miss)
+ * - `snapshot`: a snapshot of an image (every rbd_snap_* call, and a snapshot looked up by name)
+ * - `trashEntry`: an entry of a pool's trash (get, restore, remove, purge)
+ * - `metadataKey`: one metadata key of an image (get, remove)
+ * - `task`: a durable task's record or its run
+ * - `object`: a RADOS object of the service's own or of librbd's read raw (ids, headers, intents, markers, locks)
+ */
+export type CephSubject = 'cluster' | 'pool' | 'namespace' | 'image' | 'newImage' | 'snapshot' | 'trashEntry' | 'metadataKey'
+  | 'task' | 'object';
 
 export class CephError extends Error {
   override readonly name = 'CephError';
@@ -23,8 +42,10 @@ export class CephError extends Error {
   /** what the operation was about, e.g. "pool/image" */
   readonly target: string | undefined;
   readonly kind: CephErrorKind;
+  /** what failed (see CephSubject); the mapping to HTTP answers branches on it, never on `op` */
+  readonly subject: CephSubject;
 
-  constructor(op: string, rc: number, target?: string, kind: CephErrorKind = 'ceph') {
+  constructor(subject: CephSubject, op: string, rc: number, target?: string, kind: CephErrorKind = 'ceph') {
     const info = errnoInfo(rc);
     super(`${op}: ${info.message} (${info.name})${target ? ` [${target}]` : ''}`);
     this.op = op;
@@ -33,33 +54,162 @@ export class CephError extends Error {
     this.cephMeaning = info.cephMeaning;
     this.target = target;
     this.kind = kind;
+    this.subject = subject;
   }
 
   is(...codes: string[]): boolean { return codes.includes(this.code); }
 
-  static closed(op: string): CephError { return new CephError(op, E.ENOTCONN, 'connection closed', 'closed'); }
-  static busy(op: string): CephError { return new CephError(op, E.EAGAIN, 'too many Ceph operations in flight', 'busy'); }
+  static closed(op: string): CephError { return new CephError('cluster', op, E.ENOTCONN, 'connection closed', 'closed'); }
+  static busy(op: string): CephError { return new CephError('cluster', op, E.EAGAIN, 'too many Ceph operations in flight', 'busy'); }
 }
 
 export function isCephError(e: unknown, ...codes: string[]): e is CephError {
   return e instanceof CephError && (codes.length === 0 || codes.includes(e.code));
 }
 
-/** Operations whose ENOENT means the pool or the namespace itself is missing (see CephConnection.withIoctx). */
-const SCOPE_OPS = new Set(['rados_ioctx_create', 'rbd_namespace_exists']);
+const isScope = (s: CephSubject): boolean => s === 'pool' || s === 'namespace';
 
-/** ENOENT about the pool or namespace itself: opening its I/O context failed. */
+/** ENOENT about the pool or namespace itself (opening its I/O context failed, see CephConnection.withIoctx). */
 export function isMissingScope(e: unknown): e is CephError {
-  return isCephError(e, 'ENOENT') && SCOPE_OPS.has(e.op);
+  return isCephError(e, 'ENOENT') && isScope(e.subject);
 }
 
 /** ENOENT about something inside a pool and namespace that exist (an image, a snapshot, an object). */
 export function isMissingInScope(e: unknown): e is CephError {
-  return isCephError(e, 'ENOENT') && !SCOPE_OPS.has(e.op);
+  return isCephError(e, 'ENOENT') && !isScope(e.subject);
 }
 
-/** Throw a CephError when a librados/librbd return code is negative; pass it through otherwise. */
-export function check<T extends number | bigint>(op: string, rc: T, target?: string): T {
-  if (rc < 0) throw new CephError(op, Number(rc), target);
+/** Throw a CephError about `subject` when a librados/librbd return code is negative; pass it through otherwise. */
+export function check<T extends number | bigint>(subject: CephSubject, op: string, rc: T, target?: string): T {
+  if (rc < 0) throw new CephError(subject, op, Number(rc), target);
   return rc;
+}
+
+/** Another delete of `pool` holds its deletion marker (pool-guard.ts): EBUSY. */
+export class PoolBeingDeletedError extends CephError {
+  constructor(readonly pool: string) {
+    super('pool', 'pool_deletion_marker', -E.EBUSY, `${pool}: another delete of this pool is in progress`);
+  }
+}
+
+/** The pool being created was deleted by another request before its creation finished (pools.ts): ENOENT. */
+export class PoolDeletedWhileCreatingError extends CephError {
+  constructor(pool: string) {
+    super('pool', 'pool_deleted_while_creating', -E.ENOENT, pool);
+  }
+}
+
+/** No user snapshot of that name among the image's snapshots (rbd_snap_list's answer lacks it): ENOENT. */
+export class SnapshotNotFoundError extends CephError {
+  constructor(target: string) {
+    super('snapshot', 'rbd_snap_list', -E.ENOENT, target);
+  }
+}
+
+// Domain errors: what an operation refused or could not do, typed, for the HTTP layer to map by class.
+
+/** Throw from a handler to fail the task with a stable code of your own. */
+export class TaskFailure extends Error {
+  constructor(readonly code: string, readonly detail: string, readonly errno?: string) {
+    super(detail);
+    this.name = 'TaskFailure';
+  }
+}
+
+export class TaskNotFoundError extends Error {
+  constructor(readonly id: string) { super(`task ${id} does not exist`); this.name = 'TaskNotFoundError'; }
+}
+
+export class TaskFinishedError extends Error {
+  /** `tooLate`: it ended (succeeded/failed) while this cancel waited for its runner */
+  constructor(readonly task: TaskRecord, readonly tooLate = false) {
+    super(`task ${task.id} ${tooLate ? 'ended' : 'already ended'} (${task.state})`);
+    this.name = 'TaskFinishedError';
+  }
+}
+
+/** A cancel its runner did not confirm within cancelWaitMs: not accepted (the request stays in the record). */
+export class TaskNotCancellableError extends Error {
+  constructor(readonly task: TaskRecord, readonly waitedMs: number) {
+    super(`task ${task.id} did not stop within ${waitedMs} ms`);
+    this.name = 'TaskNotCancellableError';
+  }
+}
+
+/** A feature change that cannot be made; `reason` says why (for a 400 answer). */
+export class FeatureChangeError extends Error {
+  constructor(readonly reason: string, readonly feature?: string) {
+    super(reason);
+    this.name = 'FeatureChangeError';
+  }
+}
+
+/** A key could not be had before the deadline. `task`: the id of the task holding it, when one does. */
+export class ImageBusyError extends Error {
+  constructor(readonly what: string, readonly waitedMs: number, readonly task?: string) {
+    super(task ? `${what} is being changed by task ${task}` : `other changes of ${what} are running (waited ${Math.round(waitedMs)} ms)`);
+    this.name = 'ImageBusyError';
+  }
+}
+
+/** A PUT that would take an image past METADATA_MAX_KEYS or METADATA_MAX_BYTES; nothing was changed. */
+export class MetadataLimitError extends Error {
+  constructor(readonly target: string, readonly limit: 'keys' | 'bytes', readonly keys: number, readonly bytes: number) {
+    super(limit === 'keys'
+      ? `${target} would hold ${keys} metadata keys, more than ${METADATA_MAX_KEYS}`
+      : `${target}'s metadata would take at least ${bytes} bytes, more than ${METADATA_MAX_BYTES}`);
+    this.name = 'MetadataLimitError';
+  }
+}
+
+/**
+ * An entry too large for a page (its value alone exceeds the page's byte bound): only metadata written
+ * outside the API (the rbd CLI) can be that large. `after` is the key the page started after.
+ */
+export class MetadataEntryTooLargeError extends Error {
+  constructor(readonly target: string, readonly after: string, readonly bytes: number, readonly key?: string) {
+    super(`${target} holds a metadata ${key === undefined ? `entry after key "${after}"` : `value of key "${key}"`} of ${bytes} bytes, `
+      + `more than the API serves (${METADATA_MAX_BYTES})`);
+    this.name = 'MetadataEntryTooLargeError';
+  }
+}
+
+export class LockBusyError extends Error {
+  constructor(readonly key: string, readonly waitedMs: number, readonly queued: number) {
+    super(`another operation on the same resource is running (${queued} waiting, waited ${Math.round(waitedMs)} ms)`);
+    this.name = 'LockBusyError';
+  }
+}
+
+/** Thrown when the walk did not finish within its deadline. */
+export class UsageTimeoutError extends Error {
+  constructor(readonly timeoutMs: number, readonly method: 'fast-diff' | 'scan') {
+    super(`disk usage not computed within ${timeoutMs} ms (${method})`);
+    this.name = 'UsageTimeoutError';
+  }
+}
+
+/** Why an image was not moved to the trash. */
+export class TrashMoveRefused extends Error {
+  constructor(readonly reason: 'in-use' | 'has-snapshots', readonly target: string,
+    readonly watchers: { address: string; id: number; cookie: number }[], readonly snapshotCount: number) {
+    super(reason === 'in-use' ? `${target} is open by ${watchers.length} client(s)` : `${target} has ${snapshotCount} snapshot(s)`);
+    this.name = 'TrashMoveRefused';
+  }
+}
+
+/** A trash entry that was there when a restore began and was restored or removed by another request meanwhile. */
+export class TrashEntryGone extends Error {
+  /** `restoredAs`: the name the image is listed under now, when it was restored (not removed) */
+  constructor(readonly spec: string, readonly id: string, readonly restoredAs?: string) {
+    super(`trash entry ${id} of ${spec} was ${restoredAs !== undefined ? `restored as ${restoredAs}` : 'restored or removed'} by another request meanwhile`);
+    this.name = 'TrashEntryGone';
+  }
+}
+
+/** A snapshot that clones depend on (EBUSY, op snapshot_has_children), with the clones seen. */
+export class SnapshotHasChildrenError extends CephError {
+  constructor(target: string, readonly snapshot: string, readonly children: ChildInfo[]) {
+    super('snapshot', 'snapshot_has_children', -E.EBUSY, target);
+  }
 }

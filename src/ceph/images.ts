@@ -9,7 +9,7 @@ import { cString, decodeImageSpecId, decodeImageSpecNames, decodeWatchers, image
 import { E } from '../native/errno.js';
 import { native, nativeChecked, nativeInline, nativeLong } from './call.js';
 import { splitPoolSpec, type CephSession } from './connection.js';
-import { CephError, check, isCephError } from './errors.js';
+import { CephError, check, isCephError, type CephSubject } from './errors.js';
 import type { Handle } from './handle.js';
 import { featureNames } from './features.js';
 import { readImageHeader, readImageSize, type HeaderDetails, type ParentRef } from './image-header.js';
@@ -71,9 +71,9 @@ const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) :
  * koffi converts a JS number to uint64_t without complaint: -1 became a 16 EiB image, 1.5 and NaN
  * silently 1 and 0 bytes. Sizes must be whole, non-negative and exact in a double.
  */
-function badSize(op: string, pool: string, name: string, size: number): CephError | undefined {
+function badSize(subject: CephSubject, op: string, pool: string, name: string, size: number): CephError | undefined {
   if (Number.isSafeInteger(size) && size >= 0) return undefined;
-  return new CephError(op, -E.EINVAL, `${pool}/${name}: size must be a whole number of bytes from 0 to 2^53-1, got ${size}`);
+  return new CephError(subject, op, -E.EINVAL, `${pool}/${name}: size must be a whole number of bytes from 0 to 2^53-1, got ${size}`);
 }
 
 export class Images {
@@ -131,10 +131,10 @@ export class Images {
 
   /** rbd_create4. EEXIST when the name is taken; EDOM/EINVAL for bad order or striping. */
   create(pool: string, name: string, size: number, opts: CreateImageOptions = {}): Promise<void> {
-    const bad = badSize('rbd_create4', pool, name, size);
+    const bad = badSize('newImage', 'rbd_create4', pool, name, size);
     if (bad) return Promise.reject(bad);
     return this.conn.withIoctx(pool, (io) => io.use('rbd_create4', (p) => withImageOptions({ format: 2, ...opts }, (o) =>
-      nativeChecked('rbd_create4', `${pool}/${name}`, rbdImage.create4, p, name, size, o).then(() => undefined))));
+      nativeChecked('newImage', 'rbd_create4', `${pool}/${name}`, rbdImage.create4, p, name, size, o).then(() => undefined))));
   }
 
   /** create(), then describeNew(): the full representation of the new image without opening it. */
@@ -199,19 +199,19 @@ export class Images {
    * librbd refuses with EINVAL and nothing changes.
    */
   resize(pool: string, name: string, size: number, allowShrink: boolean): Promise<void> {
-    const bad = badSize('rbd_resize2', pool, name, size);
+    const bad = badSize('image', 'rbd_resize2', pool, name, size);
     if (bad) return Promise.reject(bad);
     return this.conn.withIoctx(pool, (io) =>
       withImage(io, pool, name, false, (img) =>
         // a shrink trims objects (without an object map: every object number): on the long-call budget
-        (allowShrink ? nativeLong : nativeChecked)('rbd_resize2', `${pool}/${name}`, rbdImage.resize2, img, size, allowShrink, noProgress, null)
+        (allowShrink ? nativeLong : nativeChecked)('image', 'rbd_resize2', `${pool}/${name}`, rbdImage.resize2, img, size, allowShrink, noProgress, null)
           .then(() => undefined)));
   }
 
   /** rbd_remove: EBUSY while the image has watchers, ENOTEMPTY while it has snapshots. */
   remove(pool: string, name: string): Promise<void> {
     return this.conn.withIoctx(pool, (io) => io.use('rbd_remove', async (p) => {
-      await nativeChecked('rbd_remove', `${pool}/${name}`, rbdImage.remove, p, name);
+      await nativeChecked('image', 'rbd_remove', `${pool}/${name}`, rbdImage.remove, p, name);
     }));
   }
 
@@ -219,13 +219,13 @@ export class Images {
   snapshotCreate(pool: string, name: string, snap: string): Promise<void> {
     return this.conn.withIoctx(pool, (io) =>
       withImage(io, pool, name, false, (img) =>
-        nativeChecked('rbd_snap_create', `${pool}/${name}@${snap}`, rbdSnapshot.create, img, snap).then(() => undefined)));
+        nativeChecked('snapshot', 'rbd_snap_create', `${pool}/${name}@${snap}`, rbdSnapshot.create, img, snap).then(() => undefined)));
   }
 
   snapshotRemove(pool: string, name: string, snap: string): Promise<void> {
     return this.conn.withIoctx(pool, (io) =>
       withImage(io, pool, name, false, (img) =>
-        nativeChecked('rbd_snap_remove', `${pool}/${name}@${snap}`, rbdSnapshot.remove, img, snap).then(() => undefined)));
+        nativeChecked('snapshot', 'rbd_snap_remove', `${pool}/${name}@${snap}`, rbdSnapshot.remove, img, snap).then(() => undefined)));
   }
 
   /**
@@ -257,12 +257,12 @@ export class Images {
       const idBuf = Buffer.alloc(64);
       // Read-only handle: these only read the image context loaded by rbd_open_read_only (no watch is
       // registered, so no refresh can be pending) — inline, without seven threadpool round trips per image.
-      nativeInline('rbd_stat', target, rbdImage.stat, img, info, SIZES.rbd_image_info_t);
-      nativeInline('rbd_get_features', target, rbdImage.getFeatures, img, features);
-      nativeInline('rbd_get_create_timestamp', target, rbdImage.getCreateTimestamp, img, ts);
-      nativeInline('rbd_get_stripe_unit', target, rbdImage.getStripeUnit, img, su);
-      nativeInline('rbd_get_stripe_count', target, rbdImage.getStripeCount, img, sc);
-      nativeInline('rbd_get_id', target, rbdImage.getId, img, idBuf, idBuf.length);
+      nativeInline('image', 'rbd_stat', target, rbdImage.stat, img, info, SIZES.rbd_image_info_t);
+      nativeInline('image', 'rbd_get_features', target, rbdImage.getFeatures, img, features);
+      nativeInline('image', 'rbd_get_create_timestamp', target, rbdImage.getCreateTimestamp, img, ts);
+      nativeInline('image', 'rbd_get_stripe_unit', target, rbdImage.getStripeUnit, img, su);
+      nativeInline('image', 'rbd_get_stripe_count', target, rbdImage.getStripeCount, img, sc);
+      nativeInline('image', 'rbd_get_id', target, rbdImage.getId, img, idBuf, idBuf.length);
       const dataPoolIdRaw = rbdImage.getDataPoolId(img) as number | bigint;
       const snapshotCount = countSnapshots(img, target);
       const p = readParent(img, target); // inline: the parent is opened with the image (clones.ts)
@@ -311,7 +311,7 @@ export class Images {
   private poolName(id: number): Promise<string> {
     return this.conn.withCluster('rados_pool_reverse_lookup', async (cluster) => {
       const buf = Buffer.alloc(256);
-      await nativeChecked('rados_pool_reverse_lookup', String(id), radosPool.poolReverseLookup, cluster, id, buf, buf.length);
+      await nativeChecked('cluster', 'rados_pool_reverse_lookup', String(id), radosPool.poolReverseLookup, cluster, id, buf, buf.length);
       return cString(buf);
     });
   }
@@ -359,7 +359,7 @@ async function listImages<T extends { page: readonly string[] }>(io: Pointer, po
       capacity = Math.max(count[0], capacity * 2);
       continue;
     }
-    check('rbd_list2', rc, pool);
+    check('image', 'rbd_list2', rc, pool);
     try {
       const names = decodeImageSpecNames(buf, count[0]);
       if (!pick) return { names: names.sort(compareNames), chosen: undefined, picked: [] };
@@ -378,7 +378,7 @@ async function listImages<T extends { page: readonly string[] }>(io: Pointer, po
       rbdPool.imageSpecListCleanup(buf, count[0]); // frees the strings librbd strdup()ed, not buf
     }
   }
-  throw new CephError('rbd_list2', -E.ERANGE, `${pool}: image list kept growing`);
+  throw new CephError('image', 'rbd_list2', -E.ERANGE, `${pool}: image list kept growing`);
 }
 
 function isSorted(names: readonly string[]): boolean {
@@ -404,18 +404,18 @@ function countSnapshots(img: Pointer, target: string): number {
   const max: [number] = [0];
   const rc = rbdSnapshot.list(img, null, max) as number;
   if (rc === -E.ERANGE) return Math.max(0, max[0] - 1);
-  check('rbd_snap_list', rc, target);
+  check('snapshot', 'rbd_snap_list', rc, target);
   return 0;
 }
 
 /** The clients that have an open image open (rbd_watchers_list; a read-only handle registers no watch of its own). */
 export function listWatchers(img: Pointer, target: string): Promise<Watcher[]> {
-  return withGrowingCapacity<Watcher[]>('rbd_watchers_list', target, 8, async (capacity) => {
+  return withGrowingCapacity<Watcher[]>('image', 'rbd_watchers_list', target, 8, async (capacity) => {
     const buf = watcherArray(capacity);
     const count: [number] = [capacity];
     const rc = await native<number>('rbd_watchers_list', rbdImage.watchersList, img, buf, count);
     if (rc === -E.ERANGE) return { needed: count[0] };
-    check('rbd_watchers_list', rc, target);
+    check('image', 'rbd_watchers_list', rc, target);
     try {
       return { value: decodeWatchers(buf, count[0]).map((w) => ({ address: w.addr, id: num(w.id), cookie: num(w.cookie) })) };
     } finally {

@@ -59,7 +59,7 @@ export function mgrCommand(conn: CephSession, command: Record<string, unknown>):
     const rc = await native<number>(op, radosCluster.mgrCommand, cluster, [JSON.stringify(command)], 1, null, 0, outbuf, outlen, outs, outslen);
     const out = takeRadosBuffer(outbuf[0], outlen[0]);
     const status = takeRadosBuffer(outs[0], outslen[0]);
-    if (rc < 0) throw new CephError(op, rc, status.trim() || undefined);
+    if (rc < 0) throw new CephError('cluster', op, rc, status.trim() || undefined);
     return { out, status };
   });
 }

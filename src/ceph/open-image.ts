@@ -23,7 +23,7 @@ export async function openImage(io: Pointer, target: string, name: string, opts:
   const op = byId ? (readOnly ? 'rbd_open_by_id_read_only' : 'rbd_open_by_id') : readOnly ? 'rbd_open_read_only' : 'rbd_open';
   const fn = byId ? (readOnly ? rbdImage.openByIdReadOnly : rbdImage.openById) : readOnly ? rbdImage.openReadOnly : rbdImage.open;
   const out: [Pointer | null] = [null];
-  await nativeChecked(op, target, fn, io, byId ? opts.byId : name, out, opts.snapshot ?? null);
+  await nativeChecked('image', op, target, fn, io, byId ? opts.byId : name, out, opts.snapshot ?? null);
   return out[0]!;
 }
 

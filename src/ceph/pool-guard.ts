@@ -19,7 +19,7 @@ import { E } from '../native/errno.js';
 import type { Pointer } from '../native/types.js';
 import { native } from './call.js';
 import { splitPoolSpec, poolSpec, type CephSession } from './connection.js';
-import { CephError } from './errors.js';
+import { CephError, PoolBeingDeletedError } from './errors.js';
 import type { Handle } from './handle.js';
 import { readImageId } from './image-directory.js';
 
@@ -56,7 +56,7 @@ const listInput = (startAfter: string, max: number): Buffer => Buffer.concat([st
 /** One cls method call on one object (a compound read of one action). */
 async function cls(io: Handle<'rados_ioctx_t'>, oid: string, method: string, input: Buffer, capacity: number): Promise<ClsResult> {
   const op = radosObject.createReadOp() as Pointer | null;
-  if (!op) throw new CephError('rados_create_read_op', -E.ENOMEM, oid);
+  if (!op) throw new CephError('object', 'rados_create_read_op', -E.ENOMEM, oid);
   const out = Buffer.alloc(capacity);
   const used = Buffer.alloc(8);
   const prval = Buffer.alloc(4);
@@ -95,14 +95,14 @@ export class PoolGuard {
           radosObject.writeOpSetxattr(op, OWNER_XATTR, v, v.length);
         });
         if (rc === 0) return owner;
-        if (rc !== -E.EEXIST) throw new CephError('pool_deletion_marker', rc, pool);
+        if (rc !== -E.EEXIST) throw new CephError('object', 'pool_deletion_marker', rc, pool);
         const seen = await markerState(io);
         if (seen === undefined) continue; // removed meanwhile: try again
         if (Date.now() - seen.mtimeMs < MARKER_STALE_MS) break;
         // a crashed deleter's marker: remove it only if it is still that one (compare-and-remove), then retry
         await removeIfOwner(io, seen.owner);
       }
-      throw new CephError('pool_deletion_marker', -E.EBUSY, `${pool}: another delete of this pool is in progress`);
+      throw new PoolBeingDeletedError(pool);
     });
   }
 
@@ -142,7 +142,7 @@ export class PoolGuard {
       for (;;) {
         const { rc, out } = await cls(io, 'rbd_namespace', 'namespace_list', listInput(after, 64), 1 << 16);
         if (rc === -E.ENOENT || rc === -E.EOPNOTSUPP) return names;
-        if (rc < 0) throw new CephError('cls_rbd.namespace_list', rc, pool);
+        if (rc < 0) throw new CephError('object', 'cls_rbd.namespace_list', rc, pool);
         const n = out.readUInt32LE(0);
         let at = 4;
         for (let i = 0; i < n; i++) {
@@ -208,7 +208,7 @@ export class PoolGuard {
       const listedId = await directoryId(io, spec, name);
       const idObj = await cls(io, `rbd_id.${name}`, 'get_id', Buffer.alloc(0), 4096);
       const idObject = idObj.rc >= 0 && idObj.out.length >= 4 ? decodeString(idObj.out)[0] : undefined;
-      if (idObj.rc < 0 && idObj.rc !== -E.ENOENT) throw new CephError('cls_rbd.get_id', idObj.rc, `${spec}/${name}`);
+      if (idObj.rc < 0 && idObj.rc !== -E.ENOENT) throw new CephError('object', 'cls_rbd.get_id', idObj.rc, `${spec}/${name}`);
       if (listedId === undefined && idObject === undefined) return { kind: 'absent' };
       if (listedId !== undefined && listedId === idObject && await objectExists(io, `rbd_header.${listedId}`)) {
         return { kind: 'whole', id: listedId };
@@ -240,14 +240,14 @@ export async function heldState<T>(look: () => Promise<T | undefined>, same: (fi
 /** cls_rbd dir_get_id on rbd_directory: the id listed under `name`, undefined when it is not listed. */
 async function directoryId(io: Handle<'rados_ioctx_t'>, spec: string, name: string): Promise<string | undefined> {
   const listed = await cls(io, 'rbd_directory', 'dir_get_id', str(name), 4096);
-  if (listed.rc < 0 && listed.rc !== -E.ENOENT) throw new CephError('cls_rbd.dir_get_id', listed.rc, `${spec}/${name}`);
+  if (listed.rc < 0 && listed.rc !== -E.ENOENT) throw new CephError('object', 'cls_rbd.dir_get_id', listed.rc, `${spec}/${name}`);
   return listed.rc >= 0 && listed.out.length >= 4 ? decodeString(listed.out)[0] : undefined;
 }
 
 /** cls_rbd dir_get_name on rbd_directory: the name image `id` is listed under, undefined when it is not listed. */
 export async function directoryName(io: Handle<'rados_ioctx_t'>, spec: string, id: string): Promise<string | undefined> {
   const listed = await cls(io, 'rbd_directory', 'dir_get_name', str(id), 4096);
-  if (listed.rc < 0 && listed.rc !== -E.ENOENT) throw new CephError('cls_rbd.dir_get_name', listed.rc, `${spec} image id ${id}`);
+  if (listed.rc < 0 && listed.rc !== -E.ENOENT) throw new CephError('object', 'cls_rbd.dir_get_name', listed.rc, `${spec} image id ${id}`);
   return listed.rc >= 0 && listed.out.length >= 4 ? decodeString(listed.out)[0] : undefined;
 }
 
@@ -259,20 +259,20 @@ export async function removeStrayObjects(io: Handle<'rados_ioctx_t'>, name: stri
   if (state.kind !== 'dangling') return;
   if (state.idObject !== undefined && state.idObject !== state.listedId) {
     const rc = await io.use('rados_remove', (p) => native<number>('rados_remove', radosObject.remove, p, `rbd_id.${name}`));
-    if (rc < 0 && rc !== -E.ENOENT) throw new CephError('rados_remove', rc, `rbd_id.${name}`);
+    if (rc < 0 && rc !== -E.ENOENT) throw new CephError('object', 'rados_remove', rc, `rbd_id.${name}`);
   }
   if (state.listedId !== undefined && !(await objectExists(io, `rbd_header.${state.listedId}`))) {
     const input = Buffer.concat([str(name), str(state.listedId)]);
     const rc = await io.use('rados_exec', (p) =>
       native<number>('cls_rbd.dir_remove_image', radosObject.exec, p, 'rbd_directory', 'rbd', 'dir_remove_image', input, input.length, null, 0));
     void input;
-    if (rc < 0 && rc !== -E.ENOENT) throw new CephError('cls_rbd.dir_remove_image', rc, name);
+    if (rc < 0 && rc !== -E.ENOENT) throw new CephError('object', 'cls_rbd.dir_remove_image', rc, name);
   }
 }
 
 async function writeOp(io: Handle<'rados_ioctx_t'>, oid: string, build: (op: Pointer) => void): Promise<number> {
   const op = radosObject.createWriteOp() as Pointer | null;
-  if (!op) throw new CephError('rados_create_write_op', -E.ENOMEM, oid);
+  if (!op) throw new CephError('object', 'rados_create_write_op', -E.ENOMEM, oid);
   try {
     build(op);
     return await io.use('rados_write_op_operate', (p) =>
@@ -289,7 +289,7 @@ async function removeIfOwner(io: Handle<'rados_ioctx_t'>, owner: string): Promis
     radosObject.writeOpRemove(op);
   });
   // ECANCELED: the xattr differs (another deleter's marker now); ENOENT: already gone
-  if (rc < 0 && rc !== -E.ENOENT && rc !== -E.ECANCELED) throw new CephError('pool_deletion_marker', rc, DELETION_MARKER);
+  if (rc < 0 && rc !== -E.ENOENT && rc !== -E.ECANCELED) throw new CephError('object', 'pool_deletion_marker', rc, DELETION_MARKER);
 }
 
 async function markerState(io: Handle<'rados_ioctx_t'>): Promise<{ mtimeMs: number; owner: string } | undefined> {
@@ -297,7 +297,7 @@ async function markerState(io: Handle<'rados_ioctx_t'>): Promise<{ mtimeMs: numb
   const mtime: [number | bigint] = [0];
   const rc = await io.use('rados_stat', (p) => native<number>('rados_stat', radosObject.stat, p, DELETION_MARKER, size, mtime));
   if (rc === -E.ENOENT) return undefined;
-  if (rc < 0) throw new CephError('rados_stat', rc, DELETION_MARKER);
+  if (rc < 0) throw new CephError('object', 'rados_stat', rc, DELETION_MARKER);
   const buf = Buffer.alloc(128);
   const n = await io.use('rados_getxattr', (p) => native<number>('rados_getxattr', radosObject.getxattr, p, DELETION_MARKER, OWNER_XATTR, buf, buf.length));
   if (n === -E.ENOENT) return undefined;
@@ -309,7 +309,7 @@ async function objectExists(io: Handle<'rados_ioctx_t'>, oid: string): Promise<b
   const mtime: [number | bigint] = [0];
   const rc = await io.use('rados_stat', (p) => native<number>('rados_stat', radosObject.stat, p, oid, size, mtime));
   if (rc === -E.ENOENT) return false;
-  if (rc < 0) throw new CephError('rados_stat', rc, oid);
+  if (rc < 0) throw new CephError('object', 'rados_stat', rc, oid);
   return true;
 }
 
@@ -318,6 +318,6 @@ async function hasEntries(io: Handle<'rados_ioctx_t'>, oid: string, method: stri
   if (rc === -E.ENOENT) return false;
   // ERANGE: the one entry did not fit in 64 KiB — it exists
   if (rc === -E.ERANGE) return true;
-  if (rc < 0) throw new CephError(`cls_rbd.${method}`, rc, oid);
+  if (rc < 0) throw new CephError('object', `cls_rbd.${method}`, rc, oid);
   return out.length >= 4 && out.readUInt32LE(0) > 0;
 }

@@ -1,7 +1,7 @@
 // The one place where errors become HTTP answers: application/problem+json (RFC 9457) with a stable
 // `code`, and, when Ceph produced the error, its errno name. Unknown errors are logged, not leaked.
-import { CephError } from '../ceph/errors.js';
-import { ImageBusyError } from '../ceph/image-lock.js';
+import { CephError, type CephSubject, ImageBusyError, PoolBeingDeletedError, PoolDeletedWhileCreatingError } from '../ceph/errors.js';
+
 
 export const ERROR_CODES = {
   VALIDATION_FAILED: { status: 400, title: 'The request is not valid' },
@@ -97,31 +97,43 @@ export interface Mapped {
   unexpected: boolean;
 }
 
-/** The mapping errno → API code. `op` tells pool errors from image errors. */
+/** Subjects whose EEXIST, EBUSY, ENOTEMPTY and ENAMETOOLONG are about an image (what librbd works on). */
+const ON_IMAGE: ReadonlySet<CephSubject> = new Set<CephSubject>(['image', 'newImage', 'snapshot', 'trashEntry', 'metadataKey', 'namespace']);
+
+/** ENOENT: which code, and what the detail calls the missing thing. */
+const MISSING: Partial<Record<CephSubject, [ErrorCode, string]>> = {
+  trashEntry: ['TRASH_ENTRY_NOT_FOUND', 'Trash entry'],
+  snapshot: ['SNAPSHOT_NOT_FOUND', 'Snapshot'],
+  namespace: ['NAMESPACE_NOT_FOUND', 'Namespace'],
+  pool: ['POOL_NOT_FOUND', 'Pool'],
+  image: ['IMAGE_NOT_FOUND', 'Image'],
+  newImage: ['IMAGE_NOT_FOUND', 'Image'],
+  metadataKey: ['IMAGE_NOT_FOUND', 'Image'], // the metadata routes answer METADATA_KEY_NOT_FOUND themselves, naming the key
+};
+
+/** The mapping errno → API code, by what failed (`e.subject`) and by class; `op` only names the call in details. */
 export function fromCephError(e: CephError): ApiError {
-  const onImage = e.op.startsWith('rbd_') && e.op !== 'rbd_pool_init';
-  const onPool = e.op === 'rados_ioctx_create' || e.op === 'rados_pool_lookup' || e.op.startsWith('mon_command(osd pool')
-    || e.op === 'osd pool create';
+  const onImage = ON_IMAGE.has(e.subject);
   if (e.kind === 'busy') return new ApiError('CEPH_BUSY', 'Too many Ceph operations are in flight; retry shortly.', {}, e);
   if (e.kind === 'closed') return new ApiError('CEPH_UNAVAILABLE', 'The service is not connected to the Ceph cluster.', {}, e);
-  if (e.op === 'pool_deletion_marker' && e.code === 'EBUSY') {
-    return new ApiError('POOL_BEING_DELETED', `Another request is deleting pool ${e.target?.split(':')[0] ?? ''}; retry once it has finished.`, {}, e);
+  if (e instanceof PoolBeingDeletedError) {
+    return new ApiError('POOL_BEING_DELETED', `Another request is deleting pool ${e.pool}; retry once it has finished.`, {}, e);
   }
-  if (e.op === 'pool_deleted_while_creating') {
+  if (e instanceof PoolDeletedWhileCreatingError) {
     return new ApiError('CONFLICT', `Pool ${e.target ?? ''} was deleted by another request while it was being created; retry.`, {}, e);
   }
   switch (e.code) {
-    case 'ENOENT':
-      if (e.op === 'rbd_trash_get' || e.op === 'rbd_trash_restore' || e.op === 'rbd_trash_remove_with_progress') return new ApiError('TRASH_ENTRY_NOT_FOUND', `Trash entry ${e.target ?? ''} does not exist.`, {}, e);
-      if (e.op.startsWith('rbd_snap_')) return new ApiError('SNAPSHOT_NOT_FOUND', `Snapshot ${e.target ?? ''} does not exist.`, {}, e);
-      if (e.op === 'rbd_namespace_exists') return new ApiError('NAMESPACE_NOT_FOUND', `Namespace ${e.target ?? ''} does not exist.`, {}, e);
-      if (onPool) return new ApiError('POOL_NOT_FOUND', `Pool ${e.target ?? ''} does not exist.`.replace('  ', ' '), {}, e);
-      if (onImage) return new ApiError('IMAGE_NOT_FOUND', `Image ${e.target ?? ''} does not exist.`, {}, e);
-      return new ApiError('NOT_FOUND', e.message, {}, e);
+    case 'ENOENT': {
+      const missing = MISSING[e.subject];
+      if (!missing) return new ApiError('NOT_FOUND', e.message, {}, e);
+      const [code, what] = missing;
+      const detail = `${what} ${e.target ?? ''} does not exist.`;
+      return new ApiError(code, e.subject === 'pool' ? detail.replace('  ', ' ') : detail, {}, e);
+    }
     case 'EEXIST':
-      if (e.op.startsWith('rbd_snap_')) return new ApiError('SNAPSHOT_EXISTS', `Snapshot ${e.target ?? ''} already exists.`, {}, e);
+      if (e.subject === 'snapshot') return new ApiError('SNAPSHOT_EXISTS', `Snapshot ${e.target ?? ''} already exists.`, {}, e);
       if (onImage) return new ApiError('IMAGE_EXISTS', `Image ${e.target ?? ''} already exists.`, {}, e);
-      if (onPool) return new ApiError('POOL_EXISTS', `Pool ${e.target ?? ''} already exists.`, {}, e);
+      if (e.subject === 'pool') return new ApiError('POOL_EXISTS', `Pool ${e.target ?? ''} already exists.`, {}, e);
       return new ApiError('CONFLICT', e.message, {}, e);
     case 'ESTALE':
       // the image was removed and made again (or is being made) under this name meanwhile: retryable
@@ -132,7 +144,7 @@ export function fromCephError(e: CephError): ApiError {
       return new ApiError(onImage ? 'IMAGE_HAS_SNAPSHOTS' : 'POOL_NOT_EMPTY', `${e.target ?? 'The resource'} is not empty.`, {}, e);
     case 'ENAMETOOLONG':
       // no image can have a name that long (lookups of names over ~2 KB): there is none
-      if (onImage && !e.op.startsWith('rbd_create')) return new ApiError('IMAGE_NOT_FOUND', `No image has a name that long (${e.op}).`, {}, e);
+      if (onImage && e.subject !== 'newImage') return new ApiError('IMAGE_NOT_FOUND', `No image has a name that long (${e.op}).`, {}, e);
       return new ApiError('INVALID_ARGUMENT', `Ceph rejected the request: ${e.message}`, {}, e);
     case 'EINVAL':
     case 'EDOM':

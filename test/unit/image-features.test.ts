@@ -1,7 +1,8 @@
 // Planning runtime feature changes (pure): what librbd 16 can switch, in which order, and why not.
 import { describe, expect, it } from 'vitest';
 import { featureBits } from '../../src/ceph/features.js';
-import { FeatureChangeError, planFeatureChange } from '../../src/ceph/image-features.js';
+import { FeatureChangeError } from '../../src/ceph/errors.js';
+import { planFeatureChange } from '../../src/ceph/image-features.js';
 import { configValueProblem, inferConfigType } from '../../src/ceph/metadata.js';
 
 const DEFAULT = ['layering', 'exclusive-lock', 'object-map', 'fast-diff', 'deep-flatten'];

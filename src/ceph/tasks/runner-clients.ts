@@ -69,7 +69,7 @@ export class RunnerClient extends ConnectionSession implements RunnerSession {
   }
 
   protected async run<T>(op: string, fn: (c: CephConnection) => Promise<T>, bounded = true): Promise<T> {
-    if (this.#fenced) throw new CephError(op, -E.ESHUTDOWN, 'this task runner\'s client was fenced', 'closed');
+    if (this.#fenced) throw new CephError('cluster', op, -E.ESHUTDOWN, 'this task runner\'s client was fenced', 'closed');
     const trace: CallTrace = { op: undefined, queued: 0, running: 0 };
     try {
       const work = callTrace.run(trace, () => fn(this.conn));

@@ -2,10 +2,8 @@
 // anything is applied; the changes then run as resize → features → rename (the name last, so a failure
 // before it leaves the image where the caller knows it), and the answer says what was done.
 import type { CephClient } from '../../ceph/client.js';
-import { isCephError, isMissingInScope } from '../../ceph/errors.js';
-import {
-  FeatureChangeError, ImageFeatures, INLINE_REBUILD_MAX_OBJECTS, planFeatureChange, REBUILD_ACTION, type FeaturePlan,
-} from '../../ceph/image-features.js';
+import { FeatureChangeError, isCephError, isMissingInScope } from '../../ceph/errors.js';
+import { ImageFeatures, INLINE_REBUILD_MAX_OBJECTS, planFeatureChange, REBUILD_ACTION, type FeaturePlan } from '../../ceph/image-features.js';
 import { finishInterruptedRename, renameImage } from '../../ceph/rename.js';
 import { ApiError } from '../errors.js';
 import type { Principal } from '../auth.js';

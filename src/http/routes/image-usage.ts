@@ -4,9 +4,9 @@
 // from the mgr (`rbd perf image stats`).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ImageIostatReader } from '../../ceph/iostat.js';
-import { ImageUsageReader, UsageTimeoutError } from '../../ceph/usage.js';
+import { ImageUsageReader } from '../../ceph/usage.js';
 import { visibleTo } from '../auth.js';
-import { isCephError } from '../../ceph/errors.js';
+import { isCephError, UsageTimeoutError } from '../../ceph/errors.js';
 import { ApiError } from '../errors.js';
 import { specOf } from '../paths.js';
 import { imageParams, problems, scopeParams } from '../schemas/common.js';
@@ -24,7 +24,7 @@ export const imageUsageRoutes: FastifyPluginAsyncZod = async (app) => {
       if (isCephError(e, 'EAGAIN') && e.kind === 'ceph') {
         throw new ApiError('CEPH_UNAVAILABLE', 'The mgr\'s rbd_support module is not ready; retry in a few seconds.', {}, e);
       }
-      if (isCephError(e, 'ENOENT') && e.op.startsWith('mgr_command')) {
+      if (isCephError(e, 'ENOENT') && e.subject === 'cluster') {
         throw new ApiError('NOT_FOUND', `The mgr does not know ${spec} (deleted meanwhile?).`, {}, e);
       }
       throw e;

@@ -4,8 +4,8 @@ import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { CephClient } from '../../ceph/client.js';
-import { isCephError, isMissingInScope } from '../../ceph/errors.js';
-import { TRASH_ID_PATTERN, TrashEntryGone, TrashMoveRefused, type TrashEntry } from '../../ceph/trash.js';
+import { isCephError, isMissingInScope, TrashEntryGone, TrashMoveRefused } from '../../ceph/errors.js';
+import { TRASH_ID_PATTERN, type TrashEntry } from '../../ceph/trash.js';
 import { DURATION_HELP, parseDuration } from '../duration.js';
 import { ApiError } from '../errors.js';
 import { imageInUse } from '../replies.js';
@@ -82,7 +82,7 @@ export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
     try {
       return await ceph.trash.get(spec, validId(id));
     } catch (e) {
-      if (isCephError(e, 'ENOENT') && e.op === 'rbd_trash_get') throw notFound(spec, id);
+      if (isCephError(e, 'ENOENT') && e.subject === 'trashEntry') throw notFound(spec, id);
       throw e;
     }
   };
@@ -151,7 +151,7 @@ export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
           : `Trash entry ${id} was restored or removed by another request while this one waited for it.`,
         e.restoredAs !== undefined ? { restoredAs: e.restoredAs, image: imagePath(spec, e.restoredAs) } : {});
       }
-      if (isCephError(e, 'ENOENT') && (e.op === 'rbd_trash_get' || e.op === 'rbd_trash_restore')) throw notFound(spec, id);
+      if (isCephError(e, 'ENOENT') && e.subject === 'trashEntry') throw notFound(spec, id);
       if (isCephError(e, 'EEXIST')) throw new ApiError('IMAGE_EXISTS', `An image named ${name ?? 'like the trashed one'} exists in ${spec}; restore it under another name.`, {}, e);
       if (isCephError(e, 'EBUSY')) throw new ApiError('OPERATION_IN_PROGRESS', `Trash entry ${id} is being removed or restored.`, {}, e);
       if (isCephError(e, 'EINVAL')) throw new ApiError('CONFLICT', `Trash entry ${id} cannot be restored (it is not a user deletion, e.g. a migration source).`, {}, e);
