@@ -3,14 +3,14 @@
 // GET …/images/{image}/iostat and GET /api/v1/pools/{pool}[/namespaces/{namespace}]/iostat: I/O rates per image
 // from the mgr (`rbd perf image stats`).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { ImageIostatReader } from '../../ceph/iostat.js';
-import { ImageUsageReader } from '../../ceph/usage.js';
-import { visibleTo } from '../auth.js';
-import { isCephError, UsageTimeoutError } from '../../ceph/errors.js';
-import { ApiError } from '../errors.js';
-import { specOf } from '../paths.js';
-import { imageParams, problems, scopeParams } from '../schemas/common.js';
-import { imageIostatReportSchema, imageUsageSchema, iostatQuery, poolIostatSchema, usageQuery } from '../schemas/usage.js';
+import { ImageIostatReader } from '../../../ceph/iostat.js';
+import { ImageUsageReader } from '../../../ceph/usage.js';
+import { visibleTo } from '../../auth.js';
+import { isCephError, UsageTimeoutError } from '../../../ceph/errors.js';
+import { ApiError } from '../../errors.js';
+import { specOf } from '../../paths.js';
+import { imageParams, problems, scopeParams } from '../../schemas/common.js';
+import { imageIostatReportSchema, imageUsageSchema, iostatQuery, poolIostatSchema, usageQuery } from '../../schemas/usage.js';
 
 export const imageUsageRoutes: FastifyPluginAsyncZod = async (app) => {
   const usage = new ImageUsageReader(app.ceph);

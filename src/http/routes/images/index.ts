@@ -2,25 +2,25 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { CreateImageOptions, ImageInfo } from '../../ceph/images.js';
-import { toImage } from '../image-view.js';
-import { CephError, isCephError, isMissingInScope } from '../../ceph/errors.js';
-import { heldState, type DanglingName } from '../../ceph/pool-guard.js';
-import { featureBits, CREATABLE_FEATURES } from '../../ceph/features.js';
-import { allows, allowsPool, type Principal } from '../auth.js';
-import { ApiError } from '../errors.js';
-import { imageInUse } from '../replies.js';
-import { cloneHandlers } from './clones.js';
-import { deleteViaTrash, keepForQuery, parseKeepFor } from './trash.js';
-import { imageKey, mutationLocks, type MutationKey } from '../../ceph/image-lock.js';
-import type { StillRunning } from '../../ceph/client.js';
-import { imagePath, specOf } from '../paths.js';
-import { patchImage } from './image-patch.js';
-import { patchImageBody, patchedImageSchema, patchTaskSchema } from '../schemas/image-patch.js';
-import { IMAGE_NAME_PATTERN, IMAGE_NAME_RULE, imageParams, problems, scopeParams } from '../schemas/common.js';
+import type { CreateImageOptions, ImageInfo } from '../../../ceph/images.js';
+import { toImage } from '../../image-view.js';
+import { CephError, isCephError, isMissingInScope } from '../../../ceph/errors.js';
+import { heldState, type DanglingName } from '../../../ceph/pool-guard.js';
+import { featureBits, CREATABLE_FEATURES } from '../../../ceph/features.js';
+import { allows, allowsPool, type Principal } from '../../auth.js';
+import { ApiError } from '../../errors.js';
+import { imageInUse } from '../../replies.js';
+import { cloneHandlers } from '../clones.js';
+import { deleteViaTrash, keepForQuery, parseKeepFor } from '../trash.js';
+import { imageKey, mutationLocks, type MutationKey } from '../../../ceph/image-lock.js';
+import type { StillRunning } from '../../../ceph/client.js';
+import { imagePath, specOf } from '../../paths.js';
+import { patchImage } from './patch.js';
+import { patchImageBody, patchedImageSchema, patchTaskSchema } from '../../schemas/image-patch.js';
+import { IMAGE_NAME_PATTERN, IMAGE_NAME_RULE, imageParams, problems, scopeParams } from '../../schemas/common.js';
 import {
   imageSchema, type ImageSpecInput, createImageOrCloneBody, putImageOrCloneBody,
-} from '../schemas/images.js';
+} from '../../schemas/images.js';
 
 const createdImageSchema = z.union([
   imageSchema,

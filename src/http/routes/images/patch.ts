@@ -1,18 +1,18 @@
 // PATCH /images/{image}: rename, resize and feature changes in one request. Everything is validated before
 // anything is applied; the changes then run as resize → features → rename (the name last, so a failure
 // before it leaves the image where the caller knows it), and the answer says what was done.
-import type { CephClient } from '../../ceph/client.js';
-import { FeatureChangeError, isCephError, isMissingInScope } from '../../ceph/errors.js';
-import { ImageFeatures, INLINE_REBUILD_MAX_OBJECTS, planFeatureChange, REBUILD_ACTION, type FeaturePlan } from '../../ceph/image-features.js';
-import { finishInterruptedRename, renameImage } from '../../ceph/rename.js';
-import { ApiError } from '../errors.js';
-import type { Principal } from '../auth.js';
-import { toImage } from '../image-view.js';
-import { imagePath } from '../paths.js';
-import { formatSize } from '../size.js';
-import type { PatchAppliedOutput, PatchedImage, PatchImageInput, PatchTaskAnswer } from '../schemas/image-patch.js';
-import { splitPoolSpec } from '../../ceph/connection.js';
-import { taskPath, taskView } from '../task-reply.js';
+import type { CephClient } from '../../../ceph/client.js';
+import { FeatureChangeError, isCephError, isMissingInScope } from '../../../ceph/errors.js';
+import { ImageFeatures, INLINE_REBUILD_MAX_OBJECTS, planFeatureChange, REBUILD_ACTION, type FeaturePlan } from '../../../ceph/image-features.js';
+import { finishInterruptedRename, renameImage } from '../../../ceph/rename.js';
+import { ApiError } from '../../errors.js';
+import type { Principal } from '../../auth.js';
+import { toImage } from '../../image-view.js';
+import { imagePath } from '../../paths.js';
+import { formatSize } from '../../size.js';
+import type { PatchAppliedOutput, PatchedImage, PatchImageInput, PatchTaskAnswer } from '../../schemas/image-patch.js';
+import { splitPoolSpec } from '../../../ceph/connection.js';
+import { taskPath, taskView } from '../../task-reply.js';
 
 export type PatchOutcome =
   | { status: 200; location?: string | undefined; body: PatchedImage }
