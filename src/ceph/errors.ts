@@ -1,7 +1,8 @@
 // The one error type of the Ceph layer. Every negative return code from librados/librbd becomes a
 // CephError carrying the operation, the errno number and name, and Ceph's meaning of it.
 import { errnoInfo, E } from '../native/errno.js';
-import type { ChildInfo } from './clones.js';
+import type { ChildInfo, CloneSource } from './clones.js';
+import type { Watcher } from './images.js';
 import { METADATA_MAX_BYTES, METADATA_MAX_KEYS } from './metadata.js';
 import type { TaskRecord } from './tasks/types.js';
 
@@ -211,5 +212,118 @@ export class TrashEntryGone extends Error {
 export class SnapshotHasChildrenError extends CephError {
   constructor(target: string, readonly snapshot: string, readonly children: ChildInfo[]) {
     super('snapshot', 'snapshot_has_children', -E.EBUSY, target);
+  }
+}
+
+// Provisioning (src/ceph/provisioning): what a create, PUT, clone, GET or DELETE of an image name refused.
+
+/** A write to the name while an earlier one passed its deadline and still runs in librbd (since `since`). */
+export class OperationStillRunningError extends Error {
+  constructor(readonly spec: string, readonly image: string, readonly since: string) {
+    super(`an earlier request on ${spec}/${image} timed out at ${since}; its Ceph operation is still running`);
+    this.name = 'OperationStillRunningError';
+  }
+}
+
+/**
+ * The name holds the leftover of an interrupted create, delete, rename or restore (pool-guard.ts NameState
+ * 'dangling'): `listedId` what rbd_directory lists, `idObject` what rbd_id.<name> names (either may be missing).
+ */
+export class ImageIncompleteError extends Error {
+  constructor(readonly spec: string, readonly image: string, readonly listedId: string | undefined, readonly idObject: string | undefined) {
+    super(`${spec}/${image} is the leftover of an interrupted operation`);
+    this.name = 'ImageIncompleteError';
+  }
+}
+
+/** Only a stray id object of an interrupted rename or restore names this image: it is not there under this name. */
+export class StrayImageNameError extends Error {
+  constructor(readonly spec: string, readonly image: string) {
+    super(`${spec}/${image}: only a stray id object names it`);
+    this.name = 'StrayImageNameError';
+  }
+}
+
+/**
+ * The pool guard (pool-guard.ts) did not let a create be acknowledged: the pool is being deleted
+ * (`deleting`) or the image or its pool was removed meanwhile (`gone`). `madeHere`: the request had made the
+ * image (and removed it again).
+ */
+export class CreateNotConfirmedError extends Error {
+  constructor(readonly spec: string, readonly image: string, readonly verdict: 'deleting' | 'gone', readonly madeHere: boolean) {
+    super(`${spec}/${image}: ${verdict === 'deleting' ? 'its pool is being deleted' : 'removed while it was being created'}`);
+    this.name = 'CreateNotConfirmedError';
+  }
+}
+
+/** The image was made (or found) a moment ago and is gone now: another request removed it. Retryable. */
+export class ImageVanishedError extends Error {
+  constructor(readonly spec: string, readonly image: string, override readonly cause: CephError) {
+    super(`${spec}/${image} was removed right after it was made or found`);
+    this.name = 'ImageVanishedError';
+  }
+}
+
+/** A PUT of a name this API does not create (librbd would), and no image has it. */
+export class ImageNameNotCreatableError extends Error {
+  constructor(readonly spec: string, readonly image: string) {
+    super(`${spec}/${image}: not a name this API creates`);
+    this.name = 'ImageNameNotCreatableError';
+  }
+}
+
+/** The caller's policy (a token's pools) does not allow `pool` (or `namespace` of it) in this `role`. */
+export class PoolNotPermittedError extends Error {
+  constructor(readonly pool: string, readonly role: 'dataPool' | 'cloneSource', readonly namespace = '') {
+    super(`pool ${pool}${namespace ? `/${namespace}` : ''} may not be used as the ${role}`);
+    this.name = 'PoolNotPermittedError';
+  }
+}
+
+/** A create's dataPool does not exist. */
+export class DataPoolMissingError extends Error {
+  constructor(readonly dataPool: string) {
+    super(`data pool ${dataPool} does not exist`);
+    this.name = 'DataPoolMissingError';
+  }
+}
+
+/** The clone source's pool, namespace, image or snapshot (`missing`) does not exist; `cause` is Ceph's answer. */
+export class CloneSourceMissingError extends Error {
+  constructor(readonly source: CloneSource, readonly missing: 'pool' | 'namespace' | 'image' | 'snapshot', override readonly cause: CephError) {
+    super(`the clone source's ${missing} does not exist`);
+    this.name = 'CloneSourceMissingError';
+  }
+}
+
+/** A clone's size smaller than its source snapshot's (a clone can only grow). */
+export class CloneTooSmallError extends Error {
+  constructor(readonly source: CloneSource, readonly size: number, readonly snapshotSize: number) {
+    super(`size ${size} is smaller than the snapshot (${snapshotSize} bytes)`);
+    this.name = 'CloneTooSmallError';
+  }
+}
+
+/** The half-made clone of an interrupted request is still open (EBUSY): its intent record stays; retry later. */
+export class CloneUnfinishedError extends Error {
+  constructor(readonly spec: string, readonly image: string, override readonly cause: CephError) {
+    super(`${spec}/${image} is the unfinished clone of an interrupted request, still open`);
+    this.name = 'CloneUnfinishedError';
+  }
+}
+
+/** The image is open by clients (`watchers`), so it cannot be deleted. `cause`: librbd's EBUSY, when it said so. */
+export class ImageInUseError extends Error {
+  constructor(readonly spec: string, readonly image: string, readonly watchers: Watcher[], override readonly cause?: CephError) {
+    super(`${spec}/${image} is open by ${watchers.length} client(s)`);
+    this.name = 'ImageInUseError';
+  }
+}
+
+/** The image has snapshots (`snapshotCount` when known), so it cannot be deleted. `cause`: librbd's ENOTEMPTY. */
+export class ImageHasSnapshotsError extends Error {
+  constructor(readonly spec: string, readonly image: string, readonly snapshotCount: number | undefined, override readonly cause?: CephError) {
+    super(`${spec}/${image} has snapshots`);
+    this.name = 'ImageHasSnapshotsError';
   }
 }

@@ -1,6 +1,14 @@
 // The one place where errors become HTTP answers: application/problem+json (RFC 9457) with a stable
 // `code`, and, when Ceph produced the error, its errno name. Unknown errors are logged, not leaked.
-import { CephError, type CephSubject, ImageBusyError, PoolBeingDeletedError, PoolDeletedWhileCreatingError } from '../ceph/errors.js';
+import { splitPoolSpec } from '../ceph/connection.js';
+import {
+  CephError, CloneSourceMissingError, CloneTooSmallError, CloneUnfinishedError, CreateNotConfirmedError, DataPoolMissingError,
+  ImageBusyError, ImageHasSnapshotsError, ImageIncompleteError, ImageInUseError, ImageVanishedError,
+  OperationStillRunningError, PoolBeingDeletedError, PoolDeletedWhileCreatingError, PoolNotPermittedError, StrayImageNameError,
+  type CephSubject,
+} from '../ceph/errors.js';
+import { sourceText } from '../ceph/provisioning/differences.js';
+import { imageInUse } from './replies.js';
 
 
 export const ERROR_CODES = {
@@ -169,6 +177,69 @@ export function fromCephError(e: CephError): ApiError {
   }
 }
 
+/** The domain errors of the Ceph layer's protocols (src/ceph/errors.ts), by class; undefined for any other error. */
+export function fromDomainError(err: unknown): ApiError | undefined {
+  if (err instanceof OperationStillRunningError) {
+    return new ApiError('OPERATION_IN_PROGRESS', `An earlier request on ${err.spec}/${err.image} timed out (504) at ${err.since}, but its Ceph `
+      + 'operation is still running; retry once it has ended.', { since: err.since });
+  }
+  if (err instanceof ImageIncompleteError) return imageIncomplete(err);
+  if (err instanceof StrayImageNameError) {
+    return new ApiError('IMAGE_NOT_FOUND', `Image ${err.spec}/${err.image} does not exist (a stray id object of an interrupted rename or restore names it).`);
+  }
+  if (err instanceof CreateNotConfirmedError) {
+    const { spec, image } = err;
+    if (err.verdict === 'deleting') {
+      return new ApiError('POOL_BEING_DELETED', `Pool ${spec.split('/')[0]} is being deleted; ${spec}/${image} was `
+        + `${err.madeHere ? 'not kept' : 'not confirmed'}. Retry once the delete has finished.`);
+    }
+    return new ApiError('CONFLICT', `${spec}/${image} (or its pool) was removed by another request while it was being created; retry.`);
+  }
+  if (err instanceof ImageVanishedError) {
+    return new ApiError('CONFLICT', `${err.spec}/${err.image} was removed by another request right after this one made or found it; retry.`, {}, err.cause);
+  }
+  if (err instanceof PoolNotPermittedError) {
+    const { pool, namespace } = err;
+    return new ApiError('FORBIDDEN', err.role === 'dataPool' ? `This token may not use pool "${pool}" (dataPool).`
+      : `This token may not use ${namespace ? `namespace "${namespace}" of pool "${pool}"` : `pool "${pool}"`} (the clone source).`);
+  }
+  if (err instanceof DataPoolMissingError) return new ApiError('VALIDATION_FAILED', `dataPool "${err.dataPool}" does not exist.`);
+  if (err instanceof CloneSourceMissingError) return cloneSourceMissing(err);
+  if (err instanceof CloneTooSmallError) {
+    return new ApiError('VALIDATION_FAILED', `size ${err.size} is smaller than the snapshot ${sourceText(err.source)} (${err.snapshotSize} bytes): a clone can only grow.`);
+  }
+  if (err instanceof CloneUnfinishedError) {
+    return new ApiError('OPERATION_IN_PROGRESS', `${err.spec}/${err.image} is the unfinished clone of an interrupted request, still `
+      + 'held open by that request\'s process (or until the cluster notices that it died, ~30 s). Retry shortly.', { retryAfterSeconds: 30 }, err.cause);
+  }
+  if (err instanceof ImageInUseError) return imageInUse(err.spec, err.image, err.watchers, 'first', err.cause);
+  if (err instanceof ImageHasSnapshotsError) {
+    return new ApiError('IMAGE_HAS_SNAPSHOTS', `Image ${err.spec}/${err.image} has ${err.snapshotCount ?? 'some'} snapshot(s); delete them first.`,
+      { snapshotCount: err.snapshotCount }, err.cause);
+  }
+  return undefined;
+}
+
+/** 409 saying which of the name's objects the pool guard found, and which is missing or disagrees. */
+function imageIncomplete({ spec, image, listedId, idObject }: ImageIncompleteError): ApiError {
+  const what = listedId === undefined
+    ? `is not listed in the pool's directory, but a stray id object rbd_id.${image} (naming image id ${idObject}) remains`
+    : idObject === undefined ? `is listed in the pool's directory (image id ${listedId}), but its id object rbd_id.${image} is missing`
+      : idObject !== listedId ? `is listed in the pool's directory as image id ${listedId}, but its id object rbd_id.${image} names image id ${idObject}`
+        : `is listed in the pool's directory and has its id object (image id ${listedId}), but the image header rbd_header.${listedId} is missing`;
+  return new ApiError('IMAGE_INCOMPLETE', `${spec}/${image} ${what}: the leftover of an interrupted create, delete, rename or restore. `
+    + 'DELETE it, or PUT it to remove the leftover and create the image.',
+  { image, ...(listedId !== undefined ? { listedId } : {}), ...(idObject !== undefined ? { idObject } : {}) });
+}
+
+/** 404 naming the missing part of a clone source. */
+function cloneSourceMissing({ source, missing, cause }: CloneSourceMissingError): ApiError {
+  const code = ({ pool: 'POOL_NOT_FOUND', namespace: 'NAMESPACE_NOT_FOUND', image: 'IMAGE_NOT_FOUND', snapshot: 'SNAPSHOT_NOT_FOUND' } as const)[missing];
+  const what = missing === 'pool' ? `pool ${splitPoolSpec(source.spec).pool}` : missing === 'namespace' ? `namespace ${source.spec}`
+    : missing === 'image' ? `image ${source.spec}/${source.image}` : `snapshot ${sourceText(source)}`;
+  return new ApiError(code, `The clone source ${what} does not exist.`, { source: { spec: source.spec, image: source.image, snapshot: source.snapshot } }, cause);
+}
+
 /** Fastify's own errors (validation, body size, content type, bad JSON). */
 interface FastifyLikeError { statusCode?: number; code?: string; message: string; validation?: unknown }
 
@@ -182,6 +253,8 @@ export function toApiError(err: unknown): { api: ApiError; unexpected: boolean }
     }
     return { api: new ApiError('CEPH_BUSY', `Other changes of ${err.what} are running or queued; retry shortly.`), unexpected: false };
   }
+  const domain = fromDomainError(err);
+  if (domain) return { api: domain, unexpected: false };
   if (err instanceof CephError) {
     const api = fromCephError(err);
     return { api, unexpected: api.code === 'INTERNAL_ERROR' };
