@@ -2,7 +2,7 @@
 import { readFileSync, statSync, writeSync } from 'node:fs';
 import pino from 'pino';
 import { CephClient } from './ceph/client.js';
-import { configureConcurrency, nativeLoad, tuneProcessMemory } from './ceph/connection.js';
+import { configureConcurrency, nativeLoad, tuneProcessMemory } from './ceph/process.js';
 import { watchOverdueCalls } from './ceph/call.js';
 import { lowerWorkerPriority } from './ceph/worker-priority.js';
 import { ConfigError, loadConfig, type Config } from './config.js';

@@ -7,11 +7,12 @@ import { decodeLinkedImageSpecs, decodeSnapSpec, linkedImageSpecArray, rbdClone,
 import { radosObject } from '../native/rados-object.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
-import { poolSpec, type CephSession } from './connection.js';
+import { type CephSession } from './connection.js';
 import { CephError, check } from './errors.js';
 import { withImageOptions } from './image-options.js';
 import { withOpenImage } from './open-image.js';
 import { withGrowingCapacity } from './retry.js';
+import { poolSpec } from './spec.js';
 
 /** Where a clone's data come from. `overlap`: bytes of the image still read through from the parent. */
 export interface ParentInfo {

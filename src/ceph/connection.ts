@@ -3,14 +3,13 @@
 import { radosCluster } from '../native/rados-cluster.js';
 import { radosPool } from '../native/rados-pool.js';
 import { rbdNamespace } from '../native/rbd-namespace.js';
-import { limiter, longLimiter, threadpoolSize } from '../native/async-call.js';
 import { cString, takeRadosBuffer } from '../native/memory.js';
-import { E, errnoName } from '../native/errno.js';
-import { capMallocArenas, trimMalloc } from '../native/malloc.js';
+import { E } from '../native/errno.js';
 import type { Pointer } from '../native/types.js';
-import { native, nativeChecked, nativeProbe, type CallTrace } from './call.js';
+import { native, nativeChecked, nativeProbe } from './call.js';
 import { CephError, check, isCephError } from './errors.js';
 import { Handle } from './handle.js';
+import { splitPoolSpec } from './spec.js';
 
 export interface ConnectOptions {
   /** path of ceph.conf; undefined = librados' default search (honours $CEPH_CONF) */
@@ -250,135 +249,5 @@ export class CephConnection implements CephSession {
       const n = await nativeChecked('cluster', 'rados_cluster_fsid', undefined, radosCluster.clusterFsid, cluster, buf, buf.length);
       return buf.toString('utf8', 0, n).replace(/\0.*$/, '');
     });
-  }
-}
-
-/** librados and librbd versions, e.g. "3.0.0" (librados API version, not Ceph's). */
-export function libraryVersion(): string {
-  const a = [0], b = [0], c = [0];
-  radosCluster.version(a, b, c);
-  return `${a[0]}.${b[0]}.${c[0]}`;
-}
-
-/** The process-wide native call limiter: concurrency must stay below UV_THREADPOOL_SIZE. */
-export function configureConcurrency(limit: number, maxQueue: number, longLimit = 2): { limit: number; longLimit: number; threadpool: number } {
-  const threadpool = threadpoolSize();
-  const long = Math.max(1, Math.min(longLimit, threadpool - 3));
-  const effective = Math.max(1, Math.min(limit, threadpool - 2 - long));
-  limiter.configure(effective, maxQueue);
-  longLimiter.configure(long, 10_000);
-  return { limit: effective, longLimit: long, threadpool };
-}
-
-export function nativeLoad(): { inFlight: number; queued: number; concurrency: number; longInFlight: number; longQueued: number } {
-  return {
-    inFlight: limiter.inFlight, queued: limiter.queued, concurrency: limiter.concurrency,
-    longInFlight: longLimiter.inFlight, longQueued: longLimiter.queued,
-  };
-}
-
-export { limiter as nativeLimiter, longLimiter as nativeLongLimiter };
-
-/**
- * Process memory: cap glibc malloc arenas, and hand freed heap pages back to the kernel (see
- * src/native/malloc.ts): every `trimEveryMs` while work goes on, and once soon after a burst of Ceph calls
- * ends (the native layer idle for 250 ms), so RSS follows the work down instead of waiting for the next
- * tick. Call once at start; returns a stop function.
- */
-export function tuneProcessMemory(maxArenas = 2, trimEveryMs = 10_000): () => void {
-  capMallocArenas(maxArenas);
-  if (trimEveryMs <= 0) return () => undefined;
-  let running = false;
-  let trimmedAt = limiter.completed;
-  let lastTrim = 0;
-  const runTrim = (): void => {
-    if (running) return;
-    running = true;
-    lastTrim = Date.now();
-    void trimMalloc().finally(() => { running = false; trimmedAt = limiter.completed; });
-  };
-  const periodic = setInterval(runTrim, trimEveryMs);
-  periodic.unref();
-  let idleSince = 0;
-  const idleCheck = setInterval(() => {
-    if (limiter.inFlight > 0 || limiter.queued > 0) { idleSince = 0; return; }
-    const now = Date.now();
-    if (idleSince === 0) idleSince = now;
-    // at least 250 ms idle, work since the last trim, and not more often than once a second
-    if (now - idleSince >= 250 && limiter.completed !== trimmedAt && now - lastTrim >= 1000) runTrim();
-  }, 125);
-  idleCheck.unref();
-  return () => { clearInterval(periodic); clearInterval(idleCheck); };
-}
-
-/** Sees every finished librados/librbd call: its name, duration, and the errno name when it returned one. */
-export type CephCallObserver = (op: string, seconds: number, errno: string | undefined) => void;
-
-/** One observer per process (the metrics of the running app); undefined removes it. */
-export function observeCephCalls(observer: CephCallObserver | undefined): void {
-  const wrapped = observer && ((name: string, seconds: number, result: unknown, error?: unknown) => {
-    const errno = error !== undefined ? 'EFAULT' : typeof result === 'number' && result < 0 ? errnoName(result) : undefined;
-    observer(name, seconds, errno);
-  });
-  limiter.observe(wrapped);
-  longLimiter.observe(wrapped);
-}
-
-/** "pool" → {pool, namespace: ''}; "pool/ns" → {pool, namespace: 'ns'} (the rbd CLI's spelling). */
-export function splitPoolSpec(spec: string): { pool: string; namespace: string } {
-  const slash = spec.indexOf('/');
-  return slash < 0 ? { pool: spec, namespace: '' } : { pool: spec.slice(0, slash), namespace: spec.slice(slash + 1) };
-}
-
-/** The inverse of splitPoolSpec. */
-export function poolSpec(pool: string, namespace: string | undefined): string {
-  return namespace ? `${pool}/${namespace}` : pool;
-}
-
-/** A deadline error whose work goes on: `pending` settles when it really ends. */
-export type StillRunning = CephError & { pending?: Promise<unknown> };
-
-/**
- * Reject when `promise` takes longer than `ms` (the work itself goes on; the error's `pending` follows it).
- * With a trace: ETIMEDOUT names the native call that was running; if the work was only waiting for a local
- * slot, it is a `busy` error (503 CEPH_BUSY), not "the cluster did not answer".
- */
-export function withDeadline<T>(op: string, ms: number, promise: Promise<T>, trace?: CallTrace): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const e: StillRunning = trace && trace.queued > 0 && trace.running === 0
-        ? new CephError('cluster', trace.op ?? op, -E.EAGAIN, `waited ${ms} ms for a free Ceph slot in this instance`, 'busy')
-        : new CephError('cluster', trace?.op ?? op, -E.ETIMEDOUT, `no answer within ${ms} ms`);
-      e.pending = promise.then(() => undefined, () => undefined);
-      reject(e);
-    }, ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
-
-/**
- * A session that reaches Ceph through a CephConnection its subclass hands out (and bounds) in `run`: the
- * service's client (which reconnects) and a task run's own client share these calls.
- */
-export abstract class ConnectionSession implements CephSession {
-  protected abstract run<T>(op: string, fn: (c: CephConnection) => Promise<T>, bounded?: boolean): Promise<T>;
-  abstract forgetPool(pool: string): void;
-
-  withCluster<T>(op: string, fn: (cluster: Pointer) => Promise<T>): Promise<T> {
-    return this.run(op, (c) => c.withCluster(op, fn));
-  }
-
-  withIoctx<T>(pool: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T> {
-    return this.run('rados_ioctx_create', (c) => c.withIoctx(pool, fn));
-  }
-
-  /** withIoctx without the per-operation deadline: for task runners (calls that may take minutes). */
-  withIoctxLong<T>(pool: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T> {
-    return this.run('rados_ioctx_create', (c) => c.withIoctx(pool, fn), false);
-  }
-
-  monCommand(command: Record<string, unknown>, target?: string): Promise<MonCommandResult> {
-    return this.run(`mon_command(${String(command.prefix)})`, (c) => c.monCommand(command, target));
   }
 }

@@ -12,7 +12,7 @@ import { RBD_SNAP_REMOVE, rbdSnapshot } from '../native/rbd-snapshot.js';
 import { rbdTrash } from '../native/rbd-trash.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeLong } from './call.js';
-import { poolSpec, type CephSession } from './connection.js';
+import { type CephSession } from './connection.js';
 import { CephError, check, isCephError, isMissingScope, TaskFailure } from './errors.js';
 import type { Handle } from './handle.js';
 import type { TaskEngine } from './tasks/engine.js';
@@ -24,6 +24,7 @@ import { PoolGuard } from './pool-guard.js';
 import { COPY_TEMP_PREFIX } from './image-directory.js';
 import { withImageIn, withOpenImage } from './open-image.js';
 import { listTrash } from './trash.js';
+import { poolSpec } from './spec.js';
 
 export const COPY_ACTION = 'image.copy';
 export const TEMP_PREFIX = COPY_TEMP_PREFIX;

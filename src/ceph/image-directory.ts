@@ -22,11 +22,12 @@ import { takeRadosBytes } from '../native/memory.js';
 import { E } from '../native/errno.js';
 import type { Pointer } from '../native/types.js';
 import { native } from './call.js';
-import { splitPoolSpec, type CephSession } from './connection.js';
+import { type CephSession } from './connection.js';
 import { CephError, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
 import type { ImageSpec } from './images.js';
 import { rbdNamespace } from '../native/rbd-namespace.js';
+import { splitPoolSpec } from './spec.js';
 
 /** The name prefix of a copy's temporary destination (copy.ts); the API refuses names that start with '.'. */
 export const COPY_TEMP_PREFIX = '.rbdapi-copy-';

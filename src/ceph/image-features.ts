@@ -8,7 +8,7 @@ import { noProgress } from '../native/progress.js';
 import { RBD_FLAG, rbdImage } from '../native/rbd-image.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
-import { poolSpec } from './connection.js';
+import { poolSpec } from './spec.js';
 import type { CephSession } from './connection.js';
 import { holdTaskImage } from './image-lock.js';
 import { CephError, FeatureChangeError, TaskFailure } from './errors.js';

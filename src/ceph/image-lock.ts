@@ -19,9 +19,10 @@ import { E } from '../native/errno.js';
 import { radosObject as R, timeval } from '../native/rados-object.js';
 import type { Pointer } from '../native/types.js';
 import { native } from './call.js';
-import { poolSpec, splitPoolSpec, type CephSession } from './connection.js';
+import { type CephSession } from './connection.js';
 import { CephError, ImageBusyError, LockBusyError } from './errors.js';
 import { KeyedLock } from './keyed-lock.js';
+import { poolSpec, splitPoolSpec } from './spec.js';
 
 /** What a mutation changes: `image` (by its name) or `trash` (an entry, by id), in pool spec `spec`. */
 export type MutationKey = { spec: string; image: string } | { spec: string; trash: string };

@@ -5,7 +5,7 @@
 // part of the data beyond the new size, which the caller asked to discard anyway).
 import { rbdImage } from '../native/rbd-image.js';
 import { nativeChecked, nativeLong } from './call.js';
-import { poolSpec } from './connection.js';
+import { poolSpec } from './spec.js';
 import { holdTaskImage } from './image-lock.js';
 import { withImageIn } from './open-image.js';
 import type { TaskEngine } from './tasks/engine.js';

@@ -8,7 +8,7 @@ import { SIZES, type Pointer, type RbdImageInfoValue, type TimespecValue } from 
 import { cString, decodeImageSpecId, decodeImageSpecNames, decodeWatchers, imageSpecArray, watcherArray } from '../native/memory.js';
 import { E } from '../native/errno.js';
 import { native, nativeChecked, nativeInline, nativeLong } from './call.js';
-import { splitPoolSpec, type CephSession } from './connection.js';
+import { type CephSession } from './connection.js';
 import { CephError, check, isCephError, type CephSubject } from './errors.js';
 import type { Handle } from './handle.js';
 import { featureNames } from './features.js';
@@ -18,6 +18,7 @@ import { readParent } from './clones.js';
 import { readImageId } from './image-directory.js';
 import { withGrowingCapacity } from './retry.js';
 import { withOpenImage } from './open-image.js';
+import { splitPoolSpec } from './spec.js';
 
 export interface CreateImageOptions {
   /** feature bits; undefined = the cluster's default (rbd_default_features) */

@@ -7,8 +7,9 @@ import { radosCluster } from '../native/rados-cluster.js';
 import { takeRadosBuffer } from '../native/memory.js';
 import type { Pointer } from '../native/types.js';
 import { native } from './call.js';
-import { splitPoolSpec, type CephSession } from './connection.js';
+import { type CephSession } from './connection.js';
 import { CephError } from './errors.js';
+import { splitPoolSpec } from './spec.js';
 
 export const IOSTAT_SORT_KEYS = ['write_ops', 'write_bytes', 'write_latency', 'read_ops', 'read_bytes', 'read_latency'] as const;
 export type IostatSortKey = (typeof IOSTAT_SORT_KEYS)[number];

@@ -18,10 +18,11 @@ import { radosObject } from '../native/rados-object.js';
 import { E } from '../native/errno.js';
 import type { Pointer } from '../native/types.js';
 import { native } from './call.js';
-import { splitPoolSpec, poolSpec, type CephSession } from './connection.js';
+import { type CephSession } from './connection.js';
 import { CephError, PoolBeingDeletedError } from './errors.js';
 import type { Handle } from './handle.js';
 import { readImageId } from './image-directory.js';
+import { splitPoolSpec, poolSpec } from './spec.js';
 
 export const DELETION_MARKER = 'rbdapi.pool-deleting';
 const OWNER_XATTR = 'rbdapi.owner';

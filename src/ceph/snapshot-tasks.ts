@@ -18,7 +18,7 @@ import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { checkSnapshotName } from './clones.js';
 import { CephError, check, TaskFailure } from './errors.js';
-import { poolSpec } from './connection.js';
+import { poolSpec } from './spec.js';
 import { holdTaskImage } from './image-lock.js';
 import { listWatchers } from './images.js';
 import { withImageIn } from './open-image.js';

@@ -6,7 +6,7 @@ import { rbdSnapshot } from '../native/rbd-snapshot.js';
 import { decodeTrashInfos, RBD_TRASH_IMAGE_SOURCE, rbdTrash, TRASH_INFO_SIZE, type TrashInfoValue } from '../native/rbd-trash.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
-import { poolSpec, splitPoolSpec, type CephSession } from './connection.js';
+import { type CephSession } from './connection.js';
 import { CephError, isCephError, TaskFailure, TrashEntryGone, TrashMoveRefused } from './errors.js';
 import { holdForTask, imageKey, mutationLocks, trashKey } from './image-lock.js';
 import { readImageId } from './image-directory.js';
@@ -15,6 +15,7 @@ import type { TaskEngine } from './tasks/engine.js';
 import type { TaskContext, TaskRecord } from './tasks/types.js';
 import { closeImage, openImage } from './open-image.js';
 import { listWatchers } from './images.js';
+import { poolSpec, splitPoolSpec } from './spec.js';
 
 export type TrashSource = 'user' | 'mirroring' | 'migration' | 'removing' | 'user_parent';
 const SOURCES: Record<number, TrashSource> = {

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { splitPoolSpec } from '../ceph/connection.js';
+import { splitPoolSpec } from '../ceph/spec.js';
 import { namespaceParam } from './schemas/common.js';
 
 export const API_PREFIX = '/api/v1';

@@ -403,7 +403,7 @@ describe('the representation of a new image without opening it (describeNew)', (
   });
 
   it('never opens the image: one id read and one header read after rbd_create4', async () => {
-    const { observeCephCalls } = await import('../../src/ceph/connection.js');
+    const { observeCephCalls } = await import('../../src/ceph/process.js');
     const calls: string[] = [];
     observeCephCalls((op) => calls.push(op));
     try {

@@ -8,7 +8,7 @@
 // again (201).
 import type { CephClient } from '../client.js';
 import { Clones, type CloneSource } from '../clones.js';
-import { poolSpec, splitPoolSpec } from '../connection.js';
+import { poolSpec, splitPoolSpec } from '../spec.js';
 import {
   CephError, CloneSourceMissingError, CloneTooSmallError, CloneUnfinishedError, isCephError, isMissingScope, PoolNotPermittedError,
   type CephSubject,

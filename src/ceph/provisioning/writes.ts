@@ -4,9 +4,10 @@
 // A write whose Ceph call passed its deadline (504) while librbd went on marks the name until that call really
 // ends: other writes to it meanwhile get OperationStillRunningError, not a contradiction such as IMAGE_IN_USE
 // without watchers.
-import type { CephSession, StillRunning } from '../connection.js';
+import type { CephSession } from '../connection.js';
 import { isCephError, OperationStillRunningError } from '../errors.js';
 import { imageKey, mutationLocks, type MutationKey } from '../image-lock.js';
+import type { StillRunning } from '../session.js';
 
 export class NameWrites {
   readonly #stillRunning = new Map<string, { since: string }>();

@@ -27,7 +27,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { E } from '../../native/errno.js';
 import { radosPool } from '../../native/rados-pool.js';
-import { poolSpec, splitPoolSpec } from '../connection.js';
+import { poolSpec, splitPoolSpec } from '../spec.js';
 import { CephError, TaskFailure, TaskFinishedError, TaskNotCancellableError, TaskNotFoundError } from '../errors.js';
 import { poolNames, poolOfTask } from './pool-lookup.js';
 import { TaskRunner } from './runner.js';

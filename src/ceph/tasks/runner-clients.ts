@@ -9,10 +9,11 @@
 // never reused: it is shut down (its image handles and I/O contexts go with it) and the next task gets a new one.
 import { E } from '../../native/errno.js';
 import { callTrace, type CallTrace } from '../call.js';
-import { CephConnection, ConnectionSession, withDeadline, type ConnectOptions, type MonCommandResult } from '../connection.js';
+import { CephConnection, type ConnectOptions, type MonCommandResult } from '../connection.js';
 import { CephError } from '../errors.js';
 import type { Handle } from '../handle.js';
 import type { Pointer } from '../../native/types.js';
+import { ConnectionSession, withDeadline } from '../session.js';
 
 /** What a task run does its Ceph work through (runner.ts): a session, plus withIoctxLong for long calls. */
 export interface RunnerSession {

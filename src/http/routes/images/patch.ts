@@ -18,7 +18,7 @@ import { toImage } from '../../image-view.js';
 import { imagePath } from '../../paths.js';
 import { formatSize } from '../../size.js';
 import type { PatchAppliedOutput, PatchedImage, PatchImageInput, PatchTaskAnswer } from '../../schemas/image-patch.js';
-import { splitPoolSpec } from '../../../ceph/connection.js';
+import { splitPoolSpec } from '../../../ceph/spec.js';
 import { taskPath, taskView } from '../../task-reply.js';
 
 export type PatchOutcome =
