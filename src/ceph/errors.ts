@@ -2,7 +2,7 @@
 // CephError carrying the operation, the errno number and name, and Ceph's meaning of it.
 import { errnoInfo, E } from '../native/errno.js';
 import type { ChildInfo, CloneSource } from './clones.js';
-import type { Watcher } from './images.js';
+import type { Watcher } from './image-info.js';
 import { METADATA_MAX_BYTES, METADATA_MAX_KEYS } from './metadata.js';
 import type { TaskRecord } from './tasks/types.js';
 

@@ -25,7 +25,7 @@ import { native } from './call.js';
 import { type CephSession } from './connection.js';
 import { CephError, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
-import type { ImageSpec } from './images.js';
+import type { ImageSpec } from './image-info.js';
 import { rbdNamespace } from '../native/rbd-namespace.js';
 import { splitPoolSpec } from './spec.js';
 

@@ -20,7 +20,7 @@ import { checkSnapshotName } from './clones.js';
 import { CephError, check, TaskFailure } from './errors.js';
 import { poolSpec } from './spec.js';
 import { holdTaskImage } from './image-lock.js';
-import { listWatchers } from './images.js';
+import { listWatchers } from './image-info.js';
 import { withImageIn } from './open-image.js';
 import type { TaskEngine } from './tasks/engine.js';
 import { imageMissing, type TaskContext, type TaskSession } from './tasks/types.js';

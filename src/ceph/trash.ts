@@ -14,7 +14,7 @@ import { directoryName } from './pool-guard.js';
 import type { TaskEngine } from './tasks/engine.js';
 import type { TaskContext, TaskRecord } from './tasks/types.js';
 import { closeImage, openImage } from './open-image.js';
-import { listWatchers } from './images.js';
+import { listWatchers } from './image-info.js';
 import { poolSpec, splitPoolSpec } from './spec.js';
 
 export type TrashSource = 'user' | 'mirroring' | 'migration' | 'removing' | 'user_parent';

@@ -1,6 +1,6 @@
 // Problem bodies more than one route answers with, written once.
 import type { CephError } from '../ceph/errors.js';
-import type { Watcher } from '../ceph/images.js';
+import type { Watcher } from '../ceph/image-info.js';
 import { sourceText, type Difference } from '../ceph/provisioning/differences.js';
 import type { Principal } from './auth.js';
 import { parentText } from './image-view.js';

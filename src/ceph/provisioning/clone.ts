@@ -15,7 +15,7 @@ import {
 } from '../errors.js';
 import { featureBits } from '../features.js';
 import { imageKey } from '../image-lock.js';
-import type { ImageInfo } from '../images.js';
+import type { ImageInfo } from '../image-info.js';
 import { Snapshots } from '../snapshots.js';
 import type { ProvisionOptions, Provisioned } from './create.js';
 import { cloneDifferences, parentSpelling, sourceText, type ImageRequest } from './differences.js';

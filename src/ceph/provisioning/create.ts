@@ -4,7 +4,7 @@
 import type { CephClient } from '../client.js';
 import { CephError, DataPoolMissingError, ImageNameNotCreatableError, isCephError, PoolNotPermittedError } from '../errors.js';
 import { featureBits } from '../features.js';
-import type { CreateImageOptions, ImageInfo } from '../images.js';
+import type { CreateImageOptions, ImageInfo } from '../image-info.js';
 import { specDifferences, type Difference, type ImageRequest } from './differences.js';
 import { confirmCreated, incomplete, leftover, removeLeftover, statSettled, vanished } from './leftovers.js';
 import type { NameWrites } from './writes.js';

@@ -2,7 +2,7 @@
 // does): only the options the caller gave are compared.
 import type { CloneSource } from '../clones.js';
 import { CREATABLE_FEATURES } from '../features.js';
-import type { ImageInfo, ImageParent } from '../images.js';
+import type { ImageInfo, ImageParent } from '../image-info.js';
 
 /** The options of a requested image (a plain image; a clone adds its source and makes `size` optional). */
 export interface ImageRequest {

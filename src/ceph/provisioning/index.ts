@@ -13,7 +13,7 @@
 //   for the name finds the record and finishes or redoes the clone (clone.ts).
 import type { CephClient } from '../client.js';
 import { ImageHasSnapshotsError, ImageInUseError, isCephError, isMissingInScope, StrayImageNameError, TrashMoveRefused } from '../errors.js';
-import type { ImageInfo } from '../images.js';
+import type { ImageInfo } from '../image-info.js';
 import { isOpenFailure } from '../open-image.js';
 import type { MovedImage } from '../trash.js';
 import type { TaskRecord } from '../tasks/types.js';

@@ -3,7 +3,7 @@
 // before a create is acknowledged.
 import type { CephClient } from '../client.js';
 import { CreateNotConfirmedError, ImageIncompleteError, ImageVanishedError, isCephError, isMissingInScope } from '../errors.js';
-import type { ImageInfo } from '../images.js';
+import type { ImageInfo } from '../image-info.js';
 import { heldState, type DanglingName } from '../pool-guard.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

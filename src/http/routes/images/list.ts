@@ -5,7 +5,7 @@
 // `prefix` is served by the same read; `search` (a substring) and `total=true` have to look at every name.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ImageDirectory } from '../../../ceph/image-directory.js';
-import type { ImageInfo } from '../../../ceph/images.js';
+import type { ImageInfo } from '../../../ceph/image-info.js';
 import { ApiError } from '../../errors.js';
 import { decodeCursor, encodeCursor } from '../../cursor.js';
 import { specOf } from '../../paths.js';
