@@ -10,7 +10,7 @@ import { type CephSession } from './connection.js';
 import { CephError, isCephError, TaskFailure, TrashEntryGone, TrashMoveRefused } from './errors.js';
 import { holdForTask, imageKey, mutationLocks, trashKey } from './image-lock.js';
 import { readImageId } from './image-directory.js';
-import { directoryName } from './pool-guard.js';
+import { directoryName } from './rbd-objects.js';
 import type { TaskEngine } from './tasks/engine.js';
 import type { TaskContext, TaskRecord } from './tasks/types.js';
 import { closeImage, openImage } from './open-image.js';
