@@ -1,15 +1,15 @@
-// Image metadata (key/value pairs in the image header's omap) and per-image librbd settings: a key
-// `conf_<option>` overrides librbd option <option> for this image (QoS limits, cache, …).
+// Image metadata (key/value pairs in the image header's omap), with their limits, and the per-image librbd
+// settings in effect (image-config.ts).
 import { E } from '../native/errno.js';
 import { cString } from '../native/memory.js';
-import { configOptionArray, decodeConfigOptions, RBD_CONFIG_SOURCE, rbdMetadata } from '../native/rbd-metadata.js';
+import { rbdMetadata } from '../native/rbd-metadata.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked } from './call.js';
 import type { CephSession } from './connection.js';
 import { CephError, check, MetadataEntryTooLargeError, MetadataLimitError } from './errors.js';
+import { listConfig, type ConfigOption } from './image-config.js';
 import { imageKey, mutationLocks } from './image-lock.js';
 import { withOpenImage } from './open-image.js';
-import { withGrowingCapacity } from './retry.js';
 
 /** Keys: 1–256 printable ASCII characters, no spaces. */
 export const METADATA_KEY_PATTERN = /^[!-~]{1,256}$/;
@@ -26,49 +26,6 @@ export const METADATA_MAX_KEYS = 1024;
  * page of that listing, so an image within the limits lists in one page.
  */
 export const METADATA_MAX_BYTES = 1024 * 1024;
-/** The prefix of per-image librbd settings. */
-export const CONFIG_KEY_PREFIX = 'conf_';
-
-export type ConfigValueType = 'boolean' | 'integer' | 'number' | 'string';
-export type ConfigSource = 'config' | 'pool' | 'image';
-
-export interface ConfigOption {
-  /** librbd option name, e.g. rbd_qos_iops_limit */
-  name: string;
-  /** the value in effect for this image */
-  value: string;
-  /** where the value comes from: the client's configuration, the pool's or the image's metadata */
-  source: ConfigSource;
-  /** inferred from the default value's form (librbd's C API does not tell) */
-  type: ConfigValueType;
-}
-
-const SOURCES: Record<number, ConfigSource> = {
-  [RBD_CONFIG_SOURCE.CONFIG]: 'config', [RBD_CONFIG_SOURCE.POOL]: 'pool', [RBD_CONFIG_SOURCE.IMAGE]: 'image',
-};
-
-/** The value type of an option, from the form of its current value. */
-export function inferConfigType(value: string): ConfigValueType {
-  if (value === 'true' || value === 'false') return 'boolean';
-  if (/^\d+$/.test(value)) return 'integer';
-  if (/^\d+\.\d+$/.test(value)) return 'number';
-  return 'string';
-}
-
-/** Why `value` is not acceptable for an option of type `type`, or undefined when it is. */
-export function configValueProblem(type: ConfigValueType, value: string): string | undefined {
-  switch (type) {
-    case 'boolean':
-      return value === 'true' || value === 'false' ? undefined : 'must be "true" or "false"';
-    case 'integer':
-      return /^\d{1,19}$/.test(value) && BigInt(value) <= 2n ** 63n - 1n ? undefined : 'must be a non-negative whole number';
-    case 'number':
-      return /^\d{1,15}(\.\d{1,9})?$/.test(value) ? undefined : 'must be a non-negative number, e.g. 1.5';
-    case 'string':
-      return value.length <= 4096 ? undefined : 'is too long';
-  }
-}
-
 export interface MetadataPageOptions {
   /** list keys after this one (byte order); '' = from the first */
   after?: string | undefined;
@@ -280,23 +237,4 @@ function splitTerminated(buf: Buffer, len: number): string[] {
     }
   }
   return out;
-}
-
-function listConfig(img: Pointer, target: string): Promise<ConfigOption[]> {
-  return withGrowingCapacity<ConfigOption[]>('image', 'rbd_config_image_list', target, 128, async (capacity) => {
-    const buf = configOptionArray(capacity);
-    const max: [number] = [capacity];
-    const rc = await native<number>('rbd_config_image_list', rbdMetadata.configImageList, img, buf, max);
-    if (rc === -E.ERANGE) return { needed: max[0] };
-    check('image', 'rbd_config_image_list', rc, target);
-    try {
-      return {
-        value: decodeConfigOptions(buf, max[0]).map((o) => ({
-          name: o.name, value: o.value ?? '', source: SOURCES[o.source] ?? 'config', type: inferConfigType(o.value ?? ''),
-        })),
-      };
-    } finally {
-      rbdMetadata.configImageListCleanup(buf, max[0]);
-    }
-  }, 6);
 }

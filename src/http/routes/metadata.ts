@@ -3,7 +3,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isCephError, MetadataEntryTooLargeError, MetadataLimitError } from '../../ceph/errors.js';
-import { CONFIG_KEY_PREFIX, configValueProblem, ImageMetadata, METADATA_MAX_BYTES, METADATA_MAX_KEYS } from '../../ceph/metadata.js';
+import { ImageMetadata, METADATA_MAX_BYTES, METADATA_MAX_KEYS } from '../../ceph/metadata.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { ApiError } from '../errors.js';
 import { PAGE_BYTES } from '../page-bytes.js';
@@ -13,6 +13,7 @@ import { imageParams, problems } from '../schemas/common.js';
 import {
   configListSchema, metadataEntrySchema, metadataKeyParams, metadataListQuery, metadataPutBody, metadataPutParams, metadataSchema,
 } from '../schemas/metadata.js';
+import { CONFIG_KEY_PREFIX, configValueProblem } from '../../ceph/image-config.js';
 
 /** 409 METADATA_LIMIT_EXCEEDED / METADATA_TOO_LARGE for the limit errors of src/ceph/metadata.ts; others unchanged. */
 function limitProblem(e: unknown): unknown {
