@@ -109,57 +109,59 @@ export class SnapshotNotFoundError extends CephError {
 
 // Domain errors: what an operation refused or could not do, typed, for the HTTP layer to map by class.
 
-/** Throw from a handler to fail the task with a stable code of your own. */
-export class TaskFailure extends Error {
-  constructor(readonly code: string, readonly detail: string, readonly errno?: string) {
-    super(detail);
-    this.name = 'TaskFailure';
+/** The base of the domain errors: named after their class. */
+abstract class DomainError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
   }
 }
 
-export class TaskNotFoundError extends Error {
-  constructor(readonly id: string) { super(`task ${id} does not exist`); this.name = 'TaskNotFoundError'; }
+/** Throw from a handler to fail the task with a stable code of your own. */
+export class TaskFailure extends DomainError {
+  constructor(readonly code: string, readonly detail: string, readonly errno?: string) {
+    super(detail);
+  }
 }
 
-export class TaskFinishedError extends Error {
+export class TaskNotFoundError extends DomainError {
+  constructor(readonly id: string) { super(`task ${id} does not exist`); }
+}
+
+export class TaskFinishedError extends DomainError {
   /** `tooLate`: it ended (succeeded/failed) while this cancel waited for its runner */
   constructor(readonly task: TaskRecord, readonly tooLate = false) {
     super(`task ${task.id} ${tooLate ? 'ended' : 'already ended'} (${task.state})`);
-    this.name = 'TaskFinishedError';
   }
 }
 
 /** A cancel its runner did not confirm within cancelWaitMs: not accepted (the request stays in the record). */
-export class TaskNotCancellableError extends Error {
+export class TaskNotCancellableError extends DomainError {
   constructor(readonly task: TaskRecord, readonly waitedMs: number) {
     super(`task ${task.id} did not stop within ${waitedMs} ms`);
-    this.name = 'TaskNotCancellableError';
   }
 }
 
 /** A feature change that cannot be made; `reason` says why (for a 400 answer). */
-export class FeatureChangeError extends Error {
+export class FeatureChangeError extends DomainError {
   constructor(readonly reason: string, readonly feature?: string) {
     super(reason);
-    this.name = 'FeatureChangeError';
   }
 }
 
 /** A key could not be had before the deadline. `task`: the id of the task holding it, when one does. */
-export class ImageBusyError extends Error {
+export class ImageBusyError extends DomainError {
   constructor(readonly what: string, readonly waitedMs: number, readonly task?: string) {
     super(task ? `${what} is being changed by task ${task}` : `other changes of ${what} are running (waited ${Math.round(waitedMs)} ms)`);
-    this.name = 'ImageBusyError';
   }
 }
 
 /** A PUT that would take an image past METADATA_MAX_KEYS or METADATA_MAX_BYTES; nothing was changed. */
-export class MetadataLimitError extends Error {
+export class MetadataLimitError extends DomainError {
   constructor(readonly target: string, readonly limit: 'keys' | 'bytes', readonly keys: number, readonly bytes: number) {
     super(limit === 'keys'
       ? `${target} would hold ${keys} metadata keys, more than ${METADATA_MAX_KEYS}`
       : `${target}'s metadata would take at least ${bytes} bytes, more than ${METADATA_MAX_BYTES}`);
-    this.name = 'MetadataLimitError';
   }
 }
 
@@ -167,44 +169,39 @@ export class MetadataLimitError extends Error {
  * An entry too large for a page (its value alone exceeds the page's byte bound): only metadata written
  * outside the API (the rbd CLI) can be that large. `after` is the key the page started after.
  */
-export class MetadataEntryTooLargeError extends Error {
+export class MetadataEntryTooLargeError extends DomainError {
   constructor(readonly target: string, readonly after: string, readonly bytes: number, readonly key?: string) {
     super(`${target} holds a metadata ${key === undefined ? `entry after key "${after}"` : `value of key "${key}"`} of ${bytes} bytes, `
       + `more than the API serves (${METADATA_MAX_BYTES})`);
-    this.name = 'MetadataEntryTooLargeError';
   }
 }
 
-export class LockBusyError extends Error {
+export class LockBusyError extends DomainError {
   constructor(readonly key: string, readonly waitedMs: number, readonly queued: number) {
     super(`another operation on the same resource is running (${queued} waiting, waited ${Math.round(waitedMs)} ms)`);
-    this.name = 'LockBusyError';
   }
 }
 
 /** Thrown when the walk did not finish within its deadline. */
-export class UsageTimeoutError extends Error {
+export class UsageTimeoutError extends DomainError {
   constructor(readonly timeoutMs: number, readonly method: 'fast-diff' | 'scan') {
     super(`disk usage not computed within ${timeoutMs} ms (${method})`);
-    this.name = 'UsageTimeoutError';
   }
 }
 
 /** Why an image was not moved to the trash. */
-export class TrashMoveRefused extends Error {
+export class TrashMoveRefused extends DomainError {
   constructor(readonly reason: 'in-use' | 'has-snapshots', readonly target: string,
     readonly watchers: { address: string; id: number; cookie: number }[], readonly snapshotCount: number) {
     super(reason === 'in-use' ? `${target} is open by ${watchers.length} client(s)` : `${target} has ${snapshotCount} snapshot(s)`);
-    this.name = 'TrashMoveRefused';
   }
 }
 
 /** A trash entry that was there when a restore began and was restored or removed by another request meanwhile. */
-export class TrashEntryGone extends Error {
+export class TrashEntryGone extends DomainError {
   /** `restoredAs`: the name the image is listed under now, when it was restored (not removed) */
   constructor(readonly spec: string, readonly id: string, readonly restoredAs?: string) {
     super(`trash entry ${id} of ${spec} was ${restoredAs !== undefined ? `restored as ${restoredAs}` : 'restored or removed'} by another request meanwhile`);
-    this.name = 'TrashEntryGone';
   }
 }
 
@@ -218,10 +215,9 @@ export class SnapshotHasChildrenError extends CephError {
 // Provisioning (src/ceph/provisioning): what a create, PUT, clone, GET or DELETE of an image name refused.
 
 /** A write to the name while an earlier one passed its deadline and still runs in librbd (since `since`). */
-export class OperationStillRunningError extends Error {
+export class OperationStillRunningError extends DomainError {
   constructor(readonly spec: string, readonly image: string, readonly since: string) {
     super(`an earlier request on ${spec}/${image} timed out at ${since}; its Ceph operation is still running`);
-    this.name = 'OperationStillRunningError';
   }
 }
 
@@ -229,18 +225,16 @@ export class OperationStillRunningError extends Error {
  * The name holds the leftover of an interrupted create, delete, rename or restore (pool-guard.ts NameState
  * 'dangling'): `listedId` what rbd_directory lists, `idObject` what rbd_id.<name> names (either may be missing).
  */
-export class ImageIncompleteError extends Error {
+export class ImageIncompleteError extends DomainError {
   constructor(readonly spec: string, readonly image: string, readonly listedId: string | undefined, readonly idObject: string | undefined) {
     super(`${spec}/${image} is the leftover of an interrupted operation`);
-    this.name = 'ImageIncompleteError';
   }
 }
 
 /** Only a stray id object of an interrupted rename or restore names this image: it is not there under this name. */
-export class StrayImageNameError extends Error {
+export class StrayImageNameError extends DomainError {
   constructor(readonly spec: string, readonly image: string) {
     super(`${spec}/${image}: only a stray id object names it`);
-    this.name = 'StrayImageNameError';
   }
 }
 
@@ -249,81 +243,71 @@ export class StrayImageNameError extends Error {
  * (`deleting`) or the image or its pool was removed meanwhile (`gone`). `madeHere`: the request had made the
  * image (and removed it again).
  */
-export class CreateNotConfirmedError extends Error {
+export class CreateNotConfirmedError extends DomainError {
   constructor(readonly spec: string, readonly image: string, readonly verdict: 'deleting' | 'gone', readonly madeHere: boolean) {
     super(`${spec}/${image}: ${verdict === 'deleting' ? 'its pool is being deleted' : 'removed while it was being created'}`);
-    this.name = 'CreateNotConfirmedError';
   }
 }
 
 /** The image was made (or found) a moment ago and is gone now: another request removed it. Retryable. */
-export class ImageVanishedError extends Error {
+export class ImageVanishedError extends DomainError {
   constructor(readonly spec: string, readonly image: string, override readonly cause: CephError) {
     super(`${spec}/${image} was removed right after it was made or found`);
-    this.name = 'ImageVanishedError';
   }
 }
 
 /** A PUT of a name this API does not create (librbd would), and no image has it. */
-export class ImageNameNotCreatableError extends Error {
+export class ImageNameNotCreatableError extends DomainError {
   constructor(readonly spec: string, readonly image: string) {
     super(`${spec}/${image}: not a name this API creates`);
-    this.name = 'ImageNameNotCreatableError';
   }
 }
 
 /** The caller's policy (a token's pools) does not allow `pool` (or `namespace` of it) in this `role`. */
-export class PoolNotPermittedError extends Error {
+export class PoolNotPermittedError extends DomainError {
   constructor(readonly pool: string, readonly role: 'dataPool' | 'cloneSource', readonly namespace = '') {
     super(`pool ${pool}${namespace ? `/${namespace}` : ''} may not be used as the ${role}`);
-    this.name = 'PoolNotPermittedError';
   }
 }
 
 /** A create's dataPool does not exist. */
-export class DataPoolMissingError extends Error {
+export class DataPoolMissingError extends DomainError {
   constructor(readonly dataPool: string) {
     super(`data pool ${dataPool} does not exist`);
-    this.name = 'DataPoolMissingError';
   }
 }
 
 /** The clone source's pool, namespace, image or snapshot (`missing`) does not exist; `cause` is Ceph's answer. */
-export class CloneSourceMissingError extends Error {
+export class CloneSourceMissingError extends DomainError {
   constructor(readonly source: CloneSource, readonly missing: 'pool' | 'namespace' | 'image' | 'snapshot', override readonly cause: CephError) {
     super(`the clone source's ${missing} does not exist`);
-    this.name = 'CloneSourceMissingError';
   }
 }
 
 /** A clone's size smaller than its source snapshot's (a clone can only grow). */
-export class CloneTooSmallError extends Error {
+export class CloneTooSmallError extends DomainError {
   constructor(readonly source: CloneSource, readonly size: number, readonly snapshotSize: number) {
     super(`size ${size} is smaller than the snapshot (${snapshotSize} bytes)`);
-    this.name = 'CloneTooSmallError';
   }
 }
 
 /** The half-made clone of an interrupted request is still open (EBUSY): its intent record stays; retry later. */
-export class CloneUnfinishedError extends Error {
+export class CloneUnfinishedError extends DomainError {
   constructor(readonly spec: string, readonly image: string, override readonly cause: CephError) {
     super(`${spec}/${image} is the unfinished clone of an interrupted request, still open`);
-    this.name = 'CloneUnfinishedError';
   }
 }
 
 /** The image is open by clients (`watchers`), so it cannot be deleted. `cause`: librbd's EBUSY, when it said so. */
-export class ImageInUseError extends Error {
+export class ImageInUseError extends DomainError {
   constructor(readonly spec: string, readonly image: string, readonly watchers: Watcher[], override readonly cause?: CephError) {
     super(`${spec}/${image} is open by ${watchers.length} client(s)`);
-    this.name = 'ImageInUseError';
   }
 }
 
 /** The image has snapshots (`snapshotCount` when known), so it cannot be deleted. `cause`: librbd's ENOTEMPTY. */
-export class ImageHasSnapshotsError extends Error {
+export class ImageHasSnapshotsError extends DomainError {
   constructor(readonly spec: string, readonly image: string, readonly snapshotCount: number | undefined, override readonly cause?: CephError) {
     super(`${spec}/${image} has snapshots`);
-    this.name = 'ImageHasSnapshotsError';
   }
 }
