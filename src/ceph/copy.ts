@@ -22,7 +22,7 @@ import { holdForTask, imageKey } from './image-lock.js';
 import { withImageOptions } from './image-options.js';
 import { PoolGuard } from './pool-guard.js';
 import { COPY_TEMP_PREFIX } from './image-directory.js';
-import { withImageIn, withOpenImage } from './open-image.js';
+import { withImageIn, withOpenImage, isOpenFailure } from './open-image.js';
 import { listTrash } from './trash.js';
 import { poolSpec } from './spec.js';
 
@@ -169,7 +169,7 @@ async function removeTemporaryOnce(session: CephSession, guard: PoolGuard, p: Co
     if (state.kind === 'whole') {
       // snapshots first: a deep copy has them, and an image with snapshots cannot be removed from the trash
       await withOpenImage(io, dst, p.temporary, {}, (img) => removeSnapshots(img, `${dst}/${p.temporary}`))
-        .catch((e: unknown) => { if (!(isCephError(e, 'ENOENT') && e.op === 'rbd_open')) throw e; });
+        .catch((e: unknown) => { if (!(isCephError(e, 'ENOENT') && isOpenFailure(e))) throw e; });
       const rc = await io.use('rbd_trash_move', (d) => native<number>('rbd_trash_move', rbdTrash.move, d, p.temporary, 0));
       if (rc < 0 && rc !== -E.ENOENT) check('image', 'rbd_trash_move', rc, `${dst}/${p.temporary}`);
       removed = true;
