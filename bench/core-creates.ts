@@ -5,7 +5,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CephConnection, nativeLoad } from '../src/ceph/connection.js';
+import { CephConnection } from '../src/ceph/connection.js';
+import { nativeLoad } from '../src/ceph/process.js';
 import { Images } from '../src/ceph/images.js';
 import { Pools } from '../src/ceph/pools.js';
 

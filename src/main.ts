@@ -1,7 +1,7 @@
 // Entry point: build the service (src/startup.ts: configuration, TLS, tokens, audit, the Ceph client, the app
 // and the SIGHUP reloads), start the Ceph client, listen; on SIGTERM/SIGINT, shut down gracefully.
 import { writeSync } from 'node:fs';
-import { nativeLoad } from './ceph/connection.js';
+import { nativeLoad } from './ceph/process.js';
 import { buildService, StartupError, type Service } from './startup.js';
 
 async function main(): Promise<void> {

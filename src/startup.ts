@@ -6,7 +6,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import pino from 'pino';
 import { CephClient } from './ceph/client.js';
-import { configureConcurrency, tuneProcessMemory } from './ceph/connection.js';
+import { configureConcurrency, tuneProcessMemory } from './ceph/process.js';
 import { watchOverdueCalls } from './ceph/call.js';
 import { lowerWorkerPriority } from './ceph/worker-priority.js';
 import { ConfigError, loadConfig, type Config } from './config.js';

@@ -1,6 +1,6 @@
 // Runs a native call off the main thread and turns limiter overflow into a `busy` CephError.
 import { callAsync, callLong, callProbe, NativeQueueFullError, type NativeFunction } from '../native/async-call.js';
-import { CephError, check } from './errors.js';
+import { CephError, check, type CephSubject } from './errors.js';
 import { limiter } from '../native/async-call.js';
 
 export { callTrace, watchOverdueCalls, type CallTrace, type OverdueObserver } from '../native/async-call.js';
@@ -30,9 +30,9 @@ export async function nativeProbe<T = number>(op: string, fn: NativeFunction, ..
 }
 
 /** Run a native call and throw a CephError when it returns a negative errno. */
-export async function nativeChecked(op: string, target: string | undefined, fn: NativeFunction, ...args: unknown[]): Promise<number> {
+export async function nativeChecked(subject: CephSubject, op: string, target: string | undefined, fn: NativeFunction, ...args: unknown[]): Promise<number> {
   const rc = await native<number>(op, fn, ...args);
-  if (rc < 0) throw new CephError(op, rc, target);
+  if (rc < 0) throw new CephError(subject, op, rc, target);
   return rc;
 }
 
@@ -42,15 +42,15 @@ export async function nativeChecked(op: string, target: string | undefined, fn: 
  * librbd never has a header update to refresh and answers from the image context it loaded at open).
  * Saves a threadpool round trip per call; anything that can touch the network goes through native().
  */
-export function nativeInline(op: string, target: string | undefined, fn: NativeFunction, ...args: unknown[]): number {
-  return check(op, fn(...args) as number, target);
+export function nativeInline(subject: CephSubject, op: string, target: string | undefined, fn: NativeFunction, ...args: unknown[]): number {
+  return check(subject, op, fn(...args) as number, target);
 }
 
 /**
  * A call that may run for minutes (flatten, copy, rollback, trash removal, shrink): on the small separate
  * budget for long calls, so request-sized calls keep their slots. Throws a CephError on a negative errno.
  */
-export async function nativeLong(op: string, target: string | undefined, fn: NativeFunction, ...args: unknown[]): Promise<number> {
+export async function nativeLong(subject: CephSubject, op: string, target: string | undefined, fn: NativeFunction, ...args: unknown[]): Promise<number> {
   let rc: number;
   try {
     rc = await callLong<number>(op, fn, ...args);
@@ -58,6 +58,6 @@ export async function nativeLong(op: string, target: string | undefined, fn: Nat
     if (e instanceof NativeQueueFullError) throw CephError.busy(op);
     throw e;
   }
-  if (rc < 0) throw new CephError(op, rc, target);
+  if (rc < 0) throw new CephError(subject, op, rc, target);
   return rc;
 }

@@ -2,7 +2,7 @@
 // when the connection is lost (blocklisted, never established), bounds every operation by a
 // deadline, and exposes Pools and Images over whichever connection is current.
 import { E } from '../native/errno.js';
-import { CephConnection, ConnectionSession, withDeadline, type ConnectOptions } from './connection.js';
+import { CephConnection, type ConnectOptions } from './connection.js';
 import { CephError } from './errors.js';
 import { callTrace, type CallTrace } from './call.js';
 import { Images } from './images.js';
@@ -13,6 +13,7 @@ import { RunnerClients } from './tasks/runner-clients.js';
 import { TaskEngine } from './tasks/engine.js';
 import type { TaskEngineOptions } from './tasks/types.js';
 import { Trash } from './trash.js';
+import { ConnectionSession, withDeadline } from './session.js';
 
 export type ClientState = 'connecting' | 'connected' | 'disconnected' | 'closed';
 
@@ -105,7 +106,7 @@ export class CephClient extends ConnectionSession {
     const conn = this.#conn;
     if (!conn || this.#state !== 'connected') {
       if (this.#state !== 'closed') void this.connectNow();
-      throw new CephError(op, -E.ENOTCONN, 'not connected to the cluster', 'closed');
+      throw new CephError('cluster', op, -E.ENOTCONN, 'not connected to the cluster', 'closed');
     }
     // the trace tells the deadline which native call was running, or that the work only waited for a slot
     const trace: CallTrace = { op: undefined, queued: 0, running: 0 };
@@ -201,4 +202,3 @@ export class CephClient extends ConnectionSession {
   }
 }
 
-export { withDeadline, type StillRunning } from './connection.js';

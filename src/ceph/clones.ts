@@ -7,11 +7,12 @@ import { decodeLinkedImageSpecs, decodeSnapSpec, linkedImageSpecArray, rbdClone,
 import { radosObject } from '../native/rados-object.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
-import { poolSpec, type CephSession } from './connection.js';
+import { type CephSession } from './connection.js';
 import { CephError, check } from './errors.js';
 import { withImageOptions } from './image-options.js';
 import { withOpenImage } from './open-image.js';
 import { withGrowingCapacity } from './retry.js';
+import { poolSpec } from './spec.js';
 
 /** Where a clone's data come from. `overlap`: bytes of the image still read through from the parent. */
 export interface ParentInfo {
@@ -55,7 +56,7 @@ const intentObject = (name: string): string => `rbdapi_clone_intent.${name}`;
 /** Refuse what librbd would abort on (an empty snapshot name) or misread (NUL), before any C call. */
 export function checkSnapshotName(op: string, name: string, target: string): void {
   if (typeof name !== 'string' || name.length === 0 || name.includes('\0')) {
-    throw new CephError(op, -E.EINVAL, `${target}: a snapshot name must be a non-empty string without NUL`);
+    throw new CephError('snapshot', op, -E.EINVAL, `${target}: a snapshot name must be a non-empty string without NUL`);
   }
 }
 
@@ -69,13 +70,13 @@ export class Clones {
   clone(source: CloneSource, spec: string, name: string, opts: CloneOptions = {}): Promise<void> {
     checkSnapshotName('rbd_clone3', source.snapshot, `${source.spec}/${source.image}`);
     if (!name || name.includes('\0') || !source.image || source.image.includes('\0')) {
-      return Promise.reject(new CephError('rbd_clone3', -E.EINVAL, `${spec}/${name}: empty image name`));
+      return Promise.reject(new CephError('image', 'rbd_clone3', -E.EINVAL, `${spec}/${name}: empty image name`));
     }
     const target = `${source.spec}/${source.image}@${source.snapshot} -> ${spec}/${name}`;
     return this.conn.withIoctx(source.spec, (pio) => this.conn.withIoctx(spec, (cio) =>
       pio.use('rbd_clone3', (p) => cio.use('rbd_clone3', async (c) => {
         await withImageOptions({ cloneFormat: 2, ...opts }, (o) =>
-          nativeChecked('rbd_clone3', target, rbdClone.clone3, p, source.image, source.snapshot, c, name, o));
+          nativeChecked('image', 'rbd_clone3', target, rbdClone.clone3, p, source.image, source.snapshot, c, name, o));
       }))));
   }
 
@@ -107,9 +108,9 @@ export class Clones {
    * EINVAL when the image has no parent.
    */
   flatten(spec: string, image: string, progress: unknown): Promise<void> {
-    if (!progress) return Promise.reject(new CephError('rbd_flatten_with_progress', -E.EINVAL, 'a progress callback is required'));
+    if (!progress) return Promise.reject(new CephError('image', 'rbd_flatten_with_progress', -E.EINVAL, 'a progress callback is required'));
     return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, {}, async (img) => {
-      await nativeLong('rbd_flatten_with_progress', `${spec}/${image}`, rbdClone.flattenWithProgress, img, progress, null);
+      await nativeLong('image', 'rbd_flatten_with_progress', `${spec}/${image}`, rbdClone.flattenWithProgress, img, progress, null);
     }));
   }
 
@@ -119,7 +120,7 @@ export class Clones {
       const buf = Buffer.alloc(64);
       const rc = await native<number>('rados_read', radosObject.read, p, `rbd_id.${name}`, buf, buf.length, 0);
       if (rc === -E.ENOENT) return false;
-      check('rados_read', rc, `rbd_id.${name}`);
+      check('object', 'rados_read', rc, `rbd_id.${name}`);
       return true;
     }));
   }
@@ -128,7 +129,7 @@ export class Clones {
   recordIntent(spec: string, name: string, source: CloneSource): Promise<void> {
     const body = Buffer.from(JSON.stringify({ source, startedAt: new Date().toISOString() } satisfies CloneIntent));
     return this.conn.withIoctx(spec, (io) => io.use('rados_write_full', async (p) => {
-      await nativeChecked('rados_write_full', intentObject(name), radosObject.writeFull, p, intentObject(name), body, body.length);
+      await nativeChecked('object', 'rados_write_full', intentObject(name), radosObject.writeFull, p, intentObject(name), body, body.length);
     }));
   }
 
@@ -138,7 +139,7 @@ export class Clones {
       const buf = Buffer.alloc(16 * 1024);
       const rc = await native<number>('rados_read', radosObject.read, p, intentObject(name), buf, buf.length, 0);
       if (rc === -E.ENOENT) return undefined;
-      check('rados_read', rc, intentObject(name));
+      check('object', 'rados_read', rc, intentObject(name));
       try {
         const v = JSON.parse(buf.toString('utf8', 0, rc)) as CloneIntent;
         return typeof v?.source?.image === 'string' && typeof v.source.snapshot === 'string' && typeof v.source.spec === 'string' ? v : undefined;
@@ -151,7 +152,7 @@ export class Clones {
   clearIntent(spec: string, name: string): Promise<void> {
     return this.conn.withIoctx(spec, (io) => io.use('rados_remove', async (p) => {
       const rc = await native<number>('rados_remove', radosObject.remove, p, intentObject(name));
-      if (rc < 0 && rc !== -E.ENOENT) throw new CephError('rados_remove', rc, intentObject(name));
+      if (rc < 0 && rc !== -E.ENOENT) throw new CephError('object', 'rados_remove', rc, intentObject(name));
     }));
   }
 }
@@ -165,12 +166,12 @@ export function readParent(img: Pointer, target: string): ParentInfo | null {
   const snap = snapSpecBuffer();
   const rc = rbdClone.getParent(img, spec, snap) as number;
   if (rc === -E.ENOENT) return null;
-  check('rbd_get_parent', rc, target);
+  check('image', 'rbd_get_parent', rc, target);
   try {
     const p = decodeLinkedImageSpecs(spec, 1)[0]!;
     const s = decodeSnapSpec(snap);
     const overlap: [number | bigint] = [0];
-    check('rbd_get_overlap', rbdClone.getOverlap(img, overlap) as number, target);
+    check('image', 'rbd_get_overlap', rbdClone.getOverlap(img, overlap) as number, target);
     return {
       pool: p.pool_name ?? '',
       namespace: p.pool_namespace ?? '',
@@ -189,12 +190,12 @@ export function readParent(img: Pointer, target: string): ParentInfo | null {
 
 /** Ids and names of every snapshot of an open image (every namespace), in id order. */
 export function listSnapshotIds(img: Pointer, target: string): Promise<{ id: bigint; name: string; size: number }[]> {
-  return withGrowingCapacity<{ id: bigint; name: string; size: number }[]>('rbd_snap_list', target, 16, async (capacity) => {
+  return withGrowingCapacity<{ id: bigint; name: string; size: number }[]>('snapshot', 'rbd_snap_list', target, 16, async (capacity) => {
     const buf = snapInfoArray(capacity);
     const max: [number] = [capacity];
     const rc = await native<number>('rbd_snap_list', rbdSnapshot.list, img, buf, max);
     if (rc === -E.ERANGE) return { needed: max[0] };
-    check('rbd_snap_list', rc, target);
+    check('snapshot', 'rbd_snap_list', rc, target);
     try {
       return {
         value: decodeSnapInfo(buf, rc)
@@ -212,7 +213,7 @@ export function listSnapshotIds(img: Pointer, target: string): Promise<{ id: big
  * to the head. The handle must not be used by anything else meanwhile.
  */
 export async function childrenAt(img: Pointer, snapId: bigint, target: string): Promise<Omit<ChildInfo, 'snapshot'>[]> {
-  await nativeChecked('rbd_snap_set_by_id', target, rbdSnapshot.setById, img, snapId);
+  await nativeChecked('snapshot', 'rbd_snap_set_by_id', target, rbdSnapshot.setById, img, snapId);
   try {
     let capacity = 16;
     for (let attempt = 0; attempt < 8; attempt++) {
@@ -223,7 +224,7 @@ export async function childrenAt(img: Pointer, snapId: bigint, target: string): 
         capacity = Math.max(num(max[0]), capacity * 2);
         continue;
       }
-      check('rbd_list_children3', rc, target);
+      check('image', 'rbd_list_children3', rc, target);
       const n = num(max[0]);
       try {
         return decodeLinkedImageSpecs(buf, n).map((c) => ({
@@ -233,7 +234,7 @@ export async function childrenAt(img: Pointer, snapId: bigint, target: string): 
         rbdClone.linkedImageSpecListCleanup(buf, n);
       }
     }
-    throw new CephError('rbd_list_children3', -E.ERANGE, `${target}: the children list kept growing`);
+    throw new CephError('image', 'rbd_list_children3', -E.ERANGE, `${target}: the children list kept growing`);
   } finally {
     await native('rbd_snap_set_by_id', rbdSnapshot.setById, img, CEPH_NOSNAP);
   }

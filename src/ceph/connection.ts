@@ -3,14 +3,13 @@
 import { radosCluster } from '../native/rados-cluster.js';
 import { radosPool } from '../native/rados-pool.js';
 import { rbdNamespace } from '../native/rbd-namespace.js';
-import { limiter, longLimiter, threadpoolSize } from '../native/async-call.js';
 import { cString, takeRadosBuffer } from '../native/memory.js';
-import { E, errnoName } from '../native/errno.js';
-import { capMallocArenas, trimMalloc } from '../native/malloc.js';
+import { E } from '../native/errno.js';
 import type { Pointer } from '../native/types.js';
-import { native, nativeChecked, nativeProbe, type CallTrace } from './call.js';
+import { native, nativeChecked, nativeProbe } from './call.js';
 import { CephError, check, isCephError } from './errors.js';
 import { Handle } from './handle.js';
+import { splitPoolSpec } from './spec.js';
 
 export interface ConnectOptions {
   /** path of ceph.conf; undefined = librados' default search (honours $CEPH_CONF) */
@@ -57,10 +56,10 @@ export class CephConnection implements CephSession {
     const clientName = `client.${opts.clientId ?? 'admin'}`;
     const out: [Pointer | null] = [null];
     const rc = await native<number>('rados_create2', radosCluster.create2, out, opts.clusterName ?? 'ceph', clientName, 0);
-    check('rados_create2', rc, clientName);
+    check('cluster', 'rados_create2', rc, clientName);
     const ptr = out[0]!;
     try {
-      await nativeChecked('rados_conf_read_file', opts.confFile ?? '$CEPH_CONF', radosCluster.confReadFile, ptr, opts.confFile ?? null);
+      await nativeChecked('cluster', 'rados_conf_read_file', opts.confFile ?? '$CEPH_CONF', radosCluster.confReadFile, ptr, opts.confFile ?? null);
       const settings: Record<string, string> = {
         client_mount_timeout: String(opts.mountTimeout ?? 10),
         rados_mon_op_timeout: String(opts.monOpTimeout ?? 10),
@@ -70,9 +69,9 @@ export class CephConnection implements CephSession {
       };
       for (const [key, value] of Object.entries(settings)) {
         // local memory only: safe on the main thread
-        check('rados_conf_set', radosCluster.confSet(ptr, key, value) as number, key);
+        check('cluster', 'rados_conf_set', radosCluster.confSet(ptr, key, value) as number, key);
       }
-      await nativeChecked('rados_connect', clientName, radosCluster.connect, ptr);
+      await nativeChecked('cluster', 'rados_connect', clientName, radosCluster.connect, ptr);
     } catch (e) {
       await native('rados_shutdown', radosCluster.shutdown, ptr);
       throw e;
@@ -96,7 +95,7 @@ export class CephConnection implements CephSession {
   configValue(key: string): Promise<string> {
     return this.cluster.use('rados_conf_get', async (p) => {
       const buf = Buffer.alloc(4096);
-      check('rados_conf_get', radosCluster.confGet(p, key, buf, buf.length) as number, key);
+      check('cluster', 'rados_conf_get', radosCluster.confGet(p, key, buf, buf.length) as number, key);
       return cString(buf);
     });
   }
@@ -147,10 +146,10 @@ export class CephConnection implements CephSession {
         let rc = await native<number>('rados_ioctx_create', radosPool.ioctxCreate, cluster, poolName, out);
         if (rc === -E.ENOENT) {
           // our OSD map may predate a pool another client (another replica) just made: catch up, then retry
-          await nativeChecked('rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster);
+          await nativeChecked('cluster', 'rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster);
           rc = await native<number>('rados_ioctx_create', radosPool.ioctxCreate, cluster, poolName, out);
         }
-        check('rados_ioctx_create', rc, poolName);
+        check('pool', 'rados_ioctx_create', rc, poolName);
         const io = new Handle('rados_ioctx_t', out[0]!, (p) => native('rados_ioctx_destroy', radosPool.ioctxDestroy, p));
         // int64_t rados_ioctx_get_id(rados_ioctx_t io): local memory
         const id = Number(radosPool.ioctxGetId(out[0]!) as number | bigint);
@@ -159,14 +158,14 @@ export class CephConnection implements CephSession {
           radosPool.ioctxSetNamespace(out[0]!, namespace);
           const exists: [boolean] = [false];
           try {
-            await nativeChecked('rbd_namespace_exists', pool, rbdNamespace.exists, out[0]!, namespace, exists);
+            await nativeChecked('namespace', 'rbd_namespace_exists', pool, rbdNamespace.exists, out[0]!, namespace, exists);
           } catch (e) {
             await io.close().catch(() => undefined);
             throw e;
           }
           if (!exists[0]) {
             await io.close().catch(() => undefined);
-            throw new CephError('rbd_namespace_exists', -E.ENOENT, pool);
+            throw new CephError('namespace', 'rbd_namespace_exists', -E.ENOENT, pool);
           }
         }
         const entry = { io, id };
@@ -180,7 +179,7 @@ export class CephConnection implements CephSession {
 
   /** Is `pool` now missing, or a different pool than the one with id `id`? (catches up with the OSD map) */
   private async poolChanged(cluster: Pointer, pool: string, id: number): Promise<boolean> {
-    await nativeChecked('rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster);
+    await nativeChecked('cluster', 'rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster);
     const now = await native<number | bigint>('rados_pool_lookup', radosPool.poolLookup, cluster, pool);
     return Number(now) !== id;
   }
@@ -193,7 +192,7 @@ export class CephConnection implements CephSession {
   catchUpOsdMap(): Promise<void> {
     return this.withCluster('rados_wait_for_latest_osdmap', async (cluster) => {
       const rc = await nativeProbe<number>('rados_wait_for_latest_osdmap', radosCluster.waitForLatestOsdmap, cluster);
-      if (rc < 0) throw new CephError('rados_wait_for_latest_osdmap', rc);
+      if (rc < 0) throw new CephError('cluster', 'rados_wait_for_latest_osdmap', rc);
     });
   }
 
@@ -237,7 +236,8 @@ export class CephConnection implements CephSession {
       const rc = await (probe ? nativeProbe : native)<number>(op, radosCluster.monCommand, cluster, cmd, 1, null, 0, outbuf, outlen, outs, outslen);
       const out = takeRadosBuffer(outbuf[0], outlen[0]);
       const status = takeRadosBuffer(outs[0], outslen[0]);
-      if (rc < 0) throw new CephError(op, rc, target ?? status.trim());
+      // a pool command's failure is about that pool; any other command's about the cluster
+      if (rc < 0) throw new CephError(String(command.prefix).startsWith('osd pool') ? 'pool' : 'cluster', op, rc, target ?? status.trim());
       return { out, status };
     });
   }
@@ -246,138 +246,8 @@ export class CephConnection implements CephSession {
   fsid(): Promise<string> {
     return this.withCluster('rados_cluster_fsid', async (cluster) => {
       const buf = Buffer.alloc(64);
-      const n = await nativeChecked('rados_cluster_fsid', undefined, radosCluster.clusterFsid, cluster, buf, buf.length);
+      const n = await nativeChecked('cluster', 'rados_cluster_fsid', undefined, radosCluster.clusterFsid, cluster, buf, buf.length);
       return buf.toString('utf8', 0, n).replace(/\0.*$/, '');
     });
-  }
-}
-
-/** librados and librbd versions, e.g. "3.0.0" (librados API version, not Ceph's). */
-export function libraryVersion(): string {
-  const a = [0], b = [0], c = [0];
-  radosCluster.version(a, b, c);
-  return `${a[0]}.${b[0]}.${c[0]}`;
-}
-
-/** The process-wide native call limiter: concurrency must stay below UV_THREADPOOL_SIZE. */
-export function configureConcurrency(limit: number, maxQueue: number, longLimit = 2): { limit: number; longLimit: number; threadpool: number } {
-  const threadpool = threadpoolSize();
-  const long = Math.max(1, Math.min(longLimit, threadpool - 3));
-  const effective = Math.max(1, Math.min(limit, threadpool - 2 - long));
-  limiter.configure(effective, maxQueue);
-  longLimiter.configure(long, 10_000);
-  return { limit: effective, longLimit: long, threadpool };
-}
-
-export function nativeLoad(): { inFlight: number; queued: number; concurrency: number; longInFlight: number; longQueued: number } {
-  return {
-    inFlight: limiter.inFlight, queued: limiter.queued, concurrency: limiter.concurrency,
-    longInFlight: longLimiter.inFlight, longQueued: longLimiter.queued,
-  };
-}
-
-export { limiter as nativeLimiter, longLimiter as nativeLongLimiter };
-
-/**
- * Process memory: cap glibc malloc arenas, and hand freed heap pages back to the kernel (see
- * src/native/malloc.ts): every `trimEveryMs` while work goes on, and once soon after a burst of Ceph calls
- * ends (the native layer idle for 250 ms), so RSS follows the work down instead of waiting for the next
- * tick. Call once at start; returns a stop function.
- */
-export function tuneProcessMemory(maxArenas = 2, trimEveryMs = 10_000): () => void {
-  capMallocArenas(maxArenas);
-  if (trimEveryMs <= 0) return () => undefined;
-  let running = false;
-  let trimmedAt = limiter.completed;
-  let lastTrim = 0;
-  const runTrim = (): void => {
-    if (running) return;
-    running = true;
-    lastTrim = Date.now();
-    void trimMalloc().finally(() => { running = false; trimmedAt = limiter.completed; });
-  };
-  const periodic = setInterval(runTrim, trimEveryMs);
-  periodic.unref();
-  let idleSince = 0;
-  const idleCheck = setInterval(() => {
-    if (limiter.inFlight > 0 || limiter.queued > 0) { idleSince = 0; return; }
-    const now = Date.now();
-    if (idleSince === 0) idleSince = now;
-    // at least 250 ms idle, work since the last trim, and not more often than once a second
-    if (now - idleSince >= 250 && limiter.completed !== trimmedAt && now - lastTrim >= 1000) runTrim();
-  }, 125);
-  idleCheck.unref();
-  return () => { clearInterval(periodic); clearInterval(idleCheck); };
-}
-
-/** Sees every finished librados/librbd call: its name, duration, and the errno name when it returned one. */
-export type CephCallObserver = (op: string, seconds: number, errno: string | undefined) => void;
-
-/** One observer per process (the metrics of the running app); undefined removes it. */
-export function observeCephCalls(observer: CephCallObserver | undefined): void {
-  const wrapped = observer && ((name: string, seconds: number, result: unknown, error?: unknown) => {
-    const errno = error !== undefined ? 'EFAULT' : typeof result === 'number' && result < 0 ? errnoName(result) : undefined;
-    observer(name, seconds, errno);
-  });
-  limiter.observe(wrapped);
-  longLimiter.observe(wrapped);
-}
-
-/** "pool" → {pool, namespace: ''}; "pool/ns" → {pool, namespace: 'ns'} (the rbd CLI's spelling). */
-export function splitPoolSpec(spec: string): { pool: string; namespace: string } {
-  const slash = spec.indexOf('/');
-  return slash < 0 ? { pool: spec, namespace: '' } : { pool: spec.slice(0, slash), namespace: spec.slice(slash + 1) };
-}
-
-/** The inverse of splitPoolSpec. */
-export function poolSpec(pool: string, namespace: string | undefined): string {
-  return namespace ? `${pool}/${namespace}` : pool;
-}
-
-/** A deadline error whose work goes on: `pending` settles when it really ends. */
-export type StillRunning = CephError & { pending?: Promise<unknown> };
-
-/**
- * Reject when `promise` takes longer than `ms` (the work itself goes on; the error's `pending` follows it).
- * With a trace: ETIMEDOUT names the native call that was running; if the work was only waiting for a local
- * slot, it is a `busy` error (503 CEPH_BUSY), not "the cluster did not answer".
- */
-export function withDeadline<T>(op: string, ms: number, promise: Promise<T>, trace?: CallTrace): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const e: StillRunning = trace && trace.queued > 0 && trace.running === 0
-        ? new CephError(trace.op ?? op, -E.EAGAIN, `waited ${ms} ms for a free Ceph slot in this instance`, 'busy')
-        : new CephError(trace?.op ?? op, -E.ETIMEDOUT, `no answer within ${ms} ms`);
-      e.pending = promise.then(() => undefined, () => undefined);
-      reject(e);
-    }, ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
-
-/**
- * A session that reaches Ceph through a CephConnection its subclass hands out (and bounds) in `run`: the
- * service's client (which reconnects) and a task run's own client share these calls.
- */
-export abstract class ConnectionSession implements CephSession {
-  protected abstract run<T>(op: string, fn: (c: CephConnection) => Promise<T>, bounded?: boolean): Promise<T>;
-  abstract forgetPool(pool: string): void;
-
-  withCluster<T>(op: string, fn: (cluster: Pointer) => Promise<T>): Promise<T> {
-    return this.run(op, (c) => c.withCluster(op, fn));
-  }
-
-  withIoctx<T>(pool: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T> {
-    return this.run('rados_ioctx_create', (c) => c.withIoctx(pool, fn));
-  }
-
-  /** withIoctx without the per-operation deadline: for task runners (calls that may take minutes). */
-  withIoctxLong<T>(pool: string, fn: (io: Handle<'rados_ioctx_t'>) => Promise<T>): Promise<T> {
-    return this.run('rados_ioctx_create', (c) => c.withIoctx(pool, fn), false);
-  }
-
-  monCommand(command: Record<string, unknown>, target?: string): Promise<MonCommandResult> {
-    return this.run(`mon_command(${String(command.prefix)})`, (c) => c.monCommand(command, target));
   }
 }

@@ -12,18 +12,19 @@ import { RBD_SNAP_REMOVE, rbdSnapshot } from '../native/rbd-snapshot.js';
 import { rbdTrash } from '../native/rbd-trash.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeLong } from './call.js';
-import { poolSpec, type CephSession } from './connection.js';
-import { CephError, check, isCephError, isMissingScope } from './errors.js';
+import { type CephSession } from './connection.js';
+import { CephError, check, isCephError, isMissingScope, TaskFailure } from './errors.js';
 import type { Handle } from './handle.js';
 import type { TaskEngine } from './tasks/engine.js';
-import { TaskFailure, type TaskContext } from './tasks/types.js';
+import { type TaskContext } from './tasks/types.js';
 import { listSnapshotIds } from './clones.js';
 import { holdForTask, imageKey } from './image-lock.js';
 import { withImageOptions } from './image-options.js';
 import { PoolGuard } from './pool-guard.js';
 import { COPY_TEMP_PREFIX, isServiceTemporary } from './image-directory.js';
-import { withImageIn, withOpenImage } from './open-image.js';
+import { withImageIn, withOpenImage, isOpenFailure } from './open-image.js';
 import { listTrash } from './trash.js';
+import { poolSpec } from './spec.js';
 
 export const COPY_ACTION = 'image.copy';
 export const TEMP_PREFIX = COPY_TEMP_PREFIX;
@@ -85,7 +86,7 @@ async function runCopy(session: CephSession, ctx: TaskContext<CopyParams>): Prom
       if (rc === -E.EEXIST) {
         throw new TaskFailure('IMAGE_EXISTS', `Image ${dst}/${p.destination.name} was created while the copy ran; the copy was discarded.`, 'EEXIST');
       }
-      check('rbd_rename', rc, `${dst}/${p.destination.name}`);
+      check('image', 'rbd_rename', rc, `${dst}/${p.destination.name}`);
     })));
   } catch (e) {
     await removeTemporary(session, p).catch(() => undefined);
@@ -109,9 +110,9 @@ async function copyInto(ctx: TaskContext<CopyParams>, img: Pointer, destIo: Hand
       flatten: p.snapshots,
     }, async (o) => {
       if (p.snapshots) {
-        await ctx.withProgress((cb) => nativeLong('rbd_deep_copy_with_progress', target, rbdImage.deepCopyWithProgress, img, d, tempName(target), o, cb, null));
+        await ctx.withProgress((cb) => nativeLong('image', 'rbd_deep_copy_with_progress', target, rbdImage.deepCopyWithProgress, img, d, tempName(target), o, cb, null));
       } else {
-        await ctx.withProgress((cb) => nativeLong('rbd_copy_with_progress4', target, rbdImage.copyWithProgress4, img, d, tempName(target), o, cb, null, 4096));
+        await ctx.withProgress((cb) => nativeLong('image', 'rbd_copy_with_progress4', target, rbdImage.copyWithProgress4, img, d, tempName(target), o, cb, null, 4096));
       }
     });
   });
@@ -147,10 +148,10 @@ export async function removeTemporary(session: CephSession, p: TemporaryParams):
     if (wait) await new Promise((r) => setTimeout(r, wait));
     const left = await guard.nameState(dst, p.temporary);
     if (left.kind !== 'absent') {
-      throw new CephError('copy_cleanup', -E.EAGAIN, `${dst}/${p.temporary} (${left.kind}: still ${JSON.stringify(left)})`);
+      throw new CephError('image', 'copy_cleanup', -E.EAGAIN, `${dst}/${p.temporary} (${left.kind}: still ${JSON.stringify(left)})`);
     }
     const trashed = await trashIdsNamed(session, dst, p.temporary);
-    if (trashed.length > 0) throw new CephError('copy_cleanup', -E.EAGAIN, `${dst}/${p.temporary} (still in the trash: ${trashed.join(', ')})`);
+    if (trashed.length > 0) throw new CephError('image', 'copy_cleanup', -E.EAGAIN, `${dst}/${p.temporary} (still in the trash: ${trashed.join(', ')})`);
   }
   return removed;
 }
@@ -171,9 +172,9 @@ async function removeTemporaryOnce(session: CephSession, guard: PoolGuard, p: Te
     if (state.kind === 'whole') {
       // snapshots first: a deep copy has them, and an image with snapshots cannot be removed from the trash
       await withOpenImage(io, dst, p.temporary, {}, (img) => removeSnapshots(img, `${dst}/${p.temporary}`))
-        .catch((e: unknown) => { if (!(isCephError(e, 'ENOENT') && e.op === 'rbd_open')) throw e; });
+        .catch((e: unknown) => { if (!(isCephError(e, 'ENOENT') && isOpenFailure(e))) throw e; });
       const rc = await io.use('rbd_trash_move', (d) => native<number>('rbd_trash_move', rbdTrash.move, d, p.temporary, 0));
-      if (rc < 0 && rc !== -E.ENOENT) check('rbd_trash_move', rc, `${dst}/${p.temporary}`);
+      if (rc < 0 && rc !== -E.ENOENT) check('image', 'rbd_trash_move', rc, `${dst}/${p.temporary}`);
       removed = true;
     }
     for (const id of await trashIdsNamed(session, dst, p.temporary)) {
@@ -184,9 +185,9 @@ async function removeTemporaryOnce(session: CephSession, guard: PoolGuard, p: Te
         if (rc === 0) {
           try { await removeSnapshots(out[0]!, target); } finally { await native('rbd_close', rbdImage.close, out[0]!); }
         } else if (rc !== -E.ENOENT) {
-          check('rbd_open_by_id', rc, target);
+          check('image', 'rbd_open_by_id', rc, target);
         }
-        const r = await nativeLong('rbd_trash_remove_with_progress', target, rbdTrash.removeWithProgress, d, id, true, noProgress, null)
+        const r = await nativeLong('trashEntry', 'rbd_trash_remove_with_progress', target, rbdTrash.removeWithProgress, d, id, true, noProgress, null)
           .catch((e: unknown) => { if (isCephError(e, 'ENOENT')) return 0; throw e; });
         return r;
       });
@@ -213,7 +214,7 @@ async function trashIdsNamed(session: CephSession, spec: string, name: string): 
 
 async function removeSnapshots(img: Pointer, target: string): Promise<void> {
   for (const snap of await snapshotNames(img, target)) {
-    await nativeLong('rbd_snap_remove2', `${target}@${snap}`, rbdSnapshot.remove2, img, snap,
+    await nativeLong('snapshot', 'rbd_snap_remove2', `${target}@${snap}`, rbdSnapshot.remove2, img, snap,
       RBD_SNAP_REMOVE.UNPROTECT | RBD_SNAP_REMOVE.FLATTEN, noProgress, null);
   }
 }

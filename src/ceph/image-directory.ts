@@ -22,11 +22,12 @@ import { takeRadosBytes } from '../native/memory.js';
 import { E } from '../native/errno.js';
 import type { Pointer } from '../native/types.js';
 import { native } from './call.js';
-import { splitPoolSpec, type CephSession } from './connection.js';
+import { type CephSession } from './connection.js';
 import { CephError, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
-import type { ImageSpec } from './images.js';
+import type { ImageSpec } from './image-info.js';
 import { rbdNamespace } from '../native/rbd-namespace.js';
+import { splitPoolSpec } from './spec.js';
 
 /** The name prefix of a copy's temporary destination (copy.ts); the API refuses names that start with '.'. */
 export const COPY_TEMP_PREFIX = '.rbdapi-copy-';
@@ -67,7 +68,7 @@ function decodeEncodedString(value: Buffer): string | undefined {
 
 /** A string with a NUL cannot be passed to C without being cut short: refuse it. */
 function checkCString(what: string, s: string, target: string): void {
-  if (s.includes('\0')) throw new CephError('rbd_directory', -E.EINVAL, `${target}: ${what} contains NUL`);
+  if (s.includes('\0')) throw new CephError('image', 'rbd_directory', -E.EINVAL, `${target}: ${what} contains NUL`);
 }
 
 /**
@@ -98,7 +99,7 @@ function dirListInput(start: Buffer, maxReturn: number): Buffer {
  * One page of the directory on an I/O context already set to the pool's namespace: names after
  * `after`, starting with `prefix`, at most `limit`, with their ids — cls_rbd's `dir_list` (the method
  * rbd_list2 itself calls) in one read op, asked for one entry more than the page to know whether more
- * follow. ENOENT (no directory object) is thrown as a CephError of op 'rbd_directory', so the caller can
+ * follow. ENOENT (no directory object) is thrown as a CephError of subject 'object' (op 'rbd_directory'), so the caller can
  * tell it from a missing pool.
  */
 export async function readDirectoryPage(io: Handle<'rados_ioctx_t'>, q: PageQuery, target: string): Promise<DirectoryPage> {
@@ -106,12 +107,12 @@ export async function readDirectoryPage(io: Handle<'rados_ioctx_t'>, q: PageQuer
   checkCString('prefix', prefix, target);
   if (q.after !== undefined) checkCString('cursor', q.after, target);
   if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > MAX_DIRECTORY_PAGE) {
-    throw new CephError('rbd_directory', -E.EINVAL, `${target}: page size must be 1..${MAX_DIRECTORY_PAGE}, got ${q.limit}`);
+    throw new CephError('image', 'rbd_directory', -E.EINVAL, `${target}: page size must be 1..${MAX_DIRECTORY_PAGE}, got ${q.limit}`);
   }
   const prefixBytes = Buffer.from(prefix, 'utf8');
   const input = dirListInput(startAfter(q.after === undefined ? undefined : Buffer.from(q.after, 'utf8'), prefixBytes), q.limit + 1);
   const op = radosObject.createReadOp() as Pointer | null;
-  if (!op) throw new CephError('rados_create_read_op', -E.ENOMEM, target);
+  if (!op) throw new CephError('object', 'rados_create_read_op', -E.ENOMEM, target);
   // written by librados during rados_read_op_operate (see rados-omap.ts): referenced until it returns
   const slab = Buffer.alloc(24);
   const outPtr = slab.subarray(0, 8), outLen = slab.subarray(8, 16), prval = slab.subarray(16, 20);
@@ -121,9 +122,9 @@ export async function readDirectoryPage(io: Handle<'rados_ioctx_t'>, q: PageQuer
     const rc = await io.use('rados_read_op_operate', (p) =>
       native<number>('rados_read_op_operate', radosObject.readOpOperate, op, p, DIRECTORY, 0));
     out = takeRadosBytes(outPtr.readBigUInt64LE(0), Number(outLen.readBigUInt64LE(0)));
-    if (rc < 0) throw new CephError('rbd_directory', rc, target);
+    if (rc < 0) throw new CephError('object', 'rbd_directory', rc, target);
     const prc = prval.readInt32LE(0);
-    if (prc < 0) throw new CephError('rbd_directory', prc, target);
+    if (prc < 0) throw new CephError('object', 'rbd_directory', prc, target);
   } finally {
     radosObject.releaseReadOp(op);
     void slab;
@@ -134,7 +135,7 @@ export async function readDirectoryPage(io: Handle<'rados_ioctx_t'>, q: PageQuer
 
 /** dir_list's output, map<string,string> name → id: le32 count, then (le32 length + bytes) × 2 per entry. */
 function decodeDirList(out: Buffer, prefix: Buffer, limit: number, target: string): DirectoryPage {
-  const malformed = (): CephError => new CephError('rbd_directory', -E.EIO, `${target}: malformed dir_list answer`);
+  const malformed = (): CephError => new CephError('image', 'rbd_directory', -E.EIO, `${target}: malformed dir_list answer`);
   if (out.length < 4) throw malformed();
   const count = out.readUInt32LE(0);
   const entries: ImageSpec[] = [];
@@ -167,7 +168,7 @@ function decodeDirList(out: Buffer, prefix: Buffer, limit: number, target: strin
 export async function readImageId(io: Handle<'rados_ioctx_t'>, name: string, target: string): Promise<string | undefined> {
   if (name.includes('\0') || name === '') return undefined;
   const op = radosObject.createReadOp() as Pointer | null;
-  if (!op) throw new CephError('rados_create_read_op', -E.ENOMEM, target);
+  if (!op) throw new CephError('object', 'rados_create_read_op', -E.ENOMEM, target);
   // an id is at most a few dozen bytes; 4 + 128 is plenty (a longer object is not an id)
   const slab = Buffer.alloc(8 + 4 + 4 + 132);
   const used = slab.subarray(0, 8), prval = slab.subarray(8, 12), data = slab.subarray(16);
@@ -175,7 +176,7 @@ export async function readImageId(io: Handle<'rados_ioctx_t'>, name: string, tar
     radosObject.readOpRead(op, 0, data.length, data, used, prval);
     const rc = await io.use('rados_read_op_operate', (p) =>
       native<number>('rados_read_op_operate', radosObject.readOpOperate, op, p, `rbd_id.${name}`, 0));
-    if (rc === -E.ETIMEDOUT) throw new CephError('rados_read_op_operate', rc, target);
+    if (rc === -E.ETIMEDOUT) throw new CephError('object', 'rados_read_op_operate', rc, target);
     if (rc < 0 || prval.readInt32LE(0) < 0) return undefined;
     const id = decodeEncodedString(data.subarray(0, Number(used.readBigUInt64LE(0))));
     return id !== undefined && /^[0-9a-zA-Z]+$/.test(id) ? id : undefined;
@@ -205,7 +206,7 @@ export class ImageDirectory {
     try {
       return await this.conn.withIoctx(pool, (io) => readDirectoryPage(io, q, pool));
     } catch (e) {
-      if (!isCephError(e, 'ENOENT') || e.op !== 'rbd_directory') throw e;
+      if (!isCephError(e, 'ENOENT') || e.subject !== 'object') throw e;
       // no directory object: an empty pool — or a namespace removed since its I/O context was opened
       await this.checkNamespace(pool);
       return { entries: [], more: false };
@@ -263,8 +264,8 @@ export class ImageDirectory {
     const exists: [boolean] = [false];
     await this.conn.withIoctx(splitPoolSpec(pool).pool, (io) => io.use('rbd_namespace_exists', async (p) => {
       const rc = await native<number>('rbd_namespace_exists', rbdNamespace.exists, p, namespace, exists);
-      if (rc < 0) throw new CephError('rbd_namespace_exists', rc, pool);
+      if (rc < 0) throw new CephError('namespace', 'rbd_namespace_exists', rc, pool);
     }));
-    if (!exists[0]) throw new CephError('rbd_namespace_exists', -E.ENOENT, pool);
+    if (!exists[0]) throw new CephError('namespace', 'rbd_namespace_exists', -E.ENOENT, pool);
   }
 }

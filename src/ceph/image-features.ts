@@ -8,14 +8,14 @@ import { noProgress } from '../native/progress.js';
 import { RBD_FLAG, rbdImage } from '../native/rbd-image.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
-import { poolSpec } from './connection.js';
+import { poolSpec } from './spec.js';
 import type { CephSession } from './connection.js';
 import { holdTaskImage } from './image-lock.js';
-import { CephError } from './errors.js';
+import { CephError, FeatureChangeError, TaskFailure } from './errors.js';
 import { DISABLE_ONLY_FEATURES, FEATURE_BITS, featureNames, MUTABLE_FEATURES, type FeatureName } from './features.js';
 import { withImageIn, withOpenImage } from './open-image.js';
 import type { TaskEngine } from './tasks/engine.js';
-import { imageMissing, TaskFailure } from './tasks/types.js';
+import { imageMissing } from './tasks/types.js';
 
 /** The order librbd accepts: disable dependents first, enable prerequisites first (as the Ceph Dashboard does). */
 const DISABLE_ORDER: readonly FeatureName[] = ['fast-diff', 'object-map', 'journaling', 'exclusive-lock', 'deep-flatten'];
@@ -30,14 +30,6 @@ const REQUIRES: Partial<Record<FeatureName, FeatureName>> = {
 export interface FeaturePlan {
   enable: FeatureName[];
   disable: FeatureName[];
-}
-
-/** A feature change that cannot be made; `reason` says why (for a 400 answer). */
-export class FeatureChangeError extends Error {
-  constructor(readonly reason: string, readonly feature?: string) {
-    super(reason);
-    this.name = 'FeatureChangeError';
-  }
 }
 
 /**
@@ -106,11 +98,11 @@ export class ImageFeatures {
       const before = await currentFeatures(img, target);
       for (const name of plan.disable) {
         if ((await currentFeatures(img, target) & FEATURE_BITS[name]) === 0n) continue;
-        await nativeChecked('rbd_update_features', `${target} (disable ${name})`, rbdImage.updateFeatures, img, FEATURE_BITS[name], 0);
+        await nativeChecked('image', 'rbd_update_features', `${target} (disable ${name})`, rbdImage.updateFeatures, img, FEATURE_BITS[name], 0);
       }
       for (const name of plan.enable) {
         if ((await currentFeatures(img, target) & FEATURE_BITS[name]) !== 0n) continue;
-        await nativeChecked('rbd_update_features', `${target} (enable ${name})`, rbdImage.updateFeatures, img, FEATURE_BITS[name], 1);
+        await nativeChecked('image', 'rbd_update_features', `${target} (enable ${name})`, rbdImage.updateFeatures, img, FEATURE_BITS[name], 1);
       }
       const after = await currentFeatures(img, target);
       // what actually changed (librbd switches some features along with others)
@@ -118,7 +110,7 @@ export class ImageFeatures {
       const disabled = DISABLE_ORDER.filter((f) => (before & FEATURE_BITS[f]) !== 0n && (after & FEATURE_BITS[f]) === 0n);
       let objectMapRebuilt = false;
       if (rebuild && (plan.enable.includes('object-map') || plan.enable.includes('fast-diff')) && await objectMapInvalid(img, target)) {
-        await nativeLong('rbd_rebuild_object_map', target, rbdImage.rebuildObjectMap, img, noProgress, null);
+        await nativeLong('image', 'rbd_rebuild_object_map', target, rbdImage.rebuildObjectMap, img, noProgress, null);
         objectMapRebuilt = true;
       }
       return { enabled, disabled, objectMapRebuilt, features: featureNames(after) };
@@ -130,9 +122,9 @@ export class ImageFeatures {
     const target = `${spec}/${image}`;
     return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, {}, async (img) => {
       if ((await currentFeatures(img, target) & FEATURE_BITS['object-map']) === 0n) {
-        throw new CephError('rbd_rebuild_object_map', -E.EINVAL, `${target}: object-map is not enabled`);
+        throw new CephError('image', 'rbd_rebuild_object_map', -E.EINVAL, `${target}: object-map is not enabled`);
       }
-      await nativeLong('rbd_rebuild_object_map', target, rbdImage.rebuildObjectMap, img, progress, null);
+      await nativeLong('image', 'rbd_rebuild_object_map', target, rbdImage.rebuildObjectMap, img, progress, null);
     }));
   }
 
@@ -148,14 +140,14 @@ export class ImageFeatures {
 
 async function currentFeatures(img: Pointer, target: string): Promise<bigint> {
   const out: [number | bigint] = [0];
-  await nativeChecked('rbd_get_features', target, rbdImage.getFeatures, img, out);
+  await nativeChecked('image', 'rbd_get_features', target, rbdImage.getFeatures, img, out);
   return BigInt(out[0]);
 }
 
 export async function imageFlags(img: Pointer, target: string): Promise<bigint> {
   const out: [number | bigint] = [0];
   const rc = await native<number>('rbd_get_flags', rbdImage.getFlags, img, out);
-  if (rc < 0) throw new CephError('rbd_get_flags', rc, target);
+  if (rc < 0) throw new CephError('image', 'rbd_get_flags', rc, target);
   return BigInt(out[0]);
 }
 
@@ -182,7 +174,7 @@ export function registerObjectMapRebuild(tasks: TaskEngine): void {
         if ((await currentFeatures(img, target) & FEATURE_BITS['object-map']) === 0n) {
           throw new TaskFailure('FEATURE_NOT_CHANGEABLE', `${target} has no object map (object-map was switched off meanwhile).`);
         }
-        await ctx.withProgress((cb) => nativeLong('rbd_rebuild_object_map', target, rbdImage.rebuildObjectMap, img, cb, null));
+        await ctx.withProgress((cb) => nativeLong('image', 'rbd_rebuild_object_map', target, rbdImage.rebuildObjectMap, img, cb, null));
         return { rebuilt: true };
       }, imageMissing(target))));
     },

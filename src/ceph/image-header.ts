@@ -101,7 +101,7 @@ export async function readImageHeader(io: Handle<'rados_ioctx_t'>, imageId: stri
   opts: { clone?: boolean } = {}): Promise<HeaderDetails | undefined> {
   if (!/^[0-9a-zA-Z]+$/.test(imageId)) return undefined; // format 1 images have no id and no rbd_header object
   const op = radosObject.createReadOp() as Pointer | null;
-  if (!op) throw new CephError('rados_create_read_op', -E.ENOMEM, target);
+  if (!op) throw new CephError('object', 'rados_create_read_op', -E.ENOMEM, target);
   // librados writes into these views of one Buffer during rados_read_op_operate; they are used after it
   // returns, so the memory is referenced until then
   const views = slots(Buffer.alloc(SLAB_BYTES));
@@ -114,7 +114,7 @@ export async function readImageHeader(io: Handle<'rados_ioctx_t'>, imageId: stri
     }
     const rc = await io.use('rados_read_op_operate', (p) =>
       native<number>('rados_read_op_operate', radosObject.readOpOperate, op, p, `rbd_header.${imageId}`, 0));
-    if (rc === -E.ETIMEDOUT) throw new CephError('rados_read_op_operate', rc, target);
+    if (rc === -E.ETIMEDOUT) throw new CephError('object', 'rados_read_op_operate', rc, target);
     if (rc < 0) return undefined;
     return decode(views, opts.clone === true);
   } finally {
@@ -203,7 +203,7 @@ export async function readImageSize(io: Handle<'rados_ioctx_t'>, imageId: string
   const rc = await io.use('rados_exec', (p) =>
     native<number>('rados_exec', radosObject.exec, p, `rbd_header.${imageId}`, 'rbd', 'get_size', NOSNAP_IN, NOSNAP_IN.length, out, out.length));
   void out; // librados wrote into it until the call ended
-  if (rc === -E.ETIMEDOUT) throw new CephError('rados_exec', rc, target);
+  if (rc === -E.ETIMEDOUT) throw new CephError('object', 'rados_exec', rc, target);
   if (rc !== 9) return undefined;
   const bytes = out.readBigUInt64LE(1);
   return bytes > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : Number(bytes);

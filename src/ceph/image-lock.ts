@@ -19,9 +19,10 @@ import { E } from '../native/errno.js';
 import { radosObject as R, timeval } from '../native/rados-object.js';
 import type { Pointer } from '../native/types.js';
 import { native } from './call.js';
-import { poolSpec, splitPoolSpec, type CephSession } from './connection.js';
-import { CephError } from './errors.js';
-import { KeyedLock, LockBusyError } from './keyed-lock.js';
+import { type CephSession } from './connection.js';
+import { CephError, ImageBusyError, LockBusyError } from './errors.js';
+import { KeyedLock } from './keyed-lock.js';
+import { poolSpec, splitPoolSpec } from './spec.js';
 
 /** What a mutation changes: `image` (by its name) or `trash` (an entry, by id), in pool spec `spec`. */
 export type MutationKey = { spec: string; image: string } | { spec: string; trash: string };
@@ -29,14 +30,6 @@ export type MutationKey = { spec: string; image: string } | { spec: string; tras
 /** The key of an image name / of a trash entry. */
 export const imageKey = (spec: string, image: string): MutationKey => ({ spec, image });
 export const trashKey = (spec: string, trash: string): MutationKey => ({ spec, trash });
-
-/** A key could not be had before the deadline. `task`: the id of the task holding it, when one does. */
-export class ImageBusyError extends Error {
-  constructor(readonly what: string, readonly waitedMs: number, readonly task?: string) {
-    super(task ? `${what} is being changed by task ${task}` : `other changes of ${what} are running (waited ${Math.round(waitedMs)} ms)`);
-    this.name = 'ImageBusyError';
-  }
-}
 
 export interface LockOptions {
   /** longest wait for all the keys, ms */
@@ -179,7 +172,7 @@ export class MutationLocks {
         throw e;
       }
       if (rc === 0) break;
-      if (rc !== -E.EBUSY) throw new CephError('rados_lock_exclusive', rc, k.oid);
+      if (rc !== -E.EBUSY) throw new CephError('object', 'rados_lock_exclusive', rc, k.oid);
       const left = deadline - performance.now();
       if (left <= 0) {
         throw new ImageBusyError(k.what, performance.now() - started, await this.withPool(k.pool, (io) => holderTask(io, k.oid)).catch(() => undefined));

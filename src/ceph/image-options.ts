@@ -25,7 +25,7 @@ export async function withImageOptions<T>(v: ImageOptionValues, fn: (opts: Point
   const o = holder[0]!;
   try {
     const setU64 = (opt: number, value: number | bigint | undefined, label: string): void => {
-      if (value !== undefined) check('rbd_image_options_set_uint64', rbdImage.imageOptionsSetUint64(o, opt, value) as number, label);
+      if (value !== undefined) check('image', 'rbd_image_options_set_uint64', rbdImage.imageOptionsSetUint64(o, opt, value) as number, label);
     };
     setU64(RBD_IMAGE_OPTION.FORMAT, v.format, 'format');
     setU64(RBD_IMAGE_OPTION_COPY.CLONE_FORMAT, v.cloneFormat, 'clone_format');
@@ -34,7 +34,7 @@ export async function withImageOptions<T>(v: ImageOptionValues, fn: (opts: Point
     setU64(RBD_IMAGE_OPTION.STRIPE_UNIT, v.stripeUnit, 'stripe_unit');
     setU64(RBD_IMAGE_OPTION.STRIPE_COUNT, v.stripeCount, 'stripe_count');
     if (v.dataPool !== undefined) {
-      check('rbd_image_options_set_string', rbdImage.imageOptionsSetString(o, RBD_IMAGE_OPTION.DATA_POOL, v.dataPool) as number, 'data_pool');
+      check('image', 'rbd_image_options_set_string', rbdImage.imageOptionsSetString(o, RBD_IMAGE_OPTION.DATA_POOL, v.dataPool) as number, 'data_pool');
     }
     if (v.flatten) setU64(RBD_IMAGE_OPTION_COPY.FLATTEN, 1, 'flatten');
     return await fn(o);

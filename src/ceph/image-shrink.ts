@@ -5,11 +5,12 @@
 // part of the data beyond the new size, which the caller asked to discard anyway).
 import { rbdImage } from '../native/rbd-image.js';
 import { nativeChecked, nativeLong } from './call.js';
-import { poolSpec } from './connection.js';
+import { poolSpec } from './spec.js';
 import { holdTaskImage } from './image-lock.js';
 import { withImageIn } from './open-image.js';
 import type { TaskEngine } from './tasks/engine.js';
-import { imageMissing, TaskFailure, type TaskContext } from './tasks/types.js';
+import { imageMissing, type TaskContext } from './tasks/types.js';
+import { TaskFailure } from './errors.js';
 
 export interface ShrinkParams { size: number }
 
@@ -25,12 +26,12 @@ export function registerImageShrink(tasks: TaskEngine): void {
       // by id when known: a rename (or a new image under the old name) does not redirect the shrink
       return holdTaskImage(ctx.session, ctx.task, () => ctx.io((p) => withImageIn(p, target, image, { byId: imageId || undefined }, async (img) => {
         const before: [number | bigint] = [0];
-        await nativeChecked('rbd_get_size', target, rbdImage.getSize, img, before);
+        await nativeChecked('image', 'rbd_get_size', target, rbdImage.getSize, img, before);
         if (Number(before[0]) < size) {
           throw new TaskFailure('VALIDATION_FAILED', `${target} is ${Number(before[0])} bytes, smaller than ${size}: not a shrink.`);
         }
         if (Number(before[0]) !== size) {
-          await ctx.withProgress((cb) => nativeLong('rbd_resize2', target, rbdImage.resize2, img, size, true, cb, null));
+          await ctx.withProgress((cb) => nativeLong('image', 'rbd_resize2', target, rbdImage.resize2, img, size, true, cb, null));
         }
         return { previousSize: Number(before[0]), size };
       }, imageMissing(target))));

@@ -1,66 +1,26 @@
 // RBD images: list, inspect, create with options, resize, remove.
 import { radosPool } from '../native/rados-pool.js';
 import { noProgress } from '../native/progress.js';
-import { rbdPool } from '../native/rbd-pool.js';
 import { rbdImage } from '../native/rbd-image.js';
 import { rbdSnapshot } from '../native/rbd-snapshot.js';
 import { SIZES, type Pointer, type RbdImageInfoValue, type TimespecValue } from '../native/types.js';
-import { cString, decodeImageSpecId, decodeImageSpecNames, decodeWatchers, imageSpecArray, watcherArray } from '../native/memory.js';
+import { cString } from '../native/memory.js';
 import { E } from '../native/errno.js';
-import { native, nativeChecked, nativeInline, nativeLong } from './call.js';
-import { splitPoolSpec, type CephSession } from './connection.js';
-import { CephError, check, isCephError } from './errors.js';
+import { nativeChecked, nativeInline, nativeLong } from './call.js';
+import { type CephSession } from './connection.js';
+import { CephError, isCephError, type CephSubject } from './errors.js';
 import type { Handle } from './handle.js';
 import { featureNames } from './features.js';
-import { readImageHeader, readImageSize, type HeaderDetails, type ParentRef } from './image-header.js';
+import { readImageHeader, readImageSize, type ParentRef } from './image-header.js';
+import {
+  countSnapshots, fromHeader, listWatchers, type CloneOrigin, type CreateImageOptions, type ImageInfo, type ImageParent, type ImageSpec,
+} from './image-info.js';
+import { listImages } from './image-names.js';
 import { withImageOptions } from './image-options.js';
 import { readParent } from './clones.js';
 import { readImageId } from './image-directory.js';
-import { withGrowingCapacity } from './retry.js';
 import { withOpenImage } from './open-image.js';
-
-export interface CreateImageOptions {
-  /** feature bits; undefined = the cluster's default (rbd_default_features) */
-  features?: bigint | undefined;
-  /** object size as a power of two (12–25); undefined = default (22, 4 MiB) */
-  order?: number | undefined;
-  stripeUnit?: number | undefined;
-  stripeCount?: number | undefined;
-  /** separate pool for the data objects (e.g. an erasure-coded pool) */
-  dataPool?: string | undefined;
-}
-
-/** An image as rbd_list2 names it. */
-export interface ImageSpec { name: string; id: string }
-
-export interface Watcher { address: string; id: number; cookie: number }
-
-export interface ImageParent { pool: string; namespace: string; image: string; snapshot: string; overlap: number }
-
-/** Where a clone was made from: a pool spec ("pool" or "pool/namespace"), an image and a snapshot name. */
-export interface CloneOrigin { spec: string; image: string; snapshot: string }
-
-export interface ImageInfo {
-  name: string;
-  id: string;
-  pool: string;
-  size: number;
-  objectSize: number;
-  order: number;
-  objects: number;
-  features: string[];
-  featureBits: bigint;
-  stripeUnit: number;
-  stripeCount: number;
-  dataPool: string | null;
-  blockNamePrefix: string;
-  createdAt: string;
-  snapshotCount: number;
-  /** the snapshot this image is a clone of (null: not a clone); overlap = bytes still read from it */
-  parent: ImageParent | null;
-  /** clients that have the image open; absent in listings (one OSD round trip per image) */
-  watchers?: Watcher[];
-}
+import { splitPoolSpec } from './spec.js';
 
 /** RBD image ids are alphanumeric (cls_rbd's is_valid_id): anything else never becomes part of an object name. */
 const VALID_ID = /^[A-Za-z0-9]{1,64}$/;
@@ -71,9 +31,9 @@ const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) :
  * koffi converts a JS number to uint64_t without complaint: -1 became a 16 EiB image, 1.5 and NaN
  * silently 1 and 0 bytes. Sizes must be whole, non-negative and exact in a double.
  */
-function badSize(op: string, pool: string, name: string, size: number): CephError | undefined {
+function badSize(subject: CephSubject, op: string, pool: string, name: string, size: number): CephError | undefined {
   if (Number.isSafeInteger(size) && size >= 0) return undefined;
-  return new CephError(op, -E.EINVAL, `${pool}/${name}: size must be a whole number of bytes from 0 to 2^53-1, got ${size}`);
+  return new CephError(subject, op, -E.EINVAL, `${pool}/${name}: size must be a whole number of bytes from 0 to 2^53-1, got ${size}`);
 }
 
 export class Images {
@@ -131,10 +91,10 @@ export class Images {
 
   /** rbd_create4. EEXIST when the name is taken; EDOM/EINVAL for bad order or striping. */
   create(pool: string, name: string, size: number, opts: CreateImageOptions = {}): Promise<void> {
-    const bad = badSize('rbd_create4', pool, name, size);
+    const bad = badSize('newImage', 'rbd_create4', pool, name, size);
     if (bad) return Promise.reject(bad);
     return this.conn.withIoctx(pool, (io) => io.use('rbd_create4', (p) => withImageOptions({ format: 2, ...opts }, (o) =>
-      nativeChecked('rbd_create4', `${pool}/${name}`, rbdImage.create4, p, name, size, o).then(() => undefined))));
+      nativeChecked('newImage', 'rbd_create4', `${pool}/${name}`, rbdImage.create4, p, name, size, o).then(() => undefined))));
   }
 
   /** create(), then describeNew(): the full representation of the new image without opening it. */
@@ -199,19 +159,19 @@ export class Images {
    * librbd refuses with EINVAL and nothing changes.
    */
   resize(pool: string, name: string, size: number, allowShrink: boolean): Promise<void> {
-    const bad = badSize('rbd_resize2', pool, name, size);
+    const bad = badSize('image', 'rbd_resize2', pool, name, size);
     if (bad) return Promise.reject(bad);
     return this.conn.withIoctx(pool, (io) =>
       withImage(io, pool, name, false, (img) =>
         // a shrink trims objects (without an object map: every object number): on the long-call budget
-        (allowShrink ? nativeLong : nativeChecked)('rbd_resize2', `${pool}/${name}`, rbdImage.resize2, img, size, allowShrink, noProgress, null)
+        (allowShrink ? nativeLong : nativeChecked)('image', 'rbd_resize2', `${pool}/${name}`, rbdImage.resize2, img, size, allowShrink, noProgress, null)
           .then(() => undefined)));
   }
 
   /** rbd_remove: EBUSY while the image has watchers, ENOTEMPTY while it has snapshots. */
   remove(pool: string, name: string): Promise<void> {
     return this.conn.withIoctx(pool, (io) => io.use('rbd_remove', async (p) => {
-      await nativeChecked('rbd_remove', `${pool}/${name}`, rbdImage.remove, p, name);
+      await nativeChecked('image', 'rbd_remove', `${pool}/${name}`, rbdImage.remove, p, name);
     }));
   }
 
@@ -219,13 +179,13 @@ export class Images {
   snapshotCreate(pool: string, name: string, snap: string): Promise<void> {
     return this.conn.withIoctx(pool, (io) =>
       withImage(io, pool, name, false, (img) =>
-        nativeChecked('rbd_snap_create', `${pool}/${name}@${snap}`, rbdSnapshot.create, img, snap).then(() => undefined)));
+        nativeChecked('snapshot', 'rbd_snap_create', `${pool}/${name}@${snap}`, rbdSnapshot.create, img, snap).then(() => undefined)));
   }
 
   snapshotRemove(pool: string, name: string, snap: string): Promise<void> {
     return this.conn.withIoctx(pool, (io) =>
       withImage(io, pool, name, false, (img) =>
-        nativeChecked('rbd_snap_remove', `${pool}/${name}@${snap}`, rbdSnapshot.remove, img, snap).then(() => undefined)));
+        nativeChecked('snapshot', 'rbd_snap_remove', `${pool}/${name}@${snap}`, rbdSnapshot.remove, img, snap).then(() => undefined)));
   }
 
   /**
@@ -257,12 +217,12 @@ export class Images {
       const idBuf = Buffer.alloc(64);
       // Read-only handle: these only read the image context loaded by rbd_open_read_only (no watch is
       // registered, so no refresh can be pending) — inline, without seven threadpool round trips per image.
-      nativeInline('rbd_stat', target, rbdImage.stat, img, info, SIZES.rbd_image_info_t);
-      nativeInline('rbd_get_features', target, rbdImage.getFeatures, img, features);
-      nativeInline('rbd_get_create_timestamp', target, rbdImage.getCreateTimestamp, img, ts);
-      nativeInline('rbd_get_stripe_unit', target, rbdImage.getStripeUnit, img, su);
-      nativeInline('rbd_get_stripe_count', target, rbdImage.getStripeCount, img, sc);
-      nativeInline('rbd_get_id', target, rbdImage.getId, img, idBuf, idBuf.length);
+      nativeInline('image', 'rbd_stat', target, rbdImage.stat, img, info, SIZES.rbd_image_info_t);
+      nativeInline('image', 'rbd_get_features', target, rbdImage.getFeatures, img, features);
+      nativeInline('image', 'rbd_get_create_timestamp', target, rbdImage.getCreateTimestamp, img, ts);
+      nativeInline('image', 'rbd_get_stripe_unit', target, rbdImage.getStripeUnit, img, su);
+      nativeInline('image', 'rbd_get_stripe_count', target, rbdImage.getStripeCount, img, sc);
+      nativeInline('image', 'rbd_get_id', target, rbdImage.getId, img, idBuf, idBuf.length);
       const dataPoolIdRaw = rbdImage.getDataPoolId(img) as number | bigint;
       const snapshotCount = countSnapshots(img, target);
       const p = readParent(img, target); // inline: the parent is opened with the image (clones.ts)
@@ -311,117 +271,10 @@ export class Images {
   private poolName(id: number): Promise<string> {
     return this.conn.withCluster('rados_pool_reverse_lookup', async (cluster) => {
       const buf = Buffer.alloc(256);
-      await nativeChecked('rados_pool_reverse_lookup', String(id), radosPool.poolReverseLookup, cluster, id, buf, buf.length);
+      await nativeChecked('cluster', 'rados_pool_reverse_lookup', String(id), radosPool.poolReverseLookup, cluster, id, buf, buf.length);
       return cString(buf);
     });
   }
-}
-
-function fromHeader(name: string, id: string, pool: string, h: HeaderDetails, dataPool: string | null): ImageInfo {
-  return {
-    name, id, pool,
-    size: h.size, objectSize: 2 ** h.order, order: h.order, objects: h.objects,
-    features: featureNames(h.featureBits), featureBits: h.featureBits,
-    stripeUnit: h.stripeUnit, stripeCount: h.stripeCount, dataPool,
-    blockNamePrefix: h.blockNamePrefix, createdAt: h.createdAt, snapshotCount: h.snapshotCount,
-    parent: h.parent,
-  };
-}
-
-/** Byte-order comparison (stable across locales; the order pagination cursors rely on). */
-export function compareNames(a: string, b: string): number {
-  // UTF-8 byte order is code point order. JS compares UTF-16 code units, which differs only where a
-  // surrogate (a code point above U+FFFF) meets a unit in U+E000–U+FFFF: handle that case, no allocation.
-  if (a === b) return 0;
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x !== y) {
-      const xs = x >= 0xd800 && x <= 0xdfff;
-      const ys = y >= 0xd800 && y <= 0xdfff;
-      if (xs !== ys) return xs ? 1 : -1;
-      return x < y ? -1 : 1;
-    }
-  }
-  return a.length - b.length;
-}
-
-/** rbd_list2 with the ERANGE retry (on -ERANGE, *max_images holds the count needed); see listPicking. */
-async function listImages<T extends { page: readonly string[] }>(io: Pointer, pool: string,
-  pick: ((sortedNames: readonly string[]) => T) | undefined): Promise<{ names: string[]; chosen: T | undefined; picked: ImageSpec[] }> {
-  let capacity = 1024;
-  for (let attempt = 0; attempt < 8; attempt++) {
-    const buf = imageSpecArray(capacity);
-    const count: [number] = [capacity];
-    const rc = await native<number>('rbd_list2', rbdPool.list2, io, buf, count);
-    if (rc === -E.ERANGE) {
-      capacity = Math.max(count[0], capacity * 2);
-      continue;
-    }
-    check('rbd_list2', rc, pool);
-    try {
-      const names = decodeImageSpecNames(buf, count[0]);
-      if (!pick) return { names: names.sort(compareNames), chosen: undefined, picked: [] };
-      // rbd_list2 answers in directory (name) order, so the names are usually sorted already: then a name's
-      // entry in buf is found by binary search; otherwise remember each name's entry before sorting
-      const position = isSorted(names) ? undefined : new Map(names.map((n, i) => [n, i]));
-      if (position) names.sort(compareNames);
-      const entry = (name: string): number | undefined => position ? position.get(name) : sortedIndexOf(names, name);
-      const chosen = pick(names);
-      const picked = chosen.page.flatMap((name) => {
-        const i = entry(name);
-        return i === undefined ? [] : [{ name, id: decodeImageSpecId(buf, i) }];
-      });
-      return { names, chosen, picked };
-    } finally {
-      rbdPool.imageSpecListCleanup(buf, count[0]); // frees the strings librbd strdup()ed, not buf
-    }
-  }
-  throw new CephError('rbd_list2', -E.ERANGE, `${pool}: image list kept growing`);
-}
-
-function isSorted(names: readonly string[]): boolean {
-  for (let i = 1; i < names.length; i++) if (compareNames(names[i - 1]!, names[i]!) > 0) return false;
-  return true;
-}
-
-/** Index of `name` in byte-order-sorted `names`, or undefined. */
-function sortedIndexOf(names: readonly string[], name: string): number | undefined {
-  let lo = 0, hi = names.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const c = compareNames(names[mid]!, name);
-    if (c === 0) return mid;
-    if (c < 0) lo = mid + 1; else hi = mid;
-  }
-  return undefined;
-}
-
-/** Snapshot count of an image opened read-only (memory only, see statIn). */
-function countSnapshots(img: Pointer, target: string): number {
-  // A NULL array with *max_snaps = 0 always gets -ERANGE and the count needed (+1 for the terminator).
-  const max: [number] = [0];
-  const rc = rbdSnapshot.list(img, null, max) as number;
-  if (rc === -E.ERANGE) return Math.max(0, max[0] - 1);
-  check('rbd_snap_list', rc, target);
-  return 0;
-}
-
-/** The clients that have an open image open (rbd_watchers_list; a read-only handle registers no watch of its own). */
-export function listWatchers(img: Pointer, target: string): Promise<Watcher[]> {
-  return withGrowingCapacity<Watcher[]>('rbd_watchers_list', target, 8, async (capacity) => {
-    const buf = watcherArray(capacity);
-    const count: [number] = [capacity];
-    const rc = await native<number>('rbd_watchers_list', rbdImage.watchersList, img, buf, count);
-    if (rc === -E.ERANGE) return { needed: count[0] };
-    check('rbd_watchers_list', rc, target);
-    try {
-      return { value: decodeWatchers(buf, count[0]).map((w) => ({ address: w.addr, id: num(w.id), cookie: num(w.cookie) })) };
-    } finally {
-      rbdImage.watchersListCleanup(buf, count[0]);
-    }
-  });
 }
 
 /**

@@ -7,8 +7,9 @@ import { radosCluster } from '../native/rados-cluster.js';
 import { takeRadosBuffer } from '../native/memory.js';
 import type { Pointer } from '../native/types.js';
 import { native } from './call.js';
-import { splitPoolSpec, type CephSession } from './connection.js';
+import { type CephSession } from './connection.js';
 import { CephError } from './errors.js';
+import { splitPoolSpec } from './spec.js';
 
 export const IOSTAT_SORT_KEYS = ['write_ops', 'write_bytes', 'write_latency', 'read_ops', 'read_bytes', 'read_latency'] as const;
 export type IostatSortKey = (typeof IOSTAT_SORT_KEYS)[number];
@@ -59,7 +60,7 @@ export function mgrCommand(conn: CephSession, command: Record<string, unknown>):
     const rc = await native<number>(op, radosCluster.mgrCommand, cluster, [JSON.stringify(command)], 1, null, 0, outbuf, outlen, outs, outslen);
     const out = takeRadosBuffer(outbuf[0], outlen[0]);
     const status = takeRadosBuffer(outs[0], outslen[0]);
-    if (rc < 0) throw new CephError(op, rc, status.trim() || undefined);
+    if (rc < 0) throw new CephError('cluster', op, rc, status.trim() || undefined);
     return { out, status };
   });
 }

@@ -2,13 +2,7 @@
 // DELETE), with a bounded wait: a caller that cannot get the key within `waitMs`, or finds more than
 // `maxWaiters` queued before it, gets a LockBusyError at once (the route answers 503 CEPH_BUSY with
 // Retry-After) — never an unbounded wait behind a queue of earlier callers.
-
-export class LockBusyError extends Error {
-  constructor(readonly key: string, readonly waitedMs: number, readonly queued: number) {
-    super(`another operation on the same resource is running (${queued} waiting, waited ${Math.round(waitedMs)} ms)`);
-    this.name = 'LockBusyError';
-  }
-}
+import { LockBusyError } from './errors.js';
 
 interface Waiter { grant: () => void; timer: NodeJS.Timeout | undefined }
 interface Entry { held: boolean; queue: Waiter[] }

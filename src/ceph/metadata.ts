@@ -1,15 +1,15 @@
-// Image metadata (key/value pairs in the image header's omap) and per-image librbd settings: a key
-// `conf_<option>` overrides librbd option <option> for this image (QoS limits, cache, …).
+// Image metadata (key/value pairs in the image header's omap), with their limits, and the per-image librbd
+// settings in effect (image-config.ts).
 import { E } from '../native/errno.js';
 import { cString } from '../native/memory.js';
-import { configOptionArray, decodeConfigOptions, RBD_CONFIG_SOURCE, rbdMetadata } from '../native/rbd-metadata.js';
+import { rbdMetadata } from '../native/rbd-metadata.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked } from './call.js';
 import type { CephSession } from './connection.js';
-import { CephError, check } from './errors.js';
+import { CephError, check, MetadataEntryTooLargeError, MetadataLimitError } from './errors.js';
+import { listConfig, type ConfigOption } from './image-config.js';
 import { imageKey, mutationLocks } from './image-lock.js';
 import { withOpenImage } from './open-image.js';
-import { withGrowingCapacity } from './retry.js';
 
 /** Keys: 1–256 printable ASCII characters, no spaces. */
 export const METADATA_KEY_PATTERN = /^[!-~]{1,256}$/;
@@ -26,71 +26,6 @@ export const METADATA_MAX_KEYS = 1024;
  * page of that listing, so an image within the limits lists in one page.
  */
 export const METADATA_MAX_BYTES = 1024 * 1024;
-/** The prefix of per-image librbd settings. */
-export const CONFIG_KEY_PREFIX = 'conf_';
-
-export type ConfigValueType = 'boolean' | 'integer' | 'number' | 'string';
-export type ConfigSource = 'config' | 'pool' | 'image';
-
-export interface ConfigOption {
-  /** librbd option name, e.g. rbd_qos_iops_limit */
-  name: string;
-  /** the value in effect for this image */
-  value: string;
-  /** where the value comes from: the client's configuration, the pool's or the image's metadata */
-  source: ConfigSource;
-  /** inferred from the default value's form (librbd's C API does not tell) */
-  type: ConfigValueType;
-}
-
-const SOURCES: Record<number, ConfigSource> = {
-  [RBD_CONFIG_SOURCE.CONFIG]: 'config', [RBD_CONFIG_SOURCE.POOL]: 'pool', [RBD_CONFIG_SOURCE.IMAGE]: 'image',
-};
-
-/** The value type of an option, from the form of its current value. */
-export function inferConfigType(value: string): ConfigValueType {
-  if (value === 'true' || value === 'false') return 'boolean';
-  if (/^\d+$/.test(value)) return 'integer';
-  if (/^\d+\.\d+$/.test(value)) return 'number';
-  return 'string';
-}
-
-/** Why `value` is not acceptable for an option of type `type`, or undefined when it is. */
-export function configValueProblem(type: ConfigValueType, value: string): string | undefined {
-  switch (type) {
-    case 'boolean':
-      return value === 'true' || value === 'false' ? undefined : 'must be "true" or "false"';
-    case 'integer':
-      return /^\d{1,19}$/.test(value) && BigInt(value) <= 2n ** 63n - 1n ? undefined : 'must be a non-negative whole number';
-    case 'number':
-      return /^\d{1,15}(\.\d{1,9})?$/.test(value) ? undefined : 'must be a non-negative number, e.g. 1.5';
-    case 'string':
-      return value.length <= 4096 ? undefined : 'is too long';
-  }
-}
-
-/** A PUT that would take an image past METADATA_MAX_KEYS or METADATA_MAX_BYTES; nothing was changed. */
-export class MetadataLimitError extends Error {
-  constructor(readonly target: string, readonly limit: 'keys' | 'bytes', readonly keys: number, readonly bytes: number) {
-    super(limit === 'keys'
-      ? `${target} would hold ${keys} metadata keys, more than ${METADATA_MAX_KEYS}`
-      : `${target}'s metadata would take at least ${bytes} bytes, more than ${METADATA_MAX_BYTES}`);
-    this.name = 'MetadataLimitError';
-  }
-}
-
-/**
- * An entry too large for a page (its value alone exceeds the page's byte bound): only metadata written
- * outside the API (the rbd CLI) can be that large. `after` is the key the page started after.
- */
-export class MetadataEntryTooLargeError extends Error {
-  constructor(readonly target: string, readonly after: string, readonly bytes: number, readonly key?: string) {
-    super(`${target} holds a metadata ${key === undefined ? `entry after key "${after}"` : `value of key "${key}"`} of ${bytes} bytes, `
-      + `more than the API serves (${METADATA_MAX_BYTES})`);
-    this.name = 'MetadataEntryTooLargeError';
-  }
-}
-
 export interface MetadataPageOptions {
   /** list keys after this one (byte order); '' = from the first */
   after?: string | undefined;
@@ -145,7 +80,7 @@ export class ImageMetadata {
   set(spec: string, image: string, key: string, value: string): Promise<boolean> {
     return this.onImage(spec, image, false, async (img, target) => {
       const { existed } = await checkMetadataLimits(img, target, key, value);
-      await nativeChecked('rbd_metadata_set', `${target} key ${key}`, rbdMetadata.set, img, key, value);
+      await nativeChecked('image', 'rbd_metadata_set', `${target} key ${key}`, rbdMetadata.set, img, key, value);
       return !existed;
     });
   }
@@ -153,7 +88,7 @@ export class ImageMetadata {
   /** Remove a key; CephError ENOENT (op rbd_metadata_remove) when it is missing. */
   remove(spec: string, image: string, key: string): Promise<void> {
     return this.onImage(spec, image, false, async (img, target) => {
-      await nativeChecked('rbd_metadata_remove', `${target} key ${key}`, rbdMetadata.remove, img, key);
+      await nativeChecked('metadataKey', 'rbd_metadata_remove', `${target} key ${key}`, rbdMetadata.remove, img, key);
     });
   }
 
@@ -211,10 +146,10 @@ async function getValue(img: Pointer, target: string, key: string): Promise<stri
       size = Math.max(len[0], size * 2);
       continue;
     }
-    check('rbd_metadata_get', rc, `${target} key ${key}`);
+    check('metadataKey', 'rbd_metadata_get', rc, `${target} key ${key}`);
     return cString(buf);
   }
-  throw new CephError('rbd_metadata_get', -E.ERANGE, `${target} key ${key}`);
+  throw new CephError('metadataKey', 'rbd_metadata_get', -E.ERANGE, `${target} key ${key}`);
 }
 
 /** One page (see ImageMetadata.page): librbd chunks sized so that no read exceeds what the page can still hold. */
@@ -281,13 +216,13 @@ async function readChunk(img: Pointer, target: string, start: string, max: numbe
       valSize = Math.max(vlen[0], valSize);
       continue;
     }
-    check('rbd_metadata_list', rc, target);
+    check('image', 'rbd_metadata_list', rc, target);
     // entries are NUL-terminated; values may be empty, so split without dropping empty strings
     const keys = splitTerminated(kbuf, klen[0]);
     const vals = splitTerminated(vbuf, vlen[0]);
     return { entries: keys.map((k, i) => [k, vals[i] ?? '']), more: keys.length >= max };
   }
-  throw new CephError('rbd_metadata_list', -E.ERANGE, `${target}: the metadata kept growing`);
+  throw new CephError('image', 'rbd_metadata_list', -E.ERANGE, `${target}: the metadata kept growing`);
 }
 
 /** "a\0b\0" → ["a", "b"]; "a\0\0" → ["a", ""] (the first `len` bytes). */
@@ -302,23 +237,4 @@ function splitTerminated(buf: Buffer, len: number): string[] {
     }
   }
   return out;
-}
-
-function listConfig(img: Pointer, target: string): Promise<ConfigOption[]> {
-  return withGrowingCapacity<ConfigOption[]>('rbd_config_image_list', target, 128, async (capacity) => {
-    const buf = configOptionArray(capacity);
-    const max: [number] = [capacity];
-    const rc = await native<number>('rbd_config_image_list', rbdMetadata.configImageList, img, buf, max);
-    if (rc === -E.ERANGE) return { needed: max[0] };
-    check('rbd_config_image_list', rc, target);
-    try {
-      return {
-        value: decodeConfigOptions(buf, max[0]).map((o) => ({
-          name: o.name, value: o.value ?? '', source: SOURCES[o.source] ?? 'config', type: inferConfigType(o.value ?? ''),
-        })),
-      };
-    } finally {
-      rbdMetadata.configImageListCleanup(buf, max[0]);
-    }
-  }, 6);
 }

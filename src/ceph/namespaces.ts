@@ -35,17 +35,17 @@ export class Namespaces {
           size = Math.max(len[0], size * 2);
           continue;
         }
-        check('rbd_namespace_list', rc, pool);
+        check('namespace', 'rbd_namespace_list', rc, pool);
         return splitNulList(buf, Math.min(rc, buf.length)).sort();
       }
-      throw new CephError('rbd_namespace_list', -E.ERANGE, `${pool}: namespace list kept growing`);
+      throw new CephError('namespace', 'rbd_namespace_list', -E.ERANGE, `${pool}: namespace list kept growing`);
     }));
   }
 
   async exists(pool: string, namespace: string): Promise<boolean> {
     return this.conn.withIoctx(pool, (io) => io.use('rbd_namespace_exists', async (p) => {
       const out: [boolean] = [false];
-      await nativeChecked('rbd_namespace_exists', `${pool}/${namespace}`, rbdNamespace.exists, p, namespace, out);
+      await nativeChecked('namespace', 'rbd_namespace_exists', `${pool}/${namespace}`, rbdNamespace.exists, p, namespace, out);
       return out[0];
     }));
   }
@@ -53,12 +53,12 @@ export class Namespaces {
   /** Create a namespace; true when created, false when it already existed. */
   create(pool: string, namespace: string): Promise<boolean> {
     if (!NAMESPACE_NAME_PATTERN.test(namespace)) {
-      return Promise.reject(new CephError('rbd_namespace_create', -E.EINVAL, `${pool}/${namespace}: not a valid namespace name`));
+      return Promise.reject(new CephError('namespace', 'rbd_namespace_create', -E.EINVAL, `${pool}/${namespace}: not a valid namespace name`));
     }
     return this.conn.withIoctx(pool, (io) => io.use('rbd_namespace_create', async (p) => {
       const rc = await native<number>('rbd_namespace_create', rbdNamespace.create, p, namespace);
       if (rc === -E.EEXIST) return false;
-      check('rbd_namespace_create', rc, `${pool}/${namespace}`);
+      check('namespace', 'rbd_namespace_create', rc, `${pool}/${namespace}`);
       return true;
     }));
   }
@@ -68,10 +68,10 @@ export class Namespaces {
    * The cached I/O context of `pool/namespace` is dropped afterwards.
    */
   async remove(pool: string, namespace: string): Promise<void> {
-    if (namespace === '') throw new CephError('rbd_namespace_remove', -E.EINVAL, `${pool}: the default namespace cannot be removed`);
+    if (namespace === '') throw new CephError('namespace', 'rbd_namespace_remove', -E.EINVAL, `${pool}: the default namespace cannot be removed`);
     try {
       await this.conn.withIoctx(pool, (io) => io.use('rbd_namespace_remove', async (p) => {
-        await nativeChecked('rbd_namespace_remove', `${pool}/${namespace}`, rbdNamespace.remove, p, namespace);
+        await nativeChecked('namespace', 'rbd_namespace_remove', `${pool}/${namespace}`, rbdNamespace.remove, p, namespace);
       }));
     } finally {
       this.conn.forgetPool(`${pool}/${namespace}`);
@@ -94,6 +94,6 @@ async function countList(target: string, op: string, call: (buf: Buffer, n: [num
   const n: [number] = [0];
   const rc = await call(Buffer.alloc(64), n);
   if (rc === -E.ERANGE) return n[0];
-  if (rc < 0) throw new CephError(op, rc, target);
+  if (rc < 0) throw new CephError('image', op, rc, target);
   return op === 'rbd_trash_list' ? rc : n[0];
 }

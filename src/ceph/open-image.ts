@@ -16,6 +16,11 @@ export interface OpenOptions {
   byId?: string | undefined;
 }
 
+const OPEN_OPS: ReadonlySet<string> = new Set(['rbd_open', 'rbd_open_read_only', 'rbd_open_by_id', 'rbd_open_by_id_read_only']);
+
+/** `e` is the failure of an image open (openImage), not of a call on an open image. */
+export const isOpenFailure = (e: CephError): boolean => OPEN_OPS.has(e.op);
+
 /** rbd_open, rbd_open_read_only, rbd_open_by_id or rbd_open_by_id_read_only in the raw I/O context `io`. */
 export async function openImage(io: Pointer, target: string, name: string, opts: OpenOptions = {}): Promise<Pointer> {
   const readOnly = opts.readOnly || opts.snapshot !== undefined;
@@ -23,7 +28,7 @@ export async function openImage(io: Pointer, target: string, name: string, opts:
   const op = byId ? (readOnly ? 'rbd_open_by_id_read_only' : 'rbd_open_by_id') : readOnly ? 'rbd_open_read_only' : 'rbd_open';
   const fn = byId ? (readOnly ? rbdImage.openByIdReadOnly : rbdImage.openById) : readOnly ? rbdImage.openReadOnly : rbdImage.open;
   const out: [Pointer | null] = [null];
-  await nativeChecked(op, target, fn, io, byId ? opts.byId : name, out, opts.snapshot ?? null);
+  await nativeChecked('image', op, target, fn, io, byId ? opts.byId : name, out, opts.snapshot ?? null);
   return out[0]!;
 }
 

@@ -18,10 +18,12 @@ import { radosObject } from '../native/rados-object.js';
 import { E } from '../native/errno.js';
 import type { Pointer } from '../native/types.js';
 import { native } from './call.js';
-import { splitPoolSpec, poolSpec, type CephSession } from './connection.js';
-import { CephError } from './errors.js';
+import { type CephSession } from './connection.js';
+import { CephError, PoolBeingDeletedError } from './errors.js';
 import type { Handle } from './handle.js';
 import { readImageId } from './image-directory.js';
+import { cls, decodeString, directoryId, hasEntries, listInput, objectExists, removeStrayObjects } from './rbd-objects.js';
+import { splitPoolSpec, poolSpec } from './spec.js';
 
 export const DELETION_MARKER = 'rbdapi.pool-deleting';
 const OWNER_XATTR = 'rbdapi.owner';
@@ -47,37 +49,6 @@ export type NameState =
   | { kind: 'dangling'; listedId: string | undefined; idObject: string | undefined };
 export type DanglingName = Extract<NameState, { kind: 'dangling' }>;
 
-interface ClsResult { rc: number; out: Buffer }
-
-const str = (s: string): Buffer => { const b = Buffer.from(s, 'utf8'); const h = Buffer.alloc(4); h.writeUInt32LE(b.length); return Buffer.concat([h, b]); };
-const u64 = (n: number): Buffer => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(n)); return b; };
-const listInput = (startAfter: string, max: number): Buffer => Buffer.concat([str(startAfter), u64(max)]);
-
-/** One cls method call on one object (a compound read of one action). */
-async function cls(io: Handle<'rados_ioctx_t'>, oid: string, method: string, input: Buffer, capacity: number): Promise<ClsResult> {
-  const op = radosObject.createReadOp() as Pointer | null;
-  if (!op) throw new CephError('rados_create_read_op', -E.ENOMEM, oid);
-  const out = Buffer.alloc(capacity);
-  const used = Buffer.alloc(8);
-  const prval = Buffer.alloc(4);
-  try {
-    radosObject.readOpExecUserBuf(op, 'rbd', method, input, input.length, out, out.length, used, prval);
-    const rc = await io.use('rados_read_op_operate', (p) =>
-      native<number>(`cls_rbd.${method}`, radosObject.readOpOperate, op, p, oid, 0));
-    if (rc < 0) return { rc, out: Buffer.alloc(0) };
-    const r = prval.readInt32LE(0);
-    return { rc: r, out: r < 0 ? Buffer.alloc(0) : Buffer.from(out.subarray(0, Number(used.readBigUInt64LE(0)))) };
-  } finally {
-    void [out, used, prval, input];
-    radosObject.releaseReadOp(op);
-  }
-}
-
-function decodeString(b: Buffer, at = 0): [string, number] {
-  const n = b.readUInt32LE(at);
-  return [b.toString('utf8', at + 4, at + 4 + n), at + 4 + n];
-}
-
 export class PoolGuard {
   constructor(private readonly conn: CephSession) {}
 
@@ -95,14 +66,14 @@ export class PoolGuard {
           radosObject.writeOpSetxattr(op, OWNER_XATTR, v, v.length);
         });
         if (rc === 0) return owner;
-        if (rc !== -E.EEXIST) throw new CephError('pool_deletion_marker', rc, pool);
+        if (rc !== -E.EEXIST) throw new CephError('object', 'pool_deletion_marker', rc, pool);
         const seen = await markerState(io);
         if (seen === undefined) continue; // removed meanwhile: try again
         if (Date.now() - seen.mtimeMs < MARKER_STALE_MS) break;
         // a crashed deleter's marker: remove it only if it is still that one (compare-and-remove), then retry
         await removeIfOwner(io, seen.owner);
       }
-      throw new CephError('pool_deletion_marker', -E.EBUSY, `${pool}: another delete of this pool is in progress`);
+      throw new PoolBeingDeletedError(pool);
     });
   }
 
@@ -142,7 +113,7 @@ export class PoolGuard {
       for (;;) {
         const { rc, out } = await cls(io, 'rbd_namespace', 'namespace_list', listInput(after, 64), 1 << 16);
         if (rc === -E.ENOENT || rc === -E.EOPNOTSUPP) return names;
-        if (rc < 0) throw new CephError('cls_rbd.namespace_list', rc, pool);
+        if (rc < 0) throw new CephError('object', 'cls_rbd.namespace_list', rc, pool);
         const n = out.readUInt32LE(0);
         let at = 4;
         for (let i = 0; i < n; i++) {
@@ -208,7 +179,7 @@ export class PoolGuard {
       const listedId = await directoryId(io, spec, name);
       const idObj = await cls(io, `rbd_id.${name}`, 'get_id', Buffer.alloc(0), 4096);
       const idObject = idObj.rc >= 0 && idObj.out.length >= 4 ? decodeString(idObj.out)[0] : undefined;
-      if (idObj.rc < 0 && idObj.rc !== -E.ENOENT) throw new CephError('cls_rbd.get_id', idObj.rc, `${spec}/${name}`);
+      if (idObj.rc < 0 && idObj.rc !== -E.ENOENT) throw new CephError('object', 'cls_rbd.get_id', idObj.rc, `${spec}/${name}`);
       if (listedId === undefined && idObject === undefined) return { kind: 'absent' };
       if (listedId !== undefined && listedId === idObject && await objectExists(io, `rbd_header.${listedId}`)) {
         return { kind: 'whole', id: listedId };
@@ -237,42 +208,9 @@ export async function heldState<T>(look: () => Promise<T | undefined>, same: (fi
   return last;
 }
 
-/** cls_rbd dir_get_id on rbd_directory: the id listed under `name`, undefined when it is not listed. */
-async function directoryId(io: Handle<'rados_ioctx_t'>, spec: string, name: string): Promise<string | undefined> {
-  const listed = await cls(io, 'rbd_directory', 'dir_get_id', str(name), 4096);
-  if (listed.rc < 0 && listed.rc !== -E.ENOENT) throw new CephError('cls_rbd.dir_get_id', listed.rc, `${spec}/${name}`);
-  return listed.rc >= 0 && listed.out.length >= 4 ? decodeString(listed.out)[0] : undefined;
-}
-
-/** cls_rbd dir_get_name on rbd_directory: the name image `id` is listed under, undefined when it is not listed. */
-export async function directoryName(io: Handle<'rados_ioctx_t'>, spec: string, id: string): Promise<string | undefined> {
-  const listed = await cls(io, 'rbd_directory', 'dir_get_name', str(id), 4096);
-  if (listed.rc < 0 && listed.rc !== -E.ENOENT) throw new CephError('cls_rbd.dir_get_name', listed.rc, `${spec} image id ${id}`);
-  return listed.rc >= 0 && listed.out.length >= 4 ? decodeString(listed.out)[0] : undefined;
-}
-
-/**
- * Clean what rbd_remove left of a dangling name: an id object that no directory entry matches, and a
- * directory entry whose image header does not exist. Never touches a whole image.
- */
-export async function removeStrayObjects(io: Handle<'rados_ioctx_t'>, name: string, state: NameState): Promise<void> {
-  if (state.kind !== 'dangling') return;
-  if (state.idObject !== undefined && state.idObject !== state.listedId) {
-    const rc = await io.use('rados_remove', (p) => native<number>('rados_remove', radosObject.remove, p, `rbd_id.${name}`));
-    if (rc < 0 && rc !== -E.ENOENT) throw new CephError('rados_remove', rc, `rbd_id.${name}`);
-  }
-  if (state.listedId !== undefined && !(await objectExists(io, `rbd_header.${state.listedId}`))) {
-    const input = Buffer.concat([str(name), str(state.listedId)]);
-    const rc = await io.use('rados_exec', (p) =>
-      native<number>('cls_rbd.dir_remove_image', radosObject.exec, p, 'rbd_directory', 'rbd', 'dir_remove_image', input, input.length, null, 0));
-    void input;
-    if (rc < 0 && rc !== -E.ENOENT) throw new CephError('cls_rbd.dir_remove_image', rc, name);
-  }
-}
-
 async function writeOp(io: Handle<'rados_ioctx_t'>, oid: string, build: (op: Pointer) => void): Promise<number> {
   const op = radosObject.createWriteOp() as Pointer | null;
-  if (!op) throw new CephError('rados_create_write_op', -E.ENOMEM, oid);
+  if (!op) throw new CephError('object', 'rados_create_write_op', -E.ENOMEM, oid);
   try {
     build(op);
     return await io.use('rados_write_op_operate', (p) =>
@@ -289,7 +227,7 @@ async function removeIfOwner(io: Handle<'rados_ioctx_t'>, owner: string): Promis
     radosObject.writeOpRemove(op);
   });
   // ECANCELED: the xattr differs (another deleter's marker now); ENOENT: already gone
-  if (rc < 0 && rc !== -E.ENOENT && rc !== -E.ECANCELED) throw new CephError('pool_deletion_marker', rc, DELETION_MARKER);
+  if (rc < 0 && rc !== -E.ENOENT && rc !== -E.ECANCELED) throw new CephError('object', 'pool_deletion_marker', rc, DELETION_MARKER);
 }
 
 async function markerState(io: Handle<'rados_ioctx_t'>): Promise<{ mtimeMs: number; owner: string } | undefined> {
@@ -297,27 +235,10 @@ async function markerState(io: Handle<'rados_ioctx_t'>): Promise<{ mtimeMs: numb
   const mtime: [number | bigint] = [0];
   const rc = await io.use('rados_stat', (p) => native<number>('rados_stat', radosObject.stat, p, DELETION_MARKER, size, mtime));
   if (rc === -E.ENOENT) return undefined;
-  if (rc < 0) throw new CephError('rados_stat', rc, DELETION_MARKER);
+  if (rc < 0) throw new CephError('object', 'rados_stat', rc, DELETION_MARKER);
   const buf = Buffer.alloc(128);
   const n = await io.use('rados_getxattr', (p) => native<number>('rados_getxattr', radosObject.getxattr, p, DELETION_MARKER, OWNER_XATTR, buf, buf.length));
   if (n === -E.ENOENT) return undefined;
   return { mtimeMs: Number(mtime[0]) * 1000, owner: n > 0 ? buf.toString('utf8', 0, n) : '' };
 }
 
-async function objectExists(io: Handle<'rados_ioctx_t'>, oid: string): Promise<boolean> {
-  const size: [number | bigint] = [0];
-  const mtime: [number | bigint] = [0];
-  const rc = await io.use('rados_stat', (p) => native<number>('rados_stat', radosObject.stat, p, oid, size, mtime));
-  if (rc === -E.ENOENT) return false;
-  if (rc < 0) throw new CephError('rados_stat', rc, oid);
-  return true;
-}
-
-async function hasEntries(io: Handle<'rados_ioctx_t'>, oid: string, method: string): Promise<boolean> {
-  const { rc, out } = await cls(io, oid, method, listInput('', 1), 1 << 16);
-  if (rc === -E.ENOENT) return false;
-  // ERANGE: the one entry did not fit in 64 KiB — it exists
-  if (rc === -E.ERANGE) return true;
-  if (rc < 0) throw new CephError(`cls_rbd.${method}`, rc, oid);
-  return out.length >= 4 && out.readUInt32LE(0) > 0;
-}

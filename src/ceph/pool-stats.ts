@@ -32,9 +32,9 @@ export function poolRbdStats(conn: CephSession, spec: string): Promise<PoolRbdSt
     const values = FIELDS.map(() => Buffer.alloc(8));
     try {
       FIELDS.forEach(([field, option], i) => {
-        check('rbd_pool_stats_option_add_uint64', rbdPool.poolStatsOptionAddUint64(stats, option, values[i]) as number, field);
+        check('pool', 'rbd_pool_stats_option_add_uint64', rbdPool.poolStatsOptionAddUint64(stats, option, values[i]) as number, field);
       });
-      await nativeChecked('rbd_pool_stats_get', spec, rbdPool.poolStatsGet, p, stats);
+      await nativeChecked('pool', 'rbd_pool_stats_get', spec, rbdPool.poolStatsGet, p, stats);
       const out = {} as PoolRbdStats;
       FIELDS.forEach(([field], i) => { out[field] = Number(values[i]!.readBigUInt64LE(0)); });
       return out;

@@ -9,7 +9,7 @@ import { splitNulList } from '../native/memory.js';
 import type { Pointer, RadosPoolStatValue } from '../native/types.js';
 import { native, nativeChecked } from './call.js';
 import type { CephSession } from './connection.js';
-import { CephError, check, isCephError } from './errors.js';
+import { CephError, check, isCephError, PoolDeletedWhileCreatingError } from './errors.js';
 import { E } from '../native/errno.js';
 import { DELETE_BUDGET_MS, PoolGuard, type PoolContents } from './pool-guard.js';
 
@@ -68,14 +68,14 @@ export class Pools {
   /** Pool names, via rados_pool_list (retried with the size it asks for), after catching up with the OSD map. */
   listNames(): Promise<string[]> {
     return this.conn.withCluster('rados_pool_list', async (cluster) => {
-      await nativeChecked('rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster);
+      await nativeChecked('cluster', 'rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster);
       let size = 256;
       for (let attempt = 0; ; attempt++) {
         const buf = Buffer.alloc(size);
-        const needed = await nativeChecked('rados_pool_list', undefined, radosPool.poolList, cluster, buf, buf.length);
+        const needed = await nativeChecked('cluster', 'rados_pool_list', undefined, radosPool.poolList, cluster, buf, buf.length);
         // rados_pool_list returns the length it needs; when that exceeds the buffer, nothing usable was written
         if (needed <= buf.length) return splitNulList(buf, needed).sort();
-        if (attempt > 5) throw new CephError('rados_pool_list', -E.ERANGE, 'pool list kept growing');
+        if (attempt > 5) throw new CephError('cluster', 'rados_pool_list', -E.ERANGE, 'pool list kept growing');
         size = needed + 64;
       }
     });
@@ -101,7 +101,7 @@ export class Pools {
     await this.lookup(name);
     // the monitor's pool list is the authority: a pool deleted a moment ago is gone
     const info = (await this.details()).get(name);
-    if (!info) throw new CephError('rados_pool_lookup', -E.ENOENT, name);
+    if (!info) throw new CephError('pool', 'rados_pool_lookup', -E.ENOENT, name);
     return { ...info, stats: await this.stats(name) };
   }
 
@@ -110,9 +110,9 @@ export class Pools {
     return this.conn.withCluster('rados_pool_lookup', async (cluster) => {
       // another client (another replica of this service) may have made or deleted the pool since our
       // OSD map was last updated: catch up first (one monitor round trip), so the answer is current
-      await nativeChecked('rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster);
+      await nativeChecked('cluster', 'rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster);
       const id = await native<number | bigint>('rados_pool_lookup', radosPool.poolLookup, cluster, name);
-      return toNumber(check('rados_pool_lookup', id, name));
+      return toNumber(check('pool', 'rados_pool_lookup', id, name));
     });
   }
 
@@ -134,7 +134,7 @@ export class Pools {
    * the pool again — only if it is still the pool it made (same id), never another caller's.
    */
   async create(name: string, opts: CreatePoolOptions = {}): Promise<PoolWithStats> {
-    if (await this.exists(name)) throw new CephError('osd pool create', -E.EEXIST, name);
+    if (await this.exists(name)) throw new CephError('pool', 'osd pool create', -E.EEXIST, name);
     const command: Record<string, unknown> = { prefix: 'osd pool create', pool: name, format: 'json' };
     if (opts.pgNum !== undefined) command.pg_num = opts.pgNum;
     let created: { status: string };
@@ -142,12 +142,12 @@ export class Pools {
       // no target: a refusal carries the monitor's status text (e.g. why pg_num is out of range)
       created = await this.conn.monCommand(command);
     } catch (e) {
-      if (isCephError(e, 'EEXIST')) throw new CephError('osd pool create', -E.EEXIST, name);
-      if (isCephError(e, 'ERANGE', 'EINVAL') && e.target) throw new CephError('osd pool create', -e.errno, `${name}: ${e.target}`);
+      if (isCephError(e, 'EEXIST')) throw new CephError('pool', 'osd pool create', -E.EEXIST, name);
+      if (isCephError(e, 'ERANGE', 'EINVAL') && e.target) throw new CephError('pool', 'osd pool create', -e.errno, `${name}: ${e.target}`);
       throw e;
     }
     // the monitor answers 0 with "already exists" when another client won the race
-    if (/already exists/.test(created.status)) throw new CephError('osd pool create', -E.EEXIST, name);
+    if (/already exists/.test(created.status)) throw new CephError('pool', 'osd pool create', -E.EEXIST, name);
     await this.syncOsdmap();
     let id: number;
     try {
@@ -155,7 +155,7 @@ export class Pools {
       await this.claim(name);
     } catch (e) {
       // deleted again at once by someone else, or made by another creator: it is not ours
-      if (isCephError(e, 'ENOENT', 'EEXIST')) throw new CephError('osd pool create', -E.EEXIST, name);
+      if (isCephError(e, 'ENOENT', 'EEXIST')) throw new CephError('pool', 'osd pool create', -E.EEXIST, name);
       throw e;
     }
     const application = opts.application ?? 'rbd';
@@ -164,12 +164,12 @@ export class Pools {
         { prefix: 'osd pool application enable', pool: name, app: application, yes_i_really_mean_it: true }, name);
       if (application === 'rbd') {
         await this.conn.withIoctx(name, (io) =>
-          io.use('rbd_pool_init', (p: Pointer) => nativeChecked('rbd_pool_init', name, rbdPool.poolInit, p, false)));
+          io.use('rbd_pool_init', (p: Pointer) => nativeChecked('pool', 'rbd_pool_init', name, rbdPool.poolInit, p, false)));
       }
     } catch (e) {
       // roll back only the pool this call made: same name AND same id
       if ((await this.lookup(name).catch(() => undefined)) === id) await this.delete(name).catch(() => undefined);
-      if (isCephError(e, 'ENOENT')) throw new CephError('pool_deleted_while_creating', -E.ENOENT, name);
+      if (isCephError(e, 'ENOENT')) throw new PoolDeletedWhileCreatingError(name);
       throw e;
     }
     return this.get(name);
@@ -179,10 +179,10 @@ export class Pools {
   private claim(name: string): Promise<void> {
     return this.conn.withIoctx(name, (io) => io.use('rados_write_op_operate', async (p) => {
       const op = radosObject.createWriteOp() as Pointer | null;
-      if (!op) throw new CephError('rados_create_write_op', -E.ENOMEM, name);
+      if (!op) throw new CephError('object', 'rados_create_write_op', -E.ENOMEM, name);
       try {
         radosObject.writeOpCreate(op, 1 /* LIBRADOS_CREATE_EXCLUSIVE */, null);
-        await nativeChecked('rados_write_op_operate', name, radosObject.writeOpOperate, op, p, CREATOR_OBJECT, null, 0);
+        await nativeChecked('object', 'rados_write_op_operate', name, radosObject.writeOpOperate, op, p, CREATOR_OBJECT, null, 0);
       } finally {
         radosObject.releaseWriteOp(op);
       }
@@ -218,7 +218,7 @@ export class Pools {
       contents = await this.guard.contents(name);
       if (contents.imagesIn === undefined && contents.trashIn === undefined) {
         // past this budget a creator could take our marker for a crashed deleter's: do not delete then
-        if (Date.now() - started > DELETE_BUDGET_MS) throw new CephError('pool_deletion_marker', -E.ETIMEDOUT, name);
+        if (Date.now() - started > DELETE_BUDGET_MS) throw new CephError('object', 'pool_deletion_marker', -E.ETIMEDOUT, name);
         await this.delete(name);
         return undefined;
       }
@@ -238,21 +238,21 @@ export class Pools {
       { prefix: 'osd pool delete', pool: name, pool2: name, yes_i_really_really_mean_it: true }, name);
     this.conn.forgetPool(name);
     // the monitor answers 0 for a pool that is already gone (another delete won)
-    if (/does not exist/.test(status)) throw new CephError('rados_pool_lookup', -E.ENOENT, name);
+    if (/does not exist/.test(status)) throw new CephError('pool', 'rados_pool_lookup', -E.ENOENT, name);
     await this.syncOsdmap();
   }
 
   /** After a pool change, make this client's OSD map catch up so lookups see it at once. */
   private syncOsdmap(): Promise<void> {
     return this.conn.withCluster('rados_wait_for_latest_osdmap', async (cluster) => {
-      await nativeChecked('rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster);
+      await nativeChecked('cluster', 'rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster);
     });
   }
 
   /** Delete a pool with librados' rados_pool_delete (needs `mon 'allow service osd rw'`-level caps). */
   deleteWithLibrados(name: string): Promise<void> {
     return this.conn.withCluster('rados_pool_delete', async (cluster) => {
-      await nativeChecked('rados_pool_delete', name, radosPool.poolDelete, cluster, name);
+      await nativeChecked('pool', 'rados_pool_delete', name, radosPool.poolDelete, cluster, name);
       this.conn.forgetPool(name);
     });
   }
@@ -261,7 +261,7 @@ export class Pools {
   stats(name: string): Promise<PoolStats> {
     return this.conn.withIoctx(name, (io) => io.use('rados_ioctx_pool_stat', async (p) => {
       const st = {} as RadosPoolStatValue;
-      await nativeChecked('rados_ioctx_pool_stat', name, radosPool.ioctxPoolStat, p, st);
+      await nativeChecked('pool', 'rados_ioctx_pool_stat', name, radosPool.ioctxPoolStat, p, st);
       return {
         storedBytes: toNumber(st.num_bytes),
         objects: toNumber(st.num_objects),

@@ -14,9 +14,9 @@ function badName(name: string): boolean {
 
 /** rbd_rename: EEXIST when `to` exists (also when to === from), ENOENT when `from` is missing. */
 export function renameImage(conn: CephSession, spec: string, from: string, to: string): Promise<void> {
-  if (badName(to)) return Promise.reject(new CephError('rbd_rename', -E.EINVAL, `${spec}/${to}: not a valid image name`));
+  if (badName(to)) return Promise.reject(new CephError('image', 'rbd_rename', -E.EINVAL, `${spec}/${to}: not a valid image name`));
   return conn.withIoctx(spec, (io) => io.use('rbd_rename', async (p) => {
-    await nativeChecked('rbd_rename', `${spec}/${to}`, rbdImage.rename, p, from, to);
+    await nativeChecked('image', 'rbd_rename', `${spec}/${to}`, rbdImage.rename, p, from, to);
   }));
 }
 

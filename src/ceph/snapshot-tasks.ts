@@ -17,13 +17,13 @@ import { rbdClone } from '../native/rbd-clone.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { checkSnapshotName } from './clones.js';
-import { CephError, check } from './errors.js';
-import { poolSpec } from './connection.js';
+import { CephError, check, TaskFailure } from './errors.js';
+import { poolSpec } from './spec.js';
 import { holdTaskImage } from './image-lock.js';
-import { listWatchers } from './images.js';
+import { listWatchers } from './image-info.js';
 import { withImageIn } from './open-image.js';
 import type { TaskEngine } from './tasks/engine.js';
-import { imageMissing, TaskFailure, type TaskContext, type TaskSession } from './tasks/types.js';
+import { imageMissing, type TaskContext, type TaskSession } from './tasks/types.js';
 
 export const ROLLBACK_ACTION = 'snapshot.rollback';
 export const FLATTEN_ACTION = 'image.flatten';
@@ -51,20 +51,20 @@ async function copyThroughParent(img: Pointer, target: string, ctx: TaskContext<
   const overlap: [number | bigint] = [0];
   const rc = await native<number>('rbd_get_overlap', rbdClone.getOverlap, img, overlap);
   if (rc === -E.ENOENT) return; // no parent (any more)
-  check('rbd_get_overlap', rc, target);
+  check('image', 'rbd_get_overlap', rc, target);
   const size: [number | bigint] = [0];
-  await nativeChecked('rbd_get_size', target, rbdImage.getSize, img, size);
+  await nativeChecked('image', 'rbd_get_size', target, rbdImage.getSize, img, size);
   const end = Math.min(Number(overlap[0]), Number(size[0]));
   const step = 4 * 1024 * 1024;
   const buf = Buffer.alloc(step);
   for (let ofs = 0; ofs < end; ofs += step) {
-    if (ctx.signal.aborted) throw new CephError('rbd_read', -E.ECANCELED, target);
+    if (ctx.signal.aborted) throw new CephError('image', 'rbd_read', -E.ECANCELED, target);
     const len = Math.min(step, end - ofs);
-    const got = Number(await nativeLong('rbd_read', target, rbdImage.read, img, ofs, len, buf));
+    const got = Number(await nativeLong('image', 'rbd_read', target, rbdImage.read, img, ofs, len, buf));
     const block = buf.subarray(0, got);
     if (!isZero(block)) {
-      const put = Number(await nativeLong('rbd_write', target, rbdImage.write, img, ofs, got, block));
-      if (put !== got) throw new CephError('rbd_write', -E.EIO, `${target}: short write at ${ofs}`);
+      const put = Number(await nativeLong('image', 'rbd_write', target, rbdImage.write, img, ofs, got, block));
+      if (put !== got) throw new CephError('image', 'rbd_write', -E.EIO, `${target}: short write at ${ofs}`);
     }
     ctx.progress(0.8 * Math.min(1, (ofs + len) / end));
   }
@@ -95,7 +95,7 @@ export function registerSnapshotTasks(tasks: TaskEngine): void {
         }
         await withImage(io, target, image, false, async (img) => {
           try {
-            await ctx.withProgress((cb) => nativeLong('rbd_snap_rollback_with_progress', `${target}@${snapshot}`,
+            await ctx.withProgress((cb) => nativeLong('snapshot', 'rbd_snap_rollback_with_progress', `${target}@${snapshot}`,
               rbdSnapshot.rollbackWithProgress, img, snapshot, cb, null));
           } catch (e) {
             if (e instanceof CephError && e.code === 'EROFS') {
@@ -126,7 +126,7 @@ export function registerSnapshotTasks(tasks: TaskEngine): void {
           from = 0.8;
         }
         try {
-          await ctx.withProgress((cb) => nativeLong('rbd_flatten_with_progress', target, rbdClone.flattenWithProgress, img, cb, null), { from, to: 1 });
+          await ctx.withProgress((cb) => nativeLong('image', 'rbd_flatten_with_progress', target, rbdClone.flattenWithProgress, img, cb, null), { from, to: 1 });
         } catch (e) {
           // no parent (any more): an earlier run of this task, or another client, finished it
           if (e instanceof CephError && e.code === 'EINVAL') return { flattened: true, alreadyFlat: true, copiedThroughParent: from > 0 };

@@ -8,7 +8,7 @@ import type { Pointer, TimespecValue } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { checkSnapshotName, childrenAt, listSnapshotIds, type ChildInfo } from './clones.js';
 import type { CephSession } from './connection.js';
-import { CephError } from './errors.js';
+import { CephError, SnapshotHasChildrenError, SnapshotNotFoundError } from './errors.js';
 import type { Handle } from './handle.js';
 import { imageKey, mutationLocks } from './image-lock.js';
 import { withOpenImage } from './open-image.js';
@@ -25,13 +25,6 @@ export interface SnapshotInfo {
 }
 
 const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
-
-/** A snapshot that clones depend on (EBUSY, op snapshot_has_children), with the clones seen. */
-export class SnapshotHasChildrenError extends CephError {
-  constructor(target: string, readonly snapshot: string, readonly children: ChildInfo[]) {
-    super('snapshot_has_children', -E.EBUSY, target);
-  }
-}
 
 export class Snapshots {
   constructor(private readonly conn: CephSession) {}
@@ -53,22 +46,22 @@ export class Snapshots {
     }));
   }
 
-  /** One user snapshot; ENOENT (op rbd_snap_get) when there is none of that name. */
+  /** One user snapshot; SnapshotNotFoundError (ENOENT) when there is none of that name. */
   async get(spec: string, image: string, snap: string): Promise<SnapshotInfo> {
-    checkSnapshotName('rbd_snap_get', snap, `${spec}/${image}`);
+    checkSnapshotName('rbd_snap_list', snap, `${spec}/${image}`);
     return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly: true }, async (img) => {
       const found = await describeSnapshots(img, `${spec}/${image}`, snap);
-      if (!found[0]) throw new CephError('rbd_snap_get', -E.ENOENT, `${spec}/${image}@${snap}`);
+      if (!found[0]) throw new SnapshotNotFoundError(`${spec}/${image}@${snap}`);
       return found[0];
     }));
   }
 
-  /** A user snapshot's id and size only (no timestamps, no children): ENOENT (op rbd_snap_get) when missing. */
+  /** A user snapshot's id and size only (no timestamps, no children): SnapshotNotFoundError (ENOENT) when missing. */
   find(spec: string, image: string, snap: string): Promise<{ id: number; size: number }> {
-    checkSnapshotName('rbd_snap_get', snap, `${spec}/${image}`);
+    checkSnapshotName('rbd_snap_list', snap, `${spec}/${image}`);
     return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly: true }, async (img) => {
       const s = (await userSnapshots(img, `${spec}/${image}`)).find((x) => x.name === snap);
-      if (!s) throw new CephError('rbd_snap_get', -E.ENOENT, `${spec}/${image}@${snap}`);
+      if (!s) throw new SnapshotNotFoundError(`${spec}/${image}@${snap}`);
       return { id: Number(s.id), size: s.size };
     }));
   }
@@ -90,7 +83,7 @@ export class Snapshots {
     try {
       return { created: false, info: await this.get(spec, image, snap) };
     } catch (e) {
-      if (!(e instanceof CephError && e.code === 'ENOENT' && e.op === 'rbd_snap_get')) throw e;
+      if (!(e instanceof SnapshotNotFoundError)) throw e;
     }
     return mutationLocks(this.conn).run([imageKey(spec, image)], async () => {
       let created = true;
@@ -108,7 +101,7 @@ export class Snapshots {
   create(spec: string, image: string, snap: string): Promise<void> {
     checkSnapshotName('rbd_snap_create2', snap, `${spec}/${image}`);
     return this.mutate(spec, image, (io) => withOpenImage(io, spec, image, {}, async (img) => {
-      await nativeChecked('rbd_snap_create2', `${spec}/${image}@${snap}`, rbdSnapshot.create2, img, snap, 0, noProgress, null);
+      await nativeChecked('snapshot', 'rbd_snap_create2', `${spec}/${image}@${snap}`, rbdSnapshot.create2, img, snap, 0, noProgress, null);
     }));
   }
 
@@ -117,25 +110,35 @@ export class Snapshots {
    * of a snapshot with clones: SnapshotHasChildrenError, nothing renamed). Returns the snapshot as it is now.
    */
   patch(spec: string, image: string, snap: string, change: { name?: string | undefined; protected?: boolean | undefined }): Promise<SnapshotInfo> {
+    const target = `${spec}/${image}`;
     return mutationLocks(this.conn).run([imageKey(spec, image)], async () => {
-      const current = await this.get(spec, image, snap);
-      if (change.protected === false && current.protected && current.children > 0) {
-        throw new SnapshotHasChildrenError(`${spec}/${image}@${snap}`, snap, await this.children(spec, image, snap));
-      }
-      let now = snap;
-      if (change.name !== undefined && change.name !== snap) {
-        await this.rename(spec, image, snap, change.name);
-        now = change.name;
-      }
-      if (change.protected !== undefined) {
-        try {
-          await this.setProtected(spec, image, now, change.protected);
-        } catch (e) {
-          if (!(e instanceof CephError && e.code === 'EBUSY' && e.op === 'rbd_snap_unprotect')) throw e;
-          throw new SnapshotHasChildrenError(`${spec}/${image}@${now}`, now, await this.children(spec, image, now));
+      checkSnapshotName('rbd_snap_list', snap, target);
+      // one read-write open for the whole change: it describes, renames, (un)protects and describes again
+      return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, {}, async (img) => {
+        const current = (await describeSnapshots(img, target, snap))[0];
+        if (!current) throw new SnapshotNotFoundError(`${target}@${snap}`);
+        if (change.protected === false && current.protected && current.children > 0) {
+          throw new SnapshotHasChildrenError(`${target}@${snap}`, snap, await childrenOf(img, target, snap));
         }
-      }
-      return this.get(spec, image, now);
+        let now = snap;
+        if (change.name !== undefined && change.name !== snap) {
+          checkSnapshotName('rbd_snap_rename', change.name, target);
+          await nativeChecked('snapshot', 'rbd_snap_rename', `${target}@${snap}`, rbdSnapshot.rename, img, snap, change.name);
+          now = change.name;
+        }
+        if (change.protected !== undefined && (await isProtected(img, now, `${target}@${now}`)) !== change.protected) {
+          try {
+            if (change.protected) await nativeChecked('snapshot', 'rbd_snap_protect', `${target}@${now}`, rbdSnapshot.protect, img, now);
+            else await nativeChecked('snapshot', 'rbd_snap_unprotect', `${target}@${now}`, rbdSnapshot.unprotect, img, now);
+          } catch (e) {
+            if (!(e instanceof CephError && e.code === 'EBUSY' && e.op === 'rbd_snap_unprotect')) throw e;
+            throw new SnapshotHasChildrenError(`${target}@${now}`, now, await childrenOf(img, target, now));
+          }
+        }
+        const after = (await describeSnapshots(img, target, now))[0];
+        if (!after) throw new SnapshotNotFoundError(`${target}@${now}`);
+        return after;
+      }));
     });
   }
 
@@ -144,7 +147,7 @@ export class Snapshots {
     checkSnapshotName('rbd_snap_rename', from, `${spec}/${image}`);
     checkSnapshotName('rbd_snap_rename', to, `${spec}/${image}`);
     return this.mutate(spec, image, (io) => withOpenImage(io, spec, image, {}, async (img) => {
-      await nativeChecked('rbd_snap_rename', `${spec}/${image}@${from}`, rbdSnapshot.rename, img, from, to);
+      await nativeChecked('snapshot', 'rbd_snap_rename', `${spec}/${image}@${from}`, rbdSnapshot.rename, img, from, to);
     }));
   }
 
@@ -157,21 +160,16 @@ export class Snapshots {
     const target = `${spec}/${image}@${snap}`;
     return this.mutate(spec, image, (io) => withOpenImage(io, spec, image, {}, async (img) => {
       if ((await isProtected(img, snap, target)) === protect) return false;
-      if (protect) await nativeChecked('rbd_snap_protect', target, rbdSnapshot.protect, img, snap);
-      else await nativeChecked('rbd_snap_unprotect', target, rbdSnapshot.unprotect, img, snap);
+      if (protect) await nativeChecked('snapshot', 'rbd_snap_protect', target, rbdSnapshot.protect, img, snap);
+      else await nativeChecked('snapshot', 'rbd_snap_unprotect', target, rbdSnapshot.unprotect, img, snap);
       return true;
     }));
   }
 
   /** The clones of one snapshot. */
   children(spec: string, image: string, snap: string): Promise<ChildInfo[]> {
-    checkSnapshotName('rbd_snap_get', snap, `${spec}/${image}`);
-    const target = `${spec}/${image}@${snap}`;
-    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly: true }, async (img) => {
-      const s = (await userSnapshots(img, `${spec}/${image}`)).find((x) => x.name === snap);
-      if (!s) throw new CephError('rbd_snap_get', -E.ENOENT, target);
-      return (await childrenAt(img, s.id, target)).map((c) => ({ ...c, snapshot: snap }));
-    }));
+    checkSnapshotName('rbd_snap_list', snap, `${spec}/${image}`);
+    return this.conn.withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly: true }, (img) => childrenOf(img, `${spec}/${image}`, snap)));
   }
 
   /**
@@ -185,11 +183,11 @@ export class Snapshots {
     const target = `${spec}/${image}@${snap}`;
     return this.mutate(spec, image, (io) => withOpenImage(io, spec, image, {}, async (img) => {
       const s = (await userSnapshots(img, `${spec}/${image}`)).find((x) => x.name === snap);
-      if (!s) throw new CephError('rbd_snap_get', -E.ENOENT, target);
+      if (!s) throw new SnapshotNotFoundError(target);
       const children = await childrenAt(img, s.id, target);
       if (children.length > 0) throw new SnapshotHasChildrenError(target, snap, children.map((c) => ({ ...c, snapshot: snap })));
-      if (await isProtected(img, snap, target)) throw new CephError('rbd_snap_remove2', -E.EBUSY, target);
-      await nativeChecked('rbd_snap_remove2', target, rbdSnapshot.remove2, img, snap, 0, noProgress, null);
+      if (await isProtected(img, snap, target)) throw new CephError('snapshot', 'rbd_snap_remove2', -E.EBUSY, target);
+      await nativeChecked('snapshot', 'rbd_snap_remove2', target, rbdSnapshot.remove2, img, snap, 0, noProgress, null);
     }));
   }
 
@@ -200,12 +198,19 @@ export class Snapshots {
    */
   rollback(spec: string, image: string, snap: string, progress: unknown = noProgress): Promise<void> {
     checkSnapshotName('rbd_snap_rollback_with_progress', snap, `${spec}/${image}`);
-    if (!progress) return Promise.reject(new CephError('rbd_snap_rollback_with_progress', -E.EINVAL, 'a progress callback is required'));
+    if (!progress) return Promise.reject(new CephError('snapshot', 'rbd_snap_rollback_with_progress', -E.EINVAL, 'a progress callback is required'));
     const target = `${spec}/${image}@${snap}`;
     return this.mutate(spec, image, (io) => withOpenImage(io, spec, image, {}, async (img) => {
-      await nativeLong('rbd_snap_rollback_with_progress', target, rbdSnapshot.rollbackWithProgress, img, snap, progress, null);
+      await nativeLong('snapshot', 'rbd_snap_rollback_with_progress', target, rbdSnapshot.rollbackWithProgress, img, snap, progress, null);
     }));
   }
+}
+
+/** The clones of the user snapshot `snap` of an open image (`target`: its pool spec and name); ENOENT when there is none. */
+async function childrenOf(img: Pointer, target: string, snap: string): Promise<ChildInfo[]> {
+  const s = (await userSnapshots(img, target)).find((x) => x.name === snap);
+  if (!s) throw new SnapshotNotFoundError(`${target}@${snap}`);
+  return (await childrenAt(img, s.id, `${target}@${snap}`)).map((c) => ({ ...c, snapshot: snap }));
 }
 
 /** User-namespace snapshots of an open image, in id order. */
@@ -223,13 +228,13 @@ async function namespaceType(img: Pointer, id: bigint, target: string): Promise<
   const t: [number] = [-1];
   const rc = await native<number>('rbd_snap_get_namespace_type', rbdSnapshot.getNamespaceType, img, id, t);
   if (rc === -E.ENOENT) return undefined;
-  if (rc < 0) throw new CephError('rbd_snap_get_namespace_type', rc, target);
+  if (rc < 0) throw new CephError('snapshot', 'rbd_snap_get_namespace_type', rc, target);
   return t[0];
 }
 
 async function isProtected(img: Pointer, snap: string, target: string): Promise<boolean> {
   const p: [number] = [0];
-  await nativeChecked('rbd_snap_is_protected', target, rbdSnapshot.isProtected, img, snap, p);
+  await nativeChecked('snapshot', 'rbd_snap_is_protected', target, rbdSnapshot.isProtected, img, snap, p);
   return p[0] !== 0;
 }
 
@@ -248,7 +253,7 @@ async function describeSnapshots(img: Pointer, target: string, only?: string,
     const type = await namespaceType(img, s.id, target);
     if (type !== RBD_SNAP_NAMESPACE_TYPE.USER) continue; // gone meanwhile, or trash/group/mirror
     const ts = {} as TimespecValue;
-    await nativeChecked('rbd_snap_get_timestamp', target, rbdSnapshot.getTimestamp, img, s.id, ts);
+    await nativeChecked('snapshot', 'rbd_snap_get_timestamp', target, rbdSnapshot.getTimestamp, img, s.id, ts);
     let prot: boolean;
     try {
       prot = await isProtected(img, s.name, `${target}@${s.name}`);

@@ -6,15 +6,16 @@ import { rbdSnapshot } from '../native/rbd-snapshot.js';
 import { decodeTrashInfos, RBD_TRASH_IMAGE_SOURCE, rbdTrash, TRASH_INFO_SIZE, type TrashInfoValue } from '../native/rbd-trash.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
-import { poolSpec, splitPoolSpec, type CephSession } from './connection.js';
-import { CephError, isCephError } from './errors.js';
+import { type CephSession } from './connection.js';
+import { CephError, isCephError, TaskFailure, TrashEntryGone, TrashMoveRefused } from './errors.js';
 import { holdForTask, imageKey, mutationLocks, trashKey } from './image-lock.js';
 import { readImageId } from './image-directory.js';
-import { directoryName } from './pool-guard.js';
+import { directoryName } from './rbd-objects.js';
 import type { TaskEngine } from './tasks/engine.js';
-import { TaskFailure, type TaskContext, type TaskRecord } from './tasks/types.js';
+import type { TaskContext, TaskRecord } from './tasks/types.js';
 import { closeImage, openImage } from './open-image.js';
-import { listWatchers } from './images.js';
+import { listWatchers } from './image-info.js';
+import { poolSpec, splitPoolSpec } from './spec.js';
 
 export type TrashSource = 'user' | 'mirroring' | 'migration' | 'removing' | 'user_parent';
 const SOURCES: Record<number, TrashSource> = {
@@ -37,24 +38,6 @@ export interface TrashEntry {
 
 /** RBD image ids are short hex strings; anything else is refused before librbd sees it. */
 export const TRASH_ID_PATTERN = /^[A-Za-z0-9]{1,64}$/;
-
-/** Why an image was not moved to the trash. */
-export class TrashMoveRefused extends Error {
-  constructor(readonly reason: 'in-use' | 'has-snapshots', readonly target: string,
-    readonly watchers: { address: string; id: number; cookie: number }[], readonly snapshotCount: number) {
-    super(reason === 'in-use' ? `${target} is open by ${watchers.length} client(s)` : `${target} has ${snapshotCount} snapshot(s)`);
-    this.name = 'TrashMoveRefused';
-  }
-}
-
-/** A trash entry that was there when a restore began and was restored or removed by another request meanwhile. */
-export class TrashEntryGone extends Error {
-  /** `restoredAs`: the name the image is listed under now, when it was restored (not removed) */
-  constructor(readonly spec: string, readonly id: string, readonly restoredAs?: string) {
-    super(`trash entry ${id} of ${spec} was ${restoredAs !== undefined ? `restored as ${restoredAs}` : 'restored or removed'} by another request meanwhile`);
-    this.name = 'TrashEntryGone';
-  }
-}
 
 export interface MovedImage { id: string; name: string; pool: string; deferredUntil: string }
 
@@ -95,7 +78,7 @@ export class Trash {
 
   /** One entry; CephError ENOENT (op rbd_trash_get) when there is none. */
   get(spec: string, id: string): Promise<TrashEntry> {
-    if (!TRASH_ID_PATTERN.test(id)) return Promise.reject(new CephError('rbd_trash_get', -E.ENOENT, `${spec} trash ${id}`));
+    if (!TRASH_ID_PATTERN.test(id)) return Promise.reject(new CephError('trashEntry', 'rbd_trash_get', -E.ENOENT, `${spec} trash ${id}`));
     return this.session.withIoctx(spec, (io) => io.use('rbd_trash_get', (p) => getTrash(p, spec, id)));
   }
 
@@ -114,24 +97,24 @@ export class Trash {
         const { id, watchers, snapshotCount } = await inspect(p, target, name);
         if (watchers.length > 0) throw new TrashMoveRefused('in-use', target, watchers, snapshotCount);
         if (snapshotCount > 0) throw new TrashMoveRefused('has-snapshots', target, watchers, snapshotCount);
-        await nativeChecked('rbd_trash_move', target, rbdTrash.move, p, name, keepForSeconds);
+        await nativeChecked('image', 'rbd_trash_move', target, rbdTrash.move, p, name, keepForSeconds);
         return { id, name, pool: spec, deferredUntil: new Date(Date.now() + keepForSeconds * 1000).toISOString() };
       })));
   }
 
   /** Restore under `name` (default: the original name). EEXIST when the name is taken, ENOENT for no such entry. */
   async restore(spec: string, id: string, name?: string): Promise<string> {
-    if (!TRASH_ID_PATTERN.test(id)) throw new CephError('rbd_trash_get', -E.ENOENT, `${spec} trash ${id}`);
+    if (!TRASH_ID_PATTERN.test(id)) throw new CephError('trashEntry', 'rbd_trash_get', -E.ENOENT, `${spec} trash ${id}`);
     const restoreAs = async (finalName: string): Promise<string> => {
       await this.session.withIoctx(spec, (io) => io.use('rbd_trash_restore', async (p) => {
         // again, holding the entry: a restore or a removal that ran while this one waited may have taken it
         await getTrash(p, spec, id).catch(async (e: unknown) => {
           throw isCephError(e, 'ENOENT') ? new TrashEntryGone(spec, id, await directoryName(io, spec, id).catch(() => undefined)) : e;
         });
-        await nativeChecked('rbd_trash_restore', `${spec}/${finalName}`, rbdTrash.restore, p, id, name ?? '');
+        await nativeChecked('trashEntry', 'rbd_trash_restore', `${spec}/${finalName}`, rbdTrash.restore, p, id, name ?? '');
         // acknowledged only when the name opens this image (librbd writes rbd_id.<name> first, then the directory)
         const now = await readImageId(io, finalName, `${spec}/${finalName}`);
-        if (now !== id) throw new CephError('rbd_trash_restore', -E.EBUSY, `${spec}/${finalName}: not this entry's image after the restore`);
+        if (now !== id) throw new CephError('trashEntry', 'rbd_trash_restore', -E.EBUSY, `${spec}/${finalName}: not this entry's image after the restore`);
       }));
       return finalName;
     };
@@ -140,7 +123,7 @@ export class Trash {
     // an entry that is gone because its image was restored (it is listed again under its id) is a 409 for this
     // restore, not a 404: two restores of one entry give one 201, whichever order they arrive in
     const entry = await this.get(spec, id).catch(async (e: unknown) => {
-      const restoredAs = isCephError(e, 'ENOENT') && e.op === 'rbd_trash_get'
+      const restoredAs = isCephError(e, 'ENOENT') && e.subject === 'trashEntry'
         ? await this.session.withIoctx(spec, (io) => directoryName(io, spec, id)).catch(() => undefined) : undefined;
       throw restoredAs !== undefined ? new TrashEntryGone(spec, id, restoredAs) : e;
     });
@@ -186,7 +169,7 @@ export class Trash {
     const removed: string[] = [];
     const skipped: { id: string; name: string; code: string; detail: string }[] = [];
     for (let i = 0; i < due.length; i++) {
-      if (ctx.signal.aborted) throw new CephError('trash_purge', -E.ECANCELED, spec);
+      if (ctx.signal.aborted) throw new CephError('trashEntry', 'trash_purge', -E.ECANCELED, spec);
       const e = due[i]!;
       const target = `${spec} trash ${e.id}`;
       try {
@@ -217,7 +200,7 @@ async function removeEntry(ctx: TaskContext<unknown>, target: string, id: string
   for (;;) {
     try {
       await ctx.io((p) => ctx.withProgress((cb) =>
-        nativeLong('rbd_trash_remove_with_progress', target, rbdTrash.removeWithProgress, p, id, force, cb, null), range));
+        nativeLong('trashEntry', 'rbd_trash_remove_with_progress', target, rbdTrash.removeWithProgress, p, id, force, cb, null), range));
       return;
     } catch (e) {
       if (!isCephError(e, 'EBUSY') || ctx.attempt < 2 || ctx.signal.aborted || Date.now() - started > 60_000) throw e;
@@ -249,19 +232,19 @@ export async function listTrash(p: Pointer, spec: string): Promise<TrashInfoValu
       capacity = Math.max(count[0], capacity * 2);
       continue;
     }
-    if (rc < 0) throw new CephError('rbd_trash_list', rc, spec);
+    if (rc < 0) throw new CephError('image', 'rbd_trash_list', rc, spec);
     try {
       return decodeTrashInfos(buf, rc);
     } finally {
       rbdTrash.listCleanup(buf, rc);
     }
   }
-  throw new CephError('rbd_trash_list', -E.ERANGE, `${spec}: trash kept growing`);
+  throw new CephError('image', 'rbd_trash_list', -E.ERANGE, `${spec}: trash kept growing`);
 }
 
 async function getTrash(p: Pointer, spec: string, id: string): Promise<TrashEntry> {
   const buf = Buffer.alloc(TRASH_INFO_SIZE);
-  await nativeChecked('rbd_trash_get', `${spec} trash ${id}`, rbdTrash.get, p, id, buf);
+  await nativeChecked('trashEntry', 'rbd_trash_get', `${spec} trash ${id}`, rbdTrash.get, p, id, buf);
   try {
     return toEntry(decodeTrashInfos(buf, 1)[0]!);
   } finally {
@@ -276,11 +259,11 @@ async function inspect(p: Pointer, target: string, name: string): Promise<{ id: 
     const idBuf = Buffer.alloc(64);
     // read-only handle: these read memory loaded at open (see images.ts statIn)
     const rcId = rbdImage.getId(img, idBuf, idBuf.length) as number;
-    if (rcId < 0) throw new CephError('rbd_get_id', rcId, target);
+    if (rcId < 0) throw new CephError('image', 'rbd_get_id', rcId, target);
     const max: [number] = [0];
     const rcSnap = rbdSnapshot.list(img, null, max) as number;
     const snapshotCount = rcSnap === -E.ERANGE ? Math.max(0, max[0] - 1) : 0;
-    if (rcSnap < 0 && rcSnap !== -E.ERANGE) throw new CephError('rbd_snap_list', rcSnap, target);
+    if (rcSnap < 0 && rcSnap !== -E.ERANGE) throw new CephError('snapshot', 'rbd_snap_list', rcSnap, target);
     const watchers = await listWatchers(img, target);
     const end = idBuf.indexOf(0);
     return { id: idBuf.toString('utf8', 0, end < 0 ? idBuf.length : end), watchers, snapshotCount };

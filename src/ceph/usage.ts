@@ -9,7 +9,7 @@ import { listSnapshotIds } from './clones.js';
 import type { Pointer } from '../native/types.js';
 import { native, nativeChecked } from './call.js';
 import type { CephSession } from './connection.js';
-import { CephError, check } from './errors.js';
+import { CephError, check, UsageTimeoutError } from './errors.js';
 import { FEATURE_BITS } from './features.js';
 import { imageFlags } from './image-features.js';
 import { withOpenImage } from './open-image.js';
@@ -34,14 +34,6 @@ export interface ImageUsage {
   /** fast-diff: object maps were read; scan: every object was listed (no valid fast-diff) */
   method: 'fast-diff' | 'scan';
   elapsedMs: number;
-}
-
-/** Thrown when the walk did not finish within its deadline. */
-export class UsageTimeoutError extends Error {
-  constructor(readonly timeoutMs: number, readonly method: 'fast-diff' | 'scan') {
-    super(`disk usage not computed within ${timeoutMs} ms (${method})`);
-    this.name = 'UsageTimeoutError';
-  }
 }
 
 export interface UsageOptions {
@@ -84,9 +76,9 @@ export class ImageUsageReader {
 async function walk(img: Pointer, target: string, exact: boolean, state: { cancelled: boolean; method: 'fast-diff' | 'scan' }):
   Promise<Omit<ImageUsage, 'elapsedMs'>> {
   const size: [number | bigint] = [0];
-  await nativeChecked('rbd_get_size', target, rbdImage.getSize, img, size);
+  await nativeChecked('image', 'rbd_get_size', target, rbdImage.getSize, img, size);
   const features: [number | bigint] = [0];
-  await nativeChecked('rbd_get_features', target, rbdImage.getFeatures, img, features);
+  await nativeChecked('image', 'rbd_get_features', target, rbdImage.getFeatures, img, features);
   const flags = await imageFlags(img, target);
   const fastDiff = (BigInt(features[0]) & FEATURE_BITS['fast-diff']) !== 0n
     && (flags & (RBD_FLAG.OBJECT_MAP_INVALID | RBD_FLAG.FAST_DIFF_INVALID)) === 0n;
@@ -97,12 +89,12 @@ async function walk(img: Pointer, target: string, exact: boolean, state: { cance
   const snapshots: SnapshotUsage[] = [];
   let previous: string | null = null;
   for (const s of snaps) {
-    await nativeChecked('rbd_snap_set', `${target}@${s.name}`, rbdSnapshot.set, img, s.name);
+    await nativeChecked('snapshot', 'rbd_snap_set', `${target}@${s.name}`, rbdSnapshot.set, img, s.name);
     const used = await diffBytes(img, `${target}@${s.name}`, previous, s.size, exact, state);
     snapshots.push({ name: s.name, id: s.id, provisionedBytes: s.size, usedBytes: used });
     previous = s.name;
   }
-  if (snaps.length > 0) await nativeChecked('rbd_snap_set', target, rbdSnapshot.set, img, null);
+  if (snaps.length > 0) await nativeChecked('snapshot', 'rbd_snap_set', target, rbdSnapshot.set, img, null);
   const usedBytes = await diffBytes(img, target, previous, num(size[0]), exact, state);
   return {
     provisionedBytes: num(size[0]),
@@ -125,8 +117,8 @@ async function diffBytes(img: Pointer, target: string, from: string | null, len:
   });
   try {
     const rc = await native<number>('rbd_diff_iterate2', rbdImage.diffIterate2, img, from, 0, len, 0, exact ? 0 : 1, cb, null);
-    if (state.cancelled) throw new CephError('rbd_diff_iterate2', -E.ETIMEDOUT, target);
-    check('rbd_diff_iterate2', rc, target);
+    if (state.cancelled) throw new CephError('image', 'rbd_diff_iterate2', -E.ETIMEDOUT, target);
+    check('image', 'rbd_diff_iterate2', rc, target);
     return total;
   } finally {
     unregisterCallback(cb);

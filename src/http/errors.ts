@@ -1,8 +1,16 @@
 // The one place where errors become HTTP answers: application/problem+json (RFC 9457) with a stable
 // `code`, and, when Ceph produced the error, its errno name. Unknown errors are logged, not leaked.
 import { FeatureUnavailableError } from '../ceph/cluster-info.js';
-import { CephError } from '../ceph/errors.js';
-import { ImageBusyError } from '../ceph/image-lock.js';
+import { splitPoolSpec } from '../ceph/spec.js';
+import {
+  CephError, CloneSourceMissingError, CloneTooSmallError, CloneUnfinishedError, CreateNotConfirmedError, DataPoolMissingError,
+  ImageBusyError, ImageHasSnapshotsError, ImageIncompleteError, ImageInUseError, ImageVanishedError,
+  OperationStillRunningError, PoolBeingDeletedError, PoolDeletedWhileCreatingError, PoolNotPermittedError, StrayImageNameError,
+  type CephSubject,
+} from '../ceph/errors.js';
+import { sourceText } from '../ceph/provisioning/differences.js';
+import { imageInUse } from './replies.js';
+
 
 export const ERROR_CODES = {
   VALIDATION_FAILED: { status: 400, title: 'The request is not valid' },
@@ -105,31 +113,43 @@ export interface Mapped {
   unexpected: boolean;
 }
 
-/** The mapping errno → API code. `op` tells pool errors from image errors. */
+/** Subjects whose EEXIST, EBUSY, ENOTEMPTY and ENAMETOOLONG are about an image (what librbd works on). */
+const ON_IMAGE: ReadonlySet<CephSubject> = new Set<CephSubject>(['image', 'newImage', 'snapshot', 'trashEntry', 'metadataKey', 'namespace']);
+
+/** ENOENT: which code, and what the detail calls the missing thing. */
+const MISSING: Partial<Record<CephSubject, [ErrorCode, string]>> = {
+  trashEntry: ['TRASH_ENTRY_NOT_FOUND', 'Trash entry'],
+  snapshot: ['SNAPSHOT_NOT_FOUND', 'Snapshot'],
+  namespace: ['NAMESPACE_NOT_FOUND', 'Namespace'],
+  pool: ['POOL_NOT_FOUND', 'Pool'],
+  image: ['IMAGE_NOT_FOUND', 'Image'],
+  newImage: ['IMAGE_NOT_FOUND', 'Image'],
+  metadataKey: ['IMAGE_NOT_FOUND', 'Image'], // the metadata routes answer METADATA_KEY_NOT_FOUND themselves, naming the key
+};
+
+/** The mapping errno → API code, by what failed (`e.subject`) and by class; `op` only names the call in details. */
 export function fromCephError(e: CephError): ApiError {
-  const onImage = e.op.startsWith('rbd_') && e.op !== 'rbd_pool_init';
-  const onPool = e.op === 'rados_ioctx_create' || e.op === 'rados_pool_lookup' || e.op.startsWith('mon_command(osd pool')
-    || e.op === 'osd pool create';
+  const onImage = ON_IMAGE.has(e.subject);
   if (e.kind === 'busy') return new ApiError('CEPH_BUSY', 'Too many Ceph operations are in flight; retry shortly.', {}, e);
   if (e.kind === 'closed') return new ApiError('CEPH_UNAVAILABLE', 'The service is not connected to the Ceph cluster.', {}, e);
-  if (e.op === 'pool_deletion_marker' && e.code === 'EBUSY') {
-    return new ApiError('POOL_BEING_DELETED', `Another request is deleting pool ${e.target?.split(':')[0] ?? ''}; retry once it has finished.`, {}, e);
+  if (e instanceof PoolBeingDeletedError) {
+    return new ApiError('POOL_BEING_DELETED', `Another request is deleting pool ${e.pool}; retry once it has finished.`, {}, e);
   }
-  if (e.op === 'pool_deleted_while_creating') {
+  if (e instanceof PoolDeletedWhileCreatingError) {
     return new ApiError('CONFLICT', `Pool ${e.target ?? ''} was deleted by another request while it was being created; retry.`, {}, e);
   }
   switch (e.code) {
-    case 'ENOENT':
-      if (e.op === 'rbd_trash_get' || e.op === 'rbd_trash_restore' || e.op === 'rbd_trash_remove_with_progress') return new ApiError('TRASH_ENTRY_NOT_FOUND', `Trash entry ${e.target ?? ''} does not exist.`, {}, e);
-      if (e.op.startsWith('rbd_snap_')) return new ApiError('SNAPSHOT_NOT_FOUND', `Snapshot ${e.target ?? ''} does not exist.`, {}, e);
-      if (e.op === 'rbd_namespace_exists') return new ApiError('NAMESPACE_NOT_FOUND', `Namespace ${e.target ?? ''} does not exist.`, {}, e);
-      if (onPool) return new ApiError('POOL_NOT_FOUND', `Pool ${e.target ?? ''} does not exist.`.replace('  ', ' '), {}, e);
-      if (onImage) return new ApiError('IMAGE_NOT_FOUND', `Image ${e.target ?? ''} does not exist.`, {}, e);
-      return new ApiError('NOT_FOUND', e.message, {}, e);
+    case 'ENOENT': {
+      const missing = MISSING[e.subject];
+      if (!missing) return new ApiError('NOT_FOUND', e.message, {}, e);
+      const [code, what] = missing;
+      const detail = `${what} ${e.target ?? ''} does not exist.`;
+      return new ApiError(code, e.subject === 'pool' ? detail.replace('  ', ' ') : detail, {}, e);
+    }
     case 'EEXIST':
-      if (e.op.startsWith('rbd_snap_')) return new ApiError('SNAPSHOT_EXISTS', `Snapshot ${e.target ?? ''} already exists.`, {}, e);
+      if (e.subject === 'snapshot') return new ApiError('SNAPSHOT_EXISTS', `Snapshot ${e.target ?? ''} already exists.`, {}, e);
       if (onImage) return new ApiError('IMAGE_EXISTS', `Image ${e.target ?? ''} already exists.`, {}, e);
-      if (onPool) return new ApiError('POOL_EXISTS', `Pool ${e.target ?? ''} already exists.`, {}, e);
+      if (e.subject === 'pool') return new ApiError('POOL_EXISTS', `Pool ${e.target ?? ''} already exists.`, {}, e);
       return new ApiError('CONFLICT', e.message, {}, e);
     case 'ESTALE':
       // the image was removed and made again (or is being made) under this name meanwhile: retryable
@@ -140,7 +160,7 @@ export function fromCephError(e: CephError): ApiError {
       return new ApiError(onImage ? 'IMAGE_HAS_SNAPSHOTS' : 'POOL_NOT_EMPTY', `${e.target ?? 'The resource'} is not empty.`, {}, e);
     case 'ENAMETOOLONG':
       // no image can have a name that long (lookups of names over ~2 KB): there is none
-      if (onImage && !e.op.startsWith('rbd_create')) return new ApiError('IMAGE_NOT_FOUND', `No image has a name that long (${e.op}).`, {}, e);
+      if (onImage && e.subject !== 'newImage') return new ApiError('IMAGE_NOT_FOUND', `No image has a name that long (${e.op}).`, {}, e);
       return new ApiError('INVALID_ARGUMENT', `Ceph rejected the request: ${e.message}`, {}, e);
     case 'EINVAL':
     case 'EDOM':
@@ -165,6 +185,69 @@ export function fromCephError(e: CephError): ApiError {
   }
 }
 
+/** The domain errors of the Ceph layer's protocols (src/ceph/errors.ts), by class; undefined for any other error. */
+export function fromDomainError(err: unknown): ApiError | undefined {
+  if (err instanceof OperationStillRunningError) {
+    return new ApiError('OPERATION_IN_PROGRESS', `An earlier request on ${err.spec}/${err.image} timed out (504) at ${err.since}, but its Ceph `
+      + 'operation is still running; retry once it has ended.', { since: err.since });
+  }
+  if (err instanceof ImageIncompleteError) return imageIncomplete(err);
+  if (err instanceof StrayImageNameError) {
+    return new ApiError('IMAGE_NOT_FOUND', `Image ${err.spec}/${err.image} does not exist (a stray id object of an interrupted rename or restore names it).`);
+  }
+  if (err instanceof CreateNotConfirmedError) {
+    const { spec, image } = err;
+    if (err.verdict === 'deleting') {
+      return new ApiError('POOL_BEING_DELETED', `Pool ${spec.split('/')[0]} is being deleted; ${spec}/${image} was `
+        + `${err.madeHere ? 'not kept' : 'not confirmed'}. Retry once the delete has finished.`);
+    }
+    return new ApiError('CONFLICT', `${spec}/${image} (or its pool) was removed by another request while it was being created; retry.`);
+  }
+  if (err instanceof ImageVanishedError) {
+    return new ApiError('CONFLICT', `${err.spec}/${err.image} was removed by another request right after this one made or found it; retry.`, {}, err.cause);
+  }
+  if (err instanceof PoolNotPermittedError) {
+    const { pool, namespace } = err;
+    return new ApiError('FORBIDDEN', err.role === 'dataPool' ? `This token may not use pool "${pool}" (dataPool).`
+      : `This token may not use ${namespace ? `namespace "${namespace}" of pool "${pool}"` : `pool "${pool}"`} (the clone source).`);
+  }
+  if (err instanceof DataPoolMissingError) return new ApiError('VALIDATION_FAILED', `dataPool "${err.dataPool}" does not exist.`);
+  if (err instanceof CloneSourceMissingError) return cloneSourceMissing(err);
+  if (err instanceof CloneTooSmallError) {
+    return new ApiError('VALIDATION_FAILED', `size ${err.size} is smaller than the snapshot ${sourceText(err.source)} (${err.snapshotSize} bytes): a clone can only grow.`);
+  }
+  if (err instanceof CloneUnfinishedError) {
+    return new ApiError('OPERATION_IN_PROGRESS', `${err.spec}/${err.image} is the unfinished clone of an interrupted request, still `
+      + 'held open by that request\'s process (or until the cluster notices that it died, ~30 s). Retry shortly.', { retryAfterSeconds: 30 }, err.cause);
+  }
+  if (err instanceof ImageInUseError) return imageInUse(err.spec, err.image, err.watchers, 'first', err.cause);
+  if (err instanceof ImageHasSnapshotsError) {
+    return new ApiError('IMAGE_HAS_SNAPSHOTS', `Image ${err.spec}/${err.image} has ${err.snapshotCount ?? 'some'} snapshot(s); delete them first.`,
+      { snapshotCount: err.snapshotCount }, err.cause);
+  }
+  return undefined;
+}
+
+/** 409 saying which of the name's objects the pool guard found, and which is missing or disagrees. */
+function imageIncomplete({ spec, image, listedId, idObject }: ImageIncompleteError): ApiError {
+  const what = listedId === undefined
+    ? `is not listed in the pool's directory, but a stray id object rbd_id.${image} (naming image id ${idObject}) remains`
+    : idObject === undefined ? `is listed in the pool's directory (image id ${listedId}), but its id object rbd_id.${image} is missing`
+      : idObject !== listedId ? `is listed in the pool's directory as image id ${listedId}, but its id object rbd_id.${image} names image id ${idObject}`
+        : `is listed in the pool's directory and has its id object (image id ${listedId}), but the image header rbd_header.${listedId} is missing`;
+  return new ApiError('IMAGE_INCOMPLETE', `${spec}/${image} ${what}: the leftover of an interrupted create, delete, rename or restore. `
+    + 'DELETE it, or PUT it to remove the leftover and create the image.',
+  { image, ...(listedId !== undefined ? { listedId } : {}), ...(idObject !== undefined ? { idObject } : {}) });
+}
+
+/** 404 naming the missing part of a clone source. */
+function cloneSourceMissing({ source, missing, cause }: CloneSourceMissingError): ApiError {
+  const code = ({ pool: 'POOL_NOT_FOUND', namespace: 'NAMESPACE_NOT_FOUND', image: 'IMAGE_NOT_FOUND', snapshot: 'SNAPSHOT_NOT_FOUND' } as const)[missing];
+  const what = missing === 'pool' ? `pool ${splitPoolSpec(source.spec).pool}` : missing === 'namespace' ? `namespace ${source.spec}`
+    : missing === 'image' ? `image ${source.spec}/${source.image}` : `snapshot ${sourceText(source)}`;
+  return new ApiError(code, `The clone source ${what} does not exist.`, { source: { spec: source.spec, image: source.image, snapshot: source.snapshot } }, cause);
+}
+
 /** Fastify's own errors (validation, body size, content type, bad JSON). */
 interface FastifyLikeError { statusCode?: number; code?: string; message: string; validation?: unknown }
 
@@ -181,6 +264,8 @@ export function toApiError(err: unknown): { api: ApiError; unexpected: boolean }
   if (err instanceof FeatureUnavailableError) {
     return { api: new ApiError('FEATURE_NOT_AVAILABLE', err.message, { feature: err.feature }), unexpected: false };
   }
+  const domain = fromDomainError(err);
+  if (domain) return { api: domain, unexpected: false };
   if (err instanceof CephError) {
     const api = fromCephError(err);
     return { api, unexpected: api.code === 'INTERNAL_ERROR' };

@@ -2,7 +2,7 @@
 // after a create, clone, PUT or PATCH) is built here. A clone's parent in a pool or namespace the token may not
 // use (another tenant's snapshot, cloned into this tenant by an operator) is not named — as the children
 // listing counts that relation on the other side without naming it (auth.ts visibleTo).
-import type { ImageInfo, ImageParent } from '../ceph/images.js';
+import type { ImageInfo, ImageParent } from '../ceph/image-info.js';
 import { allows, type Principal } from './auth.js';
 
 /** A parent the token may not see: a clone, of something it may not name. `overlap` is about this image. */

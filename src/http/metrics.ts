@@ -2,7 +2,7 @@
 // by operation and errno, Ceph calls in flight and queued, and the connection state. One registry per app.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CephClient, ClientState } from '../ceph/client.js';
-import { nativeLoad, observeCephCalls, type CephCallObserver } from '../ceph/connection.js';
+import { nativeLoad, observeCephCalls, type CephCallObserver } from '../ceph/process.js';
 import { overdueCalls } from '../ceph/call.js';
 
 const STATES: readonly ClientState[] = ['connecting', 'connected', 'disconnected', 'closed'];

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { splitPoolSpec } from '../ceph/connection.js';
+import { splitPoolSpec } from '../ceph/spec.js';
 import { namespaceParam } from './schemas/common.js';
 
 export const API_PREFIX = '/api/v1';
@@ -20,6 +20,9 @@ export function scopePath(spec: string): string {
 
 /** `spec` is a pool spec ("pool" or "pool/namespace"). */
 export const imagePath = (spec: string, image: string): string => `${scopePath(spec)}/images/${encodeURIComponent(image)}`;
+
+/** The URL of trash entry `id` of a pool spec. */
+export const trashPath = (spec: string, id: string): string => `${scopePath(spec)}/trash/${encodeURIComponent(id)}`;
 
 /** The pool spec a scoped route works on: its `pool` parameter, and `namespace` when the URL has one. */
 export function specOf(params: { pool: string; namespace?: string | undefined }): string {

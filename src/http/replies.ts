@@ -1,6 +1,9 @@
 // Problem bodies more than one route answers with, written once.
 import type { CephError } from '../ceph/errors.js';
-import type { Watcher } from '../ceph/images.js';
+import type { Watcher } from '../ceph/image-info.js';
+import { sourceText, type Difference } from '../ceph/provisioning/differences.js';
+import type { Principal } from './auth.js';
+import { parentText } from './image-view.js';
 import { ApiError } from './errors.js';
 
 /**
@@ -11,4 +14,18 @@ import { ApiError } from './errors.js';
 export function imageInUse(spec: string, image: string, watchers: readonly Watcher[], before = 'first', cause?: CephError): ApiError {
   const who = watchers.length ? `${watchers.length} client(s): ${watchers.map((w) => w.address).join(', ')}` : 'another client';
   return new ApiError('IMAGE_IN_USE', `Image ${spec}/${image} is open by ${who}; unmap or close it ${before}.`, { watchers: [...watchers] }, cause);
+}
+
+/** 409 IMAGE_SPEC_CONFLICT listing what differs; a clone's parent in a pool the token may not use is not named. */
+export function specConflict(spec: string, image: string, differences: readonly Difference[], principal: Principal | undefined): ApiError {
+  const diff = differences.map((d) => {
+    switch (d.field) {
+      case 'source': return `source is ${d.have ? parentText(d.have, principal) : 'none (not a clone)'}, requested ${sourceText(d.requested)}`;
+      case 'features': return `features are [${d.have.join(', ')}], requested [${d.requested.join(', ')}]`;
+      case 'dataPool': return `dataPool is ${d.have ?? 'none'}, requested ${d.requested}`;
+      default: return `${d.field} is ${d.have}, requested ${d.requested}`;
+    }
+  });
+  return new ApiError('IMAGE_SPEC_CONFLICT', `Image ${spec}/${image} exists with a different specification: ${diff.join('; ')}.`,
+    { differences: diff });
 }

@@ -1,7 +1,7 @@
 // A few at a time, the rest queued; beyond the queue, or after waiting too long, 503 CEPH_BUSY + Retry-After:
 // memory and Ceph load stay bounded however many such requests arrive at once. Two uses:
 // - full scans of a pool's image directory (`search=`, `total=true`) cost O(pool): identical ones in flight
-//   share one scan (image-list.ts);
+//   share one scan (routes/images/list.ts);
 // - listing pages that hold up to a page's bytes each (metadata, images with details, snapshots, clones, trash,
 //   tasks): one limiter per process (listingLimiter), so the memory they take at once is at most
 //   LISTING_CONCURRENCY pages (see page-bytes.ts for the bytes of one).

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CephClient } from '../../src/ceph/client.js';
-import { configureConcurrency, nativeLimiter } from '../../src/ceph/connection.js';
+import { configureConcurrency, nativeLimiter } from '../../src/ceph/process.js';
 import { buildApp } from '../../src/http/app.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { testApp, type TestApp } from '../helpers/app.js';

@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CephConnection } from '../../src/ceph/connection.js';
-import { nativeLoad } from '../../src/ceph/connection.js';
+import { nativeLoad } from '../../src/ceph/process.js';
 import { Images } from '../../src/ceph/images.js';
 import { Pools } from '../../src/ceph/pools.js';
 import { connect, makePool } from '../helpers/cluster.js';

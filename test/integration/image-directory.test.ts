@@ -8,9 +8,10 @@ import { afterAll, describe, expect } from 'vitest';
 import { usePoolApp, type TestPool } from '../fixtures.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { ImageDirectory, MAX_DIRECTORY_PAGE } from '../../src/ceph/image-directory.js';
-import { Images, type ImageSpec } from '../../src/ceph/images.js';
+import { Images } from '../../src/ceph/images.js';
 import { clusterDir, makePool, uniqueName } from '../helpers/cluster.js';
 import { testApp, type TestApp } from '../helpers/app.js';
+import type { ImageSpec } from '../../src/ceph/image-info.js';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -403,7 +404,7 @@ describe('the representation of a new image without opening it (describeNew)', (
   });
 
   it('never opens the image: one id read and one header read after rbd_create4', async () => {
-    const { observeCephCalls } = await import('../../src/ceph/connection.js');
+    const { observeCephCalls } = await import('../../src/ceph/process.js');
     const calls: string[] = [];
     observeCephCalls((op) => calls.push(op));
     try {

@@ -2,11 +2,13 @@
 // These tests hold that reader to rbd_open_read_only + rbd_stat & co. on the real cluster, field by field,
 // for images of every shape the API can make, and check that it really does not open them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { observeCephCalls, type CephConnection } from '../../src/ceph/connection.js';
-import { Images, type ImageInfo, type ImageSpec } from '../../src/ceph/images.js';
+import { type CephConnection } from '../../src/ceph/connection.js';
+import { Images } from '../../src/ceph/images.js';
 import { objectCount } from '../../src/ceph/image-header.js';
 import { featureBits } from '../../src/ceph/features.js';
 import { connect, makePool } from '../helpers/cluster.js';
+import { observeCephCalls } from '../../src/ceph/process.js';
+import type { ImageInfo, ImageSpec } from '../../src/ceph/image-info.js';
 
 let admin: CephConnection;
 let limited: CephConnection;

@@ -5,7 +5,7 @@
 import { describe, expect } from 'vitest';
 import { usePoolApp, type TestPool } from '../fixtures.js';
 import { json, type TestApp } from '../helpers/app.js';
-import { nativeLoad } from '../../src/ceph/connection.js';
+import { nativeLoad } from '../../src/ceph/process.js';
 import { rbdSync as rbd } from '../helpers/cli.js';
 
 const it = usePoolApp({ prefix: 'rob-long', key: 'admin' });

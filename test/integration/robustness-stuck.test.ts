@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CephClient } from '../../src/ceph/client.js';
 import { buildApp } from '../../src/http/app.js';
-import { configureConcurrency } from '../../src/ceph/connection.js';
+import { configureConcurrency } from '../../src/ceph/process.js';
 import { connectionOptions, serviceEnv, uniqueName } from '../helpers/cluster.js';
 import { eventually } from '../helpers/eventually.js';
 import { startService } from '../helpers/service.js';

@@ -1,7 +1,7 @@
 // The name order used for sorting and cursors is UTF-8 byte order, computed without allocating.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compareNames } from '../../src/ceph/images.js';
+import { compareNames } from '../../src/ceph/image-names.js';
 
 const sign = (n: number) => (n < 0 ? -1 : n > 0 ? 1 : 0);
 

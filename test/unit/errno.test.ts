@@ -38,21 +38,21 @@ describe('errno table', () => {
 
 describe('CephError', () => {
   it('carries op, errno, name, meaning and a readable message', () => {
-    const e = new CephError('rbd_create4', -17, 'rbd/vol1');
+    const e = new CephError('newImage', 'rbd_create4', -17, 'rbd/vol1');
     expect(e).toBeInstanceOf(Error);
     expect(e.message).toBe('rbd_create4: File exists (EEXIST) [rbd/vol1]');
-    expect(e).toMatchObject({ op: 'rbd_create4', errno: 17, code: 'EEXIST', target: 'rbd/vol1', kind: 'ceph', name: 'CephError' });
-    expect(new CephError('rados_connect', -108).cephMeaning).toMatch(/blocklisted/);
-    expect(new CephError('rbd_create', -17).message).toBe('rbd_create: File exists (EEXIST)');
+    expect(e).toMatchObject({ subject: 'newImage', op: 'rbd_create4', errno: 17, code: 'EEXIST', target: 'rbd/vol1', kind: 'ceph', name: 'CephError' });
+    expect(new CephError('cluster', 'rados_connect', -108).cephMeaning).toMatch(/blocklisted/);
+    expect(new CephError('newImage', 'rbd_create', -17).message).toBe('rbd_create: File exists (EEXIST)');
   });
 
   it('check() throws on negative codes and passes others through', () => {
-    expect(check('rados_pool_list', 42)).toBe(42);
-    expect(check('x', 0)).toBe(0);
-    expect(check('x', 5n)).toBe(5n);
-    expect(() => check('rbd_remove', -16, 'p/i')).toThrow('rbd_remove: Device or resource busy (EBUSY) [p/i]');
-    expect(() => check('x', -1n)).toThrow(/EPERM/);
-    try { check('rbd_open', -2); } catch (e) { expect(isCephError(e, 'ENOENT')).toBe(true); expect(isCephError(e, 'EEXIST')).toBe(false); }
+    expect(check('cluster', 'rados_pool_list', 42)).toBe(42);
+    expect(check('object', 'x', 0)).toBe(0);
+    expect(check('object', 'x', 5n)).toBe(5n);
+    expect(() => check('image', 'rbd_remove', -16, 'p/i')).toThrow('rbd_remove: Device or resource busy (EBUSY) [p/i]');
+    expect(() => check('object', 'x', -1n)).toThrow(/EPERM/);
+    try { check('image', 'rbd_open', -2); } catch (e) { expect(isCephError(e, 'ENOENT')).toBe(true); expect(isCephError(e, 'EEXIST')).toBe(false); }
   });
 
   it('closed and busy errors are told apart from Ceph errors', () => {

@@ -1,8 +1,9 @@
 // Planning runtime feature changes (pure): what librbd 16 can switch, in which order, and why not.
 import { describe, expect, it } from 'vitest';
 import { featureBits } from '../../src/ceph/features.js';
-import { FeatureChangeError, planFeatureChange } from '../../src/ceph/image-features.js';
-import { configValueProblem, inferConfigType } from '../../src/ceph/metadata.js';
+import { FeatureChangeError } from '../../src/ceph/errors.js';
+import { planFeatureChange } from '../../src/ceph/image-features.js';
+import { configValueProblem, inferConfigType } from '../../src/ceph/image-config.js';
 
 const DEFAULT = ['layering', 'exclusive-lock', 'object-map', 'fast-diff', 'deep-flatten'];
 const plan = (from: string[], to: string[]) => planFeatureChange(featureBits(from), to);

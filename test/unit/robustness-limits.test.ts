@@ -1,10 +1,10 @@
 // Unit checks of the robustness building blocks: the per-name lock's bounded wait, the full-scan limiter
 // (bound, queue, sharing), the call limiter's overdue watchdog and trace, and the errno mapping of ESTALE.
 import { describe, expect, it } from 'vitest';
-import { KeyedLock, LockBusyError } from '../../src/ceph/keyed-lock.js';
+import { KeyedLock } from '../../src/ceph/keyed-lock.js';
 import { ScanLimiter } from '../../src/http/scan-limit.js';
 import { ApiError, fromCephError } from '../../src/http/errors.js';
-import { CephError } from '../../src/ceph/errors.js';
+import { CephError, LockBusyError, PoolBeingDeletedError } from '../../src/ceph/errors.js';
 import { CallLimiter, callTrace, type CallTrace, type NativeFunction } from '../../src/native/async-call.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -91,11 +91,11 @@ describe('CallLimiter: overdue calls and the call trace', () => {
 
 describe('errno mapping', () => {
   it('ESTALE is a retryable 409 CONFLICT, never 500', () => {
-    const api = fromCephError(new CephError('rbd_remove', -116, 'p/x'));
+    const api = fromCephError(new CephError('image', 'rbd_remove', -116, 'p/x'));
     expect(api.status).toBe(409);
     expect(api.code).toBe('CONFLICT');
   });
   it('a second pool delete while one holds the marker is 409 POOL_BEING_DELETED', () => {
-    expect(fromCephError(new CephError('pool_deletion_marker', -16, 'p: another delete')).code).toBe('POOL_BEING_DELETED');
+    expect(fromCephError(new PoolBeingDeletedError('p')).code).toBe('POOL_BEING_DELETED');
   });
 });

@@ -105,11 +105,11 @@ export class ImageWriter {
   private track(p: Promise<number>, op: string, len: number, data: boolean): void {
     this.inFlight++;
     void p.then((rv) => {
-      if (rv < 0) this.failure ??= new CephError(op, rv, this.opts.target);
+      if (rv < 0) this.failure ??= new CephError('image', op, rv, this.opts.target);
       else if (data) this.written += len;
       else this.skipped += len;
     }, (e: unknown) => {
-      this.failure ??= e instanceof CephError ? e : new CephError(op, -5, `${this.opts.target}: ${String(e)}`);
+      this.failure ??= e instanceof CephError ? e : new CephError('image', op, -5, `${this.opts.target}: ${String(e)}`);
     }).finally(() => {
       this.inFlight--;
       const w = this.waiters;

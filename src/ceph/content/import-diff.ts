@@ -29,13 +29,13 @@ async function snapshotExists(img: Pointer, target: string, name: string): Promi
   const out: [number] = [0];
   const rc = await native<number>('rbd_snap_is_protected', rbdSnapshot.isProtected, img, name, out);
   if (rc === -E.ENOENT) return false;
-  check('rbd_snap_is_protected', rc, `${target}@${name}`);
+  check('snapshot', 'rbd_snap_is_protected', rc, `${target}@${name}`);
   return true;
 }
 
 async function imageSize(img: Pointer, target: string): Promise<number> {
   const out: [number | bigint] = [0];
-  check('rbd_get_size', await native<number>('rbd_get_size', rbdImage.getSize, img, out), target);
+  check('image', 'rbd_get_size', await native<number>('rbd_get_size', rbdImage.getSize, img, out), target);
   return Number(out[0]);
 }
 
@@ -50,8 +50,8 @@ export interface ApplyOptions {
 
 /** Create snapshot `name` (and protect it when asked). */
 export async function makeSnapshot(img: Pointer, target: string, name: string, flags: number, protect: boolean): Promise<void> {
-  await nativeLong('rbd_snap_create2', `${target}@${name}`, rbdSnapshot.create2, img, name, flags, noProgress, null);
-  if (protect) check('rbd_snap_protect', await native<number>('rbd_snap_protect', rbdSnapshot.protect, img, name), `${target}@${name}`);
+  await nativeLong('snapshot', 'rbd_snap_create2', `${target}@${name}`, rbdSnapshot.create2, img, name, flags, noProgress, null);
+  if (protect) check('snapshot', 'rbd_snap_protect', await native<number>('rbd_snap_protect', rbdSnapshot.protect, img, name), `${target}@${name}`);
 }
 
 /**
@@ -77,7 +77,7 @@ export async function applyDiff(r: PullReader, version: 1 | 2, img: Pointer, tar
       }
       if (meta.size !== undefined && meta.size !== await imageSize(img, target)) {
         await w.drain();
-        await nativeLong('rbd_resize2', target, rbdImage.resize2, img, meta.size, true, noProgress, null);
+        await nativeLong('image', 'rbd_resize2', target, rbdImage.resize2, img, meta.size, true, noProgress, null);
       }
     },
     data: async (off, piece) => {

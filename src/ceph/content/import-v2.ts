@@ -88,7 +88,7 @@ export function importExportV2(tasks: TaskEngine, spec: string, name: string, sr
           ctx.progress((i + 1) / n);
         }
         const out: [number | bigint] = [0];
-        check('rbd_get_size', await native<number>('rbd_get_size', rbdImage.getSize, img, out), tmp.target);
+        check('image', 'rbd_get_size', await native<number>('rbd_get_size', rbdImage.getSize, img, out), tmp.target);
         return Number(out[0]);
       });
     });

@@ -14,15 +14,16 @@ import { startAio } from '../../native/rbd-aio.js';
 import { rbdImage } from '../../native/rbd-image.js';
 import type { Pointer } from '../../native/types.js';
 import { native } from '../call.js';
-import { splitPoolSpec, type CephSession } from '../connection.js';
+import type { CephSession } from '../connection.js';
+import { splitPoolSpec } from '../spec.js';
 import { removeTemporary, type TemporaryParams } from '../copy.js';
-import { CephError, check } from '../errors.js';
+import { CephError, check, TaskFailure } from '../errors.js';
 import { IMPORT_TEMP_PREFIX } from '../image-directory.js';
 import { holdForTask, imageKey, mutationLocks } from '../image-lock.js';
 import { Images } from '../images.js';
 import { withOpenImage } from '../open-image.js';
 import type { TaskEngine } from '../tasks/engine.js';
-import { TaskFailure, type TaskContext } from '../tasks/types.js';
+import type { TaskContext } from '../tasks/types.js';
 import { Chunker, ImageWriter } from './image-writer.js';
 
 export const IMPORT_ACTION = 'image.import';
@@ -154,7 +155,7 @@ export async function pumpBody(src: ImportSource, signal: AbortSignal, onData: (
 
 /** rbd_aio_flush: every write acknowledged before is durable. */
 export async function flushImage(img: Pointer, target: string): Promise<void> {
-  check('rbd_aio_flush', await startAio((c) => rbdAio.flush(img, c) as number, undefined), target);
+  check('image', 'rbd_aio_flush', await startAio((c) => rbdAio.flush(img, c) as number, undefined), target);
 }
 
 /**
@@ -217,7 +218,7 @@ export async function importNew<R extends ImportResult>(tasks: TaskEngine, spec:
       await holdForTask(session, ctx.task.id, [imageKey(spec, name)], () => withIo(spec, (io) => io.use('rbd_rename', async (d) => {
         const rc = await native<number>('rbd_rename', rbdImage.rename, d, temp, name);
         if (rc === -E.EEXIST) throw new ImportError('IMAGE_EXISTS', `Image ${target} was created while the import ran; the import was discarded.`);
-        check('rbd_rename', rc, target);
+        check('image', 'rbd_rename', rc, target);
       })));
       return result;
     } catch (e) {
@@ -247,7 +248,7 @@ export async function importPart(session: LongSession, spec: string, name: strin
   return mutationLocks(session).run([imageKey(spec, name)], () => unboundedIoctx(session)(spec, (io) =>
     withOpenImage(io, spec, name, {}, async (img) => {
       const out: [number | bigint] = [0];
-      check('rbd_get_size', await native<number>('rbd_get_size', rbdImage.getSize, img, out), target);
+      check('image', 'rbd_get_size', await native<number>('rbd_get_size', rbdImage.getSize, img, out), target);
       const imageSize = Number(out[0]);
       if (imageSize !== size) {
         throw new ImportError('SIZE_MISMATCH', `Content-Range says the image has ${size} bytes; ${target} has ${imageSize}.`);

@@ -27,8 +27,8 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { E } from '../../native/errno.js';
 import { radosPool } from '../../native/rados-pool.js';
-import { poolSpec, splitPoolSpec } from '../connection.js';
-import { CephError } from '../errors.js';
+import { poolSpec, splitPoolSpec } from '../spec.js';
+import { CephError, TaskFailure, TaskFinishedError, TaskNotCancellableError, TaskNotFoundError } from '../errors.js';
 import { poolNames, poolOfTask } from './pool-lookup.js';
 import { TaskRunner } from './runner.js';
 import { sharedRunner, type RunnerSource } from './runner-clients.js';
@@ -36,11 +36,7 @@ import { Scheduler } from './scheduler.js';
 import {
   addTask, casRecord, idOfKey, indexPage, isIndexKey, newTaskId, nowIso, publicView, readRecord, removeIndexEntries, trimFinished,
 } from './store.js';
-import {
-  DEFAULT_TASK_OPTIONS, isFinished, TaskFailure, TaskFinishedError, TaskNotCancellableError, TaskNotFoundError,
-  type StoredTask, type TaskEngineOptions, type TaskError, type TaskHandler, type TaskListOptions, type TaskRecord,
-  type TaskSession, type TaskState, type TaskTarget, type TaskTransition, type TransitionListener, type TaskContext, type LocalRun,
-} from './types.js';
+import { DEFAULT_TASK_OPTIONS, isFinished, type LocalRun, type StoredTask, type TaskContext, type TaskEngineOptions, type TaskError, type TaskHandler, type TaskListOptions, type TaskRecord, type TaskSession, type TaskState, type TaskTarget, type TaskTransition, type TransitionListener } from './types.js';
 
 export class TaskEngine {
   readonly instance = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -239,7 +235,7 @@ export class TaskEngine {
         }
         return next;
       }
-      throw new CephError('task_cancel', -E.EAGAIN, `task ${id} kept changing`);
+      throw new CephError('task', 'task_cancel', -E.EAGAIN, `task ${id} kept changing`);
     }));
     if (asked.state === 'cancelled') return { task: publicView(asked), wasRunning: false };
     // before its commit point: the runner's commit will find the request and stop (see ctx.commit)

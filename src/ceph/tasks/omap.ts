@@ -15,7 +15,7 @@ export async function omapSet(io: Pointer, oid: string, pairs: readonly OmapPair
   try {
     radosOmap.writeOpOmapSet2(op, k.ptrs, v.ptrs, k.lens, v.lens, pairs.length);
     const rc = await native<number>('rados_write_op_operate', R.writeOpOperate, op, io, oid, null, 0);
-    if (rc < 0) throw new CephError('rados_write_op_operate', rc, oid);
+    if (rc < 0) throw new CephError('object', 'rados_write_op_operate', rc, oid);
   } finally {
     R.releaseWriteOp(op);
   }
@@ -29,7 +29,7 @@ export async function omapRemove(io: Pointer, oid: string, keys: readonly string
     R.writeOpAssertExists(op);
     radosOmap.writeOpOmapRmKeys2(op, k.ptrs, k.lens, keys.length);
     const rc = await native<number>('rados_write_op_operate', R.writeOpOperate, op, io, oid, null, 0);
-    if (rc < 0 && rc !== -E.ENOENT) throw new CephError('rados_write_op_operate', rc, oid);
+    if (rc < 0 && rc !== -E.ENOENT) throw new CephError('object', 'rados_write_op_operate', rc, oid);
   } finally {
     R.releaseWriteOp(op);
   }
@@ -51,7 +51,7 @@ export async function omapPage(io: Pointer, oid: string, startAfter: string, max
     }
     if (rc < 0) {
       if (iterPtr) radosOmap.omapGetEnd(iterPtr);
-      throw new CephError('rados_read_op_operate', rc, oid);
+      throw new CephError('object', 'rados_read_op_operate', rc, oid);
     }
     return { entries: drainOmap(iterPtr), more: more[0] !== 0 };
   } finally {

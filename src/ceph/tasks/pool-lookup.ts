@@ -6,9 +6,9 @@ import { radosCluster } from '../../native/rados-cluster.js';
 import { radosPool } from '../../native/rados-pool.js';
 import { native } from '../call.js';
 import type { CephSession } from '../connection.js';
-import { CephError, isCephError } from '../errors.js';
+import { CephError, isCephError, TaskNotFoundError } from '../errors.js';
 import { parseTaskId } from './store.js';
-import { TaskNotFoundError } from './types.js';
+
 
 /** The pool a task id belongs to (from the pool id in it). TaskNotFoundError if it is not an id or the pool is gone. */
 export async function poolOfTask(session: CephSession, id: string): Promise<string> {
@@ -22,7 +22,7 @@ export async function poolOfTask(session: CephSession, id: string): Promise<stri
         await native('rados_wait_for_latest_osdmap', radosCluster.waitForLatestOsdmap, cluster);
         rc = await native<number>('rados_pool_reverse_lookup', radosPool.poolReverseLookup, cluster, parsed.poolId, buf, buf.length);
       }
-      if (rc < 0) throw new CephError('rados_pool_reverse_lookup', rc, String(parsed.poolId));
+      if (rc < 0) throw new CephError('cluster', 'rados_pool_reverse_lookup', rc, String(parsed.poolId));
       const end = buf.indexOf(0);
       return buf.toString('utf8', 0, end < 0 ? rc : end);
     });
@@ -39,10 +39,10 @@ export function poolNames(session: CephSession): Promise<string[]> {
     for (let i = 0; i < 4; i++) {
       const buf = Buffer.alloc(size);
       const rc = await native<number>('rados_pool_list', radosPool.poolList, cluster, buf, buf.length);
-      if (rc < 0) throw new CephError('rados_pool_list', rc);
+      if (rc < 0) throw new CephError('cluster', 'rados_pool_list', rc);
       if (rc > buf.length) { size = rc; continue; }
       return buf.toString('utf8', 0, rc).split('\0').filter((s) => s.length > 0);
     }
-    throw new CephError('rados_pool_list', -E.ERANGE);
+    throw new CephError('cluster', 'rados_pool_list', -E.ERANGE);
   });
 }

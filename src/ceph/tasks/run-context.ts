@@ -86,7 +86,7 @@ async function commit(s: RunState): Promise<void> {
   const cancelled = () => {
     run.stopReason ??= 'cancel';
     run.abort.abort(new Error('cancelled'));
-    return new CephError('task_commit', -E.ECANCELED, `task ${c.id} was cancelled before its commit point`);
+    return new CephError('task', 'task_commit', -E.ECANCELED, `task ${c.id} was cancelled before its commit point`);
   };
   if (run.stopReason === 'cancel') throw cancelled();
   await s.withIo(async (p) => {
@@ -95,12 +95,12 @@ async function commit(s: RunState): Promise<void> {
       if (!fresh || fresh.runner !== s.rec.runner || fresh.attempts !== s.rec.attempts || isFinished(fresh.state)) {
         run.stopReason ??= 'lease';
         run.abort.abort(new Error('lease lost'));
-        throw new CephError('task_commit', -E.EBUSY, `task ${c.id} is not this run's any more`);
+        throw new CephError('task', 'task_commit', -E.EBUSY, `task ${c.id} is not this run's any more`);
       }
       if (fresh.cancelRequested) throw cancelled();
       const next: StoredTask = { ...fresh, v: fresh.v + 1, commit: 'passed' };
       if (await casRecord(p, next)) { s.rec = next; return; }
     }
-    throw new CephError('task_commit', -E.EAGAIN, c.id);
+    throw new CephError('task', 'task_commit', -E.EAGAIN, c.id);
   });
 }

@@ -9,10 +9,11 @@
 // never reused: it is shut down (its image handles and I/O contexts go with it) and the next task gets a new one.
 import { E } from '../../native/errno.js';
 import { callTrace, type CallTrace } from '../call.js';
-import { CephConnection, ConnectionSession, withDeadline, type ConnectOptions, type MonCommandResult } from '../connection.js';
+import { CephConnection, type ConnectOptions, type MonCommandResult } from '../connection.js';
 import { CephError } from '../errors.js';
 import type { Handle } from '../handle.js';
 import type { Pointer } from '../../native/types.js';
+import { ConnectionSession, withDeadline } from '../session.js';
 
 /** What a task run does its Ceph work through (runner.ts): a session, plus withIoctxLong for long calls. */
 export interface RunnerSession {
@@ -69,7 +70,7 @@ export class RunnerClient extends ConnectionSession implements RunnerSession {
   }
 
   protected async run<T>(op: string, fn: (c: CephConnection) => Promise<T>, bounded = true): Promise<T> {
-    if (this.#fenced) throw new CephError(op, -E.ESHUTDOWN, 'this task runner\'s client was fenced', 'closed');
+    if (this.#fenced) throw new CephError('cluster', op, -E.ESHUTDOWN, 'this task runner\'s client was fenced', 'closed');
     const trace: CallTrace = { op: undefined, queued: 0, running: 0 };
     try {
       const work = callTrace.run(trace, () => fn(this.conn));

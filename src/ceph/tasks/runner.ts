@@ -78,7 +78,7 @@ export class TaskRunner {
       scheduler.backOff(c.id, Date.now() + Math.min(opts.leaseMs, opts.scanMs * 2));
       return 'skipped';
     }
-    if (rc < 0) throw new CephError('rados_lock_exclusive', rc, c.id);
+    if (rc < 0) throw new CephError('object', 'rados_lock_exclusive', rc, c.id);
     try {
       let rec = await withIo((p) => readRecord(p, c.id));
       if (!rec || rec.id !== c.id) {

@@ -5,11 +5,12 @@
 // lease (runner.ts): the scan offers every replica the same tasks.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { longLimiter } from '../../native/async-call.js';
-import { poolSpec, type CephSession } from '../connection.js';
+import { type CephSession } from '../connection.js';
 import { omapPage } from './omap.js';
 import { poolNames } from './pool-lookup.js';
 import { ACTIVE_OBJECT, parseTaskId, trimFinished } from './store.js';
 import type { Candidate, LocalRun, TaskEngineOptions } from './types.js';
+import { poolSpec } from '../spec.js';
 
 export class Scheduler {
   /** the tasks running in this instance, by id */

@@ -65,16 +65,16 @@ export async function readRecord(io: Pointer, id: string): Promise<StoredTask | 
     const buf = Buffer.alloc(size);
     const n = await native<number>('rados_read', R.read, io, recordOid(id), buf, buf.length, 0);
     if (n === -E.ENOENT) return undefined;
-    if (n < 0) throw new CephError('rados_read', n, recordOid(id));
+    if (n < 0) throw new CephError('object', 'rados_read', n, recordOid(id));
     if (n === buf.length) { size *= 4; continue; }
     if (n === 0) return undefined;
     try {
       return JSON.parse(buf.toString('utf8', 0, n)) as StoredTask;
     } catch {
-      throw new CephError('task_record', -E.EINVAL, `${recordOid(id)} is not a task record`);
+      throw new CephError('task', 'task_record', -E.EINVAL, `${recordOid(id)} is not a task record`);
     }
   }
-  throw new CephError('rados_read', -E.EFBIG, recordOid(id));
+  throw new CephError('object', 'rados_read', -E.EFBIG, recordOid(id));
 }
 
 /** Write a new record (exclusive create; EEXIST if the id is taken). */
@@ -87,7 +87,7 @@ export async function createRecord(io: Pointer, rec: StoredTask): Promise<void> 
     R.writeOpSetxattr(op, 'v', v, v.length);
     R.writeOpWriteFull(op, body, body.length);
     const rc = await native<number>('rados_write_op_operate', R.writeOpOperate, op, io, recordOid(rec.id), null, 0);
-    if (rc < 0) throw new CephError('rados_write_op_operate', rc, recordOid(rec.id));
+    if (rc < 0) throw new CephError('object', 'rados_write_op_operate', rc, recordOid(rec.id));
   } finally {
     R.releaseWriteOp(op);
   }
@@ -109,7 +109,7 @@ export async function casRecord(io: Pointer, rec: StoredTask): Promise<boolean> 
     R.writeOpWriteFull(op, body, body.length);
     const rc = await native<number>('rados_write_op_operate', R.writeOpOperate, op, io, recordOid(rec.id), null, 0);
     if (rc === -E.ECANCELED || rc === -E.ENOENT) return false;
-    if (rc < 0) throw new CephError('rados_write_op_operate', rc, recordOid(rec.id));
+    if (rc < 0) throw new CephError('object', 'rados_write_op_operate', rc, recordOid(rec.id));
     return true;
   } finally {
     R.releaseWriteOp(op);
@@ -118,7 +118,7 @@ export async function casRecord(io: Pointer, rec: StoredTask): Promise<boolean> 
 
 export async function removeRecord(io: Pointer, id: string): Promise<void> {
   const rc = await native<number>('rados_remove', R.remove, io, recordOid(id));
-  if (rc < 0 && rc !== -E.ENOENT) throw new CephError('rados_remove', rc, recordOid(id));
+  if (rc < 0 && rc !== -E.ENOENT) throw new CephError('object', 'rados_remove', rc, recordOid(id));
 }
 
 /**
@@ -212,7 +212,7 @@ export async function finishRecord(p: Pointer, from: StoredTask, state: TaskStat
     }
     rec = fresh;
   }
-  throw new CephError('task_finish', -E.EAGAIN, rec.id);
+  throw new CephError('task', 'task_finish', -E.EAGAIN, rec.id);
 }
 
 /** Remove the records and index entries of tasks that ended before `before` (ms); at most `max`. */

@@ -4,6 +4,7 @@
 import type { CephSession } from '../connection.js';
 import type { Handle } from '../handle.js';
 import type { Pointer } from '../../native/types.js';
+import { TaskFailure } from '../errors.js';
 
 export type TaskState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export const TASK_STATES: readonly TaskState[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
@@ -87,35 +88,9 @@ export interface TaskHandler<P = Record<string, unknown>> {
   commitPoint?: boolean;
 }
 
-/** Throw from a handler to fail the task with a stable code of your own. */
-export class TaskFailure extends Error {
-  constructor(readonly code: string, readonly detail: string, readonly errno?: string) {
-    super(detail);
-    this.name = 'TaskFailure';
-  }
-}
-
 /** For withImageIn: the task's image is gone (its open answered ENOENT) — a failure, not something to retry. */
 export const imageMissing = (target: string) => (e: { code: string }): TaskFailure =>
   new TaskFailure('IMAGE_NOT_FOUND', `Image ${target} does not exist.`, e.code);
-
-export class TaskNotFoundError extends Error {
-  constructor(readonly id: string) { super(`task ${id} does not exist`); this.name = 'TaskNotFoundError'; }
-}
-export class TaskFinishedError extends Error {
-  /** `tooLate`: it ended (succeeded/failed) while this cancel waited for its runner */
-  constructor(readonly task: TaskRecord, readonly tooLate = false) {
-    super(`task ${task.id} ${tooLate ? 'ended' : 'already ended'} (${task.state})`);
-    this.name = 'TaskFinishedError';
-  }
-}
-/** A cancel its runner did not confirm within cancelWaitMs: not accepted (the request stays in the record). */
-export class TaskNotCancellableError extends Error {
-  constructor(readonly task: TaskRecord, readonly waitedMs: number) {
-    super(`task ${task.id} did not stop within ${waitedMs} ms`);
-    this.name = 'TaskNotCancellableError';
-  }
-}
 
 export interface TaskTransition {
   task: TaskRecord;

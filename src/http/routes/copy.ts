@@ -2,7 +2,7 @@
 // The destination appears under its name only when the copy is complete (src/ceph/copy.ts).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { COPY_ACTION, temporaryName, type CopyParams } from '../../ceph/copy.js';
-import { poolSpec, splitPoolSpec } from '../../ceph/connection.js';
+import { poolSpec, splitPoolSpec } from '../../ceph/spec.js';
 import { isMissingInScope } from '../../ceph/errors.js';
 import { featureBits } from '../../ceph/features.js';
 import { allows } from '../auth.js';

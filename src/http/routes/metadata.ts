@@ -2,11 +2,8 @@
 // settings in effect for an image, which conf_<option> metadata keys override: per-image QoS and the like).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { isCephError } from '../../ceph/errors.js';
-import {
-  CONFIG_KEY_PREFIX, configValueProblem, ImageMetadata, METADATA_MAX_BYTES, METADATA_MAX_KEYS, MetadataEntryTooLargeError,
-  MetadataLimitError,
-} from '../../ceph/metadata.js';
+import { isCephError, MetadataEntryTooLargeError, MetadataLimitError } from '../../ceph/errors.js';
+import { ImageMetadata, METADATA_MAX_BYTES, METADATA_MAX_KEYS } from '../../ceph/metadata.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { ApiError } from '../errors.js';
 import { PAGE_BYTES } from '../page-bytes.js';
@@ -16,6 +13,7 @@ import { imageParams, problems } from '../schemas/common.js';
 import {
   configListSchema, metadataEntrySchema, metadataKeyParams, metadataListQuery, metadataPutBody, metadataPutParams, metadataSchema,
 } from '../schemas/metadata.js';
+import { CONFIG_KEY_PREFIX, configValueProblem } from '../../ceph/image-config.js';
 
 /** 409 METADATA_LIMIT_EXCEEDED / METADATA_TOO_LARGE for the limit errors of src/ceph/metadata.ts; others unchanged. */
 function limitProblem(e: unknown): unknown {
@@ -87,7 +85,7 @@ export const metadataRoutes: FastifyPluginAsyncZod = async (app) => {
     try {
       return { key, value: await metadata.get(spec, image, key) };
     } catch (e) {
-      if (isCephError(e, 'ENOENT') && e.op === 'rbd_metadata_get') throw keyMissing(spec, image, key, e);
+      if (isCephError(e, 'ENOENT') && e.subject === 'metadataKey') throw keyMissing(spec, image, key, e);
       throw limitProblem(e);
     }
   });
@@ -139,7 +137,7 @@ export const metadataRoutes: FastifyPluginAsyncZod = async (app) => {
     try {
       await metadata.remove(spec, image, key);
     } catch (e) {
-      if (isCephError(e, 'ENOENT') && e.op === 'rbd_metadata_remove') throw keyMissing(spec, image, key, e);
+      if (isCephError(e, 'ENOENT') && e.subject === 'metadataKey') throw keyMissing(spec, image, key, e);
       throw e;
     }
     return reply.code(204).send(null);

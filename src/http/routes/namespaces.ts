@@ -75,7 +75,7 @@ export const namespaceRoutes: FastifyPluginAsyncZod = async (app) => {
     try {
       await namespaces.remove(pool, namespace);
     } catch (e) {
-      if (isCephError(e, 'ENOENT') && e.op === 'rbd_namespace_remove') {
+      if (isCephError(e, 'ENOENT') && e.subject === 'namespace') {
         throw new ApiError('NAMESPACE_NOT_FOUND', `Namespace ${pool}/${namespace} does not exist.`, {}, e);
       }
       if (isCephError(e, 'EBUSY', 'ENOTEMPTY')) {

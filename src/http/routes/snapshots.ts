@@ -7,9 +7,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ChildInfo } from '../../ceph/clones.js';
-import { isCephError } from '../../ceph/errors.js';
+import { isCephError, SnapshotHasChildrenError, SnapshotNotFoundError } from '../../ceph/errors.js';
 import { ROLLBACK_ACTION } from '../../ceph/snapshot-tasks.js';
-import { SnapshotHasChildrenError, Snapshots } from '../../ceph/snapshots.js';
+import { Snapshots } from '../../ceph/snapshots.js';
 import { visibleTo, type Principal } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { imageInUse } from '../replies.js';
@@ -108,7 +108,7 @@ export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
         const info = await snapshots.get(spec, image, snapshot);
         return reply.code(200).header('location', snapshotPath(spec, image, snapshot)).send(info);
       } catch (e) {
-        if (isCephError(e, 'ENOENT') && e.op === 'rbd_snap_get') throw new ApiError('VALIDATION_FAILED', SNAPSHOT_NAME_RULE);
+        if (e instanceof SnapshotNotFoundError) throw new ApiError('VALIDATION_FAILED', SNAPSHOT_NAME_RULE);
         throw e;
       }
     }
@@ -162,7 +162,7 @@ export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
       await snapshots.remove(spec, image, snapshot);
     } catch (e) {
       if (e instanceof SnapshotHasChildrenError) throw hasChildren(req.principal, spec, image, e.snapshot, e.children, e);
-      if (isCephError(e, 'EBUSY') && e.op === 'rbd_snap_remove2') {
+      if (isCephError(e, 'EBUSY') && e.subject === 'snapshot') {
         throw new ApiError('SNAPSHOT_PROTECTED',
           `Snapshot ${spec}/${image}@${snapshot} is protected; PATCH it with {"protected": false} first.`, {}, e);
       }

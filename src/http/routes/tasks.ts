@@ -2,10 +2,8 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { isCephError } from '../../ceph/errors.js';
-import {
-  isFinished, TaskFailure, TaskFinishedError, TaskNotCancellableError, TaskNotFoundError, type TaskRecord,
-} from '../../ceph/tasks/types.js';
+import { isCephError, TaskFailure, TaskFinishedError, TaskNotCancellableError, TaskNotFoundError } from '../../ceph/errors.js';
+import { isFinished, type TaskRecord } from '../../ceph/tasks/types.js';
 import { allows, seesPool } from '../auth.js';
 import { ApiError, toApiError } from '../errors.js';
 import { problems } from '../schemas/common.js';

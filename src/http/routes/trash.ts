@@ -1,71 +1,16 @@
 // /api/v1/pools/{pool}[/namespaces/{namespace}]/trash: images deleted but not yet removed. DELETE of an image
-// moves it here (deleteViaTrash, used by routes/images.ts) and queues its removal as a task.
-import type { FastifyReply } from 'fastify';
+// moves it here (src/ceph/provisioning, routes/images/delete.ts) and queues its removal as a task.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { CephClient } from '../../ceph/client.js';
-import { isCephError, isMissingInScope } from '../../ceph/errors.js';
-import { TRASH_ID_PATTERN, TrashEntryGone, TrashMoveRefused, type TrashEntry } from '../../ceph/trash.js';
-import { DURATION_HELP, parseDuration } from '../duration.js';
+import { isCephError, TrashEntryGone } from '../../ceph/errors.js';
+import { TRASH_ID_PATTERN, type TrashEntry } from '../../ceph/trash.js';
 import { ApiError } from '../errors.js';
-import { imageInUse } from '../replies.js';
-import { imagePath, scopePath, specOf } from '../paths.js';
+import { imagePath, specOf } from '../paths.js';
 import { booleanQuery, IMAGE_NAME_PATTERN, IMAGE_NAME_RULE, problems, scopeParams } from '../schemas/common.js';
 import { restoreBody, taskSchema, trashEntrySchema, trashListQuery, trashListSchema, trashParams } from '../schemas/tasks.js';
-import { monitorLink, replyTask } from '../task-reply.js';
+import { replyTask } from '../task-reply.js';
 import { fittingItems, PAGE_BYTES } from '../page-bytes.js';
 import { listingLimiter } from '../scan-limit.js';
-
-export const trashPath = (spec: string, id: string): string => `${scopePath(spec)}/trash/${encodeURIComponent(id)}`;
-
-/** `?keepFor=` of DELETE …/images/{image}: seconds, undefined when absent; 400 when malformed or out of range. */
-export function parseKeepFor(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const s = parseDuration(value);
-  if (s === undefined) throw new ApiError('VALIDATION_FAILED', `keepFor must be ${DURATION_HELP}.`);
-  return s;
-}
-
-export const keepForQuery = z.object({
-  keepFor: z.string().max(32).optional().describe(`keep the image in the trash, restorable, for this long instead of removing it: ${DURATION_HELP}`),
-});
-
-/**
- * DELETE of an image: refuse (409) what rbd_trash_move would not (watchers, snapshots), move it to the trash,
- * and, unless kept (`keepForSeconds`), queue its removal (Link: rel="monitor"). Answers the 204 itself and
- * returns true; false when the image does not exist (the caller decides between 404 and a leftover).
- */
-export async function deleteViaTrash(ceph: CephClient, reply: FastifyReply, spec: string, image: string,
-  keepForSeconds: number | undefined): Promise<boolean> {
-  let moved;
-  try {
-    moved = await ceph.trash.moveImage(spec, image, keepForSeconds ?? 0);
-  } catch (e) {
-    if (e instanceof TrashMoveRefused) {
-      if (e.reason === 'in-use') {
-        throw imageInUse(spec, image, e.watchers);
-      }
-      throw new ApiError('IMAGE_HAS_SNAPSHOTS', `Image ${spec}/${image} has ${e.snapshotCount} snapshot(s); delete them first.`,
-        { snapshotCount: e.snapshotCount });
-    }
-    if (isMissingInScope(e)) return false;
-    throw e;
-  }
-  reply.header('x-trash-id', moved.id);
-  if (keepForSeconds !== undefined) {
-    reply.header('link', `<${trashPath(spec, moved.id)}>; rel="related"`);
-  } else {
-    try {
-      const task = await ceph.trash.queueRemove(spec, moved, 'image.remove', true);
-      reply.header('link', monitorLink(task.id));
-    } catch (e) {
-      // the image is deleted (in the trash, name free); its space comes back with the next trash purge
-      reply.log.warn({ err: e instanceof Error ? e.message : String(e), trashId: moved.id }, 'image moved to the trash; queueing its removal failed');
-    }
-  }
-  await reply.code(204).send(null);
-  return true;
-}
 
 const CURSOR = /^([0-9]{1,13})-([A-Za-z0-9]{1,64})$/;
 const cursorOf = (e: TrashEntry) => `${Date.parse(e.deletedAt)}-${e.id}`;
@@ -82,7 +27,7 @@ export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
     try {
       return await ceph.trash.get(spec, validId(id));
     } catch (e) {
-      if (isCephError(e, 'ENOENT') && e.op === 'rbd_trash_get') throw notFound(spec, id);
+      if (isCephError(e, 'ENOENT') && e.subject === 'trashEntry') throw notFound(spec, id);
       throw e;
     }
   };
@@ -151,7 +96,7 @@ export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
           : `Trash entry ${id} was restored or removed by another request while this one waited for it.`,
         e.restoredAs !== undefined ? { restoredAs: e.restoredAs, image: imagePath(spec, e.restoredAs) } : {});
       }
-      if (isCephError(e, 'ENOENT') && (e.op === 'rbd_trash_get' || e.op === 'rbd_trash_restore')) throw notFound(spec, id);
+      if (isCephError(e, 'ENOENT') && e.subject === 'trashEntry') throw notFound(spec, id);
       if (isCephError(e, 'EEXIST')) throw new ApiError('IMAGE_EXISTS', `An image named ${name ?? 'like the trashed one'} exists in ${spec}; restore it under another name.`, {}, e);
       if (isCephError(e, 'EBUSY')) throw new ApiError('OPERATION_IN_PROGRESS', `Trash entry ${id} is being removed or restored.`, {}, e);
       if (isCephError(e, 'EINVAL')) throw new ApiError('CONFLICT', `Trash entry ${id} cannot be restored (it is not a user deletion, e.g. a migration source).`, {}, e);

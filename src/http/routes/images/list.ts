@@ -4,16 +4,16 @@
 // `limit` names after the cursor, so a page costs the same in a pool of 100 images as in one of 100,000.
 // `prefix` is served by the same read; `search` (a substring) and `total=true` have to look at every name.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { ImageDirectory } from '../../ceph/image-directory.js';
-import type { ImageInfo } from '../../ceph/images.js';
-import { ApiError } from '../errors.js';
-import { decodeCursor, encodeCursor } from '../cursor.js';
-import { specOf } from '../paths.js';
-import { problems, scopeParams } from '../schemas/common.js';
-import { imageListSchema, listImagesQuery } from '../schemas/images.js';
-import { toImage } from '../image-view.js';
-import { fittingItems, PAGE_BYTES } from '../page-bytes.js';
-import { listingLimiter, ScanLimiter } from '../scan-limit.js';
+import { ImageDirectory } from '../../../ceph/image-directory.js';
+import type { ImageInfo } from '../../../ceph/image-info.js';
+import { ApiError } from '../../errors.js';
+import { decodeCursor, encodeCursor } from '../../cursor.js';
+import { specOf } from '../../paths.js';
+import { problems, scopeParams } from '../../schemas/common.js';
+import { imageListSchema, listImagesQuery } from '../../schemas/images.js';
+import { toImage } from '../../image-view.js';
+import { fittingItems, PAGE_BYTES } from '../../page-bytes.js';
+import { listingLimiter, ScanLimiter } from '../../scan-limit.js';
 
 export const imageListRoutes: FastifyPluginAsyncZod = async (app) => {
   const { ceph, settings } = app;

@@ -3,14 +3,14 @@
 // GET …/images/{image}/iostat and GET /api/v1/pools/{pool}[/namespaces/{namespace}]/iostat: I/O rates per image
 // from the mgr (`rbd perf image stats`).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { ImageIostatReader } from '../../ceph/iostat.js';
-import { ImageUsageReader, UsageTimeoutError } from '../../ceph/usage.js';
-import { visibleTo } from '../auth.js';
-import { isCephError } from '../../ceph/errors.js';
-import { ApiError } from '../errors.js';
-import { specOf } from '../paths.js';
-import { imageParams, problems, scopeParams } from '../schemas/common.js';
-import { imageIostatReportSchema, imageUsageSchema, iostatQuery, poolIostatSchema, usageQuery } from '../schemas/usage.js';
+import { ImageIostatReader } from '../../../ceph/iostat.js';
+import { ImageUsageReader } from '../../../ceph/usage.js';
+import { visibleTo } from '../../auth.js';
+import { isCephError, UsageTimeoutError } from '../../../ceph/errors.js';
+import { ApiError } from '../../errors.js';
+import { specOf } from '../../paths.js';
+import { imageParams, problems, scopeParams } from '../../schemas/common.js';
+import { imageIostatReportSchema, imageUsageSchema, iostatQuery, poolIostatSchema, usageQuery } from '../../schemas/usage.js';
 
 export const imageUsageRoutes: FastifyPluginAsyncZod = async (app) => {
   const usage = new ImageUsageReader(app.ceph);
@@ -24,7 +24,7 @@ export const imageUsageRoutes: FastifyPluginAsyncZod = async (app) => {
       if (isCephError(e, 'EAGAIN') && e.kind === 'ceph') {
         throw new ApiError('CEPH_UNAVAILABLE', 'The mgr\'s rbd_support module is not ready; retry in a few seconds.', {}, e);
       }
-      if (isCephError(e, 'ENOENT') && e.op.startsWith('mgr_command')) {
+      if (isCephError(e, 'ENOENT') && e.subject === 'cluster') {
         throw new ApiError('NOT_FOUND', `The mgr does not know ${spec} (deleted meanwhile?).`, {}, e);
       }
       throw e;

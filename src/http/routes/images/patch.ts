@@ -1,20 +1,25 @@
-// PATCH /images/{image}: rename, resize and feature changes in one request. Everything is validated before
-// anything is applied; the changes then run as resize → features → rename (the name last, so a failure
-// before it leaves the image where the caller knows it), and the answer says what was done.
-import type { CephClient } from '../../ceph/client.js';
-import { isCephError, isMissingInScope } from '../../ceph/errors.js';
-import {
-  FeatureChangeError, ImageFeatures, INLINE_REBUILD_MAX_OBJECTS, planFeatureChange, REBUILD_ACTION, type FeaturePlan,
-} from '../../ceph/image-features.js';
-import { finishInterruptedRename, renameImage } from '../../ceph/rename.js';
-import { ApiError } from '../errors.js';
-import type { Principal } from '../auth.js';
-import { toImage } from '../image-view.js';
-import { imagePath } from '../paths.js';
-import { formatSize } from '../size.js';
-import type { PatchAppliedOutput, PatchedImage, PatchImageInput, PatchTaskAnswer } from '../schemas/image-patch.js';
-import { splitPoolSpec } from '../../ceph/connection.js';
-import { taskPath, taskView } from '../task-reply.js';
+// PATCH …/images/{image}: rename, resize and feature changes in one request, holding the name (and a rename's
+// new name). Everything is validated before anything is applied; the changes then run as resize → features →
+// rename (the name last, so a failure before it leaves the image where the caller knows it), and the answer says
+// what was done.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { imageKey } from '../../../ceph/image-lock.js';
+import { provisioning } from '../../../ceph/provisioning/index.js';
+import { specOf } from '../../paths.js';
+import { imageParams, problems } from '../../schemas/common.js';
+import { patchImageBody, patchedImageSchema, patchTaskSchema } from '../../schemas/image-patch.js';
+import type { CephClient } from '../../../ceph/client.js';
+import { FeatureChangeError, isCephError, isMissingInScope } from '../../../ceph/errors.js';
+import { ImageFeatures, INLINE_REBUILD_MAX_OBJECTS, planFeatureChange, REBUILD_ACTION, type FeaturePlan } from '../../../ceph/image-features.js';
+import { finishInterruptedRename, renameImage } from '../../../ceph/rename.js';
+import { ApiError } from '../../errors.js';
+import type { Principal } from '../../auth.js';
+import { toImage } from '../../image-view.js';
+import { imagePath } from '../../paths.js';
+import { formatSize } from '../../size.js';
+import type { PatchAppliedOutput, PatchedImage, PatchImageInput, PatchTaskAnswer } from '../../schemas/image-patch.js';
+import { splitPoolSpec } from '../../../ceph/spec.js';
+import { taskPath, taskView } from '../../task-reply.js';
 
 export type PatchOutcome =
   | { status: 200; location?: string | undefined; body: PatchedImage }
@@ -119,4 +124,30 @@ export async function patchImage(ceph: CephClient, spec: string, image: string, 
 function renamedBefore(out: PatchOutcome, spec: string, from: string, to: string): PatchOutcome {
   out.body.applied.renamed = { from, to };
   return out.status === 200 ? { ...out, location: imagePath(spec, to) } : out;
+}
+
+export function patchRoute(app: Parameters<FastifyPluginAsyncZod>[0]): void {
+  const { writes } = provisioning(app.ceph);
+  app.patch('/images/:image', {
+    schema: {
+      tags: ['images'], summary: 'Rename, resize or change the features of an image', operationId: 'resizeImage',
+      description: 'Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer\'s '
+        + '`Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and '
+        + 'needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd '
+        + 'cannot change at runtime). Every change is validated before any is applied; `applied` says what was done. '
+        + 'A shrink of an image without object-map (or one that cuts off more than 262144 objects) runs as the `image.shrink` task, and the rebuild of an object map switched '
+        + 'on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). '
+        + 'A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the '
+        + 'old name — GET the new one. A rename whose process died between librbd\'s steps (the image reachable under both '
+        + 'names) is finished by the next PATCH asking for it: 200 with the image under the new name.',
+      params: imageParams,
+      body: patchImageBody,
+      response: { 200: patchedImageSchema, 202: patchTaskSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
+    },
+  }, async (req, reply) => writes.run(specOf(req.params), req.params.image, async () => {
+    const out = await patchImage(app.ceph, specOf(req.params), req.params.image, req.body, req.principal);
+    if (out.status === 202) return reply.code(202).header('location', out.location).send(out.body);
+    if (out.location) void reply.header('location', out.location);
+    return reply.code(200).send(out.body);
+  }, req.body.name !== undefined ? [imageKey(specOf(req.params), req.body.name)] : [])); // a rename holds the new name too
 }

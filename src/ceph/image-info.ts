@@ -1,0 +1,94 @@
+// What an image is described as (ImageInfo and its parts), built from a header read (fromHeader) or from an
+// open image (its snapshot count and watchers).
+import { rbdImage } from '../native/rbd-image.js';
+import { rbdSnapshot } from '../native/rbd-snapshot.js';
+import type { Pointer } from '../native/types.js';
+import { decodeWatchers, watcherArray } from '../native/memory.js';
+import { E } from '../native/errno.js';
+import { native } from './call.js';
+import { check } from './errors.js';
+import { featureNames } from './features.js';
+import type { HeaderDetails } from './image-header.js';
+import { withGrowingCapacity } from './retry.js';
+
+const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
+
+export interface CreateImageOptions {
+  /** feature bits; undefined = the cluster's default (rbd_default_features) */
+  features?: bigint | undefined;
+  /** object size as a power of two (12–25); undefined = default (22, 4 MiB) */
+  order?: number | undefined;
+  stripeUnit?: number | undefined;
+  stripeCount?: number | undefined;
+  /** separate pool for the data objects (e.g. an erasure-coded pool) */
+  dataPool?: string | undefined;
+}
+
+/** An image as rbd_list2 names it. */
+export interface ImageSpec { name: string; id: string }
+
+export interface Watcher { address: string; id: number; cookie: number }
+
+export interface ImageParent { pool: string; namespace: string; image: string; snapshot: string; overlap: number }
+
+/** Where a clone was made from: a pool spec ("pool" or "pool/namespace"), an image and a snapshot name. */
+export interface CloneOrigin { spec: string; image: string; snapshot: string }
+
+export interface ImageInfo {
+  name: string;
+  id: string;
+  pool: string;
+  size: number;
+  objectSize: number;
+  order: number;
+  objects: number;
+  features: string[];
+  featureBits: bigint;
+  stripeUnit: number;
+  stripeCount: number;
+  dataPool: string | null;
+  blockNamePrefix: string;
+  createdAt: string;
+  snapshotCount: number;
+  /** the snapshot this image is a clone of (null: not a clone); overlap = bytes still read from it */
+  parent: ImageParent | null;
+  /** clients that have the image open; absent in listings (one OSD round trip per image) */
+  watchers?: Watcher[];
+}
+
+export function fromHeader(name: string, id: string, pool: string, h: HeaderDetails, dataPool: string | null): ImageInfo {
+  return {
+    name, id, pool,
+    size: h.size, objectSize: 2 ** h.order, order: h.order, objects: h.objects,
+    features: featureNames(h.featureBits), featureBits: h.featureBits,
+    stripeUnit: h.stripeUnit, stripeCount: h.stripeCount, dataPool,
+    blockNamePrefix: h.blockNamePrefix, createdAt: h.createdAt, snapshotCount: h.snapshotCount,
+    parent: h.parent,
+  };
+}
+
+/** Snapshot count of an image opened read-only (memory only, see statIn). */
+export function countSnapshots(img: Pointer, target: string): number {
+  // A NULL array with *max_snaps = 0 always gets -ERANGE and the count needed (+1 for the terminator).
+  const max: [number] = [0];
+  const rc = rbdSnapshot.list(img, null, max) as number;
+  if (rc === -E.ERANGE) return Math.max(0, max[0] - 1);
+  check('snapshot', 'rbd_snap_list', rc, target);
+  return 0;
+}
+
+/** The clients that have an open image open (rbd_watchers_list; a read-only handle registers no watch of its own). */
+export function listWatchers(img: Pointer, target: string): Promise<Watcher[]> {
+  return withGrowingCapacity<Watcher[]>('image', 'rbd_watchers_list', target, 8, async (capacity) => {
+    const buf = watcherArray(capacity);
+    const count: [number] = [capacity];
+    const rc = await native<number>('rbd_watchers_list', rbdImage.watchersList, img, buf, count);
+    if (rc === -E.ERANGE) return { needed: count[0] };
+    check('image', 'rbd_watchers_list', rc, target);
+    try {
+      return { value: decodeWatchers(buf, count[0]).map((w) => ({ address: w.addr, id: num(w.id), cookie: num(w.cookie) })) };
+    } finally {
+      rbdImage.watchersListCleanup(buf, count[0]);
+    }
+  });
+}
