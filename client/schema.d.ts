@@ -967,7 +967,8 @@ export interface components {
     schemas: {
         ImageSpec: {
             /**
-             * @description Integer bytes (1 to 9007199254740991) or a string with a binary unit, e.g. "10GiB", "512MiB", "1TiB".
+             * @description Integer bytes (1 to 9007199254740991), a Kubernetes quantity — "10Gi" (10 × 2^30), "10G" (10 × 10^9, as in Kubernetes, unlike the rbd CLI), "1.5Gi", "1e9" — or a number with a binary unit: "10GiB", "512MiB". Whole bytes only.
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
@@ -976,12 +977,14 @@ export interface components {
             features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling")[];
             /**
              * @description a power of two from 4KiB to 32MiB; default 4MiB
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
             objectSize?: number | string;
             /**
              * @description must divide objectSize
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
@@ -994,7 +997,8 @@ export interface components {
             /** @description 1–128 characters: letters, digits, ".", "_", "-"; starts with a letter or digit */
             name: string;
             /**
-             * @description Integer bytes (1 to 9007199254740991) or a string with a binary unit, e.g. "10GiB", "512MiB", "1TiB".
+             * @description Integer bytes (1 to 9007199254740991), a Kubernetes quantity — "10Gi" (10 × 2^30), "10G" (10 × 10^9, as in Kubernetes, unlike the rbd CLI), "1.5Gi", "1e9" — or a number with a binary unit: "10GiB", "512MiB". Whole bytes only.
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
@@ -1003,12 +1007,14 @@ export interface components {
             features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling")[];
             /**
              * @description a power of two from 4KiB to 32MiB; default 4MiB
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
             objectSize?: number | string;
             /**
              * @description must divide objectSize
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
@@ -1030,6 +1036,7 @@ export interface components {
             source: components["schemas"]["CloneSource"];
             /**
              * @description default: the snapshot's size; a larger size grows the clone, a smaller one is refused
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
@@ -1038,12 +1045,14 @@ export interface components {
             features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling")[];
             /**
              * @description a power of two from 4KiB to 32MiB; default 4MiB
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
             objectSize?: number | string;
             /**
              * @description must divide objectSize
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
@@ -1058,6 +1067,7 @@ export interface components {
             source: components["schemas"]["CloneSource"];
             /**
              * @description default: the snapshot's size; a larger size grows the clone, a smaller one is refused
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
@@ -1066,12 +1076,14 @@ export interface components {
             features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling")[];
             /**
              * @description a power of two from 4KiB to 32MiB; default 4MiB
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
             objectSize?: number | string;
             /**
              * @description must divide objectSize
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
@@ -1819,7 +1831,7 @@ export interface operations {
                 /** @description must repeat the pool name */
                 confirm?: string;
                 /** @description delete even when the pool holds images (their data is lost) */
-                force?: "true" | "false";
+                force?: "0" | "1" | "true" | "false";
             };
             header?: never;
             path: {
@@ -2244,9 +2256,9 @@ export interface operations {
                 /** @description case-insensitive substring of the name; reads the directory from the cursor until the page is full (up to the whole pool) */
                 search?: string;
                 /** @description true: also count the matching images of the whole pool (O(pool)); absent from the answer otherwise */
-                total?: "true" | "false";
+                total?: "0" | "1" | "true" | "false";
                 /** @description false: names only (no image is read); true: full details of this page */
-                details?: "true" | "false";
+                details?: "0" | "1" | "true" | "false";
             };
             header?: never;
             path: {
@@ -2340,10 +2352,10 @@ export interface operations {
                 /**
                  * @example {
                  *       "name": "example-name",
-                 *       "size": "10GiB"
+                 *       "size": "10Gi"
                  *     }
                  */
-                "application/json": components["schemas"]["CreateClone"] | components["schemas"]["CreateImage"];
+                "application/json": components["schemas"]["CreateImage"] | components["schemas"]["CreateClone"];
             };
         };
         responses: {
@@ -2432,9 +2444,9 @@ export interface operations {
                 /** @description case-insensitive substring of the name; reads the directory from the cursor until the page is full (up to the whole pool) */
                 search?: string;
                 /** @description true: also count the matching images of the whole pool (O(pool)); absent from the answer otherwise */
-                total?: "true" | "false";
+                total?: "0" | "1" | "true" | "false";
                 /** @description false: names only (no image is read); true: full details of this page */
-                details?: "true" | "false";
+                details?: "0" | "1" | "true" | "false";
             };
             header?: never;
             path: {
@@ -2532,10 +2544,10 @@ export interface operations {
                 /**
                  * @example {
                  *       "name": "example-name",
-                 *       "size": "10GiB"
+                 *       "size": "10Gi"
                  *     }
                  */
-                "application/json": components["schemas"]["CreateClone"] | components["schemas"]["CreateImage"];
+                "application/json": components["schemas"]["CreateImage"] | components["schemas"]["CreateClone"];
             };
         };
         responses: {
@@ -2720,10 +2732,10 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "size": "10GiB"
+                 *       "size": "10Gi"
                  *     }
                  */
-                "application/json": components["schemas"]["CloneSpec"] | components["schemas"]["ImageSpec"];
+                "application/json": components["schemas"]["ImageSpec"] | components["schemas"]["CloneSpec"];
             };
         };
         responses: {
@@ -2916,7 +2928,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "size": "10GiB"
+                 *       "size": "10Gi"
                  *     }
                  */
                 "application/json": {
@@ -2924,6 +2936,7 @@ export interface operations {
                     name?: string;
                     /**
                      * @description the new size; growing is always allowed
+                     * @example 10Gi
                      * @example 10GiB
                      * @example 1073741824
                      */
@@ -3133,10 +3146,10 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "size": "10GiB"
+                 *       "size": "10Gi"
                  *     }
                  */
-                "application/json": components["schemas"]["CloneSpec"] | components["schemas"]["ImageSpec"];
+                "application/json": components["schemas"]["ImageSpec"] | components["schemas"]["CloneSpec"];
             };
         };
         responses: {
@@ -3333,7 +3346,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "size": "10GiB"
+                 *       "size": "10Gi"
                  *     }
                  */
                 "application/json": {
@@ -3341,6 +3354,7 @@ export interface operations {
                     name?: string;
                     /**
                      * @description the new size; growing is always allowed
+                     * @example 10Gi
                      * @example 10GiB
                      * @example 1073741824
                      */
@@ -4359,7 +4373,7 @@ export interface operations {
                 /** @description give up after this long (504 USAGE_TIMEOUT); default 5000, at most 60000 */
                 timeoutMs?: number;
                 /** @description false (default): whole objects, as `rbd du` counts (fast with fast-diff); true: bytes (lists every object: slow) */
-                exact?: "true" | "false";
+                exact?: "0" | "1" | "true" | "false";
             };
             header?: never;
             path: {
@@ -4602,7 +4616,7 @@ export interface operations {
                 /** @description give up after this long (504 USAGE_TIMEOUT); default 5000, at most 60000 */
                 timeoutMs?: number;
                 /** @description false (default): whole objects, as `rbd du` counts (fast with fast-diff); true: bytes (lists every object: slow) */
-                exact?: "true" | "false";
+                exact?: "0" | "1" | "true" | "false";
             };
             header?: never;
             path: {
@@ -4885,6 +4899,7 @@ export interface operations {
                     features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling")[];
                     /**
                      * @description a power of two from 4KiB to 32MiB; default: the source's
+                     * @example 10Gi
                      * @example 10GiB
                      * @example 1073741824
                      */
@@ -5011,6 +5026,7 @@ export interface operations {
                     features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling")[];
                     /**
                      * @description a power of two from 4KiB to 32MiB; default: the source's
+                     * @example 10Gi
                      * @example 10GiB
                      * @example 1073741824
                      */
@@ -7207,7 +7223,7 @@ export interface operations {
     removeTrashEntry: {
         parameters: {
             query?: {
-                force?: "true" | "false";
+                force?: "0" | "1" | "true" | "false";
             };
             header?: never;
             path: {
@@ -7635,7 +7651,7 @@ export interface operations {
     removeTrashEntryInNamespace: {
         parameters: {
             query?: {
-                force?: "true" | "false";
+                force?: "0" | "1" | "true" | "false";
             };
             header?: never;
             path: {

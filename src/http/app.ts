@@ -19,6 +19,7 @@ import { requireClientCertificates } from './tls.js';
 import { registerJsonBody } from './plugins/json-body.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { clientErrorHandler, frameworkErrorHandler, registerProblems } from './plugins/problems.js';
+import { registerStrictQueries } from './plugins/strict-query.js';
 import { healthRoutes } from './routes/health.js';
 import { imageListRoutes } from './routes/image-list.js';
 import { imageRoutes } from './routes/images.js';
@@ -142,6 +143,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     registerRefusalAudit(app, opts.audit, opts.auth); // what no route hook sees: refused before routing, bodies that never came
   }
   registerProblems(app);
+  registerStrictQueries(app); // before any route: unknown query parameters are 400 on every route
   await registerOpenApi(app, opts.version ?? '0.1.0');
 
   await app.register(healthRoutes);
