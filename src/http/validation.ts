@@ -7,6 +7,7 @@
 //   - unknown keys of a strict object are one issue at the object's path; each key becomes its own error at
 //     its own path ("querystring.force: unknown query parameter; this route takes: confirm").
 // A missing required field says "is required" rather than "expected string, received undefined".
+import { ApiError } from './errors.js';
 
 export interface FieldError {
   /** the request part: body, querystring, params, headers */
@@ -120,4 +121,15 @@ export function validationErrors(part: string, entries: readonly ValidationEntry
 /** "body.size: unknown unit …; body.name: is required" */
 export function validationDetail(errors: readonly FieldError[]): string {
   return errors.map((e) => `${e.in}${e.path ? `.${e.path}` : ''}: ${e.message}`).join('; ').slice(0, 2000);
+}
+
+/**
+ * A 400 found after the schemas passed (a cursor this API did not give out, a dataPool that does not exist):
+ * the same shape as a schema's, `errors` naming the field. `path` '' = the part itself (a body that is not
+ * JSON, a URL that is not valid).
+ */
+export function invalidField(part: 'body' | 'querystring' | 'params' | 'url', path: string, reason: string,
+  extra: Record<string, unknown> = {}): ApiError {
+  const errors: FieldError[] = [{ in: part, path, message: reason }];
+  return new ApiError('VALIDATION_FAILED', validationDetail(errors), { ...extra, errors });
 }

@@ -23,8 +23,34 @@ const BODIES: (string | undefined)[] = [
   undefined, '', '{}', '[]', 'null', '"x"', '{', '{"name":null,"size":-1}', '{"size":"1e999GiB","features":["nope"]}',
   '{"destination":{"name":"../x"},"snapshots":"yes"}', '{"value":{"a":1}}', '{"__proto__":{"polluted":1}}',
   JSON.stringify({ a: Array.from({ length: 50 }, () => ({ b: [1, 2, { c: 'x'.repeat(100) }] })) }),
+  // near misses of real bodies: a union (image or clone) must still report the field, not "Invalid input"
+  '{"size":"10G","name":"x"}', '{"size":"10Gi","features":["layring"]}', '{"source":{"image":1,"snapshot":"s"}}', '{"size":true}',
+  '{"name":"n","size":"1.5","source":{"image":"img","snapshot":"snap","pool":"a/b"}}', '{"destination":{"name":"d"},"objectSize":"4MB"}',
+  '{"value":7}', '{"name":"","protected":"yes"}', '{"allowShrink":1,"size":"1m"}', '{"keepFor":"7d"}',
 ];
-const QUERIES = ['', '?limit=-1&cursor=%00', '?confirm=&force=maybe', '?keepFor=-1d&timeoutMs=1e9', '?state=nope&pool=%00', '?details=true&total=true&prefix=%FF'];
+const QUERIES = ['', '?limit=-1&cursor=%00', '?confirm=&force=maybe', '?keepFor=-1d&timeoutMs=1e9', '?state=nope&pool=%00', '?details=true&total=true&prefix=%FF',
+  '?bogus=1', '?details=yes&limit=1e3', '?force=2&sort=name', '?cursor=garbage', '?keepFor=soon'];
+
+/** Reasons that say nothing: a 400 must name the field and say what is wrong with it. */
+const GENERIC = /^(Invalid input|Invalid|is not valid|Required|)$/i;
+
+/**
+ * Why a 400 does not name the field and the reason, or undefined when it does. Every VALIDATION_FAILED lists
+ * its `errors`, each with a non-empty path — but for the request part itself of the wrong type ("body:
+ * expected object, received string", "body: is not valid JSON", "url: is not valid …"), where the part is the
+ * field — and a reason that is not generic.
+ */
+function vague400(problem: { code?: string; detail?: string; errors?: { in?: string; path?: string; message?: string }[] }): string | undefined {
+  if (typeof problem.detail !== 'string' || GENERIC.test(problem.detail.trim()) || /: Invalid input(;|$)/.test(problem.detail)) return 'a generic detail';
+  if (problem.code !== 'VALIDATION_FAILED') return undefined;
+  if (!Array.isArray(problem.errors) || problem.errors.length === 0) return 'no errors';
+  for (const e of problem.errors) {
+    if (!e.in) return 'an error without its request part';
+    if (GENERIC.test(e.message ?? '')) return `a generic reason at ${e.in}.${e.path}`;
+    if (!e.path && e.in !== 'url' && !/^(expected object, received|is required|is not valid JSON)/.test(e.message ?? '')) return `an empty path (${e.in}: ${e.message})`;
+  }
+  return undefined;
+}
 
 beforeAll(async () => {
   conn = await connect('admin');
@@ -76,6 +102,7 @@ describe('every documented route with hostile input', () => {
         else if (r.statusCode >= 400) {
           if (!String(r.headers['content-type']).startsWith('application/problem+json')) failures.push(`${where} → ${r.statusCode} as ${r.headers['content-type']}`);
           else if (typeof r.json().code !== 'string') failures.push(`${where} → ${r.statusCode} without a code`);
+          else if (r.statusCode === 400 && vague400(r.json())) failures.push(`${where} → 400 with ${vague400(r.json())}: ${r.body.slice(0, 300)}`);
         }
       }
     }
@@ -89,4 +116,31 @@ describe('every documented route with hostile input', () => {
     expect((await t.app.inject({ method: 'GET', url: `/api/v1/pools/${pool.name}/namespaces/ns` })).statusCode).toBe(200);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   }, 600_000);
+
+  it('an unknown query parameter is 400 on every route, named, before anything is done', async () => {
+    const failures: string[] = [];
+    for (const { template, method } of documentedRoutes()) {
+      if (template === '/metrics') continue;
+      const url = `${fill(template, undefined, '')}?bogus=1`;
+      const r = await t.app.inject({ method: method.toUpperCase() as 'GET', url });
+      const p = r.json();
+      // a route with a body may report the (missing) body first; the query must be refused either way
+      const named = p.errors?.some((e: { in: string; path: string }) => e.in === 'querystring' && e.path === 'bogus');
+      if (r.statusCode !== 400 || p.code !== 'VALIDATION_FAILED' || (!named && !['put', 'post', 'patch'].includes(method))) {
+        failures.push(`${method.toUpperCase()} ${url} → ${r.statusCode} ${r.body.slice(0, 200)}`);
+      }
+    }
+    expect(failures, failures.join('\n')).toEqual([]);
+    // nothing was done: the fixtures are whole
+    const img = await t.app.inject({ method: 'GET', url: `/api/v1/pools/${pool.name}/images/img` });
+    expect(img.json()).toMatchObject({ size: 8 * 1024 * 1024, snapshotCount: 1 });
+    expect((await t.app.inject({ method: 'GET', url: `/api/v1/pools/${pool.name}/namespaces/ns` })).statusCode).toBe(200);
+  });
+
+  it('the check itself: a 400 that does not name the field fails it', () => {
+    expect(vague400({ code: 'VALIDATION_FAILED', detail: 'body: Invalid input', errors: [{ in: 'body', path: '', message: 'Invalid input' }] })).toBeDefined();
+    expect(vague400({ code: 'VALIDATION_FAILED', detail: 'querystring: Unrecognized key: "x"', errors: [{ in: 'querystring', path: '', message: 'Unrecognized key: "x"' }] })).toBeDefined();
+    expect(vague400({ code: 'VALIDATION_FAILED', detail: 'body.size: is required', errors: [{ in: 'body', path: 'size', message: 'is required' }] })).toBeUndefined();
+    expect(vague400({ code: 'CONFIRMATION_REQUIRED', detail: 'Deleting pool p needs ?confirm=p.' })).toBeUndefined();
+  });
 });

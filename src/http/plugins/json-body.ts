@@ -3,6 +3,7 @@
 // is common). A charset other than UTF-8 is refused with 415; anything else that is not JSON too.
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../errors.js';
+import { invalidField } from '../validation.js';
 
 /** The media type of a Content-Type header, lower-cased, without parameters. */
 const mediaType = (header: string): string => header.split(';')[0]!.trim().toLowerCase();
@@ -29,7 +30,7 @@ export function registerJsonBody(app: FastifyInstance): void {
       try {
         done(null, JSON.parse(text));
       } catch {
-        done(new ApiError('VALIDATION_FAILED', 'The request body is not valid JSON.'), undefined);
+        done(invalidField('body', '', 'is not valid JSON'), undefined);
       }
     },
   );

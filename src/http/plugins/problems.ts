@@ -9,7 +9,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError, toApiError, toProblem, type ErrorCode } from '../errors.js';
-import { validationDetail, validationErrors } from '../validation.js';
+import { invalidField, validationDetail, validationErrors } from '../validation.js';
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const methodLabel = (m: string | undefined): string => (m && METHODS.has(m) ? m : 'OTHER');
@@ -23,7 +23,7 @@ export function frameworkErrorHandler(err: FastifyError, req: FastifyRequest, re
     const api = err.code === 'FST_ERR_MAX_PARAM_LENGTH'
       ? new ApiError('URI_TOO_LONG', 'A path segment is longer than 4096 characters; no resource has such a name.')
       : err.code === 'FST_ERR_BAD_URL'
-        ? new ApiError('VALIDATION_FAILED', 'The URL is not valid: a percent-encoded part is not valid UTF-8 (or a "%" is not followed by two hex digits).')
+        ? invalidField('url', '', 'is not valid: a percent-encoded part is not valid UTF-8 (or a "%" is not followed by two hex digits)')
         : new ApiError('INTERNAL_ERROR', 'The request could not be routed.');
     const started = performance.now();
     req.outcome = { code: api.code };

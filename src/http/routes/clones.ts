@@ -28,6 +28,7 @@ import { childrenListQuery, childrenListSchema } from '../schemas/snapshots.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { fittingItems, PAGE_BYTES } from '../page-bytes.js';
 import { listingLimiter } from '../scan-limit.js';
+import { invalidField } from '../validation.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** an intent record younger than this may belong to a clone still being made by another instance */
@@ -212,7 +213,7 @@ export function cloneHandlers(app: FastifyInstance, hooks: CloneHooks) {
     // rbd_clone3's ENOENT, and is diagnosed then (one image open less on every clone)
     const snapSize = body.size !== undefined ? await sourceSize(source) : undefined;
     if (body.size !== undefined && snapSize !== undefined && body.size < snapSize) {
-      throw new ApiError('VALIDATION_FAILED', `size ${body.size} is smaller than the snapshot ${sourceText(source)} (${snapSize} bytes): a clone can only grow.`);
+      throw invalidField('body', 'size', `${body.size} is smaller than the snapshot ${sourceText(source)} (${snapSize} bytes): a clone can only grow`);
     }
     // the new name and the source image: a snapshot DELETE (which holds the source image's key) and this clone
     // never interleave — the clone finds no snapshot (404), or the DELETE finds the clone (409)
@@ -291,7 +292,7 @@ export const cloneRoutes: FastifyPluginAsyncZod = async (app) => {
         if (!Number.isSafeInteger(snapshotId) || typeof pool !== 'string' || typeof namespace !== 'string' || typeof image !== 'string') throw new Error();
         after = { snapshotId: snapshotId as number, pool, namespace, image };
       } catch {
-        throw new ApiError('VALIDATION_FAILED', 'cursor is not valid: pass nextCursor from a previous page.');
+        throw invalidField('querystring', 'cursor', 'is not valid: pass nextCursor from a previous page');
       }
     }
     const all = await listingLimiter(app.ceph).limit(() => clones.children(specOf(req.params), req.params.image));

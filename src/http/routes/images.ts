@@ -21,6 +21,7 @@ import { IMAGE_NAME_PATTERN, IMAGE_NAME_RULE, imageParams, problems, scopeParams
 import {
   imageSchema, type ImageSpecInput, createImageOrCloneBody, putImageOrCloneBody,
 } from '../schemas/images.js';
+import { invalidField } from '../validation.js';
 
 const createdImageSchema = z.union([
   imageSchema,
@@ -162,7 +163,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
       throw new ApiError('FORBIDDEN', `This token may not use pool "${spec.dataPool}" (dataPool).`);
     }
     if (spec.dataPool !== undefined && !(await ceph.pools.exists(spec.dataPool))) {
-      throw new ApiError('VALIDATION_FAILED', `dataPool "${spec.dataPool}" does not exist.`);
+      throw invalidField('body', 'dataPool', `pool "${spec.dataPool}" does not exist`);
     }
     return {
       features: spec.features ? featureBits(spec.features) : undefined,
@@ -309,8 +310,7 @@ export const imageRoutes: FastifyPluginAsyncZod = async (app) => {
           : raced ? await statSettled(pool, image) : await ceph.images.stat(pool, image);
       } catch (e) {
         if (!created && !raced && isCephError(e, 'ENOENT') && e.op !== 'rados_ioctx_create') {
-          throw new ApiError('VALIDATION_FAILED',
-            IMAGE_NAME_RULE);
+          throw invalidField('params', 'image', IMAGE_NAME_RULE);
         }
         throw vanished(e, pool, image);
       }

@@ -15,6 +15,7 @@ import { restoreBody, taskSchema, trashEntrySchema, trashListQuery, trashListSch
 import { monitorLink, replyTask } from '../task-reply.js';
 import { fittingItems, PAGE_BYTES } from '../page-bytes.js';
 import { listingLimiter } from '../scan-limit.js';
+import { invalidField } from '../validation.js';
 
 export const trashPath = (spec: string, id: string): string => `${scopePath(spec)}/trash/${encodeURIComponent(id)}`;
 
@@ -22,7 +23,7 @@ export const trashPath = (spec: string, id: string): string => `${scopePath(spec
 export function parseKeepFor(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const s = parseDuration(value);
-  if (s === undefined) throw new ApiError('VALIDATION_FAILED', `keepFor must be ${DURATION_HELP}.`);
+  if (s === undefined) throw invalidField('querystring', 'keepFor', `must be ${DURATION_HELP}`);
   return s;
 }
 
@@ -74,7 +75,7 @@ export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
   const { ceph } = app;
 
   const validId = (id: string): string => {
-    if (!TRASH_ID_PATTERN.test(id)) throw new ApiError('VALIDATION_FAILED', 'A trash entry id is 1–64 letters and digits (the image id).');
+    if (!TRASH_ID_PATTERN.test(id)) throw invalidField('params', 'id', 'a trash entry id is 1–64 letters and digits (the image id)');
     return id;
   };
   const notFound = (spec: string, id: string) => new ApiError('TRASH_ENTRY_NOT_FOUND', `Trash entry ${id} does not exist in ${spec}.`);
@@ -101,7 +102,7 @@ export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
     let after: { ms: number; id: string } | undefined;
     if (cursor !== undefined) {
       const m = CURSOR.exec(cursor);
-      if (!m) throw new ApiError('VALIDATION_FAILED', 'cursor is not a cursor this API gave out.');
+      if (!m) throw invalidField('querystring', 'cursor', 'is not a cursor this API gave out: pass nextCursor from a previous page');
       after = { ms: Number(m[1]), id: m[2]! };
     }
     return listingLimiter(ceph).limit(async () => {
@@ -139,7 +140,7 @@ export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
     const id = validId(req.params.id);
     const name = req.body?.name;
     if (name !== undefined && !IMAGE_NAME_PATTERN.test(name)) {
-      throw new ApiError('VALIDATION_FAILED', IMAGE_NAME_RULE);
+      throw invalidField('body', 'name', IMAGE_NAME_RULE);
     }
     let restored: string;
     try {
