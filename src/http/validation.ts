@@ -12,7 +12,7 @@ import { ApiError } from './errors.js';
 export interface FieldError {
   /** the request part: body, querystring, params, headers */
   in: string;
-  /** the field within it, dot-separated (`source.snapshot`, `features.0`); '' = the part itself */
+  /** the field within it, dot-separated (`source.snapshot`, `features.0`; other keys quoted: `[""]`); '' = the part itself */
   path: string;
   message: string;
 }
@@ -91,6 +91,16 @@ function flatten(issue: Issue, base: readonly PropertyKey[], out: { path: Proper
   out.push({ path, message, code: issue.code });
 }
 
+/** ["source", "snapshot"] → "source.snapshot"; a key that is not a plain word is quoted: ["a.b"] → '["a.b"]', [""] → '[""]'. */
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) {
+    const key = String(p);
+    out += /^[A-Za-z0-9_$-]+$/.test(key) ? `${out ? '.' : ''}${key}` : `[${JSON.stringify(key)}]`;
+  }
+  return out.slice(0, 200);
+}
+
 /**
  * The errors of a failed validation of one request part. `knownKeys`: the keys the part's schema takes (for
  * "unknown query parameter; this route takes: …"). Bounded: at most `limit` errors, each message ≤ 300 chars.
@@ -101,7 +111,7 @@ export function validationErrors(part: string, entries: readonly ValidationEntry
   const seen = new Set<string>();
   const errors: FieldError[] = [];
   for (const f of flat) {
-    const path = f.path.map(String).join('.').slice(0, 200);
+    const path = formatPath(f.path);
     let message = f.message || 'is not valid';
     if (f.code === 'unrecognized_keys') {
       const what = part === 'querystring' ? 'query parameter' : 'field';
@@ -120,7 +130,8 @@ export function validationErrors(part: string, entries: readonly ValidationEntry
 
 /** "body.size: unknown unit …; body.name: is required" */
 export function validationDetail(errors: readonly FieldError[]): string {
-  return errors.map((e) => `${e.in}${e.path ? `.${e.path}` : ''}: ${e.message}`).join('; ').slice(0, 2000);
+  const where = (e: FieldError): string => (e.path === '' ? e.in : e.path.startsWith('[') ? `${e.in}${e.path}` : `${e.in}.${e.path}`);
+  return errors.map((e) => `${where(e)}: ${e.message}`).join('; ').slice(0, 2000);
 }
 
 /**

@@ -8,6 +8,7 @@ import { Images } from '../../src/ceph/images.js';
 import { testApp, type TestApp } from '../helpers/app.js';
 import { connect, makePool } from '../helpers/cluster.js';
 import { documentedRoutes, fillTemplate } from '../helpers/openapi-routes.js';
+import { vague400 } from '../helpers/vague-400.js';
 
 let t: TestApp;
 let conn: CephConnection;
@@ -30,27 +31,6 @@ const BODIES: (string | undefined)[] = [
 ];
 const QUERIES = ['', '?limit=-1&cursor=%00', '?confirm=&force=maybe', '?keepFor=-1d&timeoutMs=1e9', '?state=nope&pool=%00', '?details=true&total=true&prefix=%FF',
   '?bogus=1', '?details=yes&limit=1e3', '?force=2&sort=name', '?cursor=garbage', '?keepFor=soon'];
-
-/** Reasons that say nothing: a 400 must name the field and say what is wrong with it. */
-const GENERIC = /^(Invalid input|Invalid|is not valid|Required|)$/i;
-
-/**
- * Why a 400 does not name the field and the reason, or undefined when it does. Every VALIDATION_FAILED lists
- * its `errors`, each with a non-empty path — but for the request part itself of the wrong type ("body:
- * expected object, received string", "body: is not valid JSON", "url: is not valid …"), where the part is the
- * field — and a reason that is not generic.
- */
-function vague400(problem: { code?: string; detail?: string; errors?: { in?: string; path?: string; message?: string }[] }): string | undefined {
-  if (typeof problem.detail !== 'string' || GENERIC.test(problem.detail.trim()) || /: Invalid input(;|$)/.test(problem.detail)) return 'a generic detail';
-  if (problem.code !== 'VALIDATION_FAILED') return undefined;
-  if (!Array.isArray(problem.errors) || problem.errors.length === 0) return 'no errors';
-  for (const e of problem.errors) {
-    if (!e.in) return 'an error without its request part';
-    if (GENERIC.test(e.message ?? '')) return `a generic reason at ${e.in}.${e.path}`;
-    if (!e.path && e.in !== 'url' && !/^(expected object, received|is required|is not valid JSON)/.test(e.message ?? '')) return `an empty path (${e.in}: ${e.message})`;
-  }
-  return undefined;
-}
 
 beforeAll(async () => {
   conn = await connect('admin');
