@@ -1027,7 +1027,8 @@ export interface components {
     schemas: {
         ImageSpec: {
             /**
-             * @description Integer bytes (1 to 9007199254740991) or a string with a binary unit, e.g. "10GiB", "512MiB", "1TiB".
+             * @description Integer bytes (1 to 9007199254740991), a Kubernetes quantity — "10Gi" (10 × 2^30), "10G" (10 × 10^9, as in Kubernetes, unlike the rbd CLI), "1.5Gi", "1e9" — or a number with a binary unit: "10GiB", "512MiB". Whole bytes only.
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
@@ -1036,12 +1037,14 @@ export interface components {
             features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling")[];
             /**
              * @description a power of two from 4KiB to 32MiB; default 4MiB
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
             objectSize?: number | string;
             /**
              * @description must divide objectSize
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
@@ -1054,7 +1057,8 @@ export interface components {
             /** @description 1–128 characters: letters, digits, ".", "_", "-"; starts with a letter or digit */
             name: string;
             /**
-             * @description Integer bytes (1 to 9007199254740991) or a string with a binary unit, e.g. "10GiB", "512MiB", "1TiB".
+             * @description Integer bytes (1 to 9007199254740991), a Kubernetes quantity — "10Gi" (10 × 2^30), "10G" (10 × 10^9, as in Kubernetes, unlike the rbd CLI), "1.5Gi", "1e9" — or a number with a binary unit: "10GiB", "512MiB". Whole bytes only.
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
@@ -1063,12 +1067,14 @@ export interface components {
             features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling")[];
             /**
              * @description a power of two from 4KiB to 32MiB; default 4MiB
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
             objectSize?: number | string;
             /**
              * @description must divide objectSize
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
@@ -1090,6 +1096,7 @@ export interface components {
             source: components["schemas"]["CloneSource"];
             /**
              * @description default: the snapshot's size; a larger size grows the clone, a smaller one is refused
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
@@ -1098,12 +1105,14 @@ export interface components {
             features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling")[];
             /**
              * @description a power of two from 4KiB to 32MiB; default 4MiB
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
             objectSize?: number | string;
             /**
              * @description must divide objectSize
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
@@ -1118,6 +1127,7 @@ export interface components {
             source: components["schemas"]["CloneSource"];
             /**
              * @description default: the snapshot's size; a larger size grows the clone, a smaller one is refused
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
@@ -1126,12 +1136,14 @@ export interface components {
             features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling")[];
             /**
              * @description a power of two from 4KiB to 32MiB; default 4MiB
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
             objectSize?: number | string;
             /**
              * @description must divide objectSize
+             * @example 10Gi
              * @example 10GiB
              * @example 1073741824
              */
@@ -1982,7 +1994,7 @@ export interface operations {
                 /** @description must repeat the pool name */
                 confirm?: string;
                 /** @description delete even when the pool holds images (their data is lost) */
-                force?: "true" | "false";
+                force?: "0" | "1" | "true" | "false";
             };
             header?: never;
             path: {
@@ -2407,9 +2419,9 @@ export interface operations {
                 /** @description case-insensitive substring of the name; reads the directory from the cursor until the page is full (up to the whole pool) */
                 search?: string;
                 /** @description true: also count the matching images of the whole pool (O(pool)); absent from the answer otherwise */
-                total?: "true" | "false";
+                total?: "0" | "1" | "true" | "false";
                 /** @description false: names only (no image is read); true: full details of this page */
-                details?: "true" | "false";
+                details?: "0" | "1" | "true" | "false";
             };
             header?: never;
             path: {
@@ -2503,10 +2515,10 @@ export interface operations {
                 /**
                  * @example {
                  *       "name": "example-name",
-                 *       "size": "10GiB"
+                 *       "size": "10Gi"
                  *     }
                  */
-                "application/json": components["schemas"]["CreateClone"] | components["schemas"]["CreateImage"];
+                "application/json": components["schemas"]["CreateImage"] | components["schemas"]["CreateClone"];
             };
         };
         responses: {
@@ -2595,9 +2607,9 @@ export interface operations {
                 /** @description case-insensitive substring of the name; reads the directory from the cursor until the page is full (up to the whole pool) */
                 search?: string;
                 /** @description true: also count the matching images of the whole pool (O(pool)); absent from the answer otherwise */
-                total?: "true" | "false";
+                total?: "0" | "1" | "true" | "false";
                 /** @description false: names only (no image is read); true: full details of this page */
-                details?: "true" | "false";
+                details?: "0" | "1" | "true" | "false";
             };
             header?: never;
             path: {
@@ -2695,10 +2707,10 @@ export interface operations {
                 /**
                  * @example {
                  *       "name": "example-name",
-                 *       "size": "10GiB"
+                 *       "size": "10Gi"
                  *     }
                  */
-                "application/json": components["schemas"]["CreateClone"] | components["schemas"]["CreateImage"];
+                "application/json": components["schemas"]["CreateImage"] | components["schemas"]["CreateClone"];
             };
         };
         responses: {
@@ -2883,10 +2895,10 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "size": "10GiB"
+                 *       "size": "10Gi"
                  *     }
                  */
-                "application/json": components["schemas"]["CloneSpec"] | components["schemas"]["ImageSpec"];
+                "application/json": components["schemas"]["ImageSpec"] | components["schemas"]["CloneSpec"];
             };
         };
         responses: {
@@ -3079,7 +3091,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "size": "10GiB"
+                 *       "size": "10Gi"
                  *     }
                  */
                 "application/json": {
@@ -3087,6 +3099,7 @@ export interface operations {
                     name?: string;
                     /**
                      * @description the new size; growing is always allowed
+                     * @example 10Gi
                      * @example 10GiB
                      * @example 1073741824
                      */
@@ -3296,10 +3309,10 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "size": "10GiB"
+                 *       "size": "10Gi"
                  *     }
                  */
-                "application/json": components["schemas"]["CloneSpec"] | components["schemas"]["ImageSpec"];
+                "application/json": components["schemas"]["ImageSpec"] | components["schemas"]["CloneSpec"];
             };
         };
         responses: {
@@ -3496,7 +3509,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "size": "10GiB"
+                 *       "size": "10Gi"
                  *     }
                  */
                 "application/json": {
@@ -3504,6 +3517,7 @@ export interface operations {
                     name?: string;
                     /**
                      * @description the new size; growing is always allowed
+                     * @example 10Gi
                      * @example 10GiB
                      * @example 1073741824
                      */
@@ -4522,7 +4536,7 @@ export interface operations {
                 /** @description give up after this long (504 USAGE_TIMEOUT); default 5000, at most 60000 */
                 timeoutMs?: number;
                 /** @description false (default): whole objects, as `rbd du` counts (fast with fast-diff); true: bytes (lists every object: slow) */
-                exact?: "true" | "false";
+                exact?: "0" | "1" | "true" | "false";
             };
             header?: never;
             path: {
@@ -4765,7 +4779,7 @@ export interface operations {
                 /** @description give up after this long (504 USAGE_TIMEOUT); default 5000, at most 60000 */
                 timeoutMs?: number;
                 /** @description false (default): whole objects, as `rbd du` counts (fast with fast-diff); true: bytes (lists every object: slow) */
-                exact?: "true" | "false";
+                exact?: "0" | "1" | "true" | "false";
             };
             header?: never;
             path: {
@@ -5048,6 +5062,7 @@ export interface operations {
                     features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling")[];
                     /**
                      * @description a power of two from 4KiB to 32MiB; default: the source's
+                     * @example 10Gi
                      * @example 10GiB
                      * @example 1073741824
                      */
@@ -5174,6 +5189,7 @@ export interface operations {
                     features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling")[];
                     /**
                      * @description a power of two from 4KiB to 32MiB; default: the source's
+                     * @example 10Gi
                      * @example 10GiB
                      * @example 1073741824
                      */
@@ -7370,7 +7386,7 @@ export interface operations {
     removeTrashEntry: {
         parameters: {
             query?: {
-                force?: "true" | "false";
+                force?: "0" | "1" | "true" | "false";
             };
             header?: never;
             path: {
@@ -7798,7 +7814,7 @@ export interface operations {
     removeTrashEntryInNamespace: {
         parameters: {
             query?: {
-                force?: "true" | "false";
+                force?: "0" | "1" | "true" | "false";
             };
             header?: never;
             path: {

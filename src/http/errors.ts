@@ -211,10 +211,10 @@ export function fromDomainError(err: unknown): ApiError | undefined {
     return new ApiError('FORBIDDEN', err.role === 'dataPool' ? `This token may not use pool "${pool}" (dataPool).`
       : `This token may not use ${namespace ? `namespace "${namespace}" of pool "${pool}"` : `pool "${pool}"`} (the clone source).`);
   }
-  if (err instanceof DataPoolMissingError) return new ApiError('VALIDATION_FAILED', `dataPool "${err.dataPool}" does not exist.`);
+  if (err instanceof DataPoolMissingError) return invalidField('body', 'dataPool', `pool "${err.dataPool}" does not exist`);
   if (err instanceof CloneSourceMissingError) return cloneSourceMissing(err);
   if (err instanceof CloneTooSmallError) {
-    return new ApiError('VALIDATION_FAILED', `size ${err.size} is smaller than the snapshot ${sourceText(err.source)} (${err.snapshotSize} bytes): a clone can only grow.`);
+    return invalidField('body', 'size', `${err.size} is smaller than the snapshot ${sourceText(err.source)} (${err.snapshotSize} bytes): a clone can only grow`);
   }
   if (err instanceof CloneUnfinishedError) {
     return new ApiError('OPERATION_IN_PROGRESS', `${err.spec}/${err.image} is the unfinished clone of an interrupted request, still `
@@ -299,4 +299,30 @@ export function toProblem(api: ApiError, instance?: string, requestId?: string):
   if (instance) p.instance = instance;
   if (requestId) p.requestId = requestId;
   return p;
+}
+
+// A 400 that names its field: the shape of every VALIDATION_FAILED (src/http/validation.ts makes them from zod's issues).
+export interface FieldError {
+  /** the request part: body, querystring, params, headers */
+  in: string;
+  /** the field within it, dot-separated (`source.snapshot`, `features.0`; other keys quoted: `[""]`); '' = the part itself */
+  path: string;
+  message: string;
+}
+
+/** "body.size: unknown unit …; body.name: is required" */
+export function validationDetail(errors: readonly FieldError[]): string {
+  const where = (e: FieldError): string => (e.path === '' ? e.in : e.path.startsWith('[') ? `${e.in}${e.path}` : `${e.in}.${e.path}`);
+  return errors.map((e) => `${where(e)}: ${e.message}`).join('; ').slice(0, 2000);
+}
+
+/**
+ * A 400 found after the schemas passed (a cursor this API did not give out, a dataPool that does not exist):
+ * the same shape as a schema's, `errors` naming the field. `path` '' = the part itself (a body that is not
+ * JSON, a URL that is not valid).
+ */
+export function invalidField(part: 'body' | 'querystring' | 'params' | 'headers' | 'url', path: string, reason: string,
+  extra: Record<string, unknown> = {}): ApiError {
+  const errors: FieldError[] = [{ in: part, path, message: reason }];
+  return new ApiError('VALIDATION_FAILED', validationDetail(errors), { ...extra, errors });
 }

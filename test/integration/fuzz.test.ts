@@ -8,6 +8,7 @@ import type { CephConnection } from '../../src/ceph/connection.js';
 import { Images } from '../../src/ceph/images.js';
 import { parseSize } from '../../src/http/size.js';
 import { type TestApp } from '../helpers/app.js';
+import { vague400 } from '../helpers/vague-400.js';
 
 const it = usePoolApp({ prefix: 'fuzz', key: 'rbdapi-pools' });
 let t: TestApp;
@@ -26,12 +27,14 @@ it.beforeAll(async ({ pool: p, replicas, conn: c }) => {
   expected.add('keep');
 });
 
-const units = fc.constantFrom('', 'B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'kib', 'K', 'KB', 'GB', 'gb', 'iB', ' GiB', 'GiB ', 'G i B', '㎇', 'MiB\u0000');
+const units = fc.constantFrom('', 'B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'kib', 'K', 'KB', 'GB', 'gb', 'iB', ' GiB', 'GiB ', 'G i B', '㎇', 'MiB\u0000',
+  // Kubernetes quantities: suffixes (case matters: m is milli), exponents
+  'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei', 'k', 'M', 'G', 'T', 'P', 'E', 'm', 'u', 'n', 'e3', 'E3', 'e-3', 'e+9', 'e', 'gi', 'Gi ');
 const numbers = fc.oneof(
   fc.integer({ min: -10, max: 5000 }).map(String),
   fc.double({ noNaN: false }).map(String),
   fc.bigInt({ min: -(1n << 70n), max: 1n << 70n }).map(String),
-  fc.constantFrom('0', '-0', '1e3', '0x10', '1_000', '.5', '5.', '1.5', '0.0000001', '١٢', 'Infinity', 'NaN', '', ' '),
+  fc.constantFrom('0', '-0', '1e3', '0x10', '1_000', '.5', '5.', '1.5', '0.0000001', '١٢', 'Infinity', 'NaN', '', ' ', '+1', '-1', '+.5', '.'),
 );
 const sizeString = fc.tuple(numbers, units).map(([n, u]) => `${n}${u}`);
 const size = fc.oneof(
@@ -65,6 +68,7 @@ async function checkAnswer(label: string, status: number, body: string, created?
     const problem = JSON.parse(body);
     expect(typeof problem.code, label).toBe('string');
     expect(problem.status).toBe(status);
+    if (status === 400) expect(vague400(problem), `${label}: ${body.slice(0, 300)}`).toBeUndefined();
   }
   if ((status === 201 || status === 200) && created !== undefined) expected.add(created);
   expect(await poolNames(), `${label} changed the pool`).toEqual([...expected].sort());

@@ -4,6 +4,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../errors.js';
+import { invalidField } from '../validation.js';
 
 /** The media type of a Content-Type header, lower-cased, without parameters. */
 const mediaType = (header: string): string => header.split(';')[0]!.trim().toLowerCase();
@@ -30,7 +31,7 @@ async function jsonBody(app: FastifyInstance): Promise<void> {
       try {
         done(null, JSON.parse(text));
       } catch {
-        done(new ApiError('VALIDATION_FAILED', 'The request body is not valid JSON.'), undefined);
+        done(invalidField('body', '', 'is not valid JSON'), undefined);
       }
     },
   );

@@ -8,7 +8,9 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { ApiError, toApiError, toProblem, type ErrorCode } from '../errors.js';
+import { invalidField, validationDetail, validationErrors } from '../validation.js';
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const methodLabel = (m: string | undefined): string => (m && METHODS.has(m) ? m : 'OTHER');
@@ -22,7 +24,7 @@ export function frameworkErrorHandler(err: FastifyError, req: FastifyRequest, re
     const api = err.code === 'FST_ERR_MAX_PARAM_LENGTH'
       ? new ApiError('URI_TOO_LONG', 'A path segment is longer than 4096 characters; no resource has such a name.')
       : err.code === 'FST_ERR_BAD_URL'
-        ? new ApiError('VALIDATION_FAILED', 'The URL is not valid: a percent-encoded part is not valid UTF-8 (or a "%" is not followed by two hex digits).')
+        ? invalidField('url', '', 'is not valid: a percent-encoded part is not valid UTF-8 (or a "%" is not followed by two hex digits)')
         : new ApiError('INTERNAL_ERROR', 'The request could not be routed.');
     const started = performance.now();
     req.outcome = { code: api.code };
@@ -77,19 +79,23 @@ export function clientErrorHandler(this: FastifyInstance, err: Error & { code?: 
   }
 }
 
+/** The query parameters a route takes, to name them when one it does not take is given. */
+function queryKeys(req: FastifyRequest): string[] {
+  const schema = (req.routeOptions.schema as { querystring?: unknown } | undefined)?.querystring;
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+}
+
 async function problems(app: FastifyInstance): Promise<void> {
   app.setErrorHandler((err, req, reply) => {
     let api: ApiError;
     let unexpected: boolean;
     if (hasZodFastifySchemaValidationErrors(err)) {
-      // bounded: a request with 1,500 bad query keys must not get a 29 KB answer
-      const errors = err.validation.slice(0, 20).map((v) => ({
-        in: err.validationContext ?? 'request',
-        path: v.instancePath.replace(/^\//, '').replace(/\//g, '.').slice(0, 200),
-        message: (v.message ?? 'is not valid').slice(0, 300),
-      }));
-      const detail = errors.map((e) => `${e.in}${e.path ? `.${e.path}` : ''}: ${e.message}`).join('; ');
-      api = new ApiError('VALIDATION_FAILED', detail.slice(0, 2000), { errors });
+      // each error names the field and the reason (src/http/validation.ts); bounded: a request with 1,500 bad
+      // query keys must not get a 29 KB answer
+      const part = err.validationContext ?? 'request';
+      const errors = validationErrors(part, err.validation, part === 'querystring' ? queryKeys(req) : undefined);
+      const detail = validationDetail(errors);
+      api = new ApiError('VALIDATION_FAILED', detail, { errors });
       unexpected = false;
     } else {
       ({ api, unexpected } = toApiError(err));

@@ -13,6 +13,7 @@ import { childrenListQuery, childrenListSchema } from '../schemas/snapshots.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { fittingItems, PAGE_BYTES } from '../page-bytes.js';
 import { listingLimiter } from '../scan-limit.js';
+import { invalidField } from '../validation.js';
 
 export const cloneRoutes: FastifyPluginAsyncZod = async (app) => {
   const clones = new Clones(app.ceph);
@@ -38,7 +39,7 @@ export const cloneRoutes: FastifyPluginAsyncZod = async (app) => {
         if (!Number.isSafeInteger(snapshotId) || typeof pool !== 'string' || typeof namespace !== 'string' || typeof image !== 'string') throw new Error();
         after = { snapshotId: snapshotId as number, pool, namespace, image };
       } catch {
-        throw new ApiError('VALIDATION_FAILED', 'cursor is not valid: pass nextCursor from a previous page.');
+        throw invalidField('querystring', 'cursor', 'is not valid: pass nextCursor from a previous page');
       }
     }
     const all = await listingLimiter(app.ceph).limit(() => clones.children(specOf(req.params), req.params.image));

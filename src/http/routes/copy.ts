@@ -12,6 +12,7 @@ import { imageParams, problems } from '../schemas/common.js';
 import { copyImageBody } from '../schemas/copy.js';
 import { taskSchema } from '../schemas/tasks.js';
 import { replyTask } from '../task-reply.js';
+import { invalidField } from '../validation.js';
 
 export const copyRoutes: FastifyPluginAsyncZod = async (app) => {
   const { ceph } = app;
@@ -41,7 +42,7 @@ export const copyRoutes: FastifyPluginAsyncZod = async (app) => {
       if (req.principal && !allows(req.principal, dataPool, namespace)) {
         throw new ApiError('FORBIDDEN', `This token may not use pool "${dataPool}" (dataPool).`);
       }
-      if (!(await ceph.pools.exists(dataPool))) throw new ApiError('VALIDATION_FAILED', `dataPool "${dataPool}" does not exist.`);
+      if (!(await ceph.pools.exists(dataPool))) throw invalidField('body', 'dataPool', `pool "${dataPool}" does not exist`);
     }
     const info = await ceph.images.stat(src, image); // 404 for the source
     // 409 before starting; 404 POOL_NOT_FOUND / NAMESPACE_NOT_FOUND for the destination's scope

@@ -14,6 +14,7 @@ import {
   configListSchema, metadataEntrySchema, metadataKeyParams, metadataListQuery, metadataPutBody, metadataPutParams, metadataSchema,
 } from '../schemas/metadata.js';
 import { CONFIG_KEY_PREFIX, configValueProblem } from '../../ceph/image-config.js';
+import { invalidField } from '../validation.js';
 
 /** 409 METADATA_LIMIT_EXCEEDED / METADATA_TOO_LARGE for the limit errors of src/ceph/metadata.ts; others unchanged. */
 function limitProblem(e: unknown): unknown {
@@ -61,7 +62,7 @@ export const metadataRoutes: FastifyPluginAsyncZod = async (app) => {
     if (cursor !== undefined) {
       after = decodeCursor(cursor);
       if (after === undefined || after.includes('\0')) {
-        throw new ApiError('VALIDATION_FAILED', 'cursor is not valid: pass the cursor of the Link header of a previous page.');
+        throw invalidField('querystring', 'cursor', 'is not valid: pass the cursor of the Link header of a previous page');
       }
     }
     const page = await pages.limit(() => metadata.page(spec, image, { after, limit, maxBytes: PAGE_BYTES })).catch((e: unknown) => {
@@ -111,12 +112,12 @@ export const metadataRoutes: FastifyPluginAsyncZod = async (app) => {
       const option = key.slice(CONFIG_KEY_PREFIX.length);
       const known = (await metadata.configOptions(spec, image)).find((o) => o.name === option);
       if (!known) {
-        throw new ApiError('VALIDATION_FAILED',
-          `"${option}" is not a librbd option an image can override (GET ${imagePath(spec, image)}/config lists them).`, { key });
+        throw invalidField('params', 'key',
+          `"${option}" is not a librbd option an image can override (GET ${imagePath(spec, image)}/config lists them)`, { key });
       }
       const problem = configValueProblem(known.type, value);
       if (problem) {
-        throw new ApiError('VALIDATION_FAILED', `The value of ${key} ${problem} (${known.name} is of type ${known.type}).`,
+        throw invalidField('body', 'value', `the value of ${key} ${problem} (${known.name} is of type ${known.type})`,
           { key, valueType: known.type });
       }
     }

@@ -24,6 +24,7 @@ import {
   snapshotSchema,
 } from '../schemas/snapshots.js';
 import { taskSchema } from '../schemas/tasks.js';
+import { invalidField } from '../validation.js';
 
 export const snapshotPath = (spec: string, image: string, snap: string): string =>
   `${imagePath(spec, image)}/snapshots/${encodeURIComponent(snap)}`;
@@ -65,7 +66,7 @@ export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
     let afterId: number | undefined;
     if (cursor !== undefined) {
       const id = decodeCursor(cursor);
-      if (id === undefined || !/^[0-9]{1,15}$/.test(id)) throw new ApiError('VALIDATION_FAILED', 'cursor is not valid: pass nextCursor from a previous page.');
+      if (id === undefined || !/^[0-9]{1,15}$/.test(id)) throw invalidField('querystring', 'cursor', 'is not valid: pass nextCursor from a previous page');
       afterId = Number(id);
     }
     const page = await listingLimiter(app.ceph).limit(() => snapshots.list(specOf(req.params), req.params.image, { afterId, limit }));
@@ -108,7 +109,7 @@ export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
         const info = await snapshots.get(spec, image, snapshot);
         return reply.code(200).header('location', snapshotPath(spec, image, snapshot)).send(info);
       } catch (e) {
-        if (e instanceof SnapshotNotFoundError) throw new ApiError('VALIDATION_FAILED', SNAPSHOT_NAME_RULE);
+        if (e instanceof SnapshotNotFoundError) throw invalidField('params', 'snapshot', SNAPSHOT_NAME_RULE);
         throw e;
       }
     }

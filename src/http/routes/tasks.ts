@@ -12,6 +12,7 @@ import { taskView } from '../task-reply.js';
 import { indexKey } from '../../ceph/tasks/store.js';
 import { fittingItems, PAGE_BYTES } from '../page-bytes.js';
 import { listingLimiter } from '../scan-limit.js';
+import { invalidField } from '../validation.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -36,7 +37,7 @@ export const taskRoutes: FastifyPluginAsyncZod = async (app) => {
   /** The task, if it exists and the token may see its pool (else 404: no hint that it exists). */
   async function visibleTask(req: FastifyRequest, id: string): Promise<TaskRecord> {
     if (!TASK_ID_PATTERN.test(id)) {
-      throw new ApiError('VALIDATION_FAILED', 'A task id looks like "12-mi3x0k2ab-1f2e3d4c" (pool id, time, random).');
+      throw invalidField('params', 'id', 'a task id looks like "12-mi3x0k2ab-1f2e3d4c" (pool id, time, random)');
     }
     let task: TaskRecord;
     try {
@@ -65,7 +66,7 @@ export const taskRoutes: FastifyPluginAsyncZod = async (app) => {
     const p = req.principal;
     if (pool !== undefined && p && !seesPool(p, pool)) throw new ApiError('FORBIDDEN', `This token may not use pool "${pool}".`);
     if (cursor !== undefined && !/^[0-9]{13}\.[0-9]{1,10}-[0-9a-z]{9}-[0-9a-f]{8}$/.test(cursor)) {
-      throw new ApiError('VALIDATION_FAILED', 'cursor is not a cursor this API gave out.');
+      throw invalidField('querystring', 'cursor', 'is not a cursor this API gave out: pass nextCursor from a previous page');
     }
     try {
       const page = await listingLimiter(ceph).limit(() => ceph.tasks.list({

@@ -11,6 +11,7 @@ import { restoreBody, taskSchema, trashEntrySchema, trashListQuery, trashListSch
 import { replyTask } from '../task-reply.js';
 import { fittingItems, PAGE_BYTES } from '../page-bytes.js';
 import { listingLimiter } from '../scan-limit.js';
+import { invalidField } from '../validation.js';
 
 const CURSOR = /^([0-9]{1,13})-([A-Za-z0-9]{1,64})$/;
 const cursorOf = (e: TrashEntry) => `${Date.parse(e.deletedAt)}-${e.id}`;
@@ -19,7 +20,7 @@ export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
   const { ceph } = app;
 
   const validId = (id: string): string => {
-    if (!TRASH_ID_PATTERN.test(id)) throw new ApiError('VALIDATION_FAILED', 'A trash entry id is 1–64 letters and digits (the image id).');
+    if (!TRASH_ID_PATTERN.test(id)) throw invalidField('params', 'id', 'a trash entry id is 1–64 letters and digits (the image id)');
     return id;
   };
   const notFound = (spec: string, id: string) => new ApiError('TRASH_ENTRY_NOT_FOUND', `Trash entry ${id} does not exist in ${spec}.`);
@@ -46,7 +47,7 @@ export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
     let after: { ms: number; id: string } | undefined;
     if (cursor !== undefined) {
       const m = CURSOR.exec(cursor);
-      if (!m) throw new ApiError('VALIDATION_FAILED', 'cursor is not a cursor this API gave out.');
+      if (!m) throw invalidField('querystring', 'cursor', 'is not a cursor this API gave out: pass nextCursor from a previous page');
       after = { ms: Number(m[1]), id: m[2]! };
     }
     return listingLimiter(ceph).limit(async () => {
@@ -84,7 +85,7 @@ export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
     const id = validId(req.params.id);
     const name = req.body?.name;
     if (name !== undefined && !IMAGE_NAME_PATTERN.test(name)) {
-      throw new ApiError('VALIDATION_FAILED', IMAGE_NAME_RULE);
+      throw invalidField('body', 'name', IMAGE_NAME_RULE);
     }
     let restored: string;
     try {

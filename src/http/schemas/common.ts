@@ -46,23 +46,30 @@ export const scopeParams = z.object({
 });
 export const imageParams = scopeParams.extend({ image: existingName('image') });
 
-/** A size: integer bytes or a string with a binary unit. Parsed to integer bytes. */
+/**
+ * A size: integer bytes, a Kubernetes quantity ("10Gi", "10G" = 10^10) or a number with a binary unit
+ * ("10GiB"). Parsed to integer bytes (src/http/size.ts); the reason a value is refused names no field (the
+ * error's path does).
+ */
 export const sizeSchema = z.union([
   z.number().describe('bytes'),
-  z.string().describe('a number with a binary unit: B, KiB, MiB, GiB, TiB, PiB'),
-]).meta({ examples: ['10GiB', 1073741824] }).transform((v, ctx) => {
+  z.string().describe('a Kubernetes quantity (Ki, Mi, Gi, Ti, Pi, Ei; k, M, G, T, P, E; 1e9) or a number with KiB, MiB, GiB, TiB, PiB'),
+], { error: (iss) => (iss.input === undefined ? 'is required' : 'must be a number of bytes or a string like "10Gi", "10G" or "10GiB"') })
+  .meta({ examples: ['10Gi', '10GiB', 1073741824] }).transform((v, ctx) => {
   const r = parseSize(v);
   if (!r.ok) {
-    ctx.addIssue({ code: 'custom', message: `size ${r.reason}` });
+    ctx.addIssue({ code: 'custom', message: r.reason });
     return z.NEVER;
   }
   return r.bytes;
 }).meta({
-  description: `Integer bytes (1 to ${MAX_SIZE}) or a string with a binary unit, e.g. "10GiB", "512MiB", "1TiB".`,
-  examples: ['10GiB', 1073741824],
+  description: `Integer bytes (1 to ${MAX_SIZE}), a Kubernetes quantity — "10Gi" (10 × 2^30), "10G" (10 × 10^9, as in `
+    + 'Kubernetes, unlike the rbd CLI), "1.5Gi", "1e9" — or a number with a binary unit: "10GiB", "512MiB". Whole bytes only.',
+  examples: ['10Gi', '10GiB', 1073741824],
 });
 
-export const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
+/** A boolean query parameter: true/false or 1/0. */
+export const booleanQuery = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 export const problemSchema = z.object({
   type: z.string(),

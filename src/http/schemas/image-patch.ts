@@ -15,9 +15,10 @@ export const patchImageBody = z.object({
       + 'switched on and off, deep-flatten only off; anything else (layering, striping, data-pool, fast-diff without '
       + 'object-map, …) is 400 FEATURE_NOT_CHANGEABLE'),
 }).strict()
+  // a rule on the whole body, reported at its first field: every 400 names a field
   .refine((b) => b.name !== undefined || b.size !== undefined || b.features !== undefined,
-    'give at least one of name, size, features')
-  .refine((b) => b.features === undefined || new Set(b.features).size === b.features.length, 'features must not repeat')
+    { path: ['name'], message: 'give at least one of name, size, features' })
+  .refine((b) => b.features === undefined || new Set(b.features).size === b.features.length, { path: ['features'], message: 'features must not repeat' })
   // no component id: a named component is emitted in output form, where allowShrink (defaulted) would be required
   .describe('Every change is validated before any is applied.');
 

@@ -131,9 +131,12 @@ const cloneFields = {
 export const putCloneBody = z.object(cloneFields).strict().superRefine(checkSpec).meta({ id: 'CloneSpec' });
 export const createCloneBody = z.object({ name: imageNameForCreate, ...cloneFields }).strict().superRefine(checkSpec)
   .meta({ id: 'CreateClone' });
-/** An image body is either a plain image spec or a clone spec (with `source`). */
-export const putImageOrCloneBody = z.union([putCloneBody, putImageBody]);
-export const createImageOrCloneBody = z.union([createCloneBody, createImageBody]);
+/**
+ * An image body is either a plain image spec or a clone spec (with `source`). When neither matches, the
+ * error is the best-fitting branch's (src/http/validation.ts), the plain spec on a tie: it is listed first.
+ */
+export const putImageOrCloneBody = z.union([putImageBody, putCloneBody]);
+export const createImageOrCloneBody = z.union([createImageBody, createCloneBody]);
 export type CloneSpecInput = z.output<typeof putCloneBody>;
 
 export type ImageSpecInput = z.output<typeof putImageBody>;

@@ -37,7 +37,8 @@ export const patchSnapshotBody = z.object({
   name: snapshotNameForCreate.optional().describe('rename the snapshot'),
   protected: z.boolean().optional()
     .describe('protect (no delete) or unprotect; unprotecting a snapshot with clones is refused (409 SNAPSHOT_HAS_CHILDREN)'),
-}).strict().refine((b) => b.name !== undefined || b.protected !== undefined, 'give `name`, `protected` or both')
+  // a rule on the whole body, reported at its first field: every 400 names a field
+}).strict().refine((b) => b.name !== undefined || b.protected !== undefined, { path: ['name'], message: 'give `name`, `protected` or both' })
   .meta({ id: 'PatchSnapshot' });
 
 export const rollbackQuery = z.object({

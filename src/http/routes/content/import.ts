@@ -16,7 +16,7 @@ import {
 } from '../../../ceph/content/import.js';
 import { importDiff } from '../../../ceph/content/import-diff.js';
 import { importExportV2 } from '../../../ceph/content/import-v2.js';
-import { ApiError, type ErrorCode } from '../../errors.js';
+import { ApiError, invalidField, type ErrorCode } from '../../errors.js';
 import { imagePath, specOf } from '../../paths.js';
 import { IMAGE_NAME_PATTERN, IMAGE_NAME_RULE, imageParams, problems } from '../../schemas/common.js';
 import {
@@ -55,32 +55,32 @@ export function parseContentDigest(header: string): ExpectedDigest {
   const found = new Map<string, Buffer>();
   for (const member of header.split(',')) {
     const m = /^\s*([a-z0-9*_.-]+)\s*=\s*:([A-Za-z0-9+/]*={0,2}):\s*$/.exec(member);
-    if (!m) throw new ApiError('VALIDATION_FAILED', 'Content-Digest: expected `sha-256=:<base64>:` (RFC 9530).');
+    if (!m) throw invalidField('headers', 'content-digest', 'expected `sha-256=:<base64>:` (RFC 9530)');
     found.set(m[1]!, Buffer.from(m[2]!, 'base64'));
   }
   const sha512 = found.get('sha-512');
   if (sha512) {
-    if (sha512.length !== 64) throw new ApiError('VALIDATION_FAILED', 'Content-Digest: a sha-512 digest has 64 bytes.');
+    if (sha512.length !== 64) throw invalidField('headers', 'content-digest', 'a sha-512 digest has 64 bytes');
     return { algorithm: 'sha-512', value: sha512 };
   }
   const sha256 = found.get('sha-256');
   if (sha256) {
-    if (sha256.length !== 32) throw new ApiError('VALIDATION_FAILED', 'Content-Digest: a sha-256 digest has 32 bytes.');
+    if (sha256.length !== 32) throw invalidField('headers', 'content-digest', 'a sha-256 digest has 32 bytes');
     return { algorithm: 'sha-256', value: sha256 };
   }
-  throw new ApiError('VALIDATION_FAILED', 'Content-Digest: no sha-256 or sha-512 digest (the algorithms this service verifies).');
+  throw invalidField('headers', 'content-digest', 'no sha-256 or sha-512 digest (the algorithms this service verifies)');
 }
 
 /** `Content-Range: bytes a-b/size` (RFC 9110; b inclusive) of an upload of `length` bytes. */
 export function parseContentRange(header: string, length: number): { start: number; end: number; size: number } {
   const m = /^\s*bytes\s+(\d{1,16})-(\d{1,16})\/(\d{1,16})\s*$/i.exec(header);
-  if (!m) throw new ApiError('VALIDATION_FAILED', 'Content-Range: expected `bytes <first>-<last>/<size>`.');
+  if (!m) throw invalidField('headers', 'content-range', 'expected `bytes <first>-<last>/<size>`');
   const [start, end, size] = [Number(m[1]), Number(m[2]), Number(m[3])];
   if (end < start || end >= size) {
-    throw new ApiError('VALIDATION_FAILED', `Content-Range: ${start}-${end} is not a range inside ${size} bytes.`);
+    throw invalidField('headers', 'content-range', `${start}-${end} is not a range inside ${size} bytes`);
   }
   if (end - start + 1 !== length) {
-    throw new ApiError('VALIDATION_FAILED', `Content-Range covers ${end - start + 1} bytes; Content-Length is ${length}.`);
+    throw invalidField('headers', 'content-range', `covers ${end - start + 1} bytes; Content-Length is ${length}`);
   }
   return { start, end, size };
 }
@@ -92,7 +92,7 @@ function declaredLength(req: FastifyRequest, max: number): number {
     throw new ApiError('LENGTH_REQUIRED', 'An import needs Content-Length (the image size, or the length of the stream); chunked bodies are refused.');
   }
   const n = Number(header);
-  if (!Number.isSafeInteger(n) || n < 0) throw new ApiError('VALIDATION_FAILED', 'Content-Length is not a byte count.');
+  if (!Number.isSafeInteger(n) || n < 0) throw invalidField('headers', 'content-length', 'is not a byte count');
   if (n > max) throw new ApiError('PAYLOAD_TOO_LARGE', `The body has ${n} bytes; imports are limited to ${max} bytes (IMPORT_MAX_BYTES).`);
   return n;
 }
@@ -135,7 +135,7 @@ export function contentImportRoutes(settings: ImportSettings): FastifyPluginAsyn
         const parsed = params.safeParse(req.params);
         if (!parsed.success) {
           const issue = parsed.error.issues[0]!;
-          throw new ApiError('VALIDATION_FAILED', `params.${issue.path.join('.')}: ${issue.message}`);
+          throw invalidField('params', issue.path.join('.'), issue.message);
         }
         const type = mediaType(req.headers['content-type']);
         if (!(IMPORT_TYPES as readonly string[]).includes(type)) {
@@ -158,7 +158,7 @@ export function contentImportRoutes(settings: ImportSettings): FastifyPluginAsyn
       const digest = typeof digestHeader === 'string' ? parseContentDigest(digestHeader) : undefined;
       const rangeHeader = req.headers['content-range'];
       if (rangeHeader !== undefined && type !== RAW_TYPE) {
-        throw new ApiError('VALIDATION_FAILED', `Content-Range: only a raw (${RAW_TYPE}) upload can be a part.`);
+        throw invalidField('headers', 'content-range', `only a raw (${RAW_TYPE}) upload can be a part`);
       }
       const range = typeof rangeHeader === 'string' ? parseContentRange(rangeHeader, length) : undefined;
       const raw = req.body as Readable;
@@ -179,7 +179,7 @@ export function contentImportRoutes(settings: ImportSettings): FastifyPluginAsyn
         let result: ImportResult & { size: number };
         let status: 200 | 201 = 200;
         const newName = (): void => {
-          if (!IMAGE_NAME_PATTERN.test(image)) throw new ApiError('VALIDATION_FAILED', `image: ${IMAGE_NAME_RULE}`);
+          if (!IMAGE_NAME_PATTERN.test(image)) throw invalidField('params', 'image', IMAGE_NAME_RULE);
         };
         if (type === RAW_TYPE && range) {
           const part = await importPart(ceph, spec, image, range.start, range.size, src, limits, gone.signal);

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { ImageNameNotCreatableError } from '../../../ceph/errors.js';
 import { provisioning, type MayUse, type Provisioned } from '../../../ceph/provisioning/index.js';
 import { allows, type Principal } from '../../auth.js';
-import { ApiError } from '../../errors.js';
+import { ApiError, invalidField } from '../../errors.js';
 import { toImage } from '../../image-view.js';
 import { imagePath, specOf } from '../../paths.js';
 import { specConflict } from '../../replies.js';
@@ -93,7 +93,7 @@ export function createRoutes(app: App): void {
       // a name the API does not create (librbd would) is only looked up
       return answer(reply, req.principal, spec, image, await provision.put(spec, image, want, { ...opts, creatable: IMAGE_NAME_PATTERN.test(image) }));
     } catch (e) {
-      if (e instanceof ImageNameNotCreatableError) throw new ApiError('VALIDATION_FAILED', IMAGE_NAME_RULE);
+      if (e instanceof ImageNameNotCreatableError) throw invalidField('params', 'image', IMAGE_NAME_RULE);
       throw e;
     }
   });

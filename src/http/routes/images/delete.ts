@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { provisioning } from '../../../ceph/provisioning/index.js';
 import { DURATION_HELP, parseDuration } from '../../duration.js';
-import { ApiError } from '../../errors.js';
+import { invalidField } from '../../errors.js';
 import { specOf, trashPath } from '../../paths.js';
 import { imageParams, problems } from '../../schemas/common.js';
 import { monitorLink } from '../../task-reply.js';
@@ -19,7 +19,7 @@ const keepForQuery = z.object({
 function parseKeepFor(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const s = parseDuration(value);
-  if (s === undefined) throw new ApiError('VALIDATION_FAILED', `keepFor must be ${DURATION_HELP}.`);
+  if (s === undefined) throw invalidField('querystring', 'keepFor', `must be ${DURATION_HELP}`);
   return s;
 }
 

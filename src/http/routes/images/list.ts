@@ -6,7 +6,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ImageDirectory } from '../../../ceph/image-directory.js';
 import type { ImageInfo } from '../../../ceph/image-info.js';
-import { ApiError } from '../../errors.js';
 import { decodeCursor, encodeCursor } from '../../cursor.js';
 import { specOf } from '../../paths.js';
 import { problems, scopeParams } from '../../schemas/common.js';
@@ -14,6 +13,7 @@ import { imageListSchema, listImagesQuery } from '../../schemas/images.js';
 import { toImage } from '../../image-view.js';
 import { fittingItems, PAGE_BYTES } from '../../page-bytes.js';
 import { listingLimiter, ScanLimiter } from '../../scan-limit.js';
+import { invalidField } from '../../validation.js';
 
 export const imageListRoutes: FastifyPluginAsyncZod = async (app) => {
   const { ceph, settings } = app;
@@ -51,7 +51,7 @@ export const imageListRoutes: FastifyPluginAsyncZod = async (app) => {
     if (cursor !== undefined) {
       after = decodeCursor(cursor);
       if (after === undefined || after.includes('\0')) {
-        throw new ApiError('VALIDATION_FAILED', 'cursor is not valid: pass nextCursor from a previous page.');
+        throw invalidField('querystring', 'cursor', 'is not valid: pass nextCursor from a previous page');
       }
     }
     const query = { after, prefix: prefix || undefined, limit };
