@@ -16,7 +16,8 @@ import {
 } from '../../../ceph/content/import.js';
 import { importDiff } from '../../../ceph/content/import-diff.js';
 import { importExportV2 } from '../../../ceph/content/import-v2.js';
-import { ApiError, invalidField, type ErrorCode } from '../../errors.js';
+import { ApiError, invalidField, validationDetail, type ErrorCode } from '../../errors.js';
+import { validationErrors } from '../../validation.js';
 import { imagePath, specOf } from '../../paths.js';
 import { IMAGE_NAME_PATTERN, IMAGE_NAME_RULE, imageParams, problems } from '../../schemas/common.js';
 import {
@@ -136,6 +137,15 @@ export function contentImportRoutes(settings: ImportSettings): FastifyPluginAsyn
         if (!parsed.success) {
           const issue = parsed.error.issues[0]!;
           throw invalidField('params', issue.path.join('.'), issue.message);
+        }
+        // and so is a query parameter this route does not take (the strict schema of plugins/strict-query.ts)
+        const query = (req.routeOptions.schema?.querystring ?? importQuery) as typeof importQuery;
+        const q = query.safeParse(req.query);
+        if (!q.success) {
+          const entries = q.error.issues.map((i) => ({ keyword: i.code, instancePath: `/${i.path.join('/')}`, message: i.message,
+            params: i as unknown as Record<string, unknown> }));
+          const errors = validationErrors('querystring', entries, Object.keys(importQuery.shape));
+          throw new ApiError('VALIDATION_FAILED', validationDetail(errors), { errors });
         }
         const type = mediaType(req.headers['content-type']);
         if (!(IMPORT_TYPES as readonly string[]).includes(type)) {
