@@ -3,7 +3,7 @@
 import { radosCluster } from '../native/rados-cluster.js';
 import { radosPool } from '../native/rados-pool.js';
 import { rbdNamespace } from '../native/rbd-namespace.js';
-import { limiter, longLimiter, threadpoolSize } from '../native/async-call.js';
+import { limiter, longLimiter, threadpoolSize, transferLimiter } from '../native/async-call.js';
 import { cString, takeRadosBuffer } from '../native/memory.js';
 import { E, errnoName } from '../native/errno.js';
 import { capMallocArenas, trimMalloc } from '../native/malloc.js';
@@ -263,7 +263,8 @@ export function libraryVersion(): string {
 export function configureConcurrency(limit: number, maxQueue: number, longLimit = 2): { limit: number; longLimit: number; threadpool: number } {
   const threadpool = threadpoolSize();
   const long = Math.max(1, Math.min(longLimit, threadpool - 3));
-  const effective = Math.max(1, Math.min(limit, threadpool - 2 - long));
+  // the transfers' extent walks (transferLimiter) have their own threads too
+  const effective = Math.max(1, Math.min(limit, threadpool - 2 - long - transferLimiter.concurrency));
   limiter.configure(effective, maxQueue);
   longLimiter.configure(long, 10_000);
   return { limit: effective, longLimit: long, threadpool };

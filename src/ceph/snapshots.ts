@@ -209,7 +209,7 @@ export class Snapshots {
 }
 
 /** User-namespace snapshots of an open image, in id order. */
-async function userSnapshots(img: Pointer, target: string): Promise<{ id: bigint; name: string; size: number }[]> {
+export async function userSnapshots(img: Pointer, target: string): Promise<{ id: bigint; name: string; size: number }[]> {
   const out: { id: bigint; name: string; size: number }[] = [];
   for (const s of await listSnapshotIds(img, target)) {
     const type = await namespaceType(img, s.id, target);

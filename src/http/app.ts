@@ -31,6 +31,7 @@ import { snapshotRoutes } from './routes/snapshots.js';
 import { cloneRoutes } from './routes/clones.js';
 import { taskRoutes } from './routes/tasks.js';
 import { trashRoutes } from './routes/trash.js';
+import { contentExportRoutes } from './routes/content/export.js';
 import { API_PREFIX, registerScoped } from './paths.js';
 
 export interface AppSettings {
@@ -158,5 +159,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await registerScoped(app, cloneRoutes);
   await app.register(taskRoutes, { prefix: API_PREFIX });
   await registerScoped(app, trashRoutes);
+  await registerScoped(app, contentExportRoutes);
   return app;
 }

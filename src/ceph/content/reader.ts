@@ -1,0 +1,205 @@
+// A download as a Readable stream: an ordered sequence of pieces (literal bytes, runs of zeros, extents to read
+// from an open image) turned into bytes, with a bounded number of asynchronous librbd reads in flight and
+// back-pressure from the consumer (the HTTP socket):
+// - pieces are pulled from their source (an async generator: the extent walks) only when there is room;
+// - reads start only while fewer than `depth` run for this stream and the queue holds fewer than 2 x depth
+//   pieces; each takes a slot of the transfers' budget (budget.ts) for its duration;
+// - bytes are pushed in order only while the stream wants more (`_read`); a consumer that takes nothing for
+//   `idleMs` gets the stream destroyed (TransferIdleError);
+// - destroying the stream (client gone, idle, shutdown) starts no more reads; `settled` resolves once the reads
+//   in flight have completed, and only then may the image handle be closed (librbd writes into the buffers and
+//   uses the handle until each completion).
+import { Readable } from 'node:stream';
+import { aioRead } from '../../native/rbd-io.js';
+import type { Pointer } from '../../native/types.js';
+import { CephError } from '../errors.js';
+import { budget } from './budget.js';
+
+export type Piece =
+  | { kind: 'bytes'; data: Buffer }
+  | { kind: 'zero'; length: number }
+  | { kind: 'read'; img: Pointer; offset: number; length: number }
+  /** wait until every read started so far has completed (before the source closes the handle they read) */
+  | { kind: 'drain' };
+
+export interface ReaderOptions {
+  depth: number;
+  chunkBytes: number;
+  idleMs: number;
+  /** for error messages: pool/image[@snap] */
+  target: string;
+}
+
+/** The client took no bytes for the idle time. */
+export class TransferIdleError extends Error {
+  constructor(readonly idleMs: number) {
+    super(`the client took no data for ${idleMs} ms`);
+    this.name = 'TransferIdleError';
+  }
+}
+
+interface Slot { done: boolean; data?: Buffer; error?: Error }
+
+const ZERO_CACHE = new Map<number, Buffer>();
+/** A zero-filled Buffer of `n` bytes, shared (pushed Buffers are never written to). */
+function zeros(n: number, chunk: number): Buffer {
+  let z = ZERO_CACHE.get(chunk);
+  if (!z) {
+    z = Buffer.alloc(chunk);
+    ZERO_CACHE.set(chunk, z);
+  }
+  return z.subarray(0, n);
+}
+
+export class ImageReadStream extends Readable {
+  readonly #source: AsyncIterator<Piece>;
+  readonly #o: ReaderOptions;
+  readonly #queue: Slot[] = [];
+  #inFlight = 0;
+  #sourceDone = false;
+  #wanted = false;
+  #pumping = false;
+  #cancelled = false;
+  #wake: (() => void) | undefined;
+  #waitingSince = 0;
+  #idleTimer: NodeJS.Timeout;
+  #settle!: () => void;
+  #settledFlag = false;
+  /** resolves once no read is in flight and the source is closed (after the end, an error or destroy) */
+  readonly settled: Promise<void>;
+  /** bytes pushed so far */
+  bytesPushed = 0;
+
+  constructor(source: AsyncIterable<Piece>, o: ReaderOptions) {
+    super({ highWaterMark: o.chunkBytes });
+    this.#source = source[Symbol.asyncIterator]();
+    this.#o = o;
+    this.settled = new Promise((resolve) => { this.#settle = resolve; });
+    this.#idleTimer = setInterval(() => {
+      if (!this.#wanted && this.#waitingSince > 0 && Date.now() - this.#waitingSince > o.idleMs) {
+        this.destroy(new TransferIdleError(o.idleMs));
+      }
+    }, Math.min(1000, Math.max(50, o.idleMs / 4)));
+    this.#idleTimer.unref();
+  }
+
+  /** reads of this stream in flight now */
+  get inFlight(): number { return this.#inFlight; }
+
+  override _read(): void {
+    this.#wanted = true;
+    this.#waitingSince = 0;
+    this.#kick();
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    this.#cancelled = true;
+    this.#kick();
+    this.#maybeSettle();
+    cb(err);
+  }
+
+  #kick(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+    if (!this.#pumping && !this.#settledFlag && !this.#cancelled) void this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    try {
+      while (!this.#cancelled) {
+        // deliver what is complete, in order, while the consumer wants more
+        while (this.#wanted && this.#queue.length > 0 && this.#queue[0]!.done) {
+          const slot = this.#queue.shift()!;
+          if (slot.error) throw slot.error;
+          const data = slot.data!;
+          this.bytesPushed += data.length;
+          if (!this.push(data)) {
+            this.#wanted = false;
+            this.#waitingSince = Date.now();
+          }
+        }
+        if (this.#cancelled) break;
+        if (this.#sourceDone && this.#queue.length === 0) {
+          this.push(null);
+          break;
+        }
+        // more work while there is room
+        if (!this.#sourceDone && this.#inFlight < this.#o.depth && this.#queue.length < 2 * this.#o.depth) {
+          const next = await this.#source.next();
+          if (next.done) this.#sourceDone = true;
+          else await this.#add(next.value);
+          continue;
+        }
+        await new Promise<void>((resolve) => { this.#wake = resolve; });
+      }
+    } catch (e) {
+      this.destroy(e instanceof Error ? e : new Error(String(e)));
+    } finally {
+      this.#pumping = false;
+      this.#maybeSettle();
+    }
+  }
+
+  async #add(p: Piece): Promise<void> {
+    const chunk = this.#o.chunkBytes;
+    switch (p.kind) {
+      case 'bytes':
+        this.#queue.push({ done: true, data: p.data });
+        return;
+      case 'zero':
+        for (let done = 0; done < p.length; done += chunk) {
+          this.#queue.push({ done: true, data: zeros(Math.min(chunk, p.length - done), chunk) });
+        }
+        return;
+      case 'drain':
+        while (this.#inFlight > 0 && !this.#cancelled) await new Promise<void>((resolve) => { this.#wake = resolve; });
+        return;
+      case 'read':
+        for (let done = 0; done < p.length && !this.#cancelled; done += chunk) {
+          // a long extent: wait for room between its chunks
+          while (this.#inFlight >= this.#o.depth && !this.#cancelled) await new Promise<void>((resolve) => { this.#wake = resolve; });
+          if (this.#cancelled) return;
+          this.#startRead(p.img, p.offset + done, Math.min(chunk, p.length - done));
+        }
+    }
+  }
+
+  #startRead(img: Pointer, offset: number, length: number): void {
+    const slot: Slot = { done: false };
+    this.#queue.push(slot);
+    this.#inFlight++;
+    void (async () => {
+      await budget.acquire();
+      try {
+        if (this.#cancelled) return;
+        const buf = Buffer.allocUnsafe(length);
+        const rc = await aioRead(img, offset, buf);
+        if (rc < 0) {
+          slot.error = new CephError('rbd_aio_read2', rc, `${this.#o.target} at ${offset}`);
+        } else {
+          if (rc < length) buf.fill(0, rc); // past the end of a shrunk image: zeros, as the size promised
+          slot.data = buf;
+        }
+      } finally {
+        budget.release();
+        slot.done = true;
+        this.#inFlight--;
+        this.#kick();
+        this.#maybeSettle();
+      }
+    })();
+  }
+
+  #maybeSettle(): void {
+    if (this.#settledFlag || this.#pumping || this.#inFlight > 0) return;
+    if (!this.#cancelled && !this.#sourceDone && !this.destroyed) return;
+    if (!this.#cancelled && this.#queue.length > 0 && !this.destroyed) return;
+    this.#settledFlag = true;
+    clearInterval(this.#idleTimer);
+    // close the source (its finally blocks: callbacks unregistered, snapshot handles closed)
+    void Promise.resolve(this.#source.return?.()).catch(() => undefined).finally(() => this.#settle());
+  }
+}
