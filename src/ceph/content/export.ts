@@ -7,6 +7,7 @@
 // handle) and keeps the handle until the stream made from it has settled, or until release() when none is
 // made (HEAD, 416). Extents nobody wrote are sent as zeros without being read (walkExtents, whole objects).
 import { rbdImage } from '../../native/rbd-image.js';
+import { forgetImage } from '../../native/rbd-io.js';
 import { rbdSnapshot } from '../../native/rbd-snapshot.js';
 import { SIZES, type Pointer, type RbdImageInfoValue } from '../../native/types.js';
 import { cString } from '../../native/memory.js';
@@ -38,11 +39,11 @@ export interface ContentInfo {
 export interface OpenedContent {
   readonly info: ContentInfo;
   /** bytes [start, end) of the image (or snapshot) */
-  raw(start: number, end: number): ImageReadStream;
+  raw(start: number, end: number, sink?: Sink): ImageReadStream;
   /** rbd's diff stream (v1, what `rbd import-diff` reads) of the changes since `from` (null: since creation) */
-  rbdDiff(from: string | null, wholeObject: boolean): ImageReadStream;
+  rbdDiff(from: string | null, wholeObject: boolean, sink?: Sink): ImageReadStream;
   /** rbd's export-format 2 stream: the image with every user snapshot (only when opened at the head) */
-  exportV2(): ImageReadStream;
+  exportV2(sink?: Sink): ImageReadStream;
   /** the changed extents since `from` in [start, start + maxBytes), at most `limit` of them (for JSON pages) */
   extents(from: string | null, start: number, limit: number, wholeObject: boolean): Promise<{ items: { offset: number; length: number; exists: boolean }[]; next: number | undefined }>;
   /** the id of user snapshot `name` of the image, undefined when it has none of that name */
@@ -50,6 +51,9 @@ export interface OpenedContent {
   /** no stream will be made: close the handle now */
   release(): void;
 }
+
+/** Where the stream goes: its bytes not yet handed to the kernel (lets read Buffers be reused: ReaderOptions.unsent). */
+export interface Sink { unsent: () => number }
 
 type LongSession = CephSession & { withIoctxLong?: CephSession['withIoctx'] };
 
@@ -70,12 +74,13 @@ export function openContent(session: CephSession, spec: string, image: string, s
       let finish!: () => void;
       const finished = new Promise<void>((r) => { finish = r; });
       let made = false;
-      const stream = (source: (cancelled: () => boolean) => AsyncIterable<Piece>): ImageReadStream => {
+      const stream = (source: (cancelled: () => boolean) => AsyncIterable<Piece>, sink: Sink | undefined): ImageReadStream => {
         if (made) throw new Error('one stream per opened content');
         made = true;
         let cancelled = false;
         const st = new ImageReadStream(source(() => cancelled), {
           depth: transferSettings.readDepth, chunkBytes: transferSettings.chunkBytes, idleMs: transferSettings.idleMs, target,
+          ...(sink ? { unsent: sink.unsent } : {}),
         });
         st.once('close', () => { cancelled = true; });
         const untrack = trackTransfer({
@@ -87,11 +92,11 @@ export function openContent(session: CephSession, spec: string, image: string, s
       resolved = true;
       resolve({
         info,
-        raw: (start, end) => stream((c) => rawPieces(img, target, start, end, info, c)),
-        rbdDiff: (from, wholeObject) => stream((c) => diffPieces(img, target, {
+        raw: (start, end, sink) => stream((c) => rawPieces(img, target, start, end, info, c), sink),
+        rbdDiff: (from, wholeObject, sink) => stream((c) => diffPieces(img, target, {
           version: 1, from, to: snapshot ?? null, size: info.size, wholeObject, cancelled: c, protectedFlag: undefined,
-        })),
-        exportV2: () => stream((c) => exportV2Pieces(io, spec, image, img, target, info, c)),
+        }), sink),
+        exportV2: (sink) => stream((c) => exportV2Pieces(io, spec, image, img, target, info, c), sink),
         extents: async (from, start, limit, wholeObject) => {
           try {
             return await extentPage(img, target, info, from, start, limit, wholeObject);
@@ -105,7 +110,11 @@ export function openContent(session: CephSession, spec: string, image: string, s
         },
         release: () => finish(),
       });
-      await finished;
+      try {
+        await finished;
+      } finally {
+        await forgetImage(img); // its completions are in (none is, once the stream settled): then it may close
+      }
     })).catch(async (e: unknown) => {
       if (resolved) return;
       // rbd_open at a missing snapshot answers ENOENT as for a missing image: tell them apart
@@ -233,6 +242,7 @@ async function* exportV2Pieces(io: Handle<'rados_ioctx_t'>, spec: string, image:
       // every read of this handle has completed before it is closed
       yield { kind: 'drain' };
     } finally {
+      await forgetImage(img);
       await closeImage(img);
     }
     previous = s.name;

@@ -24,6 +24,12 @@ export type Piece =
 
 export interface ReaderOptions {
   depth: number;
+  /**
+   * Bytes pushed that the consumer has not handed to the kernel yet (the stream's own buffer is counted here):
+   * with it, a read Buffer is reused once every byte of it has left, instead of a fresh one per read (fresh
+   * memory costs a page fault per 4 KiB: reads then ran at half speed). Without it, no Buffer is reused.
+   */
+  unsent?: () => number;
   chunkBytes: number;
   idleMs: number;
   /** for error messages: pool/image[@snap] */
@@ -38,7 +44,7 @@ export class TransferIdleError extends Error {
   }
 }
 
-interface Slot { done: boolean; data?: Buffer; error?: Error }
+interface Slot { done: boolean; data?: Buffer; error?: Error; pooled?: boolean }
 
 const ZERO_CACHE = new Map<number, Buffer>();
 /** A zero-filled Buffer of `n` bytes, shared (pushed Buffers are never written to). */
@@ -69,6 +75,9 @@ export class ImageReadStream extends Readable {
   readonly settled: Promise<void>;
   /** bytes pushed so far */
   bytesPushed = 0;
+  /** read Buffers free for the next reads, and those pushed (with the offset their last byte ends at) */
+  readonly #free: Buffer[] = [];
+  readonly #sent: { buf: Buffer; end: number }[] = [];
 
   constructor(source: AsyncIterable<Piece>, o: ReaderOptions) {
     super({ highWaterMark: o.chunkBytes });
@@ -116,6 +125,7 @@ export class ImageReadStream extends Readable {
           if (slot.error) throw slot.error;
           const data = slot.data!;
           this.bytesPushed += data.length;
+          if (slot.pooled) this.#sent.push({ buf: data, end: this.bytesPushed });
           if (!this.push(data)) {
             this.#wanted = false;
             this.#waitingSince = Date.now();
@@ -167,15 +177,23 @@ export class ImageReadStream extends Readable {
     }
   }
 
+  /** Buffers whose bytes have all left for the kernel go back to the free list. */
+  #reclaim(): void {
+    if (!this.#o.unsent || this.#sent.length === 0) return;
+    const left = this.bytesPushed - this.readableLength - this.#o.unsent();
+    while (this.#sent.length > 0 && this.#sent[0]!.end <= left) this.#free.push(this.#sent.shift()!.buf);
+  }
+
   #startRead(img: Pointer, offset: number, length: number): void {
-    const slot: Slot = { done: false };
+    const slot: Slot = { done: false, pooled: length === this.#o.chunkBytes && this.#o.unsent !== undefined };
     this.#queue.push(slot);
     this.#inFlight++;
     void (async () => {
       await budget.acquire();
       try {
         if (this.#cancelled) return;
-        const buf = Buffer.allocUnsafe(length);
+        this.#reclaim();
+        const buf = (slot.pooled ? this.#free.pop() : undefined) ?? Buffer.allocUnsafe(length);
         const rc = await aioRead(img, offset, buf);
         if (rc < 0) {
           slot.error = new CephError('rbd_aio_read2', rc, `${this.#o.target} at ${offset}`);

@@ -74,6 +74,22 @@ const wantsType = (req: FastifyRequest, type: string): boolean => {
   return typeof accept === 'string' && accept.split(',').some((a) => a.split(';')[0]!.trim().toLowerCase() === type);
 };
 
+/**
+ * The response's bytes not yet handed to the kernel: its own and its socket's write buffer (which holds a
+ * chunk until libuv has written it) — what ImageReadStream needs to reuse its read Buffers. Plain HTTP/1.1 and TLS write
+ * a Buffer body straight to the socket (TLS copies it while encrypting), so once the socket's buffer has
+ * drained past a chunk, nothing refers to it any more. Anything else (no socket yet): every byte counts as
+ * unsent, so nothing is reused early.
+ */
+function sinkOf(reply: FastifyReply): { unsent: () => number } {
+  return {
+    unsent: () => {
+      // ServerResponse.writableLength: what it holds itself plus its socket's write buffer
+      return reply.raw.socket ? reply.raw.writableLength : Number.MAX_SAFE_INTEGER;
+    },
+  };
+}
+
 /** Send `stream`; the client going away destroys it (and so ends its reads). */
 function sendStream(req: FastifyRequest, reply: FastifyReply, stream: import('node:stream').Readable): FastifyReply {
   const gone = (): void => { if (!stream.readableEnded) stream.destroy(); };
@@ -128,7 +144,7 @@ export const contentExportRoutes: FastifyPluginAsyncZod = async (app) => {
           .header('content-disposition', `attachment; filename="${fileName(image, undefined, 'rbd2')}"`);
         if (req.method === 'HEAD') return reply.send('');
         streaming = true;
-        return sendStream(req, reply, content.exportV2());
+        return sendStream(req, reply, content.exportV2(sinkOf(reply)));
       }
       const etag = rawEtag(info);
       void reply.header('etag', etag).header('accept-ranges', 'bytes')
@@ -144,7 +160,7 @@ export const contentExportRoutes: FastifyPluginAsyncZod = async (app) => {
       if (outcome.kind === 'range') void reply.code(206).header('content-range', `bytes ${start}-${end}/${info.size}`);
       if (req.method === 'HEAD' || end < start) return reply.send('');
       streaming = true;
-      return sendStream(req, reply, content.raw(start, end + 1));
+      return sendStream(req, reply, content.raw(start, end + 1, sinkOf(reply)));
     } finally {
       if (!streaming) content.release();
     }
@@ -195,7 +211,7 @@ export const contentExportRoutes: FastifyPluginAsyncZod = async (app) => {
         void reply.header('etag', etag).header('cache-control', 'no-cache').header('content-type', RBD_DIFF_TYPE)
           .header('content-disposition', `attachment; filename="${fileName(image, snapshot, 'diff')}"`);
         streaming = true;
-        return sendStream(req, reply, content.rbdDiff(fromSnapshot ?? null, wholeObject));
+        return sendStream(req, reply, content.rbdDiff(fromSnapshot ?? null, wholeObject, sinkOf(reply)));
       }
       streaming = true; // extents() releases the handle itself
       const page = await content.extents(fromSnapshot ?? null, start, limit, wholeObject);
