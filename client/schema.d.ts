@@ -961,6 +961,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/pools/{pool}/images/{image}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download an image's (or a snapshot's) content
+         * @description The raw bytes (`application/octet-stream`, `Content-Length` = the size), streamed from librbd as fast as the client takes them; extents never written are sent as zeros without reading them. One byte range per request (`Range: bytes=a-b` → 206 with `Content-Range`; 416 when it lies past the end). A snapshot's ETag is strong and stable, so `If-Range` resumes an interrupted download safely; the image itself (which may be written while it is read) has a weak ETag unique to each answer, so a resume from it always restarts (200). `format=rbd-export-v2` (or `Accept: application/vnd.ceph.rbd-export-v2`) sends rbd's export-format 2 instead: the image with every snapshot, for `rbd import --export-format 2 - pool/image`. A client that takes no data for the idle time (TRANSFER_IDLE_MS, default 30 s) is disconnected. HEAD answers the headers only.
+         */
+        get: operations["getImageContent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What changed between two snapshots (or a snapshot and the image)
+         * @description The extents written (`exists: true`) or discarded (`exists: false`) after `fromSnapshot`, up to `snapshot` (or the image as it is now), as pages of `{offset, length, exists}` in offset order — the blocks a backup must copy. `format=rbd-diff` (or `Accept: application/vnd.ceph.rbd-diff`) streams what `rbd export-diff` writes instead, for `rbd import-diff - pool/image` (the target must have `fromSnapshot`).
+         */
+        get: operations["getImageDiff"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download an image's (or a snapshot's) content
+         * @description The raw bytes (`application/octet-stream`, `Content-Length` = the size), streamed from librbd as fast as the client takes them; extents never written are sent as zeros without reading them. One byte range per request (`Range: bytes=a-b` → 206 with `Content-Range`; 416 when it lies past the end). A snapshot's ETag is strong and stable, so `If-Range` resumes an interrupted download safely; the image itself (which may be written while it is read) has a weak ETag unique to each answer, so a resume from it always restarts (200). `format=rbd-export-v2` (or `Accept: application/vnd.ceph.rbd-export-v2`) sends rbd's export-format 2 instead: the image with every snapshot, for `rbd import --export-format 2 - pool/image`. A client that takes no data for the idle time (TRANSFER_IDLE_MS, default 30 s) is disconnected. HEAD answers the headers only.
+         */
+        get: operations["getImageContentInNamespace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What changed between two snapshots (or a snapshot and the image)
+         * @description The extents written (`exists: true`) or discarded (`exists: false`) after `fromSnapshot`, up to `snapshot` (or the image as it is now), as pages of `{offset, length, exists}` in offset order — the blocks a backup must copy. `format=rbd-diff` (or `Accept: application/vnd.ceph.rbd-diff`) streams what `rbd export-diff` writes instead, for `rbd import-diff - pool/image` (the target must have `fromSnapshot`).
+         */
+        get: operations["getImageDiffInNamespace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1097,7 +1177,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
+            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RANGE_NOT_SATISFIABLE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
             /** @description the errno name, when Ceph produced the error */
             errno?: string;
             instance?: string;
@@ -1501,6 +1581,25 @@ export interface components {
             /** @description the image is among the 64 busiest of its pool (otherwise the figures are 0) */
             listed: boolean;
             stats: components["schemas"]["ImageIostat"];
+        };
+        DiffExtent: {
+            /** @description byte offset in the image */
+            offset: number;
+            /** @description bytes */
+            length: number;
+            /** @description true: written (read it); false: discarded since fromSnapshot (reads as zeros) */
+            exists: boolean;
+        };
+        /** @description changed extents between two snapshots (or a snapshot and the image), one page */
+        DiffPage: {
+            fromSnapshot: string | null;
+            snapshot: string | null;
+            /** @description the image size at `snapshot` (or now) */
+            size: number;
+            /** @description in offset order */
+            items: components["schemas"]["DiffExtent"][];
+            /** @description more extents may follow: pass it as `cursor` */
+            nextCursor?: string;
         };
     };
     responses: never;
@@ -7845,6 +7944,412 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImageContent: {
+        parameters: {
+            query?: {
+                /** @description read this snapshot instead of the image (its content never changes: a stable ETag) */
+                snapshot?: string;
+                /** @description raw (default): the image's bytes, Range allowed; rbd-export-v2: `rbd export --export-format 2`'s stream with every snapshot (also chosen by `Accept: application/vnd.ceph.rbd-export-v2`), for `rbd import --export-format 2 - pool/img` */
+                format?: "raw" | "rbd-export-v2";
+            };
+            header?: {
+                /** @description one byte range: `bytes=first-last`, `bytes=first-` or `bytes=-suffixLength` (several ranges: 416) */
+                range?: string;
+                /** @description the ETag a partial download began with: the range is served only while the content is unchanged, else the whole (200) */
+                "if-range"?: string;
+            };
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the content: raw bytes, or the export-format 2 stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                    "application/vnd.ceph.rbd-export-v2": string;
+                };
+            };
+            /** @description the requested byte range (`Content-Range: bytes first-last/size`) */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Range Not Satisfiable */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImageDiff: {
+        parameters: {
+            query?: {
+                /** @description the changes since this snapshot (omitted: every extent written since the image was created) */
+                fromSnapshot?: string;
+                /** @description the changes up to this snapshot (omitted: up to the image as it is now); newer than fromSnapshot */
+                snapshot?: string;
+                /** @description json: pages of changed extents; rbd-diff: the stream `rbd export-diff` writes and `rbd import-diff` reads (also chosen by `Accept: application/vnd.ceph.rbd-diff`) */
+                format?: "json" | "rbd-diff";
+                /** @description report whole objects (fast with fast-diff: object maps are read) instead of exact byte extents (lists every object) */
+                wholeObject?: "true" | "false";
+                /** @description json: extents per page (at most 10000) */
+                limit?: number;
+                /** @description json: the previous page's nextCursor */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of changed extents, or rbd's diff stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiffPage"];
+                    "application/vnd.ceph.rbd-diff": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImageContentInNamespace: {
+        parameters: {
+            query?: {
+                /** @description read this snapshot instead of the image (its content never changes: a stable ETag) */
+                snapshot?: string;
+                /** @description raw (default): the image's bytes, Range allowed; rbd-export-v2: `rbd export --export-format 2`'s stream with every snapshot (also chosen by `Accept: application/vnd.ceph.rbd-export-v2`), for `rbd import --export-format 2 - pool/img` */
+                format?: "raw" | "rbd-export-v2";
+            };
+            header?: {
+                /** @description one byte range: `bytes=first-last`, `bytes=first-` or `bytes=-suffixLength` (several ranges: 416) */
+                range?: string;
+                /** @description the ETag a partial download began with: the range is served only while the content is unchanged, else the whole (200) */
+                "if-range"?: string;
+            };
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the content: raw bytes, or the export-format 2 stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                    "application/vnd.ceph.rbd-export-v2": string;
+                };
+            };
+            /** @description the requested byte range (`Content-Range: bytes first-last/size`) */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Range Not Satisfiable */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImageDiffInNamespace: {
+        parameters: {
+            query?: {
+                /** @description the changes since this snapshot (omitted: every extent written since the image was created) */
+                fromSnapshot?: string;
+                /** @description the changes up to this snapshot (omitted: up to the image as it is now); newer than fromSnapshot */
+                snapshot?: string;
+                /** @description json: pages of changed extents; rbd-diff: the stream `rbd export-diff` writes and `rbd import-diff` reads (also chosen by `Accept: application/vnd.ceph.rbd-diff`) */
+                format?: "json" | "rbd-diff";
+                /** @description report whole objects (fast with fast-diff: object maps are read) instead of exact byte extents (lists every object) */
+                wholeObject?: "true" | "false";
+                /** @description json: extents per page (at most 10000) */
+                limit?: number;
+                /** @description json: the previous page's nextCursor */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of changed extents, or rbd's diff stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiffPage"];
+                    "application/vnd.ceph.rbd-diff": string;
                 };
             };
             /** @description Bad Request */

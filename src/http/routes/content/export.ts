@@ -18,6 +18,10 @@ import {
 } from '../../schemas/content.js';
 
 const binary = (description: string) => z.string().meta({ format: 'binary', description });
+/** A response of one or more media types (OpenAPI `content`), e.g. bytes as application/octet-stream. */
+const media = (description: string, types: Record<string, z.ZodType>) => ({
+  description, content: Object.fromEntries(Object.entries(types).map(([t, schema]) => [t, { schema }])),
+});
 
 export type ByteRange = { start: number; end: number };
 type RangeOutcome = { kind: 'whole' } | { kind: 'range'; range: ByteRange } | { kind: 'unsatisfiable'; detail: string };
@@ -98,33 +102,41 @@ function sendStream(req: FastifyRequest, reply: FastifyReply, stream: import('no
   return reply.send(stream);
 }
 
+type ContentRequest = FastifyRequest<{
+  Params: z.infer<typeof imageParams>;
+  Querystring: z.infer<typeof contentQuery>;
+  Headers: z.infer<typeof contentHeaders>;
+}>;
+
 export const contentExportRoutes: FastifyPluginAsyncZod = async (app) => {
   // a stopping service ends downloads at once (their reads complete, their images close)
   app.addHook('preClose', async () => abortAllTransfers(new Error('the service is stopping')));
 
-  app.route({
-    method: ['GET', 'HEAD'],
-    url: '/images/:image/content',
-    schema: {
-      tags: ['images'], summary: "Download an image's (or a snapshot's) content", operationId: 'getImageContent',
-      description: 'The raw bytes (`application/octet-stream`, `Content-Length` = the size), streamed from librbd as fast as '
-        + 'the client takes them; extents never written are sent as zeros without reading them. One byte range per request '
-        + '(`Range: bytes=a-b` → 206 with `Content-Range`; 416 when it lies past the end). A snapshot\'s ETag is strong and '
-        + 'stable, so `If-Range` resumes an interrupted download safely; the image itself (which may be written while it is '
-        + 'read) has a weak ETag unique to each answer, so a resume from it always restarts (200). `format=rbd-export-v2` '
-        + `(or \`Accept: ${RBD_EXPORT_V2_TYPE}\`) sends rbd's export-format 2 instead: the image with every snapshot, for `
-        + '`rbd import --export-format 2 - pool/image`. A client that takes no data for the idle time (TRANSFER_IDLE_MS, '
-        + 'default 30 s) is disconnected. HEAD answers the headers only.',
-      params: imageParams,
-      querystring: contentQuery,
-      headers: contentHeaders,
-      response: {
-        200: binary('the content (raw bytes, or the export-format 2 stream)'),
-        206: binary('the requested byte range'),
-        ...problems(400, 401, 403, 404, 416, 503, 504),
-      },
+  const contentSchema = (method: 'GET' | 'HEAD') => ({
+    tags: ['images'], operationId: method === 'GET' ? 'getImageContent' : 'headImageContent',
+    summary: method === 'GET' ? "Download an image's (or a snapshot's) content" : 'The headers of a download (size, ETag), no body',
+    description: 'The raw bytes (`application/octet-stream`, `Content-Length` = the size), streamed from librbd as fast as '
+      + 'the client takes them; extents never written are sent as zeros without reading them. One byte range per request '
+      + '(`Range: bytes=a-b` → 206 with `Content-Range`; 416 when it lies past the end). A snapshot\'s ETag is strong and '
+      + 'stable, so `If-Range` resumes an interrupted download safely; the image itself (which may be written while it is '
+      + 'read) has a weak ETag unique to each answer, so a resume from it always restarts (200). `format=rbd-export-v2` '
+      + `(or \`Accept: ${RBD_EXPORT_V2_TYPE}\`) sends rbd's export-format 2 instead: the image with every snapshot, for `
+      + '`rbd import --export-format 2 - pool/image`. A client that takes no data for the idle time (TRANSFER_IDLE_MS, '
+      + 'default 30 s) is disconnected. HEAD answers the headers only.',
+    params: imageParams,
+    querystring: contentQuery,
+    headers: contentHeaders,
+    response: {
+      200: media('the content: raw bytes, or the export-format 2 stream', {
+        'application/octet-stream': binary('the image\'s bytes'),
+        [RBD_EXPORT_V2_TYPE]: binary('rbd export --export-format 2'),
+      }),
+      206: media('the requested byte range (`Content-Range: bytes first-last/size`)', { 'application/octet-stream': binary('the bytes of the range') }),
+      ...problems(400, 401, 403, 404, 416, 503, 504),
     },
-    handler: async (req, reply) => {
+  });
+
+  const getContent = async (req: ContentRequest, reply: FastifyReply) => {
     const spec = specOf(req.params);
     const { image } = req.params;
     const { snapshot } = req.query;
@@ -164,8 +176,10 @@ export const contentExportRoutes: FastifyPluginAsyncZod = async (app) => {
     } finally {
       if (!streaming) content.release();
     }
-    },
-  });
+  };
+  // HEAD first: a GET route would otherwise get Fastify's own HEAD twin (same operationId in the document)
+  app.head('/images/:image/content', { schema: contentSchema('HEAD') }, getContent);
+  app.get('/images/:image/content', { schema: contentSchema('GET') }, getContent);
 
   app.get('/images/:image/diff', {
     schema: {
@@ -177,7 +191,10 @@ export const contentExportRoutes: FastifyPluginAsyncZod = async (app) => {
       params: imageParams,
       querystring: diffQuery,
       response: {
-        200: diffPageSchema.describe(`a page of extents (application/json), or the rbd diff stream (${RBD_DIFF_TYPE})`),
+        200: media('a page of changed extents, or rbd\'s diff stream', {
+          'application/json': diffPageSchema,
+          [RBD_DIFF_TYPE]: binary('rbd export-diff (diff v1)'),
+        }),
         ...problems(400, 401, 403, 404, 503, 504),
       },
     },
