@@ -1,9 +1,10 @@
 // A download as a Readable stream: an ordered sequence of pieces (literal bytes, runs of zeros, extents to read
 // from an open image) turned into bytes, with a bounded number of asynchronous librbd reads in flight and
 // back-pressure from the consumer (the HTTP socket):
-// - pieces are pulled from their source (an async generator: the extent walks) only when there is room;
-// - reads start only while fewer than `depth` run for this stream and the queue holds fewer than 2 x depth
-//   pieces; each takes a slot of the transfers' budget (budget.ts) for its duration;
+// - pieces are pulled from their source (an async generator: the extent walks) only when there is room, and
+//   cut into chunks one at a time: a chunk is queued only while the queue (reads in flight, and chunks read
+//   but not yet taken) holds fewer than 2 x depth, and a read starts only while fewer than `depth` run; each
+//   read takes a slot of the transfers' budget (budget.ts) for its duration. Memory: 2 x depth chunks;
 // - bytes are pushed in order only while the stream wants more (`_read`); a consumer that takes nothing for
 //   `idleMs` gets the stream destroyed (TransferIdleError);
 // - destroying the stream (client gone, idle, shutdown) starts no more reads; `settled` resolves once the reads
@@ -45,6 +46,8 @@ export class TransferIdleError extends Error {
 }
 
 interface Slot { done: boolean; data?: Buffer; error?: Error; pooled?: boolean }
+/** the piece being turned into chunks (what is left of it) */
+type Current = Exclude<Piece, { kind: 'bytes' }>;
 
 const ZERO_CACHE = new Map<number, Buffer>();
 /** A zero-filled Buffer of `n` bytes, shared (pushed Buffers are never written to). */
@@ -67,6 +70,7 @@ export class ImageReadStream extends Readable {
   #pumping = false;
   #cancelled = false;
   #wake: (() => void) | undefined;
+  #current: Current | undefined;
   #waitingSince = 0;
   #idleTimer: NodeJS.Timeout;
   #settle!: () => void;
@@ -117,6 +121,7 @@ export class ImageReadStream extends Readable {
 
   async #pump(): Promise<void> {
     this.#pumping = true;
+    const { depth, chunkBytes } = this.#o;
     try {
       while (!this.#cancelled) {
         // deliver what is complete, in order, while the consumer wants more
@@ -132,15 +137,40 @@ export class ImageReadStream extends Readable {
           }
         }
         if (this.#cancelled) break;
-        if (this.#sourceDone && this.#queue.length === 0) {
+        if (this.#sourceDone && this.#current === undefined && this.#queue.length === 0) {
           this.push(null);
           break;
         }
-        // more work while there is room
-        if (!this.#sourceDone && this.#inFlight < this.#o.depth && this.#queue.length < 2 * this.#o.depth) {
+        // more work, one chunk at a time, only while the queue (in flight + read and not yet taken) has room:
+        // that bound is the stream's memory, whatever the size of the extents
+        const room = this.#queue.length < 2 * depth;
+        const cur = this.#current;
+        if (room && cur) {
+          if (cur.kind === 'zero') {
+            const n = Math.min(chunkBytes, cur.length);
+            this.#queue.push({ done: true, data: zeros(n, chunkBytes) });
+            cur.length -= n;
+            if (cur.length === 0) this.#current = undefined;
+            continue;
+          }
+          if (cur.kind === 'read' && this.#inFlight < depth) {
+            const n = Math.min(chunkBytes, cur.length);
+            this.#startRead(cur.img, cur.offset, n);
+            cur.offset += n;
+            cur.length -= n;
+            if (cur.length === 0) this.#current = undefined;
+            continue;
+          }
+          if (cur.kind === 'drain' && this.#inFlight === 0) {
+            this.#current = undefined;
+            continue;
+          }
+        }
+        if (room && !cur && !this.#sourceDone) {
           const next = await this.#source.next();
           if (next.done) this.#sourceDone = true;
-          else await this.#add(next.value);
+          else if (next.value.kind === 'bytes') this.#queue.push({ done: true, data: next.value.data });
+          else if (next.value.kind !== 'zero' || next.value.length > 0) this.#current = { ...next.value } as Current;
           continue;
         }
         await new Promise<void>((resolve) => { this.#wake = resolve; });
@@ -150,30 +180,6 @@ export class ImageReadStream extends Readable {
     } finally {
       this.#pumping = false;
       this.#maybeSettle();
-    }
-  }
-
-  async #add(p: Piece): Promise<void> {
-    const chunk = this.#o.chunkBytes;
-    switch (p.kind) {
-      case 'bytes':
-        this.#queue.push({ done: true, data: p.data });
-        return;
-      case 'zero':
-        for (let done = 0; done < p.length; done += chunk) {
-          this.#queue.push({ done: true, data: zeros(Math.min(chunk, p.length - done), chunk) });
-        }
-        return;
-      case 'drain':
-        while (this.#inFlight > 0 && !this.#cancelled) await new Promise<void>((resolve) => { this.#wake = resolve; });
-        return;
-      case 'read':
-        for (let done = 0; done < p.length && !this.#cancelled; done += chunk) {
-          // a long extent: wait for room between its chunks
-          while (this.#inFlight >= this.#o.depth && !this.#cancelled) await new Promise<void>((resolve) => { this.#wake = resolve; });
-          if (this.#cancelled) return;
-          this.#startRead(p.img, p.offset + done, Math.min(chunk, p.length - done));
-        }
     }
   }
 
@@ -213,8 +219,7 @@ export class ImageReadStream extends Readable {
 
   #maybeSettle(): void {
     if (this.#settledFlag || this.#pumping || this.#inFlight > 0) return;
-    if (!this.#cancelled && !this.#sourceDone && !this.destroyed) return;
-    if (!this.#cancelled && this.#queue.length > 0 && !this.destroyed) return;
+    if (!this.#cancelled && !this.destroyed && (!this.#sourceDone || this.#current !== undefined || this.#queue.length > 0)) return;
     this.#settledFlag = true;
     clearInterval(this.#idleTimer);
     // close the source (its finally blocks: callbacks unregistered, snapshot handles closed)
