@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect } from 'vitest';
-import { transferLoad } from '../../src/ceph/content/budget.js';
+import { configureTransfers, transferLoad, transferSettings } from '../../src/ceph/content/budget.js';
 import { TokenStore } from '../../src/http/auth.js';
 import { usePoolApp } from '../fixtures.js';
 import { exportImage, importRandom, rbdCli } from '../helpers/cli.js';
@@ -261,6 +261,35 @@ describe('transfers end with their clients', () => {
     expect(Date.now() - started).toBeLessThan(1000);
     const metrics = await app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toMatch(/^rbdapi_transfer_io_in_flight 0$/m);
+  });
+
+  it('a client that stops reading is dropped after the idle time, and its reads end', { timeout: 120_000 }, async ({ app, api, pool }) => {
+    void api; // listening on a real socket
+    await importRandom(pool.name, 'stall', 48 * MiB);
+    const before = { ...transferSettings };
+    configureTransfers({ idleMs: 1500 });
+    try {
+      const port = (app.server.address() as AddressInfo).port;
+      let req: http.ClientRequest | undefined;
+      const paused = new Promise<void>((resolve) => {
+        req = http.get({ host: '127.0.0.1', port, path: `/api/v1/pools/${pool.name}/images/stall/content`, headers: bearer }, (res) => {
+          let n = 0;
+          res.on('data', (c: Buffer) => { n += c.length; if (n >= 4 * MiB) { res.pause(); resolve(); } }); // then never again
+          res.on('error', () => undefined);
+        });
+        req.on('error', () => undefined);
+      });
+      await paused;
+      expect(transferLoad().transfers).toBe(1);
+      // the service drops it on its own: the connection closes and the reads end
+      await eventually(() => transferLoad().transfers === 0 && transferLoad().aioInFlight === 0,
+        { timeoutMs: 15_000, what: 'the stalled download ended' });
+      const connections = () => new Promise<number>((resolve, reject) => app.server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
+      await eventually(async () => (await connections()) === 0, { timeoutMs: 5000, what: 'the connection closed by the service' });
+      req!.destroy();
+    } finally {
+      configureTransfers(before);
+    }
   });
 });
 

@@ -97,6 +97,9 @@ function sinkOf(reply: FastifyReply): { unsent: () => number } {
 /** Send `stream`; the client going away destroys it (and so ends its reads). */
 function sendStream(req: FastifyRequest, reply: FastifyReply, stream: import('node:stream').Readable): FastifyReply {
   const gone = (): void => { if (!stream.readableEnded) stream.destroy(); };
+  // the stream failed after the headers went out (a Ceph error, a stalled client): the answer cannot be
+  // completed, so the connection is closed (the client sees fewer bytes than Content-Length)
+  stream.once('error', () => { if (!reply.raw.destroyed) reply.raw.destroy(); });
   req.raw.once('close', () => { if (req.raw.destroyed && !reply.raw.writableFinished) gone(); });
   reply.raw.once('close', () => { if (!reply.raw.writableFinished) gone(); });
   return reply.send(stream);
