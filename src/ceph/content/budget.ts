@@ -15,7 +15,7 @@ export interface TransferSettings {
   idleMs: number;
 }
 
-export const transferSettings: TransferSettings = { ioLimit: 32, readDepth: 8, chunkBytes: 4 * 2 ** 20, idleMs: 30_000 };
+export const transferSettings: TransferSettings = { ioLimit: 16, readDepth: 4, chunkBytes: 4 * 2 ** 20, idleMs: 30_000 };
 
 /** Set the transfer settings (src/main.ts, from the TRANSFER_* / EXPORT_* variables). */
 export function configureTransfers(s: Partial<TransferSettings>): void {

@@ -3,8 +3,8 @@
 // back-pressure from the consumer (the HTTP socket):
 // - pieces are pulled from their source (an async generator: the extent walks) only when there is room, and
 //   cut into chunks one at a time: a chunk is queued only while the queue (reads in flight, and chunks read
-//   but not yet taken) holds fewer than 2 x depth, and a read starts only while fewer than `depth` run; each
-//   read takes a slot of the transfers' budget (budget.ts) for its duration. Memory: 2 x depth chunks;
+//   but not yet taken) holds fewer than depth + 2, and a read starts only while fewer than `depth` run; each
+//   read takes a slot of the transfers' budget (budget.ts) for its duration. Memory: depth + 2 chunks (+ the socket's);
 // - bytes are pushed in order only while the stream wants more (`_read`); a consumer that takes nothing for
 //   `idleMs` gets the stream destroyed (TransferIdleError);
 // - destroying the stream (client gone, idle, shutdown) starts no more reads; `settled` resolves once the reads
@@ -143,7 +143,7 @@ export class ImageReadStream extends Readable {
         }
         // more work, one chunk at a time, only while the queue (in flight + read and not yet taken) has room:
         // that bound is the stream's memory, whatever the size of the extents
-        const room = this.#queue.length < 2 * depth;
+        const room = this.#queue.length < depth + 2;
         const cur = this.#current;
         if (room && cur) {
           if (cur.kind === 'zero') {
