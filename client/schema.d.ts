@@ -968,7 +968,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Download an image's (or a snapshot's) content
+         * @description The raw bytes (`application/octet-stream`, `Content-Length` = the size), streamed from librbd as fast as the client takes them; extents never written are sent as zeros without reading them. One byte range per request (`Range: bytes=a-b` → 206 with `Content-Range`; 416 when it lies past the end). A snapshot's ETag is strong and stable, so `If-Range` resumes an interrupted download safely; the image itself (which may be written while it is read) has a weak ETag unique to each answer, so a resume from it always restarts (200). `format=rbd-export-v2` (or `Accept: application/vnd.ceph.rbd-export-v2`) sends rbd's export-format 2 instead: the image with every snapshot, for `rbd import --export-format 2 - pool/image`. A client that takes no data for the idle time (TRANSFER_IDLE_MS, default 30 s) is disconnected. HEAD answers the headers only.
+         */
+        get: operations["getImageContent"];
         /**
          * Import image content (raw, rbd diff or rbd export-format 2)
          * @description The body is streamed into the image as it arrives. **application/octet-stream**: a new image of `Content-Length` bytes, made under a hidden name and visible only when complete and verified (201; 409 IMAGE_EXISTS when the name is taken); runs of zeros are not written. With `Content-Range: bytes a-b/size` the body is a part of the existing image instead (200; `size` must be the image's): resumable uploads. **application/vnd.ceph.rbd-diff**: an `rbd export-diff` stream applied to the existing image, with rbd's checks (its from-snapshot must exist there; its end snapshot is created). **application/vnd.ceph.rbd-export-v2**: an `rbd export --export-format 2` stream, a new image with its snapshots. `Content-Digest: sha-256=:…:` (RFC 9530) is verified before the image becomes visible (400 DIGEST_MISMATCH, nothing left). An upload cut short, longer or shorter than Content-Length, or idle for longer than the configured time leaves nothing.
@@ -988,7 +992,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Download an image's (or a snapshot's) content
+         * @description The raw bytes (`application/octet-stream`, `Content-Length` = the size), streamed from librbd as fast as the client takes them; extents never written are sent as zeros without reading them. One byte range per request (`Range: bytes=a-b` → 206 with `Content-Range`; 416 when it lies past the end). A snapshot's ETag is strong and stable, so `If-Range` resumes an interrupted download safely; the image itself (which may be written while it is read) has a weak ETag unique to each answer, so a resume from it always restarts (200). `format=rbd-export-v2` (or `Accept: application/vnd.ceph.rbd-export-v2`) sends rbd's export-format 2 instead: the image with every snapshot, for `rbd import --export-format 2 - pool/image`. A client that takes no data for the idle time (TRANSFER_IDLE_MS, default 30 s) is disconnected. HEAD answers the headers only.
+         */
+        get: operations["getImageContentInNamespace"];
         /**
          * Import image content (raw, rbd diff or rbd export-format 2)
          * @description The body is streamed into the image as it arrives. **application/octet-stream**: a new image of `Content-Length` bytes, made under a hidden name and visible only when complete and verified (201; 409 IMAGE_EXISTS when the name is taken); runs of zeros are not written. With `Content-Range: bytes a-b/size` the body is a part of the existing image instead (200; `size` must be the image's): resumable uploads. **application/vnd.ceph.rbd-diff**: an `rbd export-diff` stream applied to the existing image, with rbd's checks (its from-snapshot must exist there; its end snapshot is created). **application/vnd.ceph.rbd-export-v2**: an `rbd export --export-format 2` stream, a new image with its snapshots. `Content-Digest: sha-256=:…:` (RFC 9530) is verified before the image becomes visible (400 DIGEST_MISMATCH, nothing left). An upload cut short, longer or shorter than Content-Length, or idle for longer than the configured time leaves nothing.
@@ -1013,6 +1021,46 @@ export interface paths {
          * @description The service version, the librados/librbd versions it loaded, what the cluster's daemons run, and which optional features (librbd newer than 1.16) are available. One build supports Ceph 16 (Pacific) to 20 (Tentacle).
          */
         get: operations["getClusterInfo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What changed between two snapshots (or a snapshot and the image)
+         * @description The extents written (`exists: true`) or discarded (`exists: false`) after `fromSnapshot`, up to `snapshot` (or the image as it is now), as pages of `{offset, length, exists}` in offset order — the blocks a backup must copy. `format=rbd-diff` (or `Accept: application/vnd.ceph.rbd-diff`) streams what `rbd export-diff` writes instead, for `rbd import-diff - pool/image` (the target must have `fromSnapshot`).
+         */
+        get: operations["getImageDiff"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What changed between two snapshots (or a snapshot and the image)
+         * @description The extents written (`exists: true`) or discarded (`exists: false`) after `fromSnapshot`, up to `snapshot` (or the image as it is now), as pages of `{offset, length, exists}` in offset order — the blocks a backup must copy. `format=rbd-diff` (or `Accept: application/vnd.ceph.rbd-diff`) streams what `rbd export-diff` writes instead, for `rbd import-diff - pool/image` (the target must have `fromSnapshot`).
+         */
+        get: operations["getImageDiffInNamespace"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1169,7 +1217,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "BODY_LENGTH_MISMATCH" | "DIGEST_MISMATCH" | "INVALID_STREAM" | "UPLOAD_ABORTED" | "UPLOAD_STALLED" | "LENGTH_REQUIRED" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "FEATURE_NOT_AVAILABLE" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
+            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "BODY_LENGTH_MISMATCH" | "DIGEST_MISMATCH" | "INVALID_STREAM" | "UPLOAD_ABORTED" | "UPLOAD_STALLED" | "LENGTH_REQUIRED" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RANGE_NOT_SATISFIABLE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "FEATURE_NOT_AVAILABLE" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
             /** @description the errno name, when Ceph produced the error */
             errno?: string;
             instance?: string;
@@ -1676,6 +1724,25 @@ export interface components {
                     description: string;
                 };
             };
+        };
+        DiffExtent: {
+            /** @description byte offset in the image */
+            offset: number;
+            /** @description bytes */
+            length: number;
+            /** @description true: written (read it); false: discarded since fromSnapshot (reads as zeros) */
+            exists: boolean;
+        };
+        /** @description changed extents between two snapshots (or a snapshot and the image), one page */
+        DiffPage: {
+            fromSnapshot: string | null;
+            snapshot: string | null;
+            /** @description the image size at `snapshot` (or now) */
+            size: number;
+            /** @description in offset order */
+            items: components["schemas"]["DiffExtent"][];
+            /** @description more extents may follow: pass it as `cursor` */
+            nextCursor?: string;
         };
     };
     responses: never;
@@ -8082,6 +8149,114 @@ export interface operations {
             };
         };
     };
+    getImageContent: {
+        parameters: {
+            query?: {
+                /** @description read this snapshot instead of the image (its content never changes: a stable ETag) */
+                snapshot?: string;
+                /** @description raw (default): the image's bytes, Range allowed; rbd-export-v2: `rbd export --export-format 2`'s stream with every snapshot (also chosen by `Accept: application/vnd.ceph.rbd-export-v2`), for `rbd import --export-format 2 - pool/img` */
+                format?: "raw" | "rbd-export-v2";
+            };
+            header?: {
+                /** @description one byte range: `bytes=first-last`, `bytes=first-` or `bytes=-suffixLength` (several ranges: 416) */
+                range?: string;
+                /** @description the ETag a partial download began with: the range is served only while the content is unchanged, else the whole (200) */
+                "if-range"?: string;
+            };
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the content: raw bytes, or the export-format 2 stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                    "application/vnd.ceph.rbd-export-v2": string;
+                };
+            };
+            /** @description the requested byte range (`Content-Range: bytes first-last/size`) */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Range Not Satisfiable */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     importImageContent: {
         parameters: {
             query?: {
@@ -8205,6 +8380,116 @@ export interface operations {
             };
             /** @description Unsupported Media Type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImageContentInNamespace: {
+        parameters: {
+            query?: {
+                /** @description read this snapshot instead of the image (its content never changes: a stable ETag) */
+                snapshot?: string;
+                /** @description raw (default): the image's bytes, Range allowed; rbd-export-v2: `rbd export --export-format 2`'s stream with every snapshot (also chosen by `Accept: application/vnd.ceph.rbd-export-v2`), for `rbd import --export-format 2 - pool/img` */
+                format?: "raw" | "rbd-export-v2";
+            };
+            header?: {
+                /** @description one byte range: `bytes=first-last`, `bytes=first-` or `bytes=-suffixLength` (several ranges: 416) */
+                range?: string;
+                /** @description the ETag a partial download began with: the range is served only while the content is unchanged, else the whole (200) */
+                "if-range"?: string;
+            };
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the content: raw bytes, or the export-format 2 stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                    "application/vnd.ceph.rbd-export-v2": string;
+                };
+            };
+            /** @description the requested byte range (`Content-Range: bytes first-last/size`) */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Range Not Satisfiable */
+            416: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8413,6 +8698,194 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImageDiff: {
+        parameters: {
+            query?: {
+                /** @description the changes since this snapshot (omitted: every extent written since the image was created) */
+                fromSnapshot?: string;
+                /** @description the changes up to this snapshot (omitted: up to the image as it is now); newer than fromSnapshot */
+                snapshot?: string;
+                /** @description json: pages of changed extents; rbd-diff: the stream `rbd export-diff` writes and `rbd import-diff` reads (also chosen by `Accept: application/vnd.ceph.rbd-diff`) */
+                format?: "json" | "rbd-diff";
+                /** @description report whole objects (fast with fast-diff: object maps are read) instead of exact byte extents (lists every object) */
+                wholeObject?: "0" | "1" | "true" | "false";
+                /** @description json: extents per page (at most 10000) */
+                limit?: number;
+                /** @description json: the previous page's nextCursor */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of changed extents, or rbd's diff stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiffPage"];
+                    "application/vnd.ceph.rbd-diff": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImageDiffInNamespace: {
+        parameters: {
+            query?: {
+                /** @description the changes since this snapshot (omitted: every extent written since the image was created) */
+                fromSnapshot?: string;
+                /** @description the changes up to this snapshot (omitted: up to the image as it is now); newer than fromSnapshot */
+                snapshot?: string;
+                /** @description json: pages of changed extents; rbd-diff: the stream `rbd export-diff` writes and `rbd import-diff` reads (also chosen by `Accept: application/vnd.ceph.rbd-diff`) */
+                format?: "json" | "rbd-diff";
+                /** @description report whole objects (fast with fast-diff: object maps are read) instead of exact byte extents (lists every object) */
+                wholeObject?: "0" | "1" | "true" | "false";
+                /** @description json: extents per page (at most 10000) */
+                limit?: number;
+                /** @description json: the previous page's nextCursor */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of changed extents, or rbd's diff stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiffPage"];
+                    "application/vnd.ceph.rbd-diff": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -52,6 +52,13 @@ export const configSchema = z.object({
   CEPH_QUEUE_LIMIT: int(0, 100_000, 2048),
   /** images read at once when a listing asks for details (header reads, or opens for images with snapshots) */
   DETAILS_CONCURRENCY: int(1, 64, 8),
+  /** asynchronous librbd I/Os all downloads (and uploads) keep in flight together: their own budget, apart from CEPH_CONCURRENCY */
+  TRANSFER_IO_LIMIT: int(1, 1024, 16),
+  /** reads one download keeps in flight, and the bytes of each (memory per download ≈ depth × chunk) */
+  EXPORT_READ_DEPTH: int(1, 64, 4),
+  EXPORT_CHUNK_BYTES: int(65_536, 64 * 1024 * 1024, 4 * 1024 * 1024),
+  /** a download whose client takes no data for this long is dropped, ms */
+  TRANSFER_IDLE_MS: int(1000, 3_600_000, 30_000),
   /** maximum request body in bytes */
   BODY_LIMIT: int(256, 10 * 1024 * 1024, 64 * 1024),
   /** imports (PUT …/images/{image}/content): the largest body and new image, bytes (default 1 TiB) */

@@ -6,6 +6,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import pino from 'pino';
 import { CephClient } from './ceph/client.js';
+import { configureTransfers } from './ceph/content/budget.js';
 import { configureConcurrency, tuneProcessMemory } from './ceph/process.js';
 import { watchOverdueCalls } from './ceph/call.js';
 import { lowerWorkerPriority } from './ceph/worker-priority.js';
@@ -155,6 +156,7 @@ function tuneProcess(config: Config, logger: pino.Logger): void {
   tuneProcessMemory(2, config.MALLOC_TRIM_INTERVAL_MS);
   lowerWorkerPriority(config.WORKER_NICE);
   const pool = configureConcurrency(config.CEPH_CONCURRENCY, config.CEPH_QUEUE_LIMIT, config.CEPH_LONG_CONCURRENCY);
+  configureTransfers({ ioLimit: config.TRANSFER_IO_LIMIT, readDepth: config.EXPORT_READ_DEPTH, chunkBytes: config.EXPORT_CHUNK_BYTES, idleMs: config.TRANSFER_IDLE_MS });
   // stuck-call watchdog: a call past this is counted (metric), logged once, and fails readiness when all are stuck
   const overdueMs = config.CEPH_CALL_OVERDUE_MS || Math.ceil(config.CEPH_OP_TIMEOUT * 1000 * 1.5) * 2;
   watchOverdueCalls(overdueMs, (op, ageMs, limiter) => {

@@ -1,5 +1,5 @@
 // Runs a native call off the main thread and turns limiter overflow into a `busy` CephError.
-import { callAsync, callLong, callProbe, NativeQueueFullError, type NativeFunction } from '../native/async-call.js';
+import { callAsync, callLong, callProbe, callTransfer, NativeQueueFullError, type NativeFunction } from '../native/async-call.js';
 import { CephError, check, type CephSubject } from './errors.js';
 import { limiter } from '../native/async-call.js';
 
@@ -60,4 +60,14 @@ export async function nativeLong(subject: CephSubject, op: string, target: strin
   }
   if (rc < 0) throw new CephError(subject, op, rc, target);
   return rc;
+}
+
+/** A transfer's blocking call (an extent walk), on the transfers' own budget; the C function's return value. */
+export async function nativeTransfer<T = number>(op: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
+  try {
+    return await callTransfer<T>(op, fn, ...args);
+  } catch (e) {
+    if (e instanceof NativeQueueFullError) throw CephError.busy(op);
+    throw e;
+  }
 }

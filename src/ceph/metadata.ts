@@ -238,3 +238,15 @@ function splitTerminated(buf: Buffer, len: number): string[] {
   }
   return out;
 }
+
+/** Every metadata entry of an open image, in key order (an export of the whole image carries them). */
+export async function allMetadata(img: Pointer, target: string): Promise<[string, string][]> {
+  const out: [string, string][] = [];
+  let after = '';
+  for (;;) {
+    const page = await readPage(img, target, { after, limit: METADATA_MAX_KEYS, maxBytes: 64 * METADATA_MAX_BYTES });
+    out.push(...page.entries);
+    if (!page.more || page.last === undefined) return out;
+    after = page.last;
+  }
+}

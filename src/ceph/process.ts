@@ -1,7 +1,7 @@
 // Process-wide settings of the native layer: the call limiters' concurrency, their load, malloc tuning, the
 // observer of every librados/librbd call (metrics), and the library version.
 import { radosCluster } from '../native/rados-cluster.js';
-import { limiter, longLimiter, threadpoolSize } from '../native/async-call.js';
+import { limiter, longLimiter, threadpoolSize, transferLimiter } from '../native/async-call.js';
 import { errnoName } from '../native/errno.js';
 import { capMallocArenas, trimMalloc } from '../native/malloc.js';
 
@@ -16,7 +16,8 @@ export function libraryVersion(): string {
 export function configureConcurrency(limit: number, maxQueue: number, longLimit = 2): { limit: number; longLimit: number; threadpool: number } {
   const threadpool = threadpoolSize();
   const long = Math.max(1, Math.min(longLimit, threadpool - 3));
-  const effective = Math.max(1, Math.min(limit, threadpool - 2 - long));
+  // the transfers' extent walks (transferLimiter) have their own threads too
+  const effective = Math.max(1, Math.min(limit, threadpool - 2 - long - transferLimiter.concurrency));
   limiter.configure(effective, maxQueue);
   longLimiter.configure(long, 10_000);
   return { limit: effective, longLimit: long, threadpool };

@@ -214,7 +214,7 @@ async function childrenOf(img: Pointer, target: string, snap: string): Promise<C
 }
 
 /** User-namespace snapshots of an open image, in id order. */
-async function userSnapshots(img: Pointer, target: string): Promise<{ id: bigint; name: string; size: number }[]> {
+export async function userSnapshots(img: Pointer, target: string): Promise<{ id: bigint; name: string; size: number }[]> {
   const out: { id: bigint; name: string; size: number }[] = [];
   for (const s of await listSnapshotIds(img, target)) {
     const type = await namespaceType(img, s.id, target);

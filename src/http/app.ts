@@ -33,6 +33,7 @@ import { taskRoutes } from './routes/tasks.js';
 import { trashRoutes } from './routes/trash.js';
 import { contentImportRoutes, DEFAULT_IMPORT_SETTINGS, type ImportSettings } from './routes/content/import.js';
 import { clusterRoutes } from './routes/cluster.js';
+import { contentExportRoutes } from './routes/content/export.js';
 import { API_PREFIX, registerScoped } from './paths.js';
 
 export type { AppSettings };
@@ -128,5 +129,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await registerScoped(app, trashRoutes);
   await registerScoped(app, contentImportRoutes(settings.import));
   await app.register(clusterRoutes, { prefix: API_PREFIX, version: opts.version ?? '0.1.0' });
+  await registerScoped(app, contentExportRoutes);
   return app;
 }

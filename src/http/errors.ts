@@ -64,6 +64,7 @@ export const ERROR_CODES = {
   METADATA_TOO_LARGE: { status: 409, title: 'A metadata value is larger than the API serves (written outside it)' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  RANGE_NOT_SATISFIABLE: { status: 416, title: 'The requested range is not within the content' },
   RATE_LIMITED: { status: 429, title: 'Too many requests for this token' },
   INTERNAL_ERROR: { status: 500, title: 'Internal error' },
   INTERRUPTED: { status: 500, title: 'The task was interrupted: its runner stopped before it finished' },

@@ -4,6 +4,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { CephClient, ClientState } from '../ceph/client.js';
 import { nativeLoad, observeCephCalls, type CephCallObserver } from '../ceph/process.js';
 import { overdueCalls } from '../ceph/call.js';
+import { transferLoad } from '../ceph/content/budget.js';
 
 const STATES: readonly ClientState[] = ['connecting', 'connected', 'disconnected', 'closed'];
 
@@ -55,6 +56,19 @@ export class Metrics {
     new Gauge({
       name: 'rbdapi_ceph_concurrency_limit', help: 'librados/librbd calls allowed at once', registers,
       collect() { this.set(nativeLoad().concurrency); },
+    });
+    new Gauge({
+      name: 'rbdapi_transfers_active', help: 'Downloads (and uploads) of image content streaming now', registers,
+      collect() { this.set(transferLoad().transfers); },
+    });
+    new Gauge({
+      name: 'rbdapi_transfer_io_in_flight',
+      help: 'Asynchronous librbd reads/writes of transfers submitted and not completed (0 once every client is gone)', registers,
+      collect() { this.set(transferLoad().aioInFlight); },
+    });
+    new Gauge({
+      name: 'rbdapi_transfer_io_queued', help: 'Transfer I/Os waiting for a slot of the transfer budget (TRANSFER_IO_LIMIT)', registers,
+      collect() { this.set(transferLoad().ioQueued); },
     });
     new Gauge({
       name: 'rbdapi_ceph_connection_state', help: 'Ceph connection state (1 for the current state)', labelNames: ['state'], registers,

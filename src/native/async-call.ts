@@ -172,6 +172,13 @@ export const limiter = new CallLimiter(Math.max(1, threadpoolSize() - 6), 1000);
  */
 export const longLimiter = new CallLimiter(2, 10_000, 'ceph-long');
 
+/**
+ * Transfers (image content in and out): the blocking calls a transfer makes besides its asynchronous I/O —
+ * the extent walks (rbd_diff_iterate2 over a window of the image) — on a budget of their own, so that any
+ * number of downloads never takes the slots request-sized calls need. Counted in configureConcurrency.
+ */
+export const transferLimiter = new CallLimiter(2, 10_000, 'ceph-transfer');
+
 let watchdog: NodeJS.Timeout | undefined;
 
 /**
@@ -205,6 +212,11 @@ export function callProbe<T = number>(name: string, fn: NativeFunction, ...args:
 /** Shorthand for limiter.call. */
 export function callAsync<T = number>(name: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
   return limiter.call<T>(name, fn, ...args);
+}
+
+/** Shorthand for transferLimiter.call. */
+export function callTransfer<T = number>(name: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
+  return transferLimiter.call<T>(name, fn, ...args);
 }
 
 /** Shorthand for longLimiter.call: for calls that may run for minutes. */

@@ -23,7 +23,7 @@ import type { Pointer } from './types.js';
 // typedef void *rbd_completion_t;
 koffi.pointer('rbd_completion_t', koffi.opaque('rbd_completion_s'));
 /** typedef void (*rbd_callback_t)(rbd_completion_t cb, void *arg); */
-const RbdCallback = koffi.proto('void rbd_callback_t(rbd_completion_t cb, void *arg)');
+export const RbdCallback = koffi.proto('void rbd_callback_t(rbd_completion_t cb, void *arg)');
 
 export const rbdAio = {
   /** int rbd_aio_create_completion(void *cb_arg, rbd_callback_t complete_cb, rbd_completion_t *c); — local memory */

@@ -108,6 +108,9 @@ export async function walkRoutes(opts: WalkOptions): Promise<WalkResult> {
       await call('PATCH', I, img('a'), 200, { size: '16MiB' });
       // an upload: a raw body becomes a new image
       await call('PUT', `${I}/content`, img('up'), 201, undefined, '', { type: 'application/octet-stream', data: new Blob([new Uint8Array(1 << 20).fill(7)]) });
+      // and downloads: the bytes back, then the changed extents since a snapshot (after the snapshots below)
+      const down = await call('GET', `${I}/content`, img('up'), 200);
+      if (Number(down.headers.get('content-length')) !== 1 << 20) throw new Error(`download: ${down.headers.get('content-length')} bytes`);
 
       await call('PUT', `${I}/metadata/{key}`, { ...img('a'), key: 'walk' }, 201, { value: 'v1' });
       await call('GET', `${I}/metadata`, img('a'), 200);
@@ -123,6 +126,7 @@ export async function walkRoutes(opts: WalkOptions): Promise<WalkResult> {
       await call('GET', `${I}/snapshots`, img('a'), 200);
       await call('GET', `${I}/snapshots/{snapshot}`, { ...img('a'), snapshot: 's1' }, 200);
       await call('PATCH', `${I}/snapshots/{snapshot}`, { ...img('a'), snapshot: 's1' }, 200, { protected: true });
+      await call('GET', `${I}/diff`, img('a'), 200, undefined, '?fromSnapshot=s1');
 
       // a clone of s1, flattened in a task (followed on the event stream too)
       await call('POST', `${S}/images`, v(), 201, { name: 'c', source: { image: 'a', snapshot: 's1' } });
