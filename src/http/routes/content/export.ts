@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { abortAllTransfers } from '../../../ceph/content/budget.js';
 import { openContent, type ContentInfo } from '../../../ceph/content/export.js';
 import { decodeCursor, encodeCursor } from '../../cursor.js';
-import { ApiError } from '../../errors.js';
+import { ApiError, invalidField } from '../../errors.js';
 import { specOf } from '../../paths.js';
 import { imageParams, problems } from '../../schemas/common.js';
 import {
@@ -145,8 +145,7 @@ export const contentExportRoutes: FastifyPluginAsyncZod = async (app) => {
     const { snapshot } = req.query;
     const v2 = req.query.format === 'rbd-export-v2' || (req.query.format === undefined && wantsType(req, RBD_EXPORT_V2_TYPE));
     if (v2 && snapshot !== undefined) {
-      throw new ApiError('VALIDATION_FAILED', 'format=rbd-export-v2 exports the image with all its snapshots: leave out `snapshot`.',
-        { field: 'snapshot' });
+      throw invalidField('querystring', 'snapshot', 'format=rbd-export-v2 exports the image with all its snapshots: leave out `snapshot`');
     }
     const content = await openContent(app.ceph, spec, image, snapshot);
     let streaming = false;
@@ -211,8 +210,8 @@ export const contentExportRoutes: FastifyPluginAsyncZod = async (app) => {
       const c = decodeCursor(req.query.cursor);
       start = c !== undefined && /^\d{1,16}$/.test(c) ? Number(c) : -1;
       if (start < 0 || stream) {
-        throw new ApiError('VALIDATION_FAILED', stream ? '`cursor` pages the JSON answer; the rbd-diff stream is whole.'
-          : '`cursor` is not a nextCursor of this API.', { field: 'cursor' });
+        throw invalidField('querystring', 'cursor', stream ? 'pages the JSON answer; the rbd-diff stream is whole'
+          : 'is not valid: pass nextCursor from a previous page');
       }
     }
     const content = await openContent(app.ceph, spec, image, snapshot);
@@ -224,7 +223,7 @@ export const contentExportRoutes: FastifyPluginAsyncZod = async (app) => {
         throw new ApiError('SNAPSHOT_NOT_FOUND', `Snapshot ${spec}/${image}@${fromSnapshot} does not exist.`, { field: 'fromSnapshot' });
       }
       if (fromId !== undefined && info.snapshot && fromId >= info.snapshot.id) {
-        throw new ApiError('VALIDATION_FAILED', `fromSnapshot (${fromSnapshot}) must be older than snapshot (${snapshot}).`, { field: 'fromSnapshot' });
+        throw invalidField('querystring', 'fromSnapshot', `(${fromSnapshot}) must be older than snapshot (${snapshot})`);
       }
       if (stream) {
         const etag = info.snapshot ? `"${info.imageId}.${fromId ?? 0}-${info.snapshot.id}.diff"` : `W/"${info.imageId}.diff.${randomUUID()}"`;
