@@ -86,7 +86,8 @@ describe('Swagger UI at /docs (chromium)', () => {
     const putOp = page.locator('[id$="-putImage"].opblock');
     const put = await tryItOut('putImage', { pool: pool.name, image });
     const sent = await putOp.locator('textarea.body-param__text').inputValue();
-    expect(JSON.parse(sent)).toEqual({ size: '10GiB' });
+    // the first example the document offers: a Kubernetes quantity (10Gi = 10 × 2^30 bytes)
+    expect(JSON.parse(sent)).toEqual({ size: '10Gi' });
     expect(put.status).toBe(201);
     expect(JSON.parse(put.body)).toMatchObject({ name: image, pool: pool.name, size: 10 * 1024 ** 3 });
     // the image is really there, as the page says
