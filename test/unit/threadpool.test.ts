@@ -3,16 +3,21 @@
 // entry, the way dist/main.js runs: 16 blocking native calls of 300 ms at once (koffi .async on the pool) take
 // one round with the preload and at least four without it (libuv's default of 4 threads).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const PRELOAD = join(ROOT, 'src/threadpool.cts');
 const dir = mkdtempSync(join(tmpdir(), 'threadpool-test-'));
 const entry = join(dir, 'entry.mjs');
+// the preload as the image runs it: plain CommonJS, required alone (through tsx, tsx's own loader may use the
+// pool first — in CI it did, and the pool stayed at 4 threads)
+const preload = join(dir, 'threadpool.cjs');
+writeFileSync(preload, ts.transpileModule(readFileSync(PRELOAD, 'utf8'), { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText);
 writeFileSync(entry, [
   `import koffi from ${JSON.stringify(join(ROOT, 'node_modules/koffi/index.js'))};`,
   "const usleep = koffi.load('libc.so.6').func('int usleep(uint32_t usec)');",
@@ -22,9 +27,9 @@ writeFileSync(entry, [
 ].join('\n'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const run = async (env: Record<string, string>, preload: boolean): Promise<{ size: string | null; ms: number }> => {
+const run = async (env: Record<string, string>, withPreload: boolean): Promise<{ size: string | null; ms: number }> => {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['UV_THREADPOOL_SIZE', 'CEPH_CONCURRENCY', 'CEPH_LONG_CONCURRENCY'].includes(k)));
-  const args = preload ? ['--require', 'tsx/cjs', '--require', PRELOAD, entry] : [entry];
+  const args = withPreload ? ['--require', preload, entry] : [entry];
   const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: ROOT, env: { ...base, ...env } });
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as { size: string | null; ms: number };
 };
