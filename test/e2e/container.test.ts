@@ -362,8 +362,10 @@ describe('container image end to end (testcontainers over podman)', () => {
     const version = await app.exec(['node', '--version']);
     expect(version.output.trim()).toMatch(/^v24\.\d+\.\d+$/);
     // without the ConfigMap the threadpool is sized from the concurrency: 16 Ceph calls at once, not 1
-    const line = appLogs.split('\n').find((l) => l.includes('"msg":"Ceph call concurrency"'));
-    expect(line, `no concurrency line in the log:\n${appLogs.slice(0, 2000)}`).toBeDefined();
+    // (the container's log reaches the consumer asynchronously: it may arrive after /readyz answered)
+    const concurrencyLine = () => appLogs.split('\n').find((l) => l.includes('"msg":"Ceph call concurrency"'));
+    await expect.poll(concurrencyLine, { timeout: 15_000, message: `no concurrency line in the log:\n${appLogs.slice(0, 2000)}` }).toBeDefined();
+    const line = concurrencyLine();
     expect(JSON.parse(line!)).toMatchObject({ requested: 16, effective: 16, long: 2, uvThreadpool: 20 });
     expect(appLogs).not.toMatch(/CEPH_CONCURRENCY lowered/);
     // the hardening really is in effect inside the container
