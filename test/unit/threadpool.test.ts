@@ -35,9 +35,9 @@ const run = async (env: Record<string, string>, withPreload: boolean): Promise<{
 };
 
 describe('threadpool preload (src/threadpool.cts)', () => {
-  it('sizes the pool from the defaults (16 + 2 + 2 = 20) and 16 calls run at once; without it they queue on 4 threads', async () => {
+  it('sizes the pool from the defaults (16 + 2 + 2 + 2 = 22) and 16 calls run at once; without it they queue on 4 threads', async () => {
     const withPreload = await run({}, true);
-    expect(withPreload.size).toBe('20');
+    expect(withPreload.size).toBe('22');
     const without = await run({}, false);
     expect(without.size).toBeNull();
     expect(without.ms).toBeGreaterThanOrEqual(1190); // four rounds of 300 ms
@@ -47,8 +47,8 @@ describe('threadpool preload (src/threadpool.cts)', () => {
   }, 30_000);
 
   it('follows CEPH_CONCURRENCY and CEPH_LONG_CONCURRENCY, and leaves an explicit UV_THREADPOOL_SIZE alone', async () => {
-    expect((await run({ CEPH_CONCURRENCY: '40', CEPH_LONG_CONCURRENCY: '4' }, true)).size).toBe('46');
-    expect((await run({ CEPH_CONCURRENCY: 'nonsense' }, true)).size).toBe('20');
+    expect((await run({ CEPH_CONCURRENCY: '40', CEPH_LONG_CONCURRENCY: '4' }, true)).size).toBe('48');
+    expect((await run({ CEPH_CONCURRENCY: 'nonsense' }, true)).size).toBe('22');
     expect((await run({ UV_THREADPOOL_SIZE: '7' }, true)).size).toBe('7');
   }, 30_000);
 });
