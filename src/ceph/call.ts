@@ -10,23 +10,23 @@ export function overdueCalls(): { overdue: number; concurrency: number; total: n
   return { overdue: limiter.overdue, concurrency: limiter.concurrency, total: limiter.overdueTotal };
 }
 
-export async function native<T = number>(op: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
+/** A limiter's call: a full queue becomes a `busy` CephError (503 CEPH_BUSY). */
+async function onBudget<T>(op: string, call: Promise<T>): Promise<T> {
   try {
-    return await callAsync<T>(op, fn, ...args);
+    return await call;
   } catch (e) {
     if (e instanceof NativeQueueFullError) throw CephError.busy(op);
     throw e;
   }
 }
 
+export function native<T = number>(op: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
+  return onBudget(op, callAsync<T>(op, fn, ...args));
+}
+
 /** A readiness probe's call, on its own one-slot budget (never queued behind request-sized calls). */
-export async function nativeProbe<T = number>(op: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
-  try {
-    return await callProbe<T>(op, fn, ...args);
-  } catch (e) {
-    if (e instanceof NativeQueueFullError) throw CephError.busy(op);
-    throw e;
-  }
+export function nativeProbe<T = number>(op: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
+  return onBudget(op, callProbe<T>(op, fn, ...args));
 }
 
 /** Run a native call and throw a CephError when it returns a negative errno. */
@@ -51,23 +51,12 @@ export function nativeInline(subject: CephSubject, op: string, target: string | 
  * budget for long calls, so request-sized calls keep their slots. Throws a CephError on a negative errno.
  */
 export async function nativeLong(subject: CephSubject, op: string, target: string | undefined, fn: NativeFunction, ...args: unknown[]): Promise<number> {
-  let rc: number;
-  try {
-    rc = await callLong<number>(op, fn, ...args);
-  } catch (e) {
-    if (e instanceof NativeQueueFullError) throw CephError.busy(op);
-    throw e;
-  }
+  const rc = await onBudget(op, callLong<number>(op, fn, ...args));
   if (rc < 0) throw new CephError(subject, op, rc, target);
   return rc;
 }
 
 /** A transfer's blocking call (an extent walk), on the transfers' own budget; the C function's return value. */
-export async function nativeTransfer<T = number>(op: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
-  try {
-    return await callTransfer<T>(op, fn, ...args);
-  } catch (e) {
-    if (e instanceof NativeQueueFullError) throw CephError.busy(op);
-    throw e;
-  }
+export function nativeTransfer<T = number>(op: string, fn: NativeFunction, ...args: unknown[]): Promise<T> {
+  return onBudget(op, callTransfer<T>(op, fn, ...args));
 }

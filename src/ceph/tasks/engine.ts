@@ -103,11 +103,9 @@ export class TaskEngine {
     return this.session.withIoctx(pool, (io) => io.use('task_trim', (p) => trimFinished(p, Date.now() - olderThanMs, 1000)));
   }
 
-  /** Queue a task; it starts at once when this instance has a free slot. */
-  async submit(action: string, target: TaskTarget, params?: Record<string, unknown>): Promise<TaskRecord> {
-    if (!this.handlers.has(action)) throw new RangeError(`no task handler for ${action}`);
-    const { pool } = splitPoolSpec(target.pool);
-    const rec = await this.session.withIoctx(pool, (io) => io.use('task_submit', async (p) => {
+  /** A new task record, queued, written to `pool`'s task index (its id carries the pool's id). */
+  private store(pool: string, action: string, target: TaskTarget, params: Record<string, unknown> | undefined): Promise<StoredTask> {
+    return this.session.withIoctx(pool, (io) => io.use('task_submit', async (p) => {
       const poolId = Number(radosPool.ioctxGetId(p) as number | bigint);
       const task: StoredTask = {
         id: newTaskId(poolId), action, target: { ...target, pool }, state: 'queued', progress: 0, createdAt: nowIso(),
@@ -116,6 +114,13 @@ export class TaskEngine {
       await addTask(p, task);
       return task;
     }));
+  }
+
+  /** Queue a task; it starts at once when this instance has a free slot. */
+  async submit(action: string, target: TaskTarget, params?: Record<string, unknown>): Promise<TaskRecord> {
+    if (!this.handlers.has(action)) throw new RangeError(`no task handler for ${action}`);
+    const { pool } = splitPoolSpec(target.pool);
+    const rec = await this.store(pool, action, target, params);
     this.emit(rec, undefined, 'queued', 'submitted');
     this.scheduler.offer({ pool, id: rec.id, spec: poolSpec(pool, target.namespace) });
     return publicView(rec);
@@ -135,15 +140,7 @@ export class TaskEngine {
     body: (ctx: TaskContext<P>) => Promise<R>): Promise<R> {
     if (!this.handlers.has(action)) throw new RangeError(`no task handler for ${action}`);
     const { pool } = splitPoolSpec(target.pool);
-    const rec = await this.session.withIoctx(pool, (io) => io.use('task_submit', async (p) => {
-      const poolId = Number(radosPool.ioctxGetId(p) as number | bigint);
-      const task: StoredTask = {
-        id: newTaskId(poolId), action, target: { ...target, pool }, state: 'queued', progress: 0, createdAt: nowIso(),
-        params: params as Record<string, unknown>, v: 1, attempts: 0,
-      };
-      await addTask(p, task);
-      return task;
-    }));
+    const rec = await this.store(pool, action, target, params as Record<string, unknown>);
     this.emit(rec, undefined, 'queued', 'submitted');
     let outcome: { ok: true; value: R } | { ok: false; error: unknown } | undefined;
     let ran: Promise<void> | undefined;
