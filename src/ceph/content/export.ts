@@ -12,12 +12,11 @@ import { rbdSnapshot } from '../../native/rbd-snapshot.js';
 import { SIZES, type Pointer, type RbdImageInfoValue } from '../../native/types.js';
 import { cString } from '../../native/memory.js';
 import { nativeChecked, nativeInline } from '../call.js';
-import { CephError } from '../errors.js';
-import { E } from '../../native/errno.js';
+import { CephError, SnapshotNotFoundError } from '../errors.js';
 import type { CephSession } from '../connection.js';
 import type { Handle } from '../handle.js';
 import { allMetadata } from '../metadata.js';
-import { closeImage, openImage, withOpenImage } from '../open-image.js';
+import { closeImage, isOpenFailure, openImage, withOpenImage } from '../open-image.js';
 import { userSnapshots } from '../snapshots.js';
 import { trackTransfer, transferSettings } from './budget.js';
 import { walkExtents, windowFor } from './extents.js';
@@ -118,10 +117,10 @@ export function openContent(session: CephSession, spec: string, image: string, s
     })).catch(async (e: unknown) => {
       if (resolved) return;
       // rbd_open at a missing snapshot answers ENOENT as for a missing image: tell them apart
-      if (snapshot !== undefined && e instanceof CephError && e.code === 'ENOENT' && e.op.startsWith('rbd_open')) {
+      if (snapshot !== undefined && e instanceof CephError && e.code === 'ENOENT' && isOpenFailure(e)) {
         const headExists = await withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly: true }, async () => true))
           .catch(() => false);
-        if (headExists) e = new CephError('snapshot', 'rbd_snap_get_id', -E.ENOENT, target);
+        if (headExists) e = new SnapshotNotFoundError(target);
       }
       reject(e instanceof Error ? e : new Error(String(e)));
     });
@@ -144,7 +143,7 @@ async function describe(img: Pointer, target: string, snapshot: string | undefin
   if (snapshot !== undefined) {
     const found = (await userSnapshots(img, target)).find((x) => x.name === snapshot);
     // opened at it a moment ago: only a concurrent rename or removal makes it missing from the list
-    if (!found) throw new CephError('snapshot', 'rbd_snap_get_id', -E.ENOENT, target);
+    if (!found) throw new SnapshotNotFoundError(target);
     snap = { name: snapshot, id: Number(found.id) };
   }
   return {
