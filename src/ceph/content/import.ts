@@ -9,8 +9,7 @@
 // task over and runs the same cleanup. Nothing half-made is ever visible under the destination name.
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { E } from '../../native/errno.js';
-import { rbdAio } from '../../native/rbd-aio.js';
-import { startAio } from '../../native/rbd-aio.js';
+import { aioFlush } from '../../native/rbd-io-write.js';
 import { rbdImage } from '../../native/rbd-image.js';
 import type { Pointer } from '../../native/types.js';
 import { native } from '../call.js';
@@ -155,7 +154,7 @@ export async function pumpBody(src: ImportSource, signal: AbortSignal, onData: (
 
 /** rbd_aio_flush: every write acknowledged before is durable. */
 export async function flushImage(img: Pointer, target: string): Promise<void> {
-  check('image', 'rbd_aio_flush', await startAio((c) => rbdAio.flush(img, c) as number, undefined), target);
+  check('image', 'rbd_aio_flush', await aioFlush(img), target);
 }
 
 /**
