@@ -168,12 +168,12 @@ export async function streamInto(img: Pointer, target: string, start: number, sr
   let seen = 0;
   try {
     const got = await pumpBody(src, signal, async (data) => {
-      for (const c of ch.push(data)) await w.write(c.off, c.buf);
+      for (const c of ch.push(data)) await w.write(c.off, c.buf, c.release);
       seen += data.length;
       progress?.(seen);
     });
     const last = ch.end();
-    if (last) await w.write(last.off, last.buf);
+    if (last) await w.write(last.off, last.buf, last.release);
     await w.drain();
     await flushImage(img, target);
     return { bytes: got.bytes, written: w.written, ...(got.digest ? { digest: got.digest } : {}) };
