@@ -311,3 +311,17 @@ export class ImageHasSnapshotsError extends DomainError {
     super(`${spec}/${image} has snapshots`);
   }
 }
+
+/** A lock of the image is held by one of this process's own librados clients: the service never fences itself. */
+export class LockHeldByServiceError extends DomainError {
+  constructor(readonly spec: string, readonly image: string, readonly addresses: string[]) {
+    super(`${spec}/${image} is locked by this service's own client(s) ${addresses.join(', ')}`);
+  }
+}
+
+/** rbd_lock_break answered -EBUSY: another client than the one listed owns the exclusive lock now. */
+export class LockOwnerChangedError extends DomainError {
+  constructor(readonly spec: string, readonly image: string, readonly listed: string, override readonly cause?: CephError) {
+    super(`${spec}/${image}: the exclusive lock is no longer owned by ${listed}`);
+  }
+}
