@@ -192,7 +192,8 @@ export class UsageTimeoutError extends DomainError {
 /** Why an image was not moved to the trash. */
 export class TrashMoveRefused extends DomainError {
   constructor(readonly reason: 'in-use' | 'has-snapshots', readonly target: string,
-    readonly watchers: { address: string; id: number; cookie: number }[], readonly snapshotCount: number) {
+    readonly watchers: { address: string; id: number; cookie: number }[], readonly snapshotCount: number,
+    readonly lockOwners: string[] = []) {
     super(reason === 'in-use' ? `${target} is open by ${watchers.length} client(s)` : `${target} has ${snapshotCount} snapshot(s)`);
   }
 }
@@ -300,7 +301,9 @@ export class CloneUnfinishedError extends DomainError {
 
 /** The image is open by clients (`watchers`), so it cannot be deleted. `cause`: librbd's EBUSY, when it said so. */
 export class ImageInUseError extends DomainError {
-  constructor(readonly spec: string, readonly image: string, readonly watchers: Watcher[], override readonly cause?: CephError) {
+  /** `lockOwners`: the addresses of the exclusive lock's owners, when known */
+  constructor(readonly spec: string, readonly image: string, readonly watchers: Watcher[], override readonly cause?: CephError,
+    readonly lockOwners: string[] = []) {
     super(`${spec}/${image} is open by ${watchers.length} client(s)`);
   }
 }

@@ -16,10 +16,11 @@
 //      rbd_blocklist_on_break says (a pool or image may override it with `conf_` metadata), and this client
 //      catches up with the OSD map that blocklists them: an OSD serves nothing from a blocklisted client once it
 //      has that map, and drops its watches — so a frozen owner that wakes up cannot write any more;
-//   2. the exclusive lock is broken (rbd_lock_break: librbd blocklists the owner again when
-//      rbd_blocklist_on_break is true, then removes the lock); -ENOENT: gone meanwhile (fine); -EBUSY: another
-//      client owns it now (LockOwnerChangedError: never break a lock nobody was shown);
-//   3. the advisory lockers that were listed and are still there are broken (rbd_break_lock).
+//   2. the advisory lockers that were listed and are still there are broken (rbd_break_lock, on the read-only
+//      handle: librbd refuses a read-write open, EBUSY, while an advisory exclusive lock is on the header);
+//   3. the exclusive lock is broken (rbd_lock_break, on a read-write handle: librbd blocklists the owner again
+//      when rbd_blocklist_on_break is true, then removes the lock); -ENOENT: gone meanwhile (fine); -EBUSY:
+//      another client owns it now (LockOwnerChangedError: never break a lock nobody was shown).
 import { E } from '../native/errno.js';
 import { decodeStringArray, splitNulList } from '../native/memory.js';
 import { radosCluster } from '../native/rados-cluster.js';
@@ -125,6 +126,11 @@ async function stateOf(img: Pointer, target: string, readOnly: boolean): Promise
   };
 }
 
+/** The exclusive lock's owners' addresses through a read-only handle (see ownersFromLockers). */
+export async function readOnlyLockOwners(img: Pointer, target: string): Promise<string[]> {
+  return ownersFromLockers(await listLockersOf(img, target)).owners;
+}
+
 /**
  * The exclusive lock's owners as a read-only handle can tell them (rbd_lock_get_owners answers -EINVAL on one):
  * librbd's own entries among the lockers (tag "internal", cookie "auto <handle>"), which is where
@@ -152,29 +158,35 @@ export class ImageLocks {
   async owners(spec: string, image: string): Promise<string[]> {
     const target = `${spec}/${image}`;
     return this.session.withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly: true },
-      async (img) => ownersFromLockers(await listLockersOf(img, target)).owners));
+      (img) => readOnlyLockOwners(img, target)));
   }
 
   /** Fence and break every lock of the image (the protocol in the header). */
   break(spec: string, image: string): Promise<BreakOutcome> {
     const target = `${spec}/${image}`;
-    return mutationLocks(this.session).run([imageKey(spec, image)], () =>
-      this.session.withIoctx(spec, (io) => withOpenImage(io, spec, image, {}, async (img) => {
-        const state = await stateOf(img, target, false);
+    return mutationLocks(this.session).run([imageKey(spec, image)], () => this.session.withIoctx(spec, async (io) => {
+      // read-only first: a read-write open fails (EBUSY) while an advisory exclusive lock is on the header
+      const { fenced, broken, owners } = await withOpenImage(io, spec, image, { readOnly: true }, async (img) => {
+        const state = await stateOf(img, target, true);
         const advisory = state.lockers.entries.filter((l) => !l.managed);
         const own = [...state.owners.filter((o) => o.service).map((o) => o.address),
           ...advisory.filter((l) => l.service).map((l) => l.address)];
         if (own.length > 0) throw new LockHeldByServiceError(spec, image, [...new Set(own)]);
-        const fenced = [...new Set([...state.owners.map((o) => o.address), ...advisory.map((l) => l.address)])].filter((a) => a !== '');
-        for (const addr of fenced) {
-          await this.session.monCommand({ prefix: 'osd blocklist', blocklistop: 'add', addr });
+        const addresses = [...new Set([...state.owners.map((o) => o.address), ...advisory.map((l) => l.address)])].filter((a) => a !== '');
+        await this.fence(addresses);
+        const done: BrokenLock[] = [];
+        for (const l of advisory) {
+          const rc = await native<number>('rbd_break_lock', rbdLock.breakLock, img, l.client, l.cookie);
+          if (rc === -E.ENOENT) continue; // released or broken meanwhile
+          check('image', 'rbd_break_lock', rc, target);
+          done.push({ kind: 'advisory', address: l.address, client: l.client, cookie: l.cookie });
         }
-        if (fenced.length > 0) {
-          await this.session.withCluster('rados_wait_for_latest_osdmap', (cluster) =>
-            nativeChecked('cluster', 'rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster));
-        }
-        const broken: BrokenLock[] = [];
-        for (const o of state.owners) {
+        return { fenced: addresses, broken: done, owners: state.owners };
+      });
+      if (owners.length === 0) return { broken, fenced };
+      // rbd_lock_break needs a read-write handle (and asks librbd who owns the lock: it must be who was fenced)
+      await withOpenImage(io, spec, image, {}, async (img) => {
+        for (const o of owners) {
           const rc = await native<number>('rbd_lock_break', rbdLock.lockBreak, img,
             o.mode === 'shared' ? RBD_LOCK_MODE.SHARED : RBD_LOCK_MODE.EXCLUSIVE, o.address);
           if (rc === -E.ENOENT) continue; // released or broken meanwhile
@@ -182,13 +194,16 @@ export class ImageLocks {
           check('image', 'rbd_lock_break', rc, target);
           broken.push({ kind: 'exclusive', address: o.address, client: o.client, cookie: null });
         }
-        for (const l of advisory) {
-          const rc = await native<number>('rbd_break_lock', rbdLock.breakLock, img, l.client, l.cookie);
-          if (rc === -E.ENOENT) continue;
-          check('image', 'rbd_break_lock', rc, target);
-          broken.push({ kind: 'advisory', address: l.address, client: l.client, cookie: l.cookie });
-        }
-        return { broken, fenced };
-      })));
+      });
+      return { broken, fenced };
+    }));
+  }
+
+  /** Blocklist `addresses`, then catch up with the OSD map that blocklists them (see the header). */
+  private async fence(addresses: readonly string[]): Promise<void> {
+    if (addresses.length === 0) return;
+    for (const addr of addresses) await this.session.monCommand({ prefix: 'osd blocklist', blocklistop: 'add', addr });
+    await this.session.withCluster('rados_wait_for_latest_osdmap', (cluster) =>
+      nativeChecked('cluster', 'rados_wait_for_latest_osdmap', undefined, radosCluster.waitForLatestOsdmap, cluster));
   }
 }
