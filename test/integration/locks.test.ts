@@ -5,7 +5,8 @@
 // fenced (409 LOCK_HELD_BY_SERVICE), and advisory locks (`rbd lock add`) are listed and broken too.
 import { describe, expect } from 'vitest';
 import { usePoolApp, type TestPool } from '../fixtures.js';
-import { json, type TestApp } from '../helpers/app.js';
+import { json, testApp, type TestApp } from '../helpers/app.js';
+import { TokenStore } from '../../src/http/auth.js';
 import { cephCli, exportImage, importRandom, rbdCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { compileLockHolder, startLockHolder } from '../helpers/lock-holder.js';
@@ -113,5 +114,23 @@ describe('locks', () => {
     expect((await inject('GET', `${base}/adv/locks`)).json().lockers.entries).toEqual([]);
     expect((await inject('GET', `${base}/nope/locks`)).statusCode).toBe(404);
     expect((await inject('DELETE', `${base}/nope/locks?confirm=nope`)).statusCode).toBe(404);
+  });
+
+  it('scopes: reading the locks needs read, breaking them admin (write is 403 naming the scope); sparsify needs write', async () => {
+    const [READ, WRITE, ADMIN] = ['locks-read-0123456789abcdef', 'locks-write-0123456789abcdef', 'locks-admin-0123456789abcdef'];
+    const auth = TokenStore.parse(`${READ} read * console\n${WRITE} write * provisioner\n${ADMIN} admin * operator\n`);
+    const secured = await testApp('rbdapi', { auth });
+    try {
+      const as = (token: string, method: 'GET' | 'POST' | 'DELETE', url: string) =>
+        secured.app.inject({ method, url, headers: { authorization: `Bearer ${token}` } });
+      expect((await as(READ, 'GET', `${base}/adv/locks`)).statusCode).toBe(200);
+      const w = await as(WRITE, 'DELETE', `${base}/adv/locks?confirm=adv`);
+      expect(w.statusCode).toBe(403);
+      expect(w.json().requiredScope).toBe('admin');
+      expect((await as(READ, 'POST', `${base}/adv/sparsify`)).statusCode).toBe(403);
+      expect((await as(ADMIN, 'DELETE', `${base}/adv/locks?confirm=adv`)).json()).toEqual({ broken: [], fenced: [] });
+    } finally {
+      await secured.close();
+    }
   });
 });
