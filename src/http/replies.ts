@@ -4,7 +4,7 @@ import type { Watcher } from '../ceph/image-info.js';
 import { sourceText, type Difference } from '../ceph/provisioning/differences.js';
 import type { Principal } from './auth.js';
 import { parentText } from './image-view.js';
-import { imagePath } from './paths.js';
+import { imagePath } from './urls.js';
 import { ApiError } from './errors.js';
 
 /**
