@@ -1,6 +1,6 @@
 // A connection to a Ceph cluster (one rados_t). Opened with bounded timeouts, closed idempotently;
 // after close() every call throws a `closed` CephError instead of touching freed memory.
-import { radosCluster } from '../native/rados-cluster.js';
+import { clientAddress, radosCluster } from '../native/rados-cluster.js';
 import { radosPool } from '../native/rados-pool.js';
 import { rbdNamespace } from '../native/rbd-namespace.js';
 import { cString, takeRadosBuffer } from '../native/memory.js';
@@ -49,6 +49,18 @@ export interface CephSession {
 
 interface IoctxEntry { io: Handle<'rados_ioctx_t'>; id: number }
 
+/** A librados client as the cluster sees it: its global id (client.<id>) and its address ("ip:port/nonce"). */
+export interface ClientIdentity { id: number; address: string }
+
+/** Every librados client this process has open (the request client, task runners' clients): never fenced by it. */
+const OPEN_CLIENTS = new Map<CephConnection, ClientIdentity>();
+
+/** "v1:127.0.0.1:0/123" or "127.0.0.1:0/123" → "127.0.0.1:0/123": addresses compared without their type. */
+export const bareAddress = (addr: string): string => addr.trim().replace(/^(any|v1|v2|legacy):/, '');
+
+/** The librados clients of this process (see OPEN_CLIENTS). */
+export function ownClients(): ClientIdentity[] { return [...OPEN_CLIENTS.values()]; }
+
 export class CephConnection implements CephSession {
   private constructor(private readonly cluster: Handle<'rados_t'>, readonly clientName: string) {}
 
@@ -83,6 +95,10 @@ export class CephConnection implements CephSession {
       await native('rados_shutdown', radosCluster.shutdown, p);
     });
     holder.conn = new CephConnection(handle, clientName);
+    // who this client is to the cluster (local memory): what a lock owner or a watcher of ours looks like
+    const address = clientAddress(ptr);
+    const identity: ClientIdentity = { id: Number(radosCluster.getInstanceId(ptr) as number | bigint), address: address ? bareAddress(address) : '' };
+    OPEN_CLIENTS.set(holder.conn, identity);
     return holder.conn;
   }
 
@@ -101,7 +117,10 @@ export class CephConnection implements CephSession {
   }
 
   /** Waits for calls in flight, then rados_shutdown. Safe to call any number of times. */
-  close(): Promise<void> { return this.cluster.close(); }
+  close(): Promise<void> {
+    OPEN_CLIENTS.delete(this);
+    return this.cluster.close();
+  }
 
   /** Run `fn` with the live rados_t; throws a `closed` CephError once closed. */
   withCluster<T>(op: string, fn: (cluster: Pointer) => Promise<T>): Promise<T> {

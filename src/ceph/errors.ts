@@ -192,7 +192,8 @@ export class UsageTimeoutError extends DomainError {
 /** Why an image was not moved to the trash. */
 export class TrashMoveRefused extends DomainError {
   constructor(readonly reason: 'in-use' | 'has-snapshots', readonly target: string,
-    readonly watchers: { address: string; id: number; cookie: number }[], readonly snapshotCount: number) {
+    readonly watchers: { address: string; id: number; cookie: number }[], readonly snapshotCount: number,
+    readonly lockOwners: string[] = []) {
     super(reason === 'in-use' ? `${target} is open by ${watchers.length} client(s)` : `${target} has ${snapshotCount} snapshot(s)`);
   }
 }
@@ -300,7 +301,9 @@ export class CloneUnfinishedError extends DomainError {
 
 /** The image is open by clients (`watchers`), so it cannot be deleted. `cause`: librbd's EBUSY, when it said so. */
 export class ImageInUseError extends DomainError {
-  constructor(readonly spec: string, readonly image: string, readonly watchers: Watcher[], override readonly cause?: CephError) {
+  /** `lockOwners`: the addresses of the exclusive lock's owners, when known */
+  constructor(readonly spec: string, readonly image: string, readonly watchers: Watcher[], override readonly cause?: CephError,
+    readonly lockOwners: string[] = []) {
     super(`${spec}/${image} is open by ${watchers.length} client(s)`);
   }
 }
@@ -309,5 +312,19 @@ export class ImageInUseError extends DomainError {
 export class ImageHasSnapshotsError extends DomainError {
   constructor(readonly spec: string, readonly image: string, readonly snapshotCount: number | undefined, override readonly cause?: CephError) {
     super(`${spec}/${image} has snapshots`);
+  }
+}
+
+/** A lock of the image is held by one of this process's own librados clients: the service never fences itself. */
+export class LockHeldByServiceError extends DomainError {
+  constructor(readonly spec: string, readonly image: string, readonly addresses: string[]) {
+    super(`${spec}/${image} is locked by this service's own client(s) ${addresses.join(', ')}`);
+  }
+}
+
+/** rbd_lock_break answered -EBUSY: another client than the one listed owns the exclusive lock now. */
+export class LockOwnerChangedError extends DomainError {
+  constructor(readonly spec: string, readonly image: string, readonly listed: string, override readonly cause?: CephError) {
+    super(`${spec}/${image}: the exclusive lock is no longer owned by ${listed}`);
   }
 }

@@ -15,6 +15,7 @@ import type { TaskEngine } from './tasks/engine.js';
 import type { TaskContext, TaskRecord } from './tasks/types.js';
 import { closeImage, openImage } from './open-image.js';
 import { listWatchers } from './image-info.js';
+import { readOnlyLockOwners } from './image-locks.js';
 import { poolSpec, splitPoolSpec } from './spec.js';
 
 export type TrashSource = 'user' | 'mirroring' | 'migration' | 'removing' | 'user_parent';
@@ -94,8 +95,8 @@ export class Trash {
     return mutationLocks(this.session).run([imageKey(spec, name)], () =>
       this.session.withIoctx(spec, (io) => io.use('rbd_trash_move', async (p) => {
         const target = `${spec}/${name}`;
-        const { id, watchers, snapshotCount } = await inspect(p, target, name);
-        if (watchers.length > 0) throw new TrashMoveRefused('in-use', target, watchers, snapshotCount);
+        const { id, watchers, snapshotCount, lockOwners } = await inspect(p, target, name);
+        if (watchers.length > 0) throw new TrashMoveRefused('in-use', target, watchers, snapshotCount, lockOwners);
         if (snapshotCount > 0) throw new TrashMoveRefused('has-snapshots', target, watchers, snapshotCount);
         await nativeChecked('image', 'rbd_trash_move', target, rbdTrash.move, p, name, keepForSeconds);
         return { id, name, pool: spec, deferredUntil: new Date(Date.now() + keepForSeconds * 1000).toISOString() };
@@ -253,7 +254,8 @@ async function getTrash(p: Pointer, spec: string, id: string): Promise<TrashEntr
 }
 
 /** id, watchers and snapshot count of an image, through a read-only handle (which adds no watcher). */
-async function inspect(p: Pointer, target: string, name: string): Promise<{ id: string; watchers: { address: string; id: number; cookie: number }[]; snapshotCount: number }> {
+async function inspect(p: Pointer, target: string, name: string):
+  Promise<{ id: string; watchers: { address: string; id: number; cookie: number }[]; snapshotCount: number; lockOwners: string[] }> {
   const img = await openImage(p, target, name, { readOnly: true });
   try {
     const idBuf = Buffer.alloc(64);
@@ -265,8 +267,10 @@ async function inspect(p: Pointer, target: string, name: string): Promise<{ id: 
     const snapshotCount = rcSnap === -E.ERANGE ? Math.max(0, max[0] - 1) : 0;
     if (rcSnap < 0 && rcSnap !== -E.ERANGE) throw new CephError('snapshot', 'rbd_snap_list', rcSnap, target);
     const watchers = await listWatchers(img, target);
+    // the exclusive lock's owner, for the refusal's answer (only looked up when there is one to refuse)
+    const lockOwners = watchers.length > 0 ? await readOnlyLockOwners(img, target) : [];
     const end = idBuf.indexOf(0);
-    return { id: idBuf.toString('utf8', 0, end < 0 ? idBuf.length : end), watchers, snapshotCount };
+    return { id: idBuf.toString('utf8', 0, end < 0 ? idBuf.length : end), watchers, snapshotCount, lockOwners };
   } finally {
     await closeImage(img);
   }

@@ -30,6 +30,7 @@ import { imageUsageRoutes } from './routes/images/usage.js';
 import { copyRoutes } from './routes/copy.js';
 import { snapshotRoutes } from './routes/snapshots.js';
 import { cloneRoutes } from './routes/clones.js';
+import { lockRoutes } from './routes/locks.js';
 import { taskRoutes } from './routes/tasks.js';
 import { trashRoutes } from './routes/trash.js';
 import { contentImportRoutes, DEFAULT_IMPORT_SETTINGS, type ImportSettings } from './routes/content/import.js';
@@ -132,6 +133,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await registerScoped(app, copyRoutes);
   await registerScoped(app, snapshotRoutes);
   await registerScoped(app, cloneRoutes);
+  await registerScoped(app, lockRoutes);
   await app.register(taskRoutes, { prefix: API_PREFIX });
   await registerScoped(app, trashRoutes);
   await registerScoped(app, contentImportRoutes(settings.import));

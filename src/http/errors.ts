@@ -4,7 +4,7 @@ import { FeatureUnavailableError } from '../ceph/cluster-info.js';
 import { splitPoolSpec } from '../ceph/spec.js';
 import {
   CephError, CloneSourceMissingError, CloneTooSmallError, CloneUnfinishedError, CreateNotConfirmedError, DataPoolMissingError,
-  ImageBusyError, ImageHasSnapshotsError, ImageIncompleteError, ImageInUseError, ImageVanishedError,
+  ImageBusyError, ImageHasSnapshotsError, ImageIncompleteError, ImageInUseError, ImageVanishedError, LockHeldByServiceError, LockOwnerChangedError,
   OperationStillRunningError, PoolBeingDeletedError, PoolDeletedWhileCreatingError, PoolNotPermittedError, StrayImageNameError,
   type CephSubject,
 } from '../ceph/errors.js';
@@ -60,6 +60,8 @@ export const ERROR_CODES = {
   SNAPSHOT_EXISTS: { status: 409, title: 'A snapshot with this name exists' },
   SNAPSHOT_PROTECTED: { status: 409, title: 'The snapshot is protected' },
   SNAPSHOT_HAS_CHILDREN: { status: 409, title: 'The snapshot has clones' },
+  LOCK_HELD_BY_SERVICE: { status: 409, title: "The lock is held by this service's own client: it never fences itself" },
+  LOCK_OWNER_CHANGED: { status: 409, title: 'Another client took the lock meanwhile' },
   METADATA_LIMIT_EXCEEDED: { status: 409, title: "The image's metadata would exceed its limits (keys or bytes)" },
   METADATA_TOO_LARGE: { status: 409, title: 'A metadata value is larger than the API serves (written outside it)' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
@@ -221,7 +223,16 @@ export function fromDomainError(err: unknown): ApiError | undefined {
     return new ApiError('OPERATION_IN_PROGRESS', `${err.spec}/${err.image} is the unfinished clone of an interrupted request, still `
       + 'held open by that request\'s process (or until the cluster notices that it died, ~30 s). Retry shortly.', { retryAfterSeconds: 30 }, err.cause);
   }
-  if (err instanceof ImageInUseError) return imageInUse(err.spec, err.image, err.watchers, 'first', err.cause);
+  if (err instanceof ImageInUseError) return imageInUse(err.spec, err.image, err.watchers, 'first', err.cause, err.lockOwners);
+  if (err instanceof LockHeldByServiceError) {
+    return new ApiError('LOCK_HELD_BY_SERVICE', `A lock of ${err.spec}/${err.image} is held by this service's own client `
+      + `(${err.addresses.join(', ')}): one of its tasks or requests is using the image. Nothing was fenced or broken; `
+      + 'wait for it (GET /api/v1/tasks) or cancel its task.', { addresses: err.addresses });
+  }
+  if (err instanceof LockOwnerChangedError) {
+    return new ApiError('LOCK_OWNER_CHANGED', `The exclusive lock of ${err.spec}/${err.image} is no longer owned by ${err.listed}: `
+      + 'another client took it after it was fenced. GET the locks again and decide.', { listed: err.listed }, err.cause);
+  }
   if (err instanceof ImageHasSnapshotsError) {
     return new ApiError('IMAGE_HAS_SNAPSHOTS', `Image ${err.spec}/${err.image} has ${err.snapshotCount ?? 'some'} snapshot(s); delete them first.`,
       { snapshotCount: err.snapshotCount }, err.cause);

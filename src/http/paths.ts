@@ -4,25 +4,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { splitPoolSpec } from '../ceph/spec.js';
 import { namespaceParam } from './schemas/common.js';
 
-export const API_PREFIX = '/api/v1';
+import { API_PREFIX } from './urls.js';
+
+export { API_PREFIX, imagePath, poolPath, scopePath, trashPath } from './urls.js';
 export const POOL_SCOPE_PREFIXES = ['/pools/:pool', '/pools/:pool/namespaces/:namespace'] as const;
-
-export const poolPath = (pool: string): string => `${API_PREFIX}/pools/${encodeURIComponent(pool)}`;
-
-/** The URL of a pool spec's scope: /api/v1/pools/p or /api/v1/pools/p/namespaces/ns. */
-export function scopePath(spec: string): string {
-  const { pool, namespace } = splitPoolSpec(spec);
-  return namespace ? `${poolPath(pool)}/namespaces/${encodeURIComponent(namespace)}` : poolPath(pool);
-}
-
-/** `spec` is a pool spec ("pool" or "pool/namespace"). */
-export const imagePath = (spec: string, image: string): string => `${scopePath(spec)}/images/${encodeURIComponent(image)}`;
-
-/** The URL of trash entry `id` of a pool spec. */
-export const trashPath = (spec: string, id: string): string => `${scopePath(spec)}/trash/${encodeURIComponent(id)}`;
 
 /** The pool spec a scoped route works on: its `pool` parameter, and `namespace` when the URL has one. */
 export function specOf(params: { pool: string; namespace?: string | undefined }): string {

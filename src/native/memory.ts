@@ -55,6 +55,16 @@ export function decodeWatchers(buf: Buffer, count: number): WatcherValue[] {
   return decodeStructs<WatcherValue>(buf, RbdImageWatcher, count);
 }
 
+/** An array of `count` char* (8 bytes each, as librbd fills a `char **`): the strings, NULL entries left out. */
+export function decodeStringArray(buf: Buffer, count: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const ptr = buf.readBigUInt64LE(8 * i);
+    if (ptr !== 0n) out.push(koffi.decode(ptr, 'char', -1) as string);
+  }
+  return out;
+}
+
 /** "a\0b\0\0" → ["a", "b"] (the first `len` bytes). */
 export function splitNulList(buf: Buffer, len: number): string[] {
   return buf.toString('utf8', 0, Math.min(len, buf.length)).split('\0').filter((s) => s.length > 0);

@@ -24,6 +24,8 @@ export const radosCluster = {
   clusterFsid: librados.func('int rados_cluster_fsid(rados_t cluster, void *buf, size_t len)'),
   /** int rados_wait_for_latest_osdmap(rados_t cluster); */
   waitForLatestOsdmap: librados.func('int rados_wait_for_latest_osdmap(rados_t cluster)'),
+  /** uint64_t rados_get_instance_id(rados_t cluster); local memory: this client's global id (client.<id>) */
+  getInstanceId: librados.func('uint64_t rados_get_instance_id(rados_t cluster)'),
   /**
    * int rados_getaddrs(rados_t cluster, char** addrs);
    * Local memory: this client's address ("127.0.0.1:0/808367455"), strdup()ed by librados: free() it (clientAddress does).

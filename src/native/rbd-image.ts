@@ -98,6 +98,12 @@ export const rbdImage = {
   write: librbd.func('int64_t rbd_write(rbd_image_t image, uint64_t ofs, size_t len, const void *buf)'),
 
   /**
+   * int rbd_sparsify_with_progress(rbd_image_t image, size_t sparse_size, librbd_progress_fn_t cb, void *cbdata);
+   * sparse_size: a power of two from 4 KiB to the object size (-EINVAL otherwise); cb must never be NULL.
+   */
+  sparsifyWithProgress: librbd.func('int rbd_sparsify_with_progress(rbd_image_t image, size_t sparse_size, librbd_progress_fn_t *cb, void *cbdata)'),
+
+  /**
    * int rbd_copy_with_progress4(rbd_image_t image, rados_ioctx_t dest_p, const char *destname,
    *                             rbd_image_options_t dest_opts, librbd_progress_fn_t cb, void *cbdata,
    *                             size_t sparse_size);

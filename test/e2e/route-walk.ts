@@ -120,6 +120,11 @@ export async function walkRoutes(opts: WalkOptions): Promise<WalkResult> {
       await call('GET', `${I}/usage`, img('a'), 200);
       await call('GET', `${I}/iostat`, img('a'), 200);
       await call('GET', `${S}/iostat`, v(), 200);
+      // locks (none held: nothing to fence) and a sparsify task
+      await call('GET', `${I}/locks`, img('a'), 200);
+      await call('DELETE', `${I}/locks`, img('a'), 200, undefined, '?confirm=a');
+      const sparsify = await call('POST', `${I}/sparsify`, img('up'), 202, { sparseSize: 4096 });
+      await waitTask(String(sparsify.json.id));
 
       await call('POST', `${I}/snapshots`, img('a'), 201, { name: 's1' });
       await call('PUT', `${I}/snapshots/{snapshot}`, { ...img('a'), snapshot: 's2' }, 201);

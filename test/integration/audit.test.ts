@@ -70,6 +70,8 @@ describe('action and target derivation', () => {
     ['POST', '/api/v1/pools/:pool/images/:image/copy', 'image.copy'],
     ['PUT', '/api/v1/pools/:pool/images/:image/features/:feature', 'feature.put'],
     ['DELETE', '/api/v1/tasks/:id', 'task.delete'],
+    ['DELETE', '/api/v1/pools/:pool/namespaces/:namespace/images/:image/locks', 'lock.delete'],
+    ['POST', '/api/v1/pools/:pool/images/:image/sparsify', 'image.sparsify'],
     ['GET', '/api/v1/pools', 'pool.list'],
     ['GET', '/api/v1/pools/:pool/images/:image', 'image.get'],
     ['POST', undefined, 'unmatched.post'],

@@ -6,11 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { imageConstants } from '../../src/native/rbd-image.js';
+import { lockConstants } from '../../src/native/rbd-lock.js';
 import { metadataConstants, metadataLayouts } from '../../src/native/rbd-metadata.js';
 import { poolConstants } from '../../src/native/rbd-pool.js';
 
 const manageLayouts = metadataLayouts;
-const manageConstants = (): Record<string, number> => ({ ...poolConstants(), ...imageConstants(), ...metadataConstants() });
+const manageConstants = (): Record<string, number> => ({ ...poolConstants(), ...imageConstants(), ...lockConstants(), ...metadataConstants() });
 
 function compile(): string {
   const lines: string[] = [];

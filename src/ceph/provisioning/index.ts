@@ -136,7 +136,7 @@ export class Provisioning {
       entry = await this.ceph.trash.moveImage(spec, name, keepForSeconds ?? 0);
     } catch (e) {
       if (e instanceof TrashMoveRefused) {
-        if (e.reason === 'in-use') throw new ImageInUseError(spec, name, e.watchers);
+        if (e.reason === 'in-use') throw new ImageInUseError(spec, name, e.watchers, undefined, e.lockOwners);
         throw new ImageHasSnapshotsError(spec, name, e.snapshotCount);
       }
       if (isMissingInScope(e)) return undefined;

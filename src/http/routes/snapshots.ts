@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { ChildInfo } from '../../ceph/clones.js';
 import { isCephError, SnapshotHasChildrenError, SnapshotNotFoundError } from '../../ceph/errors.js';
 import { ROLLBACK_ACTION } from '../../ceph/snapshot-tasks.js';
+import { ImageLocks } from '../../ceph/image-locks.js';
 import { Snapshots } from '../../ceph/snapshots.js';
 import { visibleTo, type Principal } from '../auth.js';
 import { ApiError } from '../errors.js';
@@ -41,6 +42,7 @@ export function nameChildren(children: readonly ChildInfo[], hidden = 0): string
 
 export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
   const snapshots = new Snapshots(app.ceph);
+  const locks = new ImageLocks(app.ceph);
   /** 409 naming the clones the caller may see; another tenant's are counted (`hiddenChildren`), not named. */
   const hasChildren = (principal: Principal | undefined, spec: string, image: string, snap: string, children: ChildInfo[], cause?: unknown): ApiError => {
     const { shown, hidden } = visibleTo(principal, children);
@@ -194,7 +196,7 @@ export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
     const info = await app.ceph.images.stat(spec, image);
     const watchers = info.watchers ?? [];
     if (watchers.length > 0) {
-      throw imageInUse(spec, image, watchers, 'before rolling back');
+      throw imageInUse(spec, image, watchers, 'before rolling back', undefined, await locks.owners(spec, image).catch(() => []));
     }
     const task = await app.ceph.tasks.submit(ROLLBACK_ACTION,
       { pool: req.params.pool, namespace: req.params.namespace ?? '', image, imageId: info.id, snapshot });
