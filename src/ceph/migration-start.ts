@@ -78,9 +78,16 @@ export class Migrations {
     return this.queueExecute(destination, { source: null, commitOnSuccess: req.commitOnSuccess, import: from });
   }
 
-  /** The migration of `image` (its source's name or its destination's); NotMigratingError when none. */
-  status(spec: string, image: string): Promise<MigrationStatus> {
-    return migrationStatus(this.session, spec, image);
+  /**
+   * The migration of `image` (its source's name or its destination's); NotMigratingError when none. With
+   * `mayUse`, both ends must be usable (PoolNotPermittedError otherwise: the other end is another tenant's).
+   */
+  async status(spec: string, image: string, mayUse?: MayUse): Promise<MigrationStatus> {
+    const s = await migrationStatus(this.session, spec, image);
+    for (const end of [s.source, s.destination]) {
+      if (mayUse && end && !mayUse(end.pool, end.namespace)) throw new PoolNotPermittedError(end.pool, 'migration', end.namespace);
+    }
+    return s;
   }
 
   /** Queue `image.migration-execute` again (after a failed run): the migration must be prepared or executing. */
@@ -102,11 +109,8 @@ export class Migrations {
   }
 
   private async ready(spec: string, image: string, wanted: Parameters<typeof requireState>[1], mayUse: MayUse): Promise<MigrationStatus> {
-    const s = await this.status(spec, image);
     // a namespace-scoped token acts on a migration only when it may write both of its ends
-    for (const end of [s.source, s.destination]) {
-      if (end && !mayUse(end.pool, end.namespace)) throw new PoolNotPermittedError(end.pool, 'migration', end.namespace);
-    }
+    const s = await this.status(spec, image, mayUse);
     requireState(s, wanted, spec, image);
     return s;
   }
