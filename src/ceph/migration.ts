@@ -84,6 +84,15 @@ export function redactUrl(url: string): string {
   }
 }
 
+/**
+ * The destination's image options. A new object size comes with plain striping (stripe unit = object size,
+ * count 1): librbd keeps the source's stripe unit otherwise, which a smaller object cannot hold (EINVAL).
+ */
+const layoutOptions = (o: DestinationOptions) => ({
+  format: 2 as const, features: o.features, order: o.order, dataPool: o.dataPool,
+  ...(o.order !== undefined ? { stripeUnit: 2 ** o.order, stripeCount: 1 } : {}),
+});
+
 const keysOf = (...refs: (ImageRef | null)[]): MutationKey[] =>
   refs.filter((r): r is ImageRef => r !== null).map((r) => imageKey(poolSpec(r.pool, r.namespace), r.image));
 
@@ -93,7 +102,7 @@ export async function prepareMigration(session: CephSession, source: ImageRef, d
   const dstSpec = poolSpec(dest.pool, dest.namespace);
   await mutationLocks(session).run(keysOf(source, dest), () => session.withIoctx(srcSpec, (src) => session.withIoctx(dstSpec, (dst) =>
     src.use('rbd_migration_prepare', (s) => dst.use('rbd_migration_prepare', (d) => withImageOptions(
-      { format: 2, features: o.features, order: o.order, dataPool: o.dataPool },
+      layoutOptions(o),
       (opts) => nativeChecked('image', 'rbd_migration_prepare', `${srcSpec}/${source.image}`, rbdMigration.prepare, s, source.image, d, dest.image, opts)))))));
 }
 
@@ -102,7 +111,7 @@ export async function prepareImport(session: CephSession, from: ImportSource, de
   const dstSpec = poolSpec(dest.pool, dest.namespace);
   await mutationLocks(session).run(keysOf(dest), () => session.withIoctx(dstSpec, (dst) =>
     dst.use('rbd_migration_prepare_import', (d) => withImageOptions(
-      { format: 2, features: o.features, order: o.order, dataPool: o.dataPool },
+      layoutOptions(o),
       (opts) => nativeChecked('newImage', 'rbd_migration_prepare_import', `${dstSpec}/${dest.image}`, rbdMigration.prepareImport,
         importSourceSpec(from), d, dest.image, opts)))));
 }
