@@ -5678,7 +5678,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "objectSize": "10Gi"
+                 *       "commitOnSuccess": true
                  *     }
                  */
                 "application/json": {
@@ -5691,6 +5691,12 @@ export interface operations {
                         /** @description default: the source's name */
                         name?: string;
                     };
+                    /**
+                     * @description true: commit as soon as the data are copied (the source is then removed; no abort possible after)
+                     * @default false
+                     * @example true
+                     */
+                    commitOnSuccess?: boolean;
                     /** @description pool for the destination's data objects (an erasure-coded pool, …) */
                     dataPool?: string;
                     /** @description features of the destination; default: the source's (an import: librbd's defaults) */
@@ -5702,11 +5708,6 @@ export interface operations {
                      * @example 1073741824
                      */
                     objectSize?: number | string;
-                    /**
-                     * @description true: commit as soon as the data are copied (the source is then removed; no abort possible after)
-                     * @default false
-                     */
-                    commitOnSuccess?: boolean;
                 };
             };
         };
@@ -6066,7 +6067,7 @@ export interface operations {
                  * @example {
                  *       "name": "example-name",
                  *       "source": {
-                 *         "url": "example-url",
+                 *         "url": "https://images.example.com/disk.qcow2",
                  *         "format": "raw"
                  *       }
                  *     }
@@ -6075,7 +6076,10 @@ export interface operations {
                     /** @description the new image */
                     name: string;
                     source: {
-                        /** @description an http:// or https:// URL; the server must answer HEAD with Content-Length and range GETs with 206 */
+                        /**
+                         * @description an http:// or https:// URL; the server must answer HEAD with Content-Length and range GETs with 206
+                         * @example https://images.example.com/disk.qcow2
+                         */
                         url: string;
                         /**
                          * @description raw: the bytes of the disk; qcow2: a QCOW2 file (no backing file)
@@ -6097,6 +6101,7 @@ export interface operations {
                     /**
                      * @description true: commit as soon as the data are copied (the source is then removed; no abort possible after)
                      * @default false
+                     * @example true
                      */
                     commitOnSuccess?: boolean;
                 };
@@ -6277,7 +6282,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "objectSize": "10Gi"
+                 *       "commitOnSuccess": true
                  *     }
                  */
                 "application/json": {
@@ -6290,6 +6295,12 @@ export interface operations {
                         /** @description default: the source's name */
                         name?: string;
                     };
+                    /**
+                     * @description true: commit as soon as the data are copied (the source is then removed; no abort possible after)
+                     * @default false
+                     * @example true
+                     */
+                    commitOnSuccess?: boolean;
                     /** @description pool for the destination's data objects (an erasure-coded pool, …) */
                     dataPool?: string;
                     /** @description features of the destination; default: the source's (an import: librbd's defaults) */
@@ -6301,11 +6312,6 @@ export interface operations {
                      * @example 1073741824
                      */
                     objectSize?: number | string;
-                    /**
-                     * @description true: commit as soon as the data are copied (the source is then removed; no abort possible after)
-                     * @default false
-                     */
-                    commitOnSuccess?: boolean;
                 };
             };
         };
@@ -6673,7 +6679,7 @@ export interface operations {
                  * @example {
                  *       "name": "example-name",
                  *       "source": {
-                 *         "url": "example-url",
+                 *         "url": "https://images.example.com/disk.qcow2",
                  *         "format": "raw"
                  *       }
                  *     }
@@ -6682,7 +6688,10 @@ export interface operations {
                     /** @description the new image */
                     name: string;
                     source: {
-                        /** @description an http:// or https:// URL; the server must answer HEAD with Content-Length and range GETs with 206 */
+                        /**
+                         * @description an http:// or https:// URL; the server must answer HEAD with Content-Length and range GETs with 206
+                         * @example https://images.example.com/disk.qcow2
+                         */
                         url: string;
                         /**
                          * @description raw: the bytes of the disk; qcow2: a QCOW2 file (no backing file)
@@ -6704,6 +6713,7 @@ export interface operations {
                     /**
                      * @description true: commit as soon as the data are copied (the source is then removed; no abort possible after)
                      * @default false
+                     * @example true
                      */
                     commitOnSuccess?: boolean;
                 };

@@ -9,7 +9,8 @@ const features = z.array(z.enum(CREATABLE_FEATURES)).max(16).optional()
 const objectSize = sizeSchema.optional().describe("a power of two from 4KiB to 32MiB; default: the source's");
 const dataPool = existingPoolName(255).optional().describe("pool for the destination's data objects (an erasure-coded pool, …)");
 const commitOnSuccess = z.boolean().default(false)
-  .describe('true: commit as soon as the data are copied (the source is then removed; no abort possible after)');
+  .describe('true: commit as soon as the data are copied (the source is then removed; no abort possible after)')
+  .meta({ examples: [true] });
 
 /** objectSize a power of two in range; features consistent (the same rules as create and copy). */
 function layoutRules(b: { objectSize?: number | undefined; features?: readonly string[] | undefined }, ctx: z.RefinementCtx): void {
@@ -33,10 +34,11 @@ export const migrationBody = z.object({
       .describe("default: the source's namespace when the pool is the same, else the default namespace (\"\")"),
     name: imageNameForCreate.optional().describe("default: the source's name"),
   }).strict().default({}),
+  // before objectSize: the documented example is the first field with one (a size's example is no object size)
+  commitOnSuccess,
   dataPool,
   features,
   objectSize,
-  commitOnSuccess,
 }).strict().superRefine(layoutRules).describe('where the image moves to, and its new layout');
 
 /** http(s) only: librbd's other streams (file, s3) read the service host's files or carry keys. */
@@ -47,7 +49,10 @@ const sourceUrl = z.string().max(2048).refine((u) => {
   } catch {
     return false;
   }
-}, 'source.url must be an absolute http:// or https:// URL').describe('an http:// or https:// URL; the server must answer HEAD with Content-Length and range GETs with 206');
+}, 'source.url must be an absolute http:// or https:// URL').meta({
+  description: 'an http:// or https:// URL; the server must answer HEAD with Content-Length and range GETs with 206',
+  examples: ['https://images.example.com/disk.qcow2'],
+});
 
 export const importBody = z.object({
   name: imageNameForCreate.describe('the new image'),
