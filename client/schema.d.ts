@@ -512,6 +512,214 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/pools/{pool}/images/{image}/migration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The migration of an image
+         * @description By the destination's name or the source's: both ends, the state and librbd's description of it. 404 MIGRATION_NOT_FOUND when the image is not migrating (any more). The other end is shown only when the token may use its pool and namespace (403 otherwise).
+         */
+        get: operations["getImageMigration"];
+        put?: never;
+        /**
+         * Start a live migration of an image (another pool, namespace, name, data pool or layout)
+         * @description Checks everything first (404 for the destination's pool or namespace, 409 IMAGE_EXISTS for its name, 400 for a dataPool that does not exist, 409 IMAGE_IN_USE while a client has the image open, 409 MIGRATION_IN_PROGRESS when it already migrates; a token must be allowed to write both ends), then prepares the migration: from here on the image is served under its destination name (clients open it there and read through to the source). 202 with the `image.migration-execute` task, which copies the data (and commits with `commitOnSuccess`); `Link` points at the migration. librbd cannot stop a running copy: a cancel is refused once the task runs (abort after it instead).
+         */
+        post: operations["startImageMigration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/migration/execute": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Execute an image's migration
+         * @description Copy the data again after a failed or interrupted run (state prepared or executing): 202 with the `image.migration-execute` task. 409 MIGRATION_STATE_CONFLICT in another state. By the destination's name or the source's.
+         */
+        post: operations["executeImageMigration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/migration/commit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Commit an image's migration
+         * @description Finish the migration (state executed): the source is removed, the destination stands alone: 202 with the `image.migration-commit` task. 409 MIGRATION_STATE_CONFLICT before the data are copied (execute first). By the destination's name or the source's.
+         */
+        post: operations["commitImageMigration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/migration/abort": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Abort an image's migration
+         * @description Undo the migration in any state: the destination is removed and the source is back under its own name with its data (writes made to the destination meanwhile are lost): 202 with the `image.migration-abort` task. By the destination's name or the source's.
+         */
+        post: operations["abortImageMigration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/image-imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make an image from a raw or qcow2 file served over http(s), without copying it first
+         * @description An import-only migration (librbd's `migration prepare --import-only`): the image exists at once and reads through to the URL; the `image.migration-execute` task copies the data, then commit (or `commitOnSuccess`) detaches it from the URL. Admin scope: the service fetches the URL itself. The URL is checked first (400 naming `source.url` when it cannot be reached, answers an error or a redirect, lacks Content-Length or range reads); 409 IMAGE_EXISTS for a taken name.
+         */
+        post: operations["importImageFromUrl"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/migration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The migration of an image
+         * @description By the destination's name or the source's: both ends, the state and librbd's description of it. 404 MIGRATION_NOT_FOUND when the image is not migrating (any more). The other end is shown only when the token may use its pool and namespace (403 otherwise).
+         */
+        get: operations["getImageMigrationInNamespace"];
+        put?: never;
+        /**
+         * Start a live migration of an image (another pool, namespace, name, data pool or layout)
+         * @description Checks everything first (404 for the destination's pool or namespace, 409 IMAGE_EXISTS for its name, 400 for a dataPool that does not exist, 409 IMAGE_IN_USE while a client has the image open, 409 MIGRATION_IN_PROGRESS when it already migrates; a token must be allowed to write both ends), then prepares the migration: from here on the image is served under its destination name (clients open it there and read through to the source). 202 with the `image.migration-execute` task, which copies the data (and commits with `commitOnSuccess`); `Link` points at the migration. librbd cannot stop a running copy: a cancel is refused once the task runs (abort after it instead).
+         */
+        post: operations["startImageMigrationInNamespace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/migration/execute": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Execute an image's migration
+         * @description Copy the data again after a failed or interrupted run (state prepared or executing): 202 with the `image.migration-execute` task. 409 MIGRATION_STATE_CONFLICT in another state. By the destination's name or the source's.
+         */
+        post: operations["executeImageMigrationInNamespace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/migration/commit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Commit an image's migration
+         * @description Finish the migration (state executed): the source is removed, the destination stands alone: 202 with the `image.migration-commit` task. 409 MIGRATION_STATE_CONFLICT before the data are copied (execute first). By the destination's name or the source's.
+         */
+        post: operations["commitImageMigrationInNamespace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/migration/abort": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Abort an image's migration
+         * @description Undo the migration in any state: the destination is removed and the source is back under its own name with its data (writes made to the destination meanwhile are lost): 202 with the `image.migration-abort` task. By the destination's name or the source's.
+         */
+        post: operations["abortImageMigrationInNamespace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/image-imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make an image from a raw or qcow2 file served over http(s), without copying it first
+         * @description An import-only migration (librbd's `migration prepare --import-only`): the image exists at once and reads through to the URL; the `image.migration-execute` task copies the data, then commit (or `commitOnSuccess`) detaches it from the URL. Admin scope: the service fetches the URL itself. The URL is checked first (400 naming `source.url` when it cannot be reached, answers an error or a redirect, lacks Content-Length or range reads); 409 IMAGE_EXISTS for a taken name.
+         */
+        post: operations["importImageFromUrlInNamespace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/pools/{pool}/images/{image}/snapshots": {
         parameters: {
             query?: never;
@@ -1309,7 +1517,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "BODY_LENGTH_MISMATCH" | "DIGEST_MISMATCH" | "INVALID_STREAM" | "UPLOAD_ABORTED" | "UPLOAD_STALLED" | "LENGTH_REQUIRED" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "LOCK_HELD_BY_SERVICE" | "LOCK_OWNER_CHANGED" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RANGE_NOT_SATISFIABLE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "FEATURE_NOT_AVAILABLE" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
+            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "MIGRATION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "BODY_LENGTH_MISMATCH" | "DIGEST_MISMATCH" | "INVALID_STREAM" | "UPLOAD_ABORTED" | "UPLOAD_STALLED" | "LENGTH_REQUIRED" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "MIGRATION_IN_PROGRESS" | "MIGRATION_STATE_CONFLICT" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "LOCK_HELD_BY_SERVICE" | "LOCK_OWNER_CHANGED" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RANGE_NOT_SATISFIABLE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "FEATURE_NOT_AVAILABLE" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
             /** @description the errno name, when Ceph produced the error */
             errno?: string;
             instance?: string;
@@ -1713,6 +1921,39 @@ export interface components {
             /** @description the image is among the 64 busiest of its pool (otherwise the figures are 0) */
             listed: boolean;
             stats: components["schemas"]["ImageIostat"];
+        };
+        /** @description A live migration (or import) in progress, as librbd reports it */
+        Migration: {
+            /** @description null for an import from a URL (see import) */
+            source: {
+                pool: string;
+                namespace: string;
+                image: string;
+                imageId: string;
+            } | null;
+            destination: {
+                pool: string;
+                namespace: string;
+                image: string;
+                imageId: string;
+            };
+            /**
+             * @description prepared: linked, reads go through to the source; executing/executed: copying/copied; commit or abort next
+             * @enum {string}
+             */
+            state: "unknown" | "error" | "preparing" | "prepared" | "executing" | "executed" | "aborting";
+            stateDescription: string;
+            import?: {
+                /** @description without user:password@ */
+                url: string;
+                /** @enum {string} */
+                format: "raw" | "qcow2";
+            };
+            links: {
+                commit: string;
+                abort: string;
+                execute: string;
+            };
         };
         LockOwner: {
             /** @description the owner's client address (ip:port/nonce), as librbd names it */
@@ -5407,6 +5648,1218 @@ export interface operations {
                     objectSize?: number | string;
                     /** @description pool for the copy's data objects */
                     dataPool?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImageMigration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Migration"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    startImageMigration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        /** @description where the image moves to, and its new layout */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "commitOnSuccess": true
+                 *     }
+                 */
+                "application/json": {
+                    /** @default {} */
+                    destination?: {
+                        /** @description default: the source's pool */
+                        pool?: string;
+                        /** @description default: the source's namespace when the pool is the same, else the default namespace ("") */
+                        namespace?: string | "";
+                        /** @description default: the source's name */
+                        name?: string;
+                    };
+                    /**
+                     * @description true: commit as soon as the data are copied (the source is then removed; no abort possible after)
+                     * @default false
+                     * @example true
+                     */
+                    commitOnSuccess?: boolean;
+                    /** @description pool for the destination's data objects (an erasure-coded pool, …) */
+                    dataPool?: string;
+                    /** @description features of the destination; default: the source's (an import: librbd's defaults) */
+                    features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling")[];
+                    /**
+                     * @description a power of two from 4KiB to 32MiB; default: the source's
+                     * @example 10Gi
+                     * @example 10GiB
+                     * @example 1073741824
+                     */
+                    objectSize?: number | string;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    executeImageMigration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    commitImageMigration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    abortImageMigration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    importImageFromUrl: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        /** @description an image made from a file served over http(s), usable at once */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "example-name",
+                 *       "source": {
+                 *         "url": "https://images.example.com/disk.qcow2",
+                 *         "format": "raw"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    /** @description the new image */
+                    name: string;
+                    source: {
+                        /**
+                         * @description an http:// or https:// URL; the server must answer HEAD with Content-Length and range GETs with 206
+                         * @example https://images.example.com/disk.qcow2
+                         */
+                        url: string;
+                        /**
+                         * @description raw: the bytes of the disk; qcow2: a QCOW2 file (no backing file)
+                         * @enum {string}
+                         */
+                        format: "raw" | "qcow2";
+                    };
+                    /** @description pool for the destination's data objects (an erasure-coded pool, …) */
+                    dataPool?: string;
+                    /** @description features of the destination; default: the source's (an import: librbd's defaults) */
+                    features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling")[];
+                    /**
+                     * @description a power of two from 4KiB to 32MiB; default: the source's
+                     * @example 10Gi
+                     * @example 10GiB
+                     * @example 1073741824
+                     */
+                    objectSize?: number | string;
+                    /**
+                     * @description true: commit as soon as the data are copied (the source is then removed; no abort possible after)
+                     * @default false
+                     * @example true
+                     */
+                    commitOnSuccess?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImageMigrationInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Migration"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    startImageMigrationInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        /** @description where the image moves to, and its new layout */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "commitOnSuccess": true
+                 *     }
+                 */
+                "application/json": {
+                    /** @default {} */
+                    destination?: {
+                        /** @description default: the source's pool */
+                        pool?: string;
+                        /** @description default: the source's namespace when the pool is the same, else the default namespace ("") */
+                        namespace?: string | "";
+                        /** @description default: the source's name */
+                        name?: string;
+                    };
+                    /**
+                     * @description true: commit as soon as the data are copied (the source is then removed; no abort possible after)
+                     * @default false
+                     * @example true
+                     */
+                    commitOnSuccess?: boolean;
+                    /** @description pool for the destination's data objects (an erasure-coded pool, …) */
+                    dataPool?: string;
+                    /** @description features of the destination; default: the source's (an import: librbd's defaults) */
+                    features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling")[];
+                    /**
+                     * @description a power of two from 4KiB to 32MiB; default: the source's
+                     * @example 10Gi
+                     * @example 10GiB
+                     * @example 1073741824
+                     */
+                    objectSize?: number | string;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    executeImageMigrationInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    commitImageMigrationInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    abortImageMigrationInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    importImageFromUrlInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        /** @description an image made from a file served over http(s), usable at once */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "example-name",
+                 *       "source": {
+                 *         "url": "https://images.example.com/disk.qcow2",
+                 *         "format": "raw"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    /** @description the new image */
+                    name: string;
+                    source: {
+                        /**
+                         * @description an http:// or https:// URL; the server must answer HEAD with Content-Length and range GETs with 206
+                         * @example https://images.example.com/disk.qcow2
+                         */
+                        url: string;
+                        /**
+                         * @description raw: the bytes of the disk; qcow2: a QCOW2 file (no backing file)
+                         * @enum {string}
+                         */
+                        format: "raw" | "qcow2";
+                    };
+                    /** @description pool for the destination's data objects (an erasure-coded pool, …) */
+                    dataPool?: string;
+                    /** @description features of the destination; default: the source's (an import: librbd's defaults) */
+                    features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling")[];
+                    /**
+                     * @description a power of two from 4KiB to 32MiB; default: the source's
+                     * @example 10Gi
+                     * @example 10GiB
+                     * @example 1073741824
+                     */
+                    objectSize?: number | string;
+                    /**
+                     * @description true: commit as soon as the data are copied (the source is then removed; no abort possible after)
+                     * @default false
+                     * @example true
+                     */
+                    commitOnSuccess?: boolean;
                 };
             };
         };

@@ -6,6 +6,7 @@ import { CephConnection, type ConnectOptions } from './connection.js';
 import { CephError } from './errors.js';
 import { callTrace, type CallTrace } from './call.js';
 import { Images } from './images.js';
+import { Migrations } from './migration-start.js';
 import { mutationLocks, type MutationLockSettings } from './image-lock.js';
 import { Pools } from './pools.js';
 import { registerTaskHandlers } from './tasks/handlers.js';
@@ -39,6 +40,8 @@ export class CephClient extends ConnectionSession {
   /** durable long operations (src/ceph/tasks/engine.ts); runs tasks while connected */
   readonly tasks: TaskEngine;
   readonly trash: Trash;
+  /** live migrations and imports from a URL (migration-start.ts) */
+  readonly migrations: Migrations;
   /** the task runs' own librados clients: a takeover's fencing never reaches this client (tasks/runner-clients.ts) */
   readonly runnerClients: RunnerClients;
   #conn: CephConnection | undefined;
@@ -59,6 +62,7 @@ export class CephClient extends ConnectionSession {
     this.runnerClients = new RunnerClients(opts);
     this.tasks = new TaskEngine(this, opts.tasks, this.runnerClients);
     this.trash = new Trash(this, this.tasks);
+    this.migrations = new Migrations(this, this.tasks, this.images, this.pools);
     registerTaskHandlers(this.tasks, this.trash); // every action, before any task runs (tasks/handlers.ts)
     this.#backoff = opts.backoffMinMs ?? 500;
   }

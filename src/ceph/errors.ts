@@ -266,7 +266,7 @@ export class ImageNameNotCreatableError extends DomainError {
 
 /** The caller's policy (a token's pools) does not allow `pool` (or `namespace` of it) in this `role`. */
 export class PoolNotPermittedError extends DomainError {
-  constructor(readonly pool: string, readonly role: 'dataPool' | 'cloneSource', readonly namespace = '') {
+  constructor(readonly pool: string, readonly role: 'dataPool' | 'cloneSource' | 'migration', readonly namespace = '') {
     super(`pool ${pool}${namespace ? `/${namespace}` : ''} may not be used as the ${role}`);
   }
 }
@@ -326,5 +326,40 @@ export class LockHeldByServiceError extends DomainError {
 export class LockOwnerChangedError extends DomainError {
   constructor(readonly spec: string, readonly image: string, readonly listed: string, override readonly cause?: CephError) {
     super(`${spec}/${image}: the exclusive lock is no longer owned by ${listed}`);
+  }
+}
+
+/** The image is not the source or destination of a migration (rbd_migration_status: EINVAL). */
+export class NotMigratingError extends DomainError {
+  constructor(readonly spec: string, readonly image: string) {
+    super(`${spec}/${image} is not migrating`);
+  }
+}
+
+/** The migration is in `state`, and the operation needs one of `wanted` (commit before execute, …). */
+export class MigrationStateError extends DomainError {
+  constructor(readonly spec: string, readonly image: string, readonly state: string, readonly wanted: readonly string[]) {
+    super(`the migration of ${spec}/${image} is ${state}; this needs ${wanted.join(' or ')}`);
+  }
+}
+
+/** The image is already the source or destination of a migration. */
+export class AlreadyMigratingError extends DomainError {
+  constructor(readonly spec: string, readonly image: string) {
+    super(`${spec}/${image} is already migrating`);
+  }
+}
+
+/** librbd could not open an import's source (`url`): unreachable, not found, or not of the format given. */
+export class ImportSourceError extends DomainError {
+  constructor(readonly url: string, override readonly cause: CephError) {
+    super(`the import source could not be opened (${cause.code})`);
+  }
+}
+
+/** The service's own look at an import's source (`url`) found it unusable for librbd (`reason`). */
+export class ImportSourceRefused extends DomainError {
+  constructor(readonly url: string, readonly reason: string) {
+    super(`the import source ${reason}`);
   }
 }

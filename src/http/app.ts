@@ -28,6 +28,7 @@ import { namespaceRoutes } from './routes/namespaces.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { imageUsageRoutes } from './routes/images/usage.js';
 import { copyRoutes } from './routes/copy.js';
+import { migrationRoutes } from './routes/migration.js';
 import { snapshotRoutes } from './routes/snapshots.js';
 import { cloneRoutes } from './routes/clones.js';
 import { lockRoutes } from './routes/locks.js';
@@ -131,6 +132,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await registerScoped(app, metadataRoutes);
   await registerScoped(app, imageUsageRoutes);
   await registerScoped(app, copyRoutes);
+  await registerScoped(app, migrationRoutes);
   await registerScoped(app, snapshotRoutes);
   await registerScoped(app, cloneRoutes);
   await registerScoped(app, lockRoutes);

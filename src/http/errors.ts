@@ -9,6 +9,8 @@ import {
   type CephSubject,
 } from '../ceph/errors.js';
 import { sourceText } from '../ceph/provisioning/differences.js';
+import { AlreadyMigratingError, ImportSourceError, ImportSourceRefused, MigrationStateError, NotMigratingError } from '../ceph/errors.js';
+import { redactUrl } from '../ceph/migration.js';
 import { imageInUse } from './replies.js';
 
 
@@ -29,6 +31,7 @@ export const ERROR_CODES = {
   METADATA_KEY_NOT_FOUND: { status: 404, title: 'No such image metadata key' },
   TASK_NOT_FOUND: { status: 404, title: 'No such task' },
   TRASH_ENTRY_NOT_FOUND: { status: 404, title: 'No such trash entry' },
+  MIGRATION_NOT_FOUND: { status: 404, title: 'The image is not migrating' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   NOT_ACCEPTABLE: { status: 406, title: 'Not acceptable' },
   REQUEST_TIMEOUT: { status: 408, title: 'The request did not arrive in time' },
@@ -54,6 +57,8 @@ export const ERROR_CODES = {
   IMAGE_INCOMPLETE: { status: 409, title: 'A leftover of an interrupted create or delete occupies this name' },
   OPERATION_IN_PROGRESS: { status: 409, title: 'Another operation on this resource is still running' },
   TASK_FINISHED: { status: 409, title: 'The task has already ended' },
+  MIGRATION_IN_PROGRESS: { status: 409, title: 'The image is already migrating' },
+  MIGRATION_STATE_CONFLICT: { status: 409, title: 'The migration is not in the state this needs' },
   TASK_NOT_CANCELLABLE: { status: 409, title: 'The task could not be stopped: it goes on to its end' },
   TRASH_ENTRY_GONE: { status: 409, title: 'Another request restored or removed the trash entry meanwhile' },
   TRASH_DEFERRED: { status: 409, title: 'The trash entry is deferred; removing it needs force=true' },
@@ -211,8 +216,10 @@ export function fromDomainError(err: unknown): ApiError | undefined {
   }
   if (err instanceof PoolNotPermittedError) {
     const { pool, namespace } = err;
+    const where = namespace ? `namespace "${namespace}" of pool "${pool}"` : `pool "${pool}"`;
     return new ApiError('FORBIDDEN', err.role === 'dataPool' ? `This token may not use pool "${pool}" (dataPool).`
-      : `This token may not use ${namespace ? `namespace "${namespace}" of pool "${pool}"` : `pool "${pool}"`} (the clone source).`);
+      : err.role === 'migration' ? `This token may not use ${where}: the other end of the migration (a migration needs the scope of both ends).`
+        : `This token may not use ${where} (the clone source).`);
   }
   if (err instanceof DataPoolMissingError) return invalidField('body', 'dataPool', `pool "${err.dataPool}" does not exist`);
   if (err instanceof CloneSourceMissingError) return cloneSourceMissing(err);
@@ -233,9 +240,30 @@ export function fromDomainError(err: unknown): ApiError | undefined {
     return new ApiError('LOCK_OWNER_CHANGED', `The exclusive lock of ${err.spec}/${err.image} is no longer owned by ${err.listed}: `
       + 'another client took it after it was fenced. GET the locks again and decide.', { listed: err.listed }, err.cause);
   }
+  const migration = migrationError(err);
+  if (migration) return migration;
   if (err instanceof ImageHasSnapshotsError) {
     return new ApiError('IMAGE_HAS_SNAPSHOTS', `Image ${err.spec}/${err.image} has ${err.snapshotCount ?? 'some'} snapshot(s); delete them first.`,
       { snapshotCount: err.snapshotCount }, err.cause);
+  }
+  return undefined;
+}
+
+/** The refusals of live migrations (src/ceph/migration-start.ts). */
+function migrationError(err: unknown): ApiError | undefined {
+  if (err instanceof NotMigratingError) {
+    return new ApiError('MIGRATION_NOT_FOUND', `Image ${err.spec}/${err.image} is not migrating (no migration was started, or it was committed or aborted).`);
+  }
+  if (err instanceof AlreadyMigratingError) {
+    return new ApiError('MIGRATION_IN_PROGRESS', `Image ${err.spec}/${err.image} is already migrating: commit or abort that migration first.`);
+  }
+  if (err instanceof MigrationStateError) {
+    return new ApiError('MIGRATION_STATE_CONFLICT', `The migration of ${err.spec}/${err.image} is ${err.state}; this needs ${err.wanted.join(' or ')}.`,
+      { state: err.state });
+  }
+  if (err instanceof ImportSourceRefused) return invalidField('body', 'source.url', `${redactUrl(err.url)}: ${err.reason}`);
+  if (err instanceof ImportSourceError) {
+    return invalidField('body', 'source.url', `librbd could not open it as the format given (${err.cause.code}: ${err.cause.message})`);
   }
   return undefined;
 }

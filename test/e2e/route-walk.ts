@@ -147,6 +147,17 @@ export async function walkRoutes(opts: WalkOptions): Promise<WalkResult> {
       const copy = await call('POST', `${I}/copy`, img('a'), 202, { destination: { name: 'a-copy' } });
       await waitTask(String(copy.json.id));
 
+      // live migration of the copy to a new name: prepared + executed, read, aborted; again, then committed
+      const migrate = () => call('POST', `${I}/migration`, img('a-copy'), 202, { destination: { name: 'a-moved' } });
+      await waitTask(String((await migrate()).json.id));
+      await call('GET', `${I}/migration`, img('a-moved'), 200);
+      await call('POST', `${I}/migration/execute`, img('a-moved'), 409); // executed already: MIGRATION_STATE_CONFLICT
+      await waitTask(String((await call('POST', `${I}/migration/abort`, img('a-moved'), 202)).json.id));
+      await waitTask(String((await migrate()).json.id));
+      await waitTask(String((await call('POST', `${I}/migration/commit`, img('a-moved'), 202)).json.id));
+      // an import from a URL the service refuses before anything is made (a walk has no HTTP server to offer)
+      await call('POST', `${S}/image-imports`, v(), 400, { name: 'imported', source: { url: 'ftp://127.0.0.1/disk.raw', format: 'raw' } });
+
       await call('PATCH', `${I}/snapshots/{snapshot}`, { ...img('a'), snapshot: 's1' }, 200, { protected: false });
       await call('DELETE', `${I}/snapshots/{snapshot}`, { ...img('a'), snapshot: 's1' }, 204);
       await call('DELETE', `${I}/snapshots/{snapshot}`, { ...img('a'), snapshot: 's2' }, 204);
@@ -164,7 +175,7 @@ export async function walkRoutes(opts: WalkOptions): Promise<WalkResult> {
       const purge = await call('POST', `${S}/trash/purge`, v(), 202);
       await waitTask(String(purge.json.id));
 
-      for (const name of ['a', 'a-copy', 'c', 'up']) {
+      for (const name of ['a', 'a-moved', 'c', 'up']) {
         // 204 once in the trash; its removal is a task (Link: rel="monitor"), finished before the namespace goes
         const gone = await call('DELETE', I, img(name), 204);
         const id = /<\/api\/v1\/tasks\/([^>]+)>;\s*rel="monitor"/.exec(gone.headers.get('link') ?? '')?.[1];

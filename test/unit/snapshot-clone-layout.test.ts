@@ -1,4 +1,4 @@
-// The structs and constants of src/native/rbd-snapshot.ts and rbd-clone.ts against gcc on the installed
+// The structs and constants of src/native/rbd-snapshot.ts, rbd-clone.ts and rbd-migration.ts against gcc on the installed
 // librbd headers: a wrong offset would have librbd write strings into the wrong place.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cloneConstants, cloneLayouts } from '../../src/native/rbd-clone.js';
+import { migrationConstants, migrationLayouts } from '../../src/native/rbd-migration.js';
 import { snapshotConstants, snapshotLayouts } from '../../src/native/rbd-snapshot.js';
 
-const layouts = { ...snapshotLayouts(), ...cloneLayouts() };
-const constants = { ...snapshotConstants(), ...cloneConstants() };
+const layouts = { ...snapshotLayouts(), ...cloneLayouts(), ...migrationLayouts() };
+const constants = { ...snapshotConstants(), ...cloneConstants(), ...migrationConstants() };
 
 function compile(): string {
   const lines: string[] = [];
@@ -48,5 +49,6 @@ describe('snapshot and clone bindings: layouts and constants (koffi vs gcc)', ()
     expect(layouts.rbd_snap_info_t!.size).toBe(24);
     expect(layouts.rbd_linked_image_spec_t!.size).toBe(48);
     expect(layouts.rbd_snap_spec_t!.size).toBe(24);
+    expect(layouts.rbd_image_migration_status_t!.size).toBe(80);
   });
 });

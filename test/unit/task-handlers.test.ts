@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { CephClient } from '../../src/ceph/client.js';
 
 const ACTIONS = ['image.remove', 'trash.remove', 'trash.purge', 'image.shrink', 'image.object-map-rebuild', 'image.copy',
-  'snapshot.rollback', 'image.flatten'];
+  'snapshot.rollback', 'image.flatten', 'image.migration-execute', 'image.migration-commit', 'image.migration-abort'];
 
 describe('task handlers', () => {
   it('a new CephClient (never connected, no routes) has a handler for every action', () => {

@@ -7,6 +7,7 @@ import { registerImageImport } from '../content/import.js';
 import { registerImageCopy } from '../copy.js';
 import { registerObjectMapRebuild } from '../image-features.js';
 import { registerImageShrink } from '../image-shrink.js';
+import { registerMigrationTasks } from '../migration-start.js';
 import { registerSnapshotTasks } from '../snapshot-tasks.js';
 import { registerSparsify } from '../sparsify.js';
 import type { TaskEngine } from './engine.js';
@@ -20,4 +21,5 @@ export function registerTaskHandlers(tasks: TaskEngine, trash: Trash): void {
   registerImageImport(tasks); // image.import (the cleanup of an import whose process died)
   registerSnapshotTasks(tasks); // snapshot.rollback, image.flatten
   registerSparsify(tasks); // image.sparsify
+  registerMigrationTasks(tasks); // image.migration-execute, image.migration-commit, image.migration-abort
 }
