@@ -1,6 +1,7 @@
 // The one error type of the Ceph layer. Every negative return code from librados/librbd becomes a
 // CephError carrying the operation, the errno number and name, and Ceph's meaning of it.
 import { errnoInfo, E } from '../native/errno.js';
+import type { ChainLink } from './clone-chain.js';
 import type { ChildInfo, CloneSource } from './clones.js';
 import type { Watcher } from './image-info.js';
 import { METADATA_MAX_BYTES, METADATA_MAX_KEYS } from './metadata.js';
@@ -309,5 +310,19 @@ export class ImageInUseError extends DomainError {
 export class ImageHasSnapshotsError extends DomainError {
   constructor(readonly spec: string, readonly image: string, readonly snapshotCount: number | undefined, override readonly cause?: CephError) {
     super(`${spec}/${image} has snapshots`);
+  }
+}
+
+/** A clone would sit deeper than the hard limit (CLONE_DEPTH_HARD): `chain` is the source first, its oldest ancestor last. */
+export class CloneTooDeepError extends DomainError {
+  constructor(readonly depth: number, readonly hard: number, readonly chain: ChainLink[]) {
+    super(`a clone would be ${depth} deep, more than the hard limit ${hard}`);
+  }
+}
+
+/** The image has as many snapshots as its snapshot limit allows (librbd's EDQUOT on a snapshot create). */
+export class SnapshotLimitReachedError extends DomainError {
+  constructor(readonly target: string, readonly limit: number | null, override readonly cause?: CephError) {
+    super(`${target} has reached its snapshot limit${limit !== null ? ` (${limit})` : ''}`);
   }
 }
