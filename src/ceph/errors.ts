@@ -326,3 +326,19 @@ export class SnapshotLimitReachedError extends DomainError {
     super(`${target} has reached its snapshot limit${limit !== null ? ` (${limit})` : ''}`);
   }
 }
+
+/** A clone outside a namespace being purged whose parent snapshot is inside it. */
+export interface ForeignClone { pool: string; namespace: string; image: string; parent: string }
+
+/**
+ * A purge of a namespace refused before anything was removed: clones elsewhere depend on its snapshots
+ * (`foreign`), or images of it are open by clients (`inUse`).
+ */
+export class PurgeRefusedError extends DomainError {
+  constructor(readonly spec: string, readonly foreign: ForeignClone[], readonly inUse: { image: string; watchers: string[] }[]) {
+    super(foreign.length > 0
+      ? `${foreign.length} clone(s) outside ${spec} depend on its snapshots (${foreign.slice(0, 10).map((c) => `${c.namespace ? `${c.pool}/${c.namespace}` : c.pool}/${c.image} of ${c.parent}`).join(', ')}); `
+        + 'flatten or delete them first; nothing was removed'
+      : `${inUse.length} image(s) of ${spec} are open by clients (${inUse.slice(0, 10).map((i) => `${i.image}: ${i.watchers.join(' ')}`).join(', ')}); nothing was removed`);
+  }
+}

@@ -5,7 +5,7 @@ import { splitPoolSpec } from '../ceph/spec.js';
 import {
   CephError, CloneSourceMissingError, CloneTooDeepError, CloneTooSmallError, CloneUnfinishedError, CreateNotConfirmedError, DataPoolMissingError,
   ImageBusyError, ImageHasSnapshotsError, ImageIncompleteError, ImageInUseError, ImageVanishedError,
-  OperationStillRunningError, PoolBeingDeletedError, PoolDeletedWhileCreatingError, PoolNotPermittedError, SnapshotLimitReachedError, StrayImageNameError,
+  OperationStillRunningError, PoolBeingDeletedError, PoolDeletedWhileCreatingError, PoolNotPermittedError, PurgeRefusedError, SnapshotLimitReachedError, StrayImageNameError,
   type CephSubject,
 } from '../ceph/errors.js';
 import { sourceText } from '../ceph/provisioning/differences.js';
@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   POOL_EXISTS: { status: 409, title: 'A pool with this name exists' },
   POOL_NOT_EMPTY: { status: 409, title: 'The pool still holds images' },
   NAMESPACE_NOT_EMPTY: { status: 409, title: 'The namespace still holds images (or trashed images)' },
+  NAMESPACE_HAS_FOREIGN_CLONES: { status: 409, title: 'Clones in other namespaces or pools depend on snapshots in this namespace' },
   IMAGE_EXISTS: { status: 409, title: 'An image with this name exists' },
   IMAGE_SPEC_CONFLICT: { status: 409, title: 'The image exists with a different specification' },
   IMAGE_IN_USE: { status: 409, title: 'The image is in use' },
@@ -217,6 +218,14 @@ export function fromDomainError(err: unknown): ApiError | undefined {
   }
   if (err instanceof DataPoolMissingError) return invalidField('body', 'dataPool', `pool "${err.dataPool}" does not exist`);
   if (err instanceof CloneSourceMissingError) return cloneSourceMissing(err);
+  if (err instanceof PurgeRefusedError) {
+    if (err.foreign.length > 0) {
+      return new ApiError('NAMESPACE_HAS_FOREIGN_CLONES', `Namespace ${err.spec} was not touched: ${err.message}.`,
+        { clones: err.foreign.slice(0, 100), cloneCount: err.foreign.length });
+    }
+    return new ApiError('IMAGE_IN_USE', `Namespace ${err.spec} was not touched: ${err.message}. Unmap or close them first.`,
+      { images: err.inUse.slice(0, 100) });
+  }
   if (err instanceof CloneTooDeepError) {
     const chain = err.chain.map(linkText);
     return new ApiError('CLONE_TOO_DEEP', `A clone of ${chain[0] ?? 'this source'} would be ${err.depth} clones deep, more than the `

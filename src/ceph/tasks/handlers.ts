@@ -8,6 +8,7 @@ import { registerImageCopy } from '../copy.js';
 import { registerObjectMapRebuild } from '../image-features.js';
 import { registerImageShrink } from '../image-shrink.js';
 import { registerSnapshotTasks } from '../snapshot-tasks.js';
+import { registerNamespacePurge } from '../namespace-purge.js';
 import type { TaskEngine } from './engine.js';
 import type { Trash } from '../trash.js';
 
@@ -18,4 +19,5 @@ export function registerTaskHandlers(tasks: TaskEngine, trash: Trash): void {
   registerImageCopy(tasks); // image.copy
   registerImageImport(tasks); // image.import (the cleanup of an import whose process died)
   registerSnapshotTasks(tasks); // snapshot.rollback, image.flatten
+  registerNamespacePurge(tasks); // namespace.purge
 }
