@@ -18,7 +18,7 @@ type App = Parameters<FastifyPluginAsyncZod>[0];
 
 const createdImageSchema = z.union([
   imageSchema,
-  z.object({ name: z.string(), pool: z.string(), size: z.number().int(), flattenTask: z.string().optional() }).strict()
+  z.object({ name: z.string(), pool: z.string(), size: z.number().int() }).strict()
     .meta({ id: 'ImageCreated', description: 'the answer to `Prefer: return=minimal`' }),
 ]);
 const preferHeaders = z.object({
@@ -38,13 +38,13 @@ function answer(reply: FastifyReply, principal: Principal | undefined, spec: str
     case 'conflict': throw specConflict(spec, name, out.differences, principal);
     case 'exists': return reply.code(200).header('location', imagePath(spec, name)).send(toImage(out.info, principal));
     case 'created': {
-      // a clone beyond CLONE_DEPTH_SOFT: its flatten task, as a field and a Link header
+      // a clone beyond CLONE_DEPTH_SOFT: its flatten task, as a Link header (and a field of the full answer)
       const flattenTask = out.flattenTask !== undefined ? taskPath(out.flattenTask) : undefined;
       if (flattenTask) void reply.header('link', `<${flattenTask}>; rel="flatten-task"`);
       if (!out.info) {
         // the image is not opened again to answer
         return reply.code(201).header('location', imagePath(spec, name)).header('preference-applied', 'return=minimal')
-          .send({ name, pool: spec, size: out.size, ...(flattenTask ? { flattenTask } : {}) });
+          .send({ name, pool: spec, size: out.size });
       }
       return reply.code(201).header('location', imagePath(spec, name)).send({ ...toImage(out.info, principal), ...(flattenTask ? { flattenTask } : {}) });
     }
