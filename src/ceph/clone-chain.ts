@@ -8,6 +8,8 @@
 // A pool id is turned into its name once per walk cache. A listing shares one cache between its images, so
 // siblings and cousins read their common ancestors once; an image that is not a clone costs nothing.
 //
+// An ancestor that cannot be read (its pool deleted, a key without access to it) ends the count there: the image
+// is still described, with the depth known so far.
 // The walk stops after MAX_WALK levels (a loop of parent links cannot exist in librbd, but a corrupted header
 // must not make the service spin): depth is then reported as that bound.
 import { radosPool } from '../native/rados-pool.js';
@@ -86,7 +88,15 @@ export function depthOf(session: CephSession, link: ChainLink, cache: ChainCache
   if (!d) {
     d = (async () => {
       if (guard >= MAX_WALK) return MAX_WALK;
-      const parent = await parentLink(session, link, cache);
+      let parent: ChainLink | null;
+      try {
+        parent = await parentLink(session, link, cache);
+      } catch (e) {
+        // an ancestor the service cannot read (its pool gone, no capability, an old OSD without parent_get): the
+        // chain is counted up to it, and the image is still described (a timeout is not hidden)
+        if (!(e instanceof CephError) || e.kind !== 'ceph' || e.code === 'ETIMEDOUT') throw e;
+        return 0;
+      }
       return parent ? Math.min(MAX_WALK, 1 + await depthOf(session, parent, cache, guard + 1)) : 0;
     })();
     cache.depths.set(k, d);
@@ -104,7 +114,7 @@ export async function chainOf(session: CephSession, link: ChainLink, cache: Chai
     const spec = poolSpec(here.pool, here.namespace || undefined);
     const image = here.image ?? await session.withIoctx(spec, (io) => directoryName(io, spec, here.imageId)).catch(() => undefined);
     out.push({ ...here, image });
-    at = await parentLink(session, here, cache);
+    at = await parentLink(session, here, cache).catch(() => null); // an unreadable ancestor ends the chain shown
   }
   return out;
 }
