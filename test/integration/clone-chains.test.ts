@@ -81,6 +81,15 @@ describe('depth limits (soft 2, hard 3)', () => {
     expect((await get(`${nsBase}/c3`)).json()).toMatchObject({ cloneDepth: 0, parent: null });
     expect((await exportImage(`${pool.name}/t1`, 'c3')).equals(data)).toBe(true);
     await rbdCli('rm', '--no-progress', `${pool.name}/t1/c3`);
+    // Prefer: return=minimal keeps its {name, pool, size} shape: the task is the Link header only
+    const m = await t.app.inject({ method: 'PUT', url: `${nsBase}/c3m`, payload: JSON.stringify({ source: { image: 'c2', snapshot: 's' } }),
+      headers: { 'content-type': 'application/json', prefer: 'return=minimal' } });
+    expect(m.statusCode, m.body).toBe(201);
+    expect(Object.keys(m.json()).sort()).toEqual(['name', 'pool', 'size']);
+    const link = /^<(\/api\/v1\/tasks\/[^>]+)>; rel="flatten-task"$/.exec(String(m.headers.link))?.[1];
+    expect(link, String(m.headers.link)).toBeDefined();
+    expect((await waitTask(t.app, link!)).task.state).toBe('succeeded');
+    await rbdCli('rm', '--no-progress', `${pool.name}/t1/c3m`);
   });
 
   it('beyond the hard limit: 409 CLONE_TOO_DEEP naming the chain, nothing made (a minimal PUT too)', async () => {
