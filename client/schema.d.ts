@@ -113,8 +113,8 @@ export interface paths {
         put: operations["putNamespace"];
         post?: never;
         /**
-         * Delete an empty namespace
-         * @description Refused with 409 NAMESPACE_NOT_EMPTY while the namespace holds images, in its trash too.
+         * Delete a namespace (with force=true: with everything in it, as a task)
+         * @description Without `force`: deletes an empty namespace (204); refused with 409 NAMESPACE_NOT_EMPTY while it holds images, in its trash too. With `force=true&confirm={namespace}`: 202 with the `namespace.purge` task (`Location`), which removes its clones (deepest first), images with their snapshots (protected ones unprotected once their clones are gone), trash entries, then the namespace; progress per image; resumed by another replica if its runner dies. Refused up front with 409 NAMESPACE_HAS_FOREIGN_CLONES (naming them) when clones in other namespaces or pools have their parent here — nothing is flattened or removed — and 409 IMAGE_IN_USE when an image is open by a client. `force=true` without the right `confirm`: 400 CONFIRMATION_REQUIRED.
          */
         delete: operations["deleteNamespace"];
         options?: never;
@@ -193,8 +193,8 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Rename, resize or change the features of an image
-         * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime). Every change is validated before any is applied; `applied` says what was done. A shrink of an image without object-map (or one that cuts off more than 262144 objects) runs as the `image.shrink` task, and the rebuild of an object map switched on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the old name — GET the new one. A rename whose process died between librbd's steps (the image reachable under both names) is finished by the next PATCH asking for it: 200 with the image under the new name.
+         * Rename, resize, change the features or the snapshot limit of an image
+         * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime) and `snapshotLimit` (librbd's snapshot count limit; null removes it; a snapshot create beyond it is 409 SNAPSHOT_LIMIT_REACHED). Every change is validated before any is applied; `applied` says what was done. A shrink of an image without object-map (or one that cuts off more than 262144 objects) runs as the `image.shrink` task, and the rebuild of an object map switched on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the old name — GET the new one. A rename whose process died between librbd's steps (the image reachable under both names) is finished by the next PATCH asking for it: 200 with the image under the new name.
          */
         patch: operations["resizeImage"];
         trace?: never;
@@ -222,8 +222,8 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Rename, resize or change the features of an image
-         * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime). Every change is validated before any is applied; `applied` says what was done. A shrink of an image without object-map (or one that cuts off more than 262144 objects) runs as the `image.shrink` task, and the rebuild of an object map switched on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the old name — GET the new one. A rename whose process died between librbd's steps (the image reachable under both names) is finished by the next PATCH asking for it: 200 with the image under the new name.
+         * Rename, resize, change the features or the snapshot limit of an image
+         * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime) and `snapshotLimit` (librbd's snapshot count limit; null removes it; a snapshot create beyond it is 409 SNAPSHOT_LIMIT_REACHED). Every change is validated before any is applied; `applied` says what was done. A shrink of an image without object-map (or one that cuts off more than 262144 objects) runs as the `image.shrink` task, and the rebuild of an object map switched on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the old name — GET the new one. A rename whose process died between librbd's steps (the image reachable under both names) is finished by the next PATCH asking for it: 200 with the image under the new name.
          */
         patch: operations["resizeImageInNamespace"];
         trace?: never;
@@ -886,6 +886,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/pools/{pool}/images/{image}/descendants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The whole tree of clones below an image
+         * @description Every clone of the image's snapshots, their clones, and so on down, breadth first, with each one's `depth` below the image and its `parent`; across pools and namespaces as librbd lists children (clones in the trash too). At most 1000 descendants are gathered (`truncated` when the tree is bigger); a page holds at most `limit` of them and 1048576 bytes of JSON. Descendants in pools or namespaces the token may not use are counted in `hidden`. Costs one read-only open per descendant; read a few at a time per replica (503 CEPH_BUSY beyond the queue).
+         */
+        get: operations["listImageDescendants"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/pools/{pool}/images/{image}/flatten": {
         parameters: {
             query?: never;
@@ -918,6 +938,26 @@ export interface paths {
          * @description Every clone of every snapshot of the image, in any pool and namespace the service can read. Clones in the trash (`trash: true`) still depend on their snapshot until their removal has run. Clones in pools or namespaces the token may not use (another tenant's) are counted in `hidden`, not listed. A page holds at most `limit` clones and 1048576 bytes of JSON; `nextCursor` is given only when more follow. Listings are read a few at a time per replica; beyond the queue 503 CEPH_BUSY with Retry-After.
          */
         get: operations["listImageChildrenInNamespace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/descendants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The whole tree of clones below an image
+         * @description Every clone of the image's snapshots, their clones, and so on down, breadth first, with each one's `depth` below the image and its `parent`; across pools and namespaces as librbd lists children (clones in the trash too). At most 1000 descendants are gathered (`truncated` when the tree is bigger); a page holds at most `limit` of them and 1048576 bytes of JSON. Descendants in pools or namespaces the token may not use are counted in `hidden`. Costs one read-only open per descendant; read a few at a time per replica (503 CEPH_BUSY beyond the queue).
+         */
+        get: operations["listImageDescendantsInNamespace"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1517,7 +1557,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "MIGRATION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "BODY_LENGTH_MISMATCH" | "DIGEST_MISMATCH" | "INVALID_STREAM" | "UPLOAD_ABORTED" | "UPLOAD_STALLED" | "LENGTH_REQUIRED" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "MIGRATION_IN_PROGRESS" | "MIGRATION_STATE_CONFLICT" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "LOCK_HELD_BY_SERVICE" | "LOCK_OWNER_CHANGED" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RANGE_NOT_SATISFIABLE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "FEATURE_NOT_AVAILABLE" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
+            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "MIGRATION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "BODY_LENGTH_MISMATCH" | "DIGEST_MISMATCH" | "INVALID_STREAM" | "UPLOAD_ABORTED" | "UPLOAD_STALLED" | "LENGTH_REQUIRED" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "NAMESPACE_HAS_FOREIGN_CLONES" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "MIGRATION_IN_PROGRESS" | "MIGRATION_STATE_CONFLICT" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_LIMIT_REACHED" | "CLONE_TOO_DEEP" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "LOCK_HELD_BY_SERVICE" | "LOCK_OWNER_CHANGED" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RANGE_NOT_SATISFIABLE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "FEATURE_NOT_AVAILABLE" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
             /** @description the errno name, when Ceph produced the error */
             errno?: string;
             instance?: string;
@@ -1561,6 +1601,12 @@ export interface components {
             snapshotCount: number;
             /** @description the snapshot this image is a clone of; null when it is not a clone */
             parent: (components["schemas"]["ImageParent"] | components["schemas"]["HiddenParent"]) | null;
+            /** @description parent links above this image: 0 when it is not a clone, 1 for a clone of a plain image, 2 for a clone of a clone, … (read from the ancestors' headers, across pools and namespaces; see CLONE_DEPTH_SOFT/CLONE_DEPTH_HARD) */
+            cloneDepth: number;
+            /** @description librbd's snapshot count limit (null: none); given for one image, not in listings. Set with PATCH */
+            snapshotLimit?: number | null;
+            /** @description only in the answer to a clone made deeper than CLONE_DEPTH_SOFT: the URL of the image.flatten task queued for it */
+            flattenTask?: string;
             /** @description clients that have the image open (rbd map, VMs); given for one image, not in listings, where it would cost an OSD round trip per image */
             watchers?: {
                 address: string;
@@ -1588,6 +1634,12 @@ export interface components {
             snapshotCount?: number;
             /** @description the snapshot this image is a clone of; null when it is not a clone */
             parent?: (components["schemas"]["ImageParent"] | components["schemas"]["HiddenParent"]) | null;
+            /** @description parent links above this image: 0 when it is not a clone, 1 for a clone of a plain image, 2 for a clone of a clone, … (read from the ancestors' headers, across pools and namespaces; see CLONE_DEPTH_SOFT/CLONE_DEPTH_HARD) */
+            cloneDepth?: number;
+            /** @description librbd's snapshot count limit (null: none); given for one image, not in listings. Set with PATCH */
+            snapshotLimit?: number | null;
+            /** @description only in the answer to a clone made deeper than CLONE_DEPTH_SOFT: the URL of the image.flatten task queued for it */
+            flattenTask?: string;
             /** @description clients that have the image open (rbd map, VMs); given for one image, not in listings, where it would cost an OSD round trip per image */
             watchers?: {
                 address: string;
@@ -1696,6 +1748,36 @@ export interface components {
             /** @description only when more clones follow: pass as `cursor` for the next page */
             nextCursor?: string;
         };
+        Descendant: {
+            pool: string;
+            /** @description '' = the pool's default namespace */
+            namespace: string;
+            image: string;
+            /** @description the clone is in the image trash (it still depends on its parent until removed) */
+            trash: boolean;
+            /** @description 1: a clone of the image itself; 2: a clone of such a clone; … */
+            depth: number;
+            /** @description the image and snapshot it is a clone of ({hidden: true}: in a pool or namespace this token may not use) */
+            parent: {
+                pool: string;
+                namespace: string;
+                image: string;
+                snapshot: string;
+            } | {
+                /** @constant */
+                hidden: true;
+            };
+        };
+        DescendantList: {
+            /** @description breadth first: by depth, each level by parent, then snapshot, pool, namespace and name */
+            items: components["schemas"]["Descendant"][];
+            /** @description descendants in pools or namespaces this token may not use: counted, not listed (of every page) */
+            hidden: number;
+            /** @description the tree holds more descendants than one answer gathers (1000): the deepest are left out */
+            truncated: boolean;
+            /** @description only when more descendants follow: pass as `cursor` for the next page */
+            nextCursor?: string;
+        };
         /** @description what the PATCH changed */
         ImagePatchApplied: {
             renamed?: {
@@ -1708,6 +1790,10 @@ export interface components {
             };
             featuresEnabled: string[];
             featuresDisabled: string[];
+            snapshotLimit?: {
+                from: number | null;
+                to: number | null;
+            };
             /** @description the object map switched on was rebuilt (until then fast-diff is not used) */
             objectMapRebuilt: boolean;
         };
@@ -1731,6 +1817,12 @@ export interface components {
             snapshotCount: number;
             /** @description the snapshot this image is a clone of; null when it is not a clone */
             parent: (components["schemas"]["ImageParent"] | components["schemas"]["HiddenParent"]) | null;
+            /** @description parent links above this image: 0 when it is not a clone, 1 for a clone of a plain image, 2 for a clone of a clone, … (read from the ancestors' headers, across pools and namespaces; see CLONE_DEPTH_SOFT/CLONE_DEPTH_HARD) */
+            cloneDepth: number;
+            /** @description librbd's snapshot count limit (null: none); given for one image, not in listings. Set with PATCH */
+            snapshotLimit?: number | null;
+            /** @description only in the answer to a clone made deeper than CLONE_DEPTH_SOFT: the URL of the image.flatten task queued for it */
+            flattenTask?: string;
             /** @description clients that have the image open (rbd map, VMs); given for one image, not in listings, where it would cost an OSD round trip per image */
             watchers?: {
                 address: string;
@@ -2777,7 +2869,12 @@ export interface operations {
     };
     deleteNamespace: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description with force=true: must repeat the namespace name */
+                confirm?: string;
+                /** @description remove the namespace with everything in it (images, snapshots, clones, trash) as the namespace.purge task (202) */
+                force?: "0" | "1" | "true" | "false";
+            };
             header?: never;
             path: {
                 /** @description the pool's name, percent-encoded */
@@ -2788,6 +2885,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
             /** @description deleted */
             204: {
                 headers: {
@@ -3563,6 +3669,8 @@ export interface operations {
                     allowShrink?: boolean;
                     /** @description the complete set of features the image should have. exclusive-lock, object-map, fast-diff and journaling can be switched on and off, deep-flatten only off; anything else (layering, striping, data-pool, fast-diff without object-map, …) is 400 FEATURE_NOT_CHANGEABLE */
                     features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling" | "data-pool" | "operations" | "migrating" | "non-primary" | "dirty-cache")[];
+                    /** @description librbd's snapshot count limit (`rbd snap limit set`): a snapshot create beyond it is 409 SNAPSHOT_LIMIT_REACHED; null removes the limit. 400 when the image already has more snapshots */
+                    snapshotLimit?: number | null;
                 };
             };
         };
@@ -3981,6 +4089,8 @@ export interface operations {
                     allowShrink?: boolean;
                     /** @description the complete set of features the image should have. exclusive-lock, object-map, fast-diff and journaling can be switched on and off, deep-flatten only off; anything else (layering, striping, data-pool, fast-diff without object-map, …) is 400 FEATURE_NOT_CHANGEABLE */
                     features?: ("layering" | "striping" | "exclusive-lock" | "object-map" | "fast-diff" | "deep-flatten" | "journaling" | "data-pool" | "operations" | "migrating" | "non-primary" | "dirty-cache")[];
+                    /** @description librbd's snapshot count limit (`rbd snap limit set`): a snapshot create beyond it is 409 SNAPSHOT_LIMIT_REACHED; null removes the limit. 400 when the image already has more snapshots */
+                    snapshotLimit?: number | null;
                 };
             };
         };
@@ -8297,6 +8407,89 @@ export interface operations {
             };
         };
     };
+    listImageDescendants: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description from `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DescendantList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     flattenImage: {
         parameters: {
             query?: never;
@@ -8412,6 +8605,91 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CloneChildList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listImageDescendantsInNamespace: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description from `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DescendantList"];
                 };
             };
             /** @description Bad Request */

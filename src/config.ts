@@ -93,6 +93,10 @@ export const configSchema = z.object({
   REQUIRE_TLS: bool(false),
   /** how often the TLS files are checked besides file-change events (fs.watch); 0 = events only */
   TLS_RELOAD_INTERVAL_MS: int(0, 3_600_000, 10_000),
+  /** clone depth (parent links above a new clone) beyond which a clone also gets a flatten task queued (ceph-csi: 4) */
+  CLONE_DEPTH_SOFT: int(1, 14, 4),
+  /** clone depth beyond which a clone is refused with 409 CLONE_TOO_DEEP (ceph-csi: 8, at most 14) */
+  CLONE_DEPTH_HARD: int(1, 14, 8),
   /** write the audit trail to this file (appended; reopened on SIGHUP) instead of stdout with the service log */
   AUDIT_LOG_FILE: optionalPath,
   /** origins (comma list, or *) whose browser pages may call the API; unset = no CORS headers */
@@ -130,6 +134,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = parsed.data;
   if (config.REQUIRE_AUTH && !config.API_TOKENS_FILE) {
     throw new ConfigError(['REQUIRE_AUTH=true but API_TOKENS_FILE is not set']);
+  }
+  if (config.CLONE_DEPTH_SOFT > config.CLONE_DEPTH_HARD) {
+    throw new ConfigError([`CLONE_DEPTH_SOFT (${config.CLONE_DEPTH_SOFT}) must not exceed CLONE_DEPTH_HARD (${config.CLONE_DEPTH_HARD})`]);
   }
   const tls: string[] = [];
   if (config.TLS_CERT_FILE && !config.TLS_KEY_FILE) tls.push('TLS_CERT_FILE is set but TLS_KEY_FILE is not (both are needed for HTTPS)');

@@ -7,6 +7,7 @@ import { CephError } from './errors.js';
 import { callTrace, type CallTrace } from './call.js';
 import { Images } from './images.js';
 import { Migrations } from './migration-start.js';
+import { DEFAULT_CLONE_DEPTH, type CloneDepthLimits } from './clone-chain.js';
 import { mutationLocks, type MutationLockSettings } from './image-lock.js';
 import { Pools } from './pools.js';
 import { registerTaskHandlers } from './tasks/handlers.js';
@@ -28,6 +29,8 @@ export interface ClientOptions extends ConnectOptions {
   tasks?: Partial<TaskEngineOptions>;
   /** the per-image mutation lock's lease and wait (image-lock.ts) */
   locks?: Partial<MutationLockSettings>;
+  /** clone-depth policy (clone-chain.ts; default ceph-csi's 4/8) */
+  cloneDepth?: CloneDepthLimits;
 }
 
 export interface ClientEvents {
@@ -44,6 +47,8 @@ export class CephClient extends ConnectionSession {
   readonly migrations: Migrations;
   /** the task runs' own librados clients: a takeover's fencing never reaches this client (tasks/runner-clients.ts) */
   readonly runnerClients: RunnerClients;
+  /** a clone deeper than `soft` gets a flatten task; deeper than `hard` is refused (CLONE_DEPTH_SOFT/HARD) */
+  readonly cloneDepth: CloneDepthLimits;
   #conn: CephConnection | undefined;
   #state: ClientState = 'disconnected';
   #lastError: unknown;
@@ -57,6 +62,7 @@ export class CephClient extends ConnectionSession {
   constructor(private readonly opts: ClientOptions, private readonly events: ClientEvents = {}) {
     super();
     mutationLocks(this, opts.locks); // first, so that every user of this client's locks gets these settings
+    this.cloneDepth = opts.cloneDepth ?? { ...DEFAULT_CLONE_DEPTH };
     this.pools = new Pools(this);
     this.images = new Images(this);
     this.runnerClients = new RunnerClients(opts);

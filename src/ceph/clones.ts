@@ -28,7 +28,7 @@ export interface ParentInfo {
 }
 
 /** A clone of one of an image's snapshots. */
-export interface ChildInfo { pool: string; namespace: string; image: string; snapshot: string; trash: boolean }
+export interface ChildInfo { pool: string; namespace: string; image: string; snapshot: string; trash: boolean; imageId?: string }
 
 export interface CloneSource {
   /** pool spec: "pool" or "pool/namespace" */
@@ -228,7 +228,7 @@ export async function childrenAt(img: Pointer, snapId: bigint, target: string): 
       const n = num(max[0]);
       try {
         return decodeLinkedImageSpecs(buf, n).map((c) => ({
-          pool: c.pool_name ?? '', namespace: c.pool_namespace ?? '', image: c.image_name ?? '', trash: Boolean(c.trash),
+          pool: c.pool_name ?? '', namespace: c.pool_namespace ?? '', image: c.image_name ?? '', trash: Boolean(c.trash), imageId: c.image_id ?? '',
         }));
       } finally {
         rbdClone.linkedImageSpecListCleanup(buf, n);

@@ -1,6 +1,7 @@
 // The one error type of the Ceph layer. Every negative return code from librados/librbd becomes a
 // CephError carrying the operation, the errno number and name, and Ceph's meaning of it.
 import { errnoInfo, E } from '../native/errno.js';
+import type { ChainLink } from './clone-chain.js';
 import type { ChildInfo, CloneSource } from './clones.js';
 import type { Watcher } from './image-info.js';
 import { METADATA_MAX_BYTES, METADATA_MAX_KEYS } from './metadata.js';
@@ -361,5 +362,35 @@ export class ImportSourceError extends DomainError {
 export class ImportSourceRefused extends DomainError {
   constructor(readonly url: string, readonly reason: string) {
     super(`the import source ${reason}`);
+  }
+}
+
+/** A clone would sit deeper than the hard limit (CLONE_DEPTH_HARD): `chain` is the source first, its oldest ancestor last. */
+export class CloneTooDeepError extends DomainError {
+  constructor(readonly depth: number, readonly hard: number, readonly chain: ChainLink[]) {
+    super(`a clone would be ${depth} deep, more than the hard limit ${hard}`);
+  }
+}
+
+/** The image has as many snapshots as its snapshot limit allows (librbd's EDQUOT on a snapshot create). */
+export class SnapshotLimitReachedError extends DomainError {
+  constructor(readonly target: string, readonly limit: number | null, override readonly cause?: CephError) {
+    super(`${target} has reached its snapshot limit${limit !== null ? ` (${limit})` : ''}`);
+  }
+}
+
+/** A clone outside a namespace being purged whose parent snapshot is inside it. */
+export interface ForeignClone { pool: string; namespace: string; image: string; parent: string }
+
+/**
+ * A purge of a namespace refused before anything was removed: clones elsewhere depend on its snapshots
+ * (`foreign`), or images of it are open by clients (`inUse`).
+ */
+export class PurgeRefusedError extends DomainError {
+  constructor(readonly spec: string, readonly foreign: ForeignClone[], readonly inUse: { image: string; watchers: string[] }[]) {
+    super(foreign.length > 0
+      ? `${foreign.length} clone(s) outside ${spec} depend on its snapshots (${foreign.slice(0, 10).map((c) => `${c.namespace ? `${c.pool}/${c.namespace}` : c.pool}/${c.image} of ${c.parent}`).join(', ')}); `
+        + 'flatten or delete them first; nothing was removed'
+      : `${inUse.length} image(s) of ${spec} are open by clients (${inUse.slice(0, 10).map((i) => `${i.image}: ${i.watchers.join(' ')}`).join(', ')}); nothing was removed`);
   }
 }

@@ -52,6 +52,10 @@ export interface ImageInfo {
   snapshotCount: number;
   /** the snapshot this image is a clone of (null: not a clone); overlap = bytes still read from it */
   parent: ImageParent | null;
+  /** parent links above this image: 0 for an image that is not a clone, 1 for a clone of one, … (clone-chain.ts) */
+  cloneDepth: number;
+  /** librbd's snapshot count limit (null: none); only when one image is read (one more OSD read) */
+  snapshotLimit?: number | null;
   /** clients that have the image open; absent in listings (one OSD round trip per image) */
   watchers?: Watcher[];
 }
@@ -63,7 +67,7 @@ export function fromHeader(name: string, id: string, pool: string, h: HeaderDeta
     features: featureNames(h.featureBits), featureBits: h.featureBits,
     stripeUnit: h.stripeUnit, stripeCount: h.stripeCount, dataPool,
     blockNamePrefix: h.blockNamePrefix, createdAt: h.createdAt, snapshotCount: h.snapshotCount,
-    parent: h.parent,
+    parent: h.parent, cloneDepth: 0,
   };
 }
 

@@ -18,6 +18,8 @@ import {
 import { listImages } from './image-names.js';
 import { withImageOptions } from './image-options.js';
 import { readParent } from './clones.js';
+import { readSnapshotLimit } from './snapshot-limit.js';
+import { depthOf, newChainCache, type ChainCache } from './clone-chain.js';
 import { readImageId } from './image-directory.js';
 import { withOpenImage } from './open-image.js';
 import { splitPoolSpec } from './spec.js';
@@ -73,12 +75,13 @@ export class Images {
   statMany(pool: string, specs: readonly ImageSpec[], concurrency: number): Promise<(ImageInfo | undefined)[]> {
     return this.conn.withIoctx(pool, async (io) => {
       const dataPools = new Map<number, Promise<string | null>>(); // one reverse lookup per data pool, not per image
+      const chains = newChainCache(); // clones of one page share their ancestors' reads
       return mapSkippingRemoved(specs, concurrency, async ({ name, id }) => {
         const h = await readImageHeader(io, id, `${pool}/${name}`);
         // opened by name, as librbd resolves it now (an image remade under the name since the listing is shown as
         // it is); by id only for a name that is not valid UTF-8 (made with the rbd CLI): it came back with U+FFFD,
         // and opening by that spelling would find nothing and silently drop the image from the page
-        if (!h) return this.statIn(io, pool, name, false, name.includes('\uFFFD') && VALID_ID.test(id) ? id : undefined);
+        if (!h) return this.statIn(io, pool, name, false, name.includes('\uFFFD') && VALID_ID.test(id) ? id : undefined, chains);
         return fromHeader(name, id, pool, h, await this.dataPoolName(io, h.dataPoolId, dataPools));
       });
     });
@@ -121,7 +124,11 @@ export class Images {
       const h = id === undefined ? undefined : await readImageHeader(io, id, target, { clone: cloneOf !== undefined });
       const parent = h?.parentRef && cloneOf ? await this.namedParent(h.parentRef, cloneOf) : null;
       if (id === undefined || !h || parent === undefined) return this.statIn(io, pool, name);
-      return { ...fromHeader(name, id, pool, h, await this.dataPoolName(io, h.dataPoolId)), parent, watchers: [] };
+      const cloneDepth = parent && h.parentRef
+        ? 1 + await depthOf(this.conn, { pool: parent.pool, namespace: parent.namespace, imageId: h.parentRef.imageId })
+        : 0;
+      // a new image has no snapshot limit and no watchers yet
+      return { ...fromHeader(name, id, pool, h, await this.dataPoolName(io, h.dataPoolId)), parent, cloneDepth, snapshotLimit: null, watchers: [] };
     });
   }
 
@@ -206,7 +213,8 @@ export class Images {
     return async () => { release(); await done; };
   }
 
-  private statIn(io: Handle<'rados_ioctx_t'>, pool: string, name: string, withWatchers = true, byId?: string): Promise<ImageInfo> {
+  private statIn(io: Handle<'rados_ioctx_t'>, pool: string, name: string, withWatchers = true, byId?: string,
+    chains: ChainCache = newChainCache()): Promise<ImageInfo> {
     const target = `${pool}/${name}`;
     return withImage(io, pool, name, true, async (img) => {
       const info = {} as RbdImageInfoValue;
@@ -227,7 +235,11 @@ export class Images {
       const snapshotCount = countSnapshots(img, target);
       const p = readParent(img, target); // inline: the parent is opened with the image (clones.ts)
       const parent = p && { pool: p.pool, namespace: p.namespace, image: p.image, snapshot: p.snapshot, overlap: p.overlap };
+      // the parent's own ancestors from their headers (clone-chain.ts), not by opening them
+      const cloneDepth = p ? 1 + await depthOf(this.conn, { pool: p.pool, namespace: p.namespace, imageId: p.imageId }, chains) : 0;
       const watchers = withWatchers ? await listWatchers(img, target) : undefined;
+      // one image asked for (not a listing): its snapshot limit too (one more OSD read)
+      const snapshotLimit = withWatchers ? await readSnapshotLimit(img, target) : undefined;
       const dataPoolId = num(dataPoolIdRaw);
       const featureBits = BigInt(features[0]);
       const dataPool = await this.dataPoolName(io, dataPoolId);
@@ -248,6 +260,8 @@ export class Images {
         createdAt: new Date(num(ts.tv_sec) * 1000 + Math.floor(num(ts.tv_nsec) / 1e6)).toISOString(),
         snapshotCount,
         parent,
+        cloneDepth,
+        ...(snapshotLimit !== undefined ? { snapshotLimit } : {}),
         ...(watchers ? { watchers } : {}),
       };
     }, byId);

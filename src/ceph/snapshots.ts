@@ -8,7 +8,8 @@ import type { Pointer, TimespecValue } from '../native/types.js';
 import { native, nativeChecked, nativeLong } from './call.js';
 import { checkSnapshotName, childrenAt, listSnapshotIds, type ChildInfo } from './clones.js';
 import type { CephSession } from './connection.js';
-import { CephError, SnapshotHasChildrenError, SnapshotNotFoundError } from './errors.js';
+import { CephError, isCephError, SnapshotHasChildrenError, SnapshotLimitReachedError, SnapshotNotFoundError } from './errors.js';
+import { readSnapshotLimit } from './snapshot-limit.js';
 import type { Handle } from './handle.js';
 import { imageKey, mutationLocks } from './image-lock.js';
 import { withOpenImage } from './open-image.js';
@@ -101,7 +102,15 @@ export class Snapshots {
   create(spec: string, image: string, snap: string): Promise<void> {
     checkSnapshotName('rbd_snap_create2', snap, `${spec}/${image}`);
     return this.mutate(spec, image, (io) => withOpenImage(io, spec, image, {}, async (img) => {
-      await nativeChecked('snapshot', 'rbd_snap_create2', `${spec}/${image}@${snap}`, rbdSnapshot.create2, img, snap, 0, noProgress, null);
+      try {
+        await nativeChecked('snapshot', 'rbd_snap_create2', `${spec}/${image}@${snap}`, rbdSnapshot.create2, img, snap, 0, noProgress, null);
+      } catch (e) {
+        // EDQUOT: the image's snapshot limit (snapshot-limit.ts) is reached
+        if (isCephError(e, 'EDQUOT')) {
+          throw new SnapshotLimitReachedError(`${spec}/${image}`, await readSnapshotLimit(img, `${spec}/${image}`).catch(() => null), e);
+        }
+        throw e;
+      }
     }));
   }
 

@@ -195,7 +195,7 @@ export class Trash {
  * runner's own watch on the image, which the OSDs drop after osd_client_watch_timeout (30 s): retried for up to
  * 60 s before it counts as "in use".
  */
-async function removeEntry(ctx: TaskContext<unknown>, target: string, id: string, force: boolean,
+export async function removeEntry(ctx: TaskContext<unknown>, target: string, id: string, force: boolean,
   range?: { from: number; to: number }): Promise<void> {
   const started = Date.now();
   for (;;) {

@@ -3,12 +3,13 @@
 import { FeatureUnavailableError } from '../ceph/cluster-info.js';
 import { splitPoolSpec } from '../ceph/spec.js';
 import {
-  CephError, CloneSourceMissingError, CloneTooSmallError, CloneUnfinishedError, CreateNotConfirmedError, DataPoolMissingError,
+  CephError, CloneSourceMissingError, CloneTooDeepError, CloneTooSmallError, CloneUnfinishedError, CreateNotConfirmedError, DataPoolMissingError,
   ImageBusyError, ImageHasSnapshotsError, ImageIncompleteError, ImageInUseError, ImageVanishedError, LockHeldByServiceError, LockOwnerChangedError,
-  OperationStillRunningError, PoolBeingDeletedError, PoolDeletedWhileCreatingError, PoolNotPermittedError, StrayImageNameError,
+  OperationStillRunningError, PoolBeingDeletedError, PoolDeletedWhileCreatingError, PoolNotPermittedError, PurgeRefusedError, SnapshotLimitReachedError, StrayImageNameError,
   type CephSubject,
 } from '../ceph/errors.js';
 import { sourceText } from '../ceph/provisioning/differences.js';
+import { linkText } from '../ceph/clone-chain.js';
 import { AlreadyMigratingError, ImportSourceError, ImportSourceRefused, MigrationStateError, NotMigratingError } from '../ceph/errors.js';
 import { redactUrl } from '../ceph/migration.js';
 import { imageInUse } from './replies.js';
@@ -47,6 +48,7 @@ export const ERROR_CODES = {
   POOL_EXISTS: { status: 409, title: 'A pool with this name exists' },
   POOL_NOT_EMPTY: { status: 409, title: 'The pool still holds images' },
   NAMESPACE_NOT_EMPTY: { status: 409, title: 'The namespace still holds images (or trashed images)' },
+  NAMESPACE_HAS_FOREIGN_CLONES: { status: 409, title: 'Clones in other namespaces or pools depend on snapshots in this namespace' },
   IMAGE_EXISTS: { status: 409, title: 'An image with this name exists' },
   IMAGE_SPEC_CONFLICT: { status: 409, title: 'The image exists with a different specification' },
   IMAGE_IN_USE: { status: 409, title: 'The image is in use' },
@@ -63,6 +65,8 @@ export const ERROR_CODES = {
   TRASH_ENTRY_GONE: { status: 409, title: 'Another request restored or removed the trash entry meanwhile' },
   TRASH_DEFERRED: { status: 409, title: 'The trash entry is deferred; removing it needs force=true' },
   SNAPSHOT_EXISTS: { status: 409, title: 'A snapshot with this name exists' },
+  SNAPSHOT_LIMIT_REACHED: { status: 409, title: 'The image has as many snapshots as its snapshot limit allows' },
+  CLONE_TOO_DEEP: { status: 409, title: 'The clone would sit deeper than the service\'s hard clone-depth limit' },
   SNAPSHOT_PROTECTED: { status: 409, title: 'The snapshot is protected' },
   SNAPSHOT_HAS_CHILDREN: { status: 409, title: 'The snapshot has clones' },
   LOCK_HELD_BY_SERVICE: { status: 409, title: "The lock is held by this service's own client: it never fences itself" },
@@ -223,6 +227,24 @@ export function fromDomainError(err: unknown): ApiError | undefined {
   }
   if (err instanceof DataPoolMissingError) return invalidField('body', 'dataPool', `pool "${err.dataPool}" does not exist`);
   if (err instanceof CloneSourceMissingError) return cloneSourceMissing(err);
+  if (err instanceof PurgeRefusedError) {
+    if (err.foreign.length > 0) {
+      return new ApiError('NAMESPACE_HAS_FOREIGN_CLONES', `Namespace ${err.spec} was not touched: ${err.message}.`,
+        { clones: err.foreign.slice(0, 100), cloneCount: err.foreign.length });
+    }
+    return new ApiError('IMAGE_IN_USE', `Namespace ${err.spec} was not touched: ${err.message}. Unmap or close them first.`,
+      { images: err.inUse.slice(0, 100) });
+  }
+  if (err instanceof CloneTooDeepError) {
+    const chain = err.chain.map(linkText);
+    return new ApiError('CLONE_TOO_DEEP', `A clone of ${chain[0] ?? 'this source'} would be ${err.depth} clones deep, more than the `
+      + `service's hard limit (CLONE_DEPTH_HARD=${err.hard}); nothing was created. Flatten the source (POST …/flatten) or an image `
+      + `of its chain first: ${chain.join(' ← ')}.`, { depth: err.depth, hardLimit: err.hard, chain });
+  }
+  if (err instanceof SnapshotLimitReachedError) {
+    return new ApiError('SNAPSHOT_LIMIT_REACHED', `Image ${err.target} has reached its snapshot limit${err.limit !== null ? ` (${err.limit})` : ''}; `
+      + 'delete a snapshot or raise the limit (PATCH the image with snapshotLimit).', { snapshotLimit: err.limit }, err.cause);
+  }
   if (err instanceof CloneTooSmallError) {
     return invalidField('body', 'size', `${err.size} is smaller than the snapshot ${sourceText(err.source)} (${err.snapshotSize} bytes): a clone can only grow`);
   }

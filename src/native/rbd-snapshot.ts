@@ -76,6 +76,16 @@ export const rbdSnapshot = {
    * cb never NULL. -EROFS while another client holds the exclusive lock.
    */
   rollbackWithProgress: librbd.func('int rbd_snap_rollback_with_progress(rbd_image_t image, const char *snapname, librbd_progress_fn_t *cb, void *cbdata)'),
+  /**
+   * int rbd_snap_get_limit(rbd_image_t image, uint64_t *limit);
+   * A cls call to the OSD. UINT64_MAX when no limit is set.
+   */
+  getLimit: librbd.func('int rbd_snap_get_limit(rbd_image_t image, _Out_ uint64_t *limit)'),
+  /**
+   * int rbd_snap_set_limit(rbd_image_t image, uint64_t limit);
+   * UINT64_MAX removes the limit; -ERANGE when the image already has more snapshots than `limit`.
+   */
+  setLimit: librbd.func('int rbd_snap_set_limit(rbd_image_t image, uint64_t limit)'),
   /** int rbd_snap_set(rbd_image_t image, const char *snapname); — NULL = the image head */
   set: librbd.func('int rbd_snap_set(rbd_image_t image, const char *snapname)'),
   /** int rbd_snap_set_by_id(rbd_image_t image, uint64_t snap_id); — CEPH_NOSNAP = the image head */

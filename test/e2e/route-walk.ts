@@ -136,6 +136,8 @@ export async function walkRoutes(opts: WalkOptions): Promise<WalkResult> {
       // a clone of s1, flattened in a task (followed on the event stream too)
       await call('POST', `${S}/images`, v(), 201, { name: 'c', source: { image: 'a', snapshot: 's1' } });
       await call('GET', `${I}/children`, img('a'), 200);
+      await call('GET', `${I}/descendants`, img('a'), 200);
+      await call('PATCH', I, img('a'), 200, { snapshotLimit: 10 });
       const flatten = await call('POST', `${I}/flatten`, img('c'), 202);
       const flattenId = String(flatten.json.id);
       await call('GET', '/api/v1/tasks/{id}/events', { id: flattenId }, 200);
@@ -184,6 +186,12 @@ export async function walkRoutes(opts: WalkOptions): Promise<WalkResult> {
       }
     }
     await call('GET', '/api/v1/tasks', {}, 200);
+    // a namespace with an image in it, removed with everything in it (the namespace.purge task)
+    await call('PUT', '/api/v1/pools/{pool}/namespaces/{namespace}', { pool: P, namespace: 'walk-purge' }, 201);
+    await call('PUT', '/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}', { pool: P, namespace: 'walk-purge', image: 'x' }, 201, { size: '1MiB' });
+    const purge = await call('DELETE', '/api/v1/pools/{pool}/namespaces/{namespace}', { pool: P, namespace: 'walk-purge' }, 202, undefined,
+      '?force=true&confirm=walk-purge');
+    await waitTask(String(purge.json.id));
     await call('DELETE', '/api/v1/pools/{pool}/namespaces/{namespace}', { pool: P, namespace: NS }, 204);
   } finally {
     await call('DELETE', '/api/v1/pools/{pool}', { pool: P }, 204, undefined, `?confirm=${encodeURIComponent(P)}&force=true`);

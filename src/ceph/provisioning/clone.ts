@@ -10,14 +10,16 @@ import type { CephClient } from '../client.js';
 import { Clones, type CloneSource } from '../clones.js';
 import { poolSpec, splitPoolSpec } from '../spec.js';
 import {
-  CephError, CloneSourceMissingError, CloneTooSmallError, CloneUnfinishedError, isCephError, isMissingScope, PoolNotPermittedError,
+  CephError, CloneSourceMissingError, CloneTooDeepError, CloneTooSmallError, CloneUnfinishedError, isCephError, isMissingScope, PoolNotPermittedError,
   type CephSubject,
 } from '../errors.js';
 import { featureBits } from '../features.js';
 import { imageKey } from '../image-lock.js';
 import type { ImageInfo } from '../image-info.js';
 import { Snapshots } from '../snapshots.js';
-import type { ProvisionOptions, Provisioned } from './create.js';
+import { FLATTEN_ACTION } from '../snapshot-tasks.js';
+import { chainOf, depthOf, linkOfName, newChainCache } from '../clone-chain.js';
+import type { MayUse, ProvisionOptions, Provisioned } from './create.js';
 import { cloneDifferences, parentSpelling, sourceText, type ImageRequest } from './differences.js';
 import { confirmCreated } from './leftovers.js';
 import { singleFlight, type NameWrites } from './writes.js';
@@ -81,8 +83,9 @@ export class CloneProvisioner {
     if (want.size !== undefined && snapSize !== undefined && want.size < snapSize) throw new CloneTooSmallError(source, want.size, snapSize);
     // the new name and the source image: a snapshot DELETE (which holds the source image's key) and this clone
     // never interleave — the clone finds no snapshot (404), or the DELETE finds the clone (409)
+    let depth = 0; // of the new clone, when this request makes it
     const created = await singleFlight(this.#inFlight, `${spec}\0${name}`, () => this.writes.run(spec, name, async () => {
-      const made = await this.make(spec, name, want, opts, source, snapSize);
+      const made = await this.make(spec, name, want, opts, source, snapSize, (d) => { depth = d; });
       if (made) await confirmCreated(this.ceph, spec, name, true);
       return made;
     }, [imageKey(source.spec, source.image)]).catch(async (e: unknown) => {
@@ -91,19 +94,47 @@ export class CloneProvisioner {
       throw e;
     }));
     if (!created && !opts.idempotent) return { kind: 'taken' };
+    // deeper than the soft limit: the new clone is flattened in the background (as ceph-csi does)
+    const flattenTask = created && depth > this.ceph.cloneDepth.soft ? await this.queueFlatten(spec, name) : undefined;
     if (created && opts.minimal) {
       // the size without opening the clone (an open of a clone opens its parent too): the one asked for, else
       // the snapshot's when it was read, else the clone header's (two reads)
-      return { kind: 'created', size: want.size ?? snapSize ?? await this.ceph.images.sizeOfNew(spec, name) };
+      return { kind: 'created', size: want.size ?? snapSize ?? await this.ceph.images.sizeOfNew(spec, name), flattenTask };
     }
     // a clone made here a moment ago is described from its header (no open, which would open the parent too)
     if (created) {
       const info = await this.ceph.images.describeNew(spec, name, undefined, source);
-      return { kind: 'created', size: info.size, info };
+      return { kind: 'created', size: info.size, info, flattenTask };
     }
     const info = await this.ceph.images.stat(spec, name);
     const differences = cloneDifferences(info, source, want);
     return differences.length > 0 ? { kind: 'conflict', info, differences } : { kind: 'exists', info };
+  }
+
+  /** Queue the image.flatten task of a clone just made; its task id. */
+  private async queueFlatten(spec: string, name: string): Promise<string> {
+    const { pool, namespace } = splitPoolSpec(spec);
+    const imageId = await this.ceph.images.imageId(spec, name);
+    return (await this.ceph.tasks.submit(FLATTEN_ACTION, { pool, namespace, image: name, ...(imageId ? { imageId } : {}) })).id;
+  }
+
+  /**
+   * The depth a clone of `source` would have (the source's own depth + 1); CloneTooDeepError naming the chain
+   * when that is beyond the hard limit. A source that cannot be found is left to rbd_clone3 (ENOENT, diagnosed then).
+   * Links in pools or namespaces the caller may not use are not named.
+   */
+  private async depthOfCloneOf(source: CloneSource, mayUse: MayUse): Promise<number> {
+    const link = await linkOfName(this.ceph, source.spec, source.image).catch(() => undefined);
+    if (!link) return 1;
+    const cache = newChainCache();
+    const depth = 1 + await depthOf(this.ceph, link, cache);
+    const { hard } = this.ceph.cloneDepth;
+    if (depth > hard) {
+      const chain = (await chainOf(this.ceph, link, cache))
+        .map((l) => (mayUse(l.pool, l.namespace) ? l : { pool: '', namespace: '', imageId: '', hidden: true }));
+      throw new CloneTooDeepError(depth, hard, chain);
+    }
+    return depth;
   }
 
   /** The source snapshot's size; CloneSourceMissingError naming what is missing (pool, namespace, image or snapshot). */
@@ -165,11 +196,13 @@ export class CloneProvisioner {
 
   /** Make the clone unless the name exists; true when this call made it. */
   private async make(spec: string, name: string, want: CloneRequest, opts: ProvisionOptions, source: CloneSource,
-    snapSize: number | undefined): Promise<boolean> {
+    snapSize: number | undefined, depthIs: (d: number) => void): Promise<boolean> {
     await this.repairInterrupted(spec, name);
     // an existing name gets no intent record (a record is only ever written for a name that was free) and no
     // rbd_clone3 (which would open the parent only to answer EEXIST)
     if (await this.#clones.nameTaken(spec, name)) return false;
+    // the depth policy, before anything is made (the source is held: its chain cannot change meanwhile)
+    depthIs(await this.depthOfCloneOf(source, opts.mayUse));
     if (want.dataPool !== undefined && !opts.mayUse(want.dataPool)) throw new PoolNotPermittedError(want.dataPool, 'dataPool');
     await this.#clones.recordIntent(spec, name, source);
     try {

@@ -19,8 +19,8 @@ export interface ProvisionOptions {
 }
 
 export type Provisioned =
-  /** made by this request; `info` unless minimal */
-  | { kind: 'created'; size: number; info?: ImageInfo | undefined }
+  /** made by this request; `info` unless minimal; `flattenTask`: the id of the flatten queued for a clone beyond CLONE_DEPTH_SOFT */
+  | { kind: 'created'; size: number; info?: ImageInfo | undefined; flattenTask?: string | undefined }
   /** it existed as asked (PUT: 200) */
   | { kind: 'exists'; info: ImageInfo }
   /** it exists otherwise (PUT: 409 IMAGE_SPEC_CONFLICT) */

@@ -10,6 +10,7 @@ import { registerImageShrink } from '../image-shrink.js';
 import { registerMigrationTasks } from '../migration-start.js';
 import { registerSnapshotTasks } from '../snapshot-tasks.js';
 import { registerSparsify } from '../sparsify.js';
+import { registerNamespacePurge } from '../namespace-purge.js';
 import type { TaskEngine } from './engine.js';
 import type { Trash } from '../trash.js';
 
@@ -22,4 +23,5 @@ export function registerTaskHandlers(tasks: TaskEngine, trash: Trash): void {
   registerSnapshotTasks(tasks); // snapshot.rollback, image.flatten
   registerSparsify(tasks); // image.sparsify
   registerMigrationTasks(tasks); // image.migration-execute, image.migration-commit, image.migration-abort
+  registerNamespacePurge(tasks); // namespace.purge
 }

@@ -3,13 +3,14 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { Clones, compareChildren } from '../../ceph/clones.js';
 import { FLATTEN_ACTION } from '../../ceph/snapshot-tasks.js';
-import { visibleTo } from '../auth.js';
+import { allows, visibleTo } from '../auth.js';
+import { descendants } from '../../ceph/descendants.js';
 import { ApiError } from '../errors.js';
 import { specOf } from '../paths.js';
 import { replyTask } from '../task-reply.js';
 import { taskSchema } from '../schemas/tasks.js';
 import { imageParams, problems } from '../schemas/common.js';
-import { childrenListQuery, childrenListSchema } from '../schemas/snapshots.js';
+import { childrenListQuery, childrenListSchema, descendantListQuery, descendantListSchema } from '../schemas/snapshots.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { fittingItems, PAGE_BYTES } from '../page-bytes.js';
 import { listingLimiter } from '../scan-limit.js';
@@ -50,6 +51,36 @@ export const cloneRoutes: FastifyPluginAsyncZod = async (app) => {
     const last = rest[items.length - 1];
     const more = rest.length > items.length && last;
     return { items, hidden, ...(more ? { nextCursor: encodeCursor(JSON.stringify([last.snapshotId, last.pool, last.namespace, last.image])) } : {}) };
+  });
+
+  app.get('/images/:image/descendants', {
+    schema: {
+      tags: ['clones'], summary: 'The whole tree of clones below an image', operationId: 'listImageDescendants',
+      description: 'Every clone of the image\'s snapshots, their clones, and so on down, breadth first, with each one\'s '
+        + '`depth` below the image and its `parent`; across pools and namespaces as librbd lists children (clones in the '
+        + 'trash too). At most 1000 descendants are gathered (`truncated` when the tree is bigger); a page holds at most '
+        + `\`limit\` of them and ${PAGE_BYTES} bytes of JSON. Descendants in pools or namespaces the token may not use are `
+        + 'counted in `hidden`. Costs one read-only open per descendant; read a few at a time per replica (503 CEPH_BUSY beyond the queue).',
+      params: imageParams,
+      querystring: descendantListQuery,
+      response: { 200: descendantListSchema, ...problems(400, 401, 403, 404, 503, 504) },
+    },
+  }, async (req) => {
+    const { limit, cursor } = req.query;
+    let from = 0;
+    if (cursor !== undefined) {
+      const n = Number(decodeCursor(cursor));
+      if (!Number.isSafeInteger(n) || n < 0) throw invalidField('querystring', 'cursor', 'is not valid: pass nextCursor from a previous page');
+      from = n;
+    }
+    const tree = await listingLimiter(app.ceph).limit(() => descendants(app.ceph, specOf(req.params), req.params.image));
+    const { shown, hidden } = visibleTo(req.principal, tree.items);
+    const items = shown.slice(from, from + limit).map((d) => ({
+      ...d, parent: req.principal && !allows(req.principal, d.parent.pool, d.parent.namespace) ? { hidden: true as const } : d.parent,
+    }));
+    items.length = fittingItems(items);
+    const next = from + items.length;
+    return { items, hidden, truncated: tree.truncated, ...(next < shown.length ? { nextCursor: encodeCursor(String(next)) } : {}) };
   });
 
   app.post('/images/:image/flatten', {

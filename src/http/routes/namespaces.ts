@@ -4,13 +4,16 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isCephError } from '../../ceph/errors.js';
 import { Namespaces } from '../../ceph/namespaces.js';
+import { startPurge } from '../../ceph/namespace-purge.js';
+import { replyTask } from '../task-reply.js';
+import { taskSchema } from '../schemas/tasks.js';
 import { poolRbdStats } from '../../ceph/pool-stats.js';
 import { allows } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { scopePath } from '../paths.js';
 import { poolParams, problems } from '../schemas/common.js';
 import {
-  namespaceCreateParams, namespaceDeleteParams, namespaceListQuery, namespaceListSchema, namespaceSchema,
+  namespaceCreateParams, namespaceDeleteParams, namespaceDeleteQuery, namespaceListQuery, namespaceListSchema, namespaceSchema,
 } from '../schemas/namespaces.js';
 
 export const namespaceRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -44,6 +47,8 @@ export const namespaceRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (req) => {
     const { pool, namespace } = req.params;
+    // librbd's statistics of a namespace that does not exist are zeros, not an error
+    if (!(await namespaces.exists(pool, namespace))) throw new ApiError('NAMESPACE_NOT_FOUND', `Namespace ${pool}/${namespace} does not exist.`);
     return { name: namespace, pool, rbd: await poolRbdStats(app.ceph, `${pool}/${namespace}`) };
   });
 
@@ -64,14 +69,35 @@ export const namespaceRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.delete('/pools/:pool/namespaces/:namespace', {
     schema: {
-      tags: ['namespaces'], summary: 'Delete an empty namespace', operationId: 'deleteNamespace',
-      description: 'Refused with 409 NAMESPACE_NOT_EMPTY while the namespace holds images, in its trash too.',
+      tags: ['namespaces'], summary: 'Delete a namespace (with force=true: with everything in it, as a task)', operationId: 'deleteNamespace',
+      description: 'Without `force`: deletes an empty namespace (204); refused with 409 NAMESPACE_NOT_EMPTY while it holds images, '
+        + 'in its trash too. With `force=true&confirm={namespace}`: 202 with the `namespace.purge` task (`Location`), which removes '
+        + 'its clones (deepest first), images with their snapshots (protected ones unprotected once their clones are gone), '
+        + 'trash entries, then the namespace; progress per image; resumed by another replica if its runner dies. Refused up '
+        + 'front with 409 NAMESPACE_HAS_FOREIGN_CLONES (naming them) when clones in other namespaces or pools have their '
+        + 'parent here — nothing is flattened or removed — and 409 IMAGE_IN_USE when an image is open by a client. '
+        + '`force=true` without the right `confirm`: 400 CONFIRMATION_REQUIRED.',
       params: namespaceDeleteParams,
-      response: { 204: z.null().describe('deleted'), ...problems(400, 401, 403, 404, 409, 503, 504) },
+      querystring: namespaceDeleteQuery,
+      response: { 202: taskSchema, 204: z.null().describe('deleted'), ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
     config: { scope: 'admin' },
   }, async (req, reply) => {
     const { pool, namespace } = req.params;
+    if (req.query.force) {
+      if (req.query.confirm !== namespace) {
+        throw new ApiError('CONFIRMATION_REQUIRED', `Deleting namespace ${pool}/${namespace} with force=true destroys every image in it: `
+          + `repeat its name as ?confirm=${encodeURIComponent(namespace)}.`, { field: 'confirm' });
+      }
+      try {
+        return replyTask(reply, (await startPurge(app.ceph, app.ceph.tasks, pool, namespace)).task);
+      } catch (e) {
+        if (isCephError(e, 'ENOENT') && e.subject === 'namespace') {
+          throw new ApiError('NAMESPACE_NOT_FOUND', `Namespace ${pool}/${namespace} does not exist.`, {}, e);
+        }
+        throw e;
+      }
+    }
     try {
       await namespaces.remove(pool, namespace);
     } catch (e) {

@@ -34,6 +34,13 @@ const imageFields = {
         + 'not named, as `…/children` counts such clones in `hidden` without naming them',
     }),
   ]).nullable().describe('the snapshot this image is a clone of; null when it is not a clone'),
+  cloneDepth: z.number().int().min(0)
+    .describe('parent links above this image: 0 when it is not a clone, 1 for a clone of a plain image, 2 for a clone of a clone, … '
+      + '(read from the ancestors\' headers, across pools and namespaces; see CLONE_DEPTH_SOFT/CLONE_DEPTH_HARD)'),
+  snapshotLimit: z.number().int().nullable().optional()
+    .describe('librbd\'s snapshot count limit (null: none); given for one image, not in listings. Set with PATCH'),
+  flattenTask: z.string().optional()
+    .describe('only in the answer to a clone made deeper than CLONE_DEPTH_SOFT: the URL of the image.flatten task queued for it'),
   watchers: z.array(watcherSchema).optional()
     .describe('clients that have the image open (rbd map, VMs); given for one image, not in listings, where it would cost an OSD round trip per image'),
 };

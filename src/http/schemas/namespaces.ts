@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NAMESPACE_NAME_PATTERN } from '../../ceph/namespaces.js';
-import { existingNamespaceName, nameRule, nameRuleText, poolParams } from './common.js';
+import { booleanQuery, existingNamespaceName, nameRule, nameRuleText, poolParams } from './common.js';
 import { poolRbdStatsSchema } from './pool-stats.js';
 
 export const namespaceNameForCreate = z.string().regex(NAMESPACE_NAME_PATTERN, nameRule('namespace', 63)).describe(nameRuleText(63));
@@ -25,3 +25,9 @@ export const namespaceCreateParams = poolParams.extend({ namespace: namespaceNam
 export const namespaceDeleteParams = poolParams.extend({
   namespace: existingNamespaceName(),
 });
+
+export const namespaceDeleteQuery = z.object({
+  confirm: z.string().max(1024).optional().describe('with force=true: must repeat the namespace name'),
+  force: booleanQuery.default(false)
+    .describe('remove the namespace with everything in it (images, snapshots, clones, trash) as the namespace.purge task (202)'),
+}).strict();

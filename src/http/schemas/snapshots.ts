@@ -63,3 +63,25 @@ export const childrenListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(1000),
   cursor: z.string().max(8192).optional().describe('from `nextCursor` of the previous page'),
 }).strict();
+
+const descendantSchema = z.object({
+  pool: z.string(), namespace: z.string().describe("'' = the pool's default namespace"), image: z.string(),
+  trash: z.boolean().describe('the clone is in the image trash (it still depends on its parent until removed)'),
+  depth: z.number().int().min(1).describe('1: a clone of the image itself; 2: a clone of such a clone; …'),
+  parent: z.union([
+    z.object({ pool: z.string(), namespace: z.string(), image: z.string(), snapshot: z.string() }),
+    z.object({ hidden: z.literal(true) }).strict(),
+  ]).describe('the image and snapshot it is a clone of ({hidden: true}: in a pool or namespace this token may not use)'),
+}).meta({ id: 'Descendant' });
+
+export const descendantListSchema = z.object({
+  items: z.array(descendantSchema).describe('breadth first: by depth, each level by parent, then snapshot, pool, namespace and name'),
+  hidden: z.number().int().min(0).describe('descendants in pools or namespaces this token may not use: counted, not listed (of every page)'),
+  truncated: z.boolean().describe('the tree holds more descendants than one answer gathers (1000): the deepest are left out'),
+  nextCursor: z.string().optional().describe('only when more descendants follow: pass as `cursor` for the next page'),
+}).meta({ id: 'DescendantList' });
+
+export const descendantListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().max(64).optional().describe('from `nextCursor` of the previous page'),
+}).strict();

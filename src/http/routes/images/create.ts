@@ -10,6 +10,7 @@ import { ApiError, invalidField } from '../../errors.js';
 import { toImage } from '../../image-view.js';
 import { imagePath, specOf } from '../../paths.js';
 import { specConflict } from '../../replies.js';
+import { taskPath } from '../../task-reply.js';
 import { IMAGE_NAME_PATTERN, IMAGE_NAME_RULE, imageParams, problems, scopeParams } from '../../schemas/common.js';
 import { createImageOrCloneBody, imageSchema, putImageOrCloneBody } from '../../schemas/images.js';
 
@@ -36,13 +37,17 @@ function answer(reply: FastifyReply, principal: Principal | undefined, spec: str
     case 'taken': throw new ApiError('IMAGE_EXISTS', `Image ${spec}/${name} already exists.`);
     case 'conflict': throw specConflict(spec, name, out.differences, principal);
     case 'exists': return reply.code(200).header('location', imagePath(spec, name)).send(toImage(out.info, principal));
-    case 'created':
+    case 'created': {
+      // a clone beyond CLONE_DEPTH_SOFT: its flatten task, as a Link header (and a field of the full answer)
+      const flattenTask = out.flattenTask !== undefined ? taskPath(out.flattenTask) : undefined;
+      if (flattenTask) void reply.header('link', `<${flattenTask}>; rel="flatten-task"`);
       if (!out.info) {
         // the image is not opened again to answer
         return reply.code(201).header('location', imagePath(spec, name)).header('preference-applied', 'return=minimal')
           .send({ name, pool: spec, size: out.size });
       }
-      return reply.code(201).header('location', imagePath(spec, name)).send(toImage(out.info, principal));
+      return reply.code(201).header('location', imagePath(spec, name)).send({ ...toImage(out.info, principal), ...(flattenTask ? { flattenTask } : {}) });
+    }
   }
 }
 

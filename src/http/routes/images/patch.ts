@@ -12,7 +12,8 @@ import type { CephClient } from '../../../ceph/client.js';
 import { FeatureChangeError, isCephError, isMissingInScope } from '../../../ceph/errors.js';
 import { ImageFeatures, INLINE_REBUILD_MAX_OBJECTS, planFeatureChange, REBUILD_ACTION, type FeaturePlan } from '../../../ceph/image-features.js';
 import { finishInterruptedRename, renameImage } from '../../../ceph/rename.js';
-import { ApiError } from '../../errors.js';
+import { ApiError, invalidField } from '../../errors.js';
+import { setSnapshotLimit } from '../../../ceph/snapshot-limit.js';
 import type { Principal } from '../../auth.js';
 import { toImage } from '../../image-view.js';
 import { imagePath } from '../../paths.js';
@@ -30,7 +31,7 @@ export type PatchOutcome =
 export const INLINE_SHRINK_MAX_OBJECTS = 262_144;
 
 export async function patchImage(ceph: CephClient, spec: string, image: string, body: PatchImageInput, principal: Principal | undefined): Promise<PatchOutcome> {
-  const { name, size, allowShrink, features } = body;
+  const { name, size, allowShrink, features, snapshotLimit } = body;
   const current = await ceph.images.stat(spec, image);
 
   // 1. validate every change
@@ -54,6 +55,10 @@ export async function patchImage(ceph: CephClient, spec: string, image: string, 
     throw new ApiError('SHRINK_NOT_ALLOWED',
       `Shrinking ${spec}/${image} from ${formatSize(current.size)} to ${formatSize(resize)} discards data; send allowShrink: true to do it.`,
       { currentSize: current.size, requestedSize: resize });
+  }
+  const limit = snapshotLimit !== undefined && snapshotLimit !== (current.snapshotLimit ?? null) ? { to: snapshotLimit } : undefined;
+  if (limit && limit.to !== null && limit.to < current.snapshotCount) {
+    throw invalidField('body', 'snapshotLimit', `${limit.to} is below the ${current.snapshotCount} snapshot(s) the image has; nothing was changed`);
   }
   let plan: FeaturePlan = { enable: [], disable: [] };
   if (features !== undefined) {
@@ -91,6 +96,16 @@ export async function patchImage(ceph: CephClient, spec: string, image: string, 
     applied.featuresEnabled = done.enabled;
     applied.featuresDisabled = done.disabled;
     applied.objectMapRebuilt = done.objectMapRebuilt;
+  }
+  if (limit) {
+    try {
+      await setSnapshotLimit(ceph, spec, image, limit.to);
+    } catch (e) {
+      // a snapshot made meanwhile
+      if (isCephError(e, 'ERANGE')) throw invalidField('body', 'snapshotLimit', `${limit.to} is below the image's snapshot count`);
+      throw e;
+    }
+    applied.snapshotLimit = { from: current.snapshotLimit ?? null, to: limit.to };
   }
   let finalName = image;
   if (rename !== undefined) {
@@ -130,11 +145,12 @@ export function patchRoute(app: Parameters<FastifyPluginAsyncZod>[0]): void {
   const { writes } = provisioning(app.ceph);
   app.patch('/images/:image', {
     schema: {
-      tags: ['images'], summary: 'Rename, resize or change the features of an image', operationId: 'resizeImage',
+      tags: ['images'], summary: 'Rename, resize, change the features or the snapshot limit of an image', operationId: 'resizeImage',
       description: 'Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer\'s '
         + '`Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and '
         + 'needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd '
-        + 'cannot change at runtime). Every change is validated before any is applied; `applied` says what was done. '
+        + 'cannot change at runtime) and `snapshotLimit` (librbd\'s snapshot count limit; null removes it; a snapshot create '
+        + 'beyond it is 409 SNAPSHOT_LIMIT_REACHED). Every change is validated before any is applied; `applied` says what was done. '
         + 'A shrink of an image without object-map (or one that cuts off more than 262144 objects) runs as the `image.shrink` task, and the rebuild of an object map switched '
         + 'on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). '
         + 'A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the '
