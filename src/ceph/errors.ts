@@ -311,3 +311,10 @@ export class ImageHasSnapshotsError extends DomainError {
     super(`${spec}/${image} has snapshots`);
   }
 }
+
+/** QoS (librbd configuration overrides) for an RBD namespace: librbd reads none per namespace (src/ceph/qos.ts). */
+export class NamespaceQosUnsupportedError extends DomainError {
+  constructor(readonly pool: string, readonly namespace: string) {
+    super(`librbd has no per-namespace configuration: images of ${pool}/${namespace} take the pool's QoS`);
+  }
+}

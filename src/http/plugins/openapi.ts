@@ -32,6 +32,7 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   snapshots: 'Snapshots of an image',
   clones: 'Copy-on-write clones of a snapshot',
   metadata: 'Key/value metadata of an image',
+  qos: 'QoS limits (librbd rbd_qos_* options) of an image or a pool, with the source of each value',
   trash: 'Images moved to the trash: restore or purge',
   tasks: 'Long operations running in the background',
 };
