@@ -245,7 +245,7 @@ export function kustomize(dir: string): JsonObject[] {
     }
   }
 
-  for (const g of (k.configMapGenerator ?? []) as ConfigMapGenerator[]) resources.push(generateConfigMap(dir, file, g));
+  for (const g of (k.configMapGenerator ?? []) as unknown as ConfigMapGenerator[]) resources.push(generateConfigMap(dir, file, g));
 
   for (const p of (k.patches ?? []) as KustomizePatch[]) {
     const where = p.path ? resolve(dirname(file), p.path) : `${file} (inline patch)`;
