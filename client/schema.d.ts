@@ -25,7 +25,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the Ceph cluster answers */
+        /**
+         * Readiness: the Ceph cluster answers
+         * @description 503 (a problem document, `Retry-After: 5`) while the Ceph cluster does not answer, every Ceph call slot is held by a stuck call, or the service is shutting down: `code` CEPH_UNAVAILABLE or SHUTTING_DOWN, `reason` and `ceph` (the connection state) say why.
+         */
         get: operations["readyz"];
         put?: never;
         post?: never;
@@ -196,7 +199,7 @@ export interface paths {
          * Rename, resize or change the features of an image
          * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime). Every change is validated before any is applied; `applied` says what was done. A shrink of an image without object-map (or one that cuts off more than 262144 objects) runs as the `image.shrink` task, and the rebuild of an object map switched on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the old name — GET the new one. A rename whose process died between librbd's steps (the image reachable under both names) is finished by the next PATCH asking for it: 200 with the image under the new name.
          */
-        patch: operations["resizeImage"];
+        patch: operations["updateImage"];
         trace?: never;
     };
     "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}": {
@@ -225,7 +228,7 @@ export interface paths {
          * Rename, resize or change the features of an image
          * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime). Every change is validated before any is applied; `applied` says what was done. A shrink of an image without object-map (or one that cuts off more than 262144 objects) runs as the `image.shrink` task, and the rebuild of an object map switched on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the old name — GET the new one. A rename whose process died between librbd's steps (the image reachable under both names) is finished by the next PATCH asking for it: 200 with the image under the new name.
          */
-        patch: operations["resizeImageInNamespace"];
+        patch: operations["updateImageInNamespace"];
         trace?: never;
     };
     "/api/v1/pools/{pool}/images/{image}/metadata": {
@@ -1483,6 +1486,7 @@ export interface components {
             startedAt?: string;
             finishedAt?: string;
             error?: components["schemas"]["TaskError"];
+            /** @description what the task was asked to do (its action's parameters, e.g. the destination of a copy, the size of a shrink) */
             params?: {
                 [key: string]: unknown;
             };
@@ -1493,6 +1497,18 @@ export interface components {
             cancelRequested?: boolean;
             /** @description runs started: more than 1 when a replica took the task over after its runner died */
             attempts?: number;
+        };
+        /** @description A Server-Sent Event of a task's stream: lines `id: 1`, `event: task`, `data: {…the task…}` and an empty line. Comment lines (`: keep-alive`) come every 15 s while nothing changes. */
+        TaskEvent: {
+            /**
+             * @description `task`: the task now (at once, then at every change of state, progress or cancelRequested; the stream ends after the event of its final state); `gone`: the task was removed meanwhile (the stream ends)
+             * @enum {string}
+             */
+            event: "task" | "gone";
+            /** @description `id:` line: the event's sequence number in this stream (1, 2, …); `task` events only */
+            id?: string;
+            /** @description `data:` line: the task as JSON (as GET /tasks/{id} answers it); `{}` for `gone` */
+            data: components["schemas"]["Task"];
         };
         TaskList: {
             items: components["schemas"]["Task"][];
@@ -1610,6 +1626,7 @@ export interface components {
             startedAt?: string;
             finishedAt?: string;
             error?: components["schemas"]["TaskError"];
+            /** @description what the task was asked to do (its action's parameters, e.g. the destination of a copy, the size of a shrink) */
             params?: {
                 [key: string]: unknown;
             };
@@ -2141,12 +2158,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @enum {string} */
-                        status: "ok" | "unavailable";
-                        reason?: string;
-                        ceph?: string;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3475,7 +3487,7 @@ export interface operations {
             };
         };
     };
-    resizeImage: {
+    updateImage: {
         parameters: {
             query?: never;
             header?: never;
@@ -3891,7 +3903,7 @@ export interface operations {
             };
         };
     };
-    resizeImageInNamespace: {
+    updateImageInNamespace: {
         parameters: {
             query?: never;
             header?: never;
@@ -8590,13 +8602,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description text/event-stream */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": string;
+                    "text/event-stream": components["schemas"]["TaskEvent"];
                 };
             };
             /** @description Bad Request */
