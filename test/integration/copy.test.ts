@@ -68,7 +68,7 @@ describe('copy', () => {
     // what the client asked for; not the runner's hidden temporary name
     expect(Object.keys(r.json().params).sort()).toEqual(['destination', 'snapshots']);
     const task = await waitTask(r.json().id);
-    expect(task.params).not.toHaveProperty('temporary');
+    expect((task as { params?: object }).params).not.toHaveProperty('temporary');
     expect(task.state, JSON.stringify(task)).toBe('succeeded');
     expect(task.progress).toBe(1);
     expect(exportImage(`${pool.name}/c1`).equals(exportImage(`${pool.name}/src`))).toBe(true);
