@@ -66,7 +66,7 @@ describe('copy', () => {
     expect(r.headers.location).toBe(`/api/v1/tasks/${r.json().id}`);
     expect(r.json()).toMatchObject({ action: 'image.copy', target: { pool: pool.name, namespace: '', image: 'src' } });
     // what the client asked for; not the runner's hidden temporary name
-    expect(Object.keys(r.json().params).sort()).toEqual(['destination', 'snapshots']);
+    expect(Object.keys(r.json().params).sort()).toEqual(['destination', 'objectSize', 'snapshots']);
     const task = await waitTask(r.json().id);
     expect((task as { params?: object }).params).not.toHaveProperty('temporary');
     expect(task.state, JSON.stringify(task)).toBe('succeeded');
