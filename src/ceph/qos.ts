@@ -102,10 +102,11 @@ export class Qos {
     return mutationLocks(this.conn).run([imageKey(spec, image)], () => this.conn.withIoctx(spec,
       (io) => withOpenImage(io, spec, image, {}, async (img) => {
         const before = await listConfig(img, target);
-        for (const [name, value] of Object.entries(settings) as [QosName, number][]) {
-          const key = CONFIG_KEY_PREFIX + QOS_OPTIONS[name].option;
-          await checkMetadataLimits(img, target, key, String(value));
-          await nativeChecked('image', 'rbd_metadata_set', `${target} key ${key}`, rbdMetadata.set, img, key, String(value));
+        const entries = Object.entries(settings).map(([name, value]) => [CONFIG_KEY_PREFIX + QOS_OPTIONS[name as QosName].option, String(value)]);
+        // every key within the image's metadata limits before the first is written (MetadataLimitError: nothing changed)
+        for (const [key, value] of entries) await checkMetadataLimits(img, target, key!, value!);
+        for (const [key, value] of entries) {
+          await nativeChecked('image', 'rbd_metadata_set', `${target} key ${key}`, rbdMetadata.set, img, key, value);
         }
         for (const name of overridden(before, 'image')) {
           if (name in settings) continue;

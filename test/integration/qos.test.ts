@@ -5,18 +5,23 @@ import { describe, expect } from 'vitest';
 import { usePoolApp, type TestPool } from '../fixtures.js';
 import { json, type TestApp } from '../helpers/app.js';
 import { radosSync as rados, rbdSync as rbd } from '../helpers/cli.js';
+import type { CephConnection } from '../../src/ceph/connection.js';
+import { native } from '../../src/ceph/call.js';
+import { withOpenImage } from '../../src/ceph/open-image.js';
+import { rbdMetadata } from '../../src/native/rbd-metadata.js';
 
 const it = usePoolApp({ prefix: 'qos', key: 'rbdapi' });
 let t: TestApp;
 let pool: TestPool;
 let base: string;
+let conn: CephConnection;
 
 const cliConfig = (spec: string, level: 'image' | 'pool'): Record<string, { value: string; source: string }> => Object.fromEntries(
   (JSON.parse(rbd('config', level, 'list', '--format', 'json', spec)) as { name: string; value: string; source: string }[])
     .filter((o) => o.name.startsWith('rbd_qos_')).map((o) => [o.name, { value: o.value, source: o.source }]));
 
-it.beforeAll(async ({ pool: p, replicas }) => {
-  pool = p; [t] = replicas as [TestApp];
+it.beforeAll(async ({ pool: p, replicas, conn: c }) => {
+  pool = p; [t] = replicas as [TestApp]; conn = c;
   base = `/api/v1/pools/${pool.name}`;
   expect((await t.app.inject({ method: 'PUT', url: `${base}/namespaces/ns` })).statusCode).toBe(201);
   for (const [scope, name] of [[base, 'a'], [base, 'b'], [`${base}/namespaces/ns`, 'c']] as const) {
@@ -101,6 +106,16 @@ describe('QoS', () => {
       expect(r.json().detail, JSON.stringify(body)).toMatch(reason);
     }
     expect((await t.app.inject({ method: 'GET', url: `${base}/images/nope/qos` })).json().code).toBe('IMAGE_NOT_FOUND');
+    // QoS overrides are metadata keys: an image at its metadata limit (filled with the CLI) refuses them, unchanged
+    // (written straight through librbd, as the rbd CLI would, past the API's own limit checks)
+    expect((await t.app.inject({ method: 'POST', url: `${base}/images`, ...json({ name: 'full', size: '4MiB' }) })).statusCode).toBe(201);
+    await conn.withIoctx(pool.name, (io) => withOpenImage(io, pool.name, 'full', {}, async (img) => {
+      for (let i = 0; i < 9; i++) expect(await native('rbd_metadata_set', rbdMetadata.set, img, `fill${i}`, 'x'.repeat(120_000))).toBe(0);
+    }));
+    const full = await t.app.inject({ method: 'PUT', url: `${base}/images/full/qos`, ...json({ iopsLimit: 10 }) });
+    expect(full.statusCode, full.body).toBe(409);
+    expect(full.json()).toMatchObject({ code: 'METADATA_LIMIT_EXCEEDED', limit: 'bytes' });
+    expect((await t.app.inject({ method: 'GET', url: `${base}/images/full/qos` })).json().iopsLimit).toEqual({ value: 0, source: 'default' });
   });
 
   it('a limit throttles a librbd client: rbd bench at 50 IOPS limited vs unlimited', async () => {

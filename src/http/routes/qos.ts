@@ -3,13 +3,24 @@
 // (src/ceph/qos.ts; docs/qos.md).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { MetadataLimitError } from '../../ceph/errors.js';
+import { METADATA_MAX_BYTES, METADATA_MAX_KEYS } from '../../ceph/metadata.js';
 import { Qos, type QosSettings } from '../../ceph/qos.js';
+import { ApiError } from '../errors.js';
 import { specOf } from '../paths.js';
 import { imageParams, problems, scopeParams } from '../schemas/common.js';
 import { qosPutBody, qosSchema } from '../schemas/qos.js';
 
 const LEVELS = 'An image\'s value in effect is its own override, else its pool\'s, else the client configuration\'s default; '
   + '`source` says which. librbd has no per-namespace configuration: images in a namespace take the pool\'s values.';
+
+/** An image's QoS overrides are metadata keys: at its metadata limits, 409 METADATA_LIMIT_EXCEEDED (nothing changed). */
+function limitProblem(e: unknown): unknown {
+  if (!(e instanceof MetadataLimitError)) return e;
+  return new ApiError('METADATA_LIMIT_EXCEEDED', `Image ${e.target}'s QoS overrides are metadata keys, and its metadata would then `
+    + `exceed its limits (${METADATA_MAX_KEYS} keys, ${METADATA_MAX_BYTES} bytes). Nothing was changed; delete metadata keys first.`,
+  { limit: e.limit, maxKeys: METADATA_MAX_KEYS, maxBytes: METADATA_MAX_BYTES });
+}
 
 export const qosRoutes: FastifyPluginAsyncZod = async (app) => {
   const qos = new Qos(app.ceph);
@@ -33,7 +44,9 @@ export const qosRoutes: FastifyPluginAsyncZod = async (app) => {
       body: qosPutBody,
       response: { 200: qosSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
-  }, async (req) => qos.setImage(specOf(req.params), req.params.image, req.body as QosSettings));
+  }, async (req) => qos.setImage(specOf(req.params), req.params.image, req.body as QosSettings).catch((e: unknown) => {
+    throw limitProblem(e);
+  }));
 
   app.delete('/images/:image/qos', {
     schema: {
