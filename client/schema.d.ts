@@ -25,7 +25,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the Ceph cluster answers */
+        /**
+         * Readiness: the Ceph cluster answers
+         * @description 503 (a problem document, `Retry-After: 5`) while the Ceph cluster does not answer, every Ceph call slot is held by a stuck call, or the service is shutting down: `code` CEPH_UNAVAILABLE or SHUTTING_DOWN, `reason` and `ceph` (the connection state) say why.
+         */
         get: operations["readyz"];
         put?: never;
         post?: never;
@@ -196,7 +199,7 @@ export interface paths {
          * Rename, resize, change the features or the snapshot limit of an image
          * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime) and `snapshotLimit` (librbd's snapshot count limit; null removes it; a snapshot create beyond it is 409 SNAPSHOT_LIMIT_REACHED). Every change is validated before any is applied; `applied` says what was done. A shrink of an image without object-map (or one that cuts off more than 262144 objects) runs as the `image.shrink` task, and the rebuild of an object map switched on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the old name — GET the new one. A rename whose process died between librbd's steps (the image reachable under both names) is finished by the next PATCH asking for it: 200 with the image under the new name.
          */
-        patch: operations["resizeImage"];
+        patch: operations["updateImage"];
         trace?: never;
     };
     "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}": {
@@ -225,7 +228,7 @@ export interface paths {
          * Rename, resize, change the features or the snapshot limit of an image
          * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime) and `snapshotLimit` (librbd's snapshot count limit; null removes it; a snapshot create beyond it is 409 SNAPSHOT_LIMIT_REACHED). Every change is validated before any is applied; `applied` says what was done. A shrink of an image without object-map (or one that cuts off more than 262144 objects) runs as the `image.shrink` task, and the rebuild of an object map switched on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the old name — GET the new one. A rename whose process died between librbd's steps (the image reachable under both names) is finished by the next PATCH asking for it: 200 with the image under the new name.
          */
-        patch: operations["resizeImageInNamespace"];
+        patch: operations["updateImageInNamespace"];
         trace?: never;
     };
     "/api/v1/pools/{pool}/images/{image}/metadata": {
@@ -347,6 +350,118 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/qos": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * QoS limits in effect for an image
+         * @description Every rbd_qos_* option of librbd for this image. An image's value in effect is its own override, else its pool's, else the client configuration's default; `source` says which. librbd has no per-namespace configuration: images in a namespace take the pool's values.
+         */
+        get: operations["getImageQos"];
+        /**
+         * Replace an image's QoS overrides
+         * @description Sets the image's own QoS (image metadata `conf_rbd_qos_*`, as `rbd config image set` does) and removes the overrides the body does not name; `{}` removes them all. Clients that have the image open apply the change at once. Answers the QoS in effect afterwards. An image's value in effect is its own override, else its pool's, else the client configuration's default; `source` says which. librbd has no per-namespace configuration: images in a namespace take the pool's values.
+         */
+        put: operations["putImageQos"];
+        post?: never;
+        /**
+         * Remove an image's QoS overrides
+         * @description The image then takes its pool's QoS (or the defaults). 204 also when it had none.
+         */
+        delete: operations["deleteImageQos"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/qos": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * QoS limits of a pool
+         * @description The QoS images of this pool (or namespace) take unless they have their own: the pool's overrides (`source: pool`) and the defaults. An image's value in effect is its own override, else its pool's, else the client configuration's default; `source` says which. librbd has no per-namespace configuration: images in a namespace take the pool's values.
+         */
+        get: operations["getPoolQos"];
+        /**
+         * Replace a pool's QoS overrides
+         * @description Sets the pool's QoS (pool metadata `conf_rbd_qos_*`, as `rbd config pool set` does) for every image of the pool and of its namespaces that has no override of its own, and removes the overrides the body does not name. Open images pick the change up. In a namespace: 501 NAMESPACE_QOS_NOT_SUPPORTED (librbd reads no per-namespace configuration).
+         */
+        put: operations["putPoolQos"];
+        post?: never;
+        /**
+         * Remove a pool's QoS overrides
+         * @description Images then take the defaults (unless they have their own). 204 also when it had none. In a namespace: 501 NAMESPACE_QOS_NOT_SUPPORTED.
+         */
+        delete: operations["deletePoolQos"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/qos": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * QoS limits in effect for an image
+         * @description Every rbd_qos_* option of librbd for this image. An image's value in effect is its own override, else its pool's, else the client configuration's default; `source` says which. librbd has no per-namespace configuration: images in a namespace take the pool's values.
+         */
+        get: operations["getImageQosInNamespace"];
+        /**
+         * Replace an image's QoS overrides
+         * @description Sets the image's own QoS (image metadata `conf_rbd_qos_*`, as `rbd config image set` does) and removes the overrides the body does not name; `{}` removes them all. Clients that have the image open apply the change at once. Answers the QoS in effect afterwards. An image's value in effect is its own override, else its pool's, else the client configuration's default; `source` says which. librbd has no per-namespace configuration: images in a namespace take the pool's values.
+         */
+        put: operations["putImageQosInNamespace"];
+        post?: never;
+        /**
+         * Remove an image's QoS overrides
+         * @description The image then takes its pool's QoS (or the defaults). 204 also when it had none.
+         */
+        delete: operations["deleteImageQosInNamespace"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/qos": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * QoS limits of a pool
+         * @description The QoS images of this pool (or namespace) take unless they have their own: the pool's overrides (`source: pool`) and the defaults. An image's value in effect is its own override, else its pool's, else the client configuration's default; `source` says which. librbd has no per-namespace configuration: images in a namespace take the pool's values.
+         */
+        get: operations["getPoolQosInNamespace"];
+        /**
+         * Replace a pool's QoS overrides
+         * @description Sets the pool's QoS (pool metadata `conf_rbd_qos_*`, as `rbd config pool set` does) for every image of the pool and of its namespaces that has no override of its own, and removes the overrides the body does not name. Open images pick the change up. In a namespace: 501 NAMESPACE_QOS_NOT_SUPPORTED (librbd reads no per-namespace configuration).
+         */
+        put: operations["putPoolQosInNamespace"];
+        post?: never;
+        /**
+         * Remove a pool's QoS overrides
+         * @description Images then take the defaults (unless they have their own). 204 also when it had none. In a namespace: 501 NAMESPACE_QOS_NOT_SUPPORTED.
+         */
+        delete: operations["deletePoolQosInNamespace"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1546,6 +1661,45 @@ export interface components {
             /** @description protect (no delete) or unprotect; unprotecting a snapshot with clones is refused (409 SNAPSHOT_HAS_CHILDREN) */
             protected?: boolean;
         };
+        /** @description QoS overrides at this level (librbd's rbd_qos_* options). A PUT replaces the level's overrides: options it does not name are removed (and then come from the next level). Limits apply to all I/O (`iopsLimit`, `bpsLimit`) or to reads and writes apart (`read…`, `write…`); a burst lets I/O run above its limit for `…BurstSeconds`. */
+        QosSettings: {
+            /** @description rbd_qos_iops_limit: operations per second; 0 = no limit */
+            iopsLimit?: number;
+            /** @description rbd_qos_read_iops_limit: operations per second; 0 = no limit */
+            readIopsLimit?: number;
+            /** @description rbd_qos_write_iops_limit: operations per second; 0 = no limit */
+            writeIopsLimit?: number;
+            /** @description rbd_qos_bps_limit: bytes per second — integer bytes, a Kubernetes quantity ("100Mi", "100M" = 10^8) or "100MiB"; 0 = no limit */
+            bpsLimit?: number | string;
+            /** @description rbd_qos_read_bps_limit: bytes per second — integer bytes, a Kubernetes quantity ("100Mi", "100M" = 10^8) or "100MiB"; 0 = no limit */
+            readBpsLimit?: number | string;
+            /** @description rbd_qos_write_bps_limit: bytes per second — integer bytes, a Kubernetes quantity ("100Mi", "100M" = 10^8) or "100MiB"; 0 = no limit */
+            writeBpsLimit?: number | string;
+            /** @description rbd_qos_iops_burst: operations allowed in a burst; 0 = no limit */
+            iopsBurst?: number;
+            /** @description rbd_qos_read_iops_burst: operations allowed in a burst; 0 = no limit */
+            readIopsBurst?: number;
+            /** @description rbd_qos_write_iops_burst: operations allowed in a burst; 0 = no limit */
+            writeIopsBurst?: number;
+            /** @description rbd_qos_bps_burst: bytes allowed in a burst — integer bytes, a Kubernetes quantity ("100Mi", "100M" = 10^8) or "100MiB"; 0 = no limit */
+            bpsBurst?: number | string;
+            /** @description rbd_qos_read_bps_burst: bytes allowed in a burst — integer bytes, a Kubernetes quantity ("100Mi", "100M" = 10^8) or "100MiB"; 0 = no limit */
+            readBpsBurst?: number | string;
+            /** @description rbd_qos_write_bps_burst: bytes allowed in a burst — integer bytes, a Kubernetes quantity ("100Mi", "100M" = 10^8) or "100MiB"; 0 = no limit */
+            writeBpsBurst?: number | string;
+            /** @description rbd_qos_iops_burst_seconds: how long a burst may last, in seconds (at least 1) */
+            iopsBurstSeconds?: number;
+            /** @description rbd_qos_read_iops_burst_seconds: how long a burst may last, in seconds (at least 1) */
+            readIopsBurstSeconds?: number;
+            /** @description rbd_qos_write_iops_burst_seconds: how long a burst may last, in seconds (at least 1) */
+            writeIopsBurstSeconds?: number;
+            /** @description rbd_qos_bps_burst_seconds: how long a burst may last, in seconds (at least 1) */
+            bpsBurstSeconds?: number;
+            /** @description rbd_qos_read_bps_burst_seconds: how long a burst may last, in seconds (at least 1) */
+            readBpsBurstSeconds?: number;
+            /** @description rbd_qos_write_bps_burst_seconds: how long a burst may last, in seconds (at least 1) */
+            writeBpsBurstSeconds?: number;
+        };
         SparsifyRequest: {
             /** @description bytes: runs of zeros at least this long (aligned) are deallocated; a power of two from 4096 to the image's object size, default 4096 */
             sparseSize?: number;
@@ -1557,7 +1711,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "MIGRATION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "BODY_LENGTH_MISMATCH" | "DIGEST_MISMATCH" | "INVALID_STREAM" | "UPLOAD_ABORTED" | "UPLOAD_STALLED" | "LENGTH_REQUIRED" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "NAMESPACE_HAS_FOREIGN_CLONES" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "MIGRATION_IN_PROGRESS" | "MIGRATION_STATE_CONFLICT" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_LIMIT_REACHED" | "CLONE_TOO_DEEP" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "LOCK_HELD_BY_SERVICE" | "LOCK_OWNER_CHANGED" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RANGE_NOT_SATISFIABLE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "FEATURE_NOT_AVAILABLE" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
+            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "MIGRATION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "BODY_LENGTH_MISMATCH" | "DIGEST_MISMATCH" | "INVALID_STREAM" | "UPLOAD_ABORTED" | "UPLOAD_STALLED" | "LENGTH_REQUIRED" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "NAMESPACE_HAS_FOREIGN_CLONES" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "MIGRATION_IN_PROGRESS" | "MIGRATION_STATE_CONFLICT" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_LIMIT_REACHED" | "CLONE_TOO_DEEP" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "LOCK_HELD_BY_SERVICE" | "LOCK_OWNER_CHANGED" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RANGE_NOT_SATISFIABLE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "NAMESPACE_QOS_NOT_SUPPORTED" | "FEATURE_NOT_AVAILABLE" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
             /** @description the errno name, when Ceph produced the error */
             errno?: string;
             instance?: string;
@@ -1684,6 +1838,7 @@ export interface components {
             startedAt?: string;
             finishedAt?: string;
             error?: components["schemas"]["TaskError"];
+            /** @description what the task was asked to do (its action's parameters, e.g. the destination of a copy, the size of a shrink) */
             params?: {
                 [key: string]: unknown;
             };
@@ -1694,6 +1849,18 @@ export interface components {
             cancelRequested?: boolean;
             /** @description runs started: more than 1 when a replica took the task over after its runner died */
             attempts?: number;
+        };
+        /** @description A Server-Sent Event of a task's stream: lines `id: 1`, `event: task`, `data: {…the task…}` and an empty line. Comment lines (`: keep-alive`) come every 15 s while nothing changes. */
+        TaskEvent: {
+            /**
+             * @description `task`: the task now (at once, then at every change of state, progress or cancelRequested; the stream ends after the event of its final state); `gone`: the task was removed meanwhile (the stream ends)
+             * @enum {string}
+             */
+            event: "task" | "gone";
+            /** @description `id:` line: the event's sequence number in this stream (1, 2, …); `task` events only */
+            id?: string;
+            /** @description `data:` line: the task as JSON (as GET /tasks/{id} answers it); `{}` for `gone` */
+            data: components["schemas"]["Task"];
         };
         TaskList: {
             items: components["schemas"]["Task"][];
@@ -1851,6 +2018,7 @@ export interface components {
             startedAt?: string;
             finishedAt?: string;
             error?: components["schemas"]["TaskError"];
+            /** @description what the task was asked to do (its action's parameters, e.g. the destination of a copy, the size of a shrink) */
             params?: {
                 [key: string]: unknown;
             };
@@ -1954,6 +2122,189 @@ export interface components {
         };
         ImageConfigOptionList: {
             items: components["schemas"]["ImageConfigOption"][];
+        };
+        /** @description Every QoS option in effect at this level, with its source. Units: `…Iops…` operations (per second, or per burst), `…Bps…` bytes, `…Seconds` seconds. */
+        Qos: {
+            /** @description rbd_qos_iops_limit */
+            iopsLimit: {
+                /** @description the value in effect (operations, bytes or seconds; 0 = no limit) */
+                value: number;
+                /**
+                 * @description where it comes from: the image's own override, the pool's, or the client configuration's default (librbd has no per-namespace level: images in a namespace take the pool's)
+                 * @enum {string}
+                 */
+                source: "image" | "pool" | "default";
+            };
+            /** @description rbd_qos_read_iops_limit */
+            readIopsLimit: {
+                /** @description the value in effect (operations, bytes or seconds; 0 = no limit) */
+                value: number;
+                /**
+                 * @description where it comes from: the image's own override, the pool's, or the client configuration's default (librbd has no per-namespace level: images in a namespace take the pool's)
+                 * @enum {string}
+                 */
+                source: "image" | "pool" | "default";
+            };
+            /** @description rbd_qos_write_iops_limit */
+            writeIopsLimit: {
+                /** @description the value in effect (operations, bytes or seconds; 0 = no limit) */
+                value: number;
+                /**
+                 * @description where it comes from: the image's own override, the pool's, or the client configuration's default (librbd has no per-namespace level: images in a namespace take the pool's)
+                 * @enum {string}
+                 */
+                source: "image" | "pool" | "default";
+            };
+            /** @description rbd_qos_bps_limit */
+            bpsLimit: {
+                /** @description the value in effect (operations, bytes or seconds; 0 = no limit) */
+                value: number;
+                /**
+                 * @description where it comes from: the image's own override, the pool's, or the client configuration's default (librbd has no per-namespace level: images in a namespace take the pool's)
+                 * @enum {string}
+                 */
+                source: "image" | "pool" | "default";
+            };
+            /** @description rbd_qos_read_bps_limit */
+            readBpsLimit: {
+                /** @description the value in effect (operations, bytes or seconds; 0 = no limit) */
+                value: number;
+                /**
+                 * @description where it comes from: the image's own override, the pool's, or the client configuration's default (librbd has no per-namespace level: images in a namespace take the pool's)
+                 * @enum {string}
+                 */
+                source: "image" | "pool" | "default";
+            };
+            /** @description rbd_qos_write_bps_limit */
+            writeBpsLimit: {
+                /** @description the value in effect (operations, bytes or seconds; 0 = no limit) */
+                value: number;
+                /**
+                 * @description where it comes from: the image's own override, the pool's, or the client configuration's default (librbd has no per-namespace level: images in a namespace take the pool's)
+                 * @enum {string}
+                 */
+                source: "image" | "pool" | "default";
+            };
+            /** @description rbd_qos_iops_burst */
+            iopsBurst: {
+                /** @description the value in effect (operations, bytes or seconds; 0 = no limit) */
+                value: number;
+                /**
+                 * @description where it comes from: the image's own override, the pool's, or the client configuration's default (librbd has no per-namespace level: images in a namespace take the pool's)
+                 * @enum {string}
+                 */
+                source: "image" | "pool" | "default";
+            };
+            /** @description rbd_qos_read_iops_burst */
+            readIopsBurst: {
+                /** @description the value in effect (operations, bytes or seconds; 0 = no limit) */
+                value: number;
+                /**
+                 * @description where it comes from: the image's own override, the pool's, or the client configuration's default (librbd has no per-namespace level: images in a namespace take the pool's)
+                 * @enum {string}
+                 */
+                source: "image" | "pool" | "default";
+            };
+            /** @description rbd_qos_write_iops_burst */
+            writeIopsBurst: {
+                /** @description the value in effect (operations, bytes or seconds; 0 = no limit) */
+                value: number;
+                /**
+                 * @description where it comes from: the image's own override, the pool's, or the client configuration's default (librbd has no per-namespace level: images in a namespace take the pool's)
+                 * @enum {string}
+                 */
+                source: "image" | "pool" | "default";
+            };
+            /** @description rbd_qos_bps_burst */
+            bpsBurst: {
+                /** @description the value in effect (operations, bytes or seconds; 0 = no limit) */
+                value: number;
+                /**
+                 * @description where it comes from: the image's own override, the pool's, or the client configuration's default (librbd has no per-namespace level: images in a namespace take the pool's)
+                 * @enum {string}
+                 */
+                source: "image" | "pool" | "default";
+            };
+            /** @description rbd_qos_read_bps_burst */
+            readBpsBurst: {
+                /** @description the value in effect (operations, bytes or seconds; 0 = no limit) */
+                value: number;
+                /**
+                 * @description where it comes from: the image's own override, the pool's, or the client configuration's default (librbd has no per-namespace level: images in a namespace take the pool's)
+                 * @enum {string}
+                 */
+                source: "image" | "pool" | "default";
+            };
+            /** @description rbd_qos_write_bps_burst */
+            writeBpsBurst: {
+                /** @description the value in effect (operations, bytes or seconds; 0 = no limit) */
+                value: number;
+                /**
+                 * @description where it comes from: the image's own override, the pool's, or the client configuration's default (librbd has no per-namespace level: images in a namespace take the pool's)
+                 * @enum {string}
+                 */
+                source: "image" | "pool" | "default";
+            };
+            /** @description rbd_qos_iops_burst_seconds */
+            iopsBurstSeconds: {
+                /** @description the value in effect (operations, bytes or seconds; 0 = no limit) */
+                value: number;
+                /**
+                 * @description where it comes from: the image's own override, the pool's, or the client configuration's default (librbd has no per-namespace level: images in a namespace take the pool's)
+                 * @enum {string}
+                 */
+                source: "image" | "pool" | "default";
+            };
+            /** @description rbd_qos_read_iops_burst_seconds */
+            readIopsBurstSeconds: {
+                /** @description the value in effect (operations, bytes or seconds; 0 = no limit) */
+                value: number;
+                /**
+                 * @description where it comes from: the image's own override, the pool's, or the client configuration's default (librbd has no per-namespace level: images in a namespace take the pool's)
+                 * @enum {string}
+                 */
+                source: "image" | "pool" | "default";
+            };
+            /** @description rbd_qos_write_iops_burst_seconds */
+            writeIopsBurstSeconds: {
+                /** @description the value in effect (operations, bytes or seconds; 0 = no limit) */
+                value: number;
+                /**
+                 * @description where it comes from: the image's own override, the pool's, or the client configuration's default (librbd has no per-namespace level: images in a namespace take the pool's)
+                 * @enum {string}
+                 */
+                source: "image" | "pool" | "default";
+            };
+            /** @description rbd_qos_bps_burst_seconds */
+            bpsBurstSeconds: {
+                /** @description the value in effect (operations, bytes or seconds; 0 = no limit) */
+                value: number;
+                /**
+                 * @description where it comes from: the image's own override, the pool's, or the client configuration's default (librbd has no per-namespace level: images in a namespace take the pool's)
+                 * @enum {string}
+                 */
+                source: "image" | "pool" | "default";
+            };
+            /** @description rbd_qos_read_bps_burst_seconds */
+            readBpsBurstSeconds: {
+                /** @description the value in effect (operations, bytes or seconds; 0 = no limit) */
+                value: number;
+                /**
+                 * @description where it comes from: the image's own override, the pool's, or the client configuration's default (librbd has no per-namespace level: images in a namespace take the pool's)
+                 * @enum {string}
+                 */
+                source: "image" | "pool" | "default";
+            };
+            /** @description rbd_qos_write_bps_burst_seconds */
+            writeBpsBurstSeconds: {
+                /** @description the value in effect (operations, bytes or seconds; 0 = no limit) */
+                value: number;
+                /**
+                 * @description where it comes from: the image's own override, the pool's, or the client configuration's default (librbd has no per-namespace level: images in a namespace take the pool's)
+                 * @enum {string}
+                 */
+                source: "image" | "pool" | "default";
+            };
         };
         /** @description disk usage as `rbd du` computes it */
         ImageUsage: {
@@ -2284,12 +2635,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @enum {string} */
-                        status: "ok" | "unavailable";
-                        reason?: string;
-                        ceph?: string;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3632,7 +3978,7 @@ export interface operations {
             };
         };
     };
-    resizeImage: {
+    updateImage: {
         parameters: {
             query?: never;
             header?: never;
@@ -4050,7 +4396,7 @@ export interface operations {
             };
         };
     };
-    resizeImageInNamespace: {
+    updateImageInNamespace: {
         parameters: {
             query?: never;
             header?: never;
@@ -5065,6 +5411,1036 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImageQos: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Qos"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putImageQos: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "iopsLimit": 0
+                 *     }
+                 */
+                "application/json": components["schemas"]["QosSettings"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Qos"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteImageQos: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPoolQos: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Qos"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putPoolQos: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "iopsLimit": 0
+                 *     }
+                 */
+                "application/json": components["schemas"]["QosSettings"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Qos"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Implemented */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deletePoolQos: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Implemented */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImageQosInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Qos"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putImageQosInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "iopsLimit": 0
+                 *     }
+                 */
+                "application/json": components["schemas"]["QosSettings"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Qos"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteImageQosInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPoolQosInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Qos"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putPoolQosInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "iopsLimit": 0
+                 *     }
+                 */
+                "application/json": components["schemas"]["QosSettings"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Qos"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Implemented */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deletePoolQosInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Implemented */
+            501: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9641,13 +11017,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description text/event-stream */
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": string;
+                    "text/event-stream": components["schemas"]["TaskEvent"];
                 };
             };
             /** @description Bad Request */

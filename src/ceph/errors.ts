@@ -394,3 +394,10 @@ export class PurgeRefusedError extends DomainError {
       : `${inUse.length} image(s) of ${spec} are open by clients (${inUse.slice(0, 10).map((i) => `${i.image}: ${i.watchers.join(' ')}`).join(', ')}); nothing was removed`);
   }
 }
+
+/** QoS (librbd configuration overrides) for an RBD namespace: librbd reads none per namespace (src/ceph/qos.ts). */
+export class NamespaceQosUnsupportedError extends DomainError {
+  constructor(readonly pool: string, readonly namespace: string) {
+    super(`librbd has no per-namespace configuration: images of ${pool}/${namespace} take the pool's QoS`);
+  }
+}

@@ -3,6 +3,7 @@
 import { E } from '../native/errno.js';
 import { configOptionArray, decodeConfigOptions, RBD_CONFIG_SOURCE, rbdMetadata } from '../native/rbd-metadata.js';
 import type { Pointer } from '../native/types.js';
+import type { NativeFunction } from '../native/async-call.js';
 import { native } from './call.js';
 import { check } from './errors.js';
 import { withGrowingCapacity } from './retry.js';
@@ -52,12 +53,26 @@ export function configValueProblem(type: ConfigValueType, value: string): string
 
 /** The librbd options in effect for an open image, and where each value comes from (rbd_config_image_list). */
 export function listConfig(img: Pointer, target: string): Promise<ConfigOption[]> {
-  return withGrowingCapacity<ConfigOption[]>('image', 'rbd_config_image_list', target, 128, async (capacity) => {
+  return configList('image', 'rbd_config_image_list', rbdMetadata.configImageList, rbdMetadata.configImageListCleanup, img, target);
+}
+
+/**
+ * The librbd options of a pool (rbd_config_pool_list): the client's configuration and the pool's `conf_`
+ * overrides (`rbd config pool set`). `io` is an I/O context on the pool; librbd ignores its namespace.
+ */
+export function listPoolConfig(io: Pointer, target: string): Promise<ConfigOption[]> {
+  return configList('pool', 'rbd_config_pool_list', rbdMetadata.configPoolList, rbdMetadata.configPoolListCleanup, io, target);
+}
+
+/** rbd_config_{image,pool}_list with the ERANGE retry, decoded and released. */
+function configList(subject: 'image' | 'pool', op: string, list: NativeFunction, cleanup: NativeFunction, on: Pointer,
+  target: string): Promise<ConfigOption[]> {
+  return withGrowingCapacity<ConfigOption[]>(subject, op, target, 128, async (capacity) => {
     const buf = configOptionArray(capacity);
     const max: [number] = [capacity];
-    const rc = await native<number>('rbd_config_image_list', rbdMetadata.configImageList, img, buf, max);
+    const rc = await native<number>(op, list, on, buf, max);
     if (rc === -E.ERANGE) return { needed: max[0] };
-    check('image', 'rbd_config_image_list', rc, target);
+    check(subject, op, rc, target);
     try {
       return {
         value: decodeConfigOptions(buf, max[0]).map((o) => ({
@@ -65,7 +80,7 @@ export function listConfig(img: Pointer, target: string): Promise<ConfigOption[]
         })),
       };
     } finally {
-      rbdMetadata.configImageListCleanup(buf, max[0]);
+      cleanup(buf, max[0]);
     }
   }, 6);
 }

@@ -26,6 +26,7 @@ import { imageRoutes } from './routes/images/index.js';
 import { poolRoutes } from './routes/pools.js';
 import { namespaceRoutes } from './routes/namespaces.js';
 import { metadataRoutes } from './routes/metadata.js';
+import { qosRoutes } from './routes/qos.js';
 import { imageUsageRoutes } from './routes/images/usage.js';
 import { copyRoutes } from './routes/copy.js';
 import { migrationRoutes } from './routes/migration.js';
@@ -130,6 +131,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await registerScoped(app, imageListRoutes);
   await registerScoped(app, imageRoutes);
   await registerScoped(app, metadataRoutes);
+  await registerScoped(app, qosRoutes);
   await registerScoped(app, imageUsageRoutes);
   await registerScoped(app, copyRoutes);
   await registerScoped(app, migrationRoutes);

@@ -5,7 +5,8 @@ import { splitPoolSpec } from '../ceph/spec.js';
 import {
   CephError, CloneSourceMissingError, CloneTooDeepError, CloneTooSmallError, CloneUnfinishedError, CreateNotConfirmedError, DataPoolMissingError,
   ImageBusyError, ImageHasSnapshotsError, ImageIncompleteError, ImageInUseError, ImageVanishedError, LockHeldByServiceError, LockOwnerChangedError,
-  OperationStillRunningError, PoolBeingDeletedError, PoolDeletedWhileCreatingError, PoolNotPermittedError, PurgeRefusedError, SnapshotLimitReachedError, StrayImageNameError,
+  NamespaceQosUnsupportedError, OperationStillRunningError, PoolBeingDeletedError, PoolDeletedWhileCreatingError, PoolNotPermittedError, PurgeRefusedError,
+  SnapshotLimitReachedError, StrayImageNameError,
   type CephSubject,
 } from '../ceph/errors.js';
 import { sourceText } from '../ceph/provisioning/differences.js';
@@ -79,6 +80,7 @@ export const ERROR_CODES = {
   RATE_LIMITED: { status: 429, title: 'Too many requests for this token' },
   INTERNAL_ERROR: { status: 500, title: 'Internal error' },
   INTERRUPTED: { status: 500, title: 'The task was interrupted: its runner stopped before it finished' },
+  NAMESPACE_QOS_NOT_SUPPORTED: { status: 501, title: 'librbd has no per-namespace configuration: set QoS on the pool or on each image' },
   FEATURE_NOT_AVAILABLE: { status: 501, title: "This service's Ceph client libraries lack what this needs (GET /api/v1/cluster lists the features)" },
   CEPH_UNAVAILABLE: { status: 503, title: 'The Ceph cluster is unavailable' },
   CEPH_BUSY: { status: 503, title: 'Too many Ceph operations in flight' },
@@ -264,6 +266,12 @@ export function fromDomainError(err: unknown): ApiError | undefined {
   }
   const migration = migrationError(err);
   if (migration) return migration;
+  if (err instanceof NamespaceQosUnsupportedError) {
+    return new ApiError('NAMESPACE_QOS_NOT_SUPPORTED', `librbd has no per-namespace configuration: it reads configuration overrides from `
+      + `the pool's default namespace only, so images of ${err.pool}/${err.namespace} take the QoS of pool ${err.pool} (PUT `
+      + `/api/v1/pools/${encodeURIComponent(err.pool)}/qos) unless they have their own (PUT …/images/{image}/qos). Nothing was changed.`,
+    { pool: err.pool, namespace: err.namespace });
+  }
   if (err instanceof ImageHasSnapshotsError) {
     return new ApiError('IMAGE_HAS_SNAPSHOTS', `Image ${err.spec}/${err.image} has ${err.snapshotCount ?? 'some'} snapshot(s); delete them first.`,
       { snapshotCount: err.snapshotCount }, err.cause);

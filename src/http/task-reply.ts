@@ -11,9 +11,22 @@ export interface TaskView extends Omit<TaskRecord, 'error'> {
   error?: { type: string; title: string; status: number; detail: string; code: string; errno?: string };
 }
 
-/** The task with its error as a problem object. */
+/**
+ * A task's params as clients see them: what they asked for. The runner's own bookkeeping stays in the record
+ * (RADOS) and out of answers: `temporary` (the hidden name a copy or an import is made under; only the runner
+ * and its cleanup read it), `order` and `stripeToObject` (a copy's object size as librbd takes it: shown as the
+ * `objectSize` in bytes the request gave).
+ */
+export function paramsView(params: Record<string, unknown>): Record<string, unknown> {
+  const { temporary, order, stripeToObject, ...rest } = params;
+  void temporary; void stripeToObject;
+  return typeof order === 'number' ? { ...rest, objectSize: 2 ** order } : rest;
+}
+
+/** The task with its error as a problem object, and its params without internal fields (paramsView). */
 export function taskView(t: TaskRecord): TaskView {
-  const { error, ...rest } = t;
+  const { error, ...task } = t;
+  const rest = task.params ? { ...task, params: paramsView(task.params) } : task;
   if (!error) return rest;
   const known = (ERROR_CODES as Record<string, { status: number; title: string } | undefined>)[error.code];
   return {

@@ -43,6 +43,21 @@ export const rbdMetadata = {
   configImageList: librbd.func('int rbd_config_image_list(rbd_image_t image, void *options, _Inout_ int *max_options)'),
   /** void rbd_config_image_list_cleanup(rbd_config_option_t *options, int max_options); — local memory */
   configImageListCleanup: librbd.func('void rbd_config_image_list_cleanup(void *options, int max_options)'),
+
+  // Pool metadata: key/value pairs in the pool's rbd_info object. `conf_<option>` keys are the pool's librbd
+  // overrides (`rbd config pool set`); librbd reads them from the pool's default namespace only, whatever the
+  // I/O context's namespace (librbd/api/Config.cc: Options::Options sets the namespace to "").
+  /** int rbd_pool_metadata_set(rados_ioctx_t io_ctx, const char *key, const char *value); */
+  poolSet: librbd.func('int rbd_pool_metadata_set(rados_ioctx_t io_ctx, const char *key, const char *value)'),
+  /** int rbd_pool_metadata_remove(rados_ioctx_t io_ctx, const char *key); — ENOENT when missing */
+  poolRemove: librbd.func('int rbd_pool_metadata_remove(rados_ioctx_t io_ctx, const char *key)'),
+  /**
+   * int rbd_config_pool_list(rados_ioctx_t io_ctx, rbd_config_option_t *options, int *max_options);
+   * -ERANGE with the count needed in *max_options when the array is short.
+   */
+  configPoolList: librbd.func('int rbd_config_pool_list(rados_ioctx_t io_ctx, void *options, _Inout_ int *max_options)'),
+  /** void rbd_config_pool_list_cleanup(rbd_config_option_t *options, int max_options); — local memory */
+  configPoolListCleanup: librbd.func('void rbd_config_pool_list_cleanup(void *options, int max_options)'),
 };
 
 /** A zeroed array of `count` rbd_config_option_t (never empty, so the pointer is never NULL). */

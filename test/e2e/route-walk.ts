@@ -117,6 +117,13 @@ export async function walkRoutes(opts: WalkOptions): Promise<WalkResult> {
       await call('GET', `${I}/metadata/{key}`, { ...img('a'), key: 'walk' }, 200);
       await call('DELETE', `${I}/metadata/{key}`, { ...img('a'), key: 'walk' }, 204);
       await call('GET', `${I}/config`, img('a'), 200);
+      await call('PUT', `${I}/qos`, img('a'), 200, { iopsLimit: 1000, bpsLimit: '100MiB' });
+      await call('GET', `${I}/qos`, img('a'), 200);
+      await call('DELETE', `${I}/qos`, img('a'), 204);
+      // pool QoS: set on the pool; a namespace has none of its own in librbd (501)
+      await call('PUT', `${S}/qos`, v(), ns === undefined ? 200 : 501, { iopsLimit: 5000 });
+      await call('GET', `${S}/qos`, v(), 200);
+      await call('DELETE', `${S}/qos`, v(), ns === undefined ? 204 : 501);
       await call('GET', `${I}/usage`, img('a'), 200);
       await call('GET', `${I}/iostat`, img('a'), 200);
       await call('GET', `${S}/iostat`, v(), 200);

@@ -65,7 +65,10 @@ describe('copy', () => {
     expect(r.statusCode, r.body).toBe(202);
     expect(r.headers.location).toBe(`/api/v1/tasks/${r.json().id}`);
     expect(r.json()).toMatchObject({ action: 'image.copy', target: { pool: pool.name, namespace: '', image: 'src' } });
+    // what the client asked for; not the runner's hidden temporary name
+    expect(Object.keys(r.json().params).sort()).toEqual(['destination', 'objectSize', 'snapshots']);
     const task = await waitTask(r.json().id);
+    expect((task as { params?: object }).params).not.toHaveProperty('temporary');
     expect(task.state, JSON.stringify(task)).toBe('succeeded');
     expect(task.progress).toBe(1);
     expect(exportImage(`${pool.name}/c1`).equals(exportImage(`${pool.name}/src`))).toBe(true);

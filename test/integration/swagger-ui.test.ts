@@ -101,4 +101,34 @@ describe('Swagger UI at /docs (chromium)', () => {
     await putOp.screenshot({ path: '.build/swagger-ui-put.png' });
     expect(pageErrors).toEqual([]);
   }, 180_000); // ~12 s alone, 70 s seen on a busy 2-core machine
+
+  it('groups the namespaced twins under their own tags, shows the event stream and the task links, runs a QoS call', async () => {
+    const section = (tag: string) => page.locator(`.opblock-tag-section:has(> h3.opblock-tag[data-tag="${tag}"])`);
+    const tags = await page.locator('h3.opblock-tag').evaluateAll((hs) => hs.map((h) => h.getAttribute('data-tag')));
+    const twins = tags.filter((t) => t?.endsWith(' (namespace)'));
+    expect(twins).toEqual(expect.arrayContaining(['images (namespace)', 'snapshots (namespace)', 'qos (namespace)']));
+    expect(tags.indexOf('images (namespace)')).toBeGreaterThan(tags.indexOf('cluster')); // after every plain tag
+    // the "images" group holds the pool-scope operations only; its twin group the namespaced ones
+    const paths = async (tag: string) => section(tag).locator('.opblock-summary-path').evaluateAll((ps) => ps.map((p) => p.getAttribute('data-path')));
+    const plain = await paths('images');
+    const namespaced = await paths('images (namespace)');
+    expect(plain.length).toBeGreaterThan(3);
+    expect(plain.some((p) => p?.includes('/namespaces/'))).toBe(false);
+    expect(namespaced).toHaveLength(plain.length);
+    expect(namespaced.every((p) => p?.startsWith('/api/v1/pools/{pool}/namespaces/{namespace}/'))).toBe(true);
+
+    // the event stream's media type and schema; a 202's links to the task
+    const events = page.locator('[id$="-taskEvents"].opblock');
+    await events.locator('.opblock-summary').first().click();
+    await expect.poll(() => events.locator('.responses-wrapper').innerText()).toMatch(/text\/event-stream/);
+    const flatten = page.locator('[id$="-flattenImage"].opblock');
+    await flatten.locator('.opblock-summary').first().click();
+    await expect.poll(() => flatten.locator('.responses-wrapper').innerText()).toMatch(/getTask[\s\S]*taskEvents/);
+
+    const qos = await tryItOut('getPoolQos', { pool: pool.name });
+    expect(qos.status).toBe(200);
+    expect(JSON.parse(qos.body)).toMatchObject({ iopsLimit: { value: 0, source: 'default' } });
+    await section('images (namespace)').screenshot({ path: '.build/swagger-ui-namespace-tags.png' });
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
 });

@@ -41,7 +41,7 @@ describe('k8s/ manifests against the Kubernetes API types', () => {
   it('every YAML document, and every kustomization rendered, type-checks with zero diagnostics', () => {
     expect(formatProblems(report.problems)).toBe('');
     expect(report.documents).toBeGreaterThan(20);
-    expect([...report.rendered.keys()].sort()).toEqual(['base', 'overlays/example']);
+    expect([...report.rendered.keys()].sort()).toEqual(['base', 'overlays/example', 'overlays/monitoring']);
   });
 
   it('covers every file under k8s/', () => {
@@ -51,6 +51,7 @@ describe('k8s/ manifests against the Kubernetes API types', () => {
       'base/deployment.yaml', 'base/service.yaml', 'base/pdb.yaml', 'base/networkpolicy.yaml',
       'base/secret-ceph-keyring.example.yaml', 'base/secret-api-tokens.example.yaml',
       'overlays/example/kustomization.yaml', 'overlays/example/deployment-patch.yaml', 'overlays/example/certificate.yaml',
+      'overlays/monitoring/kustomization.yaml', 'overlays/monitoring/podmonitor.yaml', 'overlays/monitoring/networkpolicy-metrics.yaml',
     ]));
   });
 });
@@ -85,6 +86,8 @@ describe('planted typos fail validation (in a copy of k8s/)', () => {
     ['kustomization "resource:"', 'base/kustomization.yaml', 'resources:', 'resource:', /resource/],
     ['Certificate secretName misspelt', 'overlays/example/certificate.yaml', 'secretName: rbd-rest-api-tls', 'secretname: rbd-rest-api-tls', /secretname/],
     ['Certificate usage that does not exist', 'overlays/example/certificate.yaml', '- server auth', '- server-auth', /server-auth/],
+    ['PodMonitor podMetricsEndpoints misspelt', 'overlays/monitoring/podmonitor.yaml', 'podMetricsEndpoints:', 'podMetricEndpoints:', /podMetricEndpoints/],
+    ['PodMonitor scheme that does not exist', 'overlays/monitoring/podmonitor.yaml', 'scheme: https', 'scheme: tls', /"tls"|not assignable/],
     ['NetworkPolicy policyTypes as a string', 'base/networkpolicy.yaml', 'policyTypes:\n    - Ingress\n    - Egress', 'policyTypes: Ingress', /policyTypes|not assignable/],
   ])('%s', (_name, file, from, to, expected) => {
     const problems = plant(file, from, to);
@@ -94,6 +97,46 @@ describe('planted typos fail validation (in a copy of k8s/)', () => {
 
   it('a patch that matches no resource fails the rendering', () => {
     expect(plant('overlays/example/deployment-patch.yaml', 'name: rbd-rest-api', 'name: rbd-rest-apl')).toMatch(/matches no resource/);
+  });
+});
+
+describe('the rendered monitoring overlay', () => {
+  const docs = kustomize(join(K8S, 'overlays/monitoring'));
+  const deploy = one(docs, 'Deployment');
+  const podLabels: Record<string, string> = deploy.spec.template.metadata.labels;
+  const selects = (sel: Record<string, string>): boolean => Object.entries(sel).every(([k, v]) => podLabels[k] === v);
+  const port = deploy.spec.template.spec.containers.find((c: Any) => c.name === 'api').ports.find((p: Any) => p.name === 'https');
+
+  it('a PodMonitor scrapes /metrics of the API Pods over HTTPS on their named port', () => {
+    const pm = one(docs, 'PodMonitor');
+    expect(pm.metadata.namespace).toBe(NAMESPACE);
+    expect(selects(pm.spec.selector.matchLabels)).toBe(true);
+    expect(pm.spec.podMetricsEndpoints).toEqual([expect.objectContaining({ port: 'https', path: '/metrics', scheme: 'https' })]);
+    expect(port).toBeDefined();
+  });
+
+  it('a second NetworkPolicy admits the Prometheus Pods to that port; the base policy is unchanged', () => {
+    const policies = byKind(docs, 'NetworkPolicy');
+    expect(policies.map((p) => p.metadata.name).sort()).toEqual(['rbd-rest-api', 'rbd-rest-api-metrics']);
+    const metrics = policies.find((p) => p.metadata.name === 'rbd-rest-api-metrics');
+    expect(selects(metrics.spec.podSelector.matchLabels)).toBe(true);
+    expect(metrics.spec.policyTypes).toEqual(['Ingress']);
+    const [rule] = metrics.spec.ingress;
+    expect(rule.ports).toEqual([{ port: 'https', protocol: 'TCP' }]);
+    // one peer with both selectors: Prometheus Pods of the monitoring namespace, not every Pod there
+    expect(rule.from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } }]);
+    expect(policies.find((p) => p.metadata.name === 'rbd-rest-api')).toEqual(one(kustomize(join(K8S, 'base')), 'NetworkPolicy'));
+  });
+
+  it('the Grafana dashboard is a ConfigMap labelled grafana_dashboard, holding the JSON file as it is', () => {
+    const cm = byKind(docs, 'ConfigMap').find((c) => c.metadata.name === 'rbd-rest-api-dashboard');
+    expect(cm.metadata.labels.grafana_dashboard).toBe('1');
+    const text = readFileSync(join(K8S, 'overlays/monitoring/grafana-dashboard.json'), 'utf8');
+    expect(cm.data['grafana-dashboard.json']).toBe(text);
+    const dash = JSON.parse(text);
+    expect(dash.uid).toBe('rbd-rest-api');
+    expect(dash.panels.filter((p: Any) => p.type !== 'row').every((p: Any) => p.targets.length > 0)).toBe(true);
   });
 });
 
@@ -320,7 +363,7 @@ describe('kustomize subset renderer', () => {
   });
 
   it.skipIf(!kubectl)('renders base and overlay exactly like `kubectl kustomize`', () => {
-    for (const dir of ['base', 'overlays/example']) {
+    for (const dir of ['base', 'overlays/example', 'overlays/monitoring']) {
       const r = spawnSync('kubectl', ['kustomize', join(K8S, dir)], { encoding: 'utf8', timeout: 60_000 });
       expect(r.status, r.stderr).toBe(0);
       const theirs = parseYamlDocuments(r.stdout, `kubectl kustomize ${dir}`);

@@ -14,7 +14,7 @@ type Doc = {
   components: { schemas: Record<string, unknown> };
 };
 type Operation = {
-  operationId?: string; tags?: string[];
+  operationId?: string; tags?: string[]; summary?: string;
   parameters?: { in: string; name: string }[];
   requestBody?: { content: Record<string, { example?: unknown }> };
   responses: Record<string, { description?: string; content?: Record<string, { schema?: unknown }> }>;
@@ -73,6 +73,36 @@ describe('openapi/openapi.json', () => {
       }
     }
     expect(JSON.stringify(doc)).not.toContain('Default Response');
+  });
+
+  it('Swagger UI reads well: namespaced twins under their own tags, every error problem+json, 202 tasks linked, the event stream typed', async () => {
+    const doc = (await openapiDocument()) as Doc & { paths: Record<string, Record<string, Operation & { responses: Record<string, { links?: Record<string, { operationId: string }> }> }>> };
+    const ops = operations(doc);
+    const ids = ops.map(({ op }) => op.operationId);
+    expect(new Set(ids).size, 'operationIds are unique').toBe(ids.length);
+    const tagNames = doc.tags!.map((t) => t.name);
+    const firstTwin = tagNames.findIndex((n) => n.endsWith(' (namespace)'));
+    expect(firstTwin).toBeGreaterThan(0);
+    expect(tagNames.slice(firstTwin).every((n) => n.endsWith(' (namespace)')), 'twin tags come after the others').toBe(true);
+    for (const { path, method, op } of ops) {
+      const twin = op.operationId!.endsWith('InNamespace');
+      expect(twin, `${method} ${path}`).toBe(/^\/api\/v1\/pools\/\{pool\}\/namespaces\/\{namespace\}\/./.test(path));
+      for (const t of op.tags ?? []) expect(t.endsWith(' (namespace)'), `${method} ${path}: tag ${t}`).toBe(twin);
+      for (const [status, r] of Object.entries(op.responses)) {
+        if (Number(status) >= 400) expect(Object.keys(r.content ?? {}), `${method} ${path} ${status}`).toEqual(['application/problem+json']);
+        if (status === '202' && JSON.stringify(r.content).includes('"#/components/schemas/Task"')) {
+          const links = (r as { links?: Record<string, { operationId: string }> }).links ?? {};
+          expect(Object.values(links).map((l) => l.operationId).sort(), `${method} ${path} 202`).toEqual(['cancelTask', 'getTask', 'taskEvents']);
+        }
+      }
+    }
+    expect(ops.find(({ op }) => op.operationId === 'updateImage')!.op.summary).toMatch(/Rename, resize, change the features/);
+    expect(ids).not.toContain('resizeImage');
+    const events = ops.find(({ op }) => op.operationId === 'taskEvents')!.op.responses['200']!;
+    expect(events.content).toEqual({ 'text/event-stream': { schema: { $ref: '#/components/schemas/TaskEvent' } } });
+    expect(JSON.stringify(doc)).not.toContain('x-media-type');
+    const readyz = ops.find(({ op }) => op.operationId === 'readyz')!.op.responses['503']!;
+    expect(Object.keys(readyz.content!)).toEqual(['application/problem+json']);
   });
 
   it('redocly lint (@redocly/cli 2.77.0, recommended rules) finds 0 errors in the committed document', async () => {
@@ -160,6 +190,29 @@ describe('openapi/openapi.json', () => {
       components: { schemas: { Spec: { type: 'string' }, SpecInput: { type: 'string' } } },
     }) as Doc;
     expect(Object.keys(merged.components.schemas)).toEqual(['Spec']);
+
+    // twins' tags after the others, in their order; x-media-type moves a response to its media type; 202 tasks link
+    const task = { content: { 'application/json': { schema: { $ref: '#/components/schemas/Task' } } } };
+    const more = tidyDocument({
+      openapi: '3.1.0', tags: [{ name: 'b', description: 'Bees' }],
+      paths: {
+        '/n/z': { get: { tags: ['z (namespace)'], responses: {} } },
+        '/n/b': { get: { tags: ['b (namespace)'], responses: {} } },
+        '/z': { post: { tags: ['z'], responses: { 202: task } } },
+        '/t/{id}': { get: { operationId: 'getTask', responses: {} } },
+        '/t/{id}/events': { get: { operationId: 'taskEvents', responses: { 200: { content: { 'application/json': { schema: { $ref: '#/components/schemas/Ev' } } } } } } },
+      },
+      components: { schemas: { Task: { type: 'object', properties: { id: { type: 'string' } } }, Ev: { type: 'object', 'x-media-type': 'text/event-stream' } } },
+    }) as Doc & { paths: Record<string, Record<string, { responses: Record<string, { content?: object; links?: object }> }>> };
+    expect(more.tags).toEqual([{ name: 'b', description: 'Bees' }, { name: 'z' },
+      { name: 'b (namespace)', description: 'Bees, in an RBD namespace: the operations of "b" under /api/v1/pools/{pool}/namespaces/{namespace}' },
+      { name: 'z (namespace)', description: 'z, in an RBD namespace: the operations of "z" under /api/v1/pools/{pool}/namespaces/{namespace}' }]);
+    expect(Object.keys(more.paths['/t/{id}/events']!.get!.responses['200']!.content!)).toEqual(['text/event-stream']);
+    expect(more.components.schemas.Ev).toEqual({ type: 'object' });
+    expect(more.paths['/z']!.post!.responses['202']!.links).toEqual({
+      getTask: { operationId: 'getTask', parameters: { id: '$response.body#/id' }, description: expect.any(String) },
+      taskEvents: { operationId: 'taskEvents', parameters: { id: '$response.body#/id' }, description: expect.any(String) },
+    });
     expect(JSON.stringify(merged)).not.toContain('SpecInput');
   });
 });

@@ -9,7 +9,12 @@
 //   - error responses that carry a problem document are `application/problem+json` (what the service sends);
 //   - a JSON request body gets an example made of its required fields only (from each field's `examples`,
 //     `default`, `enum` or `const`), so Swagger UI's "Try it out" sends something the API accepts;
-//   - tags used by operations but not declared are declared;
+//   - tags used by operations but not declared are declared; the tags of namespaced twins (`images (namespace)`,
+//     registerScoped in paths.ts) come after all others, described after their pool-scope tag, so Swagger UI
+//     lists the twins apart instead of doubling every group;
+//   - a response whose schema says `x-media-type` (e.g. text/event-stream) is documented under that type;
+//   - a 202 answered with a task (the Task schema) links to the task's operations (getTask, taskEvents,
+//     cancelTask), with the task id from the body;
 //   - zod's implicit bounds of an unbounded integer (±(2^53 − 1), "a safe integer") are dropped: they say
 //     nothing, and Swagger UI shows the lower one (-9007199254740991) as the example of every size and count.
 import type { FastifyInstance } from 'fastify';
@@ -18,12 +23,20 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { STATUS_CODES } from 'node:http';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import { NAMESPACE_TAG_SUFFIX } from '../paths.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };
 
 const REF = '#/components/schemas/';
 const PROBLEM = 'Problem';
+const TASK = 'Task';
+/** What a 202 that answers with a task links to: operationId → what the link does. */
+const TASK_LINKS: Record<string, string> = {
+  getTask: 'Poll the task until its state is succeeded, failed or cancelled',
+  taskEvents: 'Follow the task as Server-Sent Events until it ends',
+  cancelTask: 'Cancel the task',
+};
 const METHODS = new Set(['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace']);
 
 /** Descriptions for tags that routes use without declaring them (resources added by other route files). */
@@ -32,6 +45,7 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   snapshots: 'Snapshots of an image',
   clones: 'Copy-on-write clones of a snapshot',
   metadata: 'Key/value metadata of an image',
+  qos: 'QoS limits (librbd rbd_qos_* options) of an image or a pool, with the source of each value',
   trash: 'Images moved to the trash: restore or purge',
   tasks: 'Long operations running in the background',
 };
@@ -173,6 +187,19 @@ export function tidyDocument(input: unknown): unknown {
       ? REF + rename.get(v.slice(REF.length))! : v) as JsonObject;
   const finalSchemas = (renamed.components as JsonObject).schemas as JsonObject;
 
+  // media types other than JSON named by a schema (x-media-type), then dropped from the schemas
+  const mediaTypeOf = (schema: Json | undefined): string | undefined => {
+    if (!isObject(schema)) return undefined;
+    const target = typeof schema.$ref === 'string' ? finalSchemas[schema.$ref.slice(REF.length)] : schema;
+    return isObject(target) && typeof target['x-media-type'] === 'string' ? target['x-media-type'] : undefined;
+  };
+  const operationIds = new Set<string>();
+  for (const pathItem of Object.values(isObject(renamed.paths) ? renamed.paths : {})) {
+    for (const [method, op] of Object.entries(isObject(pathItem) ? pathItem : {})) {
+      if (METHODS.has(method) && isObject(op) && typeof op.operationId === 'string') operationIds.add(op.operationId);
+    }
+  }
+
   // 2.–4. responses, problem documents, request examples; 5. tags
   const declaredTags = new Set((Array.isArray(renamed.tags) ? renamed.tags : []).map((t) => (isObject(t) ? t.name : undefined)));
   const extraTags: string[] = [];
@@ -189,6 +216,14 @@ export function tidyDocument(input: unknown): unknown {
           response.description = STATUS_CODES[status] ?? (status === 'default' ? 'Error' : `HTTP ${status}`);
         }
         const content = isObject(response.content) ? response.content : undefined;
+        const json = content && isObject(content['application/json']) ? content['application/json'] : undefined;
+        const mediaType = json ? mediaTypeOf(json.schema) : undefined;
+        if (mediaType) response.content = { [mediaType]: json! };
+        if (status === '202' && json && json.schema && isObject(json.schema) && json.schema.$ref === REF + TASK) {
+          const links = Object.entries(TASK_LINKS).filter(([id]) => operationIds.has(id))
+            .map(([operationId, description]): [string, Json] => [operationId, { operationId, parameters: { id: '$response.body#/id' }, description }]);
+          if (links.length > 0) response.links = Object.fromEntries(links);
+        }
         const code = Number(status);
         const isError = status === 'default' || /^[45]XX$/i.test(status) || (Number.isInteger(code) && code >= 400);
         if (isError && content && isObject(content['application/json']) && isProblemSchema(content['application/json'].schema, finalSchemas)) {
@@ -205,9 +240,23 @@ export function tidyDocument(input: unknown): unknown {
     }
   }
   dropSafeIntegerBounds(renamed);
+  for (const schema of Object.values(finalSchemas)) if (isObject(schema)) delete schema['x-media-type'];
   if (extraTags.length > 0) {
-    renamed.tags = [...(Array.isArray(renamed.tags) ? renamed.tags : []),
-      ...extraTags.map((name): Json => (TAG_DESCRIPTIONS[name] ? { name, description: TAG_DESCRIPTIONS[name] } : { name }))];
+    const declared = (Array.isArray(renamed.tags) ? renamed.tags : []);
+    const described = new Map<string, string>();
+    for (const t of declared) if (isObject(t) && typeof t.name === 'string' && typeof t.description === 'string') described.set(t.name, t.description);
+    const describe = (name: string): Json => {
+      const base = name.endsWith(NAMESPACE_TAG_SUFFIX) ? name.slice(0, -NAMESPACE_TAG_SUFFIX.length) : undefined;
+      const text = base !== undefined
+        ? `${described.get(base) ?? TAG_DESCRIPTIONS[base] ?? base}, in an RBD namespace: the operations of "${base}" under /api/v1/pools/{pool}/namespaces/{namespace}`
+        : TAG_DESCRIPTIONS[name];
+      return text ? { name, description: text } : { name };
+    };
+    const twin = (name: string) => name.endsWith(NAMESPACE_TAG_SUFFIX);
+    const bases = [...declared.map((t) => (isObject(t) ? String(t.name) : '')), ...extraTags.filter((n) => !twin(n))];
+    const rank = (name: string) => bases.indexOf(name.slice(0, -NAMESPACE_TAG_SUFFIX.length));
+    const twins = extraTags.filter(twin).sort((a, b) => rank(a) - rank(b));
+    renamed.tags = [...declared, ...extraTags.filter((n) => !twin(n)).map(describe), ...twins.map(describe)];
   }
   return renamed;
 }

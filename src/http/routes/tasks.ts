@@ -7,7 +7,7 @@ import { isFinished, type TaskRecord } from '../../ceph/tasks/types.js';
 import { allows, seesPool } from '../auth.js';
 import { ApiError, toApiError } from '../errors.js';
 import { problems } from '../schemas/common.js';
-import { TASK_ID_PATTERN, taskIdParams, taskListQuery, taskListSchema, taskSchema } from '../schemas/tasks.js';
+import { TASK_ID_PATTERN, taskEventSchema, taskIdParams, taskListQuery, taskListSchema, taskSchema } from '../schemas/tasks.js';
 import { taskView } from '../task-reply.js';
 import { indexKey } from '../../ceph/tasks/store.js';
 import { fittingItems, PAGE_BYTES } from '../page-bytes.js';
@@ -98,7 +98,7 @@ export const taskRoutes: FastifyPluginAsyncZod = async (app) => {
       description: '`text/event-stream`: an event `task` (data: the task JSON) now and at every change of progress or '
         + 'state; the stream ends after the event of the final state. Works through any replica (it polls the record).',
       params: taskIdParams,
-      response: { 200: z.string().describe('text/event-stream'), ...problems(400, 401, 403, 404, 503, 504) },
+      response: { 200: taskEventSchema, ...problems(400, 401, 403, 404, 503, 504) },
     },
   }, async (req, reply) => {
     let task = await visibleTask(req, req.params.id);

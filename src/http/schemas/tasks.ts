@@ -25,11 +25,24 @@ export const taskSchema = z.object({
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),
   error: taskErrorSchema.optional(),
-  params: z.record(z.string(), z.unknown()).optional(),
+  params: z.record(z.string(), z.unknown()).optional().describe('what the task was asked to do (its action\'s parameters, e.g. the destination of a copy, the size of a shrink)'),
   result: z.record(z.string(), z.unknown()).optional(),
   cancelRequested: z.boolean().optional().describe('a cancel was asked for; the runner stops at its next step'),
   attempts: z.number().int().optional().describe('runs started: more than 1 when a replica took the task over after its runner died'),
 }).meta({ id: 'Task', description: 'A long operation, kept in RADOS; every replica answers the same for it' });
+
+/** One event of GET /tasks/{id}/events (documented under text/event-stream: tidyDocument reads x-media-type). */
+export const taskEventSchema = z.object({
+  event: z.enum(['task', 'gone']).describe('`task`: the task now (at once, then at every change of state, progress or '
+    + 'cancelRequested; the stream ends after the event of its final state); `gone`: the task was removed meanwhile (the stream ends)'),
+  id: z.string().optional().describe('`id:` line: the event\'s sequence number in this stream (1, 2, …); `task` events only'),
+  data: taskSchema.describe('`data:` line: the task as JSON (as GET /tasks/{id} answers it); `{}` for `gone`'),
+}).meta({
+  id: 'TaskEvent',
+  description: 'A Server-Sent Event of a task\'s stream: lines `id: 1`, `event: task`, `data: {…the task…}` and an empty line. '
+    + 'Comment lines (`: keep-alive`) come every 15 s while nothing changes.',
+  'x-media-type': 'text/event-stream',
+});
 
 export const TASK_ID_PATTERN = /^[0-9]{1,10}-[0-9a-z]{9}-[0-9a-f]{8}$/;
 export const taskIdParams = z.object({ id: z.string().min(1).max(256).describe('a task id') });

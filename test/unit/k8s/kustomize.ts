@@ -1,6 +1,7 @@
 // A small kustomize renderer for the subset k8s/ uses, so the manifests can be checked offline without
 // kubectl: `resources` (files and directories), `patches` (strategic merge, by path or inline, with an
-// optional target), `namespace` and `images`. Anything else in a kustomization.yaml is an error rather
+// optional target), `namespace`, `images` and `configMapGenerator` (files, with the name hash suffix
+// disabled: a generated ConfigMap keeps its name). Anything else in a kustomization.yaml is an error rather
 // than silently ignored. Transformations run in kustomize's order: patches, namespace, images.
 // test/unit/k8s-manifests.test.ts compares the result with `kubectl kustomize` where kubectl exists.
 import { readFileSync, statSync } from 'node:fs';
@@ -13,7 +14,7 @@ export type JsonObject = { [key: string]: Json };
 export const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The kustomization fields this renderer understands (the validator types them the same way). */
-export const KUSTOMIZATION_FIELDS = ['apiVersion', 'kind', 'namespace', 'resources', 'images', 'patches'] as const;
+export const KUSTOMIZATION_FIELDS = ['apiVersion', 'kind', 'namespace', 'resources', 'images', 'patches', 'configMapGenerator'] as const;
 
 /** Parse every non-empty YAML document of a file (or a string) into plain JSON values. */
 export function parseYamlDocuments(text: string, source: string): Json[] {
@@ -206,6 +207,26 @@ function matches(res: JsonObject, sel: NonNullable<KustomizePatch['target']>): b
 }
 
 /** Render the kustomization in `dir` to a list of resources. */
+export interface ConfigMapGenerator {
+  name: string;
+  files?: string[];
+  options?: { disableNameSuffixHash?: boolean; labels?: Record<string, string> };
+}
+
+/** A ConfigMap from files ("key=path" or "path", the key being the file's name), as kustomize generates it. */
+function generateConfigMap(dir: string, file: string, g: ConfigMapGenerator): JsonObject {
+  const unknown = Object.keys(g).filter((f) => !['name', 'files', 'options'].includes(f));
+  if (unknown.length > 0) throw new Error(`${file}: configMapGenerator fields not supported by this renderer: ${unknown.join(', ')}`);
+  if (g.options?.disableNameSuffixHash !== true) throw new Error(`${file}: configMapGenerator ${g.name}: only disableNameSuffixHash: true is supported`);
+  const data: JsonObject = {};
+  for (const f of g.files ?? []) {
+    const [key, path] = f.includes('=') ? [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)] : [f.slice(f.lastIndexOf('/') + 1), f];
+    data[key] = readFileSync(resolve(dir, path), 'utf8');
+  }
+  const metadata: JsonObject = { name: g.name, ...(g.options.labels ? { labels: { ...g.options.labels } } : {}) };
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata, data };
+}
+
 export function kustomize(dir: string): JsonObject[] {
   const file = findKustomization(dir);
   const [k] = readYamlFile(file);
@@ -223,6 +244,8 @@ export function kustomize(dir: string): JsonObject[] {
       resources.push(structuredClone(d));
     }
   }
+
+  for (const g of (k.configMapGenerator ?? []) as unknown as ConfigMapGenerator[]) resources.push(generateConfigMap(dir, file, g));
 
   for (const p of (k.patches ?? []) as KustomizePatch[]) {
     const where = p.path ? resolve(dirname(file), p.path) : `${file} (inline patch)`;

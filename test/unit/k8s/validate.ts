@@ -59,6 +59,30 @@ interface CertManagerCertificate {
   metadata: import('kubernetes-types/meta/v1').ObjectMeta;
   spec: CertManagerCertificateSpec;
 }
+// monitoring.coreos.com/v1 PodMonitor (the Prometheus Operator CRD, v0.75; only the fields k8s/ may use)
+interface PromSecretKey { name: string; key: string; optional?: boolean }
+interface PodMonitorEndpoint {
+  port?: string; targetPort?: string | number; path?: string; scheme?: 'http' | 'https'; interval?: string; scrapeTimeout?: string;
+  honorLabels?: boolean; params?: { [k: string]: string[] };
+  tlsConfig?: { serverName?: string; insecureSkipVerify?: boolean; ca?: { secret?: PromSecretKey; configMap?: PromSecretKey };
+    cert?: { secret?: PromSecretKey; configMap?: PromSecretKey }; keySecret?: PromSecretKey };
+  bearerTokenSecret?: PromSecretKey;
+}
+interface PodMonitor {
+  apiVersion: 'monitoring.coreos.com/v1'; kind: 'PodMonitor';
+  metadata: import('kubernetes-types/meta/v1').ObjectMeta;
+  spec: {
+    selector: import('kubernetes-types/meta/v1').LabelSelector;
+    podMetricsEndpoints: PodMonitorEndpoint[];
+    namespaceSelector?: { any?: boolean; matchNames?: string[] };
+    jobLabel?: string; podTargetLabels?: string[];
+  };
+}
+interface ConfigMapGenerator {
+  name: string;
+  files?: string[];
+  options?: { disableNameSuffixHash?: boolean; labels?: { [k: string]: string } };
+}
 interface Kustomization {
   apiVersion?: 'kustomize.config.k8s.io/v1beta1';
   kind?: 'Kustomization';
@@ -66,6 +90,7 @@ interface Kustomization {
   resources?: string[];
   images?: KustomizeImage[];
   patches?: KustomizePatch[];
+  configMapGenerator?: ConfigMapGenerator[];
 }
 `;
 
@@ -124,6 +149,7 @@ export function typeOf(obj: Json, patch = false): { type: string } | { error: st
   }
   if (typeof apiVersion !== 'string' || typeof kind !== 'string') return { error: 'apiVersion and kind are required' };
   if (!/^[A-Z][A-Za-z0-9]*$/.test(kind)) return { error: `"${kind}" is not a kind` };
+  if (apiVersion === 'monitoring.coreos.com/v1' && kind === 'PodMonitor') return { type: patch ? 'Patch<PodMonitor>' : 'PodMonitor' };
   if (apiVersion === 'cert-manager.io/v1' && kind === 'Certificate') return { type: patch ? 'Patch<CertManagerCertificate>' : 'CertManagerCertificate' };
   const mod = MODULES[apiVersion];
   if (!mod) return { error: `no Kubernetes types for apiVersion "${apiVersion}"` };

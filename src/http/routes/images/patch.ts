@@ -145,7 +145,7 @@ export function patchRoute(app: Parameters<FastifyPluginAsyncZod>[0]): void {
   const { writes } = provisioning(app.ceph);
   app.patch('/images/:image', {
     schema: {
-      tags: ['images'], summary: 'Rename, resize, change the features or the snapshot limit of an image', operationId: 'resizeImage',
+      tags: ['images'], summary: 'Rename, resize, change the features or the snapshot limit of an image', operationId: 'updateImage',
       description: 'Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer\'s '
         + '`Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and '
         + 'needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd '
