@@ -190,6 +190,7 @@ function cephFromConfig(config: Config, logger: pino.Logger): CephClient {
       retentionMs: config.TASK_RETENTION_DAYS * 86_400_000,
     },
     locks: { waitMs: config.MUTATION_LOCK_WAIT_MS, leaseMs: config.MUTATION_LOCK_LEASE_MS },
+    schedules: { minIntervalMs: config.SCHEDULE_MIN_INTERVAL * 1000 },
   }, {
     onStateChange: (state, error) => {
       const err = error instanceof Error ? error.message : error === undefined ? undefined : String(error);

@@ -13,6 +13,7 @@ import { RunnerClients } from './tasks/runner-clients.js';
 import { TaskEngine } from './tasks/engine.js';
 import type { TaskEngineOptions } from './tasks/types.js';
 import { Trash } from './trash.js';
+import { Schedules, type ScheduleOptions } from './schedules/index.js';
 import { ConnectionSession, withDeadline } from './session.js';
 
 export type ClientState = 'connecting' | 'connected' | 'disconnected' | 'closed';
@@ -27,6 +28,8 @@ export interface ClientOptions extends ConnectOptions {
   tasks?: Partial<TaskEngineOptions>;
   /** the per-image mutation lock's lease and wait (image-lock.ts) */
   locks?: Partial<MutationLockSettings>;
+  /** the schedules' settings: shortest interval, clock (schedules/loop.ts) */
+  schedules?: Partial<ScheduleOptions>;
 }
 
 export interface ClientEvents {
@@ -39,6 +42,8 @@ export class CephClient extends ConnectionSession {
   /** durable long operations (src/ceph/tasks/engine.ts); runs tasks while connected */
   readonly tasks: TaskEngine;
   readonly trash: Trash;
+  /** snapshot and trash purge schedules (src/ceph/schedules/): claims slots while connected */
+  readonly schedules: Schedules;
   /** the task runs' own librados clients: a takeover's fencing never reaches this client (tasks/runner-clients.ts) */
   readonly runnerClients: RunnerClients;
   #conn: CephConnection | undefined;
@@ -59,7 +64,8 @@ export class CephClient extends ConnectionSession {
     this.runnerClients = new RunnerClients(opts);
     this.tasks = new TaskEngine(this, opts.tasks, this.runnerClients);
     this.trash = new Trash(this, this.tasks);
-    registerTaskHandlers(this.tasks, this.trash); // every action, before any task runs (tasks/handlers.ts)
+    this.schedules = new Schedules(this, this.tasks, { run: opts.tasks?.run ?? true, ...opts.schedules });
+    registerTaskHandlers(this.tasks, this.trash, this.schedules); // every action, before any task runs (tasks/handlers.ts)
     this.#backoff = opts.backoffMinMs ?? 500;
   }
 
@@ -76,7 +82,8 @@ export class CephClient extends ConnectionSession {
   }
 
   async close(): Promise<void> {
-    // tasks first, while connected: a running task's lease is released (handed over) before the connection goes
+    // schedules and tasks first, while connected: a running task's lease is released (handed over) before the connection goes
+    await this.schedules.stop();
     await this.tasks.stop();
     await this.runnerClients.close();
     await mutationLocks(this).drain(); // image locks released after their answers were sent: let them go first
@@ -197,7 +204,10 @@ export class CephClient extends ConnectionSession {
   private setState(state: ClientState, error?: unknown): void {
     if (this.#state === state) return;
     this.#state = state;
-    if (state === 'connected') this.tasks.start();
+    if (state === 'connected') {
+      this.tasks.start();
+      this.schedules.start();
+    }
     this.events.onStateChange?.(state, error);
   }
 }

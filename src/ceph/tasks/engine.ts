@@ -22,7 +22,7 @@
 // anyway), so cancel() waits for the outcome: `cancelled` is the runner's word that the work stopped; a task
 // that ended succeeded/failed meanwhile, or a runner that did not answer within cancelWaitMs, is "too late"
 // (409). One final state, written once by compare-and-swap: an accepted cancel and a success exclude each other.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { E } from '../../native/errno.js';
@@ -104,11 +104,12 @@ export class TaskEngine {
   }
 
   /** A new task record, queued, written to `pool`'s task index (its id carries the pool's id). */
-  private store(pool: string, action: string, target: TaskTarget, params: Record<string, unknown> | undefined): Promise<StoredTask> {
+  private store(pool: string, action: string, target: TaskTarget, params: Record<string, unknown> | undefined,
+    id: (poolId: number) => string = newTaskId): Promise<StoredTask> {
     return this.session.withIoctx(pool, (io) => io.use('task_submit', async (p) => {
       const poolId = Number(radosPool.ioctxGetId(p) as number | bigint);
       const task: StoredTask = {
-        id: newTaskId(poolId), action, target: { ...target, pool }, state: 'queued', progress: 0, createdAt: nowIso(),
+        id: id(poolId), action, target: { ...target, pool }, state: 'queued', progress: 0, createdAt: nowIso(),
         ...(params ? { params } : {}), v: 1, attempts: 0,
       };
       await addTask(p, task);
@@ -121,6 +122,27 @@ export class TaskEngine {
     if (!this.handlers.has(action)) throw new RangeError(`no task handler for ${action}`);
     const { pool } = splitPoolSpec(target.pool);
     const rec = await this.store(pool, action, target, params);
+    this.emit(rec, undefined, 'queued', 'submitted');
+    this.scheduler.offer({ pool, id: rec.id, spec: poolSpec(pool, target.namespace) });
+    return publicView(rec);
+  }
+
+  /**
+   * Queue the task of `action` named by `key` at time `atMs` (a schedule's slot), unless any replica did: its id
+   * is derived from (pool, atMs, key), and the record's exclusive create is the claim — undefined when the record
+   * exists (another replica, or this one, claimed it first). Runs like a submitted task (leases, takeover).
+   */
+  async claim(action: string, target: TaskTarget, params: Record<string, unknown>, key: string, atMs: number): Promise<TaskRecord | undefined> {
+    if (!this.handlers.has(action)) throw new RangeError(`no task handler for ${action}`);
+    const { pool } = splitPoolSpec(target.pool);
+    const suffix = createHash('sha256').update(`${action}\0${key}\0${atMs}`).digest('hex').slice(0, 8);
+    let rec: StoredTask;
+    try {
+      rec = await this.store(pool, action, target, params, (poolId) => `${newTaskId(poolId, atMs).slice(0, -8)}${suffix}`);
+    } catch (e) {
+      if (e instanceof CephError && e.code === 'EEXIST') return undefined;
+      throw e;
+    }
     this.emit(rec, undefined, 'queued', 'submitted');
     this.scheduler.offer({ pool, id: rec.id, spec: poolSpec(pool, target.namespace) });
     return publicView(rec);

@@ -10,12 +10,15 @@ import { registerImageShrink } from '../image-shrink.js';
 import { registerSnapshotTasks } from '../snapshot-tasks.js';
 import type { TaskEngine } from './engine.js';
 import type { Trash } from '../trash.js';
+import { registerScheduleTasks } from '../schedules/tasks.js';
+import type { Schedules } from '../schedules/index.js';
 
-export function registerTaskHandlers(tasks: TaskEngine, trash: Trash): void {
+export function registerTaskHandlers(tasks: TaskEngine, trash: Trash, schedules: Schedules): void {
   trash.registerHandlers(tasks); // image.remove, trash.remove, trash.purge
   registerImageShrink(tasks); // image.shrink
   registerObjectMapRebuild(tasks); // image.object-map-rebuild
   registerImageCopy(tasks); // image.copy
   registerImageImport(tasks); // image.import (the cleanup of an import whose process died)
   registerSnapshotTasks(tasks); // snapshot.rollback, image.flatten
+  registerScheduleTasks(tasks, trash, schedules.emit); // schedule.snapshot, schedule.trash-purge
 }
