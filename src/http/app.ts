@@ -31,6 +31,7 @@ import { snapshotRoutes } from './routes/snapshots.js';
 import { cloneRoutes } from './routes/clones.js';
 import { taskRoutes } from './routes/tasks.js';
 import { trashRoutes } from './routes/trash.js';
+import { scheduleRoutes } from './routes/schedules.js';
 import { contentImportRoutes, DEFAULT_IMPORT_SETTINGS, type ImportSettings } from './routes/content/import.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { contentExportRoutes } from './routes/content/export.js';
@@ -127,6 +128,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await registerScoped(app, cloneRoutes);
   await app.register(taskRoutes, { prefix: API_PREFIX });
   await registerScoped(app, trashRoutes);
+  await registerScoped(app, scheduleRoutes);
   await registerScoped(app, contentImportRoutes(settings.import));
   await app.register(clusterRoutes, { prefix: API_PREFIX, version: opts.version ?? '0.1.0' });
   await registerScoped(app, contentExportRoutes);

@@ -5,7 +5,7 @@ import { splitPoolSpec } from '../ceph/spec.js';
 import {
   CephError, CloneSourceMissingError, CloneTooSmallError, CloneUnfinishedError, CreateNotConfirmedError, DataPoolMissingError,
   ImageBusyError, ImageHasSnapshotsError, ImageIncompleteError, ImageInUseError, ImageVanishedError,
-  OperationStillRunningError, PoolBeingDeletedError, PoolDeletedWhileCreatingError, PoolNotPermittedError, StrayImageNameError,
+  OperationStillRunningError, PoolBeingDeletedError, ScheduleInvalidError, ScheduleNotFoundError, PoolDeletedWhileCreatingError, PoolNotPermittedError, StrayImageNameError,
   type CephSubject,
 } from '../ceph/errors.js';
 import { sourceText } from '../ceph/provisioning/differences.js';
@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   NAMESPACE_NOT_FOUND: { status: 404, title: 'Namespace not found' },
   METADATA_KEY_NOT_FOUND: { status: 404, title: 'No such image metadata key' },
   TASK_NOT_FOUND: { status: 404, title: 'No such task' },
+  SCHEDULE_NOT_FOUND: { status: 404, title: 'No schedule is set here' },
   TRASH_ENTRY_NOT_FOUND: { status: 404, title: 'No such trash entry' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   NOT_ACCEPTABLE: { status: 406, title: 'Not acceptable' },
@@ -222,6 +223,10 @@ export function fromDomainError(err: unknown): ApiError | undefined {
       + 'held open by that request\'s process (or until the cluster notices that it died, ~30 s). Retry shortly.', { retryAfterSeconds: 30 }, err.cause);
   }
   if (err instanceof ImageInUseError) return imageInUse(err.spec, err.image, err.watchers, 'first', err.cause);
+  if (err instanceof ScheduleInvalidError) return invalidField('body', err.field, err.detail);
+  if (err instanceof ScheduleNotFoundError) {
+    return new ApiError('SCHEDULE_NOT_FOUND', `No ${err.kind} schedule is set on ${err.target}.`);
+  }
   if (err instanceof ImageHasSnapshotsError) {
     return new ApiError('IMAGE_HAS_SNAPSHOTS', `Image ${err.spec}/${err.image} has ${err.snapshotCount ?? 'some'} snapshot(s); delete them first.`,
       { snapshotCount: err.snapshotCount }, err.cause);

@@ -34,6 +34,7 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   metadata: 'Key/value metadata of an image',
   trash: 'Images moved to the trash: restore or purge',
   tasks: 'Long operations running in the background',
+  schedules: 'Snapshot schedules with retention and trash purge schedules that run by themselves',
 };
 
 const isObject = (v: Json | undefined): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
