@@ -10,7 +10,8 @@
 // run of an older slot after a newer one still takes its own slot unless the state says it is done.
 import { CephError, isCephError, SnapshotHasChildrenError } from '../errors.js';
 import { holdTaskImage } from '../image-lock.js';
-import { Snapshots } from '../snapshots.js';
+import { withOpenImage } from '../open-image.js';
+import { Snapshots, userSnapshots } from '../snapshots.js';
 import { poolSpec } from '../spec.js';
 import type { TaskEngine } from '../tasks/engine.js';
 import type { TaskContext } from '../tasks/types.js';
@@ -66,18 +67,14 @@ async function runSnapshot(ctx: TaskContext<SnapshotParams>, emit: Emit): Promis
     const run: LastRun = { slot: iso(slot), at: new Date().toISOString(), outcome, snapshot: name, taskId };
     await state((p) => writeKey(p, key, withDone(st, slot, run)));
     // retention: the schedule's own snapshots (named by its prefix and a slot) beyond the policy, never one with clones
-    const { items } = await snaps.list(spec, image);
-    const own = items.flatMap((s) => { const t = slotOfName(prefix, s.name); return t === undefined ? [] : [{ ...s, slot: t }]; });
+    // names only (one read-only open); clones and protection are checked by remove() on the few it removes
+    const names = await ctx.session.withIoctx(spec, (io) => withOpenImage(io, spec, image, { readOnly: true }, (img) => userSnapshots(img, target)));
+    const own = names.flatMap((s) => { const t = slotOfName(prefix, s.name); return t === undefined ? [] : [{ name: s.name, slot: t }]; });
     const keepSet = retained(own.map((o) => o.slot), keep, timezone);
     const removed: string[] = [];
     const kept: string[] = [];
     for (const s of own) {
       if (keepSet.has(s.slot)) continue;
-      if (s.children > 0 || s.protected) {
-        kept.push(s.name);
-        emit({ kind: 'retention-kept', target, snapshot: s.name, reason: s.children > 0 ? 'clones' : 'protected', taskId });
-        continue;
-      }
       try {
         await snaps.remove(spec, image, s.name);
         removed.push(s.name);
@@ -85,7 +82,7 @@ async function runSnapshot(ctx: TaskContext<SnapshotParams>, emit: Emit): Promis
       } catch (e) {
         if (e instanceof SnapshotHasChildrenError || isCephError(e, 'EBUSY')) {
           kept.push(s.name);
-          emit({ kind: 'retention-kept', target, snapshot: s.name, reason: 'clones', taskId });
+          emit({ kind: 'retention-kept', target, snapshot: s.name, reason: e instanceof SnapshotHasChildrenError ? 'clones' : 'protected', taskId });
         } else if (!isCephError(e, 'ENOENT')) throw e;
       }
     }
