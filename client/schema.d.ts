@@ -8484,33 +8484,60 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "every": "example-every",
+                 *       "every": "1h",
                  *       "keep": {
-                 *         "latest": 0
+                 *         "latest": 24
                  *       }
                  *     }
                  */
                 "application/json": {
-                    /** @description the interval: a whole number and a unit s, m, h, d or w (e.g. "1h", "30m", "1d"); at least SCHEDULE_MIN_INTERVAL (default 60 s) and at most 366d */
+                    /**
+                     * @description the interval: a whole number and a unit s, m, h, d or w (e.g. "1h", "30m", "1d"); at least SCHEDULE_MIN_INTERVAL (default 60 s) and at most 366d
+                     * @example 1h
+                     */
                     every: string;
-                    /** @description the time of day the slots are aligned to, HH:MM or HH:MM:SS in `timezone` (default 00:00) */
+                    /**
+                     * @description the time of day the slots are aligned to, HH:MM or HH:MM:SS in `timezone` (default 00:00)
+                     * @example 02:30
+                     */
                     at?: string;
                     /** @description what retention keeps: the union of these sets (at least one count ≥ 1). Only the schedule's own snapshots (named `<prefix>-<slot>`) are ever removed, never one with clones or protected. */
                     keep: {
-                        /** @description keep the newest n snapshots of this schedule */
+                        /**
+                         * @description keep the newest n snapshots of this schedule
+                         * @example 24
+                         */
                         latest?: number;
-                        /** @description keep the newest snapshot of each of the newest n hours that have one (in `timezone`) */
+                        /**
+                         * @description keep the newest snapshot of each of the newest n hours that have one (in `timezone`)
+                         * @example 24
+                         */
                         hourly?: number;
-                        /** @description keep the newest snapshot of each of the newest n days that have one */
+                        /**
+                         * @description keep the newest snapshot of each of the newest n days that have one
+                         * @example 24
+                         */
                         daily?: number;
-                        /** @description keep the newest snapshot of each of the newest n ISO weeks that have one */
+                        /**
+                         * @description keep the newest snapshot of each of the newest n ISO weeks that have one
+                         * @example 24
+                         */
                         weekly?: number;
-                        /** @description keep the newest snapshot of each of the newest n months that have one */
+                        /**
+                         * @description keep the newest snapshot of each of the newest n months that have one
+                         * @example 24
+                         */
                         monthly?: number;
                     };
-                    /** @description the snapshots' name prefix (default "sched"): a snapshot is named <prefix>-YYYYMMDDTHHMMSSZ, its slot in UTC */
+                    /**
+                     * @description the snapshots' name prefix (default "sched"): a snapshot is named <prefix>-YYYYMMDDTHHMMSSZ, its slot in UTC
+                     * @example sched
+                     */
                     prefix?: string;
-                    /** @description an IANA time zone for `at` and the retention periods (default UTC) */
+                    /**
+                     * @description an IANA time zone for `at` and the retention periods (default UTC)
+                     * @example UTC
+                     */
                     timezone?: string;
                 };
             };
@@ -8760,33 +8787,60 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "every": "example-every",
+                 *       "every": "1h",
                  *       "keep": {
-                 *         "latest": 0
+                 *         "latest": 24
                  *       }
                  *     }
                  */
                 "application/json": {
-                    /** @description the interval: a whole number and a unit s, m, h, d or w (e.g. "1h", "30m", "1d"); at least SCHEDULE_MIN_INTERVAL (default 60 s) and at most 366d */
+                    /**
+                     * @description the interval: a whole number and a unit s, m, h, d or w (e.g. "1h", "30m", "1d"); at least SCHEDULE_MIN_INTERVAL (default 60 s) and at most 366d
+                     * @example 1h
+                     */
                     every: string;
-                    /** @description the time of day the slots are aligned to, HH:MM or HH:MM:SS in `timezone` (default 00:00) */
+                    /**
+                     * @description the time of day the slots are aligned to, HH:MM or HH:MM:SS in `timezone` (default 00:00)
+                     * @example 02:30
+                     */
                     at?: string;
                     /** @description what retention keeps: the union of these sets (at least one count ≥ 1). Only the schedule's own snapshots (named `<prefix>-<slot>`) are ever removed, never one with clones or protected. */
                     keep: {
-                        /** @description keep the newest n snapshots of this schedule */
+                        /**
+                         * @description keep the newest n snapshots of this schedule
+                         * @example 24
+                         */
                         latest?: number;
-                        /** @description keep the newest snapshot of each of the newest n hours that have one (in `timezone`) */
+                        /**
+                         * @description keep the newest snapshot of each of the newest n hours that have one (in `timezone`)
+                         * @example 24
+                         */
                         hourly?: number;
-                        /** @description keep the newest snapshot of each of the newest n days that have one */
+                        /**
+                         * @description keep the newest snapshot of each of the newest n days that have one
+                         * @example 24
+                         */
                         daily?: number;
-                        /** @description keep the newest snapshot of each of the newest n ISO weeks that have one */
+                        /**
+                         * @description keep the newest snapshot of each of the newest n ISO weeks that have one
+                         * @example 24
+                         */
                         weekly?: number;
-                        /** @description keep the newest snapshot of each of the newest n months that have one */
+                        /**
+                         * @description keep the newest snapshot of each of the newest n months that have one
+                         * @example 24
+                         */
                         monthly?: number;
                     };
-                    /** @description the snapshots' name prefix (default "sched"): a snapshot is named <prefix>-YYYYMMDDTHHMMSSZ, its slot in UTC */
+                    /**
+                     * @description the snapshots' name prefix (default "sched"): a snapshot is named <prefix>-YYYYMMDDTHHMMSSZ, its slot in UTC
+                     * @example sched
+                     */
                     prefix?: string;
-                    /** @description an IANA time zone for `at` and the retention periods (default UTC) */
+                    /**
+                     * @description an IANA time zone for `at` and the retention periods (default UTC)
+                     * @example UTC
+                     */
                     timezone?: string;
                 };
             };
@@ -9034,11 +9088,14 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "every": "example-every"
+                 *       "every": "1d"
                  *     }
                  */
                 "application/json": {
-                    /** @description the interval: a whole number and a unit s, m, h, d or w (e.g. "1h", "30m", "1d"); at least SCHEDULE_MIN_INTERVAL (default 60 s) and at most 366d */
+                    /**
+                     * @description the interval: a whole number and a unit s, m, h, d or w (e.g. "1h", "30m", "1d"); at least SCHEDULE_MIN_INTERVAL (default 60 s) and at most 366d
+                     * @example 1d
+                     */
                     every: string;
                 };
             };
@@ -9288,33 +9345,60 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "every": "example-every",
+                 *       "every": "1h",
                  *       "keep": {
-                 *         "latest": 0
+                 *         "latest": 24
                  *       }
                  *     }
                  */
                 "application/json": {
-                    /** @description the interval: a whole number and a unit s, m, h, d or w (e.g. "1h", "30m", "1d"); at least SCHEDULE_MIN_INTERVAL (default 60 s) and at most 366d */
+                    /**
+                     * @description the interval: a whole number and a unit s, m, h, d or w (e.g. "1h", "30m", "1d"); at least SCHEDULE_MIN_INTERVAL (default 60 s) and at most 366d
+                     * @example 1h
+                     */
                     every: string;
-                    /** @description the time of day the slots are aligned to, HH:MM or HH:MM:SS in `timezone` (default 00:00) */
+                    /**
+                     * @description the time of day the slots are aligned to, HH:MM or HH:MM:SS in `timezone` (default 00:00)
+                     * @example 02:30
+                     */
                     at?: string;
                     /** @description what retention keeps: the union of these sets (at least one count ≥ 1). Only the schedule's own snapshots (named `<prefix>-<slot>`) are ever removed, never one with clones or protected. */
                     keep: {
-                        /** @description keep the newest n snapshots of this schedule */
+                        /**
+                         * @description keep the newest n snapshots of this schedule
+                         * @example 24
+                         */
                         latest?: number;
-                        /** @description keep the newest snapshot of each of the newest n hours that have one (in `timezone`) */
+                        /**
+                         * @description keep the newest snapshot of each of the newest n hours that have one (in `timezone`)
+                         * @example 24
+                         */
                         hourly?: number;
-                        /** @description keep the newest snapshot of each of the newest n days that have one */
+                        /**
+                         * @description keep the newest snapshot of each of the newest n days that have one
+                         * @example 24
+                         */
                         daily?: number;
-                        /** @description keep the newest snapshot of each of the newest n ISO weeks that have one */
+                        /**
+                         * @description keep the newest snapshot of each of the newest n ISO weeks that have one
+                         * @example 24
+                         */
                         weekly?: number;
-                        /** @description keep the newest snapshot of each of the newest n months that have one */
+                        /**
+                         * @description keep the newest snapshot of each of the newest n months that have one
+                         * @example 24
+                         */
                         monthly?: number;
                     };
-                    /** @description the snapshots' name prefix (default "sched"): a snapshot is named <prefix>-YYYYMMDDTHHMMSSZ, its slot in UTC */
+                    /**
+                     * @description the snapshots' name prefix (default "sched"): a snapshot is named <prefix>-YYYYMMDDTHHMMSSZ, its slot in UTC
+                     * @example sched
+                     */
                     prefix?: string;
-                    /** @description an IANA time zone for `at` and the retention periods (default UTC) */
+                    /**
+                     * @description an IANA time zone for `at` and the retention periods (default UTC)
+                     * @example UTC
+                     */
                     timezone?: string;
                 };
             };
@@ -9570,33 +9654,60 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "every": "example-every",
+                 *       "every": "1h",
                  *       "keep": {
-                 *         "latest": 0
+                 *         "latest": 24
                  *       }
                  *     }
                  */
                 "application/json": {
-                    /** @description the interval: a whole number and a unit s, m, h, d or w (e.g. "1h", "30m", "1d"); at least SCHEDULE_MIN_INTERVAL (default 60 s) and at most 366d */
+                    /**
+                     * @description the interval: a whole number and a unit s, m, h, d or w (e.g. "1h", "30m", "1d"); at least SCHEDULE_MIN_INTERVAL (default 60 s) and at most 366d
+                     * @example 1h
+                     */
                     every: string;
-                    /** @description the time of day the slots are aligned to, HH:MM or HH:MM:SS in `timezone` (default 00:00) */
+                    /**
+                     * @description the time of day the slots are aligned to, HH:MM or HH:MM:SS in `timezone` (default 00:00)
+                     * @example 02:30
+                     */
                     at?: string;
                     /** @description what retention keeps: the union of these sets (at least one count ≥ 1). Only the schedule's own snapshots (named `<prefix>-<slot>`) are ever removed, never one with clones or protected. */
                     keep: {
-                        /** @description keep the newest n snapshots of this schedule */
+                        /**
+                         * @description keep the newest n snapshots of this schedule
+                         * @example 24
+                         */
                         latest?: number;
-                        /** @description keep the newest snapshot of each of the newest n hours that have one (in `timezone`) */
+                        /**
+                         * @description keep the newest snapshot of each of the newest n hours that have one (in `timezone`)
+                         * @example 24
+                         */
                         hourly?: number;
-                        /** @description keep the newest snapshot of each of the newest n days that have one */
+                        /**
+                         * @description keep the newest snapshot of each of the newest n days that have one
+                         * @example 24
+                         */
                         daily?: number;
-                        /** @description keep the newest snapshot of each of the newest n ISO weeks that have one */
+                        /**
+                         * @description keep the newest snapshot of each of the newest n ISO weeks that have one
+                         * @example 24
+                         */
                         weekly?: number;
-                        /** @description keep the newest snapshot of each of the newest n months that have one */
+                        /**
+                         * @description keep the newest snapshot of each of the newest n months that have one
+                         * @example 24
+                         */
                         monthly?: number;
                     };
-                    /** @description the snapshots' name prefix (default "sched"): a snapshot is named <prefix>-YYYYMMDDTHHMMSSZ, its slot in UTC */
+                    /**
+                     * @description the snapshots' name prefix (default "sched"): a snapshot is named <prefix>-YYYYMMDDTHHMMSSZ, its slot in UTC
+                     * @example sched
+                     */
                     prefix?: string;
-                    /** @description an IANA time zone for `at` and the retention periods (default UTC) */
+                    /**
+                     * @description an IANA time zone for `at` and the retention periods (default UTC)
+                     * @example UTC
+                     */
                     timezone?: string;
                 };
             };
@@ -9850,11 +9961,14 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "every": "example-every"
+                 *       "every": "1d"
                  *     }
                  */
                 "application/json": {
-                    /** @description the interval: a whole number and a unit s, m, h, d or w (e.g. "1h", "30m", "1d"); at least SCHEDULE_MIN_INTERVAL (default 60 s) and at most 366d */
+                    /**
+                     * @description the interval: a whole number and a unit s, m, h, d or w (e.g. "1h", "30m", "1d"); at least SCHEDULE_MIN_INTERVAL (default 60 s) and at most 366d
+                     * @example 1d
+                     */
                     every: string;
                 };
             };

@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 const EVERY = 'the interval: a whole number and a unit s, m, h, d or w (e.g. "1h", "30m", "1d"); at least SCHEDULE_MIN_INTERVAL '
   + '(default 60 s) and at most 366d';
-const count = (what: string) => z.number().int().min(0).max(1000).optional().describe(what);
+const count = (what: string) => z.number().int().min(0).max(1000).optional().describe(what).meta({ examples: [24] });
 
 export const keepSchema = z.object({
   latest: count('keep the newest n snapshots of this schedule'),
@@ -20,11 +20,11 @@ const keepOut = z.object({
 });
 
 export const snapshotScheduleBody = z.object({
-  every: z.string().max(16).describe(EVERY),
-  at: z.string().max(8).optional().describe('the time of day the slots are aligned to, HH:MM or HH:MM:SS in `timezone` (default 00:00)'),
+  every: z.string().max(16).describe(EVERY).meta({ examples: ['1h'] }),
+  at: z.string().max(8).optional().describe('the time of day the slots are aligned to, HH:MM or HH:MM:SS in `timezone` (default 00:00)').meta({ examples: ['02:30'] }),
   keep: keepSchema,
-  prefix: z.string().max(48).optional().describe('the snapshots\' name prefix (default "sched"): a snapshot is named <prefix>-YYYYMMDDTHHMMSSZ, its slot in UTC'),
-  timezone: z.string().max(64).optional().describe('an IANA time zone for `at` and the retention periods (default UTC)'),
+  prefix: z.string().max(48).optional().describe('the snapshots\' name prefix (default "sched"): a snapshot is named <prefix>-YYYYMMDDTHHMMSSZ, its slot in UTC').meta({ examples: ['sched'] }),
+  timezone: z.string().max(64).optional().describe('an IANA time zone for `at` and the retention periods (default UTC)').meta({ examples: ['UTC'] }),
 }).strict();
 
 const lastRunSchema = z.object({
@@ -54,7 +54,7 @@ export const snapshotScheduleSchema = z.object({
     .describe('snapshots retention kept because they have clones, per image (at most 100 images)'),
 }).meta({ id: 'SnapshotSchedule' });
 
-export const purgeScheduleBody = z.object({ every: z.string().max(16).describe(EVERY) }).strict();
+export const purgeScheduleBody = z.object({ every: z.string().max(16).describe(EVERY).meta({ examples: ['1d'] }) }).strict();
 
 export const purgeScheduleSchema = z.object({
   level: z.enum(['pool', 'namespace']).describe('the pool\'s schedule covers every namespace; a namespace\'s own wins there'),
