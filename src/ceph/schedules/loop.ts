@@ -115,8 +115,10 @@ export class ScheduleLoop {
     const nsDef = s.snap.get(snapDefKey({ level: 'namespace', namespace: ns })) ?? s.snap.get(snapDefKey({ level: 'pool' }));
     const prefix = `def.snap.img/${ns}/`;
     const imageDefs = new Map([...s.snap].filter(([k]) => k.startsWith(prefix)).map(([k, d]) => [k.slice(prefix.length), d]));
-    let images: string[] = [...imageDefs.keys()];
-    if (nsDef) images = (await this.session.withIoctx(spec, (io) => io.use('rbd_list2', (p) => listImages(p, spec, undefined)))).names;
+    if (!nsDef && imageDefs.size === 0) return;
+    // the images that exist (an image schedule of a deleted image claims nothing)
+    const names = (await this.session.withIoctx(spec, (io) => io.use('rbd_list2', (p) => listImages(p, spec, undefined)))).names;
+    const images = nsDef ? names : names.filter((n) => imageDefs.has(n));
     for (const image of images) {
       const def = imageDefs.get(image) ?? nsDef;
       if (def) await this.snapshotDue(pool, ns, image, def, s, now);
