@@ -81,9 +81,10 @@ describe('snapshot schedules', () => {
 
   it('takes one snapshot per image per slot across three replicas, through a kill -9 and a clock jump; retention keeps the policy\'s set', async () => {
     const put = (url: string, body: unknown) => call(a, 'PUT', url, body).then((r) => { expect(r.status, JSON.stringify(r.body)).toBe(201); return r.body; });
-    await put(`${P()}/snapshot-schedule`, { every: '2s', keep: { latest: 2 }, prefix: 'p' });
-    await put(`${P()}/namespaces/ns1/snapshot-schedule`, { every: '2s', keep: { latest: 1 }, prefix: 'n' });
+    // the most specific first: the pool's schedule would govern x and ns1/c until theirs are set
     const xs = await put(`${P()}/images/x/snapshot-schedule`, { every: '2s', keep: { latest: 100 }, prefix: 'x' });
+    await put(`${P()}/namespaces/ns1/snapshot-schedule`, { every: '2s', keep: { latest: 1 }, prefix: 'n' });
+    await put(`${P()}/snapshot-schedule`, { every: '2s', keep: { latest: 2 }, prefix: 'p' });
     expect(xs).toMatchObject({ level: 'image', spreadSeconds: 2 });
     expect(Date.parse(xs.nextRun as string)).toBeGreaterThan(Date.now() - 100);
 
@@ -158,6 +159,7 @@ describe('snapshot schedules', () => {
     // the pool's schedule never touched x or ns1/c; x's never touched a
     expect((await snapsOf(pool.name, 'x', 'p'))).toEqual([]);
     expect((await snapsOf(`${pool.name}/ns1`, 'c', 'p'))).toEqual([]);
+    expect(eventsOfV().some((e) => e.kind === 'snapshot-created')).toBe(true); // V's audit trail has the scheduler's lines
     expect(all.some((e) => e.kind === 'retention-kept' && e.target === `${pool.name}/b` && e.snapshot === first)).toBe(true);
 
     const metrics = await a.app.inject({ method: 'GET', url: '/metrics' });

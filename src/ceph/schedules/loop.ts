@@ -37,6 +37,10 @@ export class ScheduleLoop {
   private tickMs = IDLE_TICK;
   /** the slot this process claimed last per image / namespace: not claimed again every tick */
   private readonly claimed = new Map<string, number>();
+  /** pools being looked at now; pools not to look at before a time (ms); each pool's shortest interval */
+  private readonly busy = new Set<string>();
+  private readonly skipUntil = new Map<string, number>();
+  private readonly shortestOf = new Map<string, number>();
 
   constructor(private readonly session: CephSession, private readonly tasks: TaskEngine, private readonly opts: ScheduleOptions,
     private readonly emit: Emit) {}
@@ -72,16 +76,35 @@ export class ScheduleLoop {
     this.timer.unref();
   }
 
-  /** One look at every pool; errors of one pool (deleted meanwhile, unreadable for this key) do not stop the others. */
+  /**
+   * One look at every pool, four pools at a time. A pool whose look is still running (its PGs inactive: the
+   * read waits for osd_op_timeout) is skipped, and one that timed out is left alone for a minute: such a pool
+   * never holds up the schedules of the others. The tick ends after at most its own period; looks still
+   * running then go on alone.
+   */
   async tick(): Promise<void> {
-    let shortest = Infinity;
     const pools = await poolNames(this.session).catch(() => [] as string[]);
-    for (const pool of pools) {
-      if (!this.started) return;
-      try {
-        shortest = Math.min(shortest, await this.pool(pool));
-      } catch { /* next tick */ }
-    }
+    const now = Date.now();
+    const queue = pools.filter((p) => !this.busy.has(p) && (this.skipUntil.get(p) ?? 0) <= now);
+    for (const p of this.shortestOf.keys()) if (!pools.includes(p)) this.shortestOf.delete(p);
+    const worker = async (): Promise<void> => {
+      for (let pool = queue.shift(); pool !== undefined && this.started; pool = queue.shift()) {
+        if (this.busy.has(pool)) continue;
+        this.busy.add(pool);
+        try {
+          this.shortestOf.set(pool, await this.pool(pool));
+        } catch (e) {
+          if (isCephError(e, 'ETIMEDOUT')) this.skipUntil.set(pool, Date.now() + 60_000);
+        } finally {
+          this.busy.delete(pool);
+        }
+      }
+    };
+    const all = Promise.all(Array.from({ length: 4 }, worker));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise((r) => { timer = setTimeout(r, Math.max(1000, this.tickMs)); timer.unref(); })]);
+    clearTimeout(timer);
+    const shortest = Math.min(...this.shortestOf.values());
     this.tickMs = Number.isFinite(shortest) ? Math.max(MIN_TICK, Math.min(IDLE_TICK, shortest / 5)) : IDLE_TICK;
     if (this.claimed.size > 100_000) this.claimed.clear();
   }
