@@ -41,6 +41,8 @@ export class ScheduleLoop {
   private readonly busy = new Set<string>();
   private readonly skipUntil = new Map<string, number>();
   private readonly shortestOf = new Map<string, number>();
+  /** ends the wait of the tick running now (stop) */
+  private wake: (() => void) | undefined;
 
   constructor(private readonly session: CephSession, private readonly tasks: TaskEngine, private readonly opts: ScheduleOptions,
     private readonly emit: Emit) {}
@@ -51,9 +53,11 @@ export class ScheduleLoop {
     this.poke();
   }
 
+  /** Stop looking; a tick waiting for a slow pool ends at once (its reads go on alone and claim nothing more). */
   async stop(): Promise<void> {
     this.started = false;
     clearTimeout(this.timer);
+    this.wake?.();
     await this.ticking?.catch(() => undefined);
   }
 
@@ -102,8 +106,13 @@ export class ScheduleLoop {
     };
     const all = Promise.all(Array.from({ length: 4 }, worker));
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([all, new Promise((r) => { timer = setTimeout(r, Math.max(1000, this.tickMs)); timer.unref(); })]);
+    await Promise.race([all, new Promise<void>((r) => {
+      this.wake = r;
+      timer = setTimeout(r, Math.max(1000, this.tickMs));
+      timer.unref();
+    })]);
     clearTimeout(timer);
+    this.wake = undefined;
     const shortest = Math.min(...this.shortestOf.values());
     this.tickMs = Number.isFinite(shortest) ? Math.max(MIN_TICK, Math.min(IDLE_TICK, shortest / 5)) : IDLE_TICK;
     if (this.claimed.size > 100_000) this.claimed.clear();
@@ -158,6 +167,7 @@ export class ScheduleLoop {
     const mine = `s:${spec}/${image}`;
     if (isDone(st, slot) || (this.claimed.get(mine) ?? -Infinity) >= slot) return;
     const before = Math.max(st?.done[0] ?? -Infinity, this.claimed.get(mine) ?? -Infinity);
+    if (!this.started) return;
     const params: SnapshotParams = { slot, prefix: def.prefix, keep: def.keep, timezone: def.timezone };
     const rec = await this.tasks.claim(SNAPSHOT_ACTION, { pool, namespace: ns, image }, params as unknown as Record<string, unknown>,
       `${spec}/${image}`, slot);
@@ -178,6 +188,7 @@ export class ScheduleLoop {
     const last = s.purgeStates.get(`st.purge.${ns}`);
     const lastSlot = last ? Date.parse(last.slot) : -Infinity;
     if (lastSlot >= slot || (this.claimed.get(mine) ?? -Infinity) >= slot) return;
+    if (!this.started) return;
     const params: PurgeParams = { slot };
     const rec = await this.tasks.claim(PURGE_ACTION, { pool, namespace: ns, image: '' }, params as unknown as Record<string, unknown>, `${spec}#trash`, slot);
     this.claimed.set(mine, slot);
