@@ -5,7 +5,8 @@ import { splitPoolSpec } from '../ceph/spec.js';
 import {
   CephError, CloneSourceMissingError, CloneTooSmallError, CloneUnfinishedError, CreateNotConfirmedError, DataPoolMissingError,
   ImageBusyError, ImageHasSnapshotsError, ImageIncompleteError, ImageInUseError, ImageVanishedError,
-  OperationStillRunningError, PoolBeingDeletedError, ScheduleInvalidError, ScheduleNotFoundError, PoolDeletedWhileCreatingError, PoolNotPermittedError, StrayImageNameError,
+  OperationStillRunningError, PoolBeingDeletedError, PoolDeletedWhileCreatingError, PoolNotPermittedError, ScheduleInvalidError,
+  ScheduleNotFoundError, StrayImageNameError,
   type CephSubject,
 } from '../ceph/errors.js';
 import { sourceText } from '../ceph/provisioning/differences.js';
