@@ -98,18 +98,22 @@ describe('snapshot schedules', () => {
     let release!: () => void;
     const held = new Promise<void>((r) => { release = r; });
     const holding = mutationLocks(a.ceph).run([imageKey(pool.name, 'x')], () => held, { waitMs: 20_000 });
-    const running = await eventually(async () => {
-      const r = await call(a, 'GET', `/api/v1/tasks?pool=${pool.name}&state=running&limit=100`);
-      const t = (r.body.items as { id: string; action: string; target: { image: string }; params: { slot: number } }[])
-        .find((i) => i.action === 'schedule.snapshot' && i.target.image === 'x');
-      return t ?? false;
-    }, { timeoutMs: 10_000, intervalMs: 300, what: 'x\'s slot running in V' });
-    v!.child.kill('SIGKILL');
-    await v!.exited;
-    a.ceph.tasks.start();
-    b.ceph.tasks.start();
-    release();
-    await holding;
+    let running: { id: string; params: { slot: number } };
+    try {
+      running = await eventually(async () => {
+        const r = await call(a, 'GET', `/api/v1/tasks?pool=${pool.name}&state=running&limit=100`);
+        const t = (r.body.items as { id: string; action: string; target: { image: string }; params: { slot: number } }[])
+          .find((i) => i.action === 'schedule.snapshot' && i.target.image === 'x');
+        return t ?? false;
+      }, { timeoutMs: 15_000, intervalMs: 300, what: 'x\'s slot running in V' });
+      v!.child.kill('SIGKILL');
+      await v!.exited;
+    } finally {
+      a.ceph.tasks.start();
+      b.ceph.tasks.start();
+      release();
+      await holding.catch(() => undefined);
+    }
     const killedSlot = `x-${new Date(running.params.slot).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
     await eventually(async () => {
       const r = await call(a, 'GET', `/api/v1/tasks/${running.id}`);
@@ -166,7 +170,7 @@ describe('snapshot schedules', () => {
     const metrics = await a.app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toMatch(/rbdapi_schedule_snapshots_total\{event="removed"\} [1-9]/);
     expect(metrics.body).toMatch(/rbdapi_schedule_runs_total\{schedule="snapshot",outcome="claimed"\} [1-9]/);
-  }, 40_000);
+  }, 90_000); // ~20 s on an idle machine; the waits are bounded one by one
 
   it('reports the snapshots retention kept because of clones', async () => {
     await call(a, 'PUT', `${P()}/images/b/snapshot-schedule`, { every: '1s', keep: { latest: 1 }, prefix: 'p' });
