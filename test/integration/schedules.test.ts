@@ -192,7 +192,7 @@ describe('trash purge schedule', () => {
     const r = await call(a, 'PUT', `${P()}/trash/purge-schedule`, { every: '1s' });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     const ids = () => (JSON.parse(rbd('trash', 'ls', '--format', 'json', pool.name)) as { name: string }[]).map((e) => e.name);
-    await eventually(() => !ids().includes('t0'), { timeoutMs: 10_000, intervalMs: 300, what: 't0 purged' });
+    await eventually(() => !ids().includes('t0'), { timeoutMs: 25_000, intervalMs: 300, what: 't0 purged' });
     expect(ids()).toContain('t1');
     const st = (await call(a, 'GET', `${P()}/trash/purge-schedule`)).body;
     expect(st).toMatchObject({ level: 'pool', schedule: { every: '1s' } });
