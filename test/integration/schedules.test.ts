@@ -90,7 +90,7 @@ describe('snapshot schedules', () => {
 
     // an early snapshot of b gets a clone: retention must keep it
     const first = await eventually(async () => (await snapsOf(pool.name, 'b', 'p'))[0] ?? false, { timeoutMs: 10_000, intervalMs: 300, what: 'b\'s first slot' });
-    rbd('clone', '--rbd-default-clone-format', '2', `${pool.name}/b@${first}`, `${pool.name}/bclone`);
+    await rbdCli('clone', '--rbd-default-clone-format', '2', `${pool.name}/b@${first}`, `${pool.name}/bclone`);
 
     // kill -9 of the replica running a slot: only V runs tasks now; x's lock is held, so its slot stays running in V
     await a.ceph.tasks.stop();
@@ -186,14 +186,14 @@ describe('snapshot schedules', () => {
 
 describe('trash purge schedule', () => {
   it('removes the entries whose deferment ended, and only those', async () => {
-    for (const img of ['t0', 't1']) rbd('create', '--size', '1M', `${pool.name}/${img}`);
-    rbd('trash', 'mv', `${pool.name}/t0`);
-    rbd('trash', 'mv', '--expires-at', new Date(Date.now() + 3_600_000).toISOString().slice(0, 19).replace('T', ' '), `${pool.name}/t1`);
+    for (const img of ['t0', 't1']) await rbdCli('create', '--size', '1M', `${pool.name}/${img}`);
+    await rbdCli('trash', 'mv', `${pool.name}/t0`);
+    await rbdCli('trash', 'mv', '--expires-at', new Date(Date.now() + 3_600_000).toISOString().slice(0, 19).replace('T', ' '), `${pool.name}/t1`);
     const r = await call(a, 'PUT', `${P()}/trash/purge-schedule`, { every: '1s' });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
-    const ids = () => (JSON.parse(rbd('trash', 'ls', '--format', 'json', pool.name)) as { name: string }[]).map((e) => e.name);
-    await eventually(() => !ids().includes('t0'), { timeoutMs: 25_000, intervalMs: 300, what: 't0 purged' });
-    expect(ids()).toContain('t1');
+    const ids = async () => (JSON.parse(await rbdCli('trash', 'ls', '--format', 'json', pool.name)) as { name: string }[]).map((e) => e.name);
+    await eventually(async () => !(await ids()).includes('t0'), { timeoutMs: 25_000, intervalMs: 300, what: 't0 purged' });
+    expect(await ids()).toContain('t1');
     const st = (await call(a, 'GET', `${P()}/trash/purge-schedule`)).body;
     expect(st).toMatchObject({ level: 'pool', schedule: { every: '1s' } });
     expect((await call(a, 'DELETE', `${P()}/trash/purge-schedule`)).status).toBe(204);
