@@ -33,6 +33,10 @@ export type ImageCreated = Schemas['ImageCreated'];
 export type ImageList = Schemas['ImageList'];
 export type ImageSpec = Schemas['ImageSpec'];
 export type Pool = Schemas['Pool'];
+/** GET/PUT …/snapshot-schedule (pool, namespace, image): the schedule, its next run, last outcome, retention skips */
+export type SnapshotSchedule = Schemas['SnapshotSchedule'];
+/** GET/PUT …/trash/purge-schedule */
+export type TrashPurgeSchedule = Schemas['TrashPurgeSchedule'];
 
 /** What the client adds to openapi-fetch's methods. */
 export interface RbdHelpers<Paths> {

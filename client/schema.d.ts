@@ -1412,6 +1412,174 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/pools/{pool}/snapshot-schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The snapshot schedule of the pool (every namespace) or a namespace
+         * @description The schedule, its next slot (and an image's next run), the newest run of an image it governs, and the snapshots retention kept because they have clones. 404 SCHEDULE_NOT_FOUND when none is set at this level.
+         */
+        get: operations["getSnapshotSchedule"];
+        /**
+         * Set the snapshot schedule of the pool (every namespace) or a namespace
+         * @description Takes a snapshot of every image the schedule governs once per slot (every `every`, aligned to `at` in `timezone`), named `<prefix>-<slot in UTC, YYYYMMDDTHHMMSSZ>`, on whichever replica claims the slot: exactly one snapshot per image per slot however many replicas run. Images are spread over the interval (a stable offset per image). After downtime only the latest missed slot is taken. Retention then removes the schedule's own snapshots beyond `keep`, never one with clones (listed in `retentionSkips`). The most specific schedule of an image wins: image, then namespace, then pool (every namespace). 201 when it is new, 200 when it replaced one (an unchanged timing keeps its slots).
+         */
+        put: operations["putSnapshotSchedule"];
+        post?: never;
+        /**
+         * Remove the snapshot schedule of the pool (every namespace) or a namespace
+         * @description Stops taking snapshots at this level (a less specific schedule then governs); the snapshots taken stay. 404 SCHEDULE_NOT_FOUND when none is set.
+         */
+        delete: operations["deleteSnapshotSchedule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/snapshot-schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The snapshot schedule of an image
+         * @description The schedule, its next slot (and an image's next run), the newest run of an image it governs, and the snapshots retention kept because they have clones. 404 SCHEDULE_NOT_FOUND when none is set at this level.
+         */
+        get: operations["getImageSnapshotSchedule"];
+        /**
+         * Set the snapshot schedule of an image
+         * @description Takes a snapshot of every image the schedule governs once per slot (every `every`, aligned to `at` in `timezone`), named `<prefix>-<slot in UTC, YYYYMMDDTHHMMSSZ>`, on whichever replica claims the slot: exactly one snapshot per image per slot however many replicas run. Images are spread over the interval (a stable offset per image). After downtime only the latest missed slot is taken. Retention then removes the schedule's own snapshots beyond `keep`, never one with clones (listed in `retentionSkips`). The most specific schedule of an image wins: image, then namespace, then pool (every namespace). 201 when it is new, 200 when it replaced one (an unchanged timing keeps its slots).
+         */
+        put: operations["putImageSnapshotSchedule"];
+        post?: never;
+        /**
+         * Remove the snapshot schedule of an image
+         * @description Stops taking snapshots at this level (a less specific schedule then governs); the snapshots taken stay. 404 SCHEDULE_NOT_FOUND when none is set.
+         */
+        delete: operations["deleteImageSnapshotSchedule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/trash/purge-schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The trash purge schedule
+         * @description Removes the trash entries whose deferment (`keepFor`) has ended, every `every`, without anyone calling purge: one purge task per namespace per slot, on whichever replica claims it. The pool's schedule covers every namespace; a namespace's own wins there. Answers the next run and the last purge (its task and what it removed).
+         */
+        get: operations["getTrashPurgeSchedule"];
+        /**
+         * Set the trash purge schedule
+         * @description Removes the trash entries whose deferment (`keepFor`) has ended, every `every`, without anyone calling purge: one purge task per namespace per slot, on whichever replica claims it. The pool's schedule covers every namespace; a namespace's own wins there. 201 when it is new, 200 when it replaced one.
+         */
+        put: operations["putTrashPurgeSchedule"];
+        post?: never;
+        /**
+         * Remove the trash purge schedule
+         * @description Expired entries then stay until a purge (POST …/trash/purge). 404 SCHEDULE_NOT_FOUND when none is set.
+         */
+        delete: operations["deleteTrashPurgeSchedule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/snapshot-schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The snapshot schedule of the pool (every namespace) or a namespace
+         * @description The schedule, its next slot (and an image's next run), the newest run of an image it governs, and the snapshots retention kept because they have clones. 404 SCHEDULE_NOT_FOUND when none is set at this level.
+         */
+        get: operations["getSnapshotScheduleInNamespace"];
+        /**
+         * Set the snapshot schedule of the pool (every namespace) or a namespace
+         * @description Takes a snapshot of every image the schedule governs once per slot (every `every`, aligned to `at` in `timezone`), named `<prefix>-<slot in UTC, YYYYMMDDTHHMMSSZ>`, on whichever replica claims the slot: exactly one snapshot per image per slot however many replicas run. Images are spread over the interval (a stable offset per image). After downtime only the latest missed slot is taken. Retention then removes the schedule's own snapshots beyond `keep`, never one with clones (listed in `retentionSkips`). The most specific schedule of an image wins: image, then namespace, then pool (every namespace). 201 when it is new, 200 when it replaced one (an unchanged timing keeps its slots).
+         */
+        put: operations["putSnapshotScheduleInNamespace"];
+        post?: never;
+        /**
+         * Remove the snapshot schedule of the pool (every namespace) or a namespace
+         * @description Stops taking snapshots at this level (a less specific schedule then governs); the snapshots taken stay. 404 SCHEDULE_NOT_FOUND when none is set.
+         */
+        delete: operations["deleteSnapshotScheduleInNamespace"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/snapshot-schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The snapshot schedule of an image
+         * @description The schedule, its next slot (and an image's next run), the newest run of an image it governs, and the snapshots retention kept because they have clones. 404 SCHEDULE_NOT_FOUND when none is set at this level.
+         */
+        get: operations["getImageSnapshotScheduleInNamespace"];
+        /**
+         * Set the snapshot schedule of an image
+         * @description Takes a snapshot of every image the schedule governs once per slot (every `every`, aligned to `at` in `timezone`), named `<prefix>-<slot in UTC, YYYYMMDDTHHMMSSZ>`, on whichever replica claims the slot: exactly one snapshot per image per slot however many replicas run. Images are spread over the interval (a stable offset per image). After downtime only the latest missed slot is taken. Retention then removes the schedule's own snapshots beyond `keep`, never one with clones (listed in `retentionSkips`). The most specific schedule of an image wins: image, then namespace, then pool (every namespace). 201 when it is new, 200 when it replaced one (an unchanged timing keeps its slots).
+         */
+        put: operations["putImageSnapshotScheduleInNamespace"];
+        post?: never;
+        /**
+         * Remove the snapshot schedule of an image
+         * @description Stops taking snapshots at this level (a less specific schedule then governs); the snapshots taken stay. 404 SCHEDULE_NOT_FOUND when none is set.
+         */
+        delete: operations["deleteImageSnapshotScheduleInNamespace"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/trash/purge-schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The trash purge schedule
+         * @description Removes the trash entries whose deferment (`keepFor`) has ended, every `every`, without anyone calling purge: one purge task per namespace per slot, on whichever replica claims it. The pool's schedule covers every namespace; a namespace's own wins there. Answers the next run and the last purge (its task and what it removed).
+         */
+        get: operations["getTrashPurgeScheduleInNamespace"];
+        /**
+         * Set the trash purge schedule
+         * @description Removes the trash entries whose deferment (`keepFor`) has ended, every `every`, without anyone calling purge: one purge task per namespace per slot, on whichever replica claims it. The pool's schedule covers every namespace; a namespace's own wins there. 201 when it is new, 200 when it replaced one.
+         */
+        put: operations["putTrashPurgeScheduleInNamespace"];
+        post?: never;
+        /**
+         * Remove the trash purge schedule
+         * @description Expired entries then stay until a purge (POST …/trash/purge). 404 SCHEDULE_NOT_FOUND when none is set.
+         */
+        delete: operations["deleteTrashPurgeScheduleInNamespace"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/pools/{pool}/images/{image}/content": {
         parameters: {
             query?: never;
@@ -1711,7 +1879,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "MIGRATION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "BODY_LENGTH_MISMATCH" | "DIGEST_MISMATCH" | "INVALID_STREAM" | "UPLOAD_ABORTED" | "UPLOAD_STALLED" | "LENGTH_REQUIRED" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "NAMESPACE_HAS_FOREIGN_CLONES" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "MIGRATION_IN_PROGRESS" | "MIGRATION_STATE_CONFLICT" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_LIMIT_REACHED" | "CLONE_TOO_DEEP" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "LOCK_HELD_BY_SERVICE" | "LOCK_OWNER_CHANGED" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RANGE_NOT_SATISFIABLE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "NAMESPACE_QOS_NOT_SUPPORTED" | "FEATURE_NOT_AVAILABLE" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
+            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "SCHEDULE_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "MIGRATION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "BODY_LENGTH_MISMATCH" | "DIGEST_MISMATCH" | "INVALID_STREAM" | "UPLOAD_ABORTED" | "UPLOAD_STALLED" | "LENGTH_REQUIRED" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "NAMESPACE_HAS_FOREIGN_CLONES" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "MIGRATION_IN_PROGRESS" | "MIGRATION_STATE_CONFLICT" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_LIMIT_REACHED" | "CLONE_TOO_DEEP" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "LOCK_HELD_BY_SERVICE" | "LOCK_OWNER_CHANGED" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RANGE_NOT_SATISFIABLE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "NAMESPACE_QOS_NOT_SUPPORTED" | "FEATURE_NOT_AVAILABLE" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
             /** @description the errno name, when Ceph produced the error */
             errno?: string;
             instance?: string;
@@ -2449,6 +2617,82 @@ export interface components {
             }[];
             /** @description the client addresses blocklisted (`ceph osd blocklist ls`), before any lock was broken */
             fenced: string[];
+        };
+        SnapshotSchedule: {
+            /**
+             * @description where it is set; the most specific schedule of an image wins
+             * @enum {string}
+             */
+            level: "pool" | "namespace" | "image";
+            schedule: {
+                every: string;
+                at?: string;
+                keep: {
+                    latest?: number;
+                    hourly?: number;
+                    daily?: number;
+                    weekly?: number;
+                    monthly?: number;
+                };
+                prefix: string;
+                timezone: string;
+                /** @description when it was set: earlier slots are not taken */
+                since: string;
+            };
+            /** @description the start of the next slot; every image runs within spreadSeconds after it (a stable offset per image) */
+            nextSlot: string;
+            /** @description an image's schedule: when its next snapshot is taken */
+            nextRun?: string;
+            spreadSeconds: number;
+            /** @description the newest run among the images this schedule governs */
+            lastRun?: {
+                /** @description the slot (UTC) */
+                slot: string;
+                /** @description when it ran */
+                at: string;
+                /** @enum {string} */
+                outcome: "taken" | "existed" | "skipped" | "failed";
+                snapshot?: string;
+                /** @description the task that ran it (GET /api/v1/tasks/{id}) */
+                taskId?: string;
+                /** @description snapshots retention removed in this run */
+                removed?: string[];
+                /** @description snapshots retention would have removed but kept: they have clones (or are protected) */
+                keptWithClones?: string[];
+                error?: {
+                    code: string;
+                    detail: string;
+                };
+                namespace?: string;
+                image?: string;
+            };
+            /** @description snapshots retention kept because they have clones, per image (at most 100 images) */
+            retentionSkips: {
+                namespace: string;
+                image: string;
+                snapshots: string[];
+            }[];
+        };
+        TrashPurgeSchedule: {
+            /**
+             * @description the pool's schedule covers every namespace; a namespace's own wins there
+             * @enum {string}
+             */
+            level: "pool" | "namespace";
+            schedule: {
+                every: string;
+                since: string;
+            };
+            nextRun: string;
+            lastRun?: {
+                slot: string;
+                taskId: string;
+                at: string;
+                result?: {
+                    removed: number;
+                    skipped: unknown[];
+                };
+            };
         };
         ImportResult: {
             pool: string;
@@ -11883,6 +12127,1738 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Task"];
                 };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSnapshotSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotSchedule"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putSnapshotSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "every": "1h",
+                 *       "keep": {
+                 *         "latest": 24
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description the interval: a whole number and a unit s, m, h, d or w (e.g. "1h", "30m", "1d"); at least SCHEDULE_MIN_INTERVAL (default 60 s) and at most 366d
+                     * @example 1h
+                     */
+                    every: string;
+                    /**
+                     * @description the time of day the slots are aligned to, HH:MM or HH:MM:SS in `timezone` (default 00:00)
+                     * @example 02:30
+                     */
+                    at?: string;
+                    /** @description what retention keeps: the union of these sets (at least one count ≥ 1). Only the schedule's own snapshots (named `<prefix>-<slot>`) are ever removed, never one with clones or protected. */
+                    keep: {
+                        /**
+                         * @description keep the newest n snapshots of this schedule
+                         * @example 24
+                         */
+                        latest?: number;
+                        /**
+                         * @description keep the newest snapshot of each of the newest n hours that have one (in `timezone`)
+                         * @example 24
+                         */
+                        hourly?: number;
+                        /**
+                         * @description keep the newest snapshot of each of the newest n days that have one
+                         * @example 24
+                         */
+                        daily?: number;
+                        /**
+                         * @description keep the newest snapshot of each of the newest n ISO weeks that have one
+                         * @example 24
+                         */
+                        weekly?: number;
+                        /**
+                         * @description keep the newest snapshot of each of the newest n months that have one
+                         * @example 24
+                         */
+                        monthly?: number;
+                    };
+                    /**
+                     * @description the snapshots' name prefix (default "sched"): a snapshot is named <prefix>-YYYYMMDDTHHMMSSZ, its slot in UTC
+                     * @example sched
+                     */
+                    prefix?: string;
+                    /**
+                     * @description an IANA time zone for `at` and the retention periods (default UTC)
+                     * @example UTC
+                     */
+                    timezone?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotSchedule"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotSchedule"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteSnapshotSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImageSnapshotSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotSchedule"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putImageSnapshotSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "every": "1h",
+                 *       "keep": {
+                 *         "latest": 24
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description the interval: a whole number and a unit s, m, h, d or w (e.g. "1h", "30m", "1d"); at least SCHEDULE_MIN_INTERVAL (default 60 s) and at most 366d
+                     * @example 1h
+                     */
+                    every: string;
+                    /**
+                     * @description the time of day the slots are aligned to, HH:MM or HH:MM:SS in `timezone` (default 00:00)
+                     * @example 02:30
+                     */
+                    at?: string;
+                    /** @description what retention keeps: the union of these sets (at least one count ≥ 1). Only the schedule's own snapshots (named `<prefix>-<slot>`) are ever removed, never one with clones or protected. */
+                    keep: {
+                        /**
+                         * @description keep the newest n snapshots of this schedule
+                         * @example 24
+                         */
+                        latest?: number;
+                        /**
+                         * @description keep the newest snapshot of each of the newest n hours that have one (in `timezone`)
+                         * @example 24
+                         */
+                        hourly?: number;
+                        /**
+                         * @description keep the newest snapshot of each of the newest n days that have one
+                         * @example 24
+                         */
+                        daily?: number;
+                        /**
+                         * @description keep the newest snapshot of each of the newest n ISO weeks that have one
+                         * @example 24
+                         */
+                        weekly?: number;
+                        /**
+                         * @description keep the newest snapshot of each of the newest n months that have one
+                         * @example 24
+                         */
+                        monthly?: number;
+                    };
+                    /**
+                     * @description the snapshots' name prefix (default "sched"): a snapshot is named <prefix>-YYYYMMDDTHHMMSSZ, its slot in UTC
+                     * @example sched
+                     */
+                    prefix?: string;
+                    /**
+                     * @description an IANA time zone for `at` and the retention periods (default UTC)
+                     * @example UTC
+                     */
+                    timezone?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotSchedule"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotSchedule"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteImageSnapshotSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getTrashPurgeSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrashPurgeSchedule"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putTrashPurgeSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "every": "1d"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description the interval: a whole number and a unit s, m, h, d or w (e.g. "1h", "30m", "1d"); at least SCHEDULE_MIN_INTERVAL (default 60 s) and at most 366d
+                     * @example 1d
+                     */
+                    every: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrashPurgeSchedule"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrashPurgeSchedule"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteTrashPurgeSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSnapshotScheduleInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotSchedule"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putSnapshotScheduleInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "every": "1h",
+                 *       "keep": {
+                 *         "latest": 24
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description the interval: a whole number and a unit s, m, h, d or w (e.g. "1h", "30m", "1d"); at least SCHEDULE_MIN_INTERVAL (default 60 s) and at most 366d
+                     * @example 1h
+                     */
+                    every: string;
+                    /**
+                     * @description the time of day the slots are aligned to, HH:MM or HH:MM:SS in `timezone` (default 00:00)
+                     * @example 02:30
+                     */
+                    at?: string;
+                    /** @description what retention keeps: the union of these sets (at least one count ≥ 1). Only the schedule's own snapshots (named `<prefix>-<slot>`) are ever removed, never one with clones or protected. */
+                    keep: {
+                        /**
+                         * @description keep the newest n snapshots of this schedule
+                         * @example 24
+                         */
+                        latest?: number;
+                        /**
+                         * @description keep the newest snapshot of each of the newest n hours that have one (in `timezone`)
+                         * @example 24
+                         */
+                        hourly?: number;
+                        /**
+                         * @description keep the newest snapshot of each of the newest n days that have one
+                         * @example 24
+                         */
+                        daily?: number;
+                        /**
+                         * @description keep the newest snapshot of each of the newest n ISO weeks that have one
+                         * @example 24
+                         */
+                        weekly?: number;
+                        /**
+                         * @description keep the newest snapshot of each of the newest n months that have one
+                         * @example 24
+                         */
+                        monthly?: number;
+                    };
+                    /**
+                     * @description the snapshots' name prefix (default "sched"): a snapshot is named <prefix>-YYYYMMDDTHHMMSSZ, its slot in UTC
+                     * @example sched
+                     */
+                    prefix?: string;
+                    /**
+                     * @description an IANA time zone for `at` and the retention periods (default UTC)
+                     * @example UTC
+                     */
+                    timezone?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotSchedule"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotSchedule"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteSnapshotScheduleInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImageSnapshotScheduleInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotSchedule"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putImageSnapshotScheduleInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "every": "1h",
+                 *       "keep": {
+                 *         "latest": 24
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description the interval: a whole number and a unit s, m, h, d or w (e.g. "1h", "30m", "1d"); at least SCHEDULE_MIN_INTERVAL (default 60 s) and at most 366d
+                     * @example 1h
+                     */
+                    every: string;
+                    /**
+                     * @description the time of day the slots are aligned to, HH:MM or HH:MM:SS in `timezone` (default 00:00)
+                     * @example 02:30
+                     */
+                    at?: string;
+                    /** @description what retention keeps: the union of these sets (at least one count ≥ 1). Only the schedule's own snapshots (named `<prefix>-<slot>`) are ever removed, never one with clones or protected. */
+                    keep: {
+                        /**
+                         * @description keep the newest n snapshots of this schedule
+                         * @example 24
+                         */
+                        latest?: number;
+                        /**
+                         * @description keep the newest snapshot of each of the newest n hours that have one (in `timezone`)
+                         * @example 24
+                         */
+                        hourly?: number;
+                        /**
+                         * @description keep the newest snapshot of each of the newest n days that have one
+                         * @example 24
+                         */
+                        daily?: number;
+                        /**
+                         * @description keep the newest snapshot of each of the newest n ISO weeks that have one
+                         * @example 24
+                         */
+                        weekly?: number;
+                        /**
+                         * @description keep the newest snapshot of each of the newest n months that have one
+                         * @example 24
+                         */
+                        monthly?: number;
+                    };
+                    /**
+                     * @description the snapshots' name prefix (default "sched"): a snapshot is named <prefix>-YYYYMMDDTHHMMSSZ, its slot in UTC
+                     * @example sched
+                     */
+                    prefix?: string;
+                    /**
+                     * @description an IANA time zone for `at` and the retention periods (default UTC)
+                     * @example UTC
+                     */
+                    timezone?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotSchedule"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotSchedule"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteImageSnapshotScheduleInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getTrashPurgeScheduleInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrashPurgeSchedule"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putTrashPurgeScheduleInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "every": "1d"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description the interval: a whole number and a unit s, m, h, d or w (e.g. "1h", "30m", "1d"); at least SCHEDULE_MIN_INTERVAL (default 60 s) and at most 366d
+                     * @example 1d
+                     */
+                    every: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrashPurgeSchedule"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrashPurgeSchedule"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteTrashPurgeScheduleInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad Request */
             400: {

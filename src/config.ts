@@ -48,6 +48,8 @@ export const configSchema = z.object({
   TASK_RETENTION_DAYS: int(0, 3650, 7),
   /** off: this replica submits and reads tasks but runs none */
   TASK_RUNNER: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
+  /** the shortest interval (`every`) a snapshot or trash purge schedule may have, seconds (tests use 1) */
+  SCHEDULE_MIN_INTERVAL: int(1, 86_400, 60),
   /** Ceph calls allowed to wait for a slot before requests get 503 + Retry-After */
   CEPH_QUEUE_LIMIT: int(0, 100_000, 2048),
   /** images read at once when a listing asks for details (header reads, or opens for images with snapshots) */

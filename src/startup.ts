@@ -191,6 +191,7 @@ function cephFromConfig(config: Config, logger: pino.Logger): CephClient {
     },
     locks: { waitMs: config.MUTATION_LOCK_WAIT_MS, leaseMs: config.MUTATION_LOCK_LEASE_MS },
     cloneDepth: { soft: config.CLONE_DEPTH_SOFT, hard: config.CLONE_DEPTH_HARD },
+    schedules: { minIntervalMs: config.SCHEDULE_MIN_INTERVAL * 1000 },
   }, {
     onStateChange: (state, error) => {
       const err = error instanceof Error ? error.message : error === undefined ? undefined : String(error);

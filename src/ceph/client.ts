@@ -15,6 +15,7 @@ import { RunnerClients } from './tasks/runner-clients.js';
 import { TaskEngine } from './tasks/engine.js';
 import type { TaskEngineOptions } from './tasks/types.js';
 import { Trash } from './trash.js';
+import { Schedules, type ScheduleOptions } from './schedules/index.js';
 import { ConnectionSession, withDeadline } from './session.js';
 
 export type ClientState = 'connecting' | 'connected' | 'disconnected' | 'closed';
@@ -31,6 +32,8 @@ export interface ClientOptions extends ConnectOptions {
   locks?: Partial<MutationLockSettings>;
   /** clone-depth policy (clone-chain.ts; default ceph-csi's 4/8) */
   cloneDepth?: CloneDepthLimits;
+  /** the schedules' settings: shortest interval, clock (schedules/loop.ts) */
+  schedules?: Partial<ScheduleOptions>;
 }
 
 export interface ClientEvents {
@@ -45,6 +48,8 @@ export class CephClient extends ConnectionSession {
   readonly trash: Trash;
   /** live migrations and imports from a URL (migration-start.ts) */
   readonly migrations: Migrations;
+  /** snapshot and trash purge schedules (src/ceph/schedules/): claims slots while connected */
+  readonly schedules: Schedules;
   /** the task runs' own librados clients: a takeover's fencing never reaches this client (tasks/runner-clients.ts) */
   readonly runnerClients: RunnerClients;
   /** a clone deeper than `soft` gets a flatten task; deeper than `hard` is refused (CLONE_DEPTH_SOFT/HARD) */
@@ -69,7 +74,8 @@ export class CephClient extends ConnectionSession {
     this.tasks = new TaskEngine(this, opts.tasks, this.runnerClients);
     this.trash = new Trash(this, this.tasks);
     this.migrations = new Migrations(this, this.tasks, this.images, this.pools);
-    registerTaskHandlers(this.tasks, this.trash); // every action, before any task runs (tasks/handlers.ts)
+    this.schedules = new Schedules(this, this.tasks, { run: opts.tasks?.run ?? true, ...opts.schedules });
+    registerTaskHandlers(this.tasks, this.trash, this.schedules); // every action, before any task runs (tasks/handlers.ts)
     this.#backoff = opts.backoffMinMs ?? 500;
   }
 
@@ -86,7 +92,8 @@ export class CephClient extends ConnectionSession {
   }
 
   async close(): Promise<void> {
-    // tasks first, while connected: a running task's lease is released (handed over) before the connection goes
+    // schedules and tasks first, while connected: a running task's lease is released (handed over) before the connection goes
+    await this.schedules.stop();
     await this.tasks.stop();
     await this.runnerClients.close();
     await mutationLocks(this).drain(); // image locks released after their answers were sent: let them go first
@@ -207,7 +214,10 @@ export class CephClient extends ConnectionSession {
   private setState(state: ClientState, error?: unknown): void {
     if (this.#state === state) return;
     this.#state = state;
-    if (state === 'connected') this.tasks.start();
+    if (state === 'connected') {
+      this.tasks.start();
+      this.schedules.start();
+    }
     this.events.onStateChange?.(state, error);
   }
 }

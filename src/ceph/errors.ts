@@ -125,6 +125,16 @@ export class TaskFailure extends DomainError {
   }
 }
 
+/** A schedule definition refused (src/ceph/schedules/policy.ts): `field` is the body field at fault (e.g. keep.daily). */
+export class ScheduleInvalidError extends DomainError {
+  constructor(readonly field: string, readonly detail: string) { super(`${field} ${detail}`); }
+}
+
+/** No schedule of that kind at that level (snapshot schedule of a pool, namespace or image; trash purge schedule). */
+export class ScheduleNotFoundError extends DomainError {
+  constructor(readonly target: string, readonly kind: 'snapshot' | 'trash-purge') { super(`no ${kind} schedule on ${target}`); }
+}
+
 export class TaskNotFoundError extends DomainError {
   constructor(readonly id: string) { super(`task ${id} does not exist`); }
 }

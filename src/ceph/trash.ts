@@ -160,7 +160,8 @@ export class Trash {
     return { id, removed: true };
   }
 
-  private async runPurge(ctx: TaskContext<Record<string, never>>): Promise<Record<string, unknown>> {
+  /** Remove every entry whose deferment ended (trash.purge, and the purge schedules: schedules/tasks.ts). */
+  async runPurge(ctx: TaskContext<Record<string, never>>): Promise<{ removed: number; removedIds: string[]; skipped: { id: string; name: string; code: string; detail: string }[] }> {
     const { pool, namespace } = ctx.task.target;
     const spec = poolSpec(pool, namespace);
     const nowSec = Math.floor(Date.now() / 1000);

@@ -35,6 +35,7 @@ import { cloneRoutes } from './routes/clones.js';
 import { lockRoutes } from './routes/locks.js';
 import { taskRoutes } from './routes/tasks.js';
 import { trashRoutes } from './routes/trash.js';
+import { scheduleRoutes } from './routes/schedules.js';
 import { contentImportRoutes, DEFAULT_IMPORT_SETTINGS, type ImportSettings } from './routes/content/import.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { contentExportRoutes } from './routes/content/export.js';
@@ -140,6 +141,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await registerScoped(app, lockRoutes);
   await app.register(taskRoutes, { prefix: API_PREFIX });
   await registerScoped(app, trashRoutes);
+  await registerScoped(app, scheduleRoutes);
   await registerScoped(app, contentImportRoutes(settings.import));
   await app.register(clusterRoutes, { prefix: API_PREFIX, version: opts.version ?? '0.1.0' });
   await registerScoped(app, contentExportRoutes);

@@ -6,7 +6,7 @@ import {
   CephError, CloneSourceMissingError, CloneTooDeepError, CloneTooSmallError, CloneUnfinishedError, CreateNotConfirmedError, DataPoolMissingError,
   ImageBusyError, ImageHasSnapshotsError, ImageIncompleteError, ImageInUseError, ImageVanishedError, LockHeldByServiceError, LockOwnerChangedError,
   NamespaceQosUnsupportedError, OperationStillRunningError, PoolBeingDeletedError, PoolDeletedWhileCreatingError, PoolNotPermittedError, PurgeRefusedError,
-  SnapshotLimitReachedError, StrayImageNameError,
+  ScheduleInvalidError, ScheduleNotFoundError, SnapshotLimitReachedError, StrayImageNameError,
   type CephSubject,
 } from '../ceph/errors.js';
 import { sourceText } from '../ceph/provisioning/differences.js';
@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   NAMESPACE_NOT_FOUND: { status: 404, title: 'Namespace not found' },
   METADATA_KEY_NOT_FOUND: { status: 404, title: 'No such image metadata key' },
   TASK_NOT_FOUND: { status: 404, title: 'No such task' },
+  SCHEDULE_NOT_FOUND: { status: 404, title: 'No schedule is set here' },
   TRASH_ENTRY_NOT_FOUND: { status: 404, title: 'No such trash entry' },
   MIGRATION_NOT_FOUND: { status: 404, title: 'The image is not migrating' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
@@ -271,6 +272,10 @@ export function fromDomainError(err: unknown): ApiError | undefined {
       + `the pool's default namespace only, so images of ${err.pool}/${err.namespace} take the QoS of pool ${err.pool} (PUT `
       + `/api/v1/pools/${encodeURIComponent(err.pool)}/qos) unless they have their own (PUT …/images/{image}/qos). Nothing was changed.`,
     { pool: err.pool, namespace: err.namespace });
+  }
+  if (err instanceof ScheduleInvalidError) return invalidField('body', err.field, err.detail);
+  if (err instanceof ScheduleNotFoundError) {
+    return new ApiError('SCHEDULE_NOT_FOUND', `No ${err.kind} schedule is set on ${err.target}.`);
   }
   if (err instanceof ImageHasSnapshotsError) {
     return new ApiError('IMAGE_HAS_SNAPSHOTS', `Image ${err.spec}/${err.image} has ${err.snapshotCount ?? 'some'} snapshot(s); delete them first.`,

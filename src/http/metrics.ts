@@ -15,6 +15,7 @@ export class Metrics {
   private readonly cephErrors: Counter<'op' | 'errno'>;
   private readonly observer: CephCallObserver;
   private readonly unsubscribeTasks: () => void;
+  private readonly unsubscribeSchedules: () => void;
 
   constructor(ceph: CephClient) {
     const registers = [this.registry];
@@ -97,6 +98,35 @@ export class Metrics {
     this.unsubscribeTasks = ceph.tasks.onTransition((t) => {
       if (t.from !== t.to) taskTransitions.inc({ action: t.task.action, state: t.to });
     });
+    this.unsubscribeSchedules = this.observeSchedules(ceph, registers);
+  }
+
+  /** schedules (src/ceph/schedules/): slots claimed and missed here, runs ended here, snapshots taken and removed */
+  private observeSchedules(ceph: CephClient, registers: Registry[]): () => void {
+    const runs = new Counter({
+      name: 'rbdapi_schedule_runs_total', help: 'Schedule slots this instance claimed (started), and runs it ended, by schedule and outcome',
+      labelNames: ['schedule', 'outcome'], registers,
+    });
+    const missed = new Counter({
+      name: 'rbdapi_schedule_missed_slots_total', help: 'Slots no replica took in time (downtime): only the latest missed slot is taken',
+      labelNames: ['schedule'], registers,
+    });
+    const snapshots = new Counter({
+      name: 'rbdapi_schedule_snapshots_total', help: 'Snapshots the schedules took (created) or retention removed (removed) or kept because of clones (kept)',
+      labelNames: ['event'], registers,
+    });
+    return ceph.schedules.onEvent((e) => {
+      switch (e.kind) {
+        case 'claimed':
+          runs.inc({ schedule: e.schedule, outcome: 'claimed' });
+          if (e.missed > 0) missed.inc({ schedule: e.schedule }, e.missed);
+          break;
+        case 'run-ended': runs.inc({ schedule: e.schedule, outcome: e.outcome }); break;
+        case 'snapshot-created': snapshots.inc({ event: 'created' }); break;
+        case 'snapshot-removed': snapshots.inc({ event: 'removed' }); break;
+        case 'retention-kept': snapshots.inc({ event: 'kept' }); break;
+      }
+    });
   }
 
   observeHttp(method: string, route: string | undefined, status: number, seconds: number): void {
@@ -110,6 +140,7 @@ export class Metrics {
   close(): void {
     observeCephCalls(undefined);
     this.unsubscribeTasks();
+    this.unsubscribeSchedules();
     this.registry.clear();
   }
 }

@@ -184,6 +184,19 @@ export async function walkRoutes(opts: WalkOptions): Promise<WalkResult> {
       const purge = await call('POST', `${S}/trash/purge`, v(), 202);
       await waitTask(String(purge.json.id));
 
+      // schedules: set (201), replace (200), read and remove each kind; daily, so nothing runs during the walk
+      // (what the scheduler does: test/integration/schedules.test.ts)
+      const daily = { every: '1d', at: '03:00', keep: { daily: 7, latest: 1 }, timezone: 'UTC' };
+      for (const [path, values] of [[`${S}/snapshot-schedule`, v()], [`${I}/snapshot-schedule`, img('a')]] as const) {
+        await call('PUT', path, values, 201, daily);
+        await call('PUT', path, values, 200, { ...daily, keep: { daily: 14 } });
+        await call('GET', path, values, 200);
+        await call('DELETE', path, values, 204);
+      }
+      await call('PUT', `${S}/trash/purge-schedule`, v(), 201, { every: '1d' });
+      await call('GET', `${S}/trash/purge-schedule`, v(), 200);
+      await call('DELETE', `${S}/trash/purge-schedule`, v(), 204);
+
       for (const name of ['a', 'a-moved', 'c', 'up']) {
         // 204 once in the trash; its removal is a task (Link: rel="monitor"), finished before the namespace goes
         const gone = await call('DELETE', I, img(name), 204);

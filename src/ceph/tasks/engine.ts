@@ -22,7 +22,7 @@
 // anyway), so cancel() waits for the outcome: `cancelled` is the runner's word that the work stopped; a task
 // that ended succeeded/failed meanwhile, or a runner that did not answer within cancelWaitMs, is "too late"
 // (409). One final state, written once by compare-and-swap: an accepted cancel and a success exclude each other.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { E } from '../../native/errno.js';
@@ -107,11 +107,12 @@ export class TaskEngine {
    * A new task record, queued, written to `pool`'s task index (its id carries the pool's id). `reserve`: for
    * this instance (runHere), which claims it at once; other replicas skip it for two leases.
    */
-  private store(pool: string, action: string, target: TaskTarget, params: Record<string, unknown> | undefined, reserve = false): Promise<StoredTask> {
+  private store(pool: string, action: string, target: TaskTarget, params: Record<string, unknown> | undefined,
+    id: (poolId: number) => string = newTaskId, reserve = false): Promise<StoredTask> {
     return this.session.withIoctx(pool, (io) => io.use('task_submit', async (p) => {
       const poolId = Number(radosPool.ioctxGetId(p) as number | bigint);
       const task: StoredTask = {
-        id: newTaskId(poolId), action, target: { ...target, pool }, state: 'queued', progress: 0, createdAt: nowIso(),
+        id: id(poolId), action, target: { ...target, pool }, state: 'queued', progress: 0, createdAt: nowIso(),
         ...(params ? { params } : {}), v: 1, attempts: 0,
         ...(reserve ? { reservedFor: this.instance, reservedUntil: Date.now() + 2 * this.opts.leaseMs } : {}),
       };
@@ -131,6 +132,27 @@ export class TaskEngine {
   }
 
   /**
+   * Queue the task of `action` named by `key` at time `atMs` (a schedule's slot), unless any replica did: its id
+   * is derived from (pool, atMs, key), and the record's exclusive create is the claim — undefined when the record
+   * exists (another replica, or this one, claimed it first). Runs like a submitted task (leases, takeover).
+   */
+  async claim(action: string, target: TaskTarget, params: Record<string, unknown>, key: string, atMs: number): Promise<TaskRecord | undefined> {
+    if (!this.handlers.has(action)) throw new RangeError(`no task handler for ${action}`);
+    const { pool } = splitPoolSpec(target.pool);
+    const suffix = createHash('sha256').update(`${action}\0${key}\0${atMs}`).digest('hex').slice(0, 8);
+    let rec: StoredTask;
+    try {
+      rec = await this.store(pool, action, target, params, (poolId) => `${newTaskId(poolId, atMs).slice(0, -8)}${suffix}`);
+    } catch (e) {
+      if (e instanceof CephError && e.code === 'EEXIST') return undefined;
+      throw e;
+    }
+    this.emit(rec, undefined, 'queued', 'submitted');
+    this.scheduler.offer({ pool, id: rec.id, spec: poolSpec(pool, target.namespace) });
+    return publicView(rec);
+  }
+
+  /**
    * Run a task of `action` in this process, now, with `body` as its run: for work that belongs to a request
    * (an import streams the request's body into the image). The record is durable and leased like any task's
    * (progress, listed under /tasks); when this process dies, another replica (or this one restarted) takes it
@@ -144,7 +166,7 @@ export class TaskEngine {
     body: (ctx: TaskContext<P>) => Promise<R>): Promise<R> {
     if (!this.handlers.has(action)) throw new RangeError(`no task handler for ${action}`);
     const { pool } = splitPoolSpec(target.pool);
-    const rec = await this.store(pool, action, target, params as Record<string, unknown>, true);
+    const rec = await this.store(pool, action, target, params as Record<string, unknown>, newTaskId, true);
     this.emit(rec, undefined, 'queued', 'submitted');
     let outcome: { ok: true; value: R } | { ok: false; error: unknown } | undefined;
     let ran: Promise<void> | undefined;

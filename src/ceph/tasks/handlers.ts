@@ -13,8 +13,10 @@ import { registerSparsify } from '../sparsify.js';
 import { registerNamespacePurge } from '../namespace-purge.js';
 import type { TaskEngine } from './engine.js';
 import type { Trash } from '../trash.js';
+import { registerScheduleTasks } from '../schedules/tasks.js';
+import type { Schedules } from '../schedules/index.js';
 
-export function registerTaskHandlers(tasks: TaskEngine, trash: Trash): void {
+export function registerTaskHandlers(tasks: TaskEngine, trash: Trash, schedules: Schedules): void {
   trash.registerHandlers(tasks); // image.remove, trash.remove, trash.purge
   registerImageShrink(tasks); // image.shrink
   registerObjectMapRebuild(tasks); // image.object-map-rebuild
@@ -24,4 +26,5 @@ export function registerTaskHandlers(tasks: TaskEngine, trash: Trash): void {
   registerSparsify(tasks); // image.sparsify
   registerMigrationTasks(tasks); // image.migration-execute, image.migration-commit, image.migration-abort
   registerNamespacePurge(tasks); // namespace.purge
+  registerScheduleTasks(tasks, trash, schedules.emit); // schedule.snapshot, schedule.trash-purge
 }

@@ -35,12 +35,12 @@ export async function omapRemove(io: Pointer, oid: string, keys: readonly string
   }
 }
 
-/** Up to `max` entries after `startAfter` (key order); a missing object has none. */
-export async function omapPage(io: Pointer, oid: string, startAfter: string, max: number): Promise<{ entries: OmapPair[]; more: boolean }> {
+/** Up to `max` entries after `startAfter` (key order), only keys starting with `prefix`; a missing object has none. */
+export async function omapPage(io: Pointer, oid: string, startAfter: string, max: number, prefix = ''): Promise<{ entries: OmapPair[]; more: boolean }> {
   const op = R.createReadOp();
   const iter = Buffer.alloc(8), more = Buffer.alloc(1), prval = Buffer.alloc(4);
   try {
-    radosOmap.readOpOmapGetVals2(op, startAfter, '', max, iter, more, prval);
+    radosOmap.readOpOmapGetVals2(op, startAfter, prefix, max, iter, more, prval);
     const rc = await native<number>('rados_read_op_operate', R.readOpOperate, op, io, oid, 0);
     const iterPtr = iter.readBigUInt64LE(0);
     // a failed read (ENOENT, or ETIMEDOUT with an OSD gone) never filled the iterator: walking it reads

@@ -237,6 +237,20 @@ export function auditTasks(audit: Logger, source: TransitionSource): () => void 
   return typeof off === 'function' ? off : () => {};
 }
 
+// ---- what the scheduler did (src/ceph/schedules/): each snapshot it takes or removes, each slot claimed ----
+
+/** One scheduler event (src/ceph/schedules/tasks.ts ScheduleEvent), as much as the audit trail needs. */
+export interface AuditableScheduleEvent { kind: string; target: string; [k: string]: unknown }
+export interface ScheduleSource { onEvent(listener: (e: AuditableScheduleEvent) => void): () => void }
+
+/** Write an audit line for what the scheduler of `source` does: `{"kind":"schedule","event":"snapshot-created",…}`. */
+export function auditSchedules(audit: Logger, source: ScheduleSource): () => void {
+  return source.onEvent((e) => {
+    const { kind, ...rest } = e;
+    audit.info({ kind: 'schedule', event: kind, ...rest }, `schedule ${kind} ${e.target}${typeof e.snapshot === 'string' ? `@${e.snapshot}` : ''}`);
+  });
+}
+
 /** The task engine of the Ceph client, when there is one (src/ceph/tasks/engine.ts). */
 function taskSource(app: FastifyInstance): TransitionSource | undefined {
   const tasks = (app.ceph as unknown as { tasks?: Partial<TransitionSource> }).tasks;
@@ -256,6 +270,11 @@ async function auditTrail(app: FastifyInstance, { audit }: { audit: Logger }): P
   const source = taskSource(app);
   if (source) {
     const off = auditTasks(audit, source);
+    app.addHook('onClose', async () => off());
+  }
+  const schedules = (app.ceph as unknown as { schedules?: Partial<ScheduleSource> }).schedules;
+  if (schedules && typeof schedules.onEvent === 'function') {
+    const off = auditSchedules(audit, schedules as ScheduleSource);
     app.addHook('onClose', async () => off());
   }
 }

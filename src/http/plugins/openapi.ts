@@ -48,6 +48,7 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   qos: 'QoS limits (librbd rbd_qos_* options) of an image or a pool, with the source of each value',
   trash: 'Images moved to the trash: restore or purge',
   tasks: 'Long operations running in the background',
+  schedules: 'Snapshot schedules with retention and trash purge schedules that run by themselves',
 };
 
 const isObject = (v: Json | undefined): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
