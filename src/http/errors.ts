@@ -3,7 +3,7 @@
 import { FeatureUnavailableError } from '../ceph/cluster-info.js';
 import { splitPoolSpec } from '../ceph/spec.js';
 import {
-  CephError, CloneSourceMissingError, CloneTooSmallError, CloneUnfinishedError, CreateNotConfirmedError, DataPoolMissingError,
+  CephError, CloneSourceMissingError, IdempotencyKeyInUseError, IdempotencyKeyReusedError, PreconditionFailedError, CloneTooSmallError, CloneUnfinishedError, CreateNotConfirmedError, DataPoolMissingError,
   ImageBusyError, ImageHasSnapshotsError, ImageIncompleteError, ImageInUseError, ImageVanishedError,
   OperationStillRunningError, PoolBeingDeletedError, PoolDeletedWhileCreatingError, PoolNotPermittedError, StrayImageNameError,
   type CephSubject,
@@ -62,6 +62,9 @@ export const ERROR_CODES = {
   SNAPSHOT_HAS_CHILDREN: { status: 409, title: 'The snapshot has clones' },
   METADATA_LIMIT_EXCEEDED: { status: 409, title: "The image's metadata would exceed its limits (keys or bytes)" },
   METADATA_TOO_LARGE: { status: 409, title: 'A metadata value is larger than the API serves (written outside it)' },
+  IDEMPOTENCY_KEY_IN_USE: { status: 409, title: 'A request with this Idempotency-Key is still being processed' },
+  PRECONDITION_FAILED: { status: 412, title: 'The resource changed: its ETag no longer matches (If-Match / If-None-Match)' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'This Idempotency-Key was used with another request' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   RANGE_NOT_SATISFIABLE: { status: 416, title: 'The requested range is not within the content' },
@@ -220,6 +223,20 @@ export function fromDomainError(err: unknown): ApiError | undefined {
   if (err instanceof CloneUnfinishedError) {
     return new ApiError('OPERATION_IN_PROGRESS', `${err.spec}/${err.image} is the unfinished clone of an interrupted request, still `
       + 'held open by that request\'s process (or until the cluster notices that it died, ~30 s). Retry shortly.', { retryAfterSeconds: 30 }, err.cause);
+  }
+  if (err instanceof PreconditionFailedError) {
+    // the safe-retries plugin answers with the current representation as the token may see it; this is the fallback
+    return new ApiError('PRECONDITION_FAILED', err.etag === undefined ? `${err.what} does not exist (If-Match).`
+      : `${err.what} has changed: its ETag is now ${err.etag}. GET it again and repeat the change if it still applies.`,
+    { currentETag: err.etag ?? null });
+  }
+  if (err instanceof IdempotencyKeyReusedError) {
+    return new ApiError('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key ${JSON.stringify(err.key)} was used with another request (method, URL or body `
+      + 'differ); use a new key for a new request.', { idempotencyKey: err.key });
+  }
+  if (err instanceof IdempotencyKeyInUseError) {
+    return new ApiError('IDEMPOTENCY_KEY_IN_USE', `The first request with Idempotency-Key ${JSON.stringify(err.key)} is still being processed; `
+      + 'retry shortly to get its answer.', { idempotencyKey: err.key, retryAfterSeconds: 1 });
   }
   if (err instanceof ImageInUseError) return imageInUse(err.spec, err.image, err.watchers, 'first', err.cause);
   if (err instanceof ImageHasSnapshotsError) {

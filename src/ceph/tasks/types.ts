@@ -39,6 +39,8 @@ export interface StoredTask extends TaskRecord {
   runnerAddr?: string;
   /** a handler with a commit point: 'pending' (a cancel is accepted at once) or 'passed' (refused) */
   commit?: 'pending' | 'passed';
+  /** the Idempotency-Key record of the request that submitted it (src/ceph/idempotency.ts): removed with this record */
+  idempotency?: string;
 }
 
 export interface TaskContext<P> {
