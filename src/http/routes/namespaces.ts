@@ -1,5 +1,7 @@
 // /api/v1/pools/{pool}/namespaces: list, create (idempotent PUT), delete. Everything else about a namespace
 // (images, snapshots, trash, tasks) is served under /pools/{pool}/namespaces/{namespace}/… by registerScoped.
+import { previewNamespaceDelete } from '../../ceph/dry-run.js';
+import { dryRunQuery, dryRunSchema } from '../schemas/dry-run.js';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isCephError } from '../../ceph/errors.js';
@@ -65,13 +67,24 @@ export const namespaceRoutes: FastifyPluginAsyncZod = async (app) => {
   app.delete('/pools/:pool/namespaces/:namespace', {
     schema: {
       tags: ['namespaces'], summary: 'Delete an empty namespace', operationId: 'deleteNamespace',
-      description: 'Refused with 409 NAMESPACE_NOT_EMPTY while the namespace holds images, in its trash too.',
+      description: 'Refused with 409 NAMESPACE_NOT_EMPTY while the namespace holds images, in its trash too. `dryRun=true`: 200 with '
+        + 'what would be removed, or the same 409 (with the preview: every image, snapshot and trash entry in it).',
       params: namespaceDeleteParams,
-      response: { 204: z.null().describe('deleted'), ...problems(400, 401, 403, 404, 409, 503, 504) },
+      querystring: z.object({ dryRun: dryRunQuery }),
+      response: { 204: z.null().describe('deleted'), 200: dryRunSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
     config: { scope: 'admin' },
   }, async (req, reply) => {
     const { pool, namespace } = req.params;
+    if (req.query.dryRun) {
+      const preview = await previewNamespaceDelete(app.ceph, pool, namespace);
+      if (preview.images.length > 0 || preview.trashEntries.length > 0) {
+        throw new ApiError('NAMESPACE_NOT_EMPTY', `Namespace ${pool}/${namespace} still holds ${preview.images.length} image(s) and `
+          + `${preview.trashEntries.length} trashed image(s): the real call would be refused (dry run: nothing changed).`,
+        { images: preview.images.length, trashImages: preview.trashEntries.length, preview });
+      }
+      return reply.code(200).send(preview);
+    }
     try {
       await namespaces.remove(pool, namespace);
     } catch (e) {
