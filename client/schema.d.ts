@@ -114,7 +114,7 @@ export interface paths {
         post?: never;
         /**
          * Delete an empty namespace
-         * @description Refused with 409 NAMESPACE_NOT_EMPTY while the namespace holds images, in its trash too.
+         * @description Refused with 409 NAMESPACE_NOT_EMPTY while the namespace holds images, in its trash too. `dryRun=true`: 200 with what would be removed, or the same 409 (with the preview: every image, snapshot and trash entry in it).
          */
         delete: operations["deleteNamespace"];
         options?: never;
@@ -187,14 +187,14 @@ export interface paths {
         post?: never;
         /**
          * Delete an image
-         * @description Refused (409) while the image is open by a client or has snapshots; snapshots are never deleted silently. The image moves to the trash (its name is free at once) and its removal runs as a task: the answer carries `Link: </api/v1/tasks/{id}>; rel="monitor"`. With `keepFor` (e.g. `30m`, `12h`, `7d`, `1y`; 1m to 1y) it stays in the trash, restorable, for that long (`Link: <…/trash/{id}>; rel="related"`).
+         * @description Refused (409) while the image is open by a client or has snapshots; snapshots are never deleted silently. The image moves to the trash (its name is free at once) and its removal runs as a task: the answer carries `Link: </api/v1/tasks/{id}>; rel="monitor"`. With `keepFor` (e.g. `30m`, `12h`, `7d`, `1y`; 1m to 1y) it stays in the trash, restorable, for that long (`Link: <…/trash/{id}>; rel="related"`). `dryRun=true`: 200 with what would be removed (the image, its bytes), refused as the real call would be, nothing changed.
          */
         delete: operations["deleteImage"];
         options?: never;
         head?: never;
         /**
          * Rename, resize or change the features of an image
-         * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime). Every change is validated before any is applied; `applied` says what was done. A shrink of an image without object-map (or one that cuts off more than 262144 objects) runs as the `image.shrink` task, and the rebuild of an object map switched on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the old name — GET the new one. A rename whose process died between librbd's steps (the image reachable under both names) is finished by the next PATCH asking for it: 200 with the image under the new name.
+         * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime). Every change is validated before any is applied; `applied` says what was done. A shrink of an image without object-map (or one that cuts off more than 262144 objects) runs as the `image.shrink` task, and the rebuild of an object map switched on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the old name — GET the new one. A rename whose process died between librbd's steps (the image reachable under both names) is finished by the next PATCH asking for it: 200 with the image under the new name. `dryRun=true`: every change validated, none applied; 200 with what a shrink would cut off (`bytes`, `allocatedBytes`: the data among them).
          */
         patch: operations["resizeImage"];
         trace?: never;
@@ -216,14 +216,14 @@ export interface paths {
         post?: never;
         /**
          * Delete an image
-         * @description Refused (409) while the image is open by a client or has snapshots; snapshots are never deleted silently. The image moves to the trash (its name is free at once) and its removal runs as a task: the answer carries `Link: </api/v1/tasks/{id}>; rel="monitor"`. With `keepFor` (e.g. `30m`, `12h`, `7d`, `1y`; 1m to 1y) it stays in the trash, restorable, for that long (`Link: <…/trash/{id}>; rel="related"`).
+         * @description Refused (409) while the image is open by a client or has snapshots; snapshots are never deleted silently. The image moves to the trash (its name is free at once) and its removal runs as a task: the answer carries `Link: </api/v1/tasks/{id}>; rel="monitor"`. With `keepFor` (e.g. `30m`, `12h`, `7d`, `1y`; 1m to 1y) it stays in the trash, restorable, for that long (`Link: <…/trash/{id}>; rel="related"`). `dryRun=true`: 200 with what would be removed (the image, its bytes), refused as the real call would be, nothing changed.
          */
         delete: operations["deleteImageInNamespace"];
         options?: never;
         head?: never;
         /**
          * Rename, resize or change the features of an image
-         * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime). Every change is validated before any is applied; `applied` says what was done. A shrink of an image without object-map (or one that cuts off more than 262144 objects) runs as the `image.shrink` task, and the rebuild of an object map switched on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the old name — GET the new one. A rename whose process died between librbd's steps (the image reachable under both names) is finished by the next PATCH asking for it: 200 with the image under the new name.
+         * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime). Every change is validated before any is applied; `applied` says what was done. A shrink of an image without object-map (or one that cuts off more than 262144 objects) runs as the `image.shrink` task, and the rebuild of an object map switched on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the old name — GET the new one. A rename whose process died between librbd's steps (the image reachable under both names) is finished by the next PATCH asking for it: 200 with the image under the new name. `dryRun=true`: every change validated, none applied; 200 with what a shrink would cut off (`bytes`, `allocatedBytes`: the data among them).
          */
         patch: operations["resizeImageInNamespace"];
         trace?: never;
@@ -871,7 +871,7 @@ export interface paths {
         put?: never;
         /**
          * Remove every trash entry whose deferment has ended
-         * @description 202 with the purge task. Entries that cannot be removed (snapshots, still open) are skipped and listed in the task result.
+         * @description 202 with the purge task. Entries that cannot be removed (snapshots, still open) are skipped and listed in the task result. `dryRun=true`: 200 with the entries it would try to remove; nothing changed.
          */
         post: operations["purgeTrash"];
         delete?: never;
@@ -952,7 +952,7 @@ export interface paths {
         put?: never;
         /**
          * Remove every trash entry whose deferment has ended
-         * @description 202 with the purge task. Entries that cannot be removed (snapshots, still open) are skipped and listed in the task result.
+         * @description 202 with the purge task. Entries that cannot be removed (snapshots, still open) are skipped and listed in the task result. `dryRun=true`: 200 with the entries it would try to remove; nothing changed.
          */
         post: operations["purgeTrashInNamespace"];
         delete?: never;
@@ -1217,7 +1217,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "BODY_LENGTH_MISMATCH" | "DIGEST_MISMATCH" | "INVALID_STREAM" | "UPLOAD_ABORTED" | "UPLOAD_STALLED" | "LENGTH_REQUIRED" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RANGE_NOT_SATISFIABLE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "FEATURE_NOT_AVAILABLE" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
+            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "BODY_LENGTH_MISMATCH" | "DIGEST_MISMATCH" | "INVALID_STREAM" | "UPLOAD_ABORTED" | "UPLOAD_STALLED" | "LENGTH_REQUIRED" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "IDEMPOTENCY_KEY_IN_USE" | "PRECONDITION_FAILED" | "IDEMPOTENCY_KEY_REUSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RANGE_NOT_SATISFIABLE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "FEATURE_NOT_AVAILABLE" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
             /** @description the errno name, when Ceph produced the error */
             errno?: string;
             instance?: string;
@@ -1395,6 +1395,67 @@ export interface components {
             hidden: number;
             /** @description only when more clones follow: pass as `cursor` for the next page */
             nextCursor?: string;
+        };
+        /** @description What the operation would do; nothing was changed */
+        DryRun: {
+            /** @constant */
+            dryRun: true;
+            /** @description deleteImage, deleteNamespace, deletePool, rollbackSnapshot, shrinkImage or purgeTrash */
+            operation: string;
+            /** @description the images removed, or changed in place (rollback, shrink) */
+            images: {
+                pool: string;
+                namespace: string;
+                name: string;
+                id: string;
+                size: number;
+                snapshots: number;
+            }[];
+            /** @description the snapshots removed with them (rollback: the snapshot gone back to) */
+            snapshots: {
+                pool: string;
+                namespace: string;
+                image: string;
+                name: string;
+                id: number;
+                size: number;
+            }[];
+            /** @description the trash entries removed */
+            trashEntries: {
+                pool: string;
+                namespace: string;
+                id: string;
+                name: string;
+                deferredUntil: string;
+            }[];
+            /** @description clones elsewhere that read from a snapshot that would go */
+            clones: {
+                pool: string;
+                namespace: string;
+                image: string;
+                snapshot: string;
+                trash: boolean;
+                parent: {
+                    pool: string;
+                    namespace: string;
+                    image: string;
+                    snapshot: string;
+                };
+            }[];
+            /** @description clients that have the image open */
+            watchers: {
+                address: string;
+                id: number;
+                cookie: number;
+            }[];
+            /** @description provisioned bytes removed; rollback: bytes rewritten (changed since the snapshot, whole objects); shrink: bytes cut off */
+            bytes: number;
+            /** @description data (allocated, whole objects) among those bytes */
+            allocatedBytes?: number;
+            sizeBefore?: number;
+            sizeAfter?: number;
+            /** @description true when a list stopped at 1000 items */
+            truncated: boolean;
         };
         /** @description what the PATCH changed */
         ImagePatchApplied: {
@@ -2062,6 +2123,8 @@ export interface operations {
                 confirm?: string;
                 /** @description delete even when the pool holds images (their data is lost) */
                 force?: "0" | "1" | "true" | "false";
+                /** @description true: 200 with every image, snapshot and trash entry that would be removed and the clones elsewhere that would lose their parent; nothing changed, no confirm needed */
+                dryRun?: "0" | "1" | "true" | "false";
             };
             header?: never;
             path: {
@@ -2072,6 +2135,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRun"];
+                };
+            };
             /** @description deleted */
             204: {
                 headers: {
@@ -2305,7 +2377,12 @@ export interface operations {
     putNamespace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -2370,6 +2447,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -2392,8 +2478,16 @@ export interface operations {
     };
     deleteNamespace: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                /** @description true: answer 200 with what would be removed or changed, and change nothing (the checks that refuse the real call refuse the dry run too) */
+                dryRun?: "0" | "1" | "true" | "false";
+            };
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -2403,6 +2497,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRun"];
+                };
+            };
             /** @description deleted */
             204: {
                 headers: {
@@ -2448,6 +2551,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2570,6 +2682,8 @@ export interface operations {
             header?: {
                 /** @description `return=minimal`: answer a create with {name, pool, size} only (faster) */
                 prefer?: string;
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
             };
             path: {
                 /** @description the pool's name, percent-encoded */
@@ -2636,6 +2750,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2760,6 +2883,8 @@ export interface operations {
             header?: {
                 /** @description `return=minimal`: answer a create with {name, pool, size} only (faster) */
                 prefer?: string;
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
             };
             path: {
                 /** @description the pool's name, percent-encoded */
@@ -2828,6 +2953,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2949,6 +3083,10 @@ export interface operations {
             header?: {
                 /** @description `return=minimal`: answer a create with {name, pool, size} only (faster) */
                 prefer?: string;
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
             };
             path: {
                 /** @description the pool's name, percent-encoded */
@@ -3032,6 +3170,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -3055,10 +3202,17 @@ export interface operations {
     deleteImage: {
         parameters: {
             query?: {
+                /** @description true: answer 200 with what would be removed or changed, and change nothing (the checks that refuse the real call refuse the dry run too) */
+                dryRun?: "0" | "1" | "true" | "false";
                 /** @description keep the image in the trash, restorable, for this long instead of removing it: a whole number and a unit: m (minutes), h (hours), d (days), w (weeks), y (365 days), from 1m to 1y, e.g. "30m", "12h", "7d", "1y" */
                 keepFor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -3069,6 +3223,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRun"];
+                };
+            };
             /** @description deleted */
             204: {
                 headers: {
@@ -3121,6 +3284,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -3143,8 +3315,16 @@ export interface operations {
     };
     resizeImage: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                /** @description true: answer 200 with what would be removed or changed, and change nothing (the checks that refuse the real call refuse the dry run too) */
+                dryRun?: "0" | "1" | "true" | "false";
+            };
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -3188,7 +3368,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ImagePatched"];
+                    "application/json": components["schemas"]["ImagePatched"] | components["schemas"]["DryRun"];
                 };
             };
             /** @description Accepted */
@@ -3238,6 +3418,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3361,6 +3550,10 @@ export interface operations {
             header?: {
                 /** @description `return=minimal`: answer a create with {name, pool, size} only (faster) */
                 prefer?: string;
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
             };
             path: {
                 /** @description the pool's name, percent-encoded */
@@ -3446,6 +3639,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -3469,10 +3671,17 @@ export interface operations {
     deleteImageInNamespace: {
         parameters: {
             query?: {
+                /** @description true: answer 200 with what would be removed or changed, and change nothing (the checks that refuse the real call refuse the dry run too) */
+                dryRun?: "0" | "1" | "true" | "false";
                 /** @description keep the image in the trash, restorable, for this long instead of removing it: a whole number and a unit: m (minutes), h (hours), d (days), w (weeks), y (365 days), from 1m to 1y, e.g. "30m", "12h", "7d", "1y" */
                 keepFor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -3485,6 +3694,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRun"];
+                };
+            };
             /** @description deleted */
             204: {
                 headers: {
@@ -3537,6 +3755,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -3559,8 +3786,16 @@ export interface operations {
     };
     resizeImageInNamespace: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                /** @description true: answer 200 with what would be removed or changed, and change nothing (the checks that refuse the real call refuse the dry run too) */
+                dryRun?: "0" | "1" | "true" | "false";
+            };
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -3606,7 +3841,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ImagePatched"];
+                    "application/json": components["schemas"]["ImagePatched"] | components["schemas"]["DryRun"];
                 };
             };
             /** @description Accepted */
@@ -3656,6 +3891,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3869,7 +4113,12 @@ export interface operations {
     putImageMetadata: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -3957,6 +4206,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -3980,7 +4238,12 @@ export interface operations {
     deleteImageMetadata: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -4029,6 +4292,15 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4325,7 +4597,12 @@ export interface operations {
     putImageMetadataInNamespace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -4415,6 +4692,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -4438,7 +4724,12 @@ export interface operations {
     deleteImageMetadataInNamespace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -4489,6 +4780,15 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5092,7 +5392,10 @@ export interface operations {
     copyImage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -5194,6 +5497,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -5217,7 +5529,10 @@ export interface operations {
     copyImageInNamespace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -5314,6 +5629,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5427,7 +5751,10 @@ export interface operations {
     createSnapshot: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -5494,6 +5821,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5605,7 +5941,12 @@ export interface operations {
     putSnapshot: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -5672,6 +6013,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -5695,7 +6045,12 @@ export interface operations {
     deleteSnapshot: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -5760,6 +6115,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -5783,7 +6147,12 @@ export interface operations {
     patchSnapshot: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -5859,6 +6228,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -5884,8 +6262,13 @@ export interface operations {
             query?: {
                 /** @description the image's name: rollback overwrites every block written since the snapshot */
                 confirm?: string;
+                /** @description true: 200 with what the rollback would rewrite (bytes changed since the snapshot, the size before and after); nothing changed, no confirm needed */
+                dryRun?: "0" | "1" | "true" | "false";
             };
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -5898,6 +6281,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRun"];
+                };
+            };
             /** @description Accepted */
             202: {
                 headers: {
@@ -5945,6 +6337,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6060,7 +6461,10 @@ export interface operations {
     createSnapshotInNamespace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -6129,6 +6533,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6242,7 +6655,12 @@ export interface operations {
     putSnapshotInNamespace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -6311,6 +6729,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -6334,7 +6761,12 @@ export interface operations {
     deleteSnapshotInNamespace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -6401,6 +6833,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -6424,7 +6865,12 @@ export interface operations {
     patchSnapshotInNamespace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -6502,6 +6948,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -6527,8 +6982,13 @@ export interface operations {
             query?: {
                 /** @description the image's name: rollback overwrites every block written since the snapshot */
                 confirm?: string;
+                /** @description true: 200 with what the rollback would rewrite (bytes changed since the snapshot, the size before and after); nothing changed, no confirm needed */
+                dryRun?: "0" | "1" | "true" | "false";
             };
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -6543,6 +7003,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRun"];
+                };
+            };
             /** @description Accepted */
             202: {
                 headers: {
@@ -6590,6 +7059,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6703,7 +7181,10 @@ export interface operations {
     flattenImage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -6761,6 +7242,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6876,7 +7366,10 @@ export interface operations {
     flattenImageInNamespace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -6936,6 +7429,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7543,7 +8045,10 @@ export interface operations {
     restoreTrashEntry: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -7618,6 +8123,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -7640,8 +8154,14 @@ export interface operations {
     };
     purgeTrash: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                /** @description true: answer 200 with what would be removed or changed, and change nothing (the checks that refuse the real call refuse the dry run too) */
+                dryRun?: "0" | "1" | "true" | "false";
+            };
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -7650,6 +8170,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRun"];
+                };
+            };
             /** @description Accepted */
             202: {
                 headers: {
@@ -7688,6 +8217,24 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7973,7 +8520,10 @@ export interface operations {
     restoreTrashEntryInNamespace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -8050,6 +8600,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -8072,8 +8631,14 @@ export interface operations {
     };
     purgeTrashInNamespace: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                /** @description true: answer 200 with what would be removed or changed, and change nothing (the checks that refuse the real call refuse the dry run too) */
+                dryRun?: "0" | "1" | "true" | "false";
+            };
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -8084,6 +8649,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRun"];
+                };
+            };
             /** @description Accepted */
             202: {
                 headers: {
@@ -8122,6 +8696,24 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
