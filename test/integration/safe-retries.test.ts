@@ -12,6 +12,7 @@ import { describe, expect } from 'vitest';
 import { usePoolApp, type TestPool } from '../fixtures.js';
 import { json, type TestApp } from '../helpers/app.js';
 import { waitTask } from '../helpers/wait-task.js';
+import { etagOf, idempotencyKey, ifMatch, ifNoneMatch, isPreconditionFailed } from '../../client/index.js';
 
 const it = usePoolApp({ prefix: 'safe-retries', replicas: 2 });
 let a: TestApp;
@@ -28,7 +29,7 @@ async function send(on: TestApp, method: Method, url: string, body?: unknown, he
   const r = await on.app.inject({ method, url, ...(body === undefined ? { headers } : { payload: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } }) });
   return { status: r.statusCode, headers: r.headers, body: r.body ? (r.json() as Record<string, any>) : {} };
 }
-const etagOf = async (url: string, on = a): Promise<string> => {
+const tagOf = async (url: string, on = a): Promise<string> => {
   const r = await send(on, 'GET', url);
   expect(r.status, JSON.stringify(r.body)).toBe(200);
   expect(r.headers.etag).toMatch(/^"[A-Za-z0-9_-]{27}"$/);
@@ -38,30 +39,30 @@ const etagOf = async (url: string, on = a): Promise<string> => {
 describe('ETag and conditional requests', () => {
   it('GET and PATCH agree; size, features, name and snapshots change the tag, a metadata value changes only its key\'s', async () => {
     expect((await send(a, 'PUT', img('e1'), { size: '8MiB', features: ['layering', 'exclusive-lock'] })).status).toBe(201);
-    const t0 = await etagOf(img('e1'));
-    expect(await etagOf(img('e1'), b)).toBe(t0); // both replicas, one tag
+    const t0 = await tagOf(img('e1'));
+    expect(await tagOf(img('e1'), b)).toBe(t0); // both replicas, one tag
     const grown = await send(a, 'PATCH', img('e1'), { size: '16MiB' }, { 'if-match': t0 });
     expect(grown.status).toBe(200);
-    const t1 = await etagOf(img('e1'));
+    const t1 = await tagOf(img('e1'));
     expect(grown.headers.etag).toBe(t1);
     expect(t1).not.toBe(t0);
     const f = await send(a, 'PATCH', img('e1'), { features: ['layering', 'exclusive-lock', 'object-map', 'fast-diff'] }, { 'if-match': t1 });
     expect(f.status).toBe(200);
-    const t2 = await etagOf(img('e1'));
+    const t2 = await tagOf(img('e1'));
     expect(new Set([t0, t1, t2]).size).toBe(3);
     expect((await send(a, 'PUT', `${img('e1')}/metadata/owner`, { value: 'x' })).status).toBe(201);
-    expect(await etagOf(img('e1'))).toBe(t2); // not shown in the image representation
-    const m0 = await etagOf(`${img('e1')}/metadata/owner`);
+    expect(await tagOf(img('e1'))).toBe(t2); // not shown in the image representation
+    const m0 = await tagOf(`${img('e1')}/metadata/owner`);
     expect((await send(a, 'PUT', `${img('e1')}/metadata/owner`, { value: 'y' }, { 'if-match': m0 })).status).toBe(200);
     const stale = await send(b, 'PUT', `${img('e1')}/metadata/owner`, { value: 'z' }, { 'if-match': m0 });
     expect(stale.status).toBe(412);
     expect(stale.body).toMatchObject({ code: 'PRECONDITION_FAILED', current: { key: 'owner', value: 'y' } });
-    expect(await etagOf(`${img('e1')}/metadata/owner`)).toBe(stale.body.currentETag);
+    expect(await tagOf(`${img('e1')}/metadata/owner`)).toBe(stale.body.currentETag);
     expect((await send(a, 'POST', `${img('e1')}/snapshots`, { name: 's1' })).status).toBe(201);
-    const t3 = await etagOf(img('e1'));
+    const t3 = await tagOf(img('e1'));
     expect(t3).not.toBe(t2);
     // snapshots: PATCH with a stale tag is refused, with the current one done
-    const s0 = await etagOf(`${img('e1')}/snapshots/s1`);
+    const s0 = await tagOf(`${img('e1')}/snapshots/s1`);
     expect((await send(a, 'PATCH', `${img('e1')}/snapshots/s1`, { protected: true }, { 'if-match': s0 })).status).toBe(200);
     const s1 = await send(b, 'DELETE', `${img('e1')}/snapshots/s1`, undefined, { 'if-match': s0 });
     expect(s1.status).toBe(412);
@@ -81,7 +82,7 @@ describe('ETag and conditional requests', () => {
     expect(again.headers['content-type']).toMatch(/problem\+json/);
     // update-only PUT of a missing image
     expect((await send(a, 'PUT', img('e2-missing'), { size: '4MiB' }, { 'if-match': '*' })).status).toBe(412);
-    const t = await etagOf(img('e2'));
+    const t = await tagOf(img('e2'));
     expect((await send(a, 'DELETE', img('e2'), undefined, { 'if-match': `W/${t}` })).status).toBe(412); // weak never matches
     expect((await send(a, 'DELETE', img('e2'), undefined, { 'if-match': 'no-quotes' })).body).toMatchObject({ code: 'VALIDATION_FAILED' });
     expect((await send(a, 'DELETE', img('e2'), undefined, { 'if-match': `"other", ${t}` })).status).toBe(204);
@@ -90,7 +91,7 @@ describe('ETag and conditional requests', () => {
     // namespaces
     expect((await send(a, 'PUT', `/api/v1/pools/${pool.name}/namespaces/ns1`, undefined, { 'if-none-match': '*' })).status).toBe(201);
     expect((await send(b, 'PUT', `/api/v1/pools/${pool.name}/namespaces/ns1`, undefined, { 'if-none-match': '*' })).status).toBe(412);
-    const n = await etagOf(`/api/v1/pools/${pool.name}/namespaces/ns1`);
+    const n = await tagOf(`/api/v1/pools/${pool.name}/namespaces/ns1`);
     expect((await send(a, 'DELETE', `/api/v1/pools/${pool.name}/namespaces/ns1`, undefined, { 'if-match': '"nope"' })).status).toBe(412);
     expect((await send(a, 'DELETE', `/api/v1/pools/${pool.name}/namespaces/ns1`, undefined, { 'if-match': n })).status).toBe(204);
   });
@@ -99,7 +100,7 @@ describe('ETag and conditional requests', () => {
     expect((await send(a, 'PUT', img('race'), { size: '4MiB' })).status).toBe(201);
     const failures: string[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      const tag = await etagOf(img('race'), r % 2 ? a : b);
+      const tag = await tagOf(img('race'), r % 2 ? a : b);
       const before = (await send(a, 'GET', img('race'))).body.size as number;
       const sizes = [before + 1024 * 1024, before + 2 * 1024 * 1024];
       const [x, y] = await Promise.all([
@@ -119,6 +120,27 @@ describe('ETag and conditional requests', () => {
     // without If-Match nothing is compared (the last writer wins): what the header is for
     const [x, y] = await Promise.all([send(a, 'PATCH', img('race'), { size: '64MiB' }), send(b, 'PATCH', img('race'), { size: '65MiB' })]);
     expect([x.status, y.status], JSON.stringify([x.body, y.body])).not.toContain(412);
+  });
+});
+
+describe('the typed client', () => {
+  it('etagOf, ifMatch, ifNoneMatch, idempotencyKey and isPreconditionFailed, answers checked against the document', async ({ api }) => {
+    const path = { pool: pool.name, image: 'typed' };
+    const made = await api.PUT('/api/v1/pools/{pool}/images/{image}', { params: { path, header: ifNoneMatch() }, body: { size: '4MiB' } });
+    expect(made.response.status).toBe(201);
+    const again = await api.PUT('/api/v1/pools/{pool}/images/{image}', { params: { path, header: ifNoneMatch() }, body: { size: '4MiB' } });
+    expect(isPreconditionFailed(again.error)).toBe(true);
+    const got = await api.GET('/api/v1/pools/{pool}/images/{image}', { params: { path } });
+    const tag = etagOf(got.response)!;
+    const grown = await api.PATCH('/api/v1/pools/{pool}/images/{image}', { params: { path, header: ifMatch(tag) }, body: { size: '8MiB' } });
+    expect(grown.data && 'size' in grown.data && grown.data.size).toBe(8 * 1024 * 1024);
+    const stale = await api.PATCH('/api/v1/pools/{pool}/images/{image}', { params: { path, header: ifMatch(tag) }, body: { size: '9MiB' } });
+    expect(isPreconditionFailed(stale.error) && stale.error.current).toMatchObject({ size: 8 * 1024 * 1024 });
+    const key = idempotencyKey();
+    const s1 = await api.POST('/api/v1/pools/{pool}/images/{image}/snapshots', { params: { path, header: key }, body: { name: 'k' } });
+    const s2 = await api.POST('/api/v1/pools/{pool}/images/{image}/snapshots', { params: { path, header: key }, body: { name: 'k' } });
+    expect(s2.data).toEqual(s1.data);
+    expect(s2.response.headers.get('idempotency-replayed')).toBe('true');
   });
 });
 
