@@ -11,6 +11,8 @@
 import { describe, expect } from 'vitest';
 import { usePoolApp, type TestPool } from '../fixtures.js';
 import { json, type TestApp } from '../helpers/app.js';
+import { radosCli } from '../helpers/cli.js';
+import { eventually } from '../helpers/eventually.js';
 import { waitTask } from '../helpers/wait-task.js';
 import { etagOf, idempotencyKey, ifMatch, ifNoneMatch, isPreconditionFailed } from '../../client/index.js';
 
@@ -88,6 +90,15 @@ describe('ETag and conditional requests', () => {
     expect((await send(a, 'DELETE', img('e2'), undefined, { 'if-match': `"other", ${t}` })).status).toBe(204);
     // a missing image stays 404 (a precondition never hides it)
     expect((await send(a, 'DELETE', img('e2'), undefined, { 'if-match': t })).status).toBe(404);
+    // a conditional PUT and a plain PUT of one name at once, on one replica: neither waits for the other's lock
+    for (let r = 0; r < 4; r++) {
+      const started = Date.now();
+      const [plain, created] = await Promise.all([
+        send(a, 'PUT', img(`both${r}`), { size: '4MiB' }), send(a, 'PUT', img(`both${r}`), { size: '4MiB' }, { 'if-none-match': '*' })]);
+      expect([200, 201]).toContain(plain.status);
+      expect(created.status === 201 ? plain.status : created.status).toBe(created.status === 201 ? 200 : 412);
+      expect(Date.now() - started).toBeLessThan(5000);
+    }
     // namespaces
     expect((await send(a, 'PUT', `/api/v1/pools/${pool.name}/namespaces/ns1`, undefined, { 'if-none-match': '*' })).status).toBe(201);
     expect((await send(b, 'PUT', `/api/v1/pools/${pool.name}/namespaces/ns1`, undefined, { 'if-none-match': '*' })).status).toBe(412);
@@ -206,5 +217,19 @@ describe('Idempotency-Key', () => {
       if (late.status !== 202 || !tasks.has(late.body.id)) failures.push(`round ${r}: late retry ${late.status} ${JSON.stringify(late.body)}`);
     }
     expect(failures).toEqual([]);
+  });
+
+  it('a key lives as long as its task: the retention that removes the task removes the key', async () => {
+    const keyObjects = async () => (await radosCli('-p', pool.name, 'ls')).split('\n').filter((o) => o.startsWith('rbdapi_idem.'));
+    expect((await keyObjects()).length).toBeGreaterThan(0);
+    const key = { 'idempotency-key': '"flatten-child-1"' }; // the first test's flatten
+    expect((await send(a, 'POST', `${img('child')}/flatten`, undefined, key)).headers['idempotency-replayed']).toBe('true');
+    // every ended task goes, and the keys' records with them (the last purges of the test before may still run)
+    await eventually(async () => {
+      await a.ceph.tasks.trim(pool.name, 0);
+      expect(await keyObjects()).toEqual([]);
+    }, { what: 'the keys trimmed with their tasks' });
+    // the key is free again: the request is made afresh (the clone is flattened: 400, and nothing kept)
+    expect((await send(b, 'POST', `${img('child')}/flatten`, undefined, key)).body.code).toBe('NOT_A_CLONE');
   });
 });
