@@ -78,6 +78,8 @@ export interface IdempotencyOptions {
   retentionMs: number;
   /** does the task still exist (its record, with the task retention) */
   taskExists(id: string): Promise<boolean>;
+  /** a pending claim older than this is taken over, ms (default PENDING_MS) */
+  pendingMs?: number;
 }
 
 export class Idempotency {
@@ -102,7 +104,7 @@ export class Idempotency {
         continue; // another request created it first: read it
       }
       let expired: boolean;
-      if (rec.state === 'pending') expired = Date.now() - rec.at > PENDING_MS;
+      if (rec.state === 'pending') expired = Date.now() - rec.at > (this.opts.pendingMs ?? PENDING_MS);
       else expired = rec.answer?.task !== undefined ? !(await this.opts.taskExists(rec.answer.task)) : Date.now() - rec.at > this.opts.retentionMs;
       if (!expired) {
         if (rec.fp !== r.fingerprint) throw new IdempotencyKeyReusedError(r.key);

@@ -13,6 +13,8 @@ import { usePoolApp, type TestPool } from '../fixtures.js';
 import { json, type TestApp } from '../helpers/app.js';
 import { radosCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
+import { IdempotencyKeyInUseError, IdempotencyKeyReusedError } from '../../src/ceph/errors.js';
+import { Idempotency } from '../../src/ceph/idempotency.js';
 import { waitTask } from '../helpers/wait-task.js';
 import { etagOf, idempotencyKey, ifMatch, ifNoneMatch, isPreconditionFailed } from '../../client/index.js';
 
@@ -217,6 +219,22 @@ describe('Idempotency-Key', () => {
       if (late.status !== 202 || !tasks.has(late.body.id)) failures.push(`round ${r}: late retry ${late.status} ${JSON.stringify(late.body)}`);
     }
     expect(failures).toEqual([]);
+  });
+
+  it('a claim whose process died before answering is taken over once it is stale; its answer is then the new one', async () => {
+    const opts = { retentionMs: 60_000, pendingMs: 400, taskExists: async () => true };
+    const dead = new Idempotency(a.ceph, opts); // the process that claims and never answers
+    const live = new Idempotency(b.ceph, opts);
+    const req = { pool: pool.name, principal: '', key: `stale-${Date.now()}`, fingerprint: 'POST /x\n{}' };
+    expect((await dead.begin(req)).kind).toBe('new');
+    await expect(live.begin(req)).rejects.toBeInstanceOf(IdempotencyKeyInUseError);
+    await expect(live.begin({ ...req, fingerprint: 'POST /y\n{}' })).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
+    const taken = await eventually(async () => {
+      const r = await live.begin(req);
+      return r.kind === 'new' ? r.claim : false;
+    }, { what: 'the stale claim taken over', timeoutMs: 5000 });
+    await taken.complete({ status: 201, headers: { location: '/x/1' }, body: '{"n":1}' });
+    expect(await live.begin(req)).toEqual({ kind: 'replay', answer: { status: 201, headers: { location: '/x/1' }, body: '{"n":1}' } });
   });
 
   it('a key lives as long as its task: the retention that removes the task removes the key', async () => {
