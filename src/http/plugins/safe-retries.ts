@@ -1,6 +1,7 @@
 // Safe retries and concurrent edits, the HTTP side (the protocols are src/ceph/etag.ts and src/ceph/idempotency.ts;
 // docs/concurrency.md): one place where routes get
-//   - `ETag` on the answers that carry an image, a snapshot, a metadata key or a namespace (GET, PUT, PATCH);
+//   - `ETag` on the answers that carry an image, a snapshot, a metadata key or a namespace (GET, PUT, PATCH), and
+//     304 Not Modified for a GET whose If-None-Match names the current tag;
 //   - `If-Match` / `If-None-Match` on their PUT, PATCH and DELETE: evaluated under the image's mutation lock,
 //     which stays held while the route runs (412 PRECONDITION_FAILED with the current representation and ETag);
 //   - `Idempotency-Key` on the POSTs that start work: a retry gets the first answer (the same task, the same
@@ -174,10 +175,19 @@ async function safeRetries(app: FastifyInstance): Promise<void> {
     if (!cfg) return payload;
     const status = reply.statusCode;
     if (cfg.resource && (status === 200 || status === 201) && typeof payload === 'string' && req.method !== 'DELETE') {
+      let tag: string | undefined;
       try {
-        const tag = etagOfAnswer(cfg.resource, JSON.parse(payload));
-        if (tag) void reply.header('etag', tag);
+        tag = etagOfAnswer(cfg.resource, JSON.parse(payload));
       } catch { /* not JSON: no tag */ }
+      if (tag) {
+        void reply.header('etag', tag);
+        // a GET whose If-None-Match names the current tag: 304, no body (a console's cache is still right)
+        const inm = req.method === 'GET' ? req.headers['if-none-match'] : undefined;
+        if (typeof inm === 'string' && (inm.trim() === '*' || inm.split(',').some((t) => t.trim().replace(/^W\//, '') === tag))) {
+          void reply.code(304);
+          return '';
+        }
+      }
     }
     const claim = (req as Keyed)[CLAIM];
     if (claim) {
