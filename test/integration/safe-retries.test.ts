@@ -47,6 +47,7 @@ describe('ETag and conditional requests', () => {
     expect(await tagOf(img('e1'), b)).toBe(t0); // both replicas, one tag
     const cached = await a.app.inject({ method: 'GET', url: img('e1'), headers: { 'if-none-match': t0 } });
     expect([cached.statusCode, cached.body, cached.headers.etag]).toEqual([304, '', t0]);
+    expect((await a.app.inject({ method: 'GET', url: img('e1'), headers: { 'if-none-match': 'garbage' } })).statusCode).toBe(200);
     const grown = await send(a, 'PATCH', img('e1'), { size: '16MiB' }, { 'if-match': t0 });
     expect(grown.status).toBe(200);
     const t1 = await tagOf(img('e1'));

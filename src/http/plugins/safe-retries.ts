@@ -137,9 +137,13 @@ async function safeRetries(app: FastifyInstance): Promise<void> {
         return;
       }
       const method = req.method;
+      if (!cfg.resource || (method !== 'PUT' && method !== 'PATCH' && method !== 'DELETE')) {
+        next(); // a GET's If-None-Match is answered in onSend (304), never refused
+        return;
+      }
       const ifMatch = typeof h['if-match'] === 'string' ? parseTags('if-match', h['if-match']) : undefined;
       const ifNoneMatch = typeof h['if-none-match'] === 'string' ? parseTags('if-none-match', h['if-none-match']) : undefined;
-      if (!cfg.resource || (method !== 'PUT' && method !== 'PATCH' && method !== 'DELETE') || (!ifMatch && !ifNoneMatch)) {
+      if (!ifMatch && !ifNoneMatch) {
         next();
         return;
       }
