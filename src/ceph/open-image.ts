@@ -3,6 +3,7 @@
 // open it inside the image's mutation lock (image-lock.ts), so a process has one read-write handle of an image
 // at a time.
 import { rbdImage } from '../native/rbd-image.js';
+import { forgetImage } from '../native/rbd-io.js';
 import type { Pointer } from '../native/types.js';
 import { CephError } from './errors.js';
 import { native, nativeChecked } from './call.js';
@@ -32,8 +33,12 @@ export async function openImage(io: Pointer, target: string, name: string, opts:
   return out[0]!;
 }
 
-/** rbd_close (a handle is gone whatever it answers). */
+/**
+ * rbd_close (a handle is gone whatever it answers), once the handle's asynchronous I/O (reads, writes, flushes
+ * through rbd-io.ts) has completed: closing under I/O in flight is undefined in librbd.
+ */
 export async function closeImage(img: Pointer): Promise<void> {
+  await forgetImage(img);
   await native('rbd_close', rbdImage.close, img);
 }
 

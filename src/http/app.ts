@@ -19,6 +19,7 @@ import { jsonBodyPlugin } from './plugins/json-body.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { clientErrorHandler, frameworkErrorHandler, problemsPlugin } from './plugins/problems.js';
 import { strictQueryPlugin } from './plugins/strict-query.js';
+import { requestDeadlinePlugin } from './plugins/request-deadline.js';
 import { safeRetriesPlugin } from './plugins/safe-retries.js';
 import { healthRoutes } from './routes/health.js';
 import { imageListRoutes } from './routes/images/list.js';
@@ -47,6 +48,8 @@ export interface AppOptions {
   /** a ready pino logger (the service's own); takes precedence over `logger` */
   loggerInstance?: FastifyServerOptions['loggerInstance'];
   version?: string;
+  /** how long a request may take to arrive whole, body included (uploads exempt); default 30 s (tests shorten it) */
+  requestDeadlineMs?: number;
   /** bearer tokens; undefined = authentication off (development only) */
   auth?: TokenStore;
   /** origins allowed to call the API from a browser (CORS_ORIGINS); undefined = no CORS headers */
@@ -86,12 +89,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // what the framework answers by itself is problem+json too, logged and counted (plugins/problems.ts)
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
-    // a request must arrive whole (headers and body) within 30 s (408); a socket silent for 120 s is closed
-    requestTimeout: 30_000,
+    // a request must arrive whole within 30 s (408): plugins/request-deadline.ts keeps that deadline, uploads
+    // exempt (Node's own requestTimeout cannot exempt one); headers alone within 30 s (Node's headersTimeout,
+    // set below); a socket silent for 120 s is closed
+    requestTimeout: 0,
     connectionTimeout: 120_000,
     // one access-log line per request, written by plugins/access-log.ts (with route, status, duration, errno)
     logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<ZodTypeProvider>();
+  app.server.headersTimeout = 30_000;
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -100,6 +106,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // and OpenAPI plugins watch routes being added, so they come before the routes
   await app.register(corePlugin, { ceph: opts.ceph, settings });
   await app.register(jsonBodyPlugin);
+  await app.register(requestDeadlinePlugin, { deadlineMs: opts.requestDeadlineMs });
   await app.register(accessLogPlugin);
   if (opts.corsOrigins?.length) await app.register(corsPlugin, { origins: opts.corsOrigins });
   if (opts.https?.requestCert) await app.register(clientCertificatesPlugin);

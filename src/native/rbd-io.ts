@@ -1,6 +1,7 @@
 // librbd's asynchronous I/O (rbd/librbd.h, Ceph 16.2): completions, completion events, and reads of image
-// data. Each binding's comment quotes the C prototype it wraps. Writes bind their own calls elsewhere
-// (rbd-io-write.ts) and share the completion machinery here (`submitAio`, `watchImage`, `forgetImage`).
+// data. Each binding's comment quotes the C prototype it wraps. Writes and flushes bind their own calls
+// elsewhere (rbd-io-write.ts) and share the completion machinery here (`submitAio`, `watchImage`,
+// `forgetImage`): the process's one way of receiving librbd completions.
 //
 // How completions reach JS without blocking librbd: a JS completion callback would be run by koffi on the main
 // thread while the librbd thread that called it waits — librbd's few I/O threads would then move at the event
@@ -14,7 +15,7 @@
 //
 // The Buffer a read fills is held by its pending entry until the completion is collected — koffi does not
 // keep it alive, and librbd writes into it until then. An image must be forgotten (forgetImage, which waits
-// for its completions) before it is closed.
+// for its completions) before it is closed: closeImage (src/ceph/open-image.ts) does.
 import { Socket } from 'node:net';
 import { koffi, librbd } from './library.js';
 import './types.js';

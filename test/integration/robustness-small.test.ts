@@ -115,8 +115,9 @@ describe('a pool-limited token and an image whose data pool it may not use', () 
 });
 
 describe('slow request bodies', () => {
-  it('the server gives a request 30 s to arrive whole (408 after), and closes silent sockets after 120 s', () => {
-    expect(admin.app.server.requestTimeout).toBe(30_000);
+  it('the server gives a request 30 s to arrive whole (408 after: plugins/request-deadline.ts, test/unit/request-deadline.test.ts), headers 30 s, and closes silent sockets after 120 s', () => {
+    expect(admin.app.hasPlugin('rbd-request-deadline')).toBe(true);
+    expect(admin.app.server.headersTimeout).toBe(30_000);
     expect(admin.app.server.timeout).toBe(120_000);
   });
 });

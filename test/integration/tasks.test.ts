@@ -376,3 +376,43 @@ describe('interruption', () => {
     }
   });
 });
+
+describe('a task run where it was made (runHere: an upload streams into its process)', () => {
+  it('another replica that gets the lease first leaves a reserved task to its own process, every round', async () => {
+    // the race a run under load hit: a replica's scan found an upload's queued task between its record being
+    // written and its own process claiming it, ran the action's generic handler, and the upload ended 503
+    // "started by another replica". Here replica b is offered each task as a's record is written, and a's claim
+    // waits until b's attempt has ended: b holds the lease first, every round.
+    const action = `test.here-${Date.now().toString(36)}`;
+    const a = await testApp('rbdapi');
+    const b = await testApp('rbdapi');
+    const ranElsewhere: string[] = [];
+    try {
+      for (const app of [a, b]) {
+        app.ceph.tasks.register({
+          action, interrupted: 'resume',
+          run: async (ctx) => { ranElsewhere.push(ctx.task.id); return { where: 'generic' }; },
+        });
+      }
+      type Candidate = { pool: string; id: string; spec: string };
+      const bEngine = b.ceph.tasks as unknown as { scheduler: { offer(c: Candidate): void }; runner: { runOne(c: Candidate, run: unknown): Promise<unknown> } };
+      const aEngine = a.ceph.tasks as unknown as { runners: { acquire(): Promise<unknown> } };
+      let bTried: Promise<unknown> = Promise.resolve();
+      const bRunOne = bEngine.runner.runOne.bind(bEngine.runner);
+      bEngine.runner.runOne = (c, run) => { const p = bRunOne(c, run); bTried = p.catch(() => undefined); return p; };
+      const aAcquire = aEngine.runners.acquire.bind(aEngine.runners);
+      aEngine.runners.acquire = async () => { await bTried; return aAcquire(); };
+      a.ceph.tasks.onTransition(({ task, from, to }) => {
+        if (task.action === action && from === undefined && to === 'queued') bEngine.scheduler.offer({ pool: pool.name, id: task.id, spec: pool.name });
+      });
+      for (let i = 0; i < 8; i++) {
+        const r = await a.ceph.tasks.runHere(action, { pool: pool.name, namespace: '', image: `here${i}` }, {}, async () => ({ where: 'here' }));
+        expect(r).toEqual({ where: 'here' });
+      }
+      expect(ranElsewhere).toEqual([]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});

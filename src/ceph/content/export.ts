@@ -7,7 +7,6 @@
 // handle) and keeps the handle until the stream made from it has settled, or until release() when none is
 // made (HEAD, 416). Extents nobody wrote are sent as zeros without being read (walkExtents, whole objects).
 import { rbdImage } from '../../native/rbd-image.js';
-import { forgetImage } from '../../native/rbd-io.js';
 import { rbdSnapshot } from '../../native/rbd-snapshot.js';
 import { SIZES, type Pointer, type RbdImageInfoValue } from '../../native/types.js';
 import { cString } from '../../native/memory.js';
@@ -109,11 +108,7 @@ export function openContent(session: CephSession, spec: string, image: string, s
         },
         release: () => finish(),
       });
-      try {
-        await finished;
-      } finally {
-        await forgetImage(img); // its completions are in (none is, once the stream settled): then it may close
-      }
+      await finished; // then withOpenImage closes it, once its completions are in (closeImage)
     })).catch(async (e: unknown) => {
       if (resolved) return;
       // rbd_open at a missing snapshot answers ENOENT as for a missing image: tell them apart
@@ -241,8 +236,7 @@ async function* exportV2Pieces(io: Handle<'rados_ioctx_t'>, spec: string, image:
       // every read of this handle has completed before it is closed
       yield { kind: 'drain' };
     } finally {
-      await forgetImage(img);
-      await closeImage(img);
+      await closeImage(img); // once its completions are in
     }
     previous = s.name;
   }

@@ -17,7 +17,7 @@ import { check } from '../errors.js';
 import { imageKey, mutationLocks } from '../image-lock.js';
 import { withOpenImage } from '../open-image.js';
 import { readDiff, type DiffMeta } from './diff-records.js';
-import { Chunker, ImageWriter } from './image-writer.js';
+import { Chunker, ChunkPool, ImageWriter } from './image-writer.js';
 import { flushImage, ImportError, pumpBody, type ImportLimits, type ImportResult, type ImportSource } from './import.js';
 import { PullReader } from './pull-reader.js';
 
@@ -60,10 +60,11 @@ export async function makeSnapshot(img: Pointer, target: string, name: string, f
  */
 export async function applyDiff(r: PullReader, version: 1 | 2, img: Pointer, target: string, w: ImageWriter, o: ApplyOptions): Promise<DiffMeta> {
   let chunker: Chunker | undefined;
+  const pool = new ChunkPool();
   let next = -1;
   const flushChunker = async (): Promise<void> => {
     const last = chunker?.end();
-    if (last) await w.write(last.off, last.buf);
+    if (last) await w.write(last.off, last.buf, last.release);
     chunker = undefined;
     next = -1;
   };
@@ -83,9 +84,9 @@ export async function applyDiff(r: PullReader, version: 1 | 2, img: Pointer, tar
     data: async (off, piece) => {
       if (off !== next) {
         await flushChunker();
-        chunker = new Chunker(off);
+        chunker = new Chunker(off, pool);
       }
-      for (const c of chunker!.push(piece)) await w.write(c.off, c.buf);
+      for (const c of chunker!.push(piece)) await w.write(c.off, c.buf, c.release);
       next = off + piece.length;
     },
     zero: async (off, len) => {

@@ -9,8 +9,7 @@
 // task over and runs the same cleanup. Nothing half-made is ever visible under the destination name.
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { E } from '../../native/errno.js';
-import { rbdAio } from '../../native/rbd-aio.js';
-import { startAio } from '../../native/rbd-aio.js';
+import { aioFlush } from '../../native/rbd-io-write.js';
 import { rbdImage } from '../../native/rbd-image.js';
 import type { Pointer } from '../../native/types.js';
 import { native } from '../call.js';
@@ -155,7 +154,7 @@ export async function pumpBody(src: ImportSource, signal: AbortSignal, onData: (
 
 /** rbd_aio_flush: every write acknowledged before is durable. */
 export async function flushImage(img: Pointer, target: string): Promise<void> {
-  check('image', 'rbd_aio_flush', await startAio((c) => rbdAio.flush(img, c) as number, undefined), target);
+  check('image', 'rbd_aio_flush', await aioFlush(img), target);
 }
 
 /**
@@ -169,12 +168,12 @@ export async function streamInto(img: Pointer, target: string, start: number, sr
   let seen = 0;
   try {
     const got = await pumpBody(src, signal, async (data) => {
-      for (const c of ch.push(data)) await w.write(c.off, c.buf);
+      for (const c of ch.push(data)) await w.write(c.off, c.buf, c.release);
       seen += data.length;
       progress?.(seen);
     });
     const last = ch.end();
-    if (last) await w.write(last.off, last.buf);
+    if (last) await w.write(last.off, last.buf, last.release);
     await w.drain();
     await flushImage(img, target);
     return { bytes: got.bytes, written: w.written, ...(got.digest ? { digest: got.digest } : {}) };

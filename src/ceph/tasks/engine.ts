@@ -104,8 +104,11 @@ export class TaskEngine {
     return this.session.withIoctx(pool, (io) => io.use('task_trim', (p) => trimFinished(p, Date.now() - olderThanMs, 1000)));
   }
 
-  /** A new task record, queued, written to `pool`'s task index (its id carries the pool's id). */
-  private store(pool: string, action: string, target: TaskTarget, params: Record<string, unknown> | undefined): Promise<StoredTask> {
+  /**
+   * A new task record, queued, written to `pool`'s task index (its id carries the pool's id). `reserve`: for
+   * this instance (runHere), which claims it at once; other replicas skip it for two leases.
+   */
+  private store(pool: string, action: string, target: TaskTarget, params: Record<string, unknown> | undefined, reserve = false): Promise<StoredTask> {
     return this.session.withIoctx(pool, (io) => io.use('task_submit', async (p) => {
       const poolId = Number(radosPool.ioctxGetId(p) as number | bigint);
       // a request with an Idempotency-Key: the task is its answer, and the key's record lives as long as the task's
@@ -114,6 +117,7 @@ export class TaskEngine {
       const task: StoredTask = {
         id: newTaskId(poolId), action, target: { ...target, pool }, state: 'queued', progress: 0, createdAt: nowIso(),
         ...(params ? { params } : {}), v: 1, attempts: 0, ...(keyed ? { idempotency: keyed.oid } : {}),
+        ...(reserve ? { reservedFor: this.instance, reservedUntil: Date.now() + 2 * this.opts.leaseMs } : {}),
       };
       await addTask(p, task);
       if (keyed) keyed.task = task.id;
@@ -145,7 +149,7 @@ export class TaskEngine {
     body: (ctx: TaskContext<P>) => Promise<R>): Promise<R> {
     if (!this.handlers.has(action)) throw new RangeError(`no task handler for ${action}`);
     const { pool } = splitPoolSpec(target.pool);
-    const rec = await this.store(pool, action, target, params as Record<string, unknown>);
+    const rec = await this.store(pool, action, target, params as Record<string, unknown>, true);
     this.emit(rec, undefined, 'queued', 'submitted');
     let outcome: { ok: true; value: R } | { ok: false; error: unknown } | undefined;
     let ran: Promise<void> | undefined;
@@ -164,7 +168,12 @@ export class TaskEngine {
     });
     try {
       const run: LocalRun = { id: rec.id, spec: poolSpec(pool, target.namespace), abort: new AbortController(), done: Promise.resolve() };
-      await this.runner.runOne({ pool, id: rec.id, spec: run.spec }, run);
+      // another replica's scan may hold the lease for a moment (it reads the record, sees the reservation and
+      // lets go): claim it again until the reservation runs out
+      const until = rec.reservedUntil ?? 0;
+      while (await this.runner.runOne({ pool, id: rec.id, spec: run.spec }, run) === 'busy' && !ran && !this.scheduler.running.has(rec.id) && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 25));
+      }
       // this process's scheduler may have won the lease by a hair (its scan): the body runs there
       if (!ran && this.scheduler.running.has(rec.id)) await this.scheduler.running.get(rec.id)!.done;
       if (ran) await ran;

@@ -29,6 +29,8 @@ import {
 } from './types.js';
 
 type RunMode = 'start' | 'resume' | 'cleanup' | 'cancelled';
+/** How a run ended: ran to an end, lost its lease, had nothing to do, or found the lease held by another runner. */
+export type RunOutcome = 'done' | 'lost' | 'skipped' | 'busy';
 
 /** What a run needs of the engine (engine.ts) and the scheduler (scheduler.ts). */
 export interface RunnerDeps {
@@ -50,10 +52,10 @@ export class TaskRunner {
    * One run, on a client of its own (see runners). A reused client that was fenced meanwhile fails the
    * first call (the lease): then once more on a new one. The client is reused only after a clean end.
    */
-  async runOne(c: Candidate, run: LocalRun): Promise<void> {
+  async runOne(c: Candidate, run: LocalRun): Promise<RunOutcome> {
     const { runners } = this.d;
     let runner = await runners.acquire();
-    let outcome: 'done' | 'lost' | 'skipped' = 'skipped';
+    let outcome: RunOutcome = 'skipped';
     try {
       try {
         outcome = await this.runOn(runner, c, run);
@@ -66,9 +68,10 @@ export class TaskRunner {
     } finally {
       runners.release(runner, outcome !== 'lost' && !runner.fenced);
     }
+    return outcome;
   }
 
-  private async runOn(runner: RunnerSession, c: Candidate, run: LocalRun): Promise<'done' | 'lost' | 'skipped'> {
+  private async runOn(runner: RunnerSession, c: Candidate, run: LocalRun): Promise<RunOutcome> {
     const { instance, opts, scheduler } = this.d;
     const cookie = randomBytes(8).toString('hex');
     const withIo = <T>(fn: (p: Pointer) => Promise<T>) => runner.withIoctx(c.pool, (io) => io.use('task_run', fn));
@@ -76,7 +79,7 @@ export class TaskRunner {
     if (rc === -E.EBUSY || rc === -E.EEXIST) {
       // another runner holds it: look again after its lease could have expired
       scheduler.backOff(c.id, Date.now() + Math.min(opts.leaseMs, opts.scanMs * 2));
-      return 'skipped';
+      return 'busy';
     }
     if (rc < 0) throw new CephError('object', 'rados_lock_exclusive', rc, c.id);
     try {
@@ -90,6 +93,13 @@ export class TaskRunner {
       }
       if (isFinished(rec.state)) {
         await withIo((p) => removeIndexEntries(p, rec!, true));
+        return 'skipped';
+      }
+      if (rec.state === 'queued' && rec.reservedFor !== undefined && rec.reservedFor !== instance
+        && rec.reservedUntil !== undefined && Date.now() < rec.reservedUntil) {
+        // its own process claims it (runHere: an upload streaming into that process); look again once the
+        // reservation ran out, in case that process died first
+        scheduler.backOff(c.id, rec.reservedUntil);
         return 'skipped';
       }
       const handler = this.d.handler(rec.action, rec.id);
@@ -121,6 +131,8 @@ export class TaskRunner {
         attempts: (rec.attempts ?? 0) + 1, runner: instance, ...(myAddr ? { runnerAddr: myAddr } : {}),
       };
       if (!myAddr) delete next.runnerAddr;
+      delete next.reservedFor;
+      delete next.reservedUntil;
       if (handler.commitPoint && (mode === 'start' || mode === 'resume')) next.commit = 'pending';
       else delete next.commit;
       if (!(await withIo((p) => casRecord(p, next)))) return 'skipped'; // cancelled or changed meanwhile: next scan decides

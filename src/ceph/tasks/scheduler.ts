@@ -27,7 +27,7 @@ export class Scheduler {
 
   /** `runOne` runs one candidate (runner.ts); a rejection backs the task off for two scans. */
   constructor(private readonly session: CephSession, private readonly opts: TaskEngineOptions,
-    private readonly runOne: (c: Candidate, run: LocalRun) => Promise<void>) {}
+    private readonly runOne: (c: Candidate, run: LocalRun) => Promise<unknown>) {}
 
   /** stop() was called: no new run starts, and a run that fails is not tried again here */
   get isStopping(): boolean { return this.stopping; }
@@ -124,7 +124,7 @@ export class Scheduler {
       const run: LocalRun = { id: c.id, spec: c.spec, abort: new AbortController(), done: Promise.resolve() };
       this.running.set(c.id, run);
       run.done = this.runOne(c, run)
-        .catch(() => { this.backoff.set(c.id, Date.now() + this.opts.scanMs * 2); })
+        .then(() => undefined, () => { this.backoff.set(c.id, Date.now() + this.opts.scanMs * 2); })
         .finally(() => {
           this.running.delete(c.id);
           this.pump();

@@ -147,7 +147,7 @@ export async function removeIfEmpty(io: Pointer, id: string): Promise<void> {
 
 /** The public view of a stored record. */
 export function publicView(s: StoredTask): TaskRecord {
-  const { v: _v, runner: _r, runnerAddr: _a, commit: _c, idempotency: _i, ...rest } = s;
+  const { v: _v, runner: _r, runnerAddr: _a, commit: _c, reservedFor: _rf, reservedUntil: _ru, idempotency: _i, ...rest } = s;
   return rest;
 }
 

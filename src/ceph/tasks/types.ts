@@ -39,6 +39,13 @@ export interface StoredTask extends TaskRecord {
   runnerAddr?: string;
   /** a handler with a commit point: 'pending' (a cancel is accepted at once) or 'passed' (refused) */
   commit?: 'pending' | 'passed';
+  /**
+   * A task runHere runs in the process that made it (an upload streams into that process): other replicas
+   * leave it queued until `reservedUntil` (epoch ms), by when its own process has claimed it — or died, and
+   * then a replica takes it (the handler's cleanup).
+   */
+  reservedFor?: string;
+  reservedUntil?: number;
   /** the Idempotency-Key record of the request that submitted it (src/ceph/idempotency.ts): removed with this record */
   idempotency?: string;
 }

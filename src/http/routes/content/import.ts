@@ -23,7 +23,7 @@ import { IMAGE_NAME_PATTERN, IMAGE_NAME_RULE, imageParams, problems } from '../.
 import {
   binaryBody, DIFF_TYPE, EXPORT_V2_TYPE, IMPORT_TYPES, importHeaders, importQuery, importResultSchema, RAW_TYPE, type ImportType,
 } from '../../schemas/content-import.js';
-import { exemptFromRequestTimeout } from '../../upload-timeout.js';
+import { exemptFromRequestTimeout } from '../../plugins/request-deadline.js';
 
 export interface ImportSettings {
   /** the largest body (and new image) an import accepts, bytes */
