@@ -26,6 +26,7 @@ export type { RetryInfo } from './retry.js';
 export type { TaskState } from './tasks.js';
 export { FINAL_STATES, sseEvents } from './tasks.js';
 export { RbdApiError, retryAfterMs, retryingFetch };
+export { etagOf, idempotencyKey, ifMatch, ifNoneMatch, isPreconditionFailed } from './conditional.js';
 export type Schemas = components['schemas'];
 export type Problem = Schemas['Problem'];
 export type Image = Schemas['Image'];

@@ -117,7 +117,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a namespace (with force=true: with everything in it, as a task)
-         * @description Without `force`: deletes an empty namespace (204); refused with 409 NAMESPACE_NOT_EMPTY while it holds images, in its trash too. With `force=true&confirm={namespace}`: 202 with the `namespace.purge` task (`Location`), which removes its clones (deepest first), images with their snapshots (protected ones unprotected once their clones are gone), trash entries, then the namespace; progress per image; resumed by another replica if its runner dies. Refused up front with 409 NAMESPACE_HAS_FOREIGN_CLONES (naming them) when clones in other namespaces or pools have their parent here — nothing is flattened or removed — and 409 IMAGE_IN_USE when an image is open by a client. `force=true` without the right `confirm`: 400 CONFIRMATION_REQUIRED.
+         * @description Without `force`: deletes an empty namespace (204); refused with 409 NAMESPACE_NOT_EMPTY while it holds images, in its trash too. With `force=true&confirm={namespace}`: 202 with the `namespace.purge` task (`Location`), which removes its clones (deepest first), images with their snapshots (protected ones unprotected once their clones are gone), trash entries, then the namespace; progress per image; resumed by another replica if its runner dies. Refused up front with 409 NAMESPACE_HAS_FOREIGN_CLONES (naming them) when clones in other namespaces or pools have their parent here — nothing is flattened or removed — and 409 IMAGE_IN_USE when an image is open by a client. `force=true` without the right `confirm`: 400 CONFIRMATION_REQUIRED. `dryRun=true`: 200 with what would be removed (every image, snapshot and trash entry in it; no confirm needed), or, without force, the 409 the real call would answer.
          */
         delete: operations["deleteNamespace"];
         options?: never;
@@ -190,14 +190,14 @@ export interface paths {
         post?: never;
         /**
          * Delete an image
-         * @description Refused (409) while the image is open by a client or has snapshots; snapshots are never deleted silently. The image moves to the trash (its name is free at once) and its removal runs as a task: the answer carries `Link: </api/v1/tasks/{id}>; rel="monitor"`. With `keepFor` (e.g. `30m`, `12h`, `7d`, `1y`; 1m to 1y) it stays in the trash, restorable, for that long (`Link: <…/trash/{id}>; rel="related"`).
+         * @description Refused (409) while the image is open by a client or has snapshots; snapshots are never deleted silently. The image moves to the trash (its name is free at once) and its removal runs as a task: the answer carries `Link: </api/v1/tasks/{id}>; rel="monitor"`. With `keepFor` (e.g. `30m`, `12h`, `7d`, `1y`; 1m to 1y) it stays in the trash, restorable, for that long (`Link: <…/trash/{id}>; rel="related"`). `dryRun=true`: 200 with what would be removed (the image, its bytes), refused as the real call would be, nothing changed.
          */
         delete: operations["deleteImage"];
         options?: never;
         head?: never;
         /**
          * Rename, resize, change the features or the snapshot limit of an image
-         * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime) and `snapshotLimit` (librbd's snapshot count limit; null removes it; a snapshot create beyond it is 409 SNAPSHOT_LIMIT_REACHED). Every change is validated before any is applied; `applied` says what was done. A shrink of an image without object-map (or one that cuts off more than 262144 objects) runs as the `image.shrink` task, and the rebuild of an object map switched on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the old name — GET the new one. A rename whose process died between librbd's steps (the image reachable under both names) is finished by the next PATCH asking for it: 200 with the image under the new name.
+         * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime) and `snapshotLimit` (librbd's snapshot count limit; null removes it; a snapshot create beyond it is 409 SNAPSHOT_LIMIT_REACHED). Every change is validated before any is applied; `applied` says what was done. A shrink of an image without object-map (or one that cuts off more than 262144 objects) runs as the `image.shrink` task, and the rebuild of an object map switched on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the old name — GET the new one. A rename whose process died between librbd's steps (the image reachable under both names) is finished by the next PATCH asking for it: 200 with the image under the new name. `dryRun=true`: every change validated, none applied; 200 with what a shrink would cut off (`bytes`, `allocatedBytes`: the data among them).
          */
         patch: operations["updateImage"];
         trace?: never;
@@ -219,14 +219,14 @@ export interface paths {
         post?: never;
         /**
          * Delete an image
-         * @description Refused (409) while the image is open by a client or has snapshots; snapshots are never deleted silently. The image moves to the trash (its name is free at once) and its removal runs as a task: the answer carries `Link: </api/v1/tasks/{id}>; rel="monitor"`. With `keepFor` (e.g. `30m`, `12h`, `7d`, `1y`; 1m to 1y) it stays in the trash, restorable, for that long (`Link: <…/trash/{id}>; rel="related"`).
+         * @description Refused (409) while the image is open by a client or has snapshots; snapshots are never deleted silently. The image moves to the trash (its name is free at once) and its removal runs as a task: the answer carries `Link: </api/v1/tasks/{id}>; rel="monitor"`. With `keepFor` (e.g. `30m`, `12h`, `7d`, `1y`; 1m to 1y) it stays in the trash, restorable, for that long (`Link: <…/trash/{id}>; rel="related"`). `dryRun=true`: 200 with what would be removed (the image, its bytes), refused as the real call would be, nothing changed.
          */
         delete: operations["deleteImageInNamespace"];
         options?: never;
         head?: never;
         /**
          * Rename, resize, change the features or the snapshot limit of an image
-         * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime) and `snapshotLimit` (librbd's snapshot count limit; null removes it; a snapshot create beyond it is 409 SNAPSHOT_LIMIT_REACHED). Every change is validated before any is applied; `applied` says what was done. A shrink of an image without object-map (or one that cuts off more than 262144 objects) runs as the `image.shrink` task, and the rebuild of an object map switched on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the old name — GET the new one. A rename whose process died between librbd's steps (the image reachable under both names) is finished by the next PATCH asking for it: 200 with the image under the new name.
+         * @description Any of `name` (rename in the same pool and namespace; 409 IMAGE_EXISTS when taken; the answer's `Location` is the new URL), `size` (growing is always allowed; shrinking discards data beyond the new size and needs `allowShrink: true`) and `features` (the complete set wanted; 400 FEATURE_NOT_CHANGEABLE for what librbd cannot change at runtime) and `snapshotLimit` (librbd's snapshot count limit; null removes it; a snapshot create beyond it is 409 SNAPSHOT_LIMIT_REACHED). Every change is validated before any is applied; `applied` says what was done. A shrink of an image without object-map (or one that cuts off more than 262144 objects) runs as the `image.shrink` task, and the rebuild of an object map switched on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the old name — GET the new one. A rename whose process died between librbd's steps (the image reachable under both names) is finished by the next PATCH asking for it: 200 with the image under the new name. `dryRun=true`: every change validated, none applied; 200 with what a shrink would cut off (`bytes`, `allocatedBytes`: the data among them).
          */
         patch: operations["updateImageInNamespace"];
         trace?: never;
@@ -1322,7 +1322,7 @@ export interface paths {
         put?: never;
         /**
          * Remove every trash entry whose deferment has ended
-         * @description 202 with the purge task. Entries that cannot be removed (snapshots, still open) are skipped and listed in the task result.
+         * @description 202 with the purge task. Entries that cannot be removed (snapshots, still open) are skipped and listed in the task result. `dryRun=true`: 200 with the entries it would try to remove; nothing changed.
          */
         post: operations["purgeTrash"];
         delete?: never;
@@ -1403,7 +1403,7 @@ export interface paths {
         put?: never;
         /**
          * Remove every trash entry whose deferment has ended
-         * @description 202 with the purge task. Entries that cannot be removed (snapshots, still open) are skipped and listed in the task result.
+         * @description 202 with the purge task. Entries that cannot be removed (snapshots, still open) are skipped and listed in the task result. `dryRun=true`: 200 with the entries it would try to remove; nothing changed.
          */
         post: operations["purgeTrashInNamespace"];
         delete?: never;
@@ -1879,7 +1879,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "SCHEDULE_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "MIGRATION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "BODY_LENGTH_MISMATCH" | "DIGEST_MISMATCH" | "INVALID_STREAM" | "UPLOAD_ABORTED" | "UPLOAD_STALLED" | "LENGTH_REQUIRED" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "NAMESPACE_HAS_FOREIGN_CLONES" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "MIGRATION_IN_PROGRESS" | "MIGRATION_STATE_CONFLICT" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_LIMIT_REACHED" | "CLONE_TOO_DEEP" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "LOCK_HELD_BY_SERVICE" | "LOCK_OWNER_CHANGED" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RANGE_NOT_SATISFIABLE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "NAMESPACE_QOS_NOT_SUPPORTED" | "FEATURE_NOT_AVAILABLE" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
+            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "SCHEDULE_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "MIGRATION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "BODY_LENGTH_MISMATCH" | "DIGEST_MISMATCH" | "INVALID_STREAM" | "UPLOAD_ABORTED" | "UPLOAD_STALLED" | "LENGTH_REQUIRED" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "NAMESPACE_HAS_FOREIGN_CLONES" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "MIGRATION_IN_PROGRESS" | "MIGRATION_STATE_CONFLICT" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_LIMIT_REACHED" | "CLONE_TOO_DEEP" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "LOCK_HELD_BY_SERVICE" | "LOCK_OWNER_CHANGED" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "IDEMPOTENCY_KEY_IN_USE" | "PRECONDITION_FAILED" | "IDEMPOTENCY_KEY_REUSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RANGE_NOT_SATISFIABLE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "NAMESPACE_QOS_NOT_SUPPORTED" | "FEATURE_NOT_AVAILABLE" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
             /** @description the errno name, when Ceph produced the error */
             errno?: string;
             instance?: string;
@@ -2112,6 +2112,67 @@ export interface components {
             truncated: boolean;
             /** @description only when more descendants follow: pass as `cursor` for the next page */
             nextCursor?: string;
+        };
+        /** @description What the operation would do; nothing was changed */
+        DryRun: {
+            /** @constant */
+            dryRun: true;
+            /** @description deleteImage, deleteNamespace, deletePool, rollbackSnapshot, shrinkImage or purgeTrash */
+            operation: string;
+            /** @description the images removed, or changed in place (rollback, shrink) */
+            images: {
+                pool: string;
+                namespace: string;
+                name: string;
+                id: string;
+                size: number;
+                snapshots: number;
+            }[];
+            /** @description the snapshots removed with them (rollback: the snapshot gone back to) */
+            snapshots: {
+                pool: string;
+                namespace: string;
+                image: string;
+                name: string;
+                id: number;
+                size: number;
+            }[];
+            /** @description the trash entries removed */
+            trashEntries: {
+                pool: string;
+                namespace: string;
+                id: string;
+                name: string;
+                deferredUntil: string;
+            }[];
+            /** @description clones elsewhere that read from a snapshot that would go */
+            clones: {
+                pool: string;
+                namespace: string;
+                image: string;
+                snapshot: string;
+                trash: boolean;
+                parent: {
+                    pool: string;
+                    namespace: string;
+                    image: string;
+                    snapshot: string;
+                };
+            }[];
+            /** @description clients that have the image open */
+            watchers: {
+                address: string;
+                id: number;
+                cookie: number;
+            }[];
+            /** @description provisioned bytes removed; rollback: bytes rewritten (changed since the snapshot, whole objects); shrink: bytes cut off */
+            bytes: number;
+            /** @description data (allocated, whole objects) among those bytes */
+            allocatedBytes?: number;
+            sizeBefore?: number;
+            sizeAfter?: number;
+            /** @description true when a list stopped at 1000 items */
+            truncated: boolean;
         };
         /** @description what the PATCH changed */
         ImagePatchApplied: {
@@ -3129,6 +3190,8 @@ export interface operations {
                 confirm?: string;
                 /** @description delete even when the pool holds images (their data is lost) */
                 force?: "0" | "1" | "true" | "false";
+                /** @description true: 200 with every image, snapshot and trash entry that would be removed and the clones elsewhere that would lose their parent; nothing changed, no confirm needed */
+                dryRun?: "0" | "1" | "true" | "false";
             };
             header?: never;
             path: {
@@ -3139,6 +3202,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRun"];
+                };
+            };
             /** @description deleted */
             204: {
                 headers: {
@@ -3372,7 +3444,12 @@ export interface operations {
     putNamespace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -3437,6 +3514,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -3464,8 +3550,15 @@ export interface operations {
                 confirm?: string;
                 /** @description remove the namespace with everything in it (images, snapshots, clones, trash) as the namespace.purge task (202) */
                 force?: "0" | "1" | "true" | "false";
+                /** @description true: answer 200 with what would be removed or changed, and change nothing (the checks that refuse the real call refuse the dry run too) */
+                dryRun?: "0" | "1" | "true" | "false";
             };
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -3475,6 +3568,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRun"];
+                };
+            };
             /** @description Accepted */
             202: {
                 headers: {
@@ -3529,6 +3631,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3651,6 +3762,8 @@ export interface operations {
             header?: {
                 /** @description `return=minimal`: answer a create with {name, pool, size} only (faster) */
                 prefer?: string;
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
             };
             path: {
                 /** @description the pool's name, percent-encoded */
@@ -3717,6 +3830,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3841,6 +3963,8 @@ export interface operations {
             header?: {
                 /** @description `return=minimal`: answer a create with {name, pool, size} only (faster) */
                 prefer?: string;
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
             };
             path: {
                 /** @description the pool's name, percent-encoded */
@@ -3909,6 +4033,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4030,6 +4163,10 @@ export interface operations {
             header?: {
                 /** @description `return=minimal`: answer a create with {name, pool, size} only (faster) */
                 prefer?: string;
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
             };
             path: {
                 /** @description the pool's name, percent-encoded */
@@ -4113,6 +4250,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -4136,10 +4282,17 @@ export interface operations {
     deleteImage: {
         parameters: {
             query?: {
+                /** @description true: answer 200 with what would be removed or changed, and change nothing (the checks that refuse the real call refuse the dry run too) */
+                dryRun?: "0" | "1" | "true" | "false";
                 /** @description keep the image in the trash, restorable, for this long instead of removing it: a whole number and a unit: m (minutes), h (hours), d (days), w (weeks), y (365 days), from 1m to 1y, e.g. "30m", "12h", "7d", "1y" */
                 keepFor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -4150,6 +4303,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRun"];
+                };
+            };
             /** @description deleted */
             204: {
                 headers: {
@@ -4202,6 +4364,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -4224,8 +4395,16 @@ export interface operations {
     };
     updateImage: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                /** @description true: answer 200 with what would be removed or changed, and change nothing (the checks that refuse the real call refuse the dry run too) */
+                dryRun?: "0" | "1" | "true" | "false";
+            };
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -4271,7 +4450,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ImagePatched"];
+                    "application/json": components["schemas"]["ImagePatched"] | components["schemas"]["DryRun"];
                 };
             };
             /** @description Accepted */
@@ -4321,6 +4500,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4444,6 +4632,10 @@ export interface operations {
             header?: {
                 /** @description `return=minimal`: answer a create with {name, pool, size} only (faster) */
                 prefer?: string;
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
             };
             path: {
                 /** @description the pool's name, percent-encoded */
@@ -4529,6 +4721,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -4552,10 +4753,17 @@ export interface operations {
     deleteImageInNamespace: {
         parameters: {
             query?: {
+                /** @description true: answer 200 with what would be removed or changed, and change nothing (the checks that refuse the real call refuse the dry run too) */
+                dryRun?: "0" | "1" | "true" | "false";
                 /** @description keep the image in the trash, restorable, for this long instead of removing it: a whole number and a unit: m (minutes), h (hours), d (days), w (weeks), y (365 days), from 1m to 1y, e.g. "30m", "12h", "7d", "1y" */
                 keepFor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -4568,6 +4776,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRun"];
+                };
+            };
             /** @description deleted */
             204: {
                 headers: {
@@ -4620,6 +4837,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -4642,8 +4868,16 @@ export interface operations {
     };
     updateImageInNamespace: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                /** @description true: answer 200 with what would be removed or changed, and change nothing (the checks that refuse the real call refuse the dry run too) */
+                dryRun?: "0" | "1" | "true" | "false";
+            };
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -4691,7 +4925,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ImagePatched"];
+                    "application/json": components["schemas"]["ImagePatched"] | components["schemas"]["DryRun"];
                 };
             };
             /** @description Accepted */
@@ -4741,6 +4975,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4954,7 +5197,12 @@ export interface operations {
     putImageMetadata: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -5042,6 +5290,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -5065,7 +5322,12 @@ export interface operations {
     deleteImageMetadata: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -5114,6 +5376,15 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5410,7 +5681,12 @@ export interface operations {
     putImageMetadataInNamespace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -5500,6 +5776,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -5523,7 +5808,12 @@ export interface operations {
     deleteImageMetadataInNamespace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -5574,6 +5864,15 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7207,7 +7506,10 @@ export interface operations {
     copyImage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -7309,6 +7611,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -7332,7 +7643,10 @@ export interface operations {
     copyImageInNamespace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -7429,6 +7743,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8754,7 +9077,10 @@ export interface operations {
     createSnapshot: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -8821,6 +9147,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8932,7 +9267,12 @@ export interface operations {
     putSnapshot: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -8999,6 +9339,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -9022,7 +9371,12 @@ export interface operations {
     deleteSnapshot: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -9087,6 +9441,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -9110,7 +9473,12 @@ export interface operations {
     patchSnapshot: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -9186,6 +9554,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -9211,8 +9588,13 @@ export interface operations {
             query?: {
                 /** @description the image's name: rollback overwrites every block written since the snapshot */
                 confirm?: string;
+                /** @description true: 200 with what the rollback would rewrite (bytes changed since the snapshot, the size before and after); nothing changed, no confirm needed */
+                dryRun?: "0" | "1" | "true" | "false";
             };
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -9225,6 +9607,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRun"];
+                };
+            };
             /** @description Accepted */
             202: {
                 headers: {
@@ -9272,6 +9663,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9387,7 +9787,10 @@ export interface operations {
     createSnapshotInNamespace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -9456,6 +9859,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9569,7 +9981,12 @@ export interface operations {
     putSnapshotInNamespace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -9638,6 +10055,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -9661,7 +10087,12 @@ export interface operations {
     deleteSnapshotInNamespace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -9728,6 +10159,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -9751,7 +10191,12 @@ export interface operations {
     patchSnapshotInNamespace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Change only if the resource's ETag is one of these (or `*`: it exists); otherwise 412 PRECONDITION_FAILED with the current representation. Checked under the image's mutation lock. */
+                "if-match"?: string;
+                /** @description `*` on PUT: create only (412 when it exists). */
+                "if-none-match"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -9829,6 +10274,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -9854,8 +10308,13 @@ export interface operations {
             query?: {
                 /** @description the image's name: rollback overwrites every block written since the snapshot */
                 confirm?: string;
+                /** @description true: 200 with what the rollback would rewrite (bytes changed since the snapshot, the size before and after); nothing changed, no confirm needed */
+                dryRun?: "0" | "1" | "true" | "false";
             };
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -9870,6 +10329,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRun"];
+                };
+            };
             /** @description Accepted */
             202: {
                 headers: {
@@ -9917,6 +10385,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10113,7 +10590,10 @@ export interface operations {
     flattenImage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -10171,6 +10651,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10371,7 +10860,10 @@ export interface operations {
     flattenImageInNamespace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -10431,6 +10923,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11578,7 +12079,10 @@ export interface operations {
     restoreTrashEntry: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -11653,6 +12157,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -11675,8 +12188,14 @@ export interface operations {
     };
     purgeTrash: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                /** @description true: answer 200 with what would be removed or changed, and change nothing (the checks that refuse the real call refuse the dry run too) */
+                dryRun?: "0" | "1" | "true" | "false";
+            };
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -11685,6 +12204,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRun"];
+                };
+            };
             /** @description Accepted */
             202: {
                 headers: {
@@ -11723,6 +12251,24 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12008,7 +12554,10 @@ export interface operations {
     restoreTrashEntryInNamespace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -12085,6 +12634,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -12107,8 +12665,14 @@ export interface operations {
     };
     purgeTrashInNamespace: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                /** @description true: answer 200 with what would be removed or changed, and change nothing (the checks that refuse the real call refuse the dry run too) */
+                dryRun?: "0" | "1" | "true" | "false";
+            };
+            header?: {
+                /** @description A unique key for this request (IETF httpapi Idempotency-Key, e.g. `"8e03978e-40d5-43e8-bc93-6894a57f9324"`): a retry with the same key and body gets the first answer (the same task) for as long as the task is kept; the same key with another request 422 IDEMPOTENCY_KEY_REUSED; while the first is still being processed 409. */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
@@ -12119,6 +12683,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRun"];
+                };
+            };
             /** @description Accepted */
             202: {
                 headers: {
@@ -12157,6 +12730,24 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,6 +1,7 @@
 // The generated types (schema.d.ts) as the client presents them: operations that take `Prefer:
 // return=minimal` promise the full image when it is not sent, so the client without `prefer: 'minimal'`
-// answers them as `Image` (no `Image | ImageCreated` union), and does not offer the header.
+// answers them as `Image` (no `Image | ImageCreated` union), and does not offer that header (the others it does:
+// If-None-Match, Idempotency-Key).
 import type { components, paths } from './schema.js';
 
 type Schemas = components['schemas'];
@@ -15,7 +16,7 @@ type FullResponses<R> = {
 /** An operation taking a `prefer` header, answered in full without it. */
 type FullOperation<Op> = Op extends { parameters: { header?: { prefer?: string } }; responses: infer R }
   ? Omit<Op, 'parameters' | 'responses'> & {
-    parameters: Omit<Op['parameters'], 'header'> & { header?: never };
+    parameters: Omit<Op['parameters'], 'header'> & { header?: Omit<NonNullable<Op['parameters']['header']>, 'prefer'> & { prefer?: never } };
     responses: FullResponses<R>;
   }
   : Op;

@@ -3,6 +3,7 @@
 //   RBD_API_URL=http://127.0.0.1:8080 RBD_API_TOKEN=… RBD_POOL=rbd \
 //     npx tsx examples/provisioner/main.ts provision <claim.json      → the volume as JSON on stdout
 //     npx tsx examples/provisioner/main.ts release   <claim.json      → {"deleted": true|false}
+//   RBD_FLATTEN_CLONES=1: flatten clones once made (POST …/flatten under an Idempotency-Key)
 //
 // claim.json is a PersistentVolumeClaim (only metadata.name, metadata.namespace,
 // spec.resources.requests.storage and spec.dataSource are read); `kubectl get pvc NAME -o json` fits.
@@ -22,6 +23,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     ...(env.RBD_API_TOKEN ? { token: env.RBD_API_TOKEN } : {}),
     pool: env.RBD_POOL ?? 'rbd',
     ...(env.RBD_NAMESPACE ? { rbdNamespace: env.RBD_NAMESPACE } : {}),
+    ...(env.RBD_FLATTEN_CLONES === '1' || env.RBD_FLATTEN_CLONES === 'true' ? { flattenClones: true } : {}),
     onRetry: ({ attempt, delayMs, reason }) => process.stderr.write(`retry ${attempt} in ${delayMs} ms (${reason})\n`),
   });
   try {

@@ -11,9 +11,11 @@
 // A claim with a clone source (spec.dataSource: another claim of the namespace) becomes a copy-on-write clone,
 // as ceph-csi makes them: an idempotent snapshot `clone-<hash of the new image>` of the source image, then an
 // idempotent PUT of the new image with `source: {image, snapshot}`. Release deletes the clone, follows its
-// removal task, then deletes that snapshot.
+// removal task, then deletes that snapshot. With `flattenClones` the clone is then flattened (POST …/flatten, a
+// task) with an Idempotency-Key derived from the image: a retry after a lost answer, or the next reconcile, gets
+// the first attempt's task back instead of 400 NOT_A_CLONE for a clone that attempt already flattened.
 import { createHash } from 'node:crypto';
-import { createRbdClient, retryAfterMs, type Image, type Problem, type RbdClient } from '../../client/index.js';
+import { createRbdClient, idempotencyKey, retryAfterMs, type Image, type Problem, type RbdClient } from '../../client/index.js';
 
 /** Seconds or an HTTP date, as Retry-After carries them (the client's reading). */
 export { retryAfterMs };
@@ -156,6 +158,8 @@ export interface ProvisionerOptions extends RetryOptions {
   features?: ('layering' | 'exclusive-lock' | 'object-map' | 'fast-diff' | 'deep-flatten')[];
   /** a custom fetch (tests, proxies) */
   fetch?: (input: Request) => Promise<Response>;
+  /** flatten clones once made (they then no longer depend on their source's snapshot) */
+  flattenClones?: boolean;
 }
 
 function fail(what: string, r: { response: Response; error?: unknown }): never {
@@ -224,7 +228,24 @@ export class Provisioner {
       ? this.client.PUT('/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}', { params: { path: { pool: this.pool, namespace: this.rbdNamespace, image } }, body, signal })
       : this.client.PUT('/api/v1/pools/{pool}/images/{image}', { params: { path: { pool: this.pool, image } }, body, signal }), this.o);
     if (r.error || !r.data) fail(`PUT clone ${image} of ${source}@${snapshot}`, r);
+    if (this.o.flattenClones && (r.data as Image).parent) await this.flatten(image);
     return this.volume(image, (r.data as Image).size, r.response.status === 201);
+  }
+
+  /**
+   * Flatten the clone `image` and wait for the task; resolves with the task's id. The Idempotency-Key is the
+   * image's (stable across retries and reconciles): every attempt gets the first one's task, as long as the
+   * service keeps it (TASK_RETENTION_DAYS) — a retry never sees NOT_A_CLONE for a flatten that went through.
+   */
+  async flatten(image: string): Promise<string> {
+    const header = idempotencyKey(`flatten-${createHash('sha256').update(`${this.pool}/${this.rbdNamespace ?? ''}/${image}`).digest('hex').slice(0, 32)}`);
+    const r = await withRetries((signal) => this.rbdNamespace
+      ? this.client.POST('/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/flatten', { params: { path: { pool: this.pool, namespace: this.rbdNamespace, image }, header }, signal })
+      : this.client.POST('/api/v1/pools/{pool}/images/{image}/flatten', { params: { path: { pool: this.pool, image }, header }, signal }), this.o);
+    if (r.error || !r.data) fail(`flatten ${image}`, r);
+    const task = await this.client.waitForTask(r.data.id);
+    if (task.state !== 'succeeded') throw new ProvisionError(`flatten ${image}: task ${task.id} ${task.state} ${task.error?.detail ?? ''}`.trim(), 500);
+    return task.id;
   }
 
   /** Follow a task (the `Link: <…/tasks/{id}>; rel="monitor"` of an answer) until it ends; its final state. */

@@ -411,3 +411,28 @@ export class NamespaceQosUnsupportedError extends DomainError {
     super(`librbd has no per-namespace configuration: images of ${pool}/${namespace} take the pool's QoS`);
   }
 }
+
+/**
+ * A conditional request's precondition (If-Match / If-None-Match) does not hold for the resource as it is now
+ * (src/ceph/etag.ts, read under the image's mutation lock). `etag` is the current one (undefined: the resource
+ * does not exist); `current` the resource as read (ImageInfo, SnapshotInfo, {key, value}, {pool, name}).
+ */
+export class PreconditionFailedError extends DomainError {
+  constructor(readonly what: string, readonly etag: string | undefined, readonly current: unknown) {
+    super(`${what}: precondition failed`);
+  }
+}
+
+/** An Idempotency-Key was used before with another request (another body, URL or method): src/ceph/idempotency.ts. */
+export class IdempotencyKeyReusedError extends DomainError {
+  constructor(readonly key: string) {
+    super(`Idempotency-Key ${key} was used with another request`);
+  }
+}
+
+/** The first request with this Idempotency-Key is still being processed (the draft's 409). */
+export class IdempotencyKeyInUseError extends DomainError {
+  constructor(readonly key: string) {
+    super(`the request with Idempotency-Key ${key} is still being processed`);
+  }
+}

@@ -146,6 +146,11 @@ export class MutationLocks {
     return take(0);
   }
 
+  /** Does the calling async context hold `k` (a conditional request's hold, src/ceph/etag.ts)? */
+  holds(k: MutationKey): boolean {
+    return this.held.getStore()?.has(resolve(k).id) ?? false;
+  }
+
   /** Resolves once every release in flight has ended (before the connection closes). */
   async drain(): Promise<void> {
     await Promise.all([...this.releasing]);

@@ -20,6 +20,7 @@ import { openApiPlugin } from './plugins/openapi.js';
 import { clientErrorHandler, frameworkErrorHandler, problemsPlugin } from './plugins/problems.js';
 import { strictQueryPlugin } from './plugins/strict-query.js';
 import { requestDeadlinePlugin } from './plugins/request-deadline.js';
+import { safeRetriesPlugin } from './plugins/safe-retries.js';
 import { healthRoutes } from './routes/health.js';
 import { imageListRoutes } from './routes/images/list.js';
 import { imageRoutes } from './routes/images/index.js';
@@ -122,6 +123,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   }
   await app.register(problemsPlugin);
   await app.register(strictQueryPlugin); // before any route: unknown query parameters are 400 on every route
+  await app.register(safeRetriesPlugin); // before any route: ETag, If-Match, Idempotency-Key (it recognises routes as they are added)
   await app.register(openApiPlugin, { version: opts.version ?? '0.1.0' });
 
   await app.register(healthRoutes);

@@ -4,9 +4,10 @@ import { FeatureUnavailableError } from '../ceph/cluster-info.js';
 import { splitPoolSpec } from '../ceph/spec.js';
 import {
   CephError, CloneSourceMissingError, CloneTooDeepError, CloneTooSmallError, CloneUnfinishedError, CreateNotConfirmedError, DataPoolMissingError,
-  ImageBusyError, ImageHasSnapshotsError, ImageIncompleteError, ImageInUseError, ImageVanishedError, LockHeldByServiceError, LockOwnerChangedError,
-  NamespaceQosUnsupportedError, OperationStillRunningError, PoolBeingDeletedError, PoolDeletedWhileCreatingError, PoolNotPermittedError, PurgeRefusedError,
-  ScheduleInvalidError, ScheduleNotFoundError, SnapshotLimitReachedError, StrayImageNameError,
+  IdempotencyKeyInUseError, IdempotencyKeyReusedError, ImageBusyError, ImageHasSnapshotsError, ImageIncompleteError, ImageInUseError, ImageVanishedError,
+  LockHeldByServiceError, LockOwnerChangedError, NamespaceQosUnsupportedError, OperationStillRunningError, PoolBeingDeletedError,
+  PoolDeletedWhileCreatingError, PoolNotPermittedError, PreconditionFailedError, PurgeRefusedError, ScheduleInvalidError, ScheduleNotFoundError,
+  SnapshotLimitReachedError, StrayImageNameError,
   type CephSubject,
 } from '../ceph/errors.js';
 import { sourceText } from '../ceph/provisioning/differences.js';
@@ -75,6 +76,9 @@ export const ERROR_CODES = {
   LOCK_OWNER_CHANGED: { status: 409, title: 'Another client took the lock meanwhile' },
   METADATA_LIMIT_EXCEEDED: { status: 409, title: "The image's metadata would exceed its limits (keys or bytes)" },
   METADATA_TOO_LARGE: { status: 409, title: 'A metadata value is larger than the API serves (written outside it)' },
+  IDEMPOTENCY_KEY_IN_USE: { status: 409, title: 'A request with this Idempotency-Key is still being processed' },
+  PRECONDITION_FAILED: { status: 412, title: 'The resource changed: its ETag no longer matches (If-Match / If-None-Match)' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'This Idempotency-Key was used with another request' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   RANGE_NOT_SATISFIABLE: { status: 416, title: 'The requested range is not within the content' },
@@ -276,6 +280,20 @@ export function fromDomainError(err: unknown): ApiError | undefined {
   if (err instanceof ScheduleInvalidError) return invalidField('body', err.field, err.detail);
   if (err instanceof ScheduleNotFoundError) {
     return new ApiError('SCHEDULE_NOT_FOUND', `No ${err.kind} schedule is set on ${err.target}.`);
+  }
+  if (err instanceof PreconditionFailedError) {
+    // the safe-retries plugin answers with the current representation as the token may see it; this is the fallback
+    return new ApiError('PRECONDITION_FAILED', err.etag === undefined ? `${err.what} does not exist (If-Match).`
+      : `${err.what} has changed: its ETag is now ${err.etag}. GET it again and repeat the change if it still applies.`,
+    { currentETag: err.etag ?? null });
+  }
+  if (err instanceof IdempotencyKeyReusedError) {
+    return new ApiError('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key ${JSON.stringify(err.key)} was used with another request (method, URL or body `
+      + 'differ); use a new key for a new request.', { idempotencyKey: err.key });
+  }
+  if (err instanceof IdempotencyKeyInUseError) {
+    return new ApiError('IDEMPOTENCY_KEY_IN_USE', `The first request with Idempotency-Key ${JSON.stringify(err.key)} is still being processed; `
+      + 'retry shortly to get its answer.', { idempotencyKey: err.key, retryAfterSeconds: 1 });
   }
   if (err instanceof ImageHasSnapshotsError) {
     return new ApiError('IMAGE_HAS_SNAPSHOTS', `Image ${err.spec}/${err.image} has ${err.snapshotCount ?? 'some'} snapshot(s); delete them first.`,

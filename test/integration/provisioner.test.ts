@@ -191,6 +191,34 @@ describe('provisioning against the service', () => {
     expect(await p.release(golden)).toBe(true); // possible only because the snapshot is gone
   }, 90_000);
 
+  it('flattens clones with an Idempotency-Key: a retry after a lost answer gets the same task, not NOT_A_CLONE', async () => {
+    const p = new Provisioner({ baseUrl: base, token: TOKEN, pool: pool.name, baseDelayMs: 20, flattenClones: true });
+    const golden = claim(uniqueName('golden'), '64Mi');
+    await p.provision(golden);
+    const c = claim(uniqueName('flat'), '64Mi', 'shop', golden.metadata.name);
+    const clone = await p.provision(c);
+    const got = await p.client.GET('/api/v1/pools/{pool}/images/{image}', { params: { path: { pool: pool.name, image: clone.image } } });
+    expect(got.data?.parent).toBeNull(); // flattened
+    // the hook's flatten answered, but the answer was lost: its retry (the same key) gets the first task
+    let dropped = 0;
+    const lossy = new Provisioner({
+      baseUrl: base, token: TOKEN, pool: pool.name, baseDelayMs: 20, flattenClones: true,
+      fetch: async (req) => {
+        const res = await fetch(req);
+        if (req.method === 'POST' && dropped++ === 0) {
+          await res.arrayBuffer();
+          throw new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+        }
+        return res;
+      },
+    });
+    const first = await p.flatten(clone.image); // the task of the flatten provision() ran
+    expect(await lossy.flatten(clone.image)).toBe(first);
+    expect(dropped).toBe(2);
+    expect(await p.release(c)).toBe(true);
+    expect(await p.release(golden)).toBe(true);
+  }, 60_000);
+
   it('the CLI provisions from a claim file and releases it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'prov-'));
     const c = claim(uniqueName('cli'), '2G', 'team-a');

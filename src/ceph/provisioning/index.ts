@@ -11,6 +11,7 @@
 //   the state hold ~2 s (leftovers.ts); POST and GET name it (ImageIncompleteError), PUT and DELETE remove it.
 // - A clone writes an intent record before rbd_clone3 and removes it once the clone is whole; a later request
 //   for the name finds the record and finishes or redoes the clone (clone.ts).
+import { imageKey, mutationLocks } from '../image-lock.js';
 import type { CephClient } from '../client.js';
 import { ImageHasSnapshotsError, ImageInUseError, isCephError, isMissingInScope, StrayImageNameError, TrashMoveRefused } from '../errors.js';
 import type { ImageInfo } from '../image-info.js';
@@ -62,6 +63,8 @@ export class Provisioning {
    * write still running — takes the locked path, which gives the precise answer.
    */
   async put(spec: string, name: string, want: ImageRequest, opts: ProvisionOptions & { creatable: boolean }): Promise<Provisioned> {
+    // a conditional PUT holds the name already (src/ceph/etag.ts): it must not wait for a PUT that waits for it
+    if (mutationLocks(this.ceph).holds(imageKey(spec, name))) return putImage(this.ceph, this.writes, spec, name, want, opts);
     const key = `${spec}\0${name}`;
     const ahead = this.#putsInFlight.get(key);
     let finished: () => void = () => undefined;

@@ -29,6 +29,7 @@ import { E } from '../../native/errno.js';
 import { radosPool } from '../../native/rados-pool.js';
 import { poolSpec, splitPoolSpec } from '../spec.js';
 import { CephError, TaskFailure, TaskFinishedError, TaskNotCancellableError, TaskNotFoundError } from '../errors.js';
+import { claimContext } from '../idempotency.js';
 import { poolNames, poolOfTask } from './pool-lookup.js';
 import { TaskRunner } from './runner.js';
 import { sharedRunner, type RunnerSource } from './runner-clients.js';
@@ -111,12 +112,16 @@ export class TaskEngine {
     id: (poolId: number) => string = newTaskId, reserve = false): Promise<StoredTask> {
     return this.session.withIoctx(pool, (io) => io.use('task_submit', async (p) => {
       const poolId = Number(radosPool.ioctxGetId(p) as number | bigint);
+      // a request with an Idempotency-Key: the task is its answer, and the key's record lives as long as the task's
+      const claim = claimContext.getStore();
+      const keyed = claim && claim.pool === pool && claim.task === undefined ? claim : undefined;
       const task: StoredTask = {
         id: id(poolId), action, target: { ...target, pool }, state: 'queued', progress: 0, createdAt: nowIso(),
-        ...(params ? { params } : {}), v: 1, attempts: 0,
+        ...(params ? { params } : {}), v: 1, attempts: 0, ...(keyed ? { idempotency: keyed.oid } : {}),
         ...(reserve ? { reservedFor: this.instance, reservedUntil: Date.now() + 2 * this.opts.leaseMs } : {}),
       };
       await addTask(p, task);
+      if (keyed) keyed.task = task.id;
       return task;
     }));
   }

@@ -26,6 +26,8 @@ export const ACTIVE_OBJECT = 'rbdapi_tasks.active';
 /** omap of finished tasks, oldest end first: key "<finished ms, 13 digits>.<id>" (what retention trims) */
 export const FINISHED_OBJECT = 'rbdapi_tasks.finished';
 export const LEASE_LOCK = 'rbdapi.task-runner';
+/** the records of Idempotency-Keys (src/ceph/idempotency.ts), trimmed with the tasks they started (or on their own) */
+export const IDEMPOTENCY_PREFIX = 'rbdapi_idem.';
 
 const ID_RE = /^([0-9]{1,10})-([0-9a-z]{9})-([0-9a-f]{8})$/;
 const KEY_RE = /^[0-9]{13}\.[0-9]{1,10}-[0-9a-z]{9}-[0-9a-f]{8}$/;
@@ -145,7 +147,7 @@ export async function removeIfEmpty(io: Pointer, id: string): Promise<void> {
 
 /** The public view of a stored record. */
 export function publicView(s: StoredTask): TaskRecord {
-  const { v: _v, runner: _r, runnerAddr: _a, commit: _c, reservedFor: _rf, reservedUntil: _ru, ...rest } = s;
+  const { v: _v, runner: _r, runnerAddr: _a, commit: _c, reservedFor: _rf, reservedUntil: _ru, idempotency: _i, ...rest } = s;
   return rest;
 }
 
@@ -184,7 +186,7 @@ export async function removeIndexEntries(p: Pointer, t: StoredTask, keepInIndex 
     keepInIndex ? setIndexEntry(p, t) : omapRemove(p, INDEX_OBJECT, [indexKey(t.id)]),
     isFinished(t.state) || !keepInIndex ? omapRemove(p, ACTIVE_OBJECT, [t.id]) : Promise.resolve(),
     keepInIndex && isFinished(t.state) && Number.isFinite(ended)
-      ? omapSet(p, FINISHED_OBJECT, [{ key: `${String(ended).padStart(13, '0')}.${t.id}`, value: '' }]) : Promise.resolve(),
+      ? omapSet(p, FINISHED_OBJECT, [{ key: `${String(ended).padStart(13, '0')}.${t.id}`, value: t.idempotency ?? '' }]) : Promise.resolve(),
   ]);
 }
 
@@ -215,12 +217,21 @@ export async function finishRecord(p: Pointer, from: StoredTask, state: TaskStat
   throw new CephError('task', 'task_finish', -E.EAGAIN, rec.id);
 }
 
-/** Remove the records and index entries of tasks that ended before `before` (ms); at most `max`. */
+/**
+ * Remove the records and index entries of tasks that ended before `before` (ms); at most `max`. The
+ * Idempotency-Key record a task names (the entry's value) goes with it; an entry naming a key's record itself
+ * (an answer that started no task) removes that record.
+ */
 export async function trimFinished(p: Pointer, before: number, max: number): Promise<number> {
   const { entries } = await omapPage(p, FINISHED_OBJECT, '', max);
   const old = entries.filter((e) => Number(e.key.slice(0, 13)) < before);
   if (old.length === 0) return 0;
   const ids = old.map((e) => e.key.slice(14)).filter((id) => parseTaskId(id) !== undefined);
+  const keyRecords = old.flatMap((e) => [e.key.slice(14), e.value]).filter((o) => o.startsWith(IDEMPOTENCY_PREFIX) && o.length <= 64);
+  await Promise.all(keyRecords.map(async (oid) => {
+    const rc = await native<number>('rados_remove', R.remove, p, oid);
+    if (rc < 0 && rc !== -E.ENOENT) throw new CephError('object', 'rados_remove', rc, oid);
+  }));
   await Promise.all(ids.map((id) => removeRecord(p, id)));
   await omapRemove(p, INDEX_OBJECT, ids.map(indexKey));
   await omapRemove(p, FINISHED_OBJECT, old.map((e) => e.key));

@@ -46,6 +46,8 @@ export interface StoredTask extends TaskRecord {
    */
   reservedFor?: string;
   reservedUntil?: number;
+  /** the Idempotency-Key record of the request that submitted it (src/ceph/idempotency.ts): removed with this record */
+  idempotency?: string;
 }
 
 export interface TaskContext<P> {

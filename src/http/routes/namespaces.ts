@@ -1,5 +1,7 @@
 // /api/v1/pools/{pool}/namespaces: list, create (idempotent PUT), delete. Everything else about a namespace
 // (images, snapshots, trash, tasks) is served under /pools/{pool}/namespaces/{namespace}/… by registerScoped.
+import { previewNamespaceDelete } from '../../ceph/dry-run.js';
+import { dryRunQuery, dryRunSchema } from '../schemas/dry-run.js';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isCephError } from '../../ceph/errors.js';
@@ -76,14 +78,24 @@ export const namespaceRoutes: FastifyPluginAsyncZod = async (app) => {
         + 'trash entries, then the namespace; progress per image; resumed by another replica if its runner dies. Refused up '
         + 'front with 409 NAMESPACE_HAS_FOREIGN_CLONES (naming them) when clones in other namespaces or pools have their '
         + 'parent here — nothing is flattened or removed — and 409 IMAGE_IN_USE when an image is open by a client. '
-        + '`force=true` without the right `confirm`: 400 CONFIRMATION_REQUIRED.',
+        + '`force=true` without the right `confirm`: 400 CONFIRMATION_REQUIRED. `dryRun=true`: 200 with what would be removed '
+        + '(every image, snapshot and trash entry in it; no confirm needed), or, without force, the 409 the real call would answer.',
       params: namespaceDeleteParams,
-      querystring: namespaceDeleteQuery,
-      response: { 202: taskSchema, 204: z.null().describe('deleted'), ...problems(400, 401, 403, 404, 409, 503, 504) },
+      querystring: namespaceDeleteQuery.extend({ dryRun: dryRunQuery }),
+      response: { 200: dryRunSchema, 202: taskSchema, 204: z.null().describe('deleted'), ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
     config: { scope: 'admin' },
   }, async (req, reply) => {
     const { pool, namespace } = req.params;
+    if (req.query.dryRun) {
+      const preview = await previewNamespaceDelete(app.ceph, pool, namespace);
+      if (!req.query.force && (preview.images.length > 0 || preview.trashEntries.length > 0)) {
+        throw new ApiError('NAMESPACE_NOT_EMPTY', `Namespace ${pool}/${namespace} still holds ${preview.images.length} image(s) and `
+          + `${preview.trashEntries.length} trashed image(s): the real call would be refused (dry run: nothing changed).`,
+        { images: preview.images.length, trashImages: preview.trashEntries.length, preview });
+      }
+      return reply.code(200).send(preview);
+    }
     if (req.query.force) {
       if (req.query.confirm !== namespace) {
         throw new ApiError('CONFIRMATION_REQUIRED', `Deleting namespace ${pool}/${namespace} with force=true destroys every image in it: `

@@ -1,4 +1,6 @@
 // /api/v1/pools
+import { previewPoolDelete } from '../../ceph/dry-run.js';
+import { dryRunSchema } from '../schemas/dry-run.js';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { PoolWithStats } from '../../ceph/pools.js';
@@ -75,11 +77,19 @@ export const poolRoutes: FastifyPluginAsyncZod = async (app) => {
       operationId: 'deletePool',
       params: poolParams,
       querystring: deletePoolQuery,
-      response: { 204: z.null().describe('deleted'), ...problems(400, 401, 403, 404, 409, 503, 504) },
+      response: { 204: z.null().describe('deleted'), 200: dryRunSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
     config: { scope: 'admin' },
   }, async (req, reply) => {
     const { pool } = req.params;
+    if (req.query.dryRun) {
+      const preview = await previewPoolDelete(ceph, pool);
+      if (!req.query.force && (preview.images.length > 0 || preview.trashEntries.length > 0)) {
+        throw new ApiError('POOL_NOT_EMPTY', `Pool "${pool}" holds ${preview.images.length} image(s) and ${preview.trashEntries.length} trash entries; `
+          + 'the real call would be refused without force=true (dry run: nothing changed).', { preview });
+      }
+      return reply.code(200).send(preview);
+    }
     if (req.query.confirm !== pool) {
       throw new ApiError('CONFIRMATION_REQUIRED',
         `Deleting pool "${pool}" destroys all its data: repeat its name as ?confirm=${encodeURIComponent(pool)}.`);

@@ -4,6 +4,8 @@
 // '@'); a delete looks at the snapshot's clones first (librbd would move a snapshot with clone-v2 children to
 // its trash namespace and answer 0); a rollback looks at the image's watchers first (librbd only refuses a
 // client that holds the exclusive lock, not one that merely has the image open).
+import { previewRollback } from '../../ceph/dry-run.js';
+import { dryRunSchema } from '../schemas/dry-run.js';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ChildInfo } from '../../ceph/clones.js';
@@ -183,11 +185,12 @@ export const snapshotRoutes: FastifyPluginAsyncZod = async (app) => {
         + 'progress, cancel and the outcome are there; the snapshot is kept.',
       params: snapshotParams,
       querystring: rollbackQuery,
-      response: { 202: taskSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
+      response: { 202: taskSchema, 200: dryRunSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
   }, async (req, reply) => {
     const spec = specOf(req.params);
     const { image, snapshot } = req.params;
+    if (req.query.dryRun) return reply.code(200).send(await previewRollback(app.ceph, spec, image, snapshot));
     if (req.query.confirm !== image) {
       throw new ApiError('CONFIRMATION_REQUIRED',
         `Rolling ${spec}/${image} back to ${snapshot} overwrites everything written since; repeat with ?confirm=${encodeURIComponent(image)}.`);

@@ -1,5 +1,7 @@
 // /api/v1/pools/{pool}[/namespaces/{namespace}]/trash: images deleted but not yet removed. DELETE of an image
 // moves it here (src/ceph/provisioning, routes/images/delete.ts) and queues its removal as a task.
+import { previewPurge } from '../../ceph/dry-run.js';
+import { dryRunQuery, dryRunSchema } from '../schemas/dry-run.js';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isCephError, TrashEntryGone } from '../../ceph/errors.js';
@@ -133,12 +135,15 @@ export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post('/trash/purge', {
     schema: {
       tags: ['trash'], summary: 'Remove every trash entry whose deferment has ended', operationId: 'purgeTrash',
-      description: '202 with the purge task. Entries that cannot be removed (snapshots, still open) are skipped and listed in the task result.',
+      description: '202 with the purge task. Entries that cannot be removed (snapshots, still open) are skipped and listed in the task result. '
+        + '`dryRun=true`: 200 with the entries it would try to remove; nothing changed.',
       params: scopeParams,
-      response: { 202: taskSchema, ...problems(400, 401, 403, 404, 503, 504) },
+      querystring: z.object({ dryRun: dryRunQuery }),
+      response: { 202: taskSchema, 200: dryRunSchema, ...problems(400, 401, 403, 404, 503, 504) },
     },
   }, async (req, reply) => {
     const spec = specOf(req.params);
+    if (req.query.dryRun) return reply.code(200).send(await previewPurge(ceph, spec));
     await ceph.trash.list(spec); // 404 for a missing pool or namespace now, not in the task
     return replyTask(reply, await ceph.trash.queuePurge(spec));
   });

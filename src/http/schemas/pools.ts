@@ -31,4 +31,6 @@ export const createPoolBody = z.object({
 export const deletePoolQuery = z.object({
   confirm: z.string().optional().describe('must repeat the pool name'),
   force: booleanQuery.default(false).describe('delete even when the pool holds images (their data is lost)'),
+  dryRun: booleanQuery.optional().describe('true: 200 with every image, snapshot and trash entry that would be removed and the clones '
+    + 'elsewhere that would lose their parent; nothing changed, no confirm needed'),
 }).strict();

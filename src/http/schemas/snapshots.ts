@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { IMAGE_NAME_PATTERN, imageParams, nameRuleText, SNAPSHOT_NAME_RULE } from './common.js';
+import { booleanQuery, IMAGE_NAME_PATTERN, imageParams, nameRuleText, SNAPSHOT_NAME_RULE } from './common.js';
 
 /** Names accepted when a snapshot is created or renamed: the image names' safe pattern (no '/', '@', ''). */
 export const SNAPSHOT_NAME_PATTERN = IMAGE_NAME_PATTERN;
@@ -43,6 +43,8 @@ export const patchSnapshotBody = z.object({
 
 export const rollbackQuery = z.object({
   confirm: z.string().max(4096).optional().describe("the image's name: rollback overwrites every block written since the snapshot"),
+  dryRun: booleanQuery.optional().describe('true: 200 with what the rollback would rewrite (bytes changed since the snapshot, the size '
+    + 'before and after); nothing changed, no confirm needed'),
 }).strict();
 
 export const childSchema = z.object({

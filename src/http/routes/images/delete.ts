@@ -1,5 +1,7 @@
 // DELETE …/images/{image}: through the trash (the removal a task), or kept there with `keepFor`; refusals
 // and leftovers are the Ceph layer's (src/ceph/provisioning).
+import { previewImageDelete } from '../../../ceph/dry-run.js';
+import { dryRunQuery, dryRunSchema } from '../../schemas/dry-run.js';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { provisioning } from '../../../ceph/provisioning/index.js';
@@ -12,6 +14,7 @@ import { monitorLink } from '../../task-reply.js';
 type App = Parameters<FastifyPluginAsyncZod>[0];
 
 const keepForQuery = z.object({
+  dryRun: dryRunQuery,
   keepFor: z.string().max(32).optional().describe(`keep the image in the trash, restorable, for this long instead of removing it: ${DURATION_HELP}`),
 });
 
@@ -31,13 +34,15 @@ export function deleteRoute(app: App): void {
       description: 'Refused (409) while the image is open by a client or has snapshots; snapshots are never deleted silently. '
         + 'The image moves to the trash (its name is free at once) and its removal runs as a task: the answer carries '
         + '`Link: </api/v1/tasks/{id}>; rel="monitor"`. With `keepFor` (e.g. `30m`, `12h`, `7d`, `1y`; 1m to 1y) it stays '
-        + 'in the trash, restorable, for that long (`Link: <…/trash/{id}>; rel="related"`).',
+        + 'in the trash, restorable, for that long (`Link: <…/trash/{id}>; rel="related"`). `dryRun=true`: 200 with what would be '
+        + 'removed (the image, its bytes), refused as the real call would be, nothing changed.',
       params: imageParams,
       querystring: keepForQuery,
-      response: { 204: z.null().describe('deleted'), ...problems(400, 401, 403, 404, 409, 503, 504) },
+      response: { 204: z.null().describe('deleted'), 200: dryRunSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
   }, async (req, reply) => {
     const spec = specOf(req.params);
+    if (req.query.dryRun) return reply.code(200).send(await previewImageDelete(app.ceph, spec, req.params.image));
     const out = await provision.remove(spec, req.params.image, parseKeepFor(req.query.keepFor));
     if (out.kind === 'trashed') {
       void reply.header('x-trash-id', out.entry.id);

@@ -2,6 +2,9 @@
 // new name). Everything is validated before anything is applied; the changes then run as resize → features →
 // rename (the name last, so a failure before it leaves the image where the caller knows it), and the answer says
 // what was done.
+import { z } from 'zod';
+import { previewShrink, type Preview } from '../../../ceph/dry-run.js';
+import { dryRunQuery, dryRunSchema } from '../../schemas/dry-run.js';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { imageKey } from '../../../ceph/image-lock.js';
 import { provisioning } from '../../../ceph/provisioning/index.js';
@@ -25,12 +28,15 @@ import { taskPath, taskView } from '../../task-reply.js';
 export type PatchOutcome =
   | { status: 200; location?: string | undefined; body: PatchedImage }
   /** a shrink of an image without object map runs as the image.shrink task */
-  | { status: 202; location: string; body: PatchTaskAnswer };
+  | { status: 202; location: string; body: PatchTaskAnswer }
+  /** `dryRun`: validated, nothing applied */
+  | { status: 'dryRun'; preview: Preview };
 
 /** the most object numbers a shrink of an image with an object map cuts off inline (~0.4 s); more is a task */
 export const INLINE_SHRINK_MAX_OBJECTS = 262_144;
 
-export async function patchImage(ceph: CephClient, spec: string, image: string, body: PatchImageInput, principal: Principal | undefined): Promise<PatchOutcome> {
+export async function patchImage(ceph: CephClient, spec: string, image: string, body: PatchImageInput, principal: Principal | undefined,
+  dryRun = false): Promise<PatchOutcome> {
   const { name, size, allowShrink, features, snapshotLimit } = body;
   const current = await ceph.images.stat(spec, image);
 
@@ -43,7 +49,7 @@ export async function patchImage(ceph: CephClient, spec: string, image: string, 
     });
     // the same image under both names: a rename whose process died mid-way (its retry, typically). Finish or
     // undo it, then carry on as if it had completed or never started
-    const half = taken?.id === current.id ? await finishInterruptedRename(ceph, spec, image, rename, current.id) : undefined;
+    const half = taken?.id === current.id && !dryRun ? await finishInterruptedRename(ceph, spec, image, rename, current.id) : undefined;
     if (half === 'renamed') return renamedBefore(await patchImage(ceph, spec, rename, { ...body, name: undefined }, principal), spec, image, rename);
     if (half === 'in-progress') {
       throw new ApiError('OPERATION_IN_PROGRESS', `Image ${spec}/${image} is being renamed by another request; retry.`);
@@ -81,6 +87,11 @@ export async function patchImage(ceph: CephClient, spec: string, image: string, 
     ? Math.ceil(current.size / current.objectSize) - Math.ceil(resize / current.objectSize) : 0;
   const shrinkTask = resize !== undefined && resize < current.size && ceph.tasks.hasHandler('image.shrink')
     && (!objectMapAfter || cutOff > INLINE_SHRINK_MAX_OBJECTS);
+
+  if (dryRun) {
+    const preview = await previewShrink(ceph, spec, image, resize ?? current.size);
+    return { status: 'dryRun', preview: resize !== undefined && resize < current.size ? preview : { ...preview, operation: 'patchImage', allocatedBytes: 0 } };
+  }
 
   // 2. apply
   const applied: PatchAppliedOutput = { featuresEnabled: [], featuresDisabled: [], objectMapRebuilt: false };
@@ -137,6 +148,7 @@ export async function patchImage(ceph: CephClient, spec: string, image: string, 
 
 /** The answer to a rename finished by removing what an interrupted one left: the rest of the PATCH, renamed. */
 function renamedBefore(out: PatchOutcome, spec: string, from: string, to: string): PatchOutcome {
+  if (out.status === 'dryRun') return out;
   out.body.applied.renamed = { from, to };
   return out.status === 200 ? { ...out, location: imagePath(spec, to) } : out;
 }
@@ -155,13 +167,16 @@ export function patchRoute(app: Parameters<FastifyPluginAsyncZod>[0]): void {
         + 'on for an image of more than 8192 objects as `image.object-map-rebuild`: 202 with the task (the other changes done). '
         + 'A rename is not idempotent by name: retried after it succeeded (a lost answer), it is 404 IMAGE_NOT_FOUND for the '
         + 'old name — GET the new one. A rename whose process died between librbd\'s steps (the image reachable under both '
-        + 'names) is finished by the next PATCH asking for it: 200 with the image under the new name.',
+        + 'names) is finished by the next PATCH asking for it: 200 with the image under the new name. `dryRun=true`: every change '
+        + 'validated, none applied; 200 with what a shrink would cut off (`bytes`, `allocatedBytes`: the data among them).',
       params: imageParams,
+      querystring: z.object({ dryRun: dryRunQuery }),
       body: patchImageBody,
-      response: { 200: patchedImageSchema, 202: patchTaskSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
+      response: { 200: z.union([patchedImageSchema, dryRunSchema]), 202: patchTaskSchema, ...problems(400, 401, 403, 404, 409, 503, 504) },
     },
   }, async (req, reply) => writes.run(specOf(req.params), req.params.image, async () => {
-    const out = await patchImage(app.ceph, specOf(req.params), req.params.image, req.body, req.principal);
+    const out = await patchImage(app.ceph, specOf(req.params), req.params.image, req.body, req.principal, req.query.dryRun);
+    if (out.status === 'dryRun') return reply.code(200).send(out.preview);
     if (out.status === 202) return reply.code(202).header('location', out.location).send(out.body);
     if (out.location) void reply.header('location', out.location);
     return reply.code(200).send(out.body);
