@@ -29,6 +29,11 @@ SITE_B_V1=${SITE_B_V1:-3371}
 POOLS=${POOLS:-mirror}
 READY_TIMEOUT=${READY_TIMEOUT:-90}
 
+# The service's mon caps for mirroring (found by trial, each denied command read from the monitor's audit log):
+# `profile rbd` (mirror mode, image enable/promote/demote/resync/status, schedules through the mgr's profile rbd)
+# plus, for the site name and the peer bootstrap, librbd's config-key and auth commands. docs/mirroring.md.
+MIRROR_MON_CAPS='profile rbd, allow command "config-key get" with key prefix "rbd/mirror/", allow command "config-key set" with key prefix "rbd/mirror/", allow command "config-key rm" with key prefix "rbd/mirror/", allow command "auth get-or-create" with entity="client.rbd-mirror-peer"'
+
 say() { echo "[ceph-sites $(date +%T)] $*" >&2; }
 fail() { say "error: $*"; exit 1; }
 
@@ -69,7 +74,7 @@ site_up() { # site_up NAME V2 V1
     # bootstrap creates (or reads) client.rbd-mirror-peer and imports a peer whose key it stores in the
     # monitor's config-key store: docs/mirroring.md explains each part
     admin "$dir" auth get-or-create client.rbdapi-mirror \
-      mon 'profile rbd, profile rbd-mirror, allow command "auth get-or-create" with entity="client.rbd-mirror-peer", allow command "config-key set" with key prefix "rbd/mirror/"' \
+      mon "$MIRROR_MON_CAPS" \
       osd 'profile rbd' mgr 'profile rbd' \
       -o "$dir/ceph.client.rbdapi-mirror.keyring" >/dev/null
     chmod 600 "$dir/ceph.client.rbdapi-mirror.keyring"
