@@ -15,6 +15,7 @@ import { readImageHeader, readImageSize, type ParentRef } from './image-header.j
 import {
   countSnapshots, fromHeader, listWatchers, type CloneOrigin, type CreateImageOptions, type ImageInfo, type ImageParent, type ImageSpec,
 } from './image-info.js';
+import { imageMirroring } from './mirroring/image.js';
 import { listImages } from './image-names.js';
 import { withImageOptions } from './image-options.js';
 import { readParent } from './clones.js';
@@ -228,6 +229,7 @@ export class Images {
       const p = readParent(img, target); // inline: the parent is opened with the image (clones.ts)
       const parent = p && { pool: p.pool, namespace: p.namespace, image: p.image, snapshot: p.snapshot, overlap: p.overlap };
       const watchers = withWatchers ? await listWatchers(img, target) : undefined;
+      const mirroring = withWatchers ? await imageMirroring(img, target) : undefined;
       const dataPoolId = num(dataPoolIdRaw);
       const featureBits = BigInt(features[0]);
       const dataPool = await this.dataPoolName(io, dataPoolId);
@@ -249,6 +251,7 @@ export class Images {
         snapshotCount,
         parent,
         ...(watchers ? { watchers } : {}),
+        ...(mirroring !== undefined ? { mirroring } : {}),
       };
     }, byId);
   }

@@ -4,7 +4,8 @@ import { FeatureUnavailableError } from '../ceph/cluster-info.js';
 import { splitPoolSpec } from '../ceph/spec.js';
 import {
   CephError, CloneSourceMissingError, CloneTooSmallError, CloneUnfinishedError, CreateNotConfirmedError, DataPoolMissingError,
-  ImageBusyError, ImageHasSnapshotsError, ImageIncompleteError, ImageInUseError, ImageVanishedError,
+  ImageBusyError, ImageHasSnapshotsError, ImageIncompleteError, ImageInUseError, ImageVanishedError, MirroringDisabledError,
+  MirrorModeConflictError, MirrorPeerNotFoundError, MirrorRoleError, MirrorTokenInvalidError,
   OperationStillRunningError, PoolBeingDeletedError, PoolDeletedWhileCreatingError, PoolNotPermittedError, StrayImageNameError,
   type CephSubject,
 } from '../ceph/errors.js';
@@ -29,6 +30,7 @@ export const ERROR_CODES = {
   METADATA_KEY_NOT_FOUND: { status: 404, title: 'No such image metadata key' },
   TASK_NOT_FOUND: { status: 404, title: 'No such task' },
   TRASH_ENTRY_NOT_FOUND: { status: 404, title: 'No such trash entry' },
+  MIRROR_PEER_NOT_FOUND: { status: 404, title: 'No such mirror peer' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   NOT_ACCEPTABLE: { status: 406, title: 'Not acceptable' },
   REQUEST_TIMEOUT: { status: 408, title: 'The request did not arrive in time' },
@@ -60,6 +62,11 @@ export const ERROR_CODES = {
   SNAPSHOT_EXISTS: { status: 409, title: 'A snapshot with this name exists' },
   SNAPSHOT_PROTECTED: { status: 409, title: 'The snapshot is protected' },
   SNAPSHOT_HAS_CHILDREN: { status: 409, title: 'The snapshot has clones' },
+  MIRRORING_DISABLED: { status: 409, title: 'Mirroring is not enabled here (image, pool or namespace)' },
+  MIRROR_IMAGE_PRIMARY: { status: 409, title: 'The image is already primary on this site' },
+  MIRROR_IMAGE_NOT_PRIMARY: { status: 409, title: 'The image is not primary on this site' },
+  MIRROR_PEER_PRIMARY: { status: 409, title: 'The peer site still has the primary image (demote it there, or force)' },
+  MIRROR_MODE_CONFLICT: { status: 409, title: 'The mirroring mode does not allow this' },
   METADATA_LIMIT_EXCEEDED: { status: 409, title: "The image's metadata would exceed its limits (keys or bytes)" },
   METADATA_TOO_LARGE: { status: 409, title: 'A metadata value is larger than the API serves (written outside it)' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
@@ -222,9 +229,36 @@ export function fromDomainError(err: unknown): ApiError | undefined {
       + 'held open by that request\'s process (or until the cluster notices that it died, ~30 s). Retry shortly.', { retryAfterSeconds: 30 }, err.cause);
   }
   if (err instanceof ImageInUseError) return imageInUse(err.spec, err.image, err.watchers, 'first', err.cause);
+  const mirror = fromMirrorError(err);
+  if (mirror) return mirror;
   if (err instanceof ImageHasSnapshotsError) {
     return new ApiError('IMAGE_HAS_SNAPSHOTS', `Image ${err.spec}/${err.image} has ${err.snapshotCount ?? 'some'} snapshot(s); delete them first.`,
       { snapshotCount: err.snapshotCount }, err.cause);
+  }
+  return undefined;
+}
+
+/** The refusals of src/ceph/mirroring. */
+function fromMirrorError(err: unknown): ApiError | undefined {
+  if (err instanceof MirroringDisabledError) {
+    return new ApiError('MIRRORING_DISABLED', err.scope === 'pool'
+      ? `Mirroring is disabled in ${err.target}: PUT its …/mirroring {"mode": "image"} first.`
+      : `Image ${err.target} is not mirrored: PUT …/mirroring {"enabled": true} first.`, { scope: err.scope });
+  }
+  if (err instanceof MirrorRoleError) {
+    if (err.peerPrimary) {
+      return new ApiError('MIRROR_PEER_PRIMARY', `${err.target} is still primary on the peer site, or its demotion has not been `
+        + 'replayed here yet: demote it there and wait until this site reports it, or promote with force=true (unplanned failover).');
+    }
+    return err.primary
+      ? new ApiError('MIRROR_IMAGE_PRIMARY', `${err.target} is already primary on this site (${err.action} needs a non-primary image).`)
+      : new ApiError('MIRROR_IMAGE_NOT_PRIMARY', `${err.target} is not primary on this site (${err.action} needs the primary image`
+        + `${err.action === 'disable' ? ', or force: true' : ''}).`);
+  }
+  if (err instanceof MirrorModeConflictError) return new ApiError('MIRROR_MODE_CONFLICT', `${err.reason}.`, { poolMode: err.poolMode });
+  if (err instanceof MirrorTokenInvalidError) return invalidField('body', 'token', `${err.reason}; nothing was imported`);
+  if (err instanceof MirrorPeerNotFoundError) {
+    return new ApiError('MIRROR_PEER_NOT_FOUND', `Pool ${err.pool} has no mirror peer ${err.uuid}.`, { uuid: err.uuid });
   }
   return undefined;
 }

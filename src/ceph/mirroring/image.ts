@@ -217,6 +217,29 @@ export class ImageMirrorings {
     });
   }
 
+  /**
+   * The mirroring of each of `names` (opened read-only, at most `concurrency` at a time): for listings that
+   * filter by it. An image removed meanwhile is left out.
+   */
+  async ofMany(spec: string, names: readonly string[], concurrency: number): Promise<Map<string, ImageMirroring | null>> {
+    const out = new Map<string, ImageMirroring | null>();
+    let next = 0;
+    await this.conn.withIoctx(spec, async (io) => {
+      const worker = async (): Promise<void> => {
+        while (next < names.length) {
+          const name = names[next++]!;
+          try {
+            out.set(name, await withOpenImage(io, spec, name, { readOnly: true }, (img) => imageMirroring(img, `${spec}/${name}`)));
+          } catch (e) {
+            if (!(e instanceof CephError && e.code === 'ENOENT')) throw e;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, names.length)) }, worker));
+    });
+    return out;
+  }
+
   private async mirrored(img: Pointer, target: string): Promise<ImageMirroring> {
     const now = await imageMirroring(img, target);
     if (!now) throw new MirroringDisabledError(target, 'image');

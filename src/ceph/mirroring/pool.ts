@@ -10,7 +10,7 @@ import {
 } from '../../native/rbd-mirror.js';
 import { native, nativeChecked } from '../call.js';
 import type { CephSession } from '../connection.js';
-import { CephError, check, MirroringDisabledError, MirrorPeerNotFoundError, MirrorTokenInvalidError } from '../errors.js';
+import { CephError, check, MirroringDisabledError, MirrorModeConflictError, MirrorPeerNotFoundError, MirrorTokenInvalidError } from '../errors.js';
 import { mgrCommand } from '../iostat.js';
 import { splitPoolSpec } from '../spec.js';
 
@@ -89,8 +89,15 @@ export class PoolMirrorings {
         nativeChecked('cluster', 'rbd_mirror_site_name_set', siteName, rbdMirror.siteNameSet, cluster, siteName));
     }
     const value = mode === 'disabled' ? RBD_MIRROR_MODE.DISABLED : mode === 'image' ? RBD_MIRROR_MODE.IMAGE : RBD_MIRROR_MODE.POOL;
-    await this.conn.withIoctx(spec, (io) => io.use('rbd_mirror_mode_set', (p) =>
-      nativeChecked('pool', 'rbd_mirror_mode_set', spec, rbdMirror.modeSet, p, value)));
+    await this.conn.withIoctx(spec, (io) => io.use('rbd_mirror_mode_set', async (p) => {
+      const rc = await native<number>('rbd_mirror_mode_set', rbdMirror.modeSet, p, value);
+      // librbd refuses to disable while images are mirrored, and a namespace's mode that its pool's does not allow
+      if (rc === -E.EINVAL || rc === -E.EBUSY) {
+        throw new MirrorModeConflictError(spec, mode, `${spec} cannot be set to mirror mode ${mode} now: disable the mirroring of its `
+          + 'images first (to disable it), or mirror the pool before its namespaces');
+      }
+      check('pool', 'rbd_mirror_mode_set', rc, spec);
+    }));
     return this.get(spec);
   }
 
