@@ -11,7 +11,7 @@ import { Pools } from '../../src/ceph/pools.js';
 import type { TestApp } from '../helpers/app.js';
 import { uniqueName } from '../helpers/cluster.js';
 import { eventually } from '../helpers/eventually.js';
-import { exportOn, siteAdmin, siteApp, signalSite, type SiteName } from '../helpers/sites.js';
+import { exportOn, rbdOn, siteAdmin, siteApp, signalSite, type SiteName } from '../helpers/sites.js';
 
 const SIZE = 4 * 2 ** 20;
 const POOL = uniqueName('mirror');
@@ -153,6 +153,13 @@ describe('mirroring between two sites', () => {
       const other = await call(a.app, 'PUT', `${base}/images/${image}/mirroring`, { enabled: true, mode: mode === 'journal' ? 'snapshot' : 'journal' });
       expect(other.body.code).toBe('MIRROR_MODE_CONFLICT');
     }
+    // an image for the schedule test, scheduled now: the mgr learns of new mirrored images once a minute
+    expect((await call(a.app, 'PUT', `${base}/images/sched1`, { size: '1MiB' })).status).toBe(201);
+    expect((await call(a.app, 'PUT', `${base}/images/sched1/mirroring`, { enabled: true, mode: 'snapshot' })).status).toBe(200);
+    const scheduled = await call(a.app, 'POST', `${base}/images/sched1/mirroring/schedules`, { interval: '1m' });
+    expect(scheduled.status, JSON.stringify(scheduled.body)).toBe(201);
+    expect(scheduled.body.items).toEqual([{ level: { spec: POOL, image: 'sched1' }, interval: '1m', startTime: null }]);
+
     const got = await call(a.app, 'GET', `${base}/images/jrnl1`);
     expect(got.body.features).toEqual(expect.arrayContaining(['exclusive-lock', 'journaling']));
     expect(got.body.mirroring).toMatchObject({ mode: 'journal', primary: true });
@@ -177,15 +184,41 @@ describe('mirroring between two sites', () => {
     expect(s.up).toBe(true);
     expect(j.up).toBe(true);
     // B's copies are secondaries: its listing filter and image representation say so
-    const list = await call(b.app, 'GET', `${base}/images?mirroring=enabled`);
-    expect((list.body.items as { name: string; mirroring: { primary: boolean } }[]).map((i) => [i.name, i.mirroring.primary]))
-      .toEqual([['jrnl1', false], ['snap1', false]]);
+    await eventually(async () => {
+      const list = await call(b.app, 'GET', `${base}/images?mirroring=enabled`);
+      expect((list.body.items as { name: string; mirroring: { primary: boolean } }[]).map((i) => [i.name, i.mirroring.primary]))
+        .toEqual([['jrnl1', false], ['sched1', false], ['snap1', false]]);
+    }, { timeoutMs: 60_000, intervalMs: 1000, what: 'the mirrored images listed on B' });
     const plainOnA = await call(a.app, 'GET', `${base}/images?mirroring=disabled`);
     expect((plainOnA.body.items as { name: string }[]).map((i) => i.name)).toEqual(['plain']);
     expect((await call(b.app, 'POST', `${base}/images/snap1/mirroring/demote`)).body.code).toBe('MIRROR_IMAGE_NOT_PRIMARY');
     // the pool summary counts them
-    const summary = await call(b.app, 'GET', `${base}/mirroring/status`);
-    expect(summary.body).toMatchObject({ total: 2, states: { replaying: 2 }, imageHealth: 'ok' });
+    await eventually(async () => {
+      const summary = await call(b.app, 'GET', `${base}/mirroring/status`);
+      expect(summary.body).toMatchObject({ total: 3, states: { replaying: 3 }, imageHealth: 'ok' });
+      expect(summary.body.daemons).toBeNull(); // the least-privilege key may not read the mgr's service map
+    }, { timeoutMs: 60_000, intervalMs: 1000, what: 'the pool summary on B' });
+  }, 180_000);
+
+  it('mirror-snapshot schedules at pool and image level; an image schedule really takes mirror snapshots', async () => {
+    const mirrorSnapshots = (): number => (JSON.parse(rbdOn('site-a', 'snap', 'ls', '--all', '--format', 'json', `${POOL}/sched1`)) as
+      { namespace: { type: string } }[]).filter((x) => x.namespace.type === 'mirror').length;
+    const pool = await call(a.app, 'POST', `${base}/mirroring/schedules`, { interval: '1d', startTime: '02:30' });
+    expect(pool.status, JSON.stringify(pool.body)).toBe(201);
+    expect(pool.body.items).toEqual([{ level: { spec: POOL, image: null }, interval: '1d', startTime: '02:30:00' }]);
+    expect((await call(a.app, 'DELETE', `${base}/mirroring/schedules/1d`)).status).toBe(204);
+    expect((await call(a.app, 'DELETE', `${base}/mirroring/schedules/1d`)).status).toBe(404);
+    expect((await call(a.app, 'POST', `${base}/mirroring/schedules`, { interval: 'often' })).status).toBe(400);
+
+    // sched1 was scheduled every minute when it was made (the replication test): the mgr takes mirror snapshots of it
+    await eventually(async () => {
+      const r = await call(a.app, 'GET', `${base}/images/sched1/mirroring/schedules`);
+      expect(r.body.items).toEqual([{ level: { spec: POOL, image: 'sched1' }, interval: '1m', startTime: null }]);
+      expect(r.body.scheduled).toEqual([{ image: `${POOL}/sched1`, scheduleTime: expect.stringMatching(/Z$/) }]);
+      expect(mirrorSnapshots()).toBeGreaterThan(1); // the first one is enable's
+    }, { timeoutMs: 150_000, intervalMs: 2000, what: 'a scheduled mirror snapshot of sched1' });
+    expect((await call(a.app, 'DELETE', `${base}/images/sched1/mirroring/schedules/1m`)).status).toBe(204);
+    expect((await call(a.app, 'GET', `${base}/images/sched1/mirroring/schedules`)).body.items).toEqual([]);
   }, 180_000);
 
   it('planned failover and failback: demote A, promote B, write on B, demote B, promote A, the data is back on A', async () => {

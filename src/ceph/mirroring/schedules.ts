@@ -9,8 +9,8 @@ import { splitPoolSpec } from '../spec.js';
 
 /** An interval as the module takes it: a number of minutes (m), hours (h) or days (d). */
 export const SCHEDULE_INTERVAL_PATTERN = /^[1-9][0-9]{0,5}[mhd]$/;
-/** A start time as the module takes it: ISO 8601 date and time (minutes), e.g. 2026-01-01T00:00:00Z; optional. */
-export const SCHEDULE_START_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2})?$/;
+/** A start time as Pacific's module takes it: a time of day (the schedule's anchor), e.g. "02:30" or "02:30+01:00". */
+export const SCHEDULE_START_PATTERN = /^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?(Z|[+-]\d{2}:\d{2})?$/;
 
 export interface MirrorSchedule {
   /** the level it is set at: the pool spec, and the image when image-level */
@@ -67,12 +67,17 @@ export class MirrorSchedules {
   async remove(spec: string, image: string | undefined, interval?: string, startTime?: string): Promise<boolean> {
     const level = levelSpec(spec, image);
     const before = await this.list(spec, image);
-    const match = before.filter((s) => (interval === undefined || s.interval === interval) && (startTime === undefined || s.startTime === startTime));
+    // start times are compared by the module (it answers them in its own spelling, "02:30:00+00:00"); without
+    // one, every schedule of the interval goes (the module removes only the one whose start time it is given)
+    const match = before.filter((s) => interval === undefined || s.interval === interval);
     if (match.length === 0) return false;
-    await this.command({
-      prefix: 'rbd mirror snapshot schedule remove', level_spec: level,
-      ...(interval !== undefined ? { interval } : {}), ...(startTime !== undefined ? { start_time: startTime } : {}),
-    }, level);
+    const targets = startTime !== undefined ? [{ interval: match[0]!.interval, startTime }] : match;
+    for (const t of targets) {
+      await this.command({
+        prefix: 'rbd mirror snapshot schedule remove', level_spec: level, interval: t.interval,
+        ...(t.startTime !== null ? { start_time: t.startTime } : {}),
+      }, level);
+    }
     return true;
   }
 

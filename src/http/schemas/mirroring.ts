@@ -113,7 +113,8 @@ export const scheduleListSchema = z.object({
 
 export const scheduleBody = z.object({
   interval: z.string().regex(SCHEDULE_INTERVAL_PATTERN, 'is a number of minutes, hours or days: "15m", "1h", "1d"'),
-  startTime: z.string().regex(SCHEDULE_START_PATTERN, 'is an ISO 8601 date and time, e.g. "2026-01-01T00:00:00Z"').optional(),
+  startTime: z.string().regex(SCHEDULE_START_PATTERN, 'is a time of day, e.g. "02:30" or "02:30+01:00"').optional()
+    .describe('the time of day the intervals count from (UTC unless a zone is given); answered as "02:30:00+00:00"'),
 }).strict();
 
 export const scheduleParams = scopeParams.extend({ interval: scheduleBody.shape.interval });
