@@ -352,3 +352,10 @@ export class MirrorPeerNotFoundError extends DomainError {
     super(`pool ${pool} has no mirror peer ${uuid}`);
   }
 }
+
+/** The pool has no mirror peer: a mirror snapshot would go nowhere (librbd refuses it). */
+export class MirrorNoPeersError extends DomainError {
+  constructor(readonly pool: string) {
+    super(`pool ${pool} has no mirror peer`);
+  }
+}

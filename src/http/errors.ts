@@ -5,7 +5,7 @@ import { splitPoolSpec } from '../ceph/spec.js';
 import {
   CephError, CloneSourceMissingError, CloneTooSmallError, CloneUnfinishedError, CreateNotConfirmedError, DataPoolMissingError,
   ImageBusyError, ImageHasSnapshotsError, ImageIncompleteError, ImageInUseError, ImageVanishedError, MirroringDisabledError,
-  MirrorModeConflictError, MirrorPeerNotFoundError, MirrorRoleError, MirrorTokenInvalidError,
+  MirrorModeConflictError, MirrorNoPeersError, MirrorPeerNotFoundError, MirrorRoleError, MirrorTokenInvalidError,
   OperationStillRunningError, PoolBeingDeletedError, PoolDeletedWhileCreatingError, PoolNotPermittedError, StrayImageNameError,
   type CephSubject,
 } from '../ceph/errors.js';
@@ -67,6 +67,7 @@ export const ERROR_CODES = {
   MIRROR_IMAGE_NOT_PRIMARY: { status: 409, title: 'The image is not primary on this site' },
   MIRROR_PEER_PRIMARY: { status: 409, title: 'The peer site still has the primary image (demote it there, or force)' },
   MIRROR_MODE_CONFLICT: { status: 409, title: 'The mirroring mode does not allow this' },
+  MIRROR_NO_PEERS: { status: 409, title: 'The pool has no mirror peer' },
   METADATA_LIMIT_EXCEEDED: { status: 409, title: "The image's metadata would exceed its limits (keys or bytes)" },
   METADATA_TOO_LARGE: { status: 409, title: 'A metadata value is larger than the API serves (written outside it)' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
@@ -257,6 +258,10 @@ function fromMirrorError(err: unknown): ApiError | undefined {
   }
   if (err instanceof MirrorModeConflictError) return new ApiError('MIRROR_MODE_CONFLICT', `${err.reason}.`, { poolMode: err.poolMode });
   if (err instanceof MirrorTokenInvalidError) return invalidField('body', 'token', `${err.reason}; nothing was imported`);
+  if (err instanceof MirrorNoPeersError) {
+    return new ApiError('MIRROR_NO_PEERS', `Pool ${err.pool} has no mirror peer: a mirror snapshot would replicate to nobody. `
+      + 'Import a peer\'s bootstrap token first (POST …/mirroring/peers).');
+  }
   if (err instanceof MirrorPeerNotFoundError) {
     return new ApiError('MIRROR_PEER_NOT_FOUND', `Pool ${err.pool} has no mirror peer ${err.uuid}.`, { uuid: err.uuid });
   }

@@ -11,7 +11,7 @@ import { rbdImage } from '../../native/rbd-image.js';
 import type { Pointer } from '../../native/types.js';
 import { native, nativeChecked } from '../call.js';
 import type { CephSession } from '../connection.js';
-import { CephError, check, MirroringDisabledError, MirrorModeConflictError, MirrorRoleError } from '../errors.js';
+import { CephError, check, MirroringDisabledError, MirrorModeConflictError, MirrorNoPeersError, MirrorRoleError } from '../errors.js';
 import { FEATURE_BITS } from '../features.js';
 import { imageKey, mutationLocks } from '../image-lock.js';
 import { withOpenImage } from '../open-image.js';
@@ -186,6 +186,7 @@ export class ImageMirrorings {
         throw new MirrorModeConflictError(target, 'image', `${target} is mirrored in journal mode: mirror snapshots are for snapshot mode`);
       }
       if (!now.primary) throw new MirrorRoleError(target, 'snapshot', false);
+      if ((await this.pools.peers(poolOf(spec))).length === 0) throw new MirrorNoPeersError(poolOf(spec));
       const id: [bigint] = [0n];
       await nativeChecked('image', 'rbd_mirror_image_create_snapshot', target, rbdMirror.imageCreateSnapshot, img, id);
       return { snapshotId: Number(id[0]) };
