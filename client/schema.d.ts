@@ -9892,7 +9892,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "interval": "1h"
+                 *     }
+                 */
                 "application/json": {
+                    /** @example 1h */
                     interval: string;
                     /** @description the time of day the intervals count from (UTC unless a zone is given); answered as "02:30:00+00:00" */
                     startTime?: string;
@@ -9984,6 +9990,7 @@ export interface operations {
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
+                /** @example 1h */
                 interval: string;
             };
             cookie?: never;
@@ -10424,7 +10431,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "interval": "1h"
+                 *     }
+                 */
                 "application/json": {
+                    /** @example 1h */
                     interval: string;
                     /** @description the time of day the intervals count from (UTC unless a zone is given); answered as "02:30:00+00:00" */
                     startTime?: string;
@@ -10518,6 +10531,7 @@ export interface operations {
                 pool: string;
                 /** @description the RBD namespace, percent-encoded */
                 namespace: string;
+                /** @example 1h */
                 interval: string;
             };
             cookie?: never;
@@ -10773,11 +10787,14 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "token": "example-token"
+                 *       "token": "eyJmc2lkIjoiMDAwMDAwMDAtMDAwMC00MDAwLTgwMDAtMDAwMDAwMDAwMDAwIiwiY2xpZW50X2lkIjoicmJkLW1pcnJvci1wZWVyIiwia2V5IjoiQVFBQUFBQUFBQUFBQUJBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE9PSIsIm1vbl9ob3N0IjoiW3YyOjE5Mi4wLjIuMTozMzAwLzAsdjE6MTkyLjAuMi4xOjY3ODkvMF0ifQ=="
                  *     }
                  */
                 "application/json": {
-                    /** @description the token POST …/mirroring/bootstrap-token answered on the other site */
+                    /**
+                     * @description the token POST …/mirroring/bootstrap-token answered on the other site
+                     * @example eyJmc2lkIjoiMDAwMDAwMDAtMDAwMC00MDAwLTgwMDAtMDAwMDAwMDAwMDAwIiwiY2xpZW50X2lkIjoicmJkLW1pcnJvci1wZWVyIiwia2V5IjoiQVFBQUFBQUFBQUFBQUJBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE9PSIsIm1vbl9ob3N0IjoiW3YyOjE5Mi4wLjIuMTozMzAwLzAsdjE6MTkyLjAuMi4xOjY3ODkvMF0ifQ==
+                     */
                     token: string;
                     /**
                      * @description rx-tx: both sites replicate to each other (failover and failback); rx-only: this site only receives
@@ -11674,7 +11691,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "interval": "1h"
+                 *     }
+                 */
                 "application/json": {
+                    /** @example 1h */
                     interval: string;
                     /** @description the time of day the intervals count from (UTC unless a zone is given); answered as "02:30:00+00:00" */
                     startTime?: string;
@@ -11768,6 +11791,7 @@ export interface operations {
                 pool: string;
                 /** @description the image's name, percent-encoded */
                 image: string;
+                /** @example 1h */
                 interval: string;
             };
             cookie?: never;
@@ -12517,7 +12541,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "interval": "1h"
+                 *     }
+                 */
                 "application/json": {
+                    /** @example 1h */
                     interval: string;
                     /** @description the time of day the intervals count from (UTC unless a zone is given); answered as "02:30:00+00:00" */
                     startTime?: string;
@@ -12613,6 +12643,7 @@ export interface operations {
                 namespace: string;
                 /** @description the image's name, percent-encoded */
                 image: string;
+                /** @example 1h */
                 interval: string;
             };
             cookie?: never;

@@ -10,6 +10,12 @@ import { booleanQuery, imageParams, poolParams, scopeParams } from './common.js'
 /** Site names: what the rbd CLI shows as "Site Name"; no spaces or control characters. */
 export const SITE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
+/** The shape of a bootstrap token (base64 of JSON), with a made-up key and a documentation address. */
+const EXAMPLE_TOKEN = Buffer.from(JSON.stringify({
+  fsid: '00000000-0000-4000-8000-000000000000', client_id: 'rbd-mirror-peer', key: 'AQAAAAAAAAAAABAAAAAAAAAAAAAAAAAAAAAAAA==',
+  mon_host: '[v2:192.0.2.1:3300/0,v1:192.0.2.1:6789/0]',
+})).toString('base64');
+
 export const poolMirroringSchema = z.object({
   mode: z.enum(POOL_MIRROR_MODES).describe('disabled; image: images are mirrored one by one (PUT …/images/{image}/mirroring); '
     + 'pool: every journaled image is mirrored'),
@@ -40,7 +46,8 @@ export const peerSchema = z.object({
 export const peerListSchema = z.object({ items: z.array(peerSchema) }).meta({ id: 'MirrorPeerList' });
 
 export const importPeerBody = z.object({
-  token: z.string().min(1).max(8192).describe('the token POST …/mirroring/bootstrap-token answered on the other site'),
+  token: z.string().min(1).max(8192).describe('the token POST …/mirroring/bootstrap-token answered on the other site')
+    .meta({ examples: [EXAMPLE_TOKEN] }),
   direction: z.enum(PEER_DIRECTIONS).default('rx-tx')
     .describe('rx-tx: both sites replicate to each other (failover and failback); rx-only: this site only receives'),
 }).strict();
@@ -112,7 +119,7 @@ export const scheduleListSchema = z.object({
 }).meta({ id: 'MirrorSnapshotScheduleList' });
 
 export const scheduleBody = z.object({
-  interval: z.string().regex(SCHEDULE_INTERVAL_PATTERN, 'is a number of minutes, hours or days: "15m", "1h", "1d"'),
+  interval: z.string().regex(SCHEDULE_INTERVAL_PATTERN, 'is a number of minutes, hours or days: "15m", "1h", "1d"').meta({ examples: ['1h'] }),
   startTime: z.string().regex(SCHEDULE_START_PATTERN, 'is a time of day, e.g. "02:30" or "02:30+01:00"').optional()
     .describe('the time of day the intervals count from (UTC unless a zone is given); answered as "02:30:00+00:00"'),
 }).strict();
