@@ -9990,7 +9990,7 @@ export interface operations {
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
-                /** @example 1h */
+                /** @description the interval of the schedule, as listed ("1h") */
                 interval: string;
             };
             cookie?: never;
@@ -10531,7 +10531,7 @@ export interface operations {
                 pool: string;
                 /** @description the RBD namespace, percent-encoded */
                 namespace: string;
-                /** @example 1h */
+                /** @description the interval of the schedule, as listed ("1h") */
                 interval: string;
             };
             cookie?: never;
@@ -10887,7 +10887,7 @@ export interface operations {
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
-                /** @description the peer uuid */
+                /** @description the peer uuid (an unknown one is 404) */
                 uuid: string;
             };
             cookie?: never;
@@ -10966,7 +10966,7 @@ export interface operations {
             path: {
                 /** @description the pool's name, percent-encoded */
                 pool: string;
-                /** @description the peer uuid */
+                /** @description the peer uuid (an unknown one is 404) */
                 uuid: string;
             };
             cookie?: never;
@@ -11791,7 +11791,7 @@ export interface operations {
                 pool: string;
                 /** @description the image's name, percent-encoded */
                 image: string;
-                /** @example 1h */
+                /** @description the interval of the schedule, as listed ("1h") */
                 interval: string;
             };
             cookie?: never;
@@ -12643,7 +12643,7 @@ export interface operations {
                 namespace: string;
                 /** @description the image's name, percent-encoded */
                 image: string;
-                /** @example 1h */
+                /** @description the interval of the schedule, as listed ("1h") */
                 interval: string;
             };
             cookie?: never;

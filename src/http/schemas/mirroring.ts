@@ -52,7 +52,7 @@ export const importPeerBody = z.object({
     .describe('rx-tx: both sites replicate to each other (failover and failback); rx-only: this site only receives'),
 }).strict();
 
-export const peerParams = poolParams.extend({ uuid: z.string().regex(/^[0-9a-f-]{1,64}$/, 'is a peer uuid').describe('the peer uuid') });
+export const peerParams = poolParams.extend({ uuid: z.string().min(1).max(128).describe('the peer uuid (an unknown one is 404)') });
 
 const statusState = z.enum(MIRROR_IMAGE_STATUS_STATES);
 
@@ -124,6 +124,8 @@ export const scheduleBody = z.object({
     .describe('the time of day the intervals count from (UTC unless a zone is given); answered as "02:30:00+00:00"'),
 }).strict();
 
-export const scheduleParams = scopeParams.extend({ interval: scheduleBody.shape.interval });
-export const imageScheduleParams = imageParams.extend({ interval: scheduleBody.shape.interval });
+/** A schedule's interval in a path: any one that is not set at the level is 404. */
+const intervalParam = z.string().min(1).max(64).describe('the interval of the schedule, as listed ("1h")');
+export const scheduleParams = scopeParams.extend({ interval: intervalParam });
+export const imageScheduleParams = imageParams.extend({ interval: intervalParam });
 export const scheduleDeleteQuery = z.object({ startTime: scheduleBody.shape.startTime }).strict();
