@@ -10,7 +10,7 @@ import { nativeChecked, nativeInline, nativeLong } from './call.js';
 import { type CephSession } from './connection.js';
 import { CephError, isCephError, type CephSubject } from './errors.js';
 import type { Handle } from './handle.js';
-import { featureNames } from './features.js';
+import { FEATURE_BITS, featureNames } from './features.js';
 import { readImageHeader, readImageSize, type ParentRef } from './image-header.js';
 import {
   countSnapshots, fromHeader, listWatchers, type CloneOrigin, type CreateImageOptions, type ImageInfo, type ImageParent, type ImageSpec,
@@ -121,8 +121,11 @@ export class Images {
       const id = knownId ?? await readImageId(io, name, target);
       const h = id === undefined ? undefined : await readImageHeader(io, id, target, { clone: cloneOf !== undefined });
       const parent = h?.parentRef && cloneOf ? await this.namedParent(h.parentRef, cloneOf) : null;
-      if (id === undefined || !h || parent === undefined) return this.statIn(io, pool, name);
-      return { ...fromHeader(name, id, pool, h, await this.dataPoolName(io, h.dataPoolId)), parent, watchers: [] };
+      // a journaled image may be mirrored from birth (a pool of mirror mode "pool"): opened, as stat() says it;
+      // any other new image is not mirrored (image mode mirrors only what is enabled by hand)
+      const journaled = h !== undefined && (h.featureBits & FEATURE_BITS.journaling) !== 0n;
+      if (id === undefined || !h || parent === undefined || journaled) return this.statIn(io, pool, name);
+      return { ...fromHeader(name, id, pool, h, await this.dataPoolName(io, h.dataPoolId)), parent, watchers: [], mirroring: null };
     });
   }
 
