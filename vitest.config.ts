@@ -54,6 +54,18 @@ export default defineConfig({
       },
       {
         extends: true,
+        test: {
+          // RBD mirroring between two clusters with their rbd-mirror daemons (scripts/ceph-sites.sh), booted afresh
+          // by its own global setup and taken down after: one file, alone, after the fault project
+          name: 'mirror',
+          include: ['test/mirror/**/*.test.ts'],
+          globalSetup: ['test/helpers/sites-setup.ts'],
+          maxWorkers: 1,
+          sequence: { groupOrder: 2 },
+        },
+      },
+      {
+        extends: true,
         // the container image end to end (npm test runs it last, alone: image builds take both cores)
         test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], maxWorkers: 1, sequence: { groupOrder: 2 } },
       },

@@ -1688,6 +1688,516 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/pools/{pool}/mirroring": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Mirror mode of a pool (or namespace) and this site's name */
+        get: operations["getPoolMirroring"];
+        /**
+         * Set the mirror mode (and this site's name)
+         * @description mode image: images are mirrored one by one (PUT …/images/{image}/mirroring); pool: every journaled image is. A namespace has a mode of its own (its pool must be mirrored too). Disabling needs every image's mirroring off first (409 otherwise). Needs the admin scope.
+         */
+        put: operations["putPoolMirroring"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/mirroring/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Status summary of the mirrored images
+         * @description Counts of mirrored images by replay state as the rbd-mirror daemons report them, image health (error when one is in error, warning when one is syncing, starting, stopping or unknown), and the daemons of this cluster.
+         */
+        get: operations["getPoolMirroringStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/mirroring/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Mirror-snapshot schedules of a pool (or namespace)
+         * @description The schedules set at this level, and the images at or below it with a mirror snapshot due (the mgr's rbd_support module takes them). A namespace needs mirror mode image (409 MIRRORING_DISABLED otherwise).
+         */
+        get: operations["listPoolMirrorSchedules"];
+        put?: never;
+        /**
+         * Add a mirror-snapshot schedule to a pool (or namespace)
+         * @description Every snapshot-mode primary image at or below this level gets a mirror snapshot every `interval` (from `startTime`). Adding one that exists changes nothing. Needs the admin scope.
+         */
+        post: operations["addPoolMirrorSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/mirroring/schedules/{interval}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a mirror-snapshot schedule of a pool (or namespace)
+         * @description Needs the admin scope. 404 when no schedule of this interval (and start time) is set at this level.
+         */
+        delete: operations["deletePoolMirrorSchedule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/mirroring": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Mirror mode of a pool (or namespace) and this site's name */
+        get: operations["getPoolMirroringInNamespace"];
+        /**
+         * Set the mirror mode (and this site's name)
+         * @description mode image: images are mirrored one by one (PUT …/images/{image}/mirroring); pool: every journaled image is. A namespace has a mode of its own (its pool must be mirrored too). Disabling needs every image's mirroring off first (409 otherwise). Needs the admin scope.
+         */
+        put: operations["putPoolMirroringInNamespace"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/mirroring/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Status summary of the mirrored images
+         * @description Counts of mirrored images by replay state as the rbd-mirror daemons report them, image health (error when one is in error, warning when one is syncing, starting, stopping or unknown), and the daemons of this cluster.
+         */
+        get: operations["getPoolMirroringStatusInNamespace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/mirroring/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Mirror-snapshot schedules of a pool (or namespace)
+         * @description The schedules set at this level, and the images at or below it with a mirror snapshot due (the mgr's rbd_support module takes them). A namespace needs mirror mode image (409 MIRRORING_DISABLED otherwise).
+         */
+        get: operations["listPoolMirrorSchedulesInNamespace"];
+        put?: never;
+        /**
+         * Add a mirror-snapshot schedule to a pool (or namespace)
+         * @description Every snapshot-mode primary image at or below this level gets a mirror snapshot every `interval` (from `startTime`). Adding one that exists changes nothing. Needs the admin scope.
+         */
+        post: operations["addPoolMirrorScheduleInNamespace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/mirroring/schedules/{interval}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a mirror-snapshot schedule of a pool (or namespace)
+         * @description Needs the admin scope. 404 when no schedule of this interval (and start time) is set at this level.
+         */
+        delete: operations["deletePoolMirrorScheduleInNamespace"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/mirroring/bootstrap-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a peer bootstrap token for this pool
+         * @description A secret for the other site's POST …/mirroring/peers: it holds this cluster's monitor addresses and a cephx key of client.rbd-mirror-peer (made on first use, mon `profile rbd-mirror-peer`, osd `profile rbd`). The same token is answered each time. Never logged. The pool's mirroring must be enabled (409 MIRRORING_DISABLED).
+         */
+        post: operations["createMirrorBootstrapToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/mirroring/peers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Peer sites of a pool */
+        get: operations["listMirrorPeers"];
+        put?: never;
+        /**
+         * Add a peer site from its bootstrap token
+         * @description Imports the token the other site made for its pool of the same name. rx-tx (default) also registers this site as a peer over there, so both directions work (failover and failback). A token that does not decode is 400 naming body.token, and nothing is imported. Answers the peer(s) added.
+         */
+        post: operations["importMirrorPeer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/mirroring/peers/{uuid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One peer site of a pool */
+        get: operations["getMirrorPeer"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove a peer site
+         * @description This site stops replicating from (and to) that peer; the peer's key kept in the monitors' config-key store goes too. The peer keeps its own entry for this site until it is removed there.
+         */
+        delete: operations["deleteMirrorPeer"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/mirroring": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Mirroring status of an image on every site
+         * @description Its mode and role here, and every site's replay state as the rbd-mirror daemons report it (`up`: the site's daemon reports; `lastUpdate`; snapshot mode: `secondsBehind`, journal mode: `entriesBehind`). A frozen or lost site shows as up: false or a stale lastUpdate. 409 MIRRORING_DISABLED for an image that is not mirrored.
+         */
+        get: operations["getImageMirroring"];
+        /**
+         * Enable or disable the mirroring of an image
+         * @description enabled: true mirrors the image in `mode` (snapshot by default; journal switches on exclusive-lock, then journaling, when they are off). Its pool (namespace) must have mirror mode image — or pool, for journal mode — (409 MIRRORING_DISABLED). An image mirrored in the other mode is 409 MIRROR_MODE_CONFLICT (disable it first). enabled: false stops mirroring (a non-primary image needs force: true). `changed` says whether anything changed.
+         */
+        put: operations["putImageMirroring"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/mirroring/promote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Promote the image to primary on this site
+         * @description Planned failover: demote on the other site first and wait until this site's status shows it replayed (409 MIRROR_PEER_PRIMARY otherwise). force=true promotes anyway (unplanned failover, the other site is down). 409 MIRROR_IMAGE_PRIMARY when it is already primary here.
+         */
+        post: operations["promoteImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/mirroring/demote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Demote the image to non-primary on this site
+         * @description It becomes read-only here; the other site may then promote its copy. 409 MIRROR_IMAGE_NOT_PRIMARY when it is not primary here.
+         */
+        post: operations["demoteImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/mirroring/resync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resync a non-primary image from the primary
+         * @description After an unplanned failover: demote the old primary, then resync it — the rbd-mirror daemon here deletes and re-copies it from the other site. 409 MIRROR_IMAGE_PRIMARY for a primary image.
+         */
+        post: operations["resyncImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/mirroring/snapshots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take a mirror snapshot now
+         * @description Snapshot mode: what the image holds now is replicated to the peers. 409 MIRROR_MODE_CONFLICT in journal mode, MIRROR_IMAGE_NOT_PRIMARY on the non-primary site.
+         */
+        post: operations["createMirrorSnapshot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/mirroring/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Mirror-snapshot schedules of an image */
+        get: operations["listImageMirrorSchedules"];
+        put?: never;
+        /** Add a mirror-snapshot schedule to an image */
+        post: operations["addImageMirrorSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/images/{image}/mirroring/schedules/{interval}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a mirror-snapshot schedule of an image */
+        delete: operations["deleteImageMirrorSchedule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/mirroring": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Mirroring status of an image on every site
+         * @description Its mode and role here, and every site's replay state as the rbd-mirror daemons report it (`up`: the site's daemon reports; `lastUpdate`; snapshot mode: `secondsBehind`, journal mode: `entriesBehind`). A frozen or lost site shows as up: false or a stale lastUpdate. 409 MIRRORING_DISABLED for an image that is not mirrored.
+         */
+        get: operations["getImageMirroringInNamespace"];
+        /**
+         * Enable or disable the mirroring of an image
+         * @description enabled: true mirrors the image in `mode` (snapshot by default; journal switches on exclusive-lock, then journaling, when they are off). Its pool (namespace) must have mirror mode image — or pool, for journal mode — (409 MIRRORING_DISABLED). An image mirrored in the other mode is 409 MIRROR_MODE_CONFLICT (disable it first). enabled: false stops mirroring (a non-primary image needs force: true). `changed` says whether anything changed.
+         */
+        put: operations["putImageMirroringInNamespace"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/mirroring/promote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Promote the image to primary on this site
+         * @description Planned failover: demote on the other site first and wait until this site's status shows it replayed (409 MIRROR_PEER_PRIMARY otherwise). force=true promotes anyway (unplanned failover, the other site is down). 409 MIRROR_IMAGE_PRIMARY when it is already primary here.
+         */
+        post: operations["promoteImageInNamespace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/mirroring/demote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Demote the image to non-primary on this site
+         * @description It becomes read-only here; the other site may then promote its copy. 409 MIRROR_IMAGE_NOT_PRIMARY when it is not primary here.
+         */
+        post: operations["demoteImageInNamespace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/mirroring/resync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resync a non-primary image from the primary
+         * @description After an unplanned failover: demote the old primary, then resync it — the rbd-mirror daemon here deletes and re-copies it from the other site. 409 MIRROR_IMAGE_PRIMARY for a primary image.
+         */
+        post: operations["resyncImageInNamespace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/mirroring/snapshots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take a mirror snapshot now
+         * @description Snapshot mode: what the image holds now is replicated to the peers. 409 MIRROR_MODE_CONFLICT in journal mode, MIRROR_IMAGE_NOT_PRIMARY on the non-primary site.
+         */
+        post: operations["createMirrorSnapshotInNamespace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/mirroring/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Mirror-snapshot schedules of an image */
+        get: operations["listImageMirrorSchedulesInNamespace"];
+        put?: never;
+        /** Add a mirror-snapshot schedule to an image */
+        post: operations["addImageMirrorScheduleInNamespace"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pools/{pool}/namespaces/{namespace}/images/{image}/mirroring/schedules/{interval}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a mirror-snapshot schedule of an image */
+        delete: operations["deleteImageMirrorScheduleInNamespace"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1879,13 +2389,120 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "SCHEDULE_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "MIGRATION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "BODY_LENGTH_MISMATCH" | "DIGEST_MISMATCH" | "INVALID_STREAM" | "UPLOAD_ABORTED" | "UPLOAD_STALLED" | "LENGTH_REQUIRED" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "NAMESPACE_HAS_FOREIGN_CLONES" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "MIGRATION_IN_PROGRESS" | "MIGRATION_STATE_CONFLICT" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_LIMIT_REACHED" | "CLONE_TOO_DEEP" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "LOCK_HELD_BY_SERVICE" | "LOCK_OWNER_CHANGED" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "IDEMPOTENCY_KEY_IN_USE" | "PRECONDITION_FAILED" | "IDEMPOTENCY_KEY_REUSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RANGE_NOT_SATISFIABLE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "NAMESPACE_QOS_NOT_SUPPORTED" | "FEATURE_NOT_AVAILABLE" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
+            code: "VALIDATION_FAILED" | "CONFIRMATION_REQUIRED" | "NOT_A_CLONE" | "INVALID_ARGUMENT" | "FEATURE_NOT_CHANGEABLE" | "UNAUTHORIZED" | "FORBIDDEN" | "PERMISSION_DENIED" | "NOT_FOUND" | "POOL_NOT_FOUND" | "IMAGE_NOT_FOUND" | "SNAPSHOT_NOT_FOUND" | "NAMESPACE_NOT_FOUND" | "METADATA_KEY_NOT_FOUND" | "TASK_NOT_FOUND" | "SCHEDULE_NOT_FOUND" | "TRASH_ENTRY_NOT_FOUND" | "MIGRATION_NOT_FOUND" | "MIRROR_PEER_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "REQUEST_TIMEOUT" | "URI_TOO_LONG" | "HEADERS_TOO_LARGE" | "MALFORMED_REQUEST" | "BODY_LENGTH_MISMATCH" | "DIGEST_MISMATCH" | "INVALID_STREAM" | "UPLOAD_ABORTED" | "UPLOAD_STALLED" | "LENGTH_REQUIRED" | "POOL_EXISTS" | "POOL_NOT_EMPTY" | "NAMESPACE_NOT_EMPTY" | "NAMESPACE_HAS_FOREIGN_CLONES" | "IMAGE_EXISTS" | "IMAGE_SPEC_CONFLICT" | "IMAGE_IN_USE" | "IMAGE_HAS_SNAPSHOTS" | "SHRINK_NOT_ALLOWED" | "CONFLICT" | "POOL_BEING_DELETED" | "IMAGE_INCOMPLETE" | "OPERATION_IN_PROGRESS" | "TASK_FINISHED" | "MIGRATION_IN_PROGRESS" | "MIGRATION_STATE_CONFLICT" | "TASK_NOT_CANCELLABLE" | "TRASH_ENTRY_GONE" | "TRASH_DEFERRED" | "SNAPSHOT_EXISTS" | "SNAPSHOT_LIMIT_REACHED" | "CLONE_TOO_DEEP" | "SNAPSHOT_PROTECTED" | "SNAPSHOT_HAS_CHILDREN" | "LOCK_HELD_BY_SERVICE" | "LOCK_OWNER_CHANGED" | "MIRRORING_DISABLED" | "MIRROR_IMAGE_PRIMARY" | "MIRROR_IMAGE_NOT_PRIMARY" | "MIRROR_PEER_PRIMARY" | "MIRROR_MODE_CONFLICT" | "MIRROR_NO_PEERS" | "METADATA_LIMIT_EXCEEDED" | "METADATA_TOO_LARGE" | "IDEMPOTENCY_KEY_IN_USE" | "PRECONDITION_FAILED" | "IDEMPOTENCY_KEY_REUSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RANGE_NOT_SATISFIABLE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "INTERRUPTED" | "NAMESPACE_QOS_NOT_SUPPORTED" | "FEATURE_NOT_AVAILABLE" | "CEPH_UNAVAILABLE" | "CEPH_BUSY" | "SHUTTING_DOWN" | "CEPH_TIMEOUT" | "USAGE_TIMEOUT" | "STORAGE_FULL";
             /** @description the errno name, when Ceph produced the error */
             errno?: string;
             instance?: string;
             requestId?: string;
         } & {
             [key: string]: unknown;
+        };
+        PoolMirroring: {
+            /**
+             * @description disabled; image: images are mirrored one by one (PUT …/images/{image}/mirroring); pool: every journaled image is mirrored
+             * @enum {string}
+             */
+            mode: "disabled" | "image" | "pool";
+            /** @description this cluster's site name (cluster-wide; its fsid until one is set) */
+            siteName: string;
+        };
+        MirrorBootstrapToken: {
+            /** @description a secret: it holds a cephx key of the peer user client.rbd-mirror-peer. Hand it to the other site only (POST …/mirroring/peers there); it is never logged */
+            token: string;
+            siteName: string;
+        };
+        MirrorPeer: {
+            uuid: string;
+            siteName: string;
+            /** @description rx-only, tx-only or rx-tx */
+            direction: string;
+            /** @description the peer's mirror uuid (empty until its rbd-mirror daemon has registered) */
+            mirrorUuid: string;
+            clientName: string;
+            lastSeen: string | null;
+        };
+        MirrorPeerList: {
+            items: components["schemas"]["MirrorPeer"][];
+        };
+        MirrorStatusSummary: {
+            /** @description mirrored images by replay state (unknown, error, syncing, starting_replay, replaying, stopping_replay, stopped) */
+            states: {
+                [key: string]: number;
+            };
+            total: number;
+            /** @enum {string} */
+            imageHealth: "ok" | "warning" | "error";
+            /** @description this cluster's rbd-mirror daemons (the mgr's service map); null when the service's key may not read it */
+            daemons: {
+                id: string;
+                instanceId: string;
+                version: string;
+                startedAt: string | null;
+            }[] | null;
+        };
+        ImageMirroring: {
+            /** @enum {string} */
+            mode: "journal" | "snapshot";
+            /** @enum {string} */
+            state: "enabled" | "disabling";
+            /** @description this site holds the primary (writable) image */
+            primary: boolean;
+            globalId: string;
+        };
+        MirrorSiteStatus: {
+            siteName: string;
+            /** @description this cluster's own entry */
+            local: boolean;
+            mirrorUuid: string;
+            /** @enum {string} */
+            state: "unknown" | "error" | "syncing" | "starting_replay" | "replaying" | "stopping_replay" | "stopped";
+            /** @description that site's rbd-mirror daemon is up and reporting */
+            up: boolean;
+            description: string;
+            lastUpdate: string | null;
+            /** @description the replay figures the daemon reports (bytes_per_second, local_snapshot_timestamp/remote_snapshot_timestamp in snapshot mode, entries_behind_primary in journal mode…) */
+            replay: {
+                [key: string]: unknown;
+            } | null;
+            /** @description snapshot mode: primary's last mirror snapshot time minus the last one synced */
+            secondsBehind: number | null;
+            /** @description journal mode: journal entries not replayed yet */
+            entriesBehind: number | null;
+        };
+        ImageMirrorStatus: {
+            /** @enum {string} */
+            mode: "journal" | "snapshot";
+            /** @enum {string} */
+            state: "enabled" | "disabling";
+            /** @description this site holds the primary (writable) image */
+            primary: boolean;
+            globalId: string;
+            name: string;
+            sites: components["schemas"]["MirrorSiteStatus"][];
+        };
+        ImageMirroringChange: {
+            mirroring: components["schemas"]["ImageMirroring"] | null;
+            changed: boolean;
+        };
+        MirrorSnapshot: {
+            snapshotId: number;
+        };
+        MirrorSnapshotSchedule: {
+            level: {
+                spec: string;
+                image: string | null;
+            };
+            interval: string;
+            startTime: string | null;
+        };
+        MirrorSnapshotScheduleList: {
+            /** @description schedules set at this level (not those above or below it) */
+            items: components["schemas"]["MirrorSnapshotSchedule"][];
+            /** @description images at or below this level with a mirror snapshot due, and when (UTC) */
+            scheduled: {
+                image: string;
+                scheduleTime: string;
+            }[];
         };
         /** @description the snapshot this image is a clone of */
         ImageParent: {
@@ -1935,6 +2552,8 @@ export interface components {
                 id: number;
                 cookie: number;
             }[];
+            /** @description its mirroring (null: not mirrored); given for one image, and in listings filtered with `mirroring=` */
+            mirroring?: components["schemas"]["ImageMirroring"] | null;
         };
         /** @description with details=false only `name`; with details=true every field of Image */
         ImageListItem: {
@@ -1968,6 +2587,8 @@ export interface components {
                 id: number;
                 cookie: number;
             }[];
+            /** @description its mirroring (null: not mirrored); given for one image, and in listings filtered with `mirroring=` */
+            mirroring?: components["schemas"]["ImageMirroring"] | null;
         };
         ImageList: {
             items: components["schemas"]["ImageListItem"][];
@@ -2225,6 +2846,8 @@ export interface components {
                 id: number;
                 cookie: number;
             }[];
+            /** @description its mirroring (null: not mirrored); given for one image, and in listings filtered with `mirroring=` */
+            mirroring?: components["schemas"]["ImageMirroring"] | null;
             applied: components["schemas"]["ImagePatchApplied"];
         };
         /** @description the image.shrink task, and what the PATCH changed before queueing it */
@@ -3681,6 +4304,8 @@ export interface operations {
                 total?: "0" | "1" | "true" | "false";
                 /** @description false: names only (no image is read); true: full details of this page */
                 details?: "0" | "1" | "true" | "false";
+                /** @description only images whose mirroring is on (enabled) or off (disabled); each image of the page is opened read-only to tell, so a page may hold fewer than `limit` items (follow nextCursor); the items carry `mirroring` */
+                mirroring?: "enabled" | "disabled";
             };
             header?: never;
             path: {
@@ -3880,6 +4505,8 @@ export interface operations {
                 total?: "0" | "1" | "true" | "false";
                 /** @description false: names only (no image is read); true: full details of this page */
                 details?: "0" | "1" | "true" | "false";
+                /** @description only images whose mirroring is on (enabled) or off (disabled); each image of the page is opened read-only to tell, so a page may hold fewer than `limit` items (follow nextCursor); the items carry `mirroring` */
+                mirroring?: "enabled" | "disabled";
             };
             header?: never;
             path: {
@@ -15244,6 +15871,3188 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPoolMirroring: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PoolMirroring"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putPoolMirroring: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "mode": "disabled"
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {string} */
+                    mode: "disabled" | "image" | "pool";
+                    /** @description set this cluster's site name too (cluster-wide: every pool's peers see it) */
+                    siteName?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PoolMirroring"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPoolMirroringStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MirrorStatusSummary"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listPoolMirrorSchedules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MirrorSnapshotScheduleList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    addPoolMirrorSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "interval": "1h"
+                 *     }
+                 */
+                "application/json": {
+                    /** @example 1h */
+                    interval: string;
+                    /** @description the time of day the intervals count from (UTC unless a zone is given); answered as "02:30:00+00:00" */
+                    startTime?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MirrorSnapshotScheduleList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deletePoolMirrorSchedule: {
+        parameters: {
+            query?: {
+                /** @description the time of day the intervals count from (UTC unless a zone is given); answered as "02:30:00+00:00" */
+                startTime?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the interval of the schedule, as listed ("1h") */
+                interval: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPoolMirroringInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PoolMirroring"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putPoolMirroringInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "mode": "disabled"
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {string} */
+                    mode: "disabled" | "image" | "pool";
+                    /** @description set this cluster's site name too (cluster-wide: every pool's peers see it) */
+                    siteName?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PoolMirroring"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPoolMirroringStatusInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MirrorStatusSummary"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listPoolMirrorSchedulesInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MirrorSnapshotScheduleList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    addPoolMirrorScheduleInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "interval": "1h"
+                 *     }
+                 */
+                "application/json": {
+                    /** @example 1h */
+                    interval: string;
+                    /** @description the time of day the intervals count from (UTC unless a zone is given); answered as "02:30:00+00:00" */
+                    startTime?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MirrorSnapshotScheduleList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deletePoolMirrorScheduleInNamespace: {
+        parameters: {
+            query?: {
+                /** @description the time of day the intervals count from (UTC unless a zone is given); answered as "02:30:00+00:00" */
+                startTime?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the interval of the schedule, as listed ("1h") */
+                interval: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createMirrorBootstrapToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MirrorBootstrapToken"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listMirrorPeers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MirrorPeerList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    importMirrorPeer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "eyJmc2lkIjoiMDAwMDAwMDAtMDAwMC00MDAwLTgwMDAtMDAwMDAwMDAwMDAwIiwiY2xpZW50X2lkIjoicmJkLW1pcnJvci1wZWVyIiwia2V5IjoiQVFBQUFBQUFBQUFBQUJBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE9PSIsIm1vbl9ob3N0IjoiW3YyOjE5Mi4wLjIuMTozMzAwLzAsdjE6MTkyLjAuMi4xOjY3ODkvMF0ifQ=="
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description the token POST …/mirroring/bootstrap-token answered on the other site
+                     * @example eyJmc2lkIjoiMDAwMDAwMDAtMDAwMC00MDAwLTgwMDAtMDAwMDAwMDAwMDAwIiwiY2xpZW50X2lkIjoicmJkLW1pcnJvci1wZWVyIiwia2V5IjoiQVFBQUFBQUFBQUFBQUJBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE9PSIsIm1vbl9ob3N0IjoiW3YyOjE5Mi4wLjIuMTozMzAwLzAsdjE6MTkyLjAuMi4xOjY3ODkvMF0ifQ==
+                     */
+                    token: string;
+                    /**
+                     * @description rx-tx: both sites replicate to each other (failover and failback); rx-only: this site only receives
+                     * @default rx-tx
+                     * @enum {string}
+                     */
+                    direction?: "rx-only" | "rx-tx";
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MirrorPeerList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getMirrorPeer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the peer uuid (an unknown one is 404) */
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MirrorPeer"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteMirrorPeer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the peer uuid (an unknown one is 404) */
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImageMirroring: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMirrorStatus"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putImageMirroring: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "enabled": false
+                 *     }
+                 */
+                "application/json": {
+                    enabled: boolean;
+                    /**
+                     * @description journal switches on exclusive-lock and journaling as needed
+                     * @default snapshot
+                     * @enum {string}
+                     */
+                    mode?: "journal" | "snapshot";
+                    /**
+                     * @description with enabled: false, also disable a non-primary image (its copy here stops following)
+                     * @default false
+                     */
+                    force?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMirroringChange"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    promoteImage: {
+        parameters: {
+            query?: {
+                /** @description promote even though the peer still has the primary (unplanned failover: the peer is down). Both sites are then primary until one is demoted and resynced */
+                force?: "0" | "1" | "true" | "false";
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMirroring"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    demoteImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMirroring"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resyncImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMirroring"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createMirrorSnapshot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MirrorSnapshot"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listImageMirrorSchedules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MirrorSnapshotScheduleList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    addImageMirrorSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "interval": "1h"
+                 *     }
+                 */
+                "application/json": {
+                    /** @example 1h */
+                    interval: string;
+                    /** @description the time of day the intervals count from (UTC unless a zone is given); answered as "02:30:00+00:00" */
+                    startTime?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MirrorSnapshotScheduleList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteImageMirrorSchedule: {
+        parameters: {
+            query?: {
+                /** @description the time of day the intervals count from (UTC unless a zone is given); answered as "02:30:00+00:00" */
+                startTime?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+                /** @description the interval of the schedule, as listed ("1h") */
+                interval: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getImageMirroringInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMirrorStatus"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putImageMirroringInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "enabled": false
+                 *     }
+                 */
+                "application/json": {
+                    enabled: boolean;
+                    /**
+                     * @description journal switches on exclusive-lock and journaling as needed
+                     * @default snapshot
+                     * @enum {string}
+                     */
+                    mode?: "journal" | "snapshot";
+                    /**
+                     * @description with enabled: false, also disable a non-primary image (its copy here stops following)
+                     * @default false
+                     */
+                    force?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMirroringChange"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    promoteImageInNamespace: {
+        parameters: {
+            query?: {
+                /** @description promote even though the peer still has the primary (unplanned failover: the peer is down). Both sites are then primary until one is demoted and resynced */
+                force?: "0" | "1" | "true" | "false";
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMirroring"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    demoteImageInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMirroring"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resyncImageInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMirroring"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createMirrorSnapshotInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MirrorSnapshot"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listImageMirrorSchedulesInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MirrorSnapshotScheduleList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    addImageMirrorScheduleInNamespace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "interval": "1h"
+                 *     }
+                 */
+                "application/json": {
+                    /** @example 1h */
+                    interval: string;
+                    /** @description the time of day the intervals count from (UTC unless a zone is given); answered as "02:30:00+00:00" */
+                    startTime?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MirrorSnapshotScheduleList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteImageMirrorScheduleInNamespace: {
+        parameters: {
+            query?: {
+                /** @description the time of day the intervals count from (UTC unless a zone is given); answered as "02:30:00+00:00" */
+                startTime?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the pool's name, percent-encoded */
+                pool: string;
+                /** @description the RBD namespace, percent-encoded */
+                namespace: string;
+                /** @description the image's name, percent-encoded */
+                image: string;
+                /** @description the interval of the schedule, as listed ("1h") */
+                interval: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { echo "[setup] $*" >&2; }
-PACKAGES=(ceph-mon ceph-osd ceph-mgr ceph-common librados2 librbd1 librados-dev librbd-dev gcc qemu-utils)
+PACKAGES=(ceph-mon ceph-osd ceph-mgr ceph-common librados2 librbd1 librados-dev librbd-dev gcc qemu-utils rbd-mirror)
 if [ "${1:-}" = --test ]; then
   PACKAGES+=(chromium)
   # SKIP_IMAGE_E2E=1 npm test leaves the container test out, and so its tools

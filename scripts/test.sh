@@ -25,7 +25,12 @@ export TEST_SERVICE_ENTRY=dist # the service processes tests start run the build
 echo "== unit, api and fault tests (vitest, real Ceph cluster)"
 npx vitest run --project unit --project api --project fault --reporter=default --reporter=json --outputFile.json=.build/vitest.json || status=1
 
-reports=(.build/vitest.json)
+# RBD mirroring: two clusters with an rbd-mirror daemon each (scripts/ceph-sites.sh, booted and taken down by the
+# project's global setup), serially, after the fault project
+echo "== mirroring between two clusters (vitest project mirror)"
+npx vitest run --project mirror --reporter=default --reporter=json --outputFile.json=.build/vitest-mirror.json || status=1
+
+reports=(.build/vitest.json .build/vitest-mirror.json)
 rm -f .build/vitest-e2e.json
 if [ "${SKIP_IMAGE_E2E:-0}" != 1 ]; then
   # after the rest, alone: the image builds take both cores

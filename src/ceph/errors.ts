@@ -436,3 +436,51 @@ export class IdempotencyKeyInUseError extends DomainError {
     super(`the request with Idempotency-Key ${key} is still being processed`);
   }
 }
+
+// Mirroring (src/ceph/mirroring/): what a mirroring operation refused.
+
+/** The image is not mirrored (or its pool / namespace has mirroring disabled, `scope` says which). */
+export class MirroringDisabledError extends DomainError {
+  constructor(readonly target: string, readonly scope: 'image' | 'pool') {
+    super(scope === 'pool' ? `mirroring is disabled in ${target}` : `${target} is not mirrored`);
+  }
+}
+
+/**
+ * The image's mirroring role forbids this: `primary` true when it is already primary (promote, resync), false
+ * when it is not primary (demote, mirror snapshot); `peerPrimary` when a promote without force found the image
+ * still primary on the peer site (or its demotion not yet replayed here).
+ */
+export class MirrorRoleError extends DomainError {
+  constructor(readonly target: string, readonly action: string, readonly primary: boolean, readonly peerPrimary = false) {
+    super(peerPrimary ? `${target}: the peer site still has the primary image` : `${target} is ${primary ? 'already' : 'not'} primary`);
+  }
+}
+
+/** The pool's mirror mode does not allow this image mode (pool mode mirrors journal images only). */
+export class MirrorModeConflictError extends DomainError {
+  constructor(readonly target: string, readonly poolMode: string, readonly reason: string) {
+    super(reason);
+  }
+}
+
+/** A bootstrap token that is not one (librbd could not decode it, or it names no reachable peer). */
+export class MirrorTokenInvalidError extends DomainError {
+  constructor(readonly reason: string, override readonly cause?: CephError) {
+    super(reason);
+  }
+}
+
+/** No mirror peer with this uuid in the pool. */
+export class MirrorPeerNotFoundError extends DomainError {
+  constructor(readonly pool: string, readonly uuid: string) {
+    super(`pool ${pool} has no mirror peer ${uuid}`);
+  }
+}
+
+/** The pool has no mirror peer: a mirror snapshot would go nowhere (librbd refuses it). */
+export class MirrorNoPeersError extends DomainError {
+  constructor(readonly pool: string) {
+    super(`pool ${pool} has no mirror peer`);
+  }
+}

@@ -9,6 +9,7 @@ import { native } from './call.js';
 import { check } from './errors.js';
 import { featureNames } from './features.js';
 import type { HeaderDetails } from './image-header.js';
+import type { ImageMirroring } from './mirroring/image.js';
 import { withGrowingCapacity } from './retry.js';
 
 const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
@@ -58,6 +59,8 @@ export interface ImageInfo {
   snapshotLimit?: number | null;
   /** clients that have the image open; absent in listings (one OSD round trip per image) */
   watchers?: Watcher[];
+  /** its mirroring (null: not mirrored); read for one image, and in listings only when they filter by it */
+  mirroring?: ImageMirroring | null;
 }
 
 export function fromHeader(name: string, id: string, pool: string, h: HeaderDetails, dataPool: string | null): ImageInfo {

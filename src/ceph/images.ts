@@ -10,11 +10,12 @@ import { nativeChecked, nativeInline, nativeLong } from './call.js';
 import { type CephSession } from './connection.js';
 import { CephError, isCephError, type CephSubject } from './errors.js';
 import type { Handle } from './handle.js';
-import { featureNames } from './features.js';
+import { FEATURE_BITS, featureNames } from './features.js';
 import { readImageHeader, readImageSize, type ParentRef } from './image-header.js';
 import {
   countSnapshots, fromHeader, listWatchers, type CloneOrigin, type CreateImageOptions, type ImageInfo, type ImageParent, type ImageSpec,
 } from './image-info.js';
+import { imageMirroring } from './mirroring/image.js';
 import { listImages } from './image-names.js';
 import { withImageOptions } from './image-options.js';
 import { readParent } from './clones.js';
@@ -123,12 +124,15 @@ export class Images {
       const id = knownId ?? await readImageId(io, name, target);
       const h = id === undefined ? undefined : await readImageHeader(io, id, target, { clone: cloneOf !== undefined });
       const parent = h?.parentRef && cloneOf ? await this.namedParent(h.parentRef, cloneOf) : null;
-      if (id === undefined || !h || parent === undefined) return this.statIn(io, pool, name);
+      // a journaled image may be mirrored from birth (a pool of mirror mode "pool"): opened, as stat() says it;
+      // any other new image is not mirrored (image mode mirrors only what is enabled by hand)
+      const journaled = h !== undefined && (h.featureBits & FEATURE_BITS.journaling) !== 0n;
+      if (id === undefined || !h || parent === undefined || journaled) return this.statIn(io, pool, name);
       const cloneDepth = parent && h.parentRef
         ? 1 + await depthOf(this.conn, { pool: parent.pool, namespace: parent.namespace, imageId: h.parentRef.imageId })
         : 0;
       // a new image has no snapshot limit and no watchers yet
-      return { ...fromHeader(name, id, pool, h, await this.dataPoolName(io, h.dataPoolId)), parent, cloneDepth, snapshotLimit: null, watchers: [] };
+      return { ...fromHeader(name, id, pool, h, await this.dataPoolName(io, h.dataPoolId)), parent, cloneDepth, snapshotLimit: null, watchers: [], mirroring: null };
     });
   }
 
@@ -240,6 +244,7 @@ export class Images {
       const watchers = withWatchers ? await listWatchers(img, target) : undefined;
       // one image asked for (not a listing): its snapshot limit too (one more OSD read)
       const snapshotLimit = withWatchers ? await readSnapshotLimit(img, target) : undefined;
+      const mirroring = withWatchers ? await imageMirroring(img, target) : undefined;
       const dataPoolId = num(dataPoolIdRaw);
       const featureBits = BigInt(features[0]);
       const dataPool = await this.dataPoolName(io, dataPoolId);
@@ -263,6 +268,7 @@ export class Images {
         cloneDepth,
         ...(snapshotLimit !== undefined ? { snapshotLimit } : {}),
         ...(watchers ? { watchers } : {}),
+        ...(mirroring !== undefined ? { mirroring } : {}),
       };
     }, byId);
   }

@@ -40,6 +40,9 @@ import { scheduleRoutes } from './routes/schedules.js';
 import { contentImportRoutes, DEFAULT_IMPORT_SETTINGS, type ImportSettings } from './routes/content/import.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { contentExportRoutes } from './routes/content/export.js';
+import { imageMirroringRoutes } from './routes/mirroring/image.js';
+import { mirrorPeerRoutes } from './routes/mirroring/peers.js';
+import { poolMirroringRoutes } from './routes/mirroring/pool.js';
 import { API_PREFIX, registerScoped } from './paths.js';
 
 export type { AppSettings };
@@ -147,5 +150,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await registerScoped(app, contentImportRoutes(settings.import));
   await app.register(clusterRoutes, { prefix: API_PREFIX, version: opts.version ?? '0.1.0' });
   await registerScoped(app, contentExportRoutes);
+  await registerScoped(app, poolMirroringRoutes);
+  await app.register(mirrorPeerRoutes, { prefix: API_PREFIX });
+  await registerScoped(app, imageMirroringRoutes);
   return app;
 }

@@ -5,7 +5,8 @@ import { splitPoolSpec } from '../ceph/spec.js';
 import {
   CephError, CloneSourceMissingError, CloneTooDeepError, CloneTooSmallError, CloneUnfinishedError, CreateNotConfirmedError, DataPoolMissingError,
   IdempotencyKeyInUseError, IdempotencyKeyReusedError, ImageBusyError, ImageHasSnapshotsError, ImageIncompleteError, ImageInUseError, ImageVanishedError,
-  LockHeldByServiceError, LockOwnerChangedError, NamespaceQosUnsupportedError, OperationStillRunningError, PoolBeingDeletedError,
+  LockHeldByServiceError, LockOwnerChangedError, MirroringDisabledError, MirrorModeConflictError, MirrorNoPeersError, MirrorPeerNotFoundError,
+  MirrorRoleError, MirrorTokenInvalidError, NamespaceQosUnsupportedError, OperationStillRunningError, PoolBeingDeletedError,
   PoolDeletedWhileCreatingError, PoolNotPermittedError, PreconditionFailedError, PurgeRefusedError, ScheduleInvalidError, ScheduleNotFoundError,
   SnapshotLimitReachedError, StrayImageNameError,
   type CephSubject,
@@ -36,6 +37,7 @@ export const ERROR_CODES = {
   SCHEDULE_NOT_FOUND: { status: 404, title: 'No schedule is set here' },
   TRASH_ENTRY_NOT_FOUND: { status: 404, title: 'No such trash entry' },
   MIGRATION_NOT_FOUND: { status: 404, title: 'The image is not migrating' },
+  MIRROR_PEER_NOT_FOUND: { status: 404, title: 'No such mirror peer' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   NOT_ACCEPTABLE: { status: 406, title: 'Not acceptable' },
   REQUEST_TIMEOUT: { status: 408, title: 'The request did not arrive in time' },
@@ -74,6 +76,12 @@ export const ERROR_CODES = {
   SNAPSHOT_HAS_CHILDREN: { status: 409, title: 'The snapshot has clones' },
   LOCK_HELD_BY_SERVICE: { status: 409, title: "The lock is held by this service's own client: it never fences itself" },
   LOCK_OWNER_CHANGED: { status: 409, title: 'Another client took the lock meanwhile' },
+  MIRRORING_DISABLED: { status: 409, title: 'Mirroring is not enabled here (image, pool or namespace)' },
+  MIRROR_IMAGE_PRIMARY: { status: 409, title: 'The image is already primary on this site' },
+  MIRROR_IMAGE_NOT_PRIMARY: { status: 409, title: 'The image is not primary on this site' },
+  MIRROR_PEER_PRIMARY: { status: 409, title: 'The peer site still has the primary image (demote it there, or force)' },
+  MIRROR_MODE_CONFLICT: { status: 409, title: 'The mirroring mode does not allow this' },
+  MIRROR_NO_PEERS: { status: 409, title: 'The pool has no mirror peer' },
   METADATA_LIMIT_EXCEEDED: { status: 409, title: "The image's metadata would exceed its limits (keys or bytes)" },
   METADATA_TOO_LARGE: { status: 409, title: 'A metadata value is larger than the API serves (written outside it)' },
   IDEMPOTENCY_KEY_IN_USE: { status: 409, title: 'A request with this Idempotency-Key is still being processed' },
@@ -295,6 +303,8 @@ export function fromDomainError(err: unknown): ApiError | undefined {
     return new ApiError('IDEMPOTENCY_KEY_IN_USE', `The first request with Idempotency-Key ${JSON.stringify(err.key)} is still being processed; `
       + 'retry shortly to get its answer.', { idempotencyKey: err.key, retryAfterSeconds: 1 });
   }
+  const mirror = fromMirrorError(err);
+  if (mirror) return mirror;
   if (err instanceof ImageHasSnapshotsError) {
     return new ApiError('IMAGE_HAS_SNAPSHOTS', `Image ${err.spec}/${err.image} has ${err.snapshotCount ?? 'some'} snapshot(s); delete them first.`,
       { snapshotCount: err.snapshotCount }, err.cause);
@@ -317,6 +327,35 @@ function migrationError(err: unknown): ApiError | undefined {
   if (err instanceof ImportSourceRefused) return invalidField('body', 'source.url', `${redactUrl(err.url)}: ${err.reason}`);
   if (err instanceof ImportSourceError) {
     return invalidField('body', 'source.url', `librbd could not open it as the format given (${err.cause.code}: ${err.cause.message})`);
+  }
+  return undefined;
+}
+
+/** The refusals of src/ceph/mirroring. */
+function fromMirrorError(err: unknown): ApiError | undefined {
+  if (err instanceof MirroringDisabledError) {
+    return new ApiError('MIRRORING_DISABLED', err.scope === 'pool'
+      ? `Mirroring is disabled in ${err.target}: PUT its …/mirroring {"mode": "image"} first.`
+      : `Image ${err.target} is not mirrored: PUT …/mirroring {"enabled": true} first.`, { scope: err.scope });
+  }
+  if (err instanceof MirrorRoleError) {
+    if (err.peerPrimary) {
+      return new ApiError('MIRROR_PEER_PRIMARY', `${err.target} is still primary on the peer site, or its demotion has not been `
+        + 'replayed here yet: demote it there and wait until this site reports it, or promote with force=true (unplanned failover).');
+    }
+    return err.primary
+      ? new ApiError('MIRROR_IMAGE_PRIMARY', `${err.target} is already primary on this site (${err.action} needs a non-primary image).`)
+      : new ApiError('MIRROR_IMAGE_NOT_PRIMARY', `${err.target} is not primary on this site (${err.action} needs the primary image`
+        + `${err.action === 'disable' ? ', or force: true' : ''}).`);
+  }
+  if (err instanceof MirrorModeConflictError) return new ApiError('MIRROR_MODE_CONFLICT', `${err.reason}.`, { poolMode: err.poolMode });
+  if (err instanceof MirrorTokenInvalidError) return invalidField('body', 'token', `${err.reason}; nothing was imported`);
+  if (err instanceof MirrorNoPeersError) {
+    return new ApiError('MIRROR_NO_PEERS', `Pool ${err.pool} has no mirror peer: a mirror snapshot would replicate to nobody. `
+      + 'Import a peer\'s bootstrap token first (POST …/mirroring/peers).');
+  }
+  if (err instanceof MirrorPeerNotFoundError) {
+    return new ApiError('MIRROR_PEER_NOT_FOUND', `Pool ${err.pool} has no mirror peer ${err.uuid}.`, { uuid: err.uuid });
   }
   return undefined;
 }

@@ -1,6 +1,7 @@
 // The memory layout koffi uses for each C struct we pass to librados/librbd, for checking against the C
 // compiler's view of the real headers (test/unit/struct-layout.test.ts). A mismatch would corrupt memory.
 import { koffi } from './library.js';
+import { RbdMirrorImageGlobalStatus, RbdMirrorImageInfo, RbdMirrorImageSiteStatus, RbdMirrorPeerSite } from './rbd-mirror.js';
 import { RadosPoolStat, RBD_IMAGE_OPTION, RbdImageInfo, RbdImageSpec, RbdImageWatcher, Timespec } from './types.js';
 
 export interface StructLayout { size: number; offsets: Record<string, number> }
@@ -25,6 +26,10 @@ const STRUCTS = {
     'num_objects_unfound', 'num_objects_degraded', 'num_rd', 'num_rd_kb', 'num_wr', 'num_wr_kb', 'num_user_bytes',
     'compressed_bytes_orig', 'compressed_bytes', 'compressed_bytes_alloc',
   ]],
+  rbd_mirror_image_info_t: [RbdMirrorImageInfo, ['global_id', 'state', 'primary']],
+  rbd_mirror_peer_site_t: [RbdMirrorPeerSite, ['uuid', 'direction', 'site_name', 'mirror_uuid', 'client_name', 'last_seen']],
+  rbd_mirror_image_site_status_t: [RbdMirrorImageSiteStatus, ['mirror_uuid', 'state', 'description', 'last_update', 'up']],
+  rbd_mirror_image_global_status_t: [RbdMirrorImageGlobalStatus, ['name', 'info', 'site_statuses_count', 'site_statuses']],
 } as const;
 
 /** Size and field offsets, in bytes, of every struct the bindings declare, keyed by the C type name. */

@@ -133,6 +133,40 @@ export async function walkRoutes(opts: WalkOptions): Promise<WalkResult> {
       const sparsify = await call('POST', `${I}/sparsify`, img('up'), 202, { sparseSize: 4096 });
       await waitTask(String(sparsify.json.id));
 
+      // mirroring without a peer: the pool (namespace) mode, an image's role and mirror snapshots, schedules
+      if (ns === undefined) {
+        await call('POST', '/api/v1/pools/{pool}/mirroring/bootstrap-token', { pool: P }, 409); // MIRRORING_DISABLED
+        await call('POST', '/api/v1/pools/{pool}/mirroring/peers', { pool: P }, 400, { token: 'not-a-token' });
+      }
+      await call('GET', `${S}/mirroring`, v(), 200);
+      await call('PUT', `${S}/mirroring`, v(), 200, { mode: 'image' });
+      await call('PUT', I, img('m'), 201, { size: '1MiB' });
+      await call('POST', `${I}/mirroring/promote`, img('m'), 409); // MIRRORING_DISABLED
+      await call('PUT', `${I}/mirroring`, img('m'), 200, { enabled: true, mode: 'snapshot' });
+      await call('GET', `${I}/mirroring`, img('m'), 200);
+      await call('GET', `${S}/images`, v(), 200, undefined, '?mirroring=enabled');
+      await call('POST', `${I}/mirroring/snapshots`, img('m'), 409); // MIRROR_NO_PEERS
+      await call('POST', `${I}/mirroring/promote`, img('m'), 409); // MIRROR_IMAGE_PRIMARY
+      await call('POST', `${I}/mirroring/resync`, img('m'), 409); // a primary is not resynced
+      await call('POST', `${I}/mirroring/demote`, img('m'), 200);
+      await call('POST', `${I}/mirroring/promote`, img('m'), 200); // no peer: its own demotion is the last word
+      await call('POST', `${I}/mirroring/schedules`, img('m'), 201, { interval: '1h' });
+      await call('GET', `${I}/mirroring/schedules`, img('m'), 200);
+      await call('DELETE', `${I}/mirroring/schedules/{interval}`, { ...img('m'), interval: '1h' }, 204);
+      await call('POST', `${S}/mirroring/schedules`, v(), 201, { interval: '1d' });
+      await call('GET', `${S}/mirroring/schedules`, v(), 200);
+      await call('DELETE', `${S}/mirroring/schedules/{interval}`, v({ interval: '1d' }), 204);
+      await call('GET', `${S}/mirroring/status`, v(), 200);
+      await call('PUT', `${I}/mirroring`, img('m'), 200, { enabled: false });
+      if (ns === undefined) {
+        await call('GET', '/api/v1/pools/{pool}/mirroring/peers', { pool: P }, 200);
+        const none = { pool: P, uuid: '00000000-0000-0000-0000-000000000000' };
+        await call('GET', '/api/v1/pools/{pool}/mirroring/peers/{uuid}', none, 404);
+        await call('DELETE', '/api/v1/pools/{pool}/mirroring/peers/{uuid}', none, 404);
+      } else {
+        await call('PUT', `${S}/mirroring`, v(), 200, { mode: 'disabled' });
+      }
+
       await call('POST', `${I}/snapshots`, img('a'), 201, { name: 's1' });
       await call('PUT', `${I}/snapshots/{snapshot}`, { ...img('a'), snapshot: 's2' }, 201);
       await call('GET', `${I}/snapshots`, img('a'), 200);
@@ -197,7 +231,7 @@ export async function walkRoutes(opts: WalkOptions): Promise<WalkResult> {
       await call('GET', `${S}/trash/purge-schedule`, v(), 200);
       await call('DELETE', `${S}/trash/purge-schedule`, v(), 204);
 
-      for (const name of ['a', 'a-moved', 'c', 'up']) {
+      for (const name of ['a', 'a-moved', 'c', 'up', 'm']) {
         // 204 once in the trash; its removal is a task (Link: rel="monitor"), finished before the namespace goes
         const gone = await call('DELETE', I, img(name), 204);
         const id = /<\/api\/v1\/tasks\/([^>]+)>;\s*rel="monitor"/.exec(gone.headers.get('link') ?? '')?.[1];

@@ -334,7 +334,7 @@ describe('Prefer: return=minimal and listing weight', () => {
     expect(full.json()).toMatchObject({ size: 3 * 1024 * 1024, snapshotCount: 0, watchers: [] });
   });
 
-  it('listings with details carry everything but watchers (one OSD round trip per image); GET of one image has them', async () => {
+  it('listings with details carry everything but watchers and mirroring (one OSD round trip per image each); GET of one image has them', async () => {
     const r = await t.app.inject({ method: 'GET', url: `${base}?details=true&search=min` });
     expect(r.statusCode).toBe(200);
     const items = r.json().items as Record<string, unknown>[];
@@ -343,9 +343,11 @@ describe('Prefer: return=minimal and listing weight', () => {
       expect(i).toMatchObject({ pool: pool.name, objectSize: 4 * 1024 * 1024, snapshotCount: 0 });
       expect(typeof i.id).toBe('string');
       expect(i.watchers).toBeUndefined();
-      // the listing reads headers, GET opens the image: the same answer but watchers
+      expect(i.mirroring).toBeUndefined(); // only with ?mirroring= (the DR page's filter)
+      // the listing reads headers, GET opens the image: the same answer but watchers and mirroring
       const one = (await t.app.inject({ method: 'GET', url: `${base}/${String(i.name)}` })).json();
-      expect(i).toEqual({ ...one, watchers: undefined });
+      expect(one.mirroring).toBeNull();
+      expect(i).toEqual({ ...one, watchers: undefined, mirroring: undefined });
     }
   });
 });

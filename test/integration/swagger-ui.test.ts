@@ -104,6 +104,8 @@ describe('Swagger UI at /docs (chromium)', () => {
 
   it('groups the namespaced twins under their own tags, shows the event stream and the task links, runs a QoS call', async () => {
     const section = (tag: string) => page.locator(`.opblock-tag-section:has(> h3.opblock-tag[data-tag="${tag}"])`);
+    // every tag section rendered (a large document renders in steps)
+    await expect.poll(() => page.locator('h3.opblock-tag').count(), { timeout: 30_000 }).toBeGreaterThan(20);
     const tags = await page.locator('h3.opblock-tag').evaluateAll((hs) => hs.map((h) => h.getAttribute('data-tag')));
     const twins = tags.filter((t) => t?.endsWith(' (namespace)'));
     expect(twins).toEqual(expect.arrayContaining(['images (namespace)', 'snapshots (namespace)', 'qos (namespace)']));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CREATABLE_FEATURES } from '../../ceph/features.js';
+import { imageMirroringSchema } from './mirroring.js';
 import { booleanQuery, existingNamespaceName, existingPoolName, imageNameForCreate, sizeSchema } from './common.js';
 
 export const watcherSchema = z.object({ address: z.string(), id: z.number().int(), cookie: z.number().int() });
@@ -43,6 +44,8 @@ const imageFields = {
     .describe('only in the answer to a clone made deeper than CLONE_DEPTH_SOFT: the URL of the image.flatten task queued for it'),
   watchers: z.array(watcherSchema).optional()
     .describe('clients that have the image open (rbd map, VMs); given for one image, not in listings, where it would cost an OSD round trip per image'),
+  mirroring: imageMirroringSchema.nullable().optional()
+    .describe('its mirroring (null: not mirrored); given for one image, and in listings filtered with `mirroring=`'),
 };
 
 export const imageSchema = z.object(imageFields).meta({ id: 'Image' });
@@ -69,6 +72,9 @@ export const listImagesQuery = z.object({
   total: booleanQuery.default(false)
     .describe('true: also count the matching images of the whole pool (O(pool)); absent from the answer otherwise'),
   details: booleanQuery.default(false).describe('false: names only (no image is read); true: full details of this page'),
+  mirroring: z.enum(['enabled', 'disabled']).optional()
+    .describe('only images whose mirroring is on (enabled) or off (disabled); each image of the page is opened read-only to '
+      + 'tell, so a page may hold fewer than `limit` items (follow nextCursor); the items carry `mirroring`'),
 }).strict();
 
 const featureEnum = z.enum(CREATABLE_FEATURES);

@@ -6,6 +6,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { ImageDirectory } from '../../../ceph/image-directory.js';
 import type { ImageInfo } from '../../../ceph/image-info.js';
+import { ImageMirrorings } from '../../../ceph/mirroring/image.js';
 import { decodeCursor, encodeCursor } from '../../cursor.js';
 import { specOf } from '../../paths.js';
 import { problems, scopeParams } from '../../schemas/common.js';
@@ -22,6 +23,7 @@ export const imageListRoutes: FastifyPluginAsyncZod = async (app) => {
   const scans = new ScanLimiter();
   // pages with details: a few at a time per process (their memory is bounded by that × a page's bytes)
   const pages = listingLimiter(ceph);
+  const mirrorings = new ImageMirrorings(ceph);
 
   app.get('/images', {
     schema: {
@@ -46,7 +48,7 @@ export const imageListRoutes: FastifyPluginAsyncZod = async (app) => {
     serializerCompiler: () => (data) => JSON.stringify(data),
   }, async (req) => {
     const pool = specOf(req.params);
-    const { limit, cursor, search, prefix, details, total } = req.query;
+    const { limit, cursor, search, prefix, details, total, mirroring } = req.query;
     let after: string | undefined;
     if (cursor !== undefined) {
       after = decodeCursor(cursor);
@@ -72,6 +74,17 @@ export const imageListRoutes: FastifyPluginAsyncZod = async (app) => {
       const last = cut ? items[n - 1] : page.entries[page.entries.length - 1];
       return { items: cut ? items.slice(0, n) : items, ...counted, nextCursor: (page.more || cut) && last ? encodeCursor(last.name) : null };
     };
+    if (mirroring !== undefined) {
+      // the DR page's filter: each image of the page opened read-only for its mirroring (only when asked)
+      return pages.limit(async () => {
+        const states = await mirrorings.ofMany(pool, page.entries.map((e) => e.name), settings.detailsConcurrency);
+        const kept = page.entries.filter((e) => states.has(e.name) && (states.get(e.name) !== null) === (mirroring === 'enabled'));
+        if (!details) return bounded(kept.map(({ name }) => ({ name, mirroring: states.get(name) ?? null })));
+        const infos = await ceph.images.statMany(pool, kept, settings.detailsConcurrency);
+        return bounded(infos.filter((i): i is ImageInfo => i !== undefined)
+          .map((i) => toImage({ ...i, mirroring: states.get(i.name) ?? null }, req.principal)));
+      });
+    }
     if (!details) return bounded(page.entries.map(({ name }) => ({ name })));
     // the directory gave each name's id: the header reads need nothing else
     return pages.limit(async () => {
