@@ -3374,7 +3374,12 @@ export interface components {
                 at: string;
                 result?: {
                     removed: number;
-                    skipped: unknown[];
+                    skipped: {
+                        id: string;
+                        name: string;
+                        code: string;
+                        detail: string;
+                    }[];
                 };
             };
         };

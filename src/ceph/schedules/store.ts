@@ -42,7 +42,7 @@ export interface LastRun {
 export interface ImageState { done: number[]; last?: LastRun }
 export const DONE_KEPT = 32;
 
-export interface PurgeState { slot: string; taskId: string; at: string; result?: { removed: number; skipped: unknown[] } }
+export interface PurgeState { slot: string; taskId: string; at: string; result?: { removed: number; skipped: { id: string; name: string; code: string; detail: string }[] } }
 
 /** Every schedule of a pool and the images' states. */
 export interface PoolSchedules {

@@ -62,6 +62,9 @@ export const purgeScheduleSchema = z.object({
   nextRun: z.string(),
   lastRun: z.object({
     slot: z.string(), taskId: z.string(), at: z.string(),
-    result: z.object({ removed: z.number().int(), skipped: z.array(z.unknown()) }).optional(),
+    result: z.object({
+      removed: z.number().int(),
+      skipped: z.array(z.object({ id: z.string(), name: z.string(), code: z.string(), detail: z.string() }).describe('an entry the purge could not remove, and why')),
+    }).optional(),
   }).optional(),
 }).meta({ id: 'TrashPurgeSchedule' });
