@@ -86,3 +86,18 @@ export const problemSchema = z.object({
 export function problems(...statuses: number[]): Record<number, typeof problemSchema> {
   return Object.fromEntries(statuses.map((s) => [s, problemSchema]));
 }
+
+/** objectSize a power of two in range; features consistent (the same rules as create and copy). */
+export function layoutRules(b: { objectSize?: number | undefined; features?: readonly string[] | undefined }, ctx: z.RefinementCtx): void {
+  if (b.objectSize !== undefined) {
+    const o = b.objectSize;
+    if (o < 4096 || o > 32 * 1024 * 1024 || (o & (o - 1)) !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['objectSize'], message: 'objectSize must be a power of two from 4KiB to 32MiB' });
+    }
+  }
+  const f = new Set(b.features ?? []);
+  if (b.features && f.size !== b.features.length) ctx.addIssue({ code: 'custom', path: ['features'], message: 'features must not repeat' });
+  if (f.has('object-map') && !f.has('exclusive-lock')) ctx.addIssue({ code: 'custom', path: ['features'], message: 'object-map needs exclusive-lock' });
+  if (f.has('fast-diff') && !f.has('object-map')) ctx.addIssue({ code: 'custom', path: ['features'], message: 'fast-diff needs object-map' });
+  if (f.has('journaling') && !f.has('exclusive-lock')) ctx.addIssue({ code: 'custom', path: ['features'], message: 'journaling needs exclusive-lock' });
+}

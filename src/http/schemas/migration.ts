@@ -1,7 +1,7 @@
 // Live migration and import-from-URL schemas (OpenAPI). Routes: src/http/routes/migration.ts.
 import { z } from 'zod';
 import { CREATABLE_FEATURES } from '../../ceph/features.js';
-import { existingPoolName, imageNameForCreate, poolNameForCreate, sizeSchema } from './common.js';
+import { existingPoolName, imageNameForCreate, layoutRules, poolNameForCreate, sizeSchema } from './common.js';
 import { namespaceNameForCreate } from './namespaces.js';
 
 const features = z.array(z.enum(CREATABLE_FEATURES)).max(16).optional()
@@ -12,20 +12,6 @@ const commitOnSuccess = z.boolean().default(false)
   .describe('true: commit as soon as the data are copied (the source is then removed; no abort possible after)')
   .meta({ examples: [true] });
 
-/** objectSize a power of two in range; features consistent (the same rules as create and copy). */
-function layoutRules(b: { objectSize?: number | undefined; features?: readonly string[] | undefined }, ctx: z.RefinementCtx): void {
-  if (b.objectSize !== undefined) {
-    const o = b.objectSize;
-    if (o < 4096 || o > 32 * 1024 * 1024 || (o & (o - 1)) !== 0) {
-      ctx.addIssue({ code: 'custom', path: ['objectSize'], message: 'objectSize must be a power of two from 4KiB to 32MiB' });
-    }
-  }
-  const f = new Set(b.features ?? []);
-  if (b.features && f.size !== b.features.length) ctx.addIssue({ code: 'custom', path: ['features'], message: 'features must not repeat' });
-  if (f.has('object-map') && !f.has('exclusive-lock')) ctx.addIssue({ code: 'custom', path: ['features'], message: 'object-map needs exclusive-lock' });
-  if (f.has('fast-diff') && !f.has('object-map')) ctx.addIssue({ code: 'custom', path: ['features'], message: 'fast-diff needs object-map' });
-  if (f.has('journaling') && !f.has('exclusive-lock')) ctx.addIssue({ code: 'custom', path: ['features'], message: 'journaling needs exclusive-lock' });
-}
 
 export const migrationBody = z.object({
   destination: z.object({
