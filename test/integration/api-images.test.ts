@@ -344,10 +344,12 @@ describe('Prefer: return=minimal and listing weight', () => {
       expect(typeof i.id).toBe('string');
       expect(i.watchers).toBeUndefined();
       expect(i.mirroring).toBeUndefined(); // only with ?mirroring= (the DR page's filter)
-      // the listing reads headers, GET opens the image: the same answer but watchers and mirroring
+      // the listing reads headers, GET opens the image: the same answer but watchers, mirroring and the snapshot
+      // limit (one more OSD read each, for one image only)
       const one = (await t.app.inject({ method: 'GET', url: `${base}/${String(i.name)}` })).json();
       expect(one.mirroring).toBeNull();
-      expect(i).toEqual({ ...one, watchers: undefined, mirroring: undefined });
+      expect(one.snapshotLimit).toBeNull();
+      expect(i).toEqual({ ...one, watchers: undefined, mirroring: undefined, snapshotLimit: undefined });
     }
   });
 });
