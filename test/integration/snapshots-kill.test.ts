@@ -185,36 +185,44 @@ describe('kill -9 mid-way, then retry', () => {
   }, 300_000);
 
   it('a rollback task whose service is killed mid-way is resumed by another process: the image equals the snapshot byte for byte', async () => {
-    // 16 KiB objects: 2048 of them, so the rollback runs long enough to be killed in the middle
+    // 16 KiB objects: 2048 of them, so the rollback runs long enough to be killed in the middle. Progress is
+    // written a few times a second: on a quiet machine the rollback can end between the poll that saw it running
+    // and the kill. Such a round proves nothing (it was not taken over): it is run again, up to three times, and
+    // at least one round must have been taken over.
     const data = await importRandom(pool.name, 'rb', 32 * MiB, '16K');
     await rbdCli('snap', 'create', `${pool.name}/rb@r1`);
-    await overwrite(pool.name, 'rb', 8 * MiB);
-    expect((await exportImage(pool.name, 'rb')).equals(data)).toBe(false);
-    const victim = await startService(env(), { readyTimeoutMs: 120_000 });
-    const r = await fetch(`${victim.url}/api/v1/pools/${pool.name}/images/rb/snapshots/r1/rollback?confirm=rb`, { method: 'POST' });
-    expect(r.status, await r.clone().text()).toBe(202);
-    const location = r.headers.get('location')!;
-    // kill it once the rollback has made progress, well before it ends
-    const end = Date.now() + 60_000;
-    for (;;) {
-      const t = await (await fetch(`${victim.url}${location}`)).json() as { state: string; progress: number };
-      expect(t.state, JSON.stringify(t)).not.toBe('succeeded');
-      if (t.state === 'running' && t.progress > 0.02) break;
-      if (Date.now() > end) throw new Error(`the rollback did not progress: ${JSON.stringify(t)}`);
-      await new Promise((res) => setTimeout(res, 20));
+    let takenOver: { [k: string]: unknown } | undefined;
+    for (let round = 0; round < 3 && !takenOver; round++) {
+      await overwrite(pool.name, 'rb', 8 * MiB);
+      expect((await exportImage(pool.name, 'rb')).equals(data)).toBe(false);
+      const victim = await startService(env(), { readyTimeoutMs: 120_000 });
+      const r = await fetch(`${victim.url}/api/v1/pools/${pool.name}/images/rb/snapshots/r1/rollback?confirm=rb`, { method: 'POST' });
+      expect(r.status, await r.clone().text()).toBe(202);
+      const location = r.headers.get('location')!;
+      // kill it once the rollback has made progress, well before it ends
+      const end = Date.now() + 60_000;
+      for (;;) {
+        const t = await (await fetch(`${victim.url}${location}`)).json() as { state: string; progress: number };
+        expect(t.state, JSON.stringify(t)).not.toBe('succeeded');
+        if (t.state === 'running' && t.progress > 0.02) break;
+        if (Date.now() > end) throw new Error(`the rollback did not progress: ${JSON.stringify(t)}`);
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      victim.child.kill('SIGKILL');
+      await victim.exited;
+      const task = await taskEnd(location);
+      expect(task.state, JSON.stringify(task)).toBe('succeeded');
+      // whoever finished it, the image equals the snapshot
+      const after = await exportImage(pool.name, 'rb');
+      expect({ length: after.length, firstDiff: after.findIndex((b, i) => b !== data[i]) }).toEqual({ length: data.length, firstDiff: -1 });
+      // taken over after the kill: a second attempt (more under CI load: a runner starved past its lease, 3 s
+      // here, is fenced and taken over again — a CI run saw 6)
+      if ((task.attempts ?? 0) >= 2) takenOver = task;
+      else console.log(`round ${round}: the victim finished the rollback before the kill landed; again`);
     }
-    victim.child.kill('SIGKILL');
-    await victim.exited;
-    const task = await taskEnd(location);
-    expect(task.state, JSON.stringify(task)).toBe('succeeded');
-    // taken over after the kill: at least a second attempt. More happen under CI load: every replica scans every
-    // pool (the in-process apps of the other test files too), and a runner starved past its lease (3 s here) is
-    // fenced and taken over again — a CI run saw 6; what must hold is the outcome and the data
-    expect(task.attempts, 'taken over after the kill').toBeGreaterThanOrEqual(2);
-    const after = await exportImage(pool.name, 'rb');
-    expect({ length: after.length, firstDiff: after.findIndex((b, i) => b !== data[i]) }).toEqual({ length: data.length, firstDiff: -1 });
+    expect(takenOver, 'a rollback taken over after kill -9 in one of 3 rounds').toBeDefined();
     expect((await exportImage(pool.name, 'rb@r1')).equals(data)).toBe(true);
-    console.log(`rollback task after kill -9 of its runner: ${JSON.stringify(task)}`);
+    console.log(`rollback task after kill -9 of its runner: ${JSON.stringify(takenOver)}`);
     await rbdCli('snap', 'rm', `${pool.name}/rb@r1`);
     await rbdCli('rm', '--no-progress', `${pool.name}/rb`);
   }, 300_000);
