@@ -136,13 +136,13 @@ export function victims(env: () => Record<string, string>, opts: StartOptions = 
 }
 
 /** Start the service expecting it to refuse to start: resolves with its exit code and output. */
-export async function startExpectingExit(env: Record<string, string>, timeoutMs = 30_000): Promise<{ code: number | null; output: string }> {
+export async function startExpectingExit(env: Record<string, string>, timeoutMs = 30_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
   const port = await freePort();
   const { child, output, exited } = spawnService(env, port, {});
   const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const { code } = await exited;
+  const { code, signal } = await exited;
   clearTimeout(t);
-  return { code, output: output() };
+  return { code, signal, output: output() };
 }
 
 /**

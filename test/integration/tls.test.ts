@@ -243,7 +243,8 @@ describe('refusing to start', () => {
     ['a certificate without a key', () => ({ TLS_CERT_FILE: f('server1.crt') }), /TLS_CERT_FILE is set but TLS_KEY_FILE is not/],
   ])('%s: exit 2 with a message naming the problem', async (_name, env, message) => {
     const r = await start(env());
-    expect(r.code).toBe(2);
+    // a signal instead of exit 2 was seen once in a CI run (not reproduced in 30 local starts): say which, and what it printed
+    expect(r.code, `signal ${r.signal}; output:\n${r.output.slice(-3000)}`).toBe(2);
     expect(r.output).toMatch(message);
     expect(r.output).not.toMatch(/at .*\.ts:\d+/); // a message, not a stack trace
   }, 60_000);
