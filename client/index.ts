@@ -9,6 +9,8 @@
 //   if (error) throw new Error(`${response.status} ${error.code}: ${error.detail}`);
 //   for await (const image of rbd.items('/api/v1/pools/{pool}/images', { params: { path: { pool: 'rbd' } } })) …
 //   const task = await rbd.waitForTask(id, { signal, onProgress: (t) => console.log(t.progress) });
+//   const d = await rbd.download({ pool: 'rbd', image: 'vol1' }, { snapshot: 'daily' });   // d.body: a ReadableStream
+//   await rbd.upload({ pool: 'rbd', image: 'vol2' }, file, { digest: await contentDigest(file) });
 //
 // Every call resolves to { data, error, response }: `data` for 2xx, `error` (a Problem) otherwise. Path
 // parameters are percent-encoded by openapi-fetch. The helpers (pages, items, waitForTask) throw RbdApiError.
@@ -18,10 +20,13 @@ import { pages } from './pages.js';
 import { retryAfterMs, retryingFetch, type RetryOptions } from './retry.js';
 import type { components, operations, paths } from './schema.js';
 import { waitForTask, type Task, type WaitForTaskOptions } from './tasks.js';
+import { download, upload, type Download, type DownloadOptions, type ImageRef, type ImportResult, type UploadOptions } from './content.js';
 import type { FullPaths, ItemOf, MinimalPaths, PagedPath, PageOf } from './types.js';
 
 export type { components, operations, paths };
 export type { FullPaths, ItemOf, MinimalPaths, PagedPath, PageOf, RetryOptions, Task, WaitForTaskOptions };
+export type { Download, DownloadOptions, ImageRef, ImportResult, UploadOptions };
+export { contentDigest } from './content.js';
 export type { RetryInfo } from './retry.js';
 export type { TaskState } from './tasks.js';
 export { FINAL_STATES, sseEvents } from './tasks.js';
@@ -50,6 +55,13 @@ export interface RbdHelpers<Paths> {
   pages<P extends PagedPath<Paths> & keyof Paths & string>(path: P, ...init: PageInitArg<Paths, P>): AsyncGenerator<PageOf<P, Paths>, void, undefined>;
   /** Every item of every page of a list route. */
   items<P extends PagedPath<Paths> & keyof Paths & string>(path: P, ...init: PageInitArg<Paths, P>): AsyncGenerator<ItemOf<P, Paths>, void, undefined>;
+  /** Download an image's or snapshot's content as a stream (a range, export-format 2); throws RbdApiError on an error answer. */
+  download(ref: ImageRef, options?: DownloadOptions): Promise<Download>;
+  /**
+   * Upload content: a new image from bytes, a Blob/File or a stream (with `size`), a part of an existing one, a
+   * diff or an export-format 2 stream; throws RbdApiError on an error answer. Never retried (a stream cannot be sent twice).
+   */
+  upload(ref: ImageRef, body: Blob | ArrayBuffer | ArrayBufferView | ReadableStream<Uint8Array>, options?: UploadOptions): Promise<ImportResult>;
 }
 
 type PageInit<Paths, P extends keyof Paths> = MaybeOptionalInit<Paths[P] & Record<string, unknown>, 'get'>;
@@ -89,6 +101,8 @@ export function createRbdClient(baseUrl: string, token?: string, options: RbdCli
   const get = client.GET as unknown as Parameters<typeof pages>[0];
   const helpers: RbdHelpers<FullPaths> = {
     waitForTask: (id, o) => waitForTask({ baseUrl: base, headers, fetch }, id, o),
+    download: (ref, o) => download({ baseUrl: base, headers, fetch }, ref, o),
+    upload: (ref, body, o) => upload({ baseUrl: base, headers, fetch: plain }, ref, body, o),
     pages: (path, ...init) => pages<never>(get, path, init[0]),
     items: async function* (path, ...init) {
       for await (const page of pages<{ items: never[] }>(get, path, init[0])) yield* page.items;

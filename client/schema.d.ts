@@ -1589,7 +1589,7 @@ export interface paths {
         };
         /**
          * Download an image's (or a snapshot's) content
-         * @description The raw bytes (`application/octet-stream`, `Content-Length` = the size), streamed from librbd as fast as the client takes them; extents never written are sent as zeros without reading them. One byte range per request (`Range: bytes=a-b` → 206 with `Content-Range`; 416 when it lies past the end). A snapshot's ETag is strong and stable, so `If-Range` resumes an interrupted download safely; the image itself (which may be written while it is read) has a weak ETag unique to each answer, so a resume from it always restarts (200). `format=rbd-export-v2` (or `Accept: application/vnd.ceph.rbd-export-v2`) sends rbd's export-format 2 instead: the image with every snapshot, for `rbd import --export-format 2 - pool/image`. A client that takes no data for the idle time (TRANSFER_IDLE_MS, default 30 s) is disconnected. HEAD answers the headers only.
+         * @description The raw bytes (`application/octet-stream`, `Content-Length` = the size), streamed from librbd as fast as the client takes them; extents never written are sent as zeros without reading them. One byte range per request (`Range: bytes=a-b` → 206 with `Content-Range`; 416 when it lies past the end). A snapshot's ETag is strong and stable, so `If-Range` resumes an interrupted download safely; the image itself (which may be written while it is read) has a weak ETag unique to each answer, so a resume from it always restarts (200). `format=rbd-export-v2` (or `Accept: application/vnd.ceph.rbd-export-v2`) sends rbd's export-format 2 instead: the image with every snapshot, for `rbd import --export-format 2 - pool/image`. A client that takes no data for the idle time (TRANSFER_IDLE_MS, default 30 s) is disconnected. HEAD answers the headers only. `Want-Content-Digest: sha-256` (RFC 9530; or sha-512) asks for the digest of the bytes sent: it comes as a `Content-Digest` trailer after the last byte (the answer is then chunked, without Content-Length).
          */
         get: operations["getImageContent"];
         /**
@@ -1613,7 +1613,7 @@ export interface paths {
         };
         /**
          * Download an image's (or a snapshot's) content
-         * @description The raw bytes (`application/octet-stream`, `Content-Length` = the size), streamed from librbd as fast as the client takes them; extents never written are sent as zeros without reading them. One byte range per request (`Range: bytes=a-b` → 206 with `Content-Range`; 416 when it lies past the end). A snapshot's ETag is strong and stable, so `If-Range` resumes an interrupted download safely; the image itself (which may be written while it is read) has a weak ETag unique to each answer, so a resume from it always restarts (200). `format=rbd-export-v2` (or `Accept: application/vnd.ceph.rbd-export-v2`) sends rbd's export-format 2 instead: the image with every snapshot, for `rbd import --export-format 2 - pool/image`. A client that takes no data for the idle time (TRANSFER_IDLE_MS, default 30 s) is disconnected. HEAD answers the headers only.
+         * @description The raw bytes (`application/octet-stream`, `Content-Length` = the size), streamed from librbd as fast as the client takes them; extents never written are sent as zeros without reading them. One byte range per request (`Range: bytes=a-b` → 206 with `Content-Range`; 416 when it lies past the end). A snapshot's ETag is strong and stable, so `If-Range` resumes an interrupted download safely; the image itself (which may be written while it is read) has a weak ETag unique to each answer, so a resume from it always restarts (200). `format=rbd-export-v2` (or `Accept: application/vnd.ceph.rbd-export-v2`) sends rbd's export-format 2 instead: the image with every snapshot, for `rbd import --export-format 2 - pool/image`. A client that takes no data for the idle time (TRANSFER_IDLE_MS, default 30 s) is disconnected. HEAD answers the headers only. `Want-Content-Digest: sha-256` (RFC 9530; or sha-512) asks for the digest of the bytes sent: it comes as a `Content-Digest` trailer after the last byte (the answer is then chunked, without Content-Length).
          */
         get: operations["getImageContentInNamespace"];
         /**
@@ -15152,6 +15152,8 @@ export interface operations {
                 range?: string;
                 /** @description the ETag a partial download began with: the range is served only while the content is unchanged, else the whole (200) */
                 "if-range"?: string;
+                /** @description `sha-256=1` (RFC 9530; sha-512 too): the digest of the bytes sent follows them as a `Content-Digest` trailer (the answer is chunked then) */
+                "want-content-digest"?: string;
             };
             path: {
                 /** @description the pool's name, percent-encoded */
@@ -15410,6 +15412,8 @@ export interface operations {
                 range?: string;
                 /** @description the ETag a partial download began with: the range is served only while the content is unchanged, else the whole (200) */
                 "if-range"?: string;
+                /** @description `sha-256=1` (RFC 9530; sha-512 too): the digest of the bytes sent follows them as a `Content-Digest` trailer (the answer is chunked then) */
+                "want-content-digest"?: string;
             };
             path: {
                 /** @description the pool's name, percent-encoded */

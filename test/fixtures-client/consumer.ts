@@ -1,6 +1,6 @@
 // A console program as a user writes it against the packed client (test/integration/client-package.test.ts
 // installs the tarball next to it and compiles it with tsc --strict). Prints one JSON line of findings.
-import { createRbdClient, RbdApiError, type Image, type RetryInfo, type Task } from '@rbd-rest-api/client';
+import { contentDigest, createRbdClient, RbdApiError, type Download, type Image, type ImportResult, type RetryInfo, type Task } from '@rbd-rest-api/client';
 
 declare const process: { env: Record<string, string | undefined>; exitCode?: number };
 
@@ -52,6 +52,21 @@ async function main(): Promise<unknown> {
   const aborted = await rbd.waitForTask(copy.data.id, { signal: controller.signal }).then(() => 'resolved', (e: Error) => e.message);
   const unknownTask = await rbd.waitForTask('1-zzzzzzzzz-00000000').then(() => 'resolved', (e: unknown) => (e instanceof RbdApiError ? `${e.status} ${e.code ?? ''}` : String(e)));
 
+  // content: bytes uploaded with their digest become an image; downloaded back whole, and a range of them
+  const bytes = new Uint8Array(3 << 20).map((_, i) => (i * 7919) % 251);
+  const up: ImportResult = await rbd.upload({ pool, image: 'cp-up' }, bytes, { digest: await contentDigest(bytes) });
+  const down: Download = await rbd.download({ pool, image: 'cp-up' });
+  const got = new Uint8Array(await new Response(down.body).arrayBuffer());
+  const same = got.length === bytes.length && got.every((b, i) => b === bytes[i]);
+  const part = await rbd.download({ pool, image: 'cp-up' }, { range: { start: 10, end: 19 } });
+  const partBytes = Array.from(new Uint8Array(await new Response(part.body).arrayBuffer()));
+  const badDigest = await rbd.upload({ pool, image: 'cp-bad' }, bytes, { digest: await contentDigest(new Uint8Array(1)) })
+    .then(() => 'resolved', (e: unknown) => (e instanceof RbdApiError ? `${e.status} ${e.code ?? ''}` : String(e)));
+  const content = {
+    up: [up.name, up.size, up.digest?.startsWith('sha-256=:') ?? false], down: [down.status, down.length, same],
+    part: [part.status, part.range, part.size, partBytes.join(',') === Array.from(bytes.subarray(10, 20)).join(',')], badDigest,
+  };
+
   // retries: a replica limited to 1 request per second; the first call takes the token, the next is 429
   const retries: RetryInfo[] = [];
   const patient = createRbdClient(limitedBase, token, { retry: { onRetry: (r) => retries.push(r) } });
@@ -67,7 +82,7 @@ async function main(): Promise<unknown> {
     smallStatus: small.response.status, smallKeys,
     pages, items, missing,
     task: { state: done.state, action: done.action, progress: done.progress, seen }, copied: copied.data?.size ?? null,
-    aborted, unknownTask,
+    aborted, unknownTask, content,
     limited: [first.response.status, refused.response.status, refused.response.headers.get('retry-after'), retried.response.status],
     retries: retries.map((r) => ({ attempt: r.attempt, status: r.status, retryAfter: r.retryAfter, delayMs: r.delayMs })), waitedMs,
   };

@@ -60,6 +60,7 @@ it('npm pack → install from the tarball → tsc --strict → a console program
     const r = JSON.parse(out.stdout) as {
       created: [string, number, boolean][]; smallStatus: number; smallKeys: string[]; pages: string[][]; items: string[]; missing: string;
       task: { state: string; action: string; progress: number; seen: string[] }; copied: number | null; aborted: string; unknownTask: string;
+      content: { up: [string, number, boolean]; down: [number, number, boolean]; part: [number, unknown, number, boolean]; badDigest: string };
       limited: [number, number, string | null, number]; retries: { attempt: number; status: number; retryAfter: boolean; delayMs: number }[]; waitedMs: number;
     };
     console.log('consumer:', JSON.stringify({ pages: r.pages, task: r.task, limited: r.limited, retries: r.retries, waitedMs: r.waitedMs }));
@@ -77,6 +78,10 @@ it('npm pack → install from the tarball → tsc --strict → a console program
     expect(r.copied).toBe(4 << 20);
     expect(r.aborted).toBe('stopped by the console');
     expect(r.unknownTask).toBe('404 TASK_NOT_FOUND');
+    // content through the streaming helpers: 3 MiB up with its digest, back whole and as a range; a wrong digest is refused
+    expect(r.content).toEqual({
+      up: ['cp-up', 3 << 20, true], down: [200, 3 << 20, true], part: [206, { start: 10, end: 19 }, 3 << 20, true], badDigest: '400 DIGEST_MISMATCH',
+    });
     // 429 without retries; with them, one retry after the answer's Retry-After, then 200
     expect(r.limited).toEqual([200, 429, '1', 200]);
     expect(r.retries).toEqual([{ attempt: 1, status: 429, retryAfter: true, delayMs: 1000 }]);

@@ -4,7 +4,9 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Image, ImageList, Pool, Problem, RbdClient } from '../../client/index.js';
-import { createRbdClient } from '../../client/index.js';
+import { contentDigest, createRbdClient, RbdApiError } from '../../client/index.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { exportImage, rbdCli } from '../helpers/cli.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
 import { Images } from '../../src/ceph/images.js';
 import { TokenStore } from '../../src/http/auth.js';
@@ -190,6 +192,52 @@ describe('typed client: namespaces, trash and tasks', () => {
     expect((await rbd.DELETE('/api/v1/pools/{pool}/namespaces/{namespace}', { params: { path: { pool: pool.name, namespace: ns } } })).response.status).toBe(204);
     const missing = await rbd.GET('/api/v1/pools/{pool}/namespaces/{namespace}/images', { params: { path: { pool: pool.name, namespace: ns } } });
     expect([missing.response.status, missing.error?.code]).toEqual([404, 'NAMESPACE_NOT_FOUND']);
+  });
+});
+
+describe('typed client: content (download and upload helpers)', () => {
+  const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+  const code = (e: unknown) => (e instanceof RbdApiError ? `${e.status} ${e.code ?? ''}` : String(e));
+  it('uploads a stream with its size and digest, a part of it, downloads it whole and a resumed range; errors are RbdApiError', async () => {
+    const p = pool.name;
+    const data = randomBytes(5 * 1024 * 1024 + 123);
+    // a stream body in uneven chunks, its size given (the service needs Content-Length)
+    let off = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (off >= data.length) { c.close(); return; }
+        const n = Math.min(data.length - off, 100_000 + (off % 7919));
+        c.enqueue(data.subarray(off, off + n));
+        off += n;
+      },
+    });
+    const up = await rbd.upload({ pool: p, image: 'up1' }, stream, { size: data.length, digest: await contentDigest(data) });
+    expect(up).toMatchObject({ name: 'up1', size: data.length, bytes: data.length });
+    expect(sha(await exportImage(p, 'up1'))).toBe(sha(data));
+    await expect(rbd.upload({ pool: p, image: 'up2' }, new ReadableStream<Uint8Array>())).rejects.toThrow(/needs `size`/);
+
+    // a part of the existing image (resumable uploads), then the whole downloaded equals what was written
+    const patch = randomBytes(4096);
+    expect(await rbd.upload({ pool: p, image: 'up1' }, patch, { part: { start: 8192, imageSize: data.length } })).toMatchObject({ range: { start: 8192, end: 12287 } });
+    patch.copy(data, 8192);
+    const whole = await rbd.download({ pool: p, image: 'up1' });
+    expect([whole.status, whole.length, whole.size, whole.range]).toEqual([200, data.length, data.length, undefined]);
+    expect(sha(new Uint8Array(await new Response(whole.body).arrayBuffer()))).toBe(sha(data));
+
+    // a snapshot: strong ETag; a range resumed with If-Range
+    await rbdCli('snap', 'create', `${p}/up1@s1`);
+    const first = await rbd.download({ pool: p, image: 'up1' }, { snapshot: 's1', range: { start: 0, end: 999 } });
+    expect([first.status, first.range, first.size]).toEqual([206, { start: 0, end: 999 }, data.length]);
+    await first.body.cancel();
+    const rest = await rbd.download({ pool: p, image: 'up1' }, { snapshot: 's1', range: { start: 1000 }, ifRange: first.etag! });
+    expect(rest.status).toBe(206);
+    expect(Buffer.from(await new Response(rest.body).arrayBuffer()).equals(data.subarray(1000))).toBe(true);
+
+    // errors: a missing image (404), an existing name (409), a wrong digest (400, nothing left)
+    expect(await rbd.download({ pool: p, image: 'nope' }).then(() => 'resolved', code)).toBe('404 IMAGE_NOT_FOUND');
+    expect(await rbd.upload({ pool: p, image: 'up1' }, new Uint8Array(10)).then(() => 'resolved', code)).toBe('409 IMAGE_EXISTS');
+    expect(await rbd.upload({ pool: p, image: 'up3' }, new Uint8Array(10), { digest: await contentDigest(new Uint8Array(11)) }).then(() => 'resolved', code)).toBe('400 DIGEST_MISMATCH');
+    expect((await rbd.GET('/api/v1/pools/{pool}/images/{image}', { params: { path: { pool: p, image: 'up3' } } })).response.status).toBe(404);
   });
 });
 

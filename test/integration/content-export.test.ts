@@ -103,6 +103,59 @@ describe('raw export', () => {
   });
 });
 
+/** GET over a real socket: status, headers, body and trailers (fetch does not expose trailers). */
+function rawGet(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer; trailers: NodeJS.Dict<string> }> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks), trailers: res.trailers }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+describe('digests of downloads (Want-Content-Digest → Content-Digest trailer, RFC 9530)', () => {
+  it('the trailer is the digest of the bytes sent: whole, a range, sha-512; none unless asked for one it computes', { timeout: 120_000 }, async ({ app, api, pool }) => {
+    void api; // listening on a real socket
+    const port = (app.server.address() as AddressInfo).port;
+    const base = `/api/v1/pools/${pool.name}/images`;
+    const b64 = (alg: string, b: Buffer) => createHash(alg).update(b).digest('base64');
+    const want = await exportImage(pool.name, 'full');
+    const whole = await rawGet(port, `${base}/full/content`, { ...bearer, 'want-content-digest': 'sha-256=5, sha-512=3' });
+    expect(whole.status).toBe(200);
+    expect(whole.headers.trailer).toBe('content-digest');
+    expect(whole.headers['transfer-encoding']).toBe('chunked');
+    expect(whole.headers['content-length']).toBeUndefined();
+    expect(sha(whole.body)).toBe(sha(want));
+    expect(whole.trailers['content-digest']).toBe(`sha-256=:${b64('sha256', want)}:`);
+
+    const snap = await exportImage(pool.name, 'sparse@s');
+    const part = await rawGet(port, `${base}/sparse/content?snapshot=s`, { ...bearer, range: 'bytes=13631488-13731495', 'want-content-digest': 'sha-512' });
+    expect(part.status).toBe(206);
+    expect(part.body.equals(snap.subarray(13631488, 13731496))).toBe(true);
+    expect(part.trailers['content-digest']).toBe(`sha-512=:${b64('sha512', part.body)}:`);
+
+    const v2 = await rawGet(port, `${base}/full/content?format=rbd-export-v2`, { ...bearer, 'want-content-digest': 'sha-256=1' });
+    expect(v2.status).toBe(200);
+    expect(v2.trailers['content-digest']).toBe(`sha-256=:${b64('sha256', v2.body)}:`);
+
+    // not asked, asked with weight 0, for an algorithm this service does not compute, or malformed: no trailer, Content-Length as usual
+    for (const h of [undefined, 'sha-256=0', 'md5=10, unixsum=2', ';;;', 'sha-256=99']) {
+      const r = await rawGet(port, `${base}/full/content`, { ...bearer, ...(h === undefined ? {} : { 'want-content-digest': h }) });
+      expect(r.status, String(h)).toBe(200);
+      expect(r.headers['content-length'], String(h)).toBe(String(want.length));
+      expect(r.headers.trailer, String(h)).toBeUndefined();
+      expect(r.trailers['content-digest'], String(h)).toBeUndefined();
+      expect(sha(r.body), String(h)).toBe(sha(want));
+    }
+    // HEAD: headers only, Content-Length kept
+    const head = await app.inject({ method: 'HEAD', url: `${base}/full/content`, headers: { ...bearer, 'want-content-digest': 'sha-256' } });
+    expect(head.headers['content-length']).toBe(String(want.length));
+    expect(head.headers.trailer).toBeUndefined();
+  });
+});
+
 describe('ranges', () => {
   it('pieces reassembled equal the whole; 416 past the end and for several ranges; If-Range', { timeout: 180_000 }, async ({ app, pool }) => {
     await importSparse(pool.name, 'ranged', 9 * MiB + 17, [[5, randomBytes(70_000)], [6 * MiB - 3, randomBytes(MiB)]]);

@@ -22,6 +22,8 @@ export const contentHeaders = z.object({
     .describe('one byte range: `bytes=first-last`, `bytes=first-` or `bytes=-suffixLength` (several ranges: 416)'),
   'if-range': z.string().max(1024).optional()
     .describe('the ETag a partial download began with: the range is served only while the content is unchanged, else the whole (200)'),
+  'want-content-digest': z.string().max(1024).optional()
+    .describe('`sha-256=1` (RFC 9530; sha-512 too): the digest of the bytes sent follows them as a `Content-Digest` trailer (the answer is chunked then)'),
 }).loose();
 
 export const DIFF_PAGE_LIMIT_MAX = 10_000;

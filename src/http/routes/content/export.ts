@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { abortAllTransfers } from '../../../ceph/content/budget.js';
 import { openContent, type ContentInfo } from '../../../ceph/content/export.js';
 import { decodeCursor, encodeCursor } from '../../cursor.js';
+import { digestTrailer, wantedDigest } from '../../digest.js';
 import { ApiError, invalidField } from '../../errors.js';
 import { specOf } from '../../paths.js';
 import { imageParams, problems } from '../../schemas/common.js';
@@ -94,8 +95,13 @@ function sinkOf(reply: FastifyReply): { unsent: () => number } {
   };
 }
 
-/** Send `stream`; the client going away destroys it (and so ends its reads). */
+/**
+ * Send `stream`; the client going away destroys it (and so ends its reads). A GET with `Want-Content-Digest`
+ * gets the digest of the bytes sent as a trailer.
+ */
 function sendStream(req: FastifyRequest, reply: FastifyReply, stream: import('node:stream').Readable): FastifyReply {
+  const alg = req.method === 'GET' ? wantedDigest(req.headers['want-content-digest']) : undefined;
+  if (alg) digestTrailer(reply, stream, alg);
   const gone = (): void => { if (!stream.readableEnded) stream.destroy(); };
   // the stream failed after the headers went out (a Ceph error, a stalled client): the answer cannot be
   // completed, so the connection is closed (the client sees fewer bytes than Content-Length)
@@ -125,7 +131,9 @@ export const contentExportRoutes: FastifyPluginAsyncZod = async (app) => {
       + 'read) has a weak ETag unique to each answer, so a resume from it always restarts (200). `format=rbd-export-v2` '
       + `(or \`Accept: ${RBD_EXPORT_V2_TYPE}\`) sends rbd's export-format 2 instead: the image with every snapshot, for `
       + '`rbd import --export-format 2 - pool/image`. A client that takes no data for the idle time (TRANSFER_IDLE_MS, '
-      + 'default 30 s) is disconnected. HEAD answers the headers only.',
+      + 'default 30 s) is disconnected. HEAD answers the headers only. `Want-Content-Digest: sha-256` (RFC 9530; or '
+      + 'sha-512) asks for the digest of the bytes sent: it comes as a `Content-Digest` trailer after the last byte '
+      + '(the answer is then chunked, without Content-Length).',
     params: imageParams,
     querystring: contentQuery,
     headers: contentHeaders,

@@ -12,11 +12,12 @@ import type { Readable } from 'node:stream';
 import { isMissingInScope } from '../../../ceph/errors.js';
 import { featureBits } from '../../../ceph/features.js';
 import {
-  ImportError, importPart, importRaw, type ExpectedDigest, type ImportFailureCode, type ImportResult, type ImportSource,
+  ImportError, importPart, importRaw, type ImportFailureCode, type ImportResult, type ImportSource,
 } from '../../../ceph/content/import.js';
 import { importDiff } from '../../../ceph/content/import-diff.js';
 import { importExportV2 } from '../../../ceph/content/import-v2.js';
 import { ApiError, invalidField, validationDetail, type ErrorCode } from '../../errors.js';
+import { parseContentDigest } from '../../digest.js';
 import { validationErrors } from '../../validation.js';
 import { imagePath, specOf } from '../../paths.js';
 import { IMAGE_NAME_PATTERN, IMAGE_NAME_RULE, imageParams, problems } from '../../schemas/common.js';
@@ -50,27 +51,6 @@ const FAILURES: Record<ImportFailureCode, ErrorCode> = {
 };
 
 const mediaType = (header: string | undefined): string => (header ?? '').split(';')[0]!.trim().toLowerCase();
-
-/** `Content-Digest: sha-256=:BASE64:, sha-512=:…:` (RFC 9530, a structured-field dictionary): the strongest one we know. */
-export function parseContentDigest(header: string): ExpectedDigest {
-  const found = new Map<string, Buffer>();
-  for (const member of header.split(',')) {
-    const m = /^\s*([a-z0-9*_.-]+)\s*=\s*:([A-Za-z0-9+/]*={0,2}):\s*$/.exec(member);
-    if (!m) throw invalidField('headers', 'content-digest', 'expected `sha-256=:<base64>:` (RFC 9530)');
-    found.set(m[1]!, Buffer.from(m[2]!, 'base64'));
-  }
-  const sha512 = found.get('sha-512');
-  if (sha512) {
-    if (sha512.length !== 64) throw invalidField('headers', 'content-digest', 'a sha-512 digest has 64 bytes');
-    return { algorithm: 'sha-512', value: sha512 };
-  }
-  const sha256 = found.get('sha-256');
-  if (sha256) {
-    if (sha256.length !== 32) throw invalidField('headers', 'content-digest', 'a sha-256 digest has 32 bytes');
-    return { algorithm: 'sha-256', value: sha256 };
-  }
-  throw invalidField('headers', 'content-digest', 'no sha-256 or sha-512 digest (the algorithms this service verifies)');
-}
 
 /** `Content-Range: bytes a-b/size` (RFC 9110; b inclusive) of an upload of `length` bytes. */
 export function parseContentRange(header: string, length: number): { start: number; end: number; size: number } {
