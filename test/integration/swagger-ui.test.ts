@@ -1,8 +1,10 @@
 // Swagger UI in a real browser (playwright-core driving Debian's /usr/bin/chromium; no browser download):
 // the service with authentication on, /docs opened, Authorize with a token, "Try it out" on PUT image with
-// the example body the document offers, unchanged, and on the image list; the status and body the page
+// the example body the document offers, unchanged, and on the image list; a download of image content ("Download file"
+// holds the bytes); the status and body the page
 // shows are asserted and cross-checked with Ceph. A screenshot is saved to .build/swagger-ui*.png.
 // scripts/setup.sh --test (npm test) installs chromium when it is missing.
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -11,6 +13,7 @@ import type { CephConnection } from '../../src/ceph/connection.js';
 import { Images } from '../../src/ceph/images.js';
 import { TokenStore } from '../../src/http/auth.js';
 import { testApp, type TestApp } from '../helpers/app.js';
+import { importRandom } from '../helpers/cli.js';
 import { connect, makePool, uniqueName } from '../helpers/cluster.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -159,6 +162,35 @@ describe('Swagger UI at /docs (chromium)', () => {
     expect(qos.status).toBe(200);
     expect(JSON.parse(qos.body)).toMatchObject({ iopsLimit: { value: 0, source: 'default' } });
     await section('images (namespace)').screenshot({ path: '.build/swagger-ui-namespace-tags.png' });
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
+
+  it('downloads an image\'s content from the page: "Download file" holds the image\'s bytes, named after it', async () => {
+    const image = uniqueName('dl');
+    const bytes = await importRandom(pool.name, image, 300_000 + 17);
+    const operation = 'getImageContent';
+    await openGroupOf(operation);
+    const op = page.locator(`[id$="-${operation}"].opblock`);
+    if (!(await op.getAttribute('class'))!.split(/\s+/).includes('is-open')) await op.locator('.opblock-summary').first().click();
+    const tryOut = op.getByRole('button', { name: 'Try it out' });
+    if (await tryOut.count()) await tryOut.click();
+    await op.locator('tr[data-param-name="pool"] input').fill(pool.name);
+    await op.locator('tr[data-param-name="image"] input').fill(image);
+    await op.getByRole('button', { name: 'Execute' }).click();
+    const row = op.locator('.live-responses-table tbody tr.response').first();
+    await row.waitFor();
+    expect(Number((await row.locator('.response-col_status').innerText()).trim())).toBe(200);
+    const link = row.locator('a[download]');
+    await link.waitFor();
+    expect(await link.getAttribute('download')).toBe(`${image}.raw`);
+    // what a click saves: the blob the link points at, hashed in the page
+    const got = await page.evaluate(async (href) => {
+      const b = new Uint8Array(await (await fetch(href)).arrayBuffer());
+      const d = new Uint8Array(await crypto.subtle.digest('SHA-256', b));
+      return { length: b.length, sha: Array.from(d, (x) => x.toString(16).padStart(2, '0')).join('') };
+    }, (await link.getAttribute('href'))!);
+    expect(got).toEqual({ length: bytes.length, sha: createHash('sha256').update(bytes).digest('hex') });
+    await op.screenshot({ path: '.build/swagger-ui-download.png' });
     expect(pageErrors).toEqual([]);
   }, 120_000);
 });
