@@ -4007,6 +4007,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4091,6 +4093,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4100,6 +4104,8 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4718,6 +4724,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4822,6 +4830,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4831,6 +4841,8 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5079,6 +5091,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5187,6 +5201,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5293,6 +5309,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5302,6 +5320,8 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5554,6 +5574,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5755,6 +5777,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5862,6 +5886,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5871,6 +5897,8 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6239,6 +6267,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6348,6 +6378,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6357,6 +6389,8 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9834,6 +9868,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9920,6 +9956,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9929,6 +9967,8 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10135,6 +10175,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10548,6 +10590,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10636,6 +10680,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10645,6 +10691,8 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10855,6 +10903,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description the representation's entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), or in If-None-Match on a GET (304 while unchanged) */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {

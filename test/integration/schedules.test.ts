@@ -93,27 +93,27 @@ describe('snapshot schedules', () => {
     const first = await eventually(async () => (await snapsOf(pool.name, 'b', 'p'))[0] ?? false, { timeoutMs: 10_000, intervalMs: 300, what: 'b\'s first slot' });
     await rbdCli('clone', '--rbd-default-clone-format', '2', `${pool.name}/b@${first}`, `${pool.name}/bclone`);
 
-    // kill -9 of the replica running a slot: only V runs tasks now; x's lock is held, so its slot stays running in V
+    // kill -9 of the replica running a slot: of this file's replicas only V runs tasks now, and every governed
+    // image's lock is held, so a slot V takes stays running in V. Replicas of other test files on this cluster
+    // scan every pool too and may take slots meanwhile (their runs wait for the locks as well): the slot killed
+    // is one whose record names V (its pid) as the runner
     await a.ceph.tasks.stop();
     await b.ceph.tasks.stop();
     let release!: () => void;
     const held = new Promise<void>((r) => { release = r; });
-    const holding = mutationLocks(a.ceph).run([imageKey(pool.name, 'x')], () => held, { waitMs: 20_000 });
-    let running: { id: string; params: { slot: number } };
+    const keys = [...['a', 'b', 'x'].map((i) => imageKey(pool.name, i)), imageKey(`${pool.name}/ns1`, 'c')];
+    const holding = mutationLocks(a.ceph).run(keys, () => held, { waitMs: 20_000 });
+    type SlotTask = { id: string; action: string; target: { namespace: string; image: string }; params: { slot: number; prefix: string } };
+    let running: SlotTask;
     try {
-      // V's own run of one of x's slots (the record names its runner: V's pid). Replicas of other test files on
-      // this cluster scan every pool too and may run a slot of x meanwhile: those runs wait for x's lock as well,
-      // and V takes a later slot
       running = await eventually(async () => {
         const r = await call(a, 'GET', `/api/v1/tasks?pool=${pool.name}&state=running&limit=100`);
-        const xs = (r.body.items as { id: string; action: string; target: { image: string }; params: { slot: number } }[])
-          .filter((i) => i.action === 'schedule.snapshot' && i.target.image === 'x');
-        for (const t of xs) {
+        for (const t of (r.body.items as SlotTask[]).filter((i) => i.action === 'schedule.snapshot')) {
           const rec = JSON.parse(await radosCli('-p', pool.name, 'get', `${RECORD_PREFIX}${t.id}`, '-')) as { runner?: string };
           if (rec.runner?.split(':')[1] === String(v!.child.pid)) return t;
         }
         return false;
-      }, { timeoutMs: 15_000, intervalMs: 300, what: 'x\'s slot running in V' });
+      }, { timeoutMs: 15_000, intervalMs: 300, what: 'a slot running in V' });
       v!.child.kill('SIGKILL');
       await v!.exited;
     } finally {
@@ -122,13 +122,17 @@ describe('snapshot schedules', () => {
       release();
       await holding.catch(() => undefined);
     }
-    const killedSlot = `x-${new Date(running.params.slot).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
-    // on a timeout, the diff shows the record (its state, attempts, error)
-    await eventually(async () => {
+    const killedSlot = `${running.params.prefix}-${new Date(running.params.slot).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+    // on a timeout, the diff shows the record (its state, attempts, error); the run after the takeover took the
+    // killed slot's snapshot (or found it: V may have taken it before it died)
+    const done = await eventually(async () => {
       const r = await call(a, 'GET', `/api/v1/tasks/${running.id}`);
       expect({ ...r.body, attemptsAtLeast2: (r.body.attempts as number) >= 2 }).toMatchObject({ state: 'succeeded', attemptsAtLeast2: true });
+      return r.body;
     }, { timeoutMs: 20_000, intervalMs: 300, what: 'the killed slot taken over' });
-    expect((await snapsOf(pool.name, 'x', 'x'))).toContain(killedSlot);
+    expect(done.result).toMatchObject({ snapshot: killedSlot });
+    expect(['taken', 'existed', 'done-before']).toContain((done.result as { outcome: string }).outcome);
+    if (running.target.image === 'x') expect((await snapsOf(pool.name, 'x', 'x'))).toContain(killedSlot); // x keeps every slot
 
     // B's clock jumps three slots back (it must not take any slot again), then forward to the right time
     const before = (await snapsOf(pool.name, 'x', 'x')).length;

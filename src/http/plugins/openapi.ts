@@ -13,6 +13,7 @@
 //     registerScoped in paths.ts) come after all others, described after their pool-scope tag, so Swagger UI
 //     lists the twins apart instead of doubling every group;
 //   - a response whose schema says `x-media-type` (e.g. text/event-stream) is documented under that type;
+//   - the 200/201 answers of an operation marked `x-etag` (plugins/safe-retries.ts) declare their ETag header;
 //   - a 202 answered with a task (the Task schema) links to the task's operations (getTask, taskEvents,
 //     cancelTask), with the task id from the body;
 //   - zod's implicit bounds of an unbounded integer (±(2^53 − 1), "a safe integer") are dropped: they say
@@ -24,6 +25,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import { STATUS_CODES } from 'node:http';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { NAMESPACE_TAG_SUFFIX } from '../paths.js';
+import { ETAG_MARK } from '../schemas/common.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };
@@ -162,6 +164,12 @@ function isProblemSchema(schema: Json | undefined, schemas: JsonObject): boolean
   return ['type', 'title', 'status', 'code'].every((k) => k in p);
 }
 
+const ETAG_HEADER: Json = {
+  description: 'the representation\'s entity tag: send it back in If-Match to change it only if nobody else did (412 otherwise), '
+    + 'or in If-None-Match on a GET (304 while unchanged)',
+  schema: { type: 'string', examples: ['"c2b5e1f0a9d3"'] },
+};
+
 /** Rewrites the document @fastify/swagger built (see the file's header). Pure: returns a new object. */
 export function tidyDocument(input: unknown): unknown {
   const doc = JSON.parse(JSON.stringify(input)) as JsonObject;
@@ -211,8 +219,11 @@ export function tidyDocument(input: unknown): unknown {
       for (const t of Array.isArray(op.tags) ? op.tags : []) {
         if (typeof t === 'string' && !declaredTags.has(t) && !extraTags.includes(t)) extraTags.push(t);
       }
+      const etag = op[ETAG_MARK] === true;
+      delete op[ETAG_MARK];
       for (const [status, response] of Object.entries(isObject(op.responses) ? op.responses : {})) {
         if (!isObject(response)) continue;
+        if (etag && (status === '200' || status === '201')) response.headers = { ...(isObject(response.headers) ? response.headers : {}), ETag: ETAG_HEADER };
         if (typeof response.description !== 'string' || response.description === '' || response.description === 'Default Response') {
           response.description = STATUS_CODES[status] ?? (status === 'default' ? 'Error' : `HTTP ${status}`);
         }

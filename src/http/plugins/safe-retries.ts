@@ -19,7 +19,7 @@ import type { ImageInfo } from '../../ceph/image-info.js';
 import { ApiError, fromDomainError } from '../errors.js';
 import { toImage } from '../image-view.js';
 import { API_PREFIX, specOf } from '../paths.js';
-import { problemSchema } from '../schemas/common.js';
+import { ETAG_MARK, problemSchema } from '../schemas/common.js';
 import { taskView } from '../task-reply.js';
 import { invalidField } from '../validation.js';
 
@@ -101,6 +101,8 @@ async function safeRetries(app: FastifyInstance): Promise<void> {
     const keyed = methods.includes('POST') && KEYED_POSTS.some((re) => re.test(route.url));
     if (!resource && !keyed) return;
     route.config = { ...route.config, safeRetries: { resource, keyed } } as typeof route.config;
+    // the answers that carry the representation (200, 201) have an ETag: tidyDocument (plugins/openapi.ts) documents it
+    if (resource && methods.some((m) => m === 'GET' || m === 'PUT' || m === 'PATCH')) route.schema = { ...route.schema, [ETAG_MARK]: true } as typeof route.schema;
     if (!conditional && !keyed) return;
     const added = { ...(conditional ? conditionalHeaders : {}), ...(keyed ? keyHeader : {}) };
     const headers = schema.headers instanceof z.ZodObject ? schema.headers.extend(added) : z.object(added).loose();

@@ -101,3 +101,6 @@ export function layoutRules(b: { objectSize?: number | undefined; features?: rea
   if (f.has('fast-diff') && !f.has('object-map')) ctx.addIssue({ code: 'custom', path: ['features'], message: 'fast-diff needs object-map' });
   if (f.has('journaling') && !f.has('exclusive-lock')) ctx.addIssue({ code: 'custom', path: ['features'], message: 'journaling needs exclusive-lock' });
 }
+
+/** An operation-level mark (an OpenAPI extension): its 200/201 answers carry an `ETag` (plugins/safe-retries.ts, plugins/openapi.ts). */
+export const ETAG_MARK = 'x-etag';
