@@ -137,10 +137,10 @@ describe('snapshot schedules', () => {
     // B's clock jumps three slots back (it must not take any slot again), then forward to the right time
     const before = (await snapsOf(pool.name, 'x', 'x')).length;
     skew = -3 * EVERY;
-    await eventually(async () => (await snapsOf(pool.name, 'x', 'x')).length >= before + 2, { timeoutMs: 10_000, intervalMs: 300, what: 'two slots with B behind' });
+    await eventually(async () => (await snapsOf(pool.name, 'x', 'x')).length >= before + 2, { timeoutMs: 20_000, intervalMs: 300, what: 'two slots with B behind' });
     skew = 0;
     const now = (await snapsOf(pool.name, 'x', 'x')).length;
-    await eventually(async () => (await snapsOf(pool.name, 'x', 'x')).length >= now + 2, { timeoutMs: 10_000, intervalMs: 300, what: 'two slots after the jump' });
+    await eventually(async () => (await snapsOf(pool.name, 'x', 'x')).length >= now + 2, { timeoutMs: 20_000, intervalMs: 300, what: 'two slots after the jump' });
 
     // stop: no schedule left, no schedule task left running
     for (const url of [`${P()}/snapshot-schedule`, `${P()}/namespaces/ns1/snapshot-schedule`]) expect((await call(a, 'DELETE', url)).status).toBe(204);

@@ -23,6 +23,9 @@ beforeAll(async () => {
   await app.register(requestDeadlinePlugin, { deadlineMs: 300 });
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
   app.post('/small', async (req) => ({ got: req.body }));
+  // a route that runs past the deadline after its body arrived (a lock wait, a slow cluster)
+  app.post('/slow', async (req) => { await new Promise((r) => setTimeout(r, 700)); return { got: req.body }; });
+  app.get('/slow', async () => { await new Promise((r) => setTimeout(r, 700)); return { ok: true }; });
   app.put('/upload', { onRequest: async (req) => exemptFromRequestTimeout(req.raw) }, async (req) => {
     let bytes = 0;
     for await (const piece of (req.body as NodeJS.ReadableStream & { iterator(o: object): AsyncIterable<Buffer> }).iterator({ destroyOnReturn: false })) {
@@ -59,6 +62,26 @@ describe('request deadline', () => {
   it('a request that arrives whole in time is answered', async () => {
     const r = await app.inject({ method: 'POST', url: '/small', payload: { a: 1 } });
     expect(r.statusCode).toBe(200);
+  });
+
+  it('a route that runs past the deadline once its body arrived is answered, not 408 (a real socket, and injected)', async () => {
+    const answer = await exchange('POST /slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 7\r\nConnection: close\r\n\r\n{"a":1}');
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    const errors: unknown[] = [];
+    const onError = (e: unknown) => { errors.push(e); };
+    process.on('uncaughtException', onError);
+    try {
+      // an injected request has no network socket: the deadline never fires on it (it used to throw from its timer)
+      const [post, get] = await Promise.all([
+        app.inject({ method: 'POST', url: '/slow', payload: { a: 1 } }),
+        app.inject({ method: 'GET', url: '/slow' }),
+      ]);
+      expect([post.statusCode, get.statusCode]).toEqual([200, 200]);
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      process.off('uncaughtException', onError);
+    }
+    expect(errors).toEqual([]);
   });
 
   it('an exempt upload outlives the deadline and is read no faster than it is consumed', async () => {

@@ -1,4 +1,5 @@
-// A request must arrive whole — headers and body — within REQUEST_DEADLINE_MS (30 s) of its start, against
+// A request must arrive whole — headers and body — within REQUEST_DEADLINE_MS (30 s) of its start (until its body
+// is parsed: what the route does after that has no deadline here), against
 // clients that trickle a small body; an upload of an image legitimately takes longer and is exempt (its own idle
 // timeout, IMPORT_IDLE_MS, drops a body that sends nothing). Node's `requestTimeout` has no per-request switch,
 // so this deadline is kept here: Node's own is off (app.ts: requestTimeout 0; headers keep Node's
@@ -31,13 +32,18 @@ async function requestDeadline(app: FastifyInstance, opts: { deadlineMs?: number
     if (raw.complete) return;
     const timer = setTimeout(() => {
       deadlines.delete(raw);
-      if (raw.complete || raw.socket.destroyed) return;
-      app.server.emit('clientError', Object.assign(new Error('Request timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), raw.socket);
+      const socket = raw.socket as Partial<import('node:net').Socket> | null;
+      // a request injected in-process (light-my-request) has no network socket to time out
+      if (raw.complete || !socket || socket.destroyed || typeof socket.destroy !== 'function') return;
+      app.server.emit('clientError', Object.assign(new Error('Request timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket);
     }, ms);
     timer.unref();
     deadlines.set(raw, timer);
     raw.once('close', () => exemptFromRequestTimeout(raw));
   });
+  // the body has arrived once it is parsed (preValidation runs after the content-type parser): a route that
+  // then runs long (a lock wait, a slow cluster) is not a request that failed to arrive
+  app.addHook('preValidation', async (req) => { exemptFromRequestTimeout(req.raw); });
   app.addHook('onResponse', async (req) => { exemptFromRequestTimeout(req.raw); });
 }
 
