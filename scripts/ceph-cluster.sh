@@ -105,6 +105,9 @@ mon_data_avail_warn = 2
 mon_data_avail_crit = 1
 mgr_initial_modules = iostat
 clog_to_monitors = false
+# a client killed with -9 keeps its watches (and so the images it had open look in use) until the OSD drops
+# them: 10 s here instead of 30 s, so the kill -9 tests wait a third as long (clients ping every 5 s)
+osd_client_watch_timeout = 10
 
 [mon]
 mon_data = $DIR/mon.\$id
