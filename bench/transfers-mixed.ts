@@ -92,6 +92,22 @@ try {
   for (const [i, r] of results.entries()) {
     if (r.code !== 0 || Number(r.stdout) !== bytes) throw new Error(`transfer ${i}: exit ${r.code}, ${r.stdout} bytes: ${r.stderr}`);
   }
+  // where a GET's time went: the service's own figures (event loop lag, Ceph calls by name)
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const pick = (re: RegExp) => metrics.split('\n').filter((l) => re.test(l) && !l.startsWith('#'));
+  const calls = new Map<string, { sum: number; count: number }>();
+  for (const l of pick(/^rbdapi_ceph_call_duration_seconds_(sum|count)\{/)) {
+    const m = /_(sum|count)\{op="([^"]+)",result="[^"]*"\} (\S+)/.exec(l);
+    if (!m) continue;
+    const c = calls.get(m[2]!) ?? { sum: 0, count: 0 };
+    if (m[1] === 'sum') c.sum += Number(m[3]); else c.count += Number(m[3]);
+    calls.set(m[2]!, c);
+  }
+  const slowCalls = [...calls].map(([op, c]) => ({ op, count: c.count, meanMs: round((c.sum / Math.max(1, c.count)) * 1000, 1) }))
+    .sort((x, y) => y.meanMs - x.meanMs).slice(0, 8);
+  const loop = pick(/^rbdapi_nodejs_eventloop_lag_(max|p99|mean)_seconds /).map((l) => l.replace('rbdapi_nodejs_eventloop_lag_', ''));
+  log(`event loop lag (since start): ${loop.join(', ')}`);
+  log(`slowest Ceph calls (mean): ${slowCalls.map((c) => `${c.op} ${c.meanMs} ms ×${c.count}`).join('; ')}`);
   const sIdle = summarize(idle);
   const sLoaded = summarize(loaded);
   const report = {
@@ -99,7 +115,7 @@ try {
     rssMiB: { before: rssBefore, peak, target: 400 },
     getMs: { idle: { p50: round(sIdle.p50, 2), p99: round(sIdle.p99, 2) }, loaded: { p50: round(sLoaded.p50, 2), p99: round(sLoaded.p99, 2), samples: loaded.length } },
     p99Ratio: round(sLoaded.p99 / sIdle.p99, 2),
-    seconds: round(seconds, 1), aggregateMBps: round((2 * n * bytes) / 1e6 / seconds, 1),
+    slowCalls, eventLoopLag: loop, seconds: round(seconds, 1), aggregateMBps: round((2 * n * bytes) / 1e6 / seconds, 1),
   };
   log(`${n} downloads + ${n} uploads of ${bytes} bytes in ${report.seconds} s (${report.aggregateMBps} MB/s together)`);
   log(`service RSS ${rssBefore} MiB before, peak ${peak} MiB (target < 400)`);

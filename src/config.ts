@@ -55,7 +55,7 @@ export const configSchema = z.object({
   /** images read at once when a listing asks for details (header reads, or opens for images with snapshots) */
   DETAILS_CONCURRENCY: int(1, 64, 8),
   /** asynchronous librbd I/Os all downloads (and uploads) keep in flight together: their own budget, apart from CEPH_CONCURRENCY */
-  TRANSFER_IO_LIMIT: int(1, 1024, 16),
+  TRANSFER_IO_LIMIT: int(1, 1024, 4),
   /** reads one download keeps in flight, and the bytes of each (memory per download ≈ depth × chunk) */
   EXPORT_READ_DEPTH: int(1, 64, 4),
   EXPORT_CHUNK_BYTES: int(65_536, 64 * 1024 * 1024, 4 * 1024 * 1024),

@@ -5,6 +5,7 @@ import { E } from '../native/errno.js';
 import { CephConnection, type ConnectOptions } from './connection.js';
 import { CephError } from './errors.js';
 import { callTrace, type CallTrace } from './call.js';
+import { TransferClient } from './content/transfer-client.js';
 import { Images } from './images.js';
 import { Migrations } from './migration-start.js';
 import { DEFAULT_CLONE_DEPTH, type CloneDepthLimits } from './clone-chain.js';
@@ -52,6 +53,8 @@ export class CephClient extends ConnectionSession {
   readonly schedules: Schedules;
   /** the task runs' own librados clients: a takeover's fencing never reaches this client (tasks/runner-clients.ts) */
   readonly runnerClients: RunnerClients;
+  /** downloads' own librados client, so that their reads never queue ahead of requests (content/transfer-client.ts) */
+  readonly transfers: TransferClient;
   /** a clone deeper than `soft` gets a flatten task; deeper than `hard` is refused (CLONE_DEPTH_SOFT/HARD) */
   readonly cloneDepth: CloneDepthLimits;
   #conn: CephConnection | undefined;
@@ -71,6 +74,7 @@ export class CephClient extends ConnectionSession {
     this.pools = new Pools(this);
     this.images = new Images(this);
     this.runnerClients = new RunnerClients(opts);
+    this.transfers = new TransferClient(opts);
     this.tasks = new TaskEngine(this, opts.tasks, this.runnerClients);
     this.trash = new Trash(this, this.tasks);
     this.migrations = new Migrations(this, this.tasks, this.images, this.pools);
@@ -96,6 +100,7 @@ export class CephClient extends ConnectionSession {
     await this.schedules.stop();
     await this.tasks.stop();
     await this.runnerClients.close();
+    await this.transfers.close();
     await mutationLocks(this).drain(); // image locks released after their answers were sent: let them go first
     this.setState('closed');
     clearTimeout(this.#retryTimer);

@@ -1,5 +1,5 @@
-// The budget of image-content transfers (downloads here; uploads may share it): how many asynchronous librbd
-// I/Os all transfers together keep in flight, apart from the request-sized calls' slots (which transfers never
+// The budget of image-content transfers (downloads' reads and uploads' writes together): how many asynchronous
+// librbd I/Os all transfers keep in flight, apart from the request-sized calls' slots (which transfers never
 // take: their data moves through librbd's own asynchronous I/O, their extent walks through transferLimiter).
 // Also the registry of running transfers, so that a stopping service can end them at once.
 import { aioInFlight } from '../../native/rbd-io.js';
@@ -15,7 +15,7 @@ export interface TransferSettings {
   idleMs: number;
 }
 
-export const transferSettings: TransferSettings = { ioLimit: 16, readDepth: 4, chunkBytes: 4 * 2 ** 20, idleMs: 30_000 };
+export const transferSettings: TransferSettings = { ioLimit: 4, readDepth: 4, chunkBytes: 4 * 2 ** 20, idleMs: 30_000 };
 
 /** Set the transfer settings (src/main.ts, from the TRANSFER_* / EXPORT_* variables). */
 export function configureTransfers(s: Partial<TransferSettings>): void {

@@ -10,6 +10,7 @@
 import { aioWrite, aioWriteZeroes } from '../../native/rbd-io-write.js';
 import type { Pointer } from '../../native/types.js';
 import { CephError } from '../errors.js';
+import { budget } from './budget.js';
 
 /** The granularity of the zero detection (`rbd import`'s default sparse size). */
 export const SPARSE_SIZE = 4096;
@@ -81,7 +82,7 @@ export class ImageWriter {
   async zero(off: number, len: number): Promise<void> {
     if (len <= 0) return;
     await this.slot();
-    this.track(aioWriteZeroes(this.img, off, len), 'rbd_aio_write_zeroes', len, false);
+    this.track(() => aioWriteZeroes(this.img, off, len), 'rbd_aio_write_zeroes', len, false);
   }
 
   /** Wait for every write in flight; throws the first failure. */
@@ -98,7 +99,7 @@ export class ImageWriter {
   /** Submits the write; resolves once a slot was free, with its completion (wrapped: not awaited here). */
   private async submitData(off: number, buf: Buffer): Promise<{ completed: Promise<unknown> }> {
     await this.slot();
-    return { completed: this.track(aioWrite(this.img, off, buf), 'rbd_aio_write2', buf.length, true) };
+    return { completed: this.track(() => aioWrite(this.img, off, buf), 'rbd_aio_write2', buf.length, true) };
   }
 
   private async submitZeros(off: number, len: number): Promise<void> {
@@ -106,16 +107,45 @@ export class ImageWriter {
     await this.zero(off, len);
   }
 
+  /**
+   * A free write slot of this writer, then one of every transfer's (budget.ts: downloads and uploads together keep
+   * at most ioLimit I/Os in flight, so that a plain request's OSD operations never queue behind hundreds of MiB
+   * of transfers). The caller submits with track(), which gives the budget's slot back when the write completes.
+   */
   private async slot(): Promise<void> {
     if (this.failure) throw this.failure;
     while (this.inFlight >= this.opts.maxInFlight) {
       await new Promise<void>((r) => this.waiters.push(r));
       if (this.failure) throw this.failure;
     }
+    this.inFlight++; // reserved while the budget is awaited (another write of this writer waits for it)
+    try {
+      await budget.acquire();
+    } catch (e) {
+      this.settleOne();
+      throw e;
+    }
+    if (this.failure) {
+      budget.release();
+      this.settleOne();
+      throw this.failure;
+    }
   }
 
-  private track(p: Promise<number>, op: string, len: number, data: boolean): Promise<unknown> {
-    this.inFlight++;
+  private settleOne(): void {
+    this.inFlight--;
+    const w = this.waiters;
+    this.waiters = [];
+    for (const r of w) r();
+  }
+
+  private track(submit: () => Promise<number>, op: string, len: number, data: boolean): Promise<unknown> {
+    let p: Promise<number>;
+    try {
+      p = submit();
+    } catch (e) {
+      p = Promise.reject(e);
+    }
     return p.then((rv) => {
       if (rv < 0) this.failure ??= new CephError('image', op, rv, this.opts.target);
       else if (data) this.written += len;
@@ -123,10 +153,8 @@ export class ImageWriter {
     }, (e: unknown) => {
       this.failure ??= e instanceof CephError ? e : new CephError('image', op, -5, `${this.opts.target}: ${String(e)}`);
     }).finally(() => {
-      this.inFlight--;
-      const w = this.waiters;
-      this.waiters = [];
-      for (const r of w) r();
+      budget.release();
+      this.settleOne();
     });
   }
 }

@@ -155,7 +155,7 @@ export const contentExportRoutes: FastifyPluginAsyncZod = async (app) => {
     if (v2 && snapshot !== undefined) {
       throw invalidField('querystring', 'snapshot', 'format=rbd-export-v2 exports the image with all its snapshots: leave out `snapshot`');
     }
-    const content = await openContent(app.ceph, spec, image, snapshot);
+    const content = await openContent(app.ceph.transfers, spec, image, snapshot);
     let streaming = false;
     try {
       const { info } = content;
@@ -222,7 +222,7 @@ export const contentExportRoutes: FastifyPluginAsyncZod = async (app) => {
           : 'is not valid: pass nextCursor from a previous page');
       }
     }
-    const content = await openContent(app.ceph, spec, image, snapshot);
+    const content = await openContent(app.ceph.transfers, spec, image, snapshot);
     let streaming = false;
     try {
       const { info } = content;
