@@ -316,6 +316,46 @@ describe('transfers end with their clients', () => {
     expect(metrics.body).toMatch(/^rbdapi_transfer_io_in_flight 0$/m);
   });
 
+  it('a client gone while the next window of extents is walked: the walk ends before the image closes; the next download is whole', { timeout: 120_000 }, async ({ app, api, pool }) => {
+    void api; // listening on a real socket
+    const p = pool.name;
+    // 3 windows of ~256 MiB, data in each: the walk of window 2 runs while window 1's bytes go out
+    const size = 700 * MiB;
+    const blocks: [number, Buffer][] = [[MiB, randomBytes(2 * MiB)], [300 * MiB, randomBytes(MiB)], [600 * MiB + 5, randomBytes(70_000)]];
+    await rbdCli('create', '--size', '700M', `${p}/windows`);
+    for (const [off, b] of blocks) await writeAt(p, 'windows', off, b);
+    const port = (app.server.address() as AddressInfo).port;
+    /** GET the content; stop after `stopAt` bytes, else hash it whole */
+    const get = (stopAt?: number) => new Promise<{ n: number; sha: string }>((resolve, reject) => {
+      const h = createHash('sha256');
+      const req = http.get({ host: '127.0.0.1', port, path: `/api/v1/pools/${p}/images/windows/content`, headers: bearer }, (res) => {
+        let n = 0;
+        res.on('data', (c: Buffer) => {
+          n += c.length;
+          h.update(c);
+          if (stopAt !== undefined && n >= stopAt) { req.destroy(); resolve({ n, sha: '' }); }
+        });
+        res.on('end', () => resolve({ n, sha: h.digest('hex') }));
+        res.on('error', () => undefined);
+      });
+      req.on('error', (e) => { if (!req.destroyed) reject(e); });
+    });
+    for (const stopAt of [MiB, 3 * MiB, 290 * MiB]) {
+      expect((await get(stopAt)).n).toBeGreaterThanOrEqual(stopAt);
+      await eventually(() => transferLoad().transfers === 0 && transferLoad().aioInFlight === 0, { timeoutMs: 5000, intervalMs: 20, what: 'the download ended' });
+    }
+    const want = createHash('sha256');
+    let at = 0;
+    const zeros = Buffer.alloc(8 * MiB);
+    for (const [off, b] of blocks) {
+      for (; at < off; at += Math.min(zeros.length, off - at)) want.update(zeros.subarray(0, Math.min(zeros.length, off - at)));
+      want.update(b);
+      at = off + b.length;
+    }
+    for (; at < size; at += Math.min(zeros.length, size - at)) want.update(zeros.subarray(0, Math.min(zeros.length, size - at)));
+    expect(await get()).toEqual({ n: size, sha: want.digest('hex') });
+  });
+
   it('a client that stops reading is dropped after the idle time, and its reads end', { timeout: 120_000 }, async ({ app, api, pool }) => {
     void api; // listening on a real socket
     await importRandom(pool.name, 'stall', 48 * MiB);
