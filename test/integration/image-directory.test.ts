@@ -407,11 +407,17 @@ describe('the representation of a new image without opening it (describeNew)', (
   it('never opens the image: one id read and one header read after rbd_create4', async () => {
     const { observeCephCalls } = await import('../../src/ceph/process.js');
     const calls: string[] = [];
+    // the observer sees every Ceph call of this process: the app's task scans and schedule ticks stop meanwhile
+    // (a CI run counted one of them: rados_pool_list and three omap reads)
+    await t.ceph.schedules.stop();
+    await t.ceph.tasks.stop();
     observeCephCalls((op) => calls.push(op));
     try {
       await images.createDescribed(pool.name, 'n-counted', MiB);
     } finally {
       observeCephCalls(undefined);
+      t.ceph.tasks.start();
+      t.ceph.schedules.start();
     }
     expect(calls.filter((c) => c.startsWith('rbd_open'))).toEqual([]);
     expect(calls).toEqual(['rbd_create4', 'rados_read_op_operate', 'rados_read_op_operate']);
