@@ -1,8 +1,9 @@
 // Downloads' own librados client. A download keeps up to 16 MiB of reads in flight per image (budget.ts); on the
-// request client, their replies would queue on the same OSD connections ahead of a plain request's small answer
-// (measured: 4 downloads + 4 uploads at once, `GET …/images/{image}` p99 9.5 s against 55 ms idle). On a client of
+// request client, their replies share the OSD connections with a plain request's small answers. On a client of
 // their own they travel on their own connections, and the OSDs' queues, which serve clients in turn, share out
-// between the two. (Uploads run as tasks, already on the task runners' clients: tasks/runner-clients.ts.)
+// between the two. Measured alone it made no clear difference (4 downloads + 4 uploads, GET p99 9.5 s → 8.4 s,
+// within run-to-run noise); what brought the p99 down was the shared budget (budget.ts, docs/benchmarks.md
+// "Transfers at once"). (Uploads run as tasks, already on the task runners' clients: tasks/runner-clients.ts.)
 //
 // Made on the first download and kept; remade after it was blocklisted or lost; closed with the Ceph client.
 import { CephConnection, type CephSession, type MonCommandResult } from '../connection.js';
