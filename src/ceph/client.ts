@@ -53,7 +53,7 @@ export class CephClient extends ConnectionSession {
   readonly schedules: Schedules;
   /** the task runs' own librados clients: a takeover's fencing never reaches this client (tasks/runner-clients.ts) */
   readonly runnerClients: RunnerClients;
-  /** downloads' own librados client, so that their reads never queue ahead of requests (content/transfer-client.ts) */
+  /** downloads' own librados client: their reads on OSD connections apart from the requests' (content/transfer-client.ts) */
   readonly transfers: TransferClient;
   /** a clone deeper than `soft` gets a flatten task; deeper than `hard` is refused (CLONE_DEPTH_SOFT/HARD) */
   readonly cloneDepth: CloneDepthLimits;
