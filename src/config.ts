@@ -46,6 +46,13 @@ export const configSchema = z.object({
   TASK_PROGRESS_MS: int(100, 60_000, 500),
   /** finished tasks are kept this many days (0 = for ever) */
   TASK_RETENTION_DAYS: int(0, 3650, 7),
+  /**
+   * the pools whose tasks and schedules this replica runs: comma-separated names, `*` = any run of characters
+   * (`tenant-a-*,shared`); default every pool. A task submitted to this replica still starts here.
+   */
+  TASK_POOLS: z.string().trim().default('*')
+    .refine((s) => s.split(',').every((p) => p.trim().length > 0 && p.trim().length <= 256), { error: 'must be comma-separated pool names or patterns with *' })
+    .transform((s) => s.split(',').map((p) => p.trim())),
   /** off: this replica submits and reads tasks but runs none */
   TASK_RUNNER: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   /** the shortest interval (`every`) a snapshot or trash purge schedule may have, seconds (tests use 1) */

@@ -188,6 +188,7 @@ function cephFromConfig(config: Config, logger: pino.Logger): CephClient {
       progressMs: config.TASK_PROGRESS_MS,
       run: config.TASK_RUNNER === 'on',
       retentionMs: config.TASK_RETENTION_DAYS * 86_400_000,
+      pools: config.TASK_POOLS,
     },
     locks: { waitMs: config.MUTATION_LOCK_WAIT_MS, leaseMs: config.MUTATION_LOCK_LEASE_MS },
     cloneDepth: { soft: config.CLONE_DEPTH_SOFT, hard: config.CLONE_DEPTH_HARD },

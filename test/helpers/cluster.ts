@@ -35,8 +35,16 @@ export function takeoverEnv(key: TestKey = 'rbdapi'): Record<string, string> {
   return { ...serviceEnv(key), TASK_LEASE_MS: '3000', TASK_SCAN_MS: '500', MUTATION_LOCK_LEASE_MS: '3000' };
 }
 
+/**
+ * This test file's mark (modules are loaded afresh for each file): the end of every name uniqueName makes. The
+ * file's replicas (testApp, startService) scan only pools so named for tasks and schedules (TASK_POOLS), so a
+ * replica of another file on the shared cluster never runs this file's tasks or claims its schedule slots.
+ */
+const FILE_MARK = randomBytes(3).toString('hex');
+export const FILE_TASK_POOLS = `*-${FILE_MARK}`;
+
 export function uniqueName(prefix: string): string {
-  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  return `${prefix}-${Date.now().toString(36)}${randomBytes(2).toString('hex')}-${FILE_MARK}`;
 }
 
 /** Create a uniquely named RBD pool with the admin key; returns its name and a cleanup function. */

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { Agent, request } from 'undici';
+import { FILE_TASK_POOLS } from './cluster.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -62,7 +63,7 @@ function spawnService(env: Record<string, string>, port: number, opts: StartOpti
   let out = '';
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...entry], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', UV_THREADPOOL_SIZE: '24', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '', UV_THREADPOOL_SIZE: '24', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', TASK_POOLS: FILE_TASK_POOLS, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d) => { out += String(d); });

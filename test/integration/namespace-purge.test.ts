@@ -2,7 +2,7 @@
 // on protected snapshots, and format 2), a snapshot in librbd's snapshot trash (removed while a v2 clone used
 // it), trash entries (a deferred one, a trashed clone), images with data — one DELETE …?force=true&confirm= makes
 // one namespace.purge task; the service process running it is killed (kill -9) mid-way and the in-process replica
-// takes it over and finishes. A clone in another namespace whose parent is inside: 409, nothing removed.
+// takes it over and finishes (an image it removes late stays locked by the test until the kill). A clone in another namespace whose parent is inside: 409, nothing removed.
 import { afterAll, describe, expect } from 'vitest';
 import { usePoolApp, type TestPool } from '../fixtures.js';
 import { type TestApp } from '../helpers/app.js';
@@ -10,6 +10,7 @@ import { takeoverEnv } from '../helpers/cluster.js';
 import { importRandom, rbdCli } from '../helpers/cli.js';
 import { startService, type Service } from '../helpers/service.js';
 import { waitTask } from '../helpers/wait-task.js';
+import { imageKey, mutationLocks } from '../../src/ceph/image-lock.js';
 
 const it = usePoolApp({
   prefix: 'nspurge', key: 'rbdapi',
@@ -94,17 +95,32 @@ describe('DELETE namespace with force', () => {
     const before = await contents();
     expect(before.images).toEqual(['c1', 'c2', 'c3', 'd0', 'd1', 'd2', 'd3', 'd4', 'd5', 'gold']);
     expect(before.trash).toBe(3);
-    const r = await fetch(`${victim!.url}${nsUrl}?force=true&confirm=${NS}`, { method: 'DELETE' });
-    expect(r.status, await r.clone().text()).toBe(202);
-    const location = r.headers.get('location')!;
-    expect(location).toMatch(/^\/api\/v1\/tasks\//);
-    expect(await r.json()).toMatchObject({ action: 'namespace.purge', target: { pool: pool.name, namespace: NS } });
-    // kill the victim once it has removed something, before it is done
-    await waitTask(t.app, location, 60_000, (task) => task.progress > 0 || task.state !== 'queued' && task.state !== 'running');
-    victim!.child.kill('SIGKILL');
-    await victim!.exited;
-    const mid = (await t.app.inject({ method: 'GET', url: location })).json();
-    expect(mid.state, JSON.stringify(mid)).toBe('running');
+    // gold (removed after the clones and d0–d5) stays locked until the victim is dead: the run cannot end first
+    // (CI once saw the whole purge finish, in 1.1 s, between the test's look at its progress and the kill)
+    let release!: () => void;
+    const held = new Promise<void>((res) => { release = res; });
+    let holdsGold!: () => void;
+    const goldHeld = new Promise<void>((res) => { holdsGold = res; });
+    const holding = mutationLocks(t.ceph).run([imageKey(spec, 'gold')], () => { holdsGold(); return held; }, { waitMs: 20_000 });
+    let location: string;
+    try {
+      await Promise.race([goldHeld, holding]);
+      const r = await fetch(`${victim!.url}${nsUrl}?force=true&confirm=${NS}`, { method: 'DELETE' });
+      expect(r.status, await r.clone().text()).toBe(202);
+      location = r.headers.get('location')!;
+      expect(location).toMatch(/^\/api\/v1\/tasks\//);
+      expect(await r.json()).toMatchObject({ action: 'namespace.purge', target: { pool: pool.name, namespace: NS } });
+      // kill the victim once it has removed something, before it is done
+      await waitTask(t.app, location, 60_000, (task) => task.progress > 0 || task.state !== 'queued' && task.state !== 'running');
+      victim!.child.kill('SIGKILL');
+      await victim!.exited;
+      const mid = (await t.app.inject({ method: 'GET', url: location })).json();
+      expect(mid.state, JSON.stringify(mid)).toBe('running');
+      expect((await contents()).images).toContain('gold');
+    } finally {
+      release();
+      await holding.catch(() => undefined);
+    }
     const { task, seen } = await waitTask(t.app, location, 120_000);
     expect(task.state, JSON.stringify(task)).toBe('succeeded');
     expect(task.attempts).toBeGreaterThanOrEqual(2);

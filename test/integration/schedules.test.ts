@@ -17,7 +17,9 @@ import { RECORD_PREFIX } from '../../src/ceph/tasks/store.js';
 import type { ScheduleEvent } from '../../src/ceph/schedules/index.js';
 
 const EVERY = 2000;
-const CLIENT = { tasks: { leaseMs: 3000, scanMs: 300 }, locks: { leaseMs: 3000 } };
+// A and B never die: their mutation-lock lease is the default 15 s. With 3 s, the test's hold of every image
+// (below) was lost once under CI load (renewals late by 2 s), V took a lock and finished its slot itself
+const CLIENT = { tasks: { leaseMs: 3000, scanMs: 300 } };
 let skew = 0; // the clock of replica B
 const it = usePoolApp({ prefix: 'sched', replicas: 1, client: { ...CLIENT, schedules: { minIntervalMs: 1000 } } });
 
@@ -93,10 +95,9 @@ describe('snapshot schedules', () => {
     const first = await eventually(async () => (await snapsOf(pool.name, 'b', 'p'))[0] ?? false, { timeoutMs: 10_000, intervalMs: 300, what: 'b\'s first slot' });
     await rbdCli('clone', '--rbd-default-clone-format', '2', `${pool.name}/b@${first}`, `${pool.name}/bclone`);
 
-    // kill -9 of the replica running a slot: of this file's replicas only V runs tasks now, and every governed
-    // image's lock is held, so a slot V takes stays running in V. Replicas of other test files on this cluster
-    // scan every pool too and may take slots meanwhile (their runs wait for the locks as well): the slot killed
-    // is one whose record names V (its pid) as the runner
+    // kill -9 of the replica running a slot: of the replicas only V runs tasks now (other test files' replicas
+    // scan only their own pools: TASK_POOLS), and every governed image's lock is held, so a slot V takes stays
+    // running in V. The slot killed is one whose record names V (its pid) as the runner
     await a.ceph.tasks.stop();
     await b.ceph.tasks.stop();
     let release!: () => void;

@@ -87,7 +87,7 @@ export class ScheduleLoop {
    * running then go on alone.
    */
   async tick(): Promise<void> {
-    const pools = await poolNames(this.session).catch(() => [] as string[]);
+    const pools = (await poolNames(this.session).catch(() => [] as string[])).filter((p) => this.tasks.serves(p));
     const now = Date.now();
     const queue = pools.filter((p) => !this.busy.has(p) && (this.skipUntil.get(p) ?? 0) <= now);
     for (const p of this.shortestOf.keys()) if (!pools.includes(p)) this.shortestOf.delete(p);

@@ -86,6 +86,9 @@ export class TaskEngine {
   /** How errors thrown by handlers become a task's error (the HTTP layer installs its mapping). */
   describeErrors(fn: (e: unknown) => TaskError): void { this.describe = fn; }
 
+  /** Whether this replica scans `pool` for tasks and runs its schedules (TASK_POOLS). */
+  serves(pool: string): boolean { return this.scheduler.serves(pool); }
+
   /** Start scanning for work (idempotent). Called when the client connects. */
   start(): void {
     this.scheduler.start(() => this.runners.warm?.());

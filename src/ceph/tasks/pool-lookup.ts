@@ -32,6 +32,16 @@ export async function poolOfTask(session: CephSession, id: string): Promise<stri
   }
 }
 
+/**
+ * TASK_POOLS as a test: `patterns` are pool names where `*` stands for any run of characters (`*` alone: every
+ * pool). The scan and the schedules look only at the pools it accepts.
+ */
+export function poolMatcher(patterns: readonly string[]): (pool: string) => boolean {
+  if (patterns.includes('*')) return () => true;
+  const res = patterns.map((p) => new RegExp(`^${p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's'));
+  return (pool) => res.some((re) => re.test(pool));
+}
+
 /** Every pool's name, as this client's OSD map has them. */
 export function poolNames(session: CephSession): Promise<string[]> {
   return session.withCluster('rados_pool_list', async (cluster) => {

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { longLimiter } from '../../native/async-call.js';
 import { type CephSession } from '../connection.js';
 import { omapPage } from './omap.js';
-import { poolNames } from './pool-lookup.js';
+import { poolMatcher, poolNames } from './pool-lookup.js';
 import { ACTIVE_OBJECT, parseTaskId, trimFinished } from './store.js';
 import type { Candidate, LocalRun, TaskEngineOptions } from './types.js';
 import { poolSpec } from '../spec.js';
@@ -27,7 +27,12 @@ export class Scheduler {
 
   /** `runOne` runs one candidate (runner.ts); a rejection backs the task off for two scans. */
   constructor(private readonly session: CephSession, private readonly opts: TaskEngineOptions,
-    private readonly runOne: (c: Candidate, run: LocalRun) => Promise<unknown>) {}
+    private readonly runOne: (c: Candidate, run: LocalRun) => Promise<unknown>) {
+    this.serves = poolMatcher(opts.pools);
+  }
+
+  /** the pools this replica scans (TASK_POOLS) */
+  readonly serves: (pool: string) => boolean;
 
   /** stop() was called: no new run starts, and a run that fails is not tried again here */
   get isStopping(): boolean { return this.stopping; }
@@ -137,7 +142,7 @@ export class Scheduler {
     if (this.scanning || this.stopping) return;
     this.scanning = true;
     try {
-      const pools = await poolNames(this.session);
+      const pools = (await poolNames(this.session)).filter(this.serves);
       await Promise.all(pools.map(async (pool) => {
         try {
           const { entries } = await this.session.withIoctx(pool, (io) => io.use('task_scan', (p) => omapPage(p, ACTIVE_OBJECT, '', 1000)));

@@ -136,6 +136,11 @@ export interface TaskEngineOptions {
   retentionMs: number;
   /** how long a cancel of a running task waits for its runner to stop it, ms */
   cancelWaitMs: number;
+  /**
+   * the pools whose task lists the scan reads and whose schedules this replica runs (names, `*` = any run of
+   * characters; TASK_POOLS). A task submitted to this replica still starts here.
+   */
+  pools: readonly string[];
 }
 
 /** The defaults; the service sets them from TASK_* (src/config.ts). */
@@ -146,6 +151,7 @@ export const DEFAULT_TASK_OPTIONS: TaskEngineOptions = {
   run: true,
   retentionMs: 7 * 86_400_000,
   cancelWaitMs: 10_000,
+  pools: ['*'],
 };
 
 /** What the engine needs from the client. */
