@@ -10,12 +10,14 @@
 //   BENCH_DATA_IN_ZEROS (0)                                       fraction of the file that is zeros (sparse)
 //   BENCH_DATA_IN_INFLIGHT (8)                                    the service's IMPORT_WRITES_IN_FLIGHT
 //   BENCH_DATA_IN_ENTRY (source)                                  source (tsx) or dist (npm run build first)
+//   BENCH_CPU_PROF (unset)                                        a directory: the service runs with --cpu-prof
+//                                                                 and the functions with most self time are printed
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort, log, round, rssMiB, run, sleep } from './lib.js';
+import { freePort, log, profileSummary, round, rssMiB, run, sleep } from './lib.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const conf = process.env.CEPH_CONF;
@@ -27,6 +29,7 @@ const reps = Number(process.env.BENCH_DATA_IN_REPS ?? 2);
 const zeros = Number(process.env.BENCH_DATA_IN_ZEROS ?? 0);
 const inflight = process.env.BENCH_DATA_IN_INFLIGHT ?? '8';
 const entry = process.env.BENCH_DATA_IN_ENTRY ?? 'source';
+const prof = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : '';
 const rbdArgs = ['-c', conf, '--id', id, ...(keyring ? ['--keyring', keyring] : [])];
 const pool = `bench-data-in-${Date.now().toString(36)}`;
 
@@ -61,7 +64,9 @@ makeFile(file);
 await ceph('osd', 'pool', 'create', pool, '8');
 await ceph('osd', 'pool', 'application', 'enable', pool, 'rbd');
 const port = await freePort();
-const svc = spawn(process.execPath, entry === 'dist' ? [join(ROOT, 'dist/main.js')] : ['--import', 'tsx', join(ROOT, 'src/main.ts')], {
+if (prof) mkdirSync(prof, { recursive: true });
+const profFlags = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [];
+const svc = spawn(process.execPath, [...profFlags, ...(entry === 'dist' ? [join(ROOT, 'dist/main.js')] : ['--import', 'tsx', join(ROOT, 'src/main.ts')])], {
   cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'],
   env: {
     ...process.env, HOST: '127.0.0.1', PORT: String(port), CEPH_CONF: conf, CEPH_CLIENT_ID: id,
@@ -101,7 +106,9 @@ try {
     }
   }
 } finally {
+  const gone = new Promise((r) => svc.once('exit', r));
   svc.kill('SIGTERM');
+  await gone; // its profile is written as it exits
   await ceph('osd', 'pool', 'delete', pool, pool, '--yes-i-really-really-mean-it').catch((e: unknown) => log(String(e)));
   rmSync(work, { recursive: true, force: true });
 }
@@ -118,6 +125,10 @@ const result = {
   ratio: round(best('api') / best('cli'), 2),
   samples,
 };
+if (prof) {
+  const last = readdirSync(prof).filter((f) => f.endsWith('.cpuprofile')).sort().at(-1);
+  if (last) (result as Record<string, unknown>).profile = { file: join(prof, last), top: profileSummary(join(prof, last)) };
+}
 console.log(JSON.stringify(result, null, 2));
 console.log(`raw import of ${bytes / 2 ** 20} MiB: service ${result.api.bestMBps} MB/s vs rbd import ${result.cli.bestMBps} MB/s — ratio ${result.ratio} (target ≥ 0.8)`);
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });

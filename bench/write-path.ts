@@ -10,10 +10,10 @@
 // BENCH_CPU_PROF=DIR runs the service with --cpu-prof (profile written to DIR when it stops) and prints the
 // functions with the most self time.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort, Http, log, now, round, run, runBatch, sleep, type BatchResult } from './lib.js';
+import { freePort, Http, log, now, profileSummary, round, run, runBatch, sleep, type BatchResult } from './lib.js';
 
 const env = process.env;
 const CONF = env.CEPH_CONF ?? '';
@@ -95,26 +95,6 @@ const median = (xs: number[]): number => {
   const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
   return s.length ? s[Math.floor(s.length / 2)]! : NaN;
 };
-
-/** The functions with the most self time in a V8 .cpuprofile. */
-function profileSummary(file: string, top = 25): string[] {
-  const p = JSON.parse(readFileSync(file, 'utf8')) as {
-    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
-    samples: number[]; timeDeltas: number[];
-  };
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const self = new Map<string, number>();
-  let total = 0;
-  p.samples.forEach((id, i) => {
-    const dt = p.timeDeltas[i] ?? 0;
-    total += dt;
-    const f = byId.get(id)?.callFrame;
-    const where = f ? `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules\/)?/, '$1')}:${f.lineNumber + 1}` : '?';
-    self.set(where, (self.get(where) ?? 0) + dt);
-  });
-  return [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)
-    .map(([k, v]) => `${(100 * v / total).toFixed(1).padStart(5)} %  ${(v / 1000).toFixed(0).padStart(6)} ms  ${k}`);
-}
 
 async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });

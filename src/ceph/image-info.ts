@@ -2,10 +2,10 @@
 // open image (its snapshot count and watchers).
 import { rbdImage } from '../native/rbd-image.js';
 import { rbdSnapshot } from '../native/rbd-snapshot.js';
-import type { Pointer } from '../native/types.js';
-import { decodeWatchers, watcherArray } from '../native/memory.js';
+import { SIZES, type Pointer, type RbdImageInfoValue } from '../native/types.js';
+import { cString, decodeWatchers, watcherArray } from '../native/memory.js';
 import { E } from '../native/errno.js';
-import { native } from './call.js';
+import { native, nativeInline } from './call.js';
 import { check } from './errors.js';
 import { featureNames } from './features.js';
 import type { HeaderDetails } from './image-header.js';
@@ -75,6 +75,33 @@ export function fromHeader(name: string, id: string, pool: string, h: HeaderDeta
 }
 
 /** Snapshot count of an image opened read-only (memory only, see statIn). */
+/** What a read-only handle says of its image without a round trip (readBasics). */
+export interface ImageBasics {
+  id: string; size: number; objectSize: number; order: number; objects: number; blockNamePrefix: string;
+  featureBits: bigint; stripeUnit: number; stripeCount: number;
+}
+
+/**
+ * Size, layout, features and id of an image opened read-only: these read the image context loaded at open (no
+ * watch is registered, so no refresh can be pending), inline, without a threadpool round trip each.
+ */
+export function readBasics(img: Pointer, target: string): ImageBasics {
+  const info = {} as RbdImageInfoValue;
+  const features: [bigint | number] = [0];
+  const su: [number | bigint] = [0];
+  const sc: [number | bigint] = [0];
+  const idBuf = Buffer.alloc(64);
+  nativeInline('image', 'rbd_stat', target, rbdImage.stat, img, info, SIZES.rbd_image_info_t);
+  nativeInline('image', 'rbd_get_features', target, rbdImage.getFeatures, img, features);
+  nativeInline('image', 'rbd_get_stripe_unit', target, rbdImage.getStripeUnit, img, su);
+  nativeInline('image', 'rbd_get_stripe_count', target, rbdImage.getStripeCount, img, sc);
+  nativeInline('image', 'rbd_get_id', target, rbdImage.getId, img, idBuf, idBuf.length);
+  return {
+    id: cString(idBuf), size: num(info.size), objectSize: num(info.obj_size), order: info.order, objects: num(info.num_objs),
+    blockNamePrefix: info.block_name_prefix, featureBits: BigInt(features[0]), stripeUnit: num(su[0]), stripeCount: num(sc[0]),
+  };
+}
+
 export function countSnapshots(img: Pointer, target: string): number {
   // A NULL array with *max_snaps = 0 always gets -ERANGE and the count needed (+1 for the terminator).
   const max: [number] = [0];

@@ -3,7 +3,7 @@ import { radosPool } from '../native/rados-pool.js';
 import { noProgress } from '../native/progress.js';
 import { rbdImage } from '../native/rbd-image.js';
 import { rbdSnapshot } from '../native/rbd-snapshot.js';
-import { SIZES, type Pointer, type RbdImageInfoValue, type TimespecValue } from '../native/types.js';
+import { type Pointer, type TimespecValue } from '../native/types.js';
 import { cString } from '../native/memory.js';
 import { E } from '../native/errno.js';
 import { nativeChecked, nativeInline, nativeLong } from './call.js';
@@ -13,7 +13,7 @@ import type { Handle } from './handle.js';
 import { FEATURE_BITS, featureNames } from './features.js';
 import { readImageHeader, readImageSize, type ParentRef } from './image-header.js';
 import {
-  countSnapshots, fromHeader, listWatchers, type CloneOrigin, type CreateImageOptions, type ImageInfo, type ImageParent, type ImageSpec,
+  countSnapshots, fromHeader, listWatchers, readBasics, type CloneOrigin, type CreateImageOptions, type ImageInfo, type ImageParent, type ImageSpec,
 } from './image-info.js';
 import { imageMirroring } from './mirroring/image.js';
 import { listImages } from './image-names.js';
@@ -221,20 +221,9 @@ export class Images {
     chains: ChainCache = newChainCache()): Promise<ImageInfo> {
     const target = `${pool}/${name}`;
     return withImage(io, pool, name, true, async (img) => {
-      const info = {} as RbdImageInfoValue;
-      const features: [bigint | number] = [0];
+      const b = readBasics(img, target);
       const ts = {} as TimespecValue;
-      const su: [number | bigint] = [0];
-      const sc: [number | bigint] = [0];
-      const idBuf = Buffer.alloc(64);
-      // Read-only handle: these only read the image context loaded by rbd_open_read_only (no watch is
-      // registered, so no refresh can be pending) — inline, without seven threadpool round trips per image.
-      nativeInline('image', 'rbd_stat', target, rbdImage.stat, img, info, SIZES.rbd_image_info_t);
-      nativeInline('image', 'rbd_get_features', target, rbdImage.getFeatures, img, features);
       nativeInline('image', 'rbd_get_create_timestamp', target, rbdImage.getCreateTimestamp, img, ts);
-      nativeInline('image', 'rbd_get_stripe_unit', target, rbdImage.getStripeUnit, img, su);
-      nativeInline('image', 'rbd_get_stripe_count', target, rbdImage.getStripeCount, img, sc);
-      nativeInline('image', 'rbd_get_id', target, rbdImage.getId, img, idBuf, idBuf.length);
       const dataPoolIdRaw = rbdImage.getDataPoolId(img) as number | bigint;
       const snapshotCount = countSnapshots(img, target);
       const p = readParent(img, target); // inline: the parent is opened with the image (clones.ts)
@@ -246,22 +235,21 @@ export class Images {
       const snapshotLimit = withWatchers ? await readSnapshotLimit(img, target) : undefined;
       const mirroring = withWatchers ? await imageMirroring(img, target) : undefined;
       const dataPoolId = num(dataPoolIdRaw);
-      const featureBits = BigInt(features[0]);
       const dataPool = await this.dataPoolName(io, dataPoolId);
       return {
         name,
-        id: cString(idBuf),
+        id: b.id,
         pool,
-        size: num(info.size),
-        objectSize: num(info.obj_size),
-        order: info.order,
-        objects: num(info.num_objs),
-        features: featureNames(featureBits),
-        featureBits,
-        stripeUnit: num(su[0]),
-        stripeCount: num(sc[0]),
+        size: b.size,
+        objectSize: b.objectSize,
+        order: b.order,
+        objects: b.objects,
+        features: featureNames(b.featureBits),
+        featureBits: b.featureBits,
+        stripeUnit: b.stripeUnit,
+        stripeCount: b.stripeCount,
         dataPool,
-        blockNamePrefix: info.block_name_prefix,
+        blockNamePrefix: b.blockNamePrefix,
         createdAt: new Date(num(ts.tv_sec) * 1000 + Math.floor(num(ts.tv_nsec) / 1e6)).toISOString(),
         snapshotCount,
         parent,

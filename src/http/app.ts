@@ -37,7 +37,7 @@ import { lockRoutes } from './routes/locks.js';
 import { taskRoutes } from './routes/tasks.js';
 import { trashRoutes } from './routes/trash.js';
 import { scheduleRoutes } from './routes/schedules.js';
-import { contentImportRoutes, DEFAULT_IMPORT_SETTINGS, type ImportSettings } from './routes/content/import.js';
+import { contentImportRoutes, DEFAULT_IMPORT_SETTINGS } from './routes/content/import.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { contentExportRoutes } from './routes/content/export.js';
 import { imageMirroringRoutes } from './routes/mirroring/image.js';

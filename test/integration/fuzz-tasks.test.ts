@@ -4,20 +4,18 @@
 import fc from 'fast-check';
 import { describe, expect } from 'vitest';
 import { usePoolApp, type TestPool } from '../fixtures.js';
-import type { CephConnection } from '../../src/ceph/connection.js';
 import { type TestApp } from '../helpers/app.js';
 import { rbdCli } from '../helpers/cli.js';
 
 const it = usePoolApp({ prefix: 'fuzzt', key: 'rbdapi' });
 let t: TestApp;
-let admin: CephConnection;
 let pool: TestPool;
 let base: string;
 let trashId: string;
 const RUNS = Number(process.env.FUZZ_RUNS ?? 100);
 
-it.beforeAll(async ({ pool: p, replicas, conn: c }) => {
-  pool = p; [t] = replicas as [TestApp]; admin = c;
+it.beforeAll(async ({ pool: p, replicas }) => {
+  pool = p; [t] = replicas as [TestApp];
   base = `/api/v1/pools/${pool.name}`;
   await rbdCli('create', '--size', '1M', `${pool.name}/stay`);
   await rbdCli('create', '--size', '1M', `${pool.name}/kept`);

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 import { usePoolApp, type TestPool } from '../fixtures.js';
-import { json, type TestApp } from '../helpers/app.js';
+import { type TestApp } from '../helpers/app.js';
 import { radosCli } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { IdempotencyKeyInUseError, IdempotencyKeyReusedError } from '../../src/ceph/errors.js';

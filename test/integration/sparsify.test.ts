@@ -6,7 +6,6 @@ import { describe, expect } from 'vitest';
 import { usePoolApp, type TestPool } from '../fixtures.js';
 import { json, type TestApp } from '../helpers/app.js';
 import { exportImage, importRandom } from '../helpers/cli.js';
-import { eventually } from '../helpers/eventually.js';
 import { compileLockHolder, startLockHolder } from '../helpers/lock-holder.js';
 import { waitTask } from '../helpers/wait-task.js';
 import type { CephConnection } from '../../src/ceph/connection.js';

@@ -4,19 +4,17 @@
 // agrees: a succeeded purge left none of the round's entries, a cancelled one left what it had not removed.
 import { describe, expect } from 'vitest';
 import { usePoolApp, type TestPool } from '../fixtures.js';
-import type { CephConnection } from '../../src/ceph/connection.js';
 import type { TestApp } from '../helpers/app.js';
 import { rbdCli } from '../helpers/cli.js';
 import { waitTask } from '../helpers/wait-task.js';
 
 const it = usePoolApp({ prefix: 'tcancel', key: 'rbdapi', replicas: 2 });
-let admin: CephConnection;
 let pool: TestPool;
 let a: TestApp;
 let b: TestApp;
 
-it.beforeAll(({ pool: p, replicas, conn: c }) => {
-  pool = p; [a, b] = replicas as [TestApp, TestApp]; admin = c;
+it.beforeAll(({ pool: p, replicas }) => {
+  pool = p; [a, b] = replicas as [TestApp, TestApp];
 });
 
 async function trashIds(): Promise<string[]> {

@@ -3,18 +3,16 @@
 // then deletes a small image: B's removal must start and finish while A's backlog is still running.
 import { afterAll, describe, expect } from 'vitest';
 import { usePoolApp, type TestPool } from '../fixtures.js';
-import type { CephConnection } from '../../src/ceph/connection.js';
 import { type TestApp } from '../helpers/app.js';
 import { rbdCli } from '../helpers/cli.js';
 import { monitorId, waitTask } from '../helpers/wait-task.js';
 
 const it = usePoolApp({ prefix: 'tfair', key: 'rbdapi' });
 let t: TestApp;
-let admin: CephConnection;
 let pool: TestPool;
 
-it.beforeAll(async ({ pool: p, replicas, conn: c }) => {
-  pool = p; [t] = replicas as [TestApp]; admin = c;
+it.beforeAll(async ({ pool: p, replicas }) => {
+  pool = p; [t] = replicas as [TestApp];
   await rbdCli('namespace', 'create', `${pool.name}/a`);
   await rbdCli('namespace', 'create', `${pool.name}/b`);
 });

@@ -3,19 +3,17 @@
 // purge of a 1 GiB image whose every object is written.
 import { describe, expect } from 'vitest';
 import { usePoolApp, type TestPool } from '../fixtures.js';
-import type { CephConnection } from '../../src/ceph/connection.js';
 import { json, type TestApp } from '../helpers/app.js';
 import { objectsOf, rbdCli } from '../helpers/cli.js';
 import { monitorId, waitTask } from '../helpers/wait-task.js';
 
 const it = usePoolApp({ prefix: 'tlat', key: 'rbdapi' });
 let t: TestApp;
-let admin: CephConnection;
 let pool: TestPool;
 let base: string;
 
-it.beforeAll(({ pool: p, replicas, conn: c }) => {
-  pool = p; [t] = replicas as [TestApp]; admin = c;
+it.beforeAll(({ pool: p, replicas }) => {
+  pool = p; [t] = replicas as [TestApp];
   base = `/api/v1/pools/${pool.name}`;
 });
 

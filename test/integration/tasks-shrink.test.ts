@@ -6,20 +6,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 import { usePoolApp, type TestPool } from '../fixtures.js';
-import type { CephConnection } from '../../src/ceph/connection.js';
 import { type TestApp } from '../helpers/app.js';
 import { rbdCli } from '../helpers/cli.js';
 import { waitTask } from '../helpers/wait-task.js';
 
 const it = usePoolApp({ prefix: 'tshrink', key: 'rbdapi' });
 let t: TestApp;
-let admin: CephConnection;
 let pool: TestPool;
 const MiB = 1024 ** 2;
 const tmp = mkdtempSync(join(tmpdir(), 'rbdapi-shrink-'));
 
-it.beforeAll(({ pool: p, replicas, conn: c }) => {
-  pool = p; [t] = replicas as [TestApp]; admin = c;
+it.beforeAll(({ pool: p, replicas }) => {
+  pool = p; [t] = replicas as [TestApp];
 });
 
 describe('image.shrink task', () => {

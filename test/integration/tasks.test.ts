@@ -10,21 +10,19 @@ import { usePoolApp, type TestPool } from '../fixtures.js';
 import { testApp, json, type TestApp } from '../helpers/app.js';
 import { objectsOf, rbdCli } from '../helpers/cli.js';
 import { monitorId, waitTask } from '../helpers/wait-task.js';
-import type { CephConnection } from '../../src/ceph/connection.js';
 import { lockLease, unlockLease } from '../../src/ceph/tasks/store.js';
 
 const it = usePoolApp({ prefix: 'tasks', key: 'rbdapi', replicas: 2 });
 let t: TestApp;
 let t2: TestApp;
-let admin: CephConnection;
 let pool: TestPool;
 let base: string;
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
 const tmp = mkdtempSync(join(tmpdir(), 'rbdapi-tasks-'));
 
-it.beforeAll(({ pool: p, replicas, conn: c }) => {
-  pool = p; [t, t2] = replicas as [TestApp, TestApp]; admin = c;
+it.beforeAll(({ pool: p, replicas }) => {
+  pool = p; [t, t2] = replicas as [TestApp, TestApp];
   base = `/api/v1/pools/${pool.name}`;
 });
 

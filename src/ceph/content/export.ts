@@ -9,13 +9,13 @@
 import { rbdImage } from '../../native/rbd-image.js';
 import { rbdSnapshot } from '../../native/rbd-snapshot.js';
 import { SIZES, type Pointer, type RbdImageInfoValue } from '../../native/types.js';
-import { cString } from '../../native/memory.js';
 import { nativeChecked, nativeInline } from '../call.js';
 import { CephError, SnapshotNotFoundError } from '../errors.js';
 import type { CephSession } from '../connection.js';
 import type { Handle } from '../handle.js';
 import { allMetadata } from '../metadata.js';
 import { closeImage, isOpenFailure, openImage, withOpenImage } from '../open-image.js';
+import { readBasics } from '../image-info.js';
 import { userSnapshots } from '../snapshots.js';
 import { trackTransfer, transferSettings } from './budget.js';
 import { walkExtents, windowFor } from './extents.js';
@@ -123,17 +123,7 @@ export function openContent(session: CephSession, spec: string, image: string, s
 }
 
 async function describe(img: Pointer, target: string, snapshot: string | undefined): Promise<ContentInfo> {
-  const st = {} as RbdImageInfoValue;
-  const features: [bigint | number] = [0];
-  const su: [number | bigint] = [0];
-  const sc: [number | bigint] = [0];
-  const idBuf = Buffer.alloc(64);
-  // a read-only handle: these read the image context loaded at open (no watch, no refresh pending)
-  nativeInline('image', 'rbd_stat', target, rbdImage.stat, img, st, SIZES.rbd_image_info_t);
-  nativeInline('image', 'rbd_get_features', target, rbdImage.getFeatures, img, features);
-  nativeInline('image', 'rbd_get_stripe_unit', target, rbdImage.getStripeUnit, img, su);
-  nativeInline('image', 'rbd_get_stripe_count', target, rbdImage.getStripeCount, img, sc);
-  nativeInline('image', 'rbd_get_id', target, rbdImage.getId, img, idBuf, idBuf.length);
+  const b = readBasics(img, target);
   let snap: ContentInfo['snapshot'];
   if (snapshot !== undefined) {
     const found = (await userSnapshots(img, target)).find((x) => x.name === snapshot);
@@ -142,8 +132,8 @@ async function describe(img: Pointer, target: string, snapshot: string | undefin
     snap = { name: snapshot, id: Number(found.id) };
   }
   return {
-    size: num(st.size), imageId: cString(idBuf), snapshot: snap, objectSize: num(st.obj_size), order: st.order,
-    features: BigInt(features[0]), stripeUnit: num(su[0]), stripeCount: num(sc[0]),
+    size: b.size, imageId: b.id, snapshot: snap, objectSize: b.objectSize, order: b.order,
+    features: b.featureBits, stripeUnit: b.stripeUnit, stripeCount: b.stripeCount,
   };
 }
 

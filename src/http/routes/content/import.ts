@@ -22,7 +22,7 @@ import { validationErrors } from '../../validation.js';
 import { imagePath, specOf } from '../../paths.js';
 import { IMAGE_NAME_PATTERN, IMAGE_NAME_RULE, imageParams, problems } from '../../schemas/common.js';
 import {
-  binaryBody, DIFF_TYPE, EXPORT_V2_TYPE, IMPORT_TYPES, importHeaders, importQuery, importResultSchema, RAW_TYPE, type ImportType,
+  binaryBody, DIFF_TYPE, IMPORT_TYPES, importHeaders, importQuery, importResultSchema, RAW_TYPE, type ImportType,
 } from '../../schemas/content-import.js';
 import { exemptFromRequestTimeout } from '../../plugins/request-deadline.js';
 
