@@ -63,6 +63,8 @@ export const configSchema = z.object({
   DETAILS_CONCURRENCY: int(1, 64, 8),
   /** asynchronous librbd I/Os all downloads (and uploads) keep in flight together: their own budget, apart from CEPH_CONCURRENCY */
   TRANSFER_IO_LIMIT: int(1, 1024, 4),
+  /** the same while the service serves nothing but transfers (no other API request in the last second); below TRANSFER_IO_LIMIT counts as it */
+  TRANSFER_IO_BURST: int(1, 1024, 16),
   /** reads one download keeps in flight, and the bytes of each (memory per download ≈ depth × chunk) */
   EXPORT_READ_DEPTH: int(1, 64, 4),
   EXPORT_CHUNK_BYTES: int(65_536, 64 * 1024 * 1024, 4 * 1024 * 1024),

@@ -156,7 +156,7 @@ function tuneProcess(config: Config, logger: pino.Logger): void {
   tuneProcessMemory(2, config.MALLOC_TRIM_INTERVAL_MS);
   lowerWorkerPriority(config.WORKER_NICE);
   const pool = configureConcurrency(config.CEPH_CONCURRENCY, config.CEPH_QUEUE_LIMIT, config.CEPH_LONG_CONCURRENCY);
-  configureTransfers({ ioLimit: config.TRANSFER_IO_LIMIT, readDepth: config.EXPORT_READ_DEPTH, chunkBytes: config.EXPORT_CHUNK_BYTES, idleMs: config.TRANSFER_IDLE_MS });
+  configureTransfers({ ioLimit: config.TRANSFER_IO_LIMIT, ioBurst: config.TRANSFER_IO_BURST, readDepth: config.EXPORT_READ_DEPTH, chunkBytes: config.EXPORT_CHUNK_BYTES, idleMs: config.TRANSFER_IDLE_MS });
   // stuck-call watchdog: a call past this is counted (metric), logged once, and fails readiness when all are stuck
   const overdueMs = config.CEPH_CALL_OVERDUE_MS || Math.ceil(config.CEPH_OP_TIMEOUT * 1000 * 1.5) * 2;
   watchOverdueCalls(overdueMs, (op, ageMs, limiter) => {

@@ -76,6 +76,12 @@ export class CephConnection implements CephSession {
         client_mount_timeout: String(opts.mountTimeout ?? 10),
         rados_mon_op_timeout: String(opts.monOpTimeout ?? 10),
         rados_osd_op_timeout: String(opts.osdOpTimeout ?? 10),
+        // librbd copies every asynchronous write's data unless told not to (its default guards against callers
+        // that change a buffer while it is written). Ours never do: an import's chunk is reused only after its
+        // writes completed (image-writer.ts ChunkPool), and rbd-io.ts holds each buffer until its completion.
+        // The copy was the main thread's largest cost in an upload (4 MiB allocated and copied per write).
+        rbd_disable_zero_copy_writes: 'false',
+        rbd_cache: 'false',
         ...(opts.keyring ? { keyring: opts.keyring } : {}),
         ...opts.conf,
       };

@@ -20,6 +20,7 @@ import { openApiPlugin } from './plugins/openapi.js';
 import { clientErrorHandler, frameworkErrorHandler, problemsPlugin } from './plugins/problems.js';
 import { strictQueryPlugin } from './plugins/strict-query.js';
 import { requestDeadlinePlugin } from './plugins/request-deadline.js';
+import { transferPriorityPlugin } from './plugins/transfer-priority.js';
 import { safeRetriesPlugin } from './plugins/safe-retries.js';
 import { healthRoutes } from './routes/health.js';
 import { imageListRoutes } from './routes/images/list.js';
@@ -114,6 +115,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(corePlugin, { ceph: opts.ceph, settings });
   await app.register(jsonBodyPlugin);
   await app.register(requestDeadlinePlugin, { deadlineMs: opts.requestDeadlineMs });
+  await app.register(transferPriorityPlugin);
   await app.register(accessLogPlugin);
   if (opts.corsOrigins?.length) await app.register(corsPlugin, { origins: opts.corsOrigins });
   if (opts.https?.requestCert) await app.register(clientCertificatesPlugin);

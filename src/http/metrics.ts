@@ -72,6 +72,11 @@ export class Metrics {
       collect() { this.set(transferLoad().ioQueued); },
     });
     new Gauge({
+      name: 'rbdapi_transfer_io_limit', registers,
+      help: 'The transfer budget now: TRANSFER_IO_LIMIT while other API requests are served (or were within a second), TRANSFER_IO_BURST otherwise',
+      collect() { this.set(transferLoad().ioLimit); },
+    });
+    new Gauge({
       name: 'rbdapi_ceph_connection_state', help: 'Ceph connection state (1 for the current state)', labelNames: ['state'], registers,
       collect() { for (const s of STATES) this.set({ state: s }, ceph.state === s ? 1 : 0); },
     });

@@ -73,11 +73,6 @@ export class ImageWriter {
     }
   }
 
-  /** Write `buf` at `off` as it is (zeros included). */
-  async writeData(off: number, buf: Buffer): Promise<void> {
-    if (buf.length > 0) await this.submitData(off, buf);
-  }
-
   /** The range reads as zeros afterwards (write_zeroes, whatever was there). */
   async zero(off: number, len: number): Promise<void> {
     if (len <= 0) return;
