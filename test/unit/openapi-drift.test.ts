@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { CephClient } from '../../src/ceph/client.js';
 import { buildApp } from '../../src/http/app.js';
-import { tidyDocument } from '../../src/http/plugins/openapi.js';
+import { tidyDocument } from '../../src/http/openapi-document.js';
 import { openapiDocument } from '../helpers/openapi.js';
 import { generateClientTypes } from '../../scripts/gen-openapi.js';
 

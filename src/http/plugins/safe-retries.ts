@@ -101,7 +101,7 @@ async function safeRetries(app: FastifyInstance): Promise<void> {
     const keyed = methods.includes('POST') && KEYED_POSTS.some((re) => re.test(route.url));
     if (!resource && !keyed) return;
     route.config = { ...route.config, safeRetries: { resource, keyed } } as typeof route.config;
-    // the answers that carry the representation (200, 201) have an ETag: tidyDocument (plugins/openapi.ts) documents it
+    // the answers that carry the representation (200, 201) have an ETag: tidyDocument (openapi-document.ts) documents it
     if (resource && methods.some((m) => m === 'GET' || m === 'PUT' || m === 'PATCH')) route.schema = { ...route.schema, [ETAG_MARK]: true } as typeof route.schema;
     if (!conditional && !keyed) return;
     const added = { ...(conditional ? conditionalHeaders : {}), ...(keyed ? keyHeader : {}) };

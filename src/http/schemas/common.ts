@@ -102,5 +102,5 @@ export function layoutRules(b: { objectSize?: number | undefined; features?: rea
   if (f.has('journaling') && !f.has('exclusive-lock')) ctx.addIssue({ code: 'custom', path: ['features'], message: 'journaling needs exclusive-lock' });
 }
 
-/** An operation-level mark (an OpenAPI extension): its 200/201 answers carry an `ETag` (plugins/safe-retries.ts, plugins/openapi.ts). */
+/** An operation-level mark (an OpenAPI extension): its 200/201 answers carry an `ETag` (plugins/safe-retries.ts, openapi-document.ts). */
 export const ETAG_MARK = 'x-etag';
