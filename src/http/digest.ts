@@ -4,10 +4,8 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
-import type { DigestAlgorithm, ExpectedDigest } from '../ceph/content/import.js';
+import { nodeHashName, type DigestAlgorithm, type ExpectedDigest } from '../ceph/content/import.js';
 import { invalidField } from './errors.js';
-
-const NODE_NAME: Record<DigestAlgorithm, string> = { 'sha-256': 'sha256', 'sha-512': 'sha512' };
 
 /** `Content-Digest: sha-256=:BASE64:, sha-512=:…:` (RFC 9530, a structured-field dictionary): the strongest one we know. */
 export function parseContentDigest(header: string): ExpectedDigest {
@@ -55,7 +53,7 @@ export function wantedDigest(header: string | string[] | undefined): DigestAlgor
  * memory once the socket took it).
  */
 export function digestTrailer(reply: FastifyReply, stream: Readable, alg: DigestAlgorithm): void {
-  const hash = createHash(NODE_NAME[alg]);
+  const hash = createHash(nodeHashName(alg));
   // pipe() adds its own 'data' listener first, then announces itself: the hash sees each chunk right after it
   reply.raw.once('pipe', (src: Readable) => { if (src === stream) stream.on('data', (chunk: Buffer) => hash.update(chunk)); });
   void reply.removeHeader('content-length');

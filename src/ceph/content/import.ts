@@ -40,6 +40,8 @@ export class ImportError extends TaskFailure {
 }
 
 export type DigestAlgorithm = 'sha-256' | 'sha-512';
+/** A Content-Digest algorithm (RFC 9530) as node:crypto names it: uploads verify with it, downloads' trailers use it. */
+export const nodeHashName = (alg: DigestAlgorithm): string => (alg === 'sha-256' ? 'sha256' : 'sha512');
 export interface ExpectedDigest { algorithm: DigestAlgorithm; value: Buffer }
 
 /** A body to import: a stream of Buffers of `length` bytes (the declared Content-Length). */
@@ -102,7 +104,7 @@ export function registerImageImport(tasks: TaskEngine): void {
  * body is idle for src.idleMs. Returns the bytes read and the digest computed.
  */
 export async function pumpBody(src: ImportSource, signal: AbortSignal, onData: (data: Buffer) => Promise<void>): Promise<{ bytes: number; digest?: string }> {
-  const hash: Hash | undefined = src.digest ? createHash(src.digest.algorithm === 'sha-256' ? 'sha256' : 'sha512') : undefined;
+  const hash: Hash | undefined = src.digest ? createHash(nodeHashName(src.digest.algorithm)) : undefined;
   let bytes = 0;
   let failure: ImportError | undefined;
   const fail = (e: ImportError): void => {
