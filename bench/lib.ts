@@ -250,3 +250,14 @@ export function profileSummary(file: string, top = 25): string[] {
   return [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)
     .map(([k, v]) => `${(100 * v / total).toFixed(1).padStart(5)} %  ${(v / 1000).toFixed(0).padStart(6)} ms  ${k}`);
 }
+
+/** Stop a service process the bench started: its HTTP client closed, SIGTERM, SIGKILL after 15 s. */
+export async function stopService(s: { proc: import('node:child_process').ChildProcess; http: { close(): Promise<unknown> } }): Promise<void> {
+  await s.http.close().catch(() => undefined);
+  if (s.proc.exitCode !== null || s.proc.signalCode !== null) return;
+  const gone = new Promise<void>((r) => s.proc.once('exit', () => r()));
+  s.proc.kill('SIGTERM');
+  const t = setTimeout(() => s.proc.kill('SIGKILL'), 15_000);
+  await gone;
+  clearTimeout(t);
+}

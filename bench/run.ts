@@ -18,7 +18,7 @@ import { Worker } from 'node:worker_threads';
 import { encodeCursor } from '../src/http/cursor.js';
 import { chartFromResults, renderSvg } from './chart.js';
 import { cephCli, openDashboard } from './dashboard.js';
-import { freePort, Http, HttpError, log, now, repeat, rssMiB, run, runBatch, runStreaming, sleep, summarize, round, type Summary } from './lib.js';
+import { freePort, Http, HttpError, log, now, repeat, rssMiB, run, runBatch, runStreaming, sleep, stopService, summarize, round, type Summary } from './lib.js';
 
 // ---- configuration -----------------------------------------------------------------------------
 const env = process.env;
@@ -141,15 +141,6 @@ async function startService(extraEnv: Record<string, string>, label: string): Pr
   return { proc, pid: proc.pid ?? 0, port, http, settings };
 }
 
-async function stopService(s: Service): Promise<void> {
-  await s.http.close().catch(() => undefined);
-  if (s.proc.exitCode !== null || s.proc.signalCode !== null) return;
-  const gone = new Promise<void>((r) => s.proc.once('exit', () => r()));
-  s.proc.kill('SIGTERM');
-  const t = setTimeout(() => s.proc.kill('SIGKILL'), 15_000);
-  await gone;
-  clearTimeout(t);
-}
 
 interface ListPage {
   items: { name: string }[];

@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { encodeCursor } from '../src/http/cursor.js';
 import { renderLineSvg, type LineSeries } from './chart.js';
 import { cephCli, openDashboard } from './dashboard.js';
-import { freePort, Http, log, now, repeat, round, rssMiB, run, sleep, summarize, type Summary } from './lib.js';
+import { freePort, Http, log, now, repeat, round, rssMiB, run, sleep, stopService, summarize, type Summary } from './lib.js';
 
 const env = process.env;
 const CONF = env.CEPH_CONF ?? '';
@@ -73,15 +73,6 @@ async function startService(): Promise<Service> {
   return { proc, pid: proc.pid ?? 0, http };
 }
 
-async function stopService(s: Service): Promise<void> {
-  await s.http.close().catch(() => undefined);
-  if (s.proc.exitCode !== null || s.proc.signalCode !== null) return;
-  const gone = new Promise<void>((r) => s.proc.once('exit', () => r()));
-  s.proc.kill('SIGTERM');
-  const t = setTimeout(() => s.proc.kill('SIGKILL'), 15_000);
-  await gone;
-  clearTimeout(t);
-}
 
 interface ListPage { items: { name: string; id?: string }[]; nextCursor: string | null }
 
