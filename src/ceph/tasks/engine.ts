@@ -14,7 +14,8 @@
 //   runner-clients.ts the runs' own librados clients (what a takeover fences)
 //   store.ts         the RADOS objects: records (compare-and-swap), ids, lease, the indexes, retention
 //   omap.ts          the omap primitives the store uses
-//   pool-lookup.ts   the pool of a task id; the pools to scan
+//   listing.ts       a page of tasks across pools (GET /tasks)
+//   pool-lookup.ts   the pool of a task id; the pools to scan (TASK_POOLS)
 //
 // Cancel: a queued task becomes cancelled at once (compare-and-swap); a running one gets cancelRequested in
 // its record, which its runner sees within a second: the signal aborts and librbd progress callbacks return
@@ -30,12 +31,13 @@ import { radosPool } from '../../native/rados-pool.js';
 import { poolSpec, splitPoolSpec } from '../spec.js';
 import { CephError, TaskFailure, TaskFinishedError, TaskNotCancellableError, TaskNotFoundError } from '../errors.js';
 import { claimContext } from '../idempotency.js';
-import { poolNames, poolOfTask } from './pool-lookup.js';
+import { listTasks } from './listing.js';
+import { poolOfTask } from './pool-lookup.js';
 import { TaskRunner } from './runner.js';
 import { sharedRunner, type RunnerSource } from './runner-clients.js';
 import { Scheduler } from './scheduler.js';
 import {
-  addTask, casRecord, idOfKey, indexPage, isIndexKey, newTaskId, nowIso, publicView, readRecord, removeIndexEntries, trimFinished,
+  addTask, casRecord, newTaskId, nowIso, publicView, readRecord, removeIndexEntries, trimFinished,
 } from './store.js';
 import { DEFAULT_TASK_OPTIONS, isFinished, type LocalRun, type StoredTask, type TaskContext, type TaskEngineOptions, type TaskError, type TaskHandler, type TaskListOptions, type TaskRecord, type TaskSession, type TaskState, type TaskTarget, type TaskTransition, type TransitionListener } from './types.js';
 
@@ -218,26 +220,9 @@ export class TaskEngine {
     return publicView(rec);
   }
 
-  /** Newest first, across the pools asked for; the cursor is the last item's index key. */
-  async list(o: TaskListOptions): Promise<{ items: TaskRecord[]; nextCursor: string | undefined }> {
-    if (o.cursor !== undefined && !isIndexKey(o.cursor)) throw new RangeError('bad cursor');
-    const pools = o.pool !== undefined ? [o.pool] : (await poolNames(this.session)).filter((p) => o.visiblePool?.(p) ?? true);
-    const perPool = await Promise.all(pools.map((pool) => this.listPool(pool, o).catch((e: unknown) => {
-      // a pool named explicitly must exist; others may vanish or be unreadable for this key meanwhile
-      if (o.pool !== undefined) throw e;
-      return { keys: [] as { key: string; pool: string }[], more: false };
-    })));
-    const merged = perPool.flatMap((r) => r.keys).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const page = merged.slice(0, o.limit);
-    const more = merged.length > o.limit || perPool.some((r) => r.more);
-    const records = await Promise.all(page.map(({ key, pool }) =>
-      this.session.withIoctx(pool, (io) => io.use('task_get', (p) => readRecord(p, idOfKey(key)))).catch(() => undefined)));
-    const items = records.filter((r): r is StoredTask => r !== undefined && (o.state === undefined || r.state === o.state)).map(publicView);
-    return { items, nextCursor: more && page.length > 0 ? page[page.length - 1]!.key : undefined };
-  }
-
-  private async listPool(pool: string, o: TaskListOptions): Promise<{ keys: { key: string; pool: string }[]; more: boolean }> {
-    return this.session.withIoctx(pool, (io) => io.use('task_list', (p) => indexPage(p, pool, o)));
+  /** Newest first, across the pools asked for; the cursor is the last item's index key (listing.ts). */
+  list(o: TaskListOptions): Promise<{ items: TaskRecord[]; nextCursor: string | undefined }> {
+    return listTasks(this.session, o);
   }
 
   /**
