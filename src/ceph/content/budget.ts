@@ -6,9 +6,10 @@
 // Work-conserving: the budget is `ioLimit` while other requests are being served (or were, within `quietMs`),
 // so that their OSD operations never queue behind much transfer data; when the service serves only transfers,
 // they may keep `ioBurst` I/Os in flight. (Measured on one memstore OSD: a lone 1 GiB import with 4 writes in
-// flight ran at 0.70× `rbd import`, with 16 at 1.34×; 4 + 4 transfers with 4 in flight kept a GET's p99 at
-// 4–5× idle, with 16 at 80×+ — docs/benchmarks.md.) The HTTP layer says when a request that is not a transfer
-// starts and ends (foregroundStarted).
+// flight ran at 0.70× `rbd import`, with 16 at 1.34×; under 4 + 4 transfers a GET's p99 was 0.43–1.07 s with 4
+// in flight and 1.5–9.5 s with 16 — docs/benchmarks.md "Transfers at once".) The HTTP layer says when a request
+// that is not a transfer starts and ends (foregroundStarted). The quiet timer only matters when nothing is in
+// flight to release a slot; otherwise the next completion's drain() sees the burst.
 import { aioInFlight } from '../../native/rbd-io.js';
 
 export interface TransferSettings {
