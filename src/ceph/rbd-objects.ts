@@ -64,11 +64,7 @@ export async function removeStrayObjects(io: Handle<'rados_ioctx_t'>, name: stri
     if (rc < 0 && rc !== -E.ENOENT) throw new CephError('object', 'rados_remove', rc, `rbd_id.${name}`);
   }
   if (state.listedId !== undefined && !(await objectExists(io, `rbd_header.${state.listedId}`))) {
-    const input = Buffer.concat([str(name), str(state.listedId)]);
-    const rc = await io.use('rados_exec', (p) =>
-      native<number>('cls_rbd.dir_remove_image', radosObject.exec, p, 'rbd_directory', 'rbd', 'dir_remove_image', input, input.length, null, 0));
-    void input;
-    if (rc < 0 && rc !== -E.ENOENT) throw new CephError('object', 'cls_rbd.dir_remove_image', rc, name);
+    await removeDirectoryEntry(io, name, state.listedId);
   }
 }
 
@@ -88,4 +84,45 @@ export async function hasEntries(io: Handle<'rados_ioctx_t'>, oid: string, metho
   if (rc === -E.ERANGE) return true;
   if (rc < 0) throw new CephError('object', `cls_rbd.${method}`, rc, oid);
   return out.length >= 4 && out.readUInt32LE(0) > 0;
+}
+
+/** cls::rbd::TrashImageState: where an entry of rbd_trash is in librbd's move/remove/restore protocol. */
+export const TRASH_STATE = { NORMAL: 0, MOVING: 1, REMOVING: 2, RESTORING: 3 } as const;
+
+export interface TrashSpecState { name: string; source: number; deletedAtMs: number; state: number }
+
+/**
+ * cls_rbd trash_get on rbd_trash: an entry's name, source, deletion time and STATE (rbd_trash_get does not report
+ * the state). Undefined when there is no such entry. The encoding: ENCODE_START(v, compat, length: u32), source u8,
+ * name, deletion and deferment-end utime (u32 sec, u32 nsec each), from v2 the state u8.
+ */
+export async function readTrashState(io: Handle<'rados_ioctx_t'>, spec: string, id: string): Promise<TrashSpecState | undefined> {
+  const { rc, out } = await cls(io, 'rbd_trash', 'trash_get', str(id), 4096);
+  if (rc === -E.ENOENT) return undefined;
+  if (rc < 0) throw new CephError('trashEntry', 'cls_rbd.trash_get', rc, `${spec} trash ${id}`);
+  const version = out.readUInt8(0);
+  const source = out.readUInt8(6);
+  const [name, at] = decodeString(out, 7);
+  const deletedAtMs = out.readUInt32LE(at) * 1000;
+  const state = version >= 2 && out.length > at + 16 ? out.readUInt8(at + 16) : TRASH_STATE.NORMAL;
+  return { name, source, deletedAtMs, state };
+}
+
+/** cls_rbd trash_state_set: `state` when the entry is in `expected` (or already in `state`); ESTALE otherwise. */
+export async function setTrashState(io: Handle<'rados_ioctx_t'>, spec: string, id: string, state: number, expected: number): Promise<number> {
+  const input = Buffer.concat([str(id), Buffer.from([state, expected])]);
+  const rc = await io.use('rados_exec', (p) =>
+    native<number>('cls_rbd.trash_state_set', radosObject.exec, p, 'rbd_trash', 'rbd', 'trash_state_set', input, input.length, null, 0));
+  void input;
+  if (rc < 0 && rc !== -E.ESTALE && rc !== -E.ENOENT) throw new CephError('trashEntry', 'cls_rbd.trash_state_set', rc, `${spec} trash ${id}`);
+  return rc;
+}
+
+/** cls_rbd dir_remove_image: the directory entry name ↔ id, only when it maps exactly these two (ENOENT, ESTALE: not). */
+export async function removeDirectoryEntry(io: Handle<'rados_ioctx_t'>, name: string, id: string): Promise<void> {
+  const input = Buffer.concat([str(name), str(id)]);
+  const rc = await io.use('rados_exec', (p) =>
+    native<number>('cls_rbd.dir_remove_image', radosObject.exec, p, 'rbd_directory', 'rbd', 'dir_remove_image', input, input.length, null, 0));
+  void input;
+  if (rc < 0 && rc !== -E.ENOENT && rc !== -E.ESTALE) throw new CephError('object', 'cls_rbd.dir_remove_image', rc, name);
 }

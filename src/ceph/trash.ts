@@ -10,7 +10,9 @@ import { type CephSession } from './connection.js';
 import { CephError, isCephError, TaskFailure, TrashEntryGone, TrashMoveRefused } from './errors.js';
 import { holdForTask, imageKey, mutationLocks, trashKey } from './image-lock.js';
 import { readImageId } from './image-directory.js';
-import { directoryName } from './rbd-objects.js';
+import { directoryName, readTrashState, removeDirectoryEntry, setTrashState, TRASH_STATE } from './rbd-objects.js';
+import type { Handle } from './handle.js';
+import { radosObject } from '../native/rados-object.js';
 import type { TaskEngine } from './tasks/engine.js';
 import type { TaskContext, TaskRecord } from './tasks/types.js';
 import { closeImage, openImage } from './open-image.js';
@@ -95,7 +97,17 @@ export class Trash {
     return mutationLocks(this.session).run([imageKey(spec, name)], () =>
       this.session.withIoctx(spec, (io) => io.use('rbd_trash_move', async (p) => {
         const target = `${spec}/${name}`;
-        const { id, watchers, snapshotCount, lockOwners } = await inspect(p, target, name);
+        let found: Awaited<ReturnType<typeof inspect>>;
+        try {
+          found = await inspect(p, target, name);
+        } catch (e) {
+          // not there: a DELETE retried after its move was interrupted (the process killed inside rbd_trash_move)
+          // finishes that move, and answers as the first one would have
+          const resumed = isCephError(e, 'ENOENT') ? await resumeMoveOf(io, p, spec, name) : undefined;
+          if (!resumed) throw e;
+          return { id: resumed.id, name, pool: spec, deferredUntil: resumed.deferredUntil };
+        }
+        const { id, watchers, snapshotCount, lockOwners } = found;
         if (watchers.length > 0) throw new TrashMoveRefused('in-use', target, watchers, snapshotCount, lockOwners);
         if (snapshotCount > 0) throw new TrashMoveRefused('has-snapshots', target, watchers, snapshotCount);
         await nativeChecked('image', 'rbd_trash_move', target, rbdTrash.move, p, name, keepForSeconds);
@@ -112,7 +124,13 @@ export class Trash {
         await getTrash(p, spec, id).catch(async (e: unknown) => {
           throw isCephError(e, 'ENOENT') ? new TrashEntryGone(spec, id, await directoryName(io, spec, id).catch(() => undefined)) : e;
         });
-        await nativeChecked('trashEntry', 'rbd_trash_restore', `${spec}/${finalName}`, rbdTrash.restore, p, id, name ?? '');
+        const restore = () => nativeChecked('trashEntry', 'rbd_trash_restore', `${spec}/${finalName}`, rbdTrash.restore, p, id, name ?? '');
+        await restore().catch(async (e: unknown) => {
+          // an entry an interrupted move left (finishInterruptedMove): finished, then restored
+          // (librbd 16.2 answers EBUSY for it, like an entry being restored; later ones EUCLEAN)
+          if (isCephError(e, 'EUCLEAN', 'EBUSY') && await finishInterruptedMove(io, spec, id)) return restore();
+          throw e;
+        });
         // acknowledged only when the name opens this image (librbd writes rbd_id.<name> first, then the directory)
         const now = await readImageId(io, finalName, `${spec}/${finalName}`);
         if (now !== id) throw new CephError('trashEntry', 'rbd_trash_restore', -E.EBUSY, `${spec}/${finalName}: not this entry's image after the restore`);
@@ -199,15 +217,59 @@ export class Trash {
 export async function removeEntry(ctx: TaskContext<unknown>, target: string, id: string, force: boolean,
   range?: { from: number; to: number }): Promise<void> {
   const started = Date.now();
+  const spec = poolSpec(ctx.task.target.pool, ctx.task.target.namespace);
   for (;;) {
     try {
       await ctx.io((p) => ctx.withProgress((cb) =>
         nativeLong('trashEntry', 'rbd_trash_remove_with_progress', target, rbdTrash.removeWithProgress, p, id, force, cb, null), range));
       return;
     } catch (e) {
+      if (isCephError(e, 'EUCLEAN') && !ctx.signal.aborted
+        && await ctx.session.withIoctx(spec, (io) => finishInterruptedMove(io, spec, id))) continue;
       if (!isCephError(e, 'EBUSY') || ctx.attempt < 2 || ctx.signal.aborted || Date.now() - started > 60_000) throw e;
       await new Promise((r) => setTimeout(r, 2000));
     }
+  }
+}
+
+/** The user trash entry of `name` an interrupted move left in MOVING, finished (finishInterruptedMove); undefined when there is none. */
+async function resumeMoveOf(io: Handle<'rados_ioctx_t'>, p: Pointer, spec: string, name: string): Promise<TrashEntry | undefined> {
+  for (const e of await listTrash(p, spec)) {
+    if (e.name !== name || e.source !== RBD_TRASH_IMAGE_SOURCE.USER || !e.id) continue;
+    if (await finishInterruptedMove(io, spec, e.id)) return toEntry(e);
+  }
+  return undefined;
+}
+
+/** A move into the trash that has not finished after this long was interrupted (a live one takes milliseconds). */
+export const STALE_MOVE_MS = 5000;
+
+/**
+ * Finish what an interrupted rbd_trash_move left (its client killed between librbd's steps): librbd adds the
+ * entry in state MOVING, removes rbd_id.<name>, removes the directory entry, then sets the state NORMAL; an entry
+ * left in MOVING is refused by rbd_trash_remove and rbd_trash_restore (EUCLEAN) for ever. librbd finishes it
+ * only through rbd_trash_move(name) — which moves whatever image holds that name NOW. Here the same steps,
+ * keyed by the entry's id: the id object only while it names this image, the directory entry only while it maps
+ * name ↔ id, then the state, only from MOVING (cls compare-and-set). A MOVING entry younger than STALE_MOVE_MS
+ * is waited for (a live move, e.g. by an rbd CLI); every step is idempotent, so one racing a live mover is harmless.
+ * true when the entry was in MOVING and now is not (retry the operation); false when it was not in MOVING.
+ */
+export async function finishInterruptedMove(io: Handle<'rados_ioctx_t'>, spec: string, id: string): Promise<boolean> {
+  for (let polls = 0; ; polls++) {
+    const entry = await readTrashState(io, spec, id);
+    // not (or no longer) moving: a retry is worth it only when it was moving (a live move finished meanwhile)
+    if (!entry || entry.state !== TRASH_STATE.MOVING) return polls > 0;
+    const age = Date.now() - entry.deletedAtMs;
+    if (age >= STALE_MOVE_MS) {
+      if (await readImageId(io, entry.name, `${spec}/${entry.name}`) === id) {
+        const rc = await io.use('rados_remove', (p) => native<number>('rados_remove', radosObject.remove, p, `rbd_id.${entry.name}`));
+        if (rc < 0 && rc !== -E.ENOENT) throw new CephError('object', 'rados_remove', rc, `rbd_id.${entry.name}`);
+      }
+      await removeDirectoryEntry(io, entry.name, id);
+      await setTrashState(io, spec, id, TRASH_STATE.NORMAL, TRASH_STATE.MOVING);
+      return true;
+    }
+    await new Promise((r) => setTimeout(r, Math.min(1000, STALE_MOVE_MS - age)));
   }
 }
 
