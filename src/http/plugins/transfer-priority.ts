@@ -1,6 +1,6 @@
-// Transfers yield to other requests (src/ceph/content/budget.ts): every API request that is not a transfer —
-// anything but the image content routes (downloads and uploads) — tells the transfer budget when it starts and
-// ends, so that transfers keep TRANSFER_IO_LIMIT I/Os in flight while such requests are served and up to
+// Transfers yield to other requests (src/ceph/content/budget.ts): every API request that is not a transfer — a
+// route without `config: { transfer: true }` (the image content routes, downloads and uploads, and the diff
+// route, whose stream is a download) — tells the transfer budget when it starts and ends, so that transfers keep TRANSFER_IO_LIMIT I/Os in flight while such requests are served and up to
 // TRANSFER_IO_BURST when only transfers are. Probes, metrics and the documentation are not counted (a scrape
 // every few seconds would keep transfers at the lower budget for nothing).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -8,15 +8,19 @@ import fp from 'fastify-plugin';
 import { foregroundStarted } from '../../ceph/content/budget.js';
 import { API_PREFIX } from '../paths.js';
 
-const ends = new WeakMap<FastifyRequest, () => void>();
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** the route moves image data (a download or an upload): it runs on the transfer budget and does not lower it */
+    transfer?: boolean;
+  }
+}
 
-/** Is this request a transfer (an image's content, downloaded or uploaded)? */
-const isTransfer = (url: string | undefined): boolean => url !== undefined && url.endsWith('/content');
+const ends = new WeakMap<FastifyRequest, () => void>();
 
 async function transferPriority(app: FastifyInstance): Promise<void> {
   app.addHook('onRequest', async (req) => {
     const route = req.routeOptions.url;
-    if (route === undefined || !route.startsWith(API_PREFIX) || isTransfer(route)) return;
+    if (route === undefined || !route.startsWith(API_PREFIX) || req.routeOptions.config.transfer) return;
     const end = foregroundStarted();
     ends.set(req, end);
     req.raw.once('close', end); // a client gone before the answer

@@ -188,10 +188,11 @@ export const contentExportRoutes: FastifyPluginAsyncZod = async (app) => {
     }
   };
   // HEAD first: a GET route would otherwise get Fastify's own HEAD twin (same operationId in the document)
-  app.head('/images/:image/content', { schema: contentSchema('HEAD') }, getContent);
-  app.get('/images/:image/content', { schema: contentSchema('GET') }, getContent);
+  app.head('/images/:image/content', { schema: contentSchema('HEAD'), config: { transfer: true } }, getContent);
+  app.get('/images/:image/content', { schema: contentSchema('GET'), config: { transfer: true } }, getContent);
 
   app.get('/images/:image/diff', {
+    config: { transfer: true },
     schema: {
       tags: ['images'], summary: 'What changed between two snapshots (or a snapshot and the image)', operationId: 'getImageDiff',
       description: 'The extents written (`exists: true`) or discarded (`exists: false`) after `fromSnapshot`, up to `snapshot` '

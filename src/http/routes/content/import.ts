@@ -91,6 +91,7 @@ export function contentImportRoutes(settings: ImportSettings): FastifyPluginAsyn
     app.addContentTypeParser([...IMPORT_TYPES], (_req, payload, done) => done(null, payload));
 
     app.put('/images/:image/content', {
+      config: { transfer: true },
       schema: {
         tags: ['images'], summary: 'Import image content (raw, rbd diff or rbd export-format 2)', operationId: 'importImageContent',
         description: 'The body is streamed into the image as it arrives. **application/octet-stream**: a new image of '
