@@ -255,11 +255,14 @@ export const STALE_MOVE_MS = 5000;
  * true when the entry was in MOVING and now is not (retry the operation); false when it was not in MOVING.
  */
 export async function finishInterruptedMove(io: Handle<'rados_ioctx_t'>, spec: string, id: string): Promise<boolean> {
+  const firstSeen = Date.now();
   for (let polls = 0; ; polls++) {
     const entry = await readTrashState(io, spec, id);
     // not (or no longer) moving: a retry is worth it only when it was moving (a live move finished meanwhile)
     if (!entry || entry.state !== TRASH_STATE.MOVING) return polls > 0;
-    const age = Date.now() - entry.deletedAtMs;
+    // stale by the entry's deletion time (the mover's clock) or by how long it has been seen here (a mover's
+    // clock ahead of this one's)
+    const age = Math.max(Date.now() - entry.deletedAtMs, Date.now() - firstSeen);
     if (age >= STALE_MOVE_MS) {
       if (await readImageId(io, entry.name, `${spec}/${entry.name}`) === id) {
         const rc = await io.use('rados_remove', (p) => native<number>('rados_remove', radosObject.remove, p, `rbd_id.${entry.name}`));
