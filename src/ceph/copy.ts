@@ -23,7 +23,8 @@ import { withImageOptions } from './image-options.js';
 import { PoolGuard } from './pool-guard.js';
 import { COPY_TEMP_PREFIX, isServiceTemporary } from './image-directory.js';
 import { withImageIn, withOpenImage, isOpenFailure } from './open-image.js';
-import { finishInterruptedMove, listTrash } from './trash.js';
+import { listTrash } from './trash.js';
+import { finishInterruptedMove } from './trash-moves.js';
 import { poolSpec } from './spec.js';
 
 export const COPY_ACTION = 'image.copy';
