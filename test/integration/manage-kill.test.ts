@@ -1,4 +1,4 @@
-// A rename (PATCH {name}) or a trash restore killed mid-way (kill -9 of the service process serving it, at
+// A rename (PATCH {name}), a trash restore or an image DELETE killed mid-way (kill -9 of the service process serving it, at
 // points spread over the request) leaves the image whole under exactly one name, and a retry on another process
 // converges: the image under its new name (or restored), its data byte for byte, the old name 404 — never a
 // listed-but-broken name, never two names, never an image lost.
@@ -7,6 +7,8 @@ import { connect, makePool, serviceEnv } from '../helpers/cluster.js';
 import { exportImage, importRandom, radosCli, rbdCli } from '../helpers/cli.js';
 import { startService, stopSurvivor, victims, type Service } from '../helpers/service.js';
 import type { CephConnection } from '../../src/ceph/connection.js';
+import { readTrashState, TRASH_STATE } from '../../src/ceph/rbd-objects.js';
+import { eventually } from '../helpers/eventually.js';
 
 let admin: CephConnection;
 let pool: { name: string; remove: () => Promise<void> };
@@ -158,5 +160,48 @@ describe('kill -9 mid-way, then retry', () => {
       expect((trash.body.items as { id: string }[]).map((e) => e.id)).not.toContain(id);
     }
     console.log(`restore kill rounds:\n  ${outcomes.join('\n  ')}`);
+  }, 600_000);
+
+  it('delete: the retried DELETE leaves the name gone and the image removed or in the trash — never an entry left moving (librbd refuses those for ever)', async () => {
+    const outcomes: string[] = [];
+    const rounds = 6;
+    const next = victims(env, { readyTimeoutMs: 120_000 });
+    onTestFinished(() => next.close());
+    const trashEntries = async (): Promise<{ id: string; name: string }[]> => JSON.parse(await rbdCli('trash', 'ls', '-a', '--format', 'json', pool.name)) as { id: string; name: string }[];
+    for (let i = 0; i < rounds; i++) {
+      const image = `d${i}`;
+      await importRandom(pool.name, image, 4 * MiB);
+      const id = (JSON.parse(await rbdCli('info', '--format', 'json', `${pool.name}/${image}`)) as { id: string }).id;
+      for (const k of [0, 1]) await importRandom(pool.name, `dwarm${i}-${k}`, MiB);
+      const victim = await next.next(i === rounds - 1);
+      const how = await killMidway((k) => send(victim, 'DELETE', `/images/dwarm${i}-${k}`),
+        (v) => send(v, 'DELETE', `/images/${image}`), i / (rounds - 1), victim);
+      const atKill = await admin.withIoctx(pool.name, (io) => readTrashState(io, pool.name, id));
+      const seen = `${(await names()).includes(image) ? 'listed' : 'not listed'}, ${atKill ? `trash entry ${['normal', 'moving', 'removing', 'restoring'][atKill.state]}` : 'no trash entry'}`;
+      const count = { n: 0 };
+      const retry = await retried(survivor, 'DELETE', `/images/${image}`, undefined, count);
+      outcomes.push(`${image}: ${how} (${seen}), retry ${retry.status} ${String(retry.body.code ?? '')}${count.n ? ` after ${count.n} retries` : ''}`);
+      // 204: the retry moved it (or finished the interrupted move) and queued its removal; 404: the dead process
+      // had moved it already
+      expect([204, 404], JSON.stringify(retry.body)).toContain(retry.status);
+      if (retry.status === 404) expect(retry.body.code).toBe('IMAGE_NOT_FOUND');
+      expect(await names()).not.toContain(image);
+      expect((await retried(survivor, 'GET', `/images/${image}`)).status).toBe(404);
+      // what is left of it is removed by its task, or a whole trash entry (restorable, removable) — not one that
+      // rbd_trash_remove refuses
+      const entry = (await trashEntries()).find((e) => e.id === id);
+      if (entry) {
+        const state = await admin.withIoctx(pool.name, (io) => readTrashState(io, pool.name, id));
+        expect(state?.state ?? TRASH_STATE.NORMAL, `${how}: ${JSON.stringify(state)}`).not.toBe(TRASH_STATE.MOVING);
+      }
+    }
+    // every entry the rounds left can be removed (the removal tasks taken over from the dead processes included)
+    const left = (await trashEntries()).filter((e) => /^d\d$/.test(e.name));
+    for (const e of left) {
+      const r = await retried(survivor, 'DELETE', `/trash/${e.id}?force=true`);
+      expect([202, 404], JSON.stringify(r.body)).toContain(r.status);
+    }
+    await eventually(async () => (await trashEntries()).filter((e) => /^d\d$/.test(e.name)).length === 0, { timeoutMs: 120_000, intervalMs: 1000, what: 'the trash entries of the rounds removed' });
+    console.log(`delete kill rounds:\n  ${outcomes.join('\n  ')}`);
   }, 600_000);
 });
