@@ -102,7 +102,8 @@ describe('snapshot schedules', () => {
     await b.ceph.tasks.stop();
     let release!: () => void;
     const held = new Promise<void>((r) => { release = r; });
-    const keys = [...['a', 'b', 'x'].map((i) => imageKey(pool.name, i)), imageKey(`${pool.name}/ns1`, 'c')];
+    // (bclone too: the pool's schedule governs it, and a slot of it that V took would not wait)
+    const keys = [...['a', 'b', 'x', 'bclone'].map((i) => imageKey(pool.name, i)), imageKey(`${pool.name}/ns1`, 'c')];
     // a run of V's that holds an image's lock finishes before A gets that lock: only a run V started after A
     // held them all is certain to wait (seen: a slot "running in V" that V finished itself, attempts 1)
     let heldAll!: () => void;
