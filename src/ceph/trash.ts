@@ -1,7 +1,8 @@
 // The RBD trash of a pool spec: list, get, move an image in (after the checks rbd_trash_move does not make),
 // restore, and removal as tasks (image.remove, trash.remove, trash.purge). Facts: rbd-lifecycle-facts §3.
 import { E } from '../native/errno.js';
-import { rbdImage } from '../native/rbd-image.js';
+import { GROUP_INFO_SIZE, RbdGroupInfo, rbdImage } from '../native/rbd-image.js';
+import { decodeStructs } from '../native/memory.js';
 import { rbdSnapshot } from '../native/rbd-snapshot.js';
 import { decodeTrashInfos, RBD_TRASH_IMAGE_SOURCE, rbdTrash, TRASH_INFO_SIZE, type TrashInfoValue } from '../native/rbd-trash.js';
 import type { Pointer } from '../native/types.js';
@@ -56,6 +57,9 @@ function toEntry(v: TrashInfoValue): TrashEntry {
 
 interface RemoveParams { id: string; force?: boolean }
 
+/** How long an image.remove task whose image is still listed waits for a live move into the trash (see runRemove). */
+const LIVE_MOVE_WAIT_MS = 10_000;
+
 export class Trash {
   constructor(private readonly session: CephSession, private readonly tasks: TaskEngine) {}
 
@@ -90,7 +94,7 @@ export class Trash {
    * `keepForSeconds` defers its removal (restorable until then). ENOENT when the image is not there (or
    * another request moved it first).
    */
-  moveImage(spec: string, name: string, keepForSeconds = 0): Promise<MovedImage> {
+  moveImage(spec: string, name: string, keepForSeconds = 0, opts: { remove?: boolean } = {}): Promise<MovedImage & { task?: TaskRecord }> {
     // the image's mutation lock (this process and every replica): two DELETEs never move one image twice (two
     // concurrent rbd_trash_move calls of one image both returned 0 here), and no change of the image (a snapshot,
     // metadata) lands between the checks below and the move, nor after it on the trashed image
@@ -105,13 +109,27 @@ export class Trash {
           // finishes that move, and answers as the first one would have
           const resumed = isCephError(e, 'ENOENT') ? await resumeMoveOf(io, p, spec, name) : undefined;
           if (!resumed) throw e;
-          return { id: resumed.id, name, pool: spec, deferredUntil: resumed.deferredUntil };
+          const task = opts.remove ? await this.queueRemove(spec, resumed, 'image.remove', true).catch(() => undefined) : undefined;
+          return { id: resumed.id, name, pool: spec, deferredUntil: resumed.deferredUntil, ...(task ? { task } : {}) };
         }
         const { id, watchers, snapshotCount, lockOwners } = found;
         if (watchers.length > 0) throw new TrashMoveRefused('in-use', target, watchers, snapshotCount, lockOwners);
         if (snapshotCount > 0) throw new TrashMoveRefused('has-snapshots', target, watchers, snapshotCount);
-        await nativeChecked('image', 'rbd_trash_move', target, rbdTrash.move, p, name, keepForSeconds);
-        return { id, name, pool: spec, deferredUntil: new Date(Date.now() + keepForSeconds * 1000).toISOString() };
+        // the removal is recorded before the move (TaskEngine.prepare): a process killed between the two leaves
+        // the task, which another replica runs once its reservation ends. Without a task store (it failed) the
+        // move still goes ahead; the entry's space then comes back with the next purge
+        const prepared = opts.remove ? await this.prepareRemove(spec, { id, name }).catch(() => undefined) : undefined;
+        try {
+          await nativeChecked('image', 'rbd_trash_move', target, rbdTrash.move, p, name, keepForSeconds);
+        } catch (e) {
+          await prepared?.abandon();
+          throw e;
+        }
+        prepared?.start();
+        return {
+          id, name, pool: spec, deferredUntil: new Date(Date.now() + keepForSeconds * 1000).toISOString(),
+          ...(prepared ? { task: prepared.task } : {}),
+        };
       })));
   }
 
@@ -156,6 +174,12 @@ export class Trash {
     return this.tasks.submit(action, { pool, namespace, image: entry.name, imageId: entry.id }, { id: entry.id, force });
   }
 
+  /** The image.remove task of a DELETE, recorded before its move (see moveImage). */
+  private prepareRemove(spec: string, entry: { id: string; name: string }) {
+    const { pool, namespace } = splitPoolSpec(spec);
+    return this.tasks.prepare('image.remove', { pool, namespace, image: entry.name, imageId: entry.id }, { id: entry.id, force: true });
+  }
+
   /** Queue a purge of every entry whose deferment has ended. */
   queuePurge(spec: string): Promise<TaskRecord> {
     const { pool, namespace } = splitPoolSpec(spec);
@@ -168,14 +192,33 @@ export class Trash {
     const spec = poolSpec(pool, namespace);
     const target = `${spec} trash ${id}`;
     if (!TRASH_ID_PATTERN.test(id)) throw new TaskFailure('TRASH_ENTRY_NOT_FOUND', `${target}: not an image id`);
-    try {
-      await holdForTask(ctx.session, ctx.task.id, [trashKey(spec, id)], () => removeEntry(ctx, target, id, force ?? false));
-    } catch (e) {
-      // a resumed run whose entry is gone: the previous runner finished the removal before it died
-      if (isCephError(e, 'ENOENT') && ctx.attempt > 1) return { id, removed: true, resumed: true };
-      throw removeFailure(e, target);
+    const remove = () => holdForTask(ctx.session, ctx.task.id, [trashKey(spec, id)], () => removeEntry(ctx, target, id, force ?? false));
+    const listedAs = () => ctx.session.withIoctx(spec, (io) => directoryName(io, spec, id)).catch(() => undefined);
+    let waited = false;
+    for (const started = Date.now(); ;) {
+      try {
+        await remove();
+        return { id, removed: true };
+      } catch (e) {
+        if (!isCephError(e, 'ENOENT')) throw removeFailure(e, target);
+        // the image is still listed under its id: its DELETE recorded this task and then died before the move,
+        // or is still moving it (a slow cluster: given LIVE_MOVE_WAIT_MS), or it was restored meanwhile —
+        // nothing was removed, and nothing may be
+        const listed = await listedAs();
+        if (listed !== undefined) {
+          if (Date.now() - started < LIVE_MOVE_WAIT_MS && !ctx.signal.aborted) {
+            await new Promise((r) => setTimeout(r, 1000));
+            waited = true;
+            continue;
+          }
+          throw new TaskFailure('TRASH_ENTRY_NOT_FOUND', `${target}: the image is not in the trash (it is listed as ${spec}/${listed}: never moved, or restored); nothing was removed.`, e.code);
+        }
+        // a resumed run whose entry is gone: the previous runner finished the removal before it died (or, after
+        // a wait, the image was moved and removed by another request meanwhile)
+        if (ctx.attempt > 1 || waited) return { id, removed: true, resumed: true };
+        throw removeFailure(e, target);
+      }
     }
-    return { id, removed: true };
   }
 
   /** Remove every entry whose deferment ended (trash.purge, and the purge schedules: schedules/tasks.ts). */
@@ -297,6 +340,15 @@ async function inspect(p: Pointer, target: string, name: string):
     const rcSnap = rbdSnapshot.list(img, null, max) as number;
     const snapshotCount = rcSnap === -E.ERANGE ? Math.max(0, max[0] - 1) : 0;
     if (rcSnap < 0 && rcSnap !== -E.ERANGE) throw new CephError('snapshot', 'rbd_snap_list', rcSnap, target);
+    // librbd 16.2 moves a group's member to the trash and then refuses to remove it (EMLINK); later ones refuse
+    // the move: refused here, before anything changes, on every version
+    const group = Buffer.alloc(GROUP_INFO_SIZE);
+    const rcGroup = rbdImage.getGroup(img, group, GROUP_INFO_SIZE) as number;
+    if (rcGroup === 0) {
+      const name = (decodeStructs(group, RbdGroupInfo, 1)[0] as { name: string | null }).name;
+      rbdImage.groupInfoCleanup(group, GROUP_INFO_SIZE);
+      if (name) throw new CephError('image', 'rbd_get_group', -E.EMLINK, `${target} (group ${name})`);
+    }
     const watchers = await listWatchers(img, target);
     // the exclusive lock's owner, for the refusal's answer (only looked up when there is one to refuse)
     const lockOwners = watchers.length > 0 ? await readOnlyLockOwners(img, target) : [];

@@ -183,6 +183,9 @@ export function fromCephError(e: CephError): ApiError {
       return new ApiError('CONFLICT', `${e.target ?? 'The image'} changed while this request ran (another operation on the same name); retry.`, {}, e);
     case 'EBUSY':
       return new ApiError(onImage ? 'IMAGE_IN_USE' : 'CONFLICT', `${e.target ?? 'The resource'} is in use.`, {}, e);
+    case 'EMLINK':
+      // librbd neither moves to the trash nor removes an image that is a member of a group
+      return new ApiError('CONFLICT', `${e.target ?? 'The image'} is a member of an RBD group; remove it from the group first (rbd group image remove).`, {}, e);
     case 'ENOTEMPTY':
       return new ApiError(onImage ? 'IMAGE_HAS_SNAPSHOTS' : 'POOL_NOT_EMPTY', `${e.target ?? 'The resource'} is not empty.`, {}, e);
     case 'ENAMETOOLONG':

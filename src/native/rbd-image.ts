@@ -11,6 +11,10 @@ import './types.js';
 import './progress.js'; // declares librbd_progress_fn_t
 import { cConstants } from './layout.js';
 
+/** typedef struct { char *name; int64_t pool; } rbd_group_info_t; */
+export const RbdGroupInfo = koffi.struct('rbd_group_info_t', { name: 'char *', pool: 'int64_t' });
+export const GROUP_INFO_SIZE = koffi.sizeof(RbdGroupInfo);
+
 /** enum rbd_image_option values used by copies (the others are in types.ts). */
 export const RBD_IMAGE_OPTION_COPY = { FLATTEN: 11, CLONE_FORMAT: 12 } as const;
 
@@ -63,6 +67,15 @@ export const rbdImage = {
   stat: librbd.func('int rbd_stat(rbd_image_t image, _Out_ rbd_image_info_t *info, size_t infosize)'),
   /** int rbd_get_id(rbd_image_t image, char *id, size_t id_len); */
   getId: librbd.func('int rbd_get_id(rbd_image_t image, void *id, size_t id_len)'),
+  /**
+   * int rbd_get_group(rbd_image_t image, rbd_group_info_t *group_info, size_t group_info_size);
+   * typedef struct { char *name; int64_t pool; } rbd_group_info_t; — local memory (the header read at open);
+   * name "" and pool -1 when the image is in no group. group_info: a GROUP_INFO_SIZE Buffer (decode with
+   * decodeStructs); its name is librbd's until rbd_group_info_cleanup on the same Buffer.
+   */
+  getGroup: librbd.func('int rbd_get_group(rbd_image_t image, void *group_info, size_t group_info_size)'),
+  /** void rbd_group_info_cleanup(rbd_group_info_t *group_info, size_t group_info_size); */
+  groupInfoCleanup: librbd.func('void rbd_group_info_cleanup(void *group_info, size_t group_info_size)'),
   /** int rbd_get_size(rbd_image_t image, uint64_t *size); */
   getSize: librbd.func('int rbd_get_size(rbd_image_t image, _Out_ uint64_t *size)'),
   /** int rbd_get_features(rbd_image_t image, uint64_t *features); */

@@ -15,7 +15,7 @@ import { native } from '../../src/ceph/call.js';
 import { readTrashState, setTrashState, str, TRASH_STATE } from '../../src/ceph/rbd-objects.js';
 import { radosObject } from '../../src/native/rados-object.js';
 
-const it = usePoolApp({ prefix: 'trashmv', key: 'rbdapi' });
+const it = usePoolApp({ prefix: 'trashmv', key: 'rbdapi', client: { tasks: { leaseMs: 3000, scanMs: 500 } } });
 let t: TestApp;
 let admin: CephConnection;
 let pool: TestPool;
@@ -132,5 +132,61 @@ describe('DELETE of the image again (a hook retrying after the service was kille
     expect((await objectsOf(pool.name)).filter((o) => o.includes(id))).toEqual([]);
     // and once more: the image is gone
     expect((await t.app.inject({ method: 'DELETE', url: `${base}/images/g` })).statusCode).toBe(404);
+  });
+});
+
+describe('a DELETE records its removal task before the move (a process dying between the two leaves the task)', () => {
+  // the state such a death leaves is made here with the engine's own prepare(), which is never started: the
+  // reservation runs out (two leases) and a replica's scan runs the task
+  it('died after the move: the recorded task removes the image; nothing is left', async () => {
+    const spec = pool.name;
+    await importRandom(spec, 'h', 1 * MiB);
+    const id = await imageId(`${spec}/h`);
+    const prepared = await t.ceph.tasks.prepare('image.remove', { pool: spec, namespace: '', image: 'h', imageId: id }, { id, force: true });
+    await rbdCli('trash', 'mv', `${spec}/h`);
+    const { task } = await waitTask(t.app, prepared.task.id, 60_000);
+    expect(task.state, JSON.stringify(task)).toBe('succeeded');
+    expect(await state(spec, id)).toBeUndefined();
+    expect((await objectsOf(pool.name)).filter((o) => o.includes(id))).toEqual([]);
+  });
+
+  it('died before the move: the task removes nothing and says so; the image is intact byte for byte', async () => {
+    const spec = pool.name;
+    const data = await importRandom(spec, 'k', 2 * MiB);
+    const id = await imageId(`${spec}/k`);
+    const prepared = await t.ceph.tasks.prepare('image.remove', { pool: spec, namespace: '', image: 'k', imageId: id }, { id, force: true });
+    const { task } = await waitTask(t.app, prepared.task.id, 60_000);
+    expect(task.state, JSON.stringify(task)).toBe('failed');
+    expect(task.error).toMatchObject({ code: 'TRASH_ENTRY_NOT_FOUND', detail: expect.stringContaining('nothing was removed') });
+    expect(await imageId(`${spec}/k`)).toBe(id);
+    expect(sha(await exportImage(spec, 'k'))).toBe(sha(data));
+  });
+
+  it('an image in a group is refused before anything is recorded or moved (librbd 16.2 would trash it and then refuse its removal)', async () => {
+    const spec = pool.name;
+    const data = await importRandom(spec, 'm', 1 * MiB);
+    await rbdCli('group', 'create', `${spec}/g`);
+    await rbdCli('group', 'image', 'add', `${spec}/g`, `${spec}/m`);
+    const r = await t.app.inject({ method: 'DELETE', url: `${base}/images/m` });
+    expect(r.statusCode, r.body).toBe(409);
+    expect(r.json()).toMatchObject({ code: 'CONFLICT', detail: expect.stringContaining('group') });
+    const tasks = (await t.app.inject({ method: 'GET', url: `/api/v1/tasks?pool=${spec}&limit=1000` })).json().items as { action: string; state: string; target: { image: string } }[];
+    expect(tasks.filter((x) => x.action === 'image.remove' && x.target.image === 'm')).toEqual([]);
+    expect((await rbdCli('ls', spec)).split('\n')).toContain('m');
+    expect(sha(await exportImage(spec, 'm'))).toBe(sha(data));
+    await rbdCli('group', 'image', 'rm', `${spec}/g`, `${spec}/m`);
+    const again = await t.app.inject({ method: 'DELETE', url: `${base}/images/m` });
+    expect(again.statusCode, again.body).toBe(204);
+  });
+
+  it('abandon() (the move failed) ends the recorded task cancelled; it never runs', async () => {
+    const spec = pool.name;
+    await importRandom(spec, 'n', 1 * MiB);
+    const id = await imageId(`${spec}/n`);
+    const prepared = await t.ceph.tasks.prepare('image.remove', { pool: spec, namespace: '', image: 'n', imageId: id }, { id, force: true });
+    await prepared.abandon();
+    const r = await t.app.inject({ method: 'GET', url: `/api/v1/tasks/${prepared.task.id}` });
+    expect(r.json()).toMatchObject({ state: 'cancelled', attempts: 0 });
+    expect(await imageId(`${spec}/n`)).toBe(id);
   });
 });

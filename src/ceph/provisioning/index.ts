@@ -134,9 +134,9 @@ export class Provisioning {
 
   /** Move the image to the trash and, unless kept, queue its removal; undefined when it is not there. */
   private async toTrash(spec: string, name: string, keepForSeconds: number | undefined): Promise<RemoveOutcome | undefined> {
-    let entry: MovedImage;
+    let entry: MovedImage & { task?: TaskRecord };
     try {
-      entry = await this.ceph.trash.moveImage(spec, name, keepForSeconds ?? 0);
+      entry = await this.ceph.trash.moveImage(spec, name, keepForSeconds ?? 0, { remove: keepForSeconds === undefined });
     } catch (e) {
       if (e instanceof TrashMoveRefused) {
         if (e.reason === 'in-use') throw new ImageInUseError(spec, name, e.watchers, undefined, e.lockOwners);
@@ -146,6 +146,7 @@ export class Provisioning {
       throw e;
     }
     if (keepForSeconds !== undefined) return { kind: 'trashed', entry };
+    if (entry.task) return { kind: 'trashed', entry, task: entry.task };
     try {
       return { kind: 'trashed', entry, task: await this.ceph.trash.queueRemove(spec, entry, 'image.remove', true) };
     } catch (e) {

@@ -45,6 +45,8 @@ export class TaskEngine {
   readonly instance = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   readonly opts: TaskEngineOptions;
   private readonly handlers = new Map<string, TaskHandler<never>>();
+  /** tasks prepare() recorded whose work this process has not started yet: even this instance's scan skips them */
+  private readonly held = new Set<string>();
   /** bodies of the tasks runHere runs in this process, by task id */
   private readonly local = new Map<string, (ctx: TaskContext<never>) => Promise<Record<string, unknown> | void>>();
   private readonly listeners = new Set<TransitionListener>();
@@ -68,6 +70,7 @@ export class TaskEngine {
         const body = this.local.get(id);
         return h && body ? { ...h, run: body } : h;
       },
+      held: (id) => this.held.has(id),
       emit: (rec, from, to, reason) => this.emit(rec, from, to, reason),
       describe: (e) => this.describe(e),
     });
@@ -139,6 +142,33 @@ export class TaskEngine {
     this.emit(rec, undefined, 'queued', 'submitted');
     this.scheduler.offer({ pool, id: rec.id, spec: poolSpec(pool, target.namespace) });
     return publicView(rec);
+  }
+
+  /**
+   * A task recorded BEFORE the step that makes it needed (an image DELETE: its removal is recorded, then the image
+   * is moved to the trash), so that a process killed between the step and the task leaves the task behind: it is
+   * queued and reserved for this process, which starts it with `start()` once the step is done, or cancels it with
+   * `abandon()` when the step failed. If this process dies in between, the reservation runs out (two leases) and
+   * another replica runs the handler — which must tell whether the step happened.
+   */
+  async prepare(action: string, target: TaskTarget, params: Record<string, unknown>): Promise<{ task: TaskRecord; start(): void; abandon(): Promise<void> }> {
+    if (!this.handlers.has(action)) throw new RangeError(`no task handler for ${action}`);
+    const { pool } = splitPoolSpec(target.pool);
+    const rec = await this.store(pool, action, target, params, newTaskId, true);
+    this.held.add(rec.id);
+    this.emit(rec, undefined, 'queued', 'submitted');
+    const candidate = { pool, id: rec.id, spec: poolSpec(pool, target.namespace) };
+    return {
+      task: publicView(rec),
+      start: () => {
+        this.held.delete(rec.id);
+        this.scheduler.offer(candidate);
+      },
+      abandon: async () => {
+        this.held.delete(rec.id);
+        await this.cancel(rec.id).catch(() => undefined);
+      },
+    };
   }
 
   /**

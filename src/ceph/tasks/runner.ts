@@ -37,6 +37,8 @@ export interface RunnerDeps {
   instance: string;
   opts: TaskEngineOptions;
   runners: RunnerSource;
+  /** a task prepare() recorded whose work this process has not started yet (TaskEngine.prepare) */
+  held(id: string): boolean;
   /** the handler of `action` (of task `id`: a task run here by runHere has a body of its own) */
   handler(action: string, id: string): TaskHandler<never> | undefined;
   emit(rec: StoredTask, from: TaskState | undefined, to: TaskState, reason: string): void;
@@ -93,6 +95,11 @@ export class TaskRunner {
       }
       if (isFinished(rec.state)) {
         await withIo((p) => removeIndexEntries(p, rec!, true));
+        return 'skipped';
+      }
+      if (rec.state === 'queued' && rec.reservedFor === instance && this.d.held(rec.id)
+        && rec.reservedUntil !== undefined && Date.now() < rec.reservedUntil) {
+        // prepared here, its step not done yet: start() offers it (no backoff, which would delay that offer)
         return 'skipped';
       }
       if (rec.state === 'queued' && rec.reservedFor !== undefined && rec.reservedFor !== instance
