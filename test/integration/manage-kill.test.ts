@@ -34,13 +34,16 @@ const send = (svc: Service, method: Method, path: string, body?: unknown) => fet
 });
 
 /** A request retried on 503/504 and 409 OPERATION_IN_PROGRESS, as a client should after a crash. */
-async function retried(svc: Service, method: Method, path: string, body?: unknown, count = { n: 0 }): Promise<{ status: number; body: Record<string, unknown> }> {
+async function retried(svc: Service, method: Method, path: string, body?: unknown, count = { n: 0 }, inUseToo = false): Promise<{ status: number; body: Record<string, unknown> }> {
   const until = Date.now() + 120_000;
   for (;;) {
     const r = await send(svc, method, path, body);
     const text = await r.text();
     const parsed = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
-    const again = r.status === 503 || r.status === 504 || (r.status === 409 && parsed.code === 'OPERATION_IN_PROGRESS');
+    // inUseToo: a process killed inside librbd's move keeps its watch (and the exclusive lock) on the image until
+    // the OSD drops it (osd_client_watch_timeout, 10 s on the test cluster): 409 IMAGE_IN_USE naming it until then
+    const again = r.status === 503 || r.status === 504 || (r.status === 409 && parsed.code === 'OPERATION_IN_PROGRESS')
+      || (inUseToo && r.status === 409 && parsed.code === 'IMAGE_IN_USE');
     if (!again || Date.now() > until) return { status: r.status, body: parsed };
     count.n++;
     await new Promise((res) => setTimeout(res, 1000));
@@ -179,7 +182,7 @@ describe('kill -9 mid-way, then retry', () => {
       const atKill = await admin.withIoctx(pool.name, (io) => readTrashState(io, pool.name, id));
       const seen = `${(await names()).includes(image) ? 'listed' : 'not listed'}, ${atKill ? `trash entry ${['normal', 'moving', 'removing', 'restoring'][atKill.state]}` : 'no trash entry'}`;
       const count = { n: 0 };
-      const retry = await retried(survivor, 'DELETE', `/images/${image}`, undefined, count);
+      const retry = await retried(survivor, 'DELETE', `/images/${image}`, undefined, count, true);
       outcomes.push(`${image}: ${how} (${seen}), retry ${retry.status} ${String(retry.body.code ?? '')}${count.n ? ` after ${count.n} retries` : ''}`);
       // 204: the retry moved it (or finished the interrupted move) and queued its removal; 404: the dead process
       // had moved it already
