@@ -190,7 +190,7 @@ export interface paths {
         post?: never;
         /**
          * Delete an image
-         * @description Refused (409) while the image is open by a client or has snapshots; snapshots are never deleted silently. The image moves to the trash (its name is free at once) and its removal runs as a task: the answer carries `Link: </api/v1/tasks/{id}>; rel="monitor"`. With `keepFor` (e.g. `30m`, `12h`, `7d`, `1y`; 1m to 1y) it stays in the trash, restorable, for that long (`Link: <…/trash/{id}>; rel="related"`). `dryRun=true`: 200 with what would be removed (the image, its bytes), refused as the real call would be, nothing changed.
+         * @description Refused (409) while the image is open by a client or has snapshots, or is a member of an RBD group (CONFLICT); snapshots are never deleted silently. The image moves to the trash (its name is free at once) and its removal runs as a task: the answer carries `Link: </api/v1/tasks/{id}>; rel="monitor"`. With `keepFor` (e.g. `30m`, `12h`, `7d`, `1y`; 1m to 1y) it stays in the trash, restorable, for that long (`Link: <…/trash/{id}>; rel="related"`). `dryRun=true`: 200 with what would be removed (the image, its bytes), refused as the real call would be, nothing changed.
          */
         delete: operations["deleteImage"];
         options?: never;
@@ -219,7 +219,7 @@ export interface paths {
         post?: never;
         /**
          * Delete an image
-         * @description Refused (409) while the image is open by a client or has snapshots; snapshots are never deleted silently. The image moves to the trash (its name is free at once) and its removal runs as a task: the answer carries `Link: </api/v1/tasks/{id}>; rel="monitor"`. With `keepFor` (e.g. `30m`, `12h`, `7d`, `1y`; 1m to 1y) it stays in the trash, restorable, for that long (`Link: <…/trash/{id}>; rel="related"`). `dryRun=true`: 200 with what would be removed (the image, its bytes), refused as the real call would be, nothing changed.
+         * @description Refused (409) while the image is open by a client or has snapshots, or is a member of an RBD group (CONFLICT); snapshots are never deleted silently. The image moves to the trash (its name is free at once) and its removal runs as a task: the answer carries `Link: </api/v1/tasks/{id}>; rel="monitor"`. With `keepFor` (e.g. `30m`, `12h`, `7d`, `1y`; 1m to 1y) it stays in the trash, restorable, for that long (`Link: <…/trash/{id}>; rel="related"`). `dryRun=true`: 200 with what would be removed (the image, its bytes), refused as the real call would be, nothing changed.
          */
         delete: operations["deleteImageInNamespace"];
         options?: never;

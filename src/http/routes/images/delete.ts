@@ -31,7 +31,8 @@ export function deleteRoute(app: App): void {
   app.delete('/images/:image', {
     schema: {
       tags: ['images'], summary: 'Delete an image', operationId: 'deleteImage',
-      description: 'Refused (409) while the image is open by a client or has snapshots; snapshots are never deleted silently. '
+      description: 'Refused (409) while the image is open by a client or has snapshots, or is a member of an RBD group (CONFLICT); '
+        + 'snapshots are never deleted silently. '
         + 'The image moves to the trash (its name is free at once) and its removal runs as a task: the answer carries '
         + '`Link: </api/v1/tasks/{id}>; rel="monitor"`. With `keepFor` (e.g. `30m`, `12h`, `7d`, `1y`; 1m to 1y) it stays '
         + 'in the trash, restorable, for that long (`Link: <…/trash/{id}>; rel="related"`). `dryRun=true`: 200 with what would be '
