@@ -48,6 +48,8 @@ export default defineConfig({
           name: 'fault',
           include: FAULT_FILES,
           globalSetup: ['test/helpers/global-setup.ts'],
+          // marks the start of this phase for scripts/test.sh, which then starts the mirror project beside it
+          setupFiles: ['test/helpers/fault-phase.ts'],
           maxWorkers: 1,
           sequence: { groupOrder: 1 },
         },
@@ -56,7 +58,8 @@ export default defineConfig({
         extends: true,
         test: {
           // RBD mirroring between two clusters with their rbd-mirror daemons (scripts/ceph-sites.sh), booted afresh
-          // by its own global setup and taken down after: one file, alone, after the fault project
+          // by its own global setup and taken down after: one file. npm test runs it in a vitest process of its
+          // own beside the fault project (it mostly waits on replication; the fault files use one core)
           name: 'mirror',
           include: ['test/mirror/**/*.test.ts'],
           globalSetup: ['test/helpers/sites-setup.ts'],

@@ -9,8 +9,10 @@
 #   scripts/ceph-sites.sh status [DIR]   daemons of both sites
 #   scripts/ceph-sites.sh env    [DIR]   the environment that points a service at site A (and B in comments)
 #
-# DIR defaults to ./.ceph. Ports (monitor v2/v1): site A SITE_A_V2 (3360) / SITE_A_V1 (3361), site B SITE_B_V2
-# (3370) / SITE_B_V1 (3371) — v1 ports outside 6800-7300, where OSDs and mgrs of other clusters bind.
+# DIR defaults to ./.ceph. Ports (monitor v2/v1): site A SITE_A_V2 (3440) / SITE_A_V1 (3441), site B SITE_B_V2
+# (3450) / SITE_B_V1 (3451) — v1 ports outside 6800-7300, where OSDs and mgrs of other clusters bind, and
+# none of the test cluster's or the fault tests' own clusters' (3320, 3360, 3395): npm test runs the mirror
+# project beside the fault project.
 # POOLS ("mirror") are made on both sites (same names: mirroring pairs pools by name).
 #
 # Keyrings written to each site's directory, besides ceph-cluster.sh's:
@@ -22,10 +24,10 @@ set -euo pipefail
 CMD=${1:-up}
 BASE=$(realpath -m "${2:-$PWD/.ceph}")
 HERE=$(cd "$(dirname "$0")" && pwd)
-SITE_A_V2=${SITE_A_V2:-3360}
-SITE_A_V1=${SITE_A_V1:-3361}
-SITE_B_V2=${SITE_B_V2:-3370}
-SITE_B_V1=${SITE_B_V1:-3371}
+SITE_A_V2=${SITE_A_V2:-3440}
+SITE_A_V1=${SITE_A_V1:-3441}
+SITE_B_V2=${SITE_B_V2:-3450}
+SITE_B_V1=${SITE_B_V1:-3451}
 POOLS=${POOLS:-mirror}
 READY_TIMEOUT=${READY_TIMEOUT:-90}
 
