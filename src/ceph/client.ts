@@ -79,7 +79,7 @@ export class CephClient extends ConnectionSession {
     this.trash = new Trash(this, this.tasks);
     this.migrations = new Migrations(this, this.tasks, this.images, this.pools);
     this.schedules = new Schedules(this, this.tasks, { run: opts.tasks?.run ?? true, ...opts.schedules });
-    registerTaskHandlers(this.tasks, this.trash, this.schedules); // every action, before any task runs (tasks/handlers.ts)
+    registerTaskHandlers(this.tasks, this.schedules); // every action, before any task runs (tasks/handlers.ts)
     this.#backoff = opts.backoffMinMs ?? 500;
   }
 

@@ -36,7 +36,8 @@ import { closeImage, openImage } from './open-image.js';
 import { poolSpec } from './spec.js';
 import type { TaskEngine } from './tasks/engine.js';
 import type { TaskContext, TaskRecord } from './tasks/types.js';
-import { listTrash, removeEntry } from './trash.js';
+import { listTrash } from './trash.js';
+import { removeEntry } from './trash-tasks.js';
 
 export const NAMESPACE_PURGE_ACTION = 'namespace.purge';
 
@@ -147,7 +148,7 @@ async function runPurge(ctx: TaskContext<Record<string, never>>): Promise<Record
   let plan: PurgePlan;
   try {
     // a resumed run: a watcher may be the dead runner's own (fenced, or dropped by the OSD within 30 s); the
-    // removal itself retries EBUSY for a while (trash.ts removeEntry)
+    // removal itself retries EBUSY for a while (trash-tasks.ts removeEntry)
     plan = await planPurge(ctx.session, pool, namespace, { ignoreWatchers: ctx.attempt > 1 });
   } catch (e) {
     // a resumed run after the namespace itself went: done

@@ -1,6 +1,7 @@
 // Moves into the trash that were interrupted between librbd's steps (the mover killed): how they are told from a
-// live move and finished, keyed by the entry's id. Used by every path that meets such an entry (trash.ts: removal,
-// purge, restore, a retried DELETE; copy.ts: a temporary's cleanup; namespace purge through removeEntry).
+// live move and finished, keyed by the entry's id. Used by every path that meets such an entry (trash-tasks.ts:
+// removal and purge, and so the namespace purge; trash.ts: restore, a retried DELETE; copy.ts: a temporary's
+// cleanup).
 import { radosObject } from '../native/rados-object.js';
 import { E } from '../native/errno.js';
 import { native } from './call.js';

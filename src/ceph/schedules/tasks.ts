@@ -3,7 +3,7 @@
 //   schedule.snapshot     target {pool, namespace, image}, params {slot, prefix, keep, timezone}: take the slot's
 //                         snapshot unless it was taken, then apply retention to the schedule's own snapshots.
 //   schedule.trash-purge  target {pool, namespace}, params {slot}: remove the trash entries whose deferment ended
-//                         (the trash.purge code, trash.ts), and note the slot.
+//                         (the trash.purge code, trash-tasks.ts), and note the slot.
 // Exactly once (docs/schedules.md): the snapshot's name is the slot's; it is created under the image's mutation
 // lock after reading the image's state (the slots taken) under the same hold, and the state records the slot
 // before the hold ends. A resumed run (its runner died) finds the snapshot (EEXIST) or the slot in the state; a
@@ -15,7 +15,7 @@ import { Snapshots, userSnapshots } from '../snapshots.js';
 import { poolSpec } from '../spec.js';
 import type { TaskEngine } from '../tasks/engine.js';
 import type { TaskContext } from '../tasks/types.js';
-import type { Trash } from '../trash.js';
+import { runTrashPurge } from '../trash-tasks.js';
 import { retained, slotOfName, snapshotName, type Keep } from './policy.js';
 import { imageStateKey, isDone, purgeStateKey, readKey, withDone, writeKey, type ImageState, type LastRun } from './store.js';
 
@@ -99,14 +99,14 @@ function failedRun(slot: number, taskId: string, e: unknown): LastRun {
 }
 
 /** Register schedule.snapshot and schedule.trash-purge; `emit` hears what they did. */
-export function registerScheduleTasks(tasks: TaskEngine, trash: Trash, emit: Emit): void {
+export function registerScheduleTasks(tasks: TaskEngine, emit: Emit): void {
   tasks.register<SnapshotParams>({ action: SNAPSHOT_ACTION, run: (ctx) => runSnapshot(ctx, emit), interrupted: 'resume' });
   tasks.register<PurgeParams>({
     action: PURGE_ACTION,
     interrupted: 'resume',
     run: async (ctx) => {
       const { pool, namespace } = ctx.task.target;
-      const result = await trash.runPurge(ctx as unknown as TaskContext<Record<string, never>>);
+      const result = await runTrashPurge(ctx as unknown as TaskContext<Record<string, never>>);
       const at = new Date().toISOString();
       await ctx.session.withIoctx(pool, (io) => io.use('schedule_state', (p) =>
         writeKey(p, purgeStateKey(namespace), { slot: iso(ctx.params.slot), taskId: ctx.task.id, at, result: { removed: result.removed, skipped: result.skipped } })));

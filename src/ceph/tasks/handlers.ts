@@ -2,7 +2,7 @@
 // before it runs any task — so a process runs every action whatever HTTP routes it serves (a replica without the
 // snapshot routes once backed off rollbacks as an unknown action). Each handler does its Ceph work through its
 // run's own client (ctx.session, runner-clients.ts). To add an action: write its handler next to the concept it
-// changes (copy.ts, trash.ts, …) and register it here.
+// changes (copy.ts, trash-tasks.ts, …) and register it here.
 import { registerImageImport } from '../content/import.js';
 import { registerImageCopy } from '../copy.js';
 import { registerObjectMapRebuild } from '../image-features.js';
@@ -12,12 +12,12 @@ import { registerSnapshotTasks } from '../snapshot-tasks.js';
 import { registerSparsify } from '../sparsify.js';
 import { registerNamespacePurge } from '../namespace-purge.js';
 import type { TaskEngine } from './engine.js';
-import type { Trash } from '../trash.js';
+import { registerTrashTasks } from '../trash-tasks.js';
 import { registerScheduleTasks } from '../schedules/tasks.js';
 import type { Schedules } from '../schedules/index.js';
 
-export function registerTaskHandlers(tasks: TaskEngine, trash: Trash, schedules: Schedules): void {
-  trash.registerHandlers(tasks); // image.remove, trash.remove, trash.purge
+export function registerTaskHandlers(tasks: TaskEngine, schedules: Schedules): void {
+  registerTrashTasks(tasks); // image.remove, trash.remove, trash.purge
   registerImageShrink(tasks); // image.shrink
   registerObjectMapRebuild(tasks); // image.object-map-rebuild
   registerImageCopy(tasks); // image.copy
@@ -26,5 +26,5 @@ export function registerTaskHandlers(tasks: TaskEngine, trash: Trash, schedules:
   registerSparsify(tasks); // image.sparsify
   registerMigrationTasks(tasks); // image.migration-execute, image.migration-commit, image.migration-abort
   registerNamespacePurge(tasks); // namespace.purge
-  registerScheduleTasks(tasks, trash, schedules.emit); // schedule.snapshot, schedule.trash-purge
+  registerScheduleTasks(tasks, schedules.emit); // schedule.snapshot, schedule.trash-purge
 }
