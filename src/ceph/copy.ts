@@ -24,7 +24,7 @@ import { PoolGuard } from './pool-guard.js';
 import { COPY_TEMP_PREFIX, isServiceTemporary } from './image-directory.js';
 import { withImageIn, withOpenImage, isOpenFailure } from './open-image.js';
 import { listTrash } from './trash.js';
-import { finishInterruptedMove } from './trash-moves.js';
+import { finishInterruptedMove, retryAfterInterruptedMove } from './trash-moves.js';
 import { poolSpec } from './spec.js';
 
 export const COPY_ACTION = 'image.copy';
@@ -188,11 +188,12 @@ async function removeTemporaryOnce(session: CephSession, guard: PoolGuard, p: Te
         } else if (rc !== -E.ENOENT) {
           check('image', 'rbd_open_by_id', rc, target);
         }
-        const remove = () => nativeLong('trashEntry', 'rbd_trash_remove_with_progress', target, rbdTrash.removeWithProgress, d, id, true, noProgress, null);
-        return remove().catch(async (e: unknown) => {
+        // the runner was killed inside the move above: finished by id, then removed
+        return retryAfterInterruptedMove(
+          () => nativeLong('trashEntry', 'rbd_trash_remove_with_progress', target, rbdTrash.removeWithProgress, d, id, true, noProgress, null),
+          () => finishInterruptedMove(io, dst, id),
+        ).catch((e: unknown) => {
           if (isCephError(e, 'ENOENT')) return 0;
-          // the runner was killed inside the move above: finished by id, then removed
-          if (isCephError(e, 'EUCLEAN') && await finishInterruptedMove(io, dst, id)) return remove();
           throw e;
         });
       });

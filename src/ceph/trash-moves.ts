@@ -5,7 +5,7 @@
 import { radosObject } from '../native/rados-object.js';
 import { E } from '../native/errno.js';
 import { native } from './call.js';
-import { CephError } from './errors.js';
+import { CephError, isCephError } from './errors.js';
 import type { Handle } from './handle.js';
 import { readImageId } from './image-directory.js';
 import { readTrashState, removeDirectoryEntry, setTrashState, TRASH_STATE } from './rbd-objects.js';
@@ -42,5 +42,21 @@ export async function finishInterruptedMove(io: Handle<'rados_ioctx_t'>, spec: s
       return true;
     }
     await new Promise((r) => setTimeout(r, Math.min(1000, STALE_MOVE_MS - age)));
+  }
+}
+
+/**
+ * `call`, a removal or restore of trash entry `id`, run once more after finishInterruptedMove when librbd refuses
+ * it with one of `codes` (EUCLEAN: the entry is still MOVING; librbd 16.2's restore answers EBUSY there) and
+ * `finish` (finishInterruptedMove on the entry, or false to leave it) found a move to finish. The one place the
+ * removal tasks, restore and copy's cleanup meet an entry an interrupted move left.
+ */
+export async function retryAfterInterruptedMove<T>(call: () => Promise<T>, finish: () => Promise<boolean>,
+  codes: readonly string[] = ['EUCLEAN']): Promise<T> {
+  try {
+    return await call();
+  } catch (e) {
+    if (isCephError(e, ...codes) && await finish()) return call();
+    throw e;
   }
 }

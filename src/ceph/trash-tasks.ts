@@ -7,7 +7,7 @@ import { nativeLong } from './call.js';
 import { CephError, isCephError, TaskFailure } from './errors.js';
 import { holdForTask, trashKey } from './image-lock.js';
 import { directoryName } from './rbd-objects.js';
-import { finishInterruptedMove } from './trash-moves.js';
+import { finishInterruptedMove, retryAfterInterruptedMove } from './trash-moves.js';
 import { listTrash, TRASH_ID_PATTERN } from './trash.js';
 import type { TaskEngine } from './tasks/engine.js';
 import type { TaskContext } from './tasks/types.js';
@@ -103,12 +103,12 @@ export async function removeEntry(ctx: TaskContext<unknown>, target: string, id:
   const spec = poolSpec(ctx.task.target.pool, ctx.task.target.namespace);
   for (;;) {
     try {
-      await ctx.io((p) => ctx.withProgress((cb) =>
-        nativeLong('trashEntry', 'rbd_trash_remove_with_progress', target, rbdTrash.removeWithProgress, p, id, force, cb, null), range));
+      await retryAfterInterruptedMove(
+        () => ctx.io((p) => ctx.withProgress((cb) =>
+          nativeLong('trashEntry', 'rbd_trash_remove_with_progress', target, rbdTrash.removeWithProgress, p, id, force, cb, null), range)),
+        async () => !ctx.signal.aborted && await ctx.session.withIoctx(spec, (io) => finishInterruptedMove(io, spec, id)));
       return;
     } catch (e) {
-      if (isCephError(e, 'EUCLEAN') && !ctx.signal.aborted
-        && await ctx.session.withIoctx(spec, (io) => finishInterruptedMove(io, spec, id))) continue;
       if (!isCephError(e, 'EBUSY') || ctx.attempt < 2 || ctx.signal.aborted || Date.now() - started > 60_000) throw e;
       await new Promise((r) => setTimeout(r, 2000));
     }

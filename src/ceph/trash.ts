@@ -13,7 +13,7 @@ import { imageKey, mutationLocks, trashKey } from './image-lock.js';
 import { readImageId } from './image-directory.js';
 import { directoryName } from './rbd-objects.js';
 import type { Handle } from './handle.js';
-import { finishInterruptedMove } from './trash-moves.js';
+import { finishInterruptedMove, retryAfterInterruptedMove } from './trash-moves.js';
 import type { TaskEngine } from './tasks/engine.js';
 import type { TaskRecord } from './tasks/types.js';
 import { closeImage, openImage } from './open-image.js';
@@ -125,13 +125,11 @@ export class Trash {
         await getTrash(p, spec, id).catch(async (e: unknown) => {
           throw isCephError(e, 'ENOENT') ? new TrashEntryGone(spec, id, await directoryName(io, spec, id).catch(() => undefined)) : e;
         });
-        const restore = () => nativeChecked('trashEntry', 'rbd_trash_restore', `${spec}/${finalName}`, rbdTrash.restore, p, id, name ?? '');
-        await restore().catch(async (e: unknown) => {
-          // an entry an interrupted move left (finishInterruptedMove): finished, then restored
-          // (librbd 16.2 answers EBUSY for it, like an entry being restored; later ones EUCLEAN)
-          if (isCephError(e, 'EUCLEAN', 'EBUSY') && await finishInterruptedMove(io, spec, id)) return restore();
-          throw e;
-        });
+        // an entry an interrupted move left: finished, then restored (librbd 16.2 answers EBUSY for it, like an
+        // entry being restored; later ones EUCLEAN)
+        await retryAfterInterruptedMove(
+          () => nativeChecked('trashEntry', 'rbd_trash_restore', `${spec}/${finalName}`, rbdTrash.restore, p, id, name ?? ''),
+          () => finishInterruptedMove(io, spec, id), ['EUCLEAN', 'EBUSY']);
         // acknowledged only when the name opens this image (librbd writes rbd_id.<name> first, then the directory)
         const now = await readImageId(io, finalName, `${spec}/${finalName}`);
         if (now !== id) throw new CephError('trashEntry', 'rbd_trash_restore', -E.EBUSY, `${spec}/${finalName}: not this entry's image after the restore`);
