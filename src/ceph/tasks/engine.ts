@@ -14,6 +14,7 @@
 //   runner-clients.ts the runs' own librados clients (what a takeover fences)
 //   store.ts         the RADOS objects: records (compare-and-swap), ids, lease, the indexes, retention
 //   omap.ts          the omap primitives the store uses
+//   cancel.ts        cancelling: queued at once, running by request and the runner's answer
 //   listing.ts       a page of tasks across pools (GET /tasks)
 //   pool-lookup.ts   the pool of a task id; the pools to scan (TASK_POOLS)
 //
@@ -25,21 +26,20 @@
 // (409). One final state, written once by compare-and-swap: an accepted cancel and a success exclude each other.
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { E } from '../../native/errno.js';
 import { radosPool } from '../../native/rados-pool.js';
 import { poolSpec, splitPoolSpec } from '../spec.js';
-import { CephError, TaskFailure, TaskFinishedError, TaskNotCancellableError, TaskNotFoundError } from '../errors.js';
+import { CephError, TaskFailure, TaskNotFoundError } from '../errors.js';
 import { claimContext } from '../idempotency.js';
+import { cancelTask } from './cancel.js';
 import { listTasks } from './listing.js';
 import { poolOfTask } from './pool-lookup.js';
 import { TaskRunner } from './runner.js';
 import { sharedRunner, type RunnerSource } from './runner-clients.js';
 import { Scheduler } from './scheduler.js';
 import {
-  addTask, casRecord, newTaskId, nowIso, publicView, readRecord, removeIndexEntries, trimFinished,
+  addTask, newTaskId, nowIso, publicView, readRecord, trimFinished,
 } from './store.js';
-import { DEFAULT_TASK_OPTIONS, isFinished, type LocalRun, type StoredTask, type TaskContext, type TaskEngineOptions, type TaskError, type TaskHandler, type TaskListOptions, type TaskRecord, type TaskSession, type TaskState, type TaskTarget, type TaskTransition, type TransitionListener } from './types.js';
+import { DEFAULT_TASK_OPTIONS, type LocalRun, type StoredTask, type TaskContext, type TaskEngineOptions, type TaskError, type TaskHandler, type TaskListOptions, type TaskRecord, type TaskSession, type TaskState, type TaskTarget, type TaskTransition, type TransitionListener } from './types.js';
 
 export class TaskEngine {
   readonly instance = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -262,47 +262,17 @@ export class TaskEngine {
    * (`tooLate`: the work could not be stopped any more); TaskNotCancellableError when the runner did not stop
    * it within cancelWaitMs (a step that cannot be interrupted, or a stalled runner).
    */
-  async cancel(id: string): Promise<{ task: TaskRecord; wasRunning: boolean }> {
-    const pool = await poolOfTask(this.session, id);
-    const asked = await this.session.withIoctx(pool, (io) => io.use('task_cancel', async (p) => {
-      for (let attempt = 0; attempt < 20; attempt++) {
-        const rec = await readRecord(p, id);
-        if (!rec || rec.id !== id) throw new TaskNotFoundError(id);
-        if (isFinished(rec.state)) throw new TaskFinishedError(publicView(rec));
-        // past its commit point: the work can no longer be stopped
-        if (rec.state === 'running' && rec.commit === 'passed') throw new TaskNotCancellableError(publicView(rec), 0);
-        if (rec.state === 'running' && rec.cancelRequested) return rec;
-        const next: StoredTask = rec.state === 'queued'
-          ? { ...rec, v: rec.v + 1, state: 'cancelled', finishedAt: nowIso() }
-          : { ...rec, v: rec.v + 1, cancelRequested: true };
-        if (!(await casRecord(p, next))) continue;
-        if (next.state === 'cancelled') {
-          await removeIndexEntries(p, next, true).catch(() => undefined);
-          this.scheduler.drop(id);
-          this.emit(next, 'queued', 'cancelled', 'cancelled');
-        } else {
-          this.emit(next, 'running', 'running', 'cancel-requested');
-          this.scheduler.running.get(id)?.requestCancel?.();
-        }
-        return next;
-      }
-      throw new CephError('task', 'task_cancel', -E.EAGAIN, `task ${id} kept changing`);
-    }));
-    if (asked.state === 'cancelled') return { task: publicView(asked), wasRunning: false };
-    // before its commit point: the runner's commit will find the request and stop (see ctx.commit)
-    if (asked.commit === 'pending') return { task: publicView(asked), wasRunning: true };
-    // the runner's answer: the final state (written once, by compare-and-swap)
-    const started = Date.now();
-    let last = asked;
-    for (let i = 0; Date.now() - started < this.opts.cancelWaitMs; i++) {
-      await sleep(Math.min(100, 20 + i * 10));
-      const rec = await this.session.withIoctx(pool, (io) => io.use('task_get', (p) => readRecord(p, id))).catch(() => undefined);
-      if (!rec) continue;
-      last = rec;
-      if (rec.state === 'cancelled') return { task: publicView(rec), wasRunning: true };
-      if (isFinished(rec.state)) throw new TaskFinishedError(publicView(rec), true);
-    }
-    throw new TaskNotCancellableError(publicView(last), this.opts.cancelWaitMs);
+  cancel(id: string): Promise<{ task: TaskRecord; wasRunning: boolean }> {
+    return cancelTask(this.session, id, this.opts.cancelWaitMs, {
+      cancelled: (rec) => {
+        this.scheduler.drop(id);
+        this.emit(rec, 'queued', 'cancelled', 'cancelled');
+      },
+      requested: (rec) => {
+        this.emit(rec, 'running', 'running', 'cancel-requested');
+        this.scheduler.running.get(id)?.requestCancel?.();
+      },
+    });
   }
 
   private emit(rec: StoredTask, from: TaskState | undefined, to: TaskState, reason: string): void {
