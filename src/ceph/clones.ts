@@ -13,6 +13,7 @@ import { withImageOptions } from './image-options.js';
 import { withOpenImage } from './open-image.js';
 import { withGrowingCapacity } from './retry.js';
 import { poolSpec } from './spec.js';
+import { toNumber } from '../native/memory.js';
 
 /** Where a clone's data come from. `overlap`: bytes of the image still read through from the parent. */
 export interface ParentInfo {
@@ -48,7 +49,6 @@ export interface CloneOptions {
 /** What an interrupted clone left behind says it was to become. */
 export interface CloneIntent { source: CloneSource; startedAt: string }
 
-const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
 const CEPH_NOSNAP = 0xfffffffffffffffen;
 /** The intent record of a clone named `name`, in the child's pool and namespace. */
 const intentObject = (name: string): string => `rbdapi_clone_intent.${name}`;
@@ -178,8 +178,8 @@ export function readParent(img: Pointer, target: string): ParentInfo | null {
       image: p.image_name ?? '',
       imageId: p.image_id ?? '',
       snapshot: s.name ?? '',
-      snapshotId: num(s.id),
-      overlap: num(overlap[0]),
+      snapshotId: toNumber(s.id),
+      overlap: toNumber(overlap[0]),
       trash: Boolean(p.trash),
     };
   } finally {
@@ -199,7 +199,7 @@ export function listSnapshotIds(img: Pointer, target: string): Promise<{ id: big
     try {
       return {
         value: decodeSnapInfo(buf, rc)
-          .map((s) => ({ id: BigInt(s.id), name: s.name ?? '', size: num(s.size) }))
+          .map((s) => ({ id: BigInt(s.id), name: s.name ?? '', size: toNumber(s.size) }))
           .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
       };
     } finally {
@@ -221,11 +221,11 @@ export async function childrenAt(img: Pointer, snapId: bigint, target: string): 
       const max: [number | bigint] = [capacity];
       const rc = await native<number>('rbd_list_children3', rbdClone.listChildren3, img, buf, max);
       if (rc === -E.ERANGE) {
-        capacity = Math.max(num(max[0]), capacity * 2);
+        capacity = Math.max(toNumber(max[0]), capacity * 2);
         continue;
       }
       check('image', 'rbd_list_children3', rc, target);
-      const n = num(max[0]);
+      const n = toNumber(max[0]);
       try {
         return decodeLinkedImageSpecs(buf, n).map((c) => ({
           pool: c.pool_name ?? '', namespace: c.pool_namespace ?? '', image: c.image_name ?? '', trash: Boolean(c.trash), imageId: c.image_id ?? '',

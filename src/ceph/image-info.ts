@@ -3,7 +3,7 @@
 import { rbdImage } from '../native/rbd-image.js';
 import { rbdSnapshot } from '../native/rbd-snapshot.js';
 import { SIZES, type Pointer, type RbdImageInfoValue } from '../native/types.js';
-import { cString, decodeWatchers, watcherArray } from '../native/memory.js';
+import { cString, decodeWatchers, toNumber, watcherArray } from '../native/memory.js';
 import { E } from '../native/errno.js';
 import { native, nativeInline } from './call.js';
 import { check } from './errors.js';
@@ -12,7 +12,6 @@ import type { HeaderDetails } from './image-header.js';
 import type { ImageMirroring } from './mirroring/image.js';
 import { withGrowingCapacity } from './retry.js';
 
-const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
 
 export interface CreateImageOptions {
   /** feature bits; undefined = the cluster's default (rbd_default_features) */
@@ -97,8 +96,8 @@ export function readBasics(img: Pointer, target: string): ImageBasics {
   nativeInline('image', 'rbd_get_stripe_count', target, rbdImage.getStripeCount, img, sc);
   nativeInline('image', 'rbd_get_id', target, rbdImage.getId, img, idBuf, idBuf.length);
   return {
-    id: cString(idBuf), size: num(info.size), objectSize: num(info.obj_size), order: info.order, objects: num(info.num_objs),
-    blockNamePrefix: info.block_name_prefix, featureBits: BigInt(features[0]), stripeUnit: num(su[0]), stripeCount: num(sc[0]),
+    id: cString(idBuf), size: toNumber(info.size), objectSize: toNumber(info.obj_size), order: info.order, objects: toNumber(info.num_objs),
+    blockNamePrefix: info.block_name_prefix, featureBits: BigInt(features[0]), stripeUnit: toNumber(su[0]), stripeCount: toNumber(sc[0]),
   };
 }
 
@@ -120,7 +119,7 @@ export function listWatchers(img: Pointer, target: string): Promise<Watcher[]> {
     if (rc === -E.ERANGE) return { needed: count[0] };
     check('image', 'rbd_watchers_list', rc, target);
     try {
-      return { value: decodeWatchers(buf, count[0]).map((w) => ({ address: w.addr, id: num(w.id), cookie: num(w.cookie) })) };
+      return { value: decodeWatchers(buf, count[0]).map((w) => ({ address: w.addr, id: toNumber(w.id), cookie: toNumber(w.cookie) })) };
     } finally {
       rbdImage.watchersListCleanup(buf, count[0]);
     }

@@ -4,7 +4,7 @@ import { noProgress } from '../native/progress.js';
 import { rbdImage } from '../native/rbd-image.js';
 import { rbdSnapshot } from '../native/rbd-snapshot.js';
 import { type Pointer, type TimespecValue } from '../native/types.js';
-import { cString } from '../native/memory.js';
+import { cString, toNumber } from '../native/memory.js';
 import { E } from '../native/errno.js';
 import { nativeChecked, nativeInline, nativeLong } from './call.js';
 import { type CephSession } from './connection.js';
@@ -28,7 +28,6 @@ import { splitPoolSpec } from './spec.js';
 /** RBD image ids are alphanumeric (cls_rbd's is_valid_id): anything else never becomes part of an object name. */
 const VALID_ID = /^[A-Za-z0-9]{1,64}$/;
 
-const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
 
 /**
  * koffi converts a JS number to uint64_t without complaint: -1 became a 16 EiB image, 1.5 and NaN
@@ -141,7 +140,7 @@ export class Images {
     const { pool, namespace } = splitPoolSpec(origin.spec);
     if (namespace !== '') return undefined;
     const same = await this.conn.withIoctx(origin.spec, async (src) =>
-      ref.poolId === await src.use('rados_ioctx_get_id', async (p) => num(radosPool.ioctxGetId(p) as number | bigint))
+      ref.poolId === await src.use('rados_ioctx_get_id', async (p) => toNumber(radosPool.ioctxGetId(p) as number | bigint))
       && ref.imageId === await readImageId(src, origin.image, `${origin.spec}/${origin.image}`))
       .catch(() => false); // the source's pool gone meanwhile, or any doubt: the caller opens the clone
     return same ? { pool, namespace: '', image: origin.image, snapshot: origin.snapshot, overlap: ref.overlap } : undefined;
@@ -234,7 +233,7 @@ export class Images {
       // one image asked for (not a listing): its snapshot limit too (one more OSD read)
       const snapshotLimit = withWatchers ? await readSnapshotLimit(img, target) : undefined;
       const mirroring = withWatchers ? await imageMirroring(img, target) : undefined;
-      const dataPoolId = num(dataPoolIdRaw);
+      const dataPoolId = toNumber(dataPoolIdRaw);
       const dataPool = await this.dataPoolName(io, dataPoolId);
       return {
         name,
@@ -250,7 +249,7 @@ export class Images {
         stripeCount: b.stripeCount,
         dataPool,
         blockNamePrefix: b.blockNamePrefix,
-        createdAt: new Date(num(ts.tv_sec) * 1000 + Math.floor(num(ts.tv_nsec) / 1e6)).toISOString(),
+        createdAt: new Date(toNumber(ts.tv_sec) * 1000 + Math.floor(toNumber(ts.tv_nsec) / 1e6)).toISOString(),
         snapshotCount,
         parent,
         cloneDepth,
@@ -269,7 +268,7 @@ export class Images {
     if (dataPoolId < 0) return Promise.resolve(null);
     let name = cache?.get(dataPoolId);
     if (!name) {
-      name = io.use('rados_ioctx_get_id', async (p) => num(radosPool.ioctxGetId(p) as number | bigint))
+      name = io.use('rados_ioctx_get_id', async (p) => toNumber(radosPool.ioctxGetId(p) as number | bigint))
         .then((own) => (own === dataPoolId ? null : this.poolName(dataPoolId)));
       cache?.set(dataPoolId, name);
     }

@@ -12,6 +12,7 @@ import type { CephSession } from './connection.js';
 import { CephError, check, isCephError, PoolDeletedWhileCreatingError } from './errors.js';
 import { E } from '../native/errno.js';
 import { DELETE_BUDGET_MS, PoolGuard, type PoolContents } from './pool-guard.js';
+import { toNumber } from '../native/memory.js';
 
 export interface PoolStats {
   /** bytes stored (logical, before replication) */
@@ -52,7 +53,6 @@ export interface CreatePoolOptions {
   application?: string | undefined;
 }
 
-function toNumber(v: number | bigint): number { return typeof v === 'bigint' ? Number(v) : v; }
 
 /** Object that decides which of several concurrent creators of one pool made it (the mon acks them all). */
 const CREATOR_OBJECT = 'rbdapi.pool-creator';

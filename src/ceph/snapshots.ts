@@ -13,6 +13,7 @@ import { readSnapshotLimit } from './snapshot-limit.js';
 import type { Handle } from './handle.js';
 import { imageKey, mutationLocks } from './image-lock.js';
 import { withOpenImage } from './open-image.js';
+import { toNumber } from '../native/memory.js';
 
 export interface SnapshotInfo {
   name: string;
@@ -25,7 +26,6 @@ export interface SnapshotInfo {
   children: number;
 }
 
-const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
 
 export class Snapshots {
   constructor(private readonly conn: CephSession) {}
@@ -275,7 +275,7 @@ async function describeSnapshots(img: Pointer, target: string, only?: string,
       name: s.name,
       id: Number(s.id),
       size: s.size,
-      createdAt: new Date(num(ts.tv_sec) * 1000 + Math.floor(num(ts.tv_nsec) / 1e6)).toISOString(),
+      createdAt: new Date(toNumber(ts.tv_sec) * 1000 + Math.floor(toNumber(ts.tv_nsec) / 1e6)).toISOString(),
       protected: prot,
       children: children.length,
     });

@@ -12,13 +12,13 @@ import { listTrash, TRASH_ID_PATTERN } from './trash.js';
 import type { TaskEngine } from './tasks/engine.js';
 import type { TaskContext } from './tasks/types.js';
 import { poolSpec } from './spec.js';
+import { toNumber } from '../native/memory.js';
 
 interface RemoveParams { id: string; force?: boolean }
 
 /** How long an image.remove task whose image is still listed waits for a live move into the trash (see runRemove). */
 const LIVE_MOVE_WAIT_MS = 10_000;
 
-const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
 
 /** The handlers of image.remove, trash.remove and trash.purge (tasks/handlers.ts registers them). */
 export function registerTrashTasks(tasks: TaskEngine): void {
@@ -70,7 +70,7 @@ export async function runTrashPurge(ctx: TaskContext<Record<string, never>>): Pr
   const nowSec = Math.floor(Date.now() / 1000);
   const all = await ctx.io((p) => listTrash(p, spec));
   const due = all.filter((e) => (e.source === RBD_TRASH_IMAGE_SOURCE.USER || e.source === RBD_TRASH_IMAGE_SOURCE.USER_PARENT)
-    && num(e.deferment_end_time) <= nowSec && e.id);
+    && toNumber(e.deferment_end_time) <= nowSec && e.id);
   const removed: string[] = [];
   const skipped: { id: string; name: string; code: string; detail: string }[] = [];
   for (let i = 0; i < due.length; i++) {

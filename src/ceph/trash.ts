@@ -2,7 +2,7 @@
 // restore, and queue removals as tasks (their handlers: trash-tasks.ts). Facts: rbd-lifecycle-facts §3.
 import { E } from '../native/errno.js';
 import { GROUP_INFO_SIZE, RbdGroupInfo, rbdImage } from '../native/rbd-image.js';
-import { decodeStructs } from '../native/memory.js';
+import { decodeStructs, toNumber } from '../native/memory.js';
 import { rbdSnapshot } from '../native/rbd-snapshot.js';
 import { decodeTrashInfos, RBD_TRASH_IMAGE_SOURCE, rbdTrash, TRASH_INFO_SIZE, type TrashInfoValue } from '../native/rbd-trash.js';
 import type { Pointer } from '../native/types.js';
@@ -45,8 +45,7 @@ export const TRASH_ID_PATTERN = /^[A-Za-z0-9]{1,64}$/;
 
 export interface MovedImage { id: string; name: string; pool: string; deferredUntil: string }
 
-const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
-const iso = (sec: number | bigint): string => new Date(num(sec) * 1000).toISOString();
+const iso = (sec: number | bigint): string => new Date(toNumber(sec) * 1000).toISOString();
 
 function toEntry(v: TrashInfoValue): TrashEntry {
   return {

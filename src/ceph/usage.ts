@@ -13,6 +13,7 @@ import { CephError, check, UsageTimeoutError } from './errors.js';
 import { FEATURE_BITS } from './features.js';
 import { imageFlags } from './image-features.js';
 import { withOpenImage } from './open-image.js';
+import { toNumber } from '../native/memory.js';
 
 export interface SnapshotUsage {
   name: string;
@@ -42,7 +43,6 @@ export interface UsageOptions {
   exact?: boolean;
 }
 
-const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
 
 /** The client's withIoctx without its per-operation deadline when it has one (this walk has its own). */
 type LongSession = CephSession & { withIoctxLong?: CephSession['withIoctx'] };
@@ -95,9 +95,9 @@ async function walk(img: Pointer, target: string, exact: boolean, state: { cance
     previous = s.name;
   }
   if (snaps.length > 0) await nativeChecked('snapshot', 'rbd_snap_set', target, rbdSnapshot.set, img, null);
-  const usedBytes = await diffBytes(img, target, previous, num(size[0]), exact, state);
+  const usedBytes = await diffBytes(img, target, previous, toNumber(size[0]), exact, state);
   return {
-    provisionedBytes: num(size[0]),
+    provisionedBytes: toNumber(size[0]),
     usedBytes,
     totalUsedBytes: usedBytes + snapshots.reduce((a, s) => a + s.usedBytes, 0),
     snapshots,
@@ -112,7 +112,7 @@ async function diffBytes(img: Pointer, target: string, from: string | null, len:
   let total = 0;
   const cb = registerDiffCallback((_offset, length, exists) => {
     if (state.cancelled) return -E.ETIMEDOUT;
-    if (exists) total += num(length);
+    if (exists) total += toNumber(length);
     return 0;
   });
   try {

@@ -71,6 +71,11 @@ export function splitNulList(buf: Buffer, len: number): string[] {
 }
 
 /** A NUL-terminated string in a Buffer. */
+/** A 64-bit integer koffi returned (a bigint beyond 2^53, a number otherwise) as a number: sizes, counts, times. */
+export function toNumber(v: number | bigint): number {
+  return typeof v === 'bigint' ? Number(v) : v;
+}
+
 export function cString(buf: Buffer): string {
   const end = buf.indexOf(0);
   return buf.toString('utf8', 0, end < 0 ? buf.length : end);

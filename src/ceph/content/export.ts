@@ -20,6 +20,7 @@ import { userSnapshots } from '../snapshots.js';
 import { trackTransfer, transferSettings } from './budget.js';
 import { walkExtents, windowFor } from './extents.js';
 import { ImageReadStream, type Piece } from './reader.js';
+import { toNumber } from '../../native/memory.js';
 
 export interface ContentInfo {
   /** bytes (of the snapshot, when opened at one) */
@@ -55,7 +56,6 @@ export interface Sink { unsent: () => number }
 
 type LongSession = CephSession & { withIoctxLong?: CephSession['withIoctx'] };
 
-const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
 
 /**
  * Open `image` (at `snapshot`) for a download. Resolves once it is open and described; the handle stays open
@@ -221,7 +221,7 @@ async function* exportV2Pieces(io: Handle<'rados_ioctx_t'>, spec: string, image:
       const prot: [number] = [0];
       await nativeChecked('snapshot', 'rbd_snap_is_protected', snapTarget, rbdSnapshot.isProtected, img, s.name, prot);
       yield* diffPieces(img, snapTarget, {
-        version: 2, from: previous, to: s.name, size: num(st.size), wholeObject: false, cancelled, protectedFlag: prot[0] !== 0,
+        version: 2, from: previous, to: s.name, size: toNumber(st.size), wholeObject: false, cancelled, protectedFlag: prot[0] !== 0,
       });
       // every read of this handle has completed before it is closed
       yield { kind: 'drain' };

@@ -7,6 +7,7 @@ import { rbdImage, registerDiffCallback, unregisterCallback } from '../../native
 import type { Pointer } from '../../native/types.js';
 import { nativeTransfer } from '../call.js';
 import { check } from '../errors.js';
+import { toNumber } from '../../native/memory.js';
 
 export interface Extent {
   offset: number;
@@ -28,7 +29,6 @@ export interface WalkOptions {
   cancelled: () => boolean;
 }
 
-const num = (v: number | bigint): number => (typeof v === 'bigint' ? Number(v) : v);
 
 /**
  * The extents in [start, end), in offset order, clipped to the range; adjacent extents of one kind merged. The
@@ -42,7 +42,7 @@ export async function* walkExtents(img: Pointer, target: string, start: number, 
     const found: Extent[] = [];
     const cb = registerDiffCallback((offset, length, exists) => {
       if (o.cancelled()) return -E.ECANCELED;
-      found.push({ offset: num(offset), length: num(length), exists: exists !== 0 });
+      found.push({ offset: toNumber(offset), length: toNumber(length), exists: exists !== 0 });
       return 0;
     });
     try {
