@@ -74,7 +74,8 @@ export class Trash {
   /**
    * Move an image to the trash, after checking what rbd_trash_move does not: no watchers, no snapshots.
    * `keepForSeconds` defers its removal (restorable until then). ENOENT when the image is not there (or
-   * another request moved it first).
+   * another request moved it first). `remove`: record the image.remove task before the move, and return it; a
+   * caller that gets no task (the record failed, or a retried DELETE finished an interrupted move) queues it.
    */
   moveImage(spec: string, name: string, keepForSeconds = 0, opts: { remove?: boolean } = {}): Promise<MovedImage & { task?: TaskRecord }> {
     // the image's mutation lock (this process and every replica): two DELETEs never move one image twice (two
@@ -91,8 +92,7 @@ export class Trash {
           // finishes that move, and answers as the first one would have
           const resumed = isCephError(e, 'ENOENT') ? await resumeMoveOf(io, p, spec, name) : undefined;
           if (!resumed) throw e;
-          const task = opts.remove ? await this.queueRemove(spec, resumed, 'image.remove', true).catch(() => undefined) : undefined;
-          return { id: resumed.id, name, pool: spec, deferredUntil: resumed.deferredUntil, ...(task ? { task } : {}) };
+          return { id: resumed.id, name, pool: spec, deferredUntil: resumed.deferredUntil };
         }
         const { id, watchers, snapshotCount, lockOwners } = found;
         if (watchers.length > 0) throw new TrashMoveRefused('in-use', target, watchers, snapshotCount, lockOwners);

@@ -146,6 +146,7 @@ export class Provisioning {
       throw e;
     }
     if (keepForSeconds !== undefined) return { kind: 'trashed', entry };
+    // recorded before the move; otherwise (a record that failed, a finished interrupted move) queued now
     if (entry.task) return { kind: 'trashed', entry, task: entry.task };
     try {
       return { kind: 'trashed', entry, task: await this.ceph.trash.queueRemove(spec, entry, 'image.remove', true) };
