@@ -134,12 +134,18 @@ export class TaskEngine {
     }));
   }
 
-  /** Queue a task; it starts at once when this instance has a free slot. */
-  async submit(action: string, target: TaskTarget, params?: Record<string, unknown>): Promise<TaskRecord> {
+  /** A new task of a known action, recorded queued (`reserve`: for this instance, see store) and announced. */
+  private async record(action: string, target: TaskTarget, params: Record<string, unknown> | undefined, reserve = false): Promise<{ pool: string; rec: StoredTask }> {
     if (!this.handlers.has(action)) throw new RangeError(`no task handler for ${action}`);
     const { pool } = splitPoolSpec(target.pool);
-    const rec = await this.store(pool, action, target, params);
+    const rec = await this.store(pool, action, target, params, newTaskId, reserve);
     this.emit(rec, undefined, 'queued', 'submitted');
+    return { pool, rec };
+  }
+
+  /** Queue a task; it starts at once when this instance has a free slot. */
+  async submit(action: string, target: TaskTarget, params?: Record<string, unknown>): Promise<TaskRecord> {
+    const { pool, rec } = await this.record(action, target, params);
     this.scheduler.offer({ pool, id: rec.id, spec: poolSpec(pool, target.namespace) });
     return publicView(rec);
   }
@@ -152,11 +158,8 @@ export class TaskEngine {
    * another replica runs the handler — which must tell whether the step happened.
    */
   async prepare(action: string, target: TaskTarget, params: Record<string, unknown>): Promise<{ task: TaskRecord; start(): void; abandon(): Promise<void> }> {
-    if (!this.handlers.has(action)) throw new RangeError(`no task handler for ${action}`);
-    const { pool } = splitPoolSpec(target.pool);
-    const rec = await this.store(pool, action, target, params, newTaskId, true);
+    const { pool, rec } = await this.record(action, target, params, true);
     this.held.add(rec.id);
-    this.emit(rec, undefined, 'queued', 'submitted');
     const candidate = { pool, id: rec.id, spec: poolSpec(pool, target.namespace) };
     return {
       task: publicView(rec),
@@ -204,10 +207,7 @@ export class TaskEngine {
    */
   async runHere<P, R extends Record<string, unknown> | void>(action: string, target: TaskTarget, params: P,
     body: (ctx: TaskContext<P>) => Promise<R>): Promise<R> {
-    if (!this.handlers.has(action)) throw new RangeError(`no task handler for ${action}`);
-    const { pool } = splitPoolSpec(target.pool);
-    const rec = await this.store(pool, action, target, params as Record<string, unknown>, newTaskId, true);
-    this.emit(rec, undefined, 'queued', 'submitted');
+    const { pool, rec } = await this.record(action, target, params as Record<string, unknown>, true);
     let outcome: { ok: true; value: R } | { ok: false; error: unknown } | undefined;
     let ran: Promise<void> | undefined;
     this.local.set(rec.id, (ctx) => {
@@ -255,13 +255,7 @@ export class TaskEngine {
     return listTasks(this.session, o);
   }
 
-  /**
-   * Cancel. A queued task ends cancelled at once (`wasRunning` false). A running one is asked to stop
-   * (cancelRequested), then this waits for its runner's answer: the task ended `cancelled` (the work stopped:
-   * the cancel took effect). TaskFinishedError when it had already ended, or ended succeeded/failed meanwhile
-   * (`tooLate`: the work could not be stopped any more); TaskNotCancellableError when the runner did not stop
-   * it within cancelWaitMs (a step that cannot be interrupted, or a stalled runner).
-   */
+  /** Cancel (cancel.ts cancelTask says what each answer means); this engine's scheduler and listeners hear of it. */
   cancel(id: string): Promise<{ task: TaskRecord; wasRunning: boolean }> {
     return cancelTask(this.session, id, this.opts.cancelWaitMs, {
       cancelled: (rec) => {
